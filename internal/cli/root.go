@@ -1,0 +1,119 @@
+// Package cli is envctl's command line: one file per command, each built by
+// a newXCmd function from a Factory, with an options struct so that flag
+// parsing can be tested apart from the work the command does.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
+
+	"github.com/envctl/envctl/internal/errs"
+)
+
+// Factory holds what every command needs: streams, global options and the
+// logger. Commands take it rather than reaching for globals.
+type Factory struct {
+	Streams IOStreams
+	Global  *GlobalOptions
+	// Logger is set up from the global flags before any command runs.
+	Logger *slog.Logger
+}
+
+// GlobalOptions are the flags every command accepts.
+type GlobalOptions struct {
+	// Repo is the repository root (or a directory inside it).
+	Repo      string
+	Verbosity int
+	LogFormat string
+	NoColor   bool
+}
+
+// Main runs envctl with args and returns the process exit code. Errors are
+// printed once, here.
+func Main(args []string, streams IOStreams) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	f := &Factory{Streams: streams, Global: &GlobalOptions{}}
+	root := NewRootCmd(f)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	code := ExitCode(err)
+	if err != nil && err.Error() != "" {
+		fmt.Fprintf(streams.ErrOut, "Error: %v\n", err)
+	}
+	return code
+}
+
+// NewRootCmd builds the envctl command tree.
+func NewRootCmd(f *Factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "envctl",
+		Short: "Bring up declared Kubernetes environments",
+		Long: `envctl renders the environments declared in a repository (kustomize overlays
+and Helm releases), applies them with server-side apply in dependency order,
+waits until they are healthy and prunes what is no longer declared.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			f.Logger = newLogger(f.Streams.ErrOut, f.Global)
+			klog.SetSlogLogger(f.Logger)
+			return nil
+		},
+	}
+	root.SetIn(f.Streams.In)
+	root.SetOut(f.Streams.Out)
+	root.SetErr(f.Streams.ErrOut)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return usageError(err)
+	})
+
+	pf := root.PersistentFlags()
+	pf.StringVarP(&f.Global.Repo, "repo", "C", "", "repository root, or a directory inside it (default: search upwards from the working directory for config.yaml)")
+	pf.CountVarP(&f.Global.Verbosity, "verbose", "v", "log more; repeat for more detail (-vv)")
+	pf.StringVar(&f.Global.LogFormat, "log-format", "text", "log format: text or json")
+	pf.BoolVar(&f.Global.NoColor, "no-color", false, "disable colour and live progress")
+
+	root.AddCommand(
+		newVersionCmd(f),
+	)
+	return root
+}
+
+func newLogger(w io.Writer, g *GlobalOptions) *slog.Logger {
+	level := slog.LevelWarn
+	switch {
+	case g.Verbosity >= 2:
+		level = slog.LevelDebug
+	case g.Verbosity == 1:
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if g.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// usageError marks a flag or argument error as bad input.
+func usageError(err error) error {
+	return errs.Input(err)
+}
+
+// argsValidator wraps a cobra argument check so that its failure is bad input.
+func argsValidator(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return errs.Input(fmt.Errorf("%w\nSee '%s --help'", err, cmd.CommandPath()))
+		}
+		return nil
+	}
+}

@@ -1,0 +1,207 @@
+// Package config loads and validates envctl's declarative configuration: the
+// repo-wide config.yaml and one environments/NAME.yaml per environment.
+//
+// Both files are versioned (apiVersion envctl.dev/v1alpha1), decoded strictly
+// and validated with every problem reported at once. Only this package
+// imports viper.
+package config
+
+import (
+	"time"
+)
+
+// APIVersion is the only configuration version this release understands.
+const APIVersion = "envctl.dev/v1alpha1"
+
+// Kinds of configuration document.
+const (
+	KindConfig      = "Config"
+	KindEnvironment = "Environment"
+)
+
+// Cluster provider names.
+const (
+	ProviderAuto     = "auto"
+	ProviderEmbedded = "embedded"
+	ProviderKind     = "kind"
+	ProviderExisting = "existing"
+)
+
+// Config is the repo-wide configuration held in config.yaml.
+type Config struct {
+	APIVersion string   `json:"apiVersion"`
+	Kind       string   `json:"kind"`
+	Metadata   Metadata `json:"metadata,omitempty"`
+	Spec       Settings `json:"spec"`
+}
+
+// Settings are the repo-wide settings. Every field can be overridden by an
+// ENVCTL_* environment variable or a flag.
+type Settings struct {
+	// DefaultEnvironment is used when a command is given no environment.
+	DefaultEnvironment string `json:"defaultEnvironment,omitempty"`
+	// EnvironmentsDir is where environment files live, relative to the repo root.
+	EnvironmentsDir string         `json:"environmentsDir,omitempty"`
+	Render          RenderSettings `json:"render,omitempty"`
+	Apply           ApplySettings  `json:"apply,omitempty"`
+	Prune           PruneSettings  `json:"prune,omitempty"`
+}
+
+// RenderSettings control how components are built.
+type RenderSettings struct {
+	// Concurrency bounds how many components render at once.
+	Concurrency int `json:"concurrency,omitempty"`
+	// AllowRemoteBases lets kustomizations load bases over the network.
+	AllowRemoteBases bool `json:"allowRemoteBases,omitempty"`
+	// AllowChartLookup lets chart templates call lookup against the cluster.
+	AllowChartLookup bool `json:"allowChartLookup,omitempty"`
+	// KubeVersion is the Kubernetes version charts are rendered for.
+	KubeVersion string `json:"kubeVersion,omitempty"`
+}
+
+// ApplySettings control server-side apply.
+type ApplySettings struct {
+	FieldManager string `json:"fieldManager,omitempty"`
+	// Concurrency bounds the requests in flight within one stage.
+	Concurrency int `json:"concurrency,omitempty"`
+	// ForceConflicts takes over fields owned by other managers.
+	ForceConflicts bool `json:"forceConflicts,omitempty"`
+	// Timeout is the default health timeout of a component.
+	Timeout Duration `json:"timeout,omitempty"`
+}
+
+// PruneSettings guard the deletion of objects that are no longer declared.
+type PruneSettings struct {
+	Enabled *bool `json:"enabled,omitempty"`
+	// MaxFraction refuses a prune that would delete more than this fraction
+	// of the previous inventory, unless forced.
+	MaxFraction float64 `json:"maxFraction,omitempty"`
+	// AllowNamespaces lets prune delete Namespaces.
+	AllowNamespaces bool `json:"allowNamespaces,omitempty"`
+}
+
+// Metadata names a configuration document.
+type Metadata struct {
+	Name string `json:"name,omitempty"`
+}
+
+// Environment is one environment, held in environments/NAME.yaml.
+type Environment struct {
+	APIVersion string          `json:"apiVersion"`
+	Kind       string          `json:"kind"`
+	Metadata   Metadata        `json:"metadata"`
+	Spec       EnvironmentSpec `json:"spec"`
+
+	// File is the path the environment was loaded from, relative to the repo root.
+	File string `json:"-"`
+}
+
+// EnvironmentSpec declares a cluster and what to put in it.
+type EnvironmentSpec struct {
+	Cluster    ClusterSpec `json:"cluster"`
+	Components []Component `json:"components"`
+}
+
+// ClusterSpec says which cluster an environment runs on.
+type ClusterSpec struct {
+	// Provider is auto, embedded, kind or existing.
+	Provider string `json:"provider,omitempty"`
+	// Name of the cluster; defaults to envctl-ENV.
+	Name     string        `json:"name,omitempty"`
+	Embedded *EmbeddedSpec `json:"embedded,omitempty"`
+	Kind     *KindSpec     `json:"kind,omitempty"`
+	Existing *ExistingSpec `json:"existing,omitempty"`
+}
+
+// EmbeddedSpec configures envctl's in-process control plane.
+type EmbeddedSpec struct {
+	// Nodes are groups of simulated nodes.
+	Nodes []NodePool `json:"nodes,omitempty"`
+}
+
+// NodePool is a group of identical simulated nodes.
+type NodePool struct {
+	// Name prefixes the node names; defaults to "node".
+	Name  string `json:"name,omitempty"`
+	Count int    `json:"count,omitempty"`
+	// Capacity and Allocatable are resource quantities, extended resources
+	// such as nvidia.com/gpu included. Allocatable defaults to Capacity.
+	Capacity    map[string]string `json:"capacity,omitempty"`
+	Allocatable map[string]string `json:"allocatable,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Taints      []Taint           `json:"taints,omitempty"`
+}
+
+// Taint is a node taint.
+type Taint struct {
+	Key    string `json:"key"`
+	Value  string `json:"value,omitempty"`
+	Effect string `json:"effect"`
+}
+
+// KindSpec configures a kind cluster.
+type KindSpec struct {
+	NodeImage string     `json:"nodeImage,omitempty"`
+	Nodes     []KindNode `json:"nodes,omitempty"`
+}
+
+// KindNode is one kind node container.
+type KindNode struct {
+	// Role is control-plane or worker.
+	Role              string            `json:"role"`
+	Image             string            `json:"image,omitempty"`
+	Labels            map[string]string `json:"labels,omitempty"`
+	ExtraPortMappings []PortMapping     `json:"extraPortMappings,omitempty"`
+}
+
+// PortMapping maps a node container port to the host.
+type PortMapping struct {
+	ContainerPort int32  `json:"containerPort"`
+	HostPort      int32  `json:"hostPort"`
+	ListenAddress string `json:"listenAddress,omitempty"`
+	Protocol      string `json:"protocol,omitempty"`
+}
+
+// ExistingSpec points at a cluster envctl did not create.
+type ExistingSpec struct {
+	Kubeconfig string `json:"kubeconfig,omitempty"`
+	Context    string `json:"context,omitempty"`
+	// InCluster uses the pod's service account.
+	InCluster bool `json:"inCluster,omitempty"`
+}
+
+// Component is one unit of declared state: a kustomize overlay or a Helm release.
+type Component struct {
+	Name string `json:"name"`
+	// Kustomize is a directory, relative to the repo root, holding a kustomization.
+	Kustomize string       `json:"kustomize,omitempty"`
+	Helm      *HelmRelease `json:"helm,omitempty"`
+	DependsOn []string     `json:"dependsOn,omitempty"`
+	// Timeout bounds the wait for the component to become healthy.
+	Timeout Duration `json:"timeout,omitempty"`
+	// Wait, when false, skips the health wait for this component.
+	Wait *bool `json:"wait,omitempty"`
+}
+
+// HelmRelease is a chart rendered client-side, as helm template does.
+type HelmRelease struct {
+	// Chart is a repo path (bases/monitoring/chart), a chart name in Repo,
+	// or an oci:// reference.
+	Chart string `json:"chart"`
+	// Repo is an HTTP chart repository URL, when Chart is a name in it.
+	Repo    string `json:"repo,omitempty"`
+	Version string `json:"version,omitempty"`
+	// Release defaults to the component name.
+	Release   string `json:"release,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
+	// Values are inline values, merged over ValuesFiles.
+	Values      map[string]any `json:"values,omitempty"`
+	ValuesFiles []string       `json:"valuesFiles,omitempty"`
+	// IncludeCRDs renders the chart's crds/ directory; defaults to true.
+	IncludeCRDs *bool `json:"includeCRDs,omitempty"`
+}
+
+// Duration is a time.Duration written as "90s" or "2m".
+type Duration struct {
+	time.Duration
+}

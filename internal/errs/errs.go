@@ -1,0 +1,88 @@
+// Package errs classifies errors by what the user has to do about them, so
+// that the CLI can map each class to an exit code in one place.
+package errs
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Kind is the class of an error as the user sees it.
+type Kind int
+
+// Error kinds, from the most to the least specific fault of the user.
+const (
+	// KindUnknown is any error not classified below: an internal failure.
+	KindUnknown Kind = iota
+	// KindInput is bad input: configuration, manifests, flags, paths.
+	KindInput
+	// KindTimeout is a deadline that passed before the work finished.
+	KindTimeout
+	// KindConflict is a field owned by another manager, or an immutable field.
+	KindConflict
+	// KindCluster is a cluster that cannot be reached or refused a request.
+	KindCluster
+	// KindUnhealthy is declared state that was applied but did not become ready.
+	KindUnhealthy
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindInput:
+		return "input"
+	case KindTimeout:
+		return "timeout"
+	case KindConflict:
+		return "conflict"
+	case KindCluster:
+		return "cluster"
+	case KindUnhealthy:
+		return "unhealthy"
+	default:
+		return "internal"
+	}
+}
+
+// Error carries a Kind alongside the error it classifies.
+type Error struct {
+	Kind Kind
+	Err  error
+}
+
+func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// New wraps err as kind. A nil err gives nil.
+func New(kind Kind, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &Error{Kind: kind, Err: err}
+}
+
+// Input classifies err as bad input.
+func Input(err error) error { return New(KindInput, err) }
+
+// Inputf formats a bad-input error.
+func Inputf(format string, args ...any) error { return Input(fmt.Errorf(format, args...)) }
+
+// Timeout classifies err as a deadline that passed.
+func Timeout(err error) error { return New(KindTimeout, err) }
+
+// Conflict classifies err as a field ownership or immutability conflict.
+func Conflict(err error) error { return New(KindConflict, err) }
+
+// Cluster classifies err as a failure to reach or use the cluster.
+func Cluster(err error) error { return New(KindCluster, err) }
+
+// Unhealthy classifies err as objects that did not become ready.
+func Unhealthy(err error) error { return New(KindUnhealthy, err) }
+
+// KindOf returns the kind of the outermost classified error in err's chain.
+func KindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return KindUnknown
+}

@@ -1,0 +1,148 @@
+// Package source turns where the declared state lives (a local directory,
+// later a Git checkout) into a Snapshot: a root directory that every path in
+// the configuration is confined to, and the revision it was taken at.
+package source
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/envctl/envctl/internal/errs"
+)
+
+// Snapshot is the declared state at one revision.
+type Snapshot struct {
+	// Root is the absolute, symlink-free path of the repository root.
+	Root string
+	// Revision identifies the content: a commit (with "-dirty" when the work
+	// tree has changes), or "local" outside a Git repository.
+	Revision string
+}
+
+// Local returns a snapshot of the directory dir.
+func Local(dir string) (*Snapshot, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", dir, err)
+	}
+	root, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return nil, errs.Input(fmt.Errorf("source %s: %w", dir, err))
+	}
+	st, err := os.Stat(root)
+	if err != nil {
+		return nil, errs.Input(fmt.Errorf("source %s: %w", dir, err))
+	}
+	if !st.IsDir() {
+		return nil, errs.Inputf("source %s: not a directory", dir)
+	}
+	return &Snapshot{Root: root, Revision: "local"}, nil
+}
+
+// EscapeError reports a path that leaves the repository root.
+type EscapeError struct {
+	// Path is the path as written in the configuration.
+	Path string
+	// Target is where it leads, when a symlink took it out.
+	Target string
+}
+
+func (e *EscapeError) Error() string {
+	if e.Target != "" {
+		return fmt.Sprintf("path %q escapes the repository root through a symlink to %s", e.Path, e.Target)
+	}
+	return fmt.Sprintf("path %q escapes the repository root", e.Path)
+}
+
+// Resolve returns the absolute path of rel, a slash-separated path relative
+// to the root, after checking that neither the path nor any symlink on the
+// way leads outside the root. A path that does not exist is resolved as far
+// as it exists; the caller reports the missing file.
+func (s *Snapshot) Resolve(rel string) (string, error) {
+	return Confine(s.Root, rel)
+}
+
+// Confine is Resolve for an arbitrary root, which must be absolute and free
+// of symlinks.
+func Confine(root, rel string) (string, error) {
+	if rel == "" {
+		return "", errs.Inputf("empty path")
+	}
+	if filepath.IsAbs(rel) || strings.HasPrefix(rel, "/") {
+		return "", errs.Input(&EscapeError{Path: rel})
+	}
+	joined := filepath.Join(root, filepath.FromSlash(rel))
+	if !within(root, joined) {
+		return "", errs.Input(&EscapeError{Path: rel})
+	}
+	real, err := evalExisting(joined)
+	if err != nil {
+		return "", errs.Input(fmt.Errorf("path %q: %w", rel, err))
+	}
+	if !within(root, real) {
+		return "", errs.Input(&EscapeError{Path: rel, Target: real})
+	}
+	return real, nil
+}
+
+// CheckTree walks dir (already confined) and reports the first symlink in it
+// that leads outside root.
+func CheckTree(root, dir string) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type()&fs.ModeSymlink == 0 {
+			return nil
+		}
+		target, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			return errs.Input(fmt.Errorf("path %q: %w", relTo(root, p), err))
+		}
+		if !within(root, target) {
+			return errs.Input(&EscapeError{Path: relTo(root, p), Target: target})
+		}
+		return nil
+	})
+}
+
+// evalExisting resolves symlinks in the longest existing prefix of p and
+// appends the rest unchanged.
+func evalExisting(p string) (string, error) {
+	rest := ""
+	cur := p
+	for {
+		real, err := filepath.EvalSymlinks(cur)
+		if err == nil {
+			return filepath.Join(real, rest), nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+		parent := filepath.Dir(cur)
+		if parent == cur {
+			return p, nil
+		}
+		rest = filepath.Join(filepath.Base(cur), rest)
+		cur = parent
+	}
+}
+
+func within(root, p string) bool {
+	if p == root {
+		return true
+	}
+	return strings.HasPrefix(p, root+string(filepath.Separator))
+}
+
+func relTo(root, p string) string {
+	r, err := filepath.Rel(root, p)
+	if err != nil {
+		return p
+	}
+	return filepath.ToSlash(r)
+}
