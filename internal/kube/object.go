@@ -1,0 +1,140 @@
+package kube
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/envctl/envctl/internal/inventory"
+)
+
+// Annotations envctl reads or writes on the objects it manages.
+const (
+	// DigestAnnotation holds the Digest of the object as envctl last applied
+	// it. Together with the inventory's owned-fields hash it lets a reconcile
+	// skip an unchanged object without a dry-run request.
+	DigestAnnotation = "envctl.dev/digest"
+	// ForceRecreateAnnotation set to "true" lets envctl delete and recreate
+	// the object when a change touches an immutable field.
+	ForceRecreateAnnotation = "envctl.dev/force-recreate"
+	// PruneAnnotation set to "disabled" keeps prune from deleting the object.
+	PruneAnnotation = "envctl.dev/prune"
+)
+
+// Key identifies an object independently of its API version, as the API
+// server does: the same Deployment read through apps/v1 or a later version
+// is one object.
+type Key struct {
+	Group     string
+	Kind      string
+	Namespace string
+	Name      string
+}
+
+// String renders the key as users read it: "Deployment ml/model-server".
+func (k Key) String() string {
+	kind := k.Kind
+	if k.Group != "" {
+		kind = k.Kind + "." + k.Group
+	}
+	if k.Namespace == "" {
+		return kind + " " + k.Name
+	}
+	return kind + " " + k.Namespace + "/" + k.Name
+}
+
+// KeyOf returns the key of obj.
+func KeyOf(obj *unstructured.Unstructured) Key {
+	gvk := obj.GroupVersionKind()
+	return Key{Group: gvk.Group, Kind: gvk.Kind, Namespace: obj.GetNamespace(), Name: obj.GetName()}
+}
+
+// RefKey returns the key of an inventory reference.
+func RefKey(r inventory.Ref) Key {
+	return Key{Group: r.Group, Kind: r.Kind, Namespace: r.Namespace, Name: r.Name}
+}
+
+// RefOf returns the inventory reference of obj.
+func RefOf(obj *unstructured.Unstructured) inventory.Ref {
+	gvk := obj.GroupVersionKind()
+	return inventory.Ref{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind, Namespace: obj.GetNamespace(), Name: obj.GetName()}
+}
+
+// GVK returns the group, version and kind of an inventory reference.
+func GVK(r inventory.Ref) schema.GroupVersionKind {
+	return schema.GroupVersionKind{Group: r.Group, Version: r.Version, Kind: r.Kind}
+}
+
+// Describe names obj for messages: "Deployment ml/model-server".
+func Describe(obj *unstructured.Unstructured) string { return KeyOf(obj).String() }
+
+// Digest fingerprints obj as rendered: the SHA-256 of its JSON (object keys
+// sorted, as encoding/json writes maps) without the digest annotation itself,
+// so that the digest of an object that already carries one is stable.
+func Digest(obj *unstructured.Unstructured) (string, error) {
+	c := obj.DeepCopy()
+	if ann := c.GetAnnotations(); ann != nil {
+		if _, ok := ann[DigestAnnotation]; ok {
+			delete(ann, DigestAnnotation)
+			if len(ann) == 0 {
+				unstructured.RemoveNestedField(c.Object, "metadata", "annotations")
+			} else {
+				c.SetAnnotations(ann)
+			}
+		}
+	}
+	b, err := json.Marshal(c.Object)
+	if err != nil {
+		return "", fmt.Errorf("digest of %s: %w", Describe(obj), err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// WithDigest returns a copy of obj annotated with digest.
+func WithDigest(obj *unstructured.Unstructured, digest string) *unstructured.Unstructured {
+	c := obj.DeepCopy()
+	ann := c.GetAnnotations()
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	ann[DigestAnnotation] = digest
+	c.SetAnnotations(ann)
+	return c
+}
+
+// FieldsHash fingerprints the fields that manager owns on live through
+// server-side apply. It is "" when the manager owns nothing. The fieldsV1
+// document is hashed as re-encoded JSON (keys sorted), so the hash does not
+// depend on how the server spaced or ordered it.
+func FieldsHash(live *unstructured.Unstructured, manager string) string {
+	items, _, _ := unstructured.NestedSlice(live.Object, "metadata", "managedFields")
+	for _, item := range items {
+		m, ok := item.(map[string]any)
+		if !ok {
+			continue
+		}
+		sub, _ := m["subresource"].(string)
+		if m["manager"] != manager || m["operation"] != string(metav1.ManagedFieldsOperationApply) || sub != "" {
+			continue
+		}
+		fields, ok := m["fieldsV1"]
+		if !ok {
+			return ""
+		}
+		b, err := json.Marshal(fields)
+		if err != nil {
+			// An unreadable field set cannot match a recorded hash, which
+			// errs on the side of applying again.
+			return "invalid"
+		}
+		sum := sha256.Sum256(b)
+		return hex.EncodeToString(sum[:])
+	}
+	return ""
+}
