@@ -1,0 +1,215 @@
+// Package kubeconfig writes the contexts of envctl's clusters into the
+// user's kubeconfig and reads contexts back as client configurations.
+//
+// Every cluster envctl creates gets one context, cluster and user entry,
+// all named by ContextName. Writes take a file lock and replace the file
+// atomically, so that concurrent envctl processes lose nothing and a reader
+// never sees a torn file; every other entry in the file is kept.
+package kubeconfig
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/envctl/envctl/internal/errs"
+)
+
+// contextPrefix marks kubeconfig entries as envctl's, the way kind uses kind-.
+const contextPrefix = "envctl-"
+
+// ContextName is the name of the kubeconfig context, cluster and user that
+// envctl writes for a cluster: the cluster name prefixed with "envctl-". A
+// name that already carries the prefix (the default cluster of environment
+// "local" is "envctl-local") is used as it is, so that users do not have to
+// type envctl-envctl-local.
+func ContextName(cluster string) string {
+	if strings.HasPrefix(cluster, contextPrefix) {
+		return cluster
+	}
+	return contextPrefix + cluster
+}
+
+// DefaultPath is the file envctl writes contexts to, chosen as kind does:
+// the first file named in $KUBECONFIG, otherwise ~/.kube/config.
+func DefaultPath() (string, error) {
+	for _, p := range filepath.SplitList(os.Getenv(clientcmd.RecommendedConfigPathEnvVar)) {
+		if p != "" {
+			return p, nil
+		}
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("find the kubeconfig: set KUBECONFIG: %w", err)
+	}
+	return filepath.Join(home, clientcmd.RecommendedHomeDir, clientcmd.RecommendedFileName), nil
+}
+
+// WriteOptions say where and how Merge writes.
+type WriteOptions struct {
+	// Path is the kubeconfig file; empty means DefaultPath.
+	Path string
+	// SetCurrentContext makes the written context the current one, as kind
+	// does by default, so that kubectl talks to the new cluster at once.
+	SetCurrentContext bool
+}
+
+// Merge writes the context of kubeconfig (its current context, or its only
+// one) into the file at opts.Path as the cluster's ContextName entries,
+// replacing earlier entries of that name and keeping everything else. It
+// returns the context name.
+func Merge(ctx context.Context, opts WriteOptions, cluster string, kubeconfig []byte) (string, error) {
+	name := ContextName(cluster)
+	entry, err := single(kubeconfig, name)
+	if err != nil {
+		return "", fmt.Errorf("kubeconfig of cluster %s: %w", cluster, err)
+	}
+	err = update(ctx, opts.Path, func(cfg *clientcmdapi.Config) {
+		cfg.Clusters[name] = entry.Clusters[name]
+		cfg.AuthInfos[name] = entry.AuthInfos[name]
+		cfg.Contexts[name] = entry.Contexts[name]
+		if opts.SetCurrentContext {
+			cfg.CurrentContext = name
+		}
+	})
+	if err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+// Remove deletes the cluster's context, cluster and user entries from the
+// file at path (empty means DefaultPath) and unsets current-context if it
+// named them. It reports whether the file held any of them.
+func Remove(ctx context.Context, path, cluster string) (bool, error) {
+	name := ContextName(cluster)
+	var found bool
+	err := update(ctx, path, func(cfg *clientcmdapi.Config) {
+		_, c := cfg.Clusters[name]
+		_, u := cfg.AuthInfos[name]
+		_, x := cfg.Contexts[name]
+		found = c || u || x
+		delete(cfg.Clusters, name)
+		delete(cfg.AuthInfos, name)
+		delete(cfg.Contexts, name)
+		if cfg.CurrentContext == name {
+			cfg.CurrentContext = ""
+		}
+	})
+	return found, err
+}
+
+// ForCluster returns a kubeconfig holding only the context of kubeconfig
+// (its current or only context), renamed to the cluster's ContextName and
+// made current. Providers use it so that every kubeconfig envctl hands out
+// names the cluster the same way.
+func ForCluster(kubeconfig []byte, cluster string) ([]byte, error) {
+	cfg, err := single(kubeconfig, ContextName(cluster))
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig of cluster %s: %w", cluster, err)
+	}
+	return clientcmd.Write(*cfg)
+}
+
+// update runs change on the parsed file under the file lock and writes the
+// result back atomically. A file that does not parse is left untouched: it
+// is the user's, and envctl will not replace what it cannot read.
+func update(ctx context.Context, path string, change func(*clientcmdapi.Config)) error {
+	if path == "" {
+		var err error
+		if path, err = DefaultPath(); err != nil {
+			return err
+		}
+	}
+	path, err := resolve(path)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("kubeconfig %s: %w", path, err)
+	}
+	lock, err := acquire(ctx, path)
+	if err != nil {
+		return fmt.Errorf("kubeconfig %s: %w", path, err)
+	}
+	defer lock.release()
+
+	cfg, err := clientcmd.LoadFromFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		cfg = clientcmdapi.NewConfig()
+	case err != nil:
+		return errs.Input(fmt.Errorf("kubeconfig %s is not a valid kubeconfig, not changing it: %w", path, err))
+	}
+	before, err := clientcmd.Write(*cfg)
+	if err != nil {
+		return fmt.Errorf("kubeconfig %s: %w", path, err)
+	}
+	change(cfg)
+	after, err := clientcmd.Write(*cfg)
+	if err != nil {
+		return fmt.Errorf("kubeconfig %s: %w", path, err)
+	}
+	if string(before) == string(after) {
+		if _, statErr := os.Stat(path); statErr == nil {
+			return nil // nothing changed: keep the user's formatting and comments
+		}
+	}
+	if err := writeAtomic(path, after); err != nil {
+		return err
+	}
+	return lock.release()
+}
+
+// single parses kubeconfig and returns a config with just its current (or
+// only) context, with the context, cluster and user all called name.
+func single(kubeconfig []byte, name string) (*clientcmdapi.Config, error) {
+	in, err := clientcmd.Load(kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("parse: %w", err)
+	}
+	ctxName := in.CurrentContext
+	if ctxName == "" && len(in.Contexts) == 1 {
+		for n := range in.Contexts {
+			ctxName = n
+		}
+	}
+	c, ok := in.Contexts[ctxName]
+	if !ok {
+		return nil, fmt.Errorf("no current context among %d contexts", len(in.Contexts))
+	}
+	cl, ok := in.Clusters[c.Cluster]
+	if !ok {
+		return nil, fmt.Errorf("context %q names cluster %q, which is not defined", ctxName, c.Cluster)
+	}
+	user, ok := in.AuthInfos[c.AuthInfo]
+	if !ok {
+		return nil, fmt.Errorf("context %q names user %q, which is not defined", ctxName, c.AuthInfo)
+	}
+	out := clientcmdapi.NewConfig()
+	out.Clusters[name] = cl
+	out.AuthInfos[name] = user
+	out.Contexts[name] = &clientcmdapi.Context{Cluster: name, AuthInfo: name, Namespace: c.Namespace}
+	out.CurrentContext = name
+	return out, nil
+}
+
+// contextNames lists a config's contexts for error messages.
+func contextNames(cfg *clientcmdapi.Config) string {
+	names := make([]string, 0, len(cfg.Contexts))
+	for n := range cfg.Contexts {
+		names = append(names, n)
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
+}
