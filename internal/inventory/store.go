@@ -1,0 +1,255 @@
+package inventory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/envctl/envctl/internal/errs"
+	"github.com/envctl/envctl/internal/render"
+)
+
+// Namespace is where envctl keeps its inventories.
+const Namespace = "envctl-system"
+
+// LabelInventory marks an inventory ConfigMap with its environment. The
+// inventory deliberately does not carry render.LabelEnvironment: it is not
+// declared state, so listing or pruning an environment's objects must never
+// find it.
+const LabelInventory = "envctl.dev/inventory"
+
+// Annotations on each inventory ConfigMap. Every shard carries the digest of
+// the whole compressed inventory, so a Load can tell a complete set from
+// shards of two different saves.
+const (
+	annotationShard  = "envctl.dev/inventory-shard"
+	annotationShards = "envctl.dev/inventory-shards"
+	annotationDigest = "envctl.dev/inventory-digest"
+	dataKey          = "inventory.json.gz"
+)
+
+// ErrNotFound is returned by Load for an environment that has no inventory,
+// that is, one envctl never applied (or took down).
+var ErrNotFound = errors.New("no inventory")
+
+// Store reads and writes inventories as ConfigMaps.
+type Store struct {
+	Client kubernetes.Interface
+	// Namespace defaults to Namespace.
+	Namespace string
+	// ShardSize defaults to DefaultShardSize; tests lower it.
+	ShardSize int
+}
+
+// NewStore returns a Store using client with the defaults.
+func NewStore(client kubernetes.Interface) *Store {
+	return &Store{Client: client}
+}
+
+func (s *Store) namespace() string {
+	if s.Namespace == "" {
+		return Namespace
+	}
+	return s.Namespace
+}
+
+// ConfigMapName is the name of shard i of env's inventory. Further shards
+// are suffixed ".1", ".2": environment names are DNS labels and cannot hold
+// a dot, so a shard of "ci" can never be mistaken for environment "ci-1".
+func ConfigMapName(env string, shard int) string {
+	name := "envctl-inventory-" + env
+	if shard > 0 {
+		name += "." + strconv.Itoa(shard)
+	}
+	return name
+}
+
+// Load returns env's inventory. It makes one LIST request. An environment
+// without an inventory gives an error wrapping ErrNotFound.
+func (s *Store) Load(ctx context.Context, env string) (*Inventory, error) {
+	cms, err := s.list(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	if len(cms) == 0 {
+		return nil, fmt.Errorf("environment %q: %w (no ConfigMap %s/%s)", env, ErrNotFound, s.namespace(), ConfigMapName(env, 0))
+	}
+	return s.assemble(env, cms)
+}
+
+// Save stores inv unless the stored inventory already holds the same
+// content (AppliedAt aside), and reports whether it wrote. An unchanged
+// Save costs one LIST and no write. Shards left over from a larger earlier
+// inventory are removed.
+func (s *Store) Save(ctx context.Context, inv *Inventory) (bool, error) {
+	env := inv.Environment
+	if env == "" {
+		return false, fmt.Errorf("save inventory: no environment name")
+	}
+	existing, err := s.list(ctx, env)
+	if err != nil {
+		return false, err
+	}
+	if len(existing) > 0 {
+		// A corrupt stored inventory is simply replaced.
+		if old, err := s.assemble(env, existing); err == nil && sameContent(old, inv) {
+			return false, nil
+		}
+	} else if err := s.ensureNamespace(ctx); err != nil {
+		return false, err
+	}
+
+	blob, err := encode(inv)
+	if err != nil {
+		return false, err
+	}
+	shards := split(blob, s.ShardSize)
+	sum := digest(blob)
+	byName := map[string]*corev1.ConfigMap{}
+	for i := range existing {
+		byName[existing[i].Name] = &existing[i]
+	}
+	// Shard 0 is written last: Load trusts its shard count and digest, so a
+	// reader sees either the old inventory or a clear "being written" error,
+	// never a silently mixed one.
+	for i := len(shards) - 1; i >= 0; i-- {
+		cm := s.shard(env, i, len(shards), sum, shards[i])
+		if err := s.write(ctx, cm, byName[cm.Name]); err != nil {
+			return true, err
+		}
+		delete(byName, cm.Name)
+	}
+	for name := range byName {
+		err := s.Client.CoreV1().ConfigMaps(s.namespace()).Delete(ctx, name, metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return true, errs.Cluster(fmt.Errorf("delete stale inventory ConfigMap %s/%s: %w", s.namespace(), name, err))
+		}
+	}
+	return true, nil
+}
+
+// Delete removes env's inventory, and envctl's namespace once no
+// environment's inventory remains in it, so that `envctl down` leaves
+// nothing behind. Deleting an inventory that does not exist is not an error.
+func (s *Store) Delete(ctx context.Context, env string) error {
+	cms, err := s.list(ctx, env)
+	if err != nil {
+		return err
+	}
+	for _, cm := range cms {
+		err := s.Client.CoreV1().ConfigMaps(s.namespace()).Delete(ctx, cm.Name, metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return errs.Cluster(fmt.Errorf("delete inventory ConfigMap %s/%s: %w", s.namespace(), cm.Name, err))
+		}
+	}
+	others, err := s.Environments(ctx)
+	if err != nil {
+		return err
+	}
+	if len(others) > 0 {
+		return nil
+	}
+	ns, err := s.Client.CoreV1().Namespaces().Get(ctx, s.namespace(), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return errs.Cluster(fmt.Errorf("get namespace %s: %w", s.namespace(), err))
+	}
+	if ns.Labels[render.LabelManagedBy] != render.ManagedByValue || ns.DeletionTimestamp != nil {
+		// Someone else made the namespace (or it is already going): not ours to remove.
+		return nil
+	}
+	err = s.Client.CoreV1().Namespaces().Delete(ctx, ns.Name, metav1.DeleteOptions{
+		Preconditions: &metav1.Preconditions{UID: &ns.UID},
+	})
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return errs.Cluster(fmt.Errorf("delete namespace %s: %w", ns.Name, err))
+	}
+	return nil
+}
+
+// Environments lists the environments that have an inventory, sorted.
+func (s *Store) Environments(ctx context.Context) ([]string, error) {
+	list, err := s.Client.CoreV1().ConfigMaps(s.namespace()).List(ctx, metav1.ListOptions{LabelSelector: LabelInventory})
+	if err != nil {
+		return nil, errs.Cluster(fmt.Errorf("list inventories in namespace %s: %w", s.namespace(), err))
+	}
+	var envs []string
+	for _, cm := range list.Items {
+		if env := cm.Labels[LabelInventory]; env != "" && !slices.Contains(envs, env) {
+			envs = append(envs, env)
+		}
+	}
+	slices.Sort(envs)
+	return envs, nil
+}
+
+func (s *Store) list(ctx context.Context, env string) ([]corev1.ConfigMap, error) {
+	list, err := s.Client.CoreV1().ConfigMaps(s.namespace()).List(ctx, metav1.ListOptions{
+		LabelSelector: LabelInventory + "=" + env,
+	})
+	if err != nil {
+		return nil, errs.Cluster(fmt.Errorf("list inventory of environment %q in namespace %s: %w", env, s.namespace(), err))
+	}
+	return list.Items, nil
+}
+
+func (s *Store) ensureNamespace(ctx context.Context) error {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name:   s.namespace(),
+		Labels: map[string]string{render.LabelManagedBy: render.ManagedByValue},
+	}}
+	_, err := s.Client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return errs.Cluster(fmt.Errorf("create namespace %s: %w", ns.Name, err))
+	}
+	return nil
+}
+
+func (s *Store) shard(env string, i, n int, sum string, data []byte) *corev1.ConfigMap {
+	return &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      ConfigMapName(env, i),
+			Namespace: s.namespace(),
+			Labels: map[string]string{
+				render.LabelManagedBy: render.ManagedByValue,
+				LabelInventory:        env,
+			},
+			Annotations: map[string]string{
+				annotationShard:  strconv.Itoa(i),
+				annotationShards: strconv.Itoa(n),
+				annotationDigest: sum,
+			},
+		},
+		BinaryData: map[string][]byte{dataKey: data},
+	}
+}
+
+// write creates cm, or updates old to it; the update carries old's
+// resourceVersion so that two concurrent saves conflict instead of mixing.
+func (s *Store) write(ctx context.Context, cm, old *corev1.ConfigMap) error {
+	cms := s.Client.CoreV1().ConfigMaps(s.namespace())
+	var err error
+	if old == nil {
+		_, err = cms.Create(ctx, cm, metav1.CreateOptions{})
+	} else {
+		cm.ResourceVersion = old.ResourceVersion
+		_, err = cms.Update(ctx, cm, metav1.UpdateOptions{})
+	}
+	switch {
+	case err == nil:
+		return nil
+	case apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err):
+		return errs.Conflict(fmt.Errorf("save inventory ConfigMap %s/%s: another envctl wrote it at the same time; run again: %w", cm.Namespace, cm.Name, err))
+	default:
+		return errs.Cluster(fmt.Errorf("save inventory ConfigMap %s/%s: %w", cm.Namespace, cm.Name, err))
+	}
+}
