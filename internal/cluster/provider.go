@@ -2,7 +2,10 @@
 //
 // A Provider is one way of getting a cluster: embedded (a control plane run
 // by the envctl binary itself), kind, or an existing cluster reached through
-// a kubeconfig.
+// a kubeconfig. Providers register themselves by name (see Register), so
+// that this package does not import them; Select picks one, resolving
+// "auto" to kind when a container runtime answers and to embedded when none
+// does.
 package cluster
 
 import (
@@ -12,10 +15,16 @@ import (
 )
 
 // Provider creates and manages clusters of one kind.
+//
+// Every method that names a cluster takes a name that passed ValidateName.
+// Methods on a cluster the provider does not have return an error that
+// IsNotFound recognises.
 type Provider interface {
 	// Name is the provider's name as written in configuration.
 	Name() string
-	// Ensure creates the cluster unless it exists and returns once it is usable.
+	// Ensure creates the cluster unless it exists and returns once it is
+	// usable: nodes Ready and the default ServiceAccount present. It honours
+	// ctx's deadline and, when it passes, cleans up what it half-created.
 	Ensure(ctx context.Context, spec Spec) (*Info, error)
 	// Delete removes the cluster and everything envctl kept for it.
 	Delete(ctx context.Context, name string) error
@@ -25,6 +34,8 @@ type Provider interface {
 	Exists(ctx context.Context, name string) (bool, error)
 	// RESTConfig returns a client configuration for the named cluster.
 	RESTConfig(ctx context.Context, name string) (*rest.Config, error)
-	// Kubeconfig returns a kubeconfig file for the named cluster.
+	// Kubeconfig returns a self-contained kubeconfig file for the named
+	// cluster whose only context is named kubeconfig.ContextName(name)
+	// (for existing clusters, the configured context).
 	Kubeconfig(ctx context.Context, name string) ([]byte, error)
 }

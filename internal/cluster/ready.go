@@ -1,0 +1,121 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/envctl/envctl/internal/errs"
+)
+
+// WaitUsable blocks until the cluster behind cfg can take workloads: it
+// has at least one node, every node is Ready, and the ServiceAccount
+// "default" exists in namespace "default" (pods cannot be created before
+// the controller-manager makes it). It is envctl's own readiness gate: kind's
+// wait does not fail when its time runs out. When ctx ends first the error
+// is a timeout that says what was still missing.
+func WaitUsable(ctx context.Context, cfg *rest.Config) error {
+	cs, err := kubernetes.NewForConfig(withTimeout(cfg, 10*time.Second))
+	if err != nil {
+		return fmt.Errorf("client for %s: %w", cfg.Host, err)
+	}
+	start := time.Now()
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		missing := usable(ctx, cs)
+		if missing == "" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			err := fmt.Errorf("cluster at %s not usable after %v: %s", cfg.Host, time.Since(start).Round(time.Second), missing)
+			if errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+				return errs.Timeout(err)
+			}
+			return fmt.Errorf("%w (%w)", err, context.Cause(ctx))
+		case <-tick.C:
+		}
+	}
+}
+
+// usable returns what keeps the cluster from being usable, or "".
+func usable(ctx context.Context, cs kubernetes.Interface) string {
+	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return "API server: " + err.Error()
+	}
+	if len(nodes.Items) == 0 {
+		return "no nodes registered"
+	}
+	var notReady []string
+	for _, n := range nodes.Items {
+		if ok, why := nodeReady(&n); !ok {
+			notReady = append(notReady, fmt.Sprintf("node %s not Ready (%s)", n.Name, why))
+		}
+	}
+	if len(notReady) > 0 {
+		return strings.Join(notReady, "; ")
+	}
+	_, err = cs.CoreV1().ServiceAccounts(metav1.NamespaceDefault).Get(ctx, "default", metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return "ServiceAccount default/default not created yet"
+	case err != nil:
+		return "API server: " + err.Error()
+	}
+	return ""
+}
+
+func nodeReady(n *corev1.Node) (bool, string) {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			if c.Status == corev1.ConditionTrue {
+				return true, ""
+			}
+			if c.Reason != "" {
+				return false, c.Reason
+			}
+			return false, "Ready=" + string(c.Status)
+		}
+	}
+	return false, "no Ready condition yet"
+}
+
+// Probe asks the cluster behind cfg for its version and node count, within
+// timeout, for listings and summaries.
+func Probe(ctx context.Context, cfg *rest.Config, timeout time.Duration) (version string, nodes int, err error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cs, err := kubernetes.NewForConfig(withTimeout(cfg, timeout))
+	if err != nil {
+		return "", 0, fmt.Errorf("client for %s: %w", cfg.Host, err)
+	}
+	v, err := cs.Discovery().ServerVersion()
+	if err != nil {
+		return "", 0, errs.Cluster(fmt.Errorf("API server %s: %w", cfg.Host, err))
+	}
+	list, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		// The version is enough to call the cluster running; a user that
+		// may not list nodes still gets it.
+		return v.GitVersion, 0, nil
+	}
+	return v.GitVersion, len(list.Items), nil
+}
+
+// withTimeout bounds each request of a client built from cfg: discovery
+// calls take no context, so this is the only way to bound them.
+func withTimeout(cfg *rest.Config, d time.Duration) *rest.Config {
+	c := rest.CopyConfig(cfg)
+	c.Timeout = d
+	return c
+}
