@@ -2,8 +2,22 @@
 // repo-wide config.yaml and one environments/NAME.yaml per environment.
 //
 // Both files are versioned (apiVersion envctl.dev/v1alpha1), decoded strictly
-// and validated with every problem reported at once. Only this package
-// imports viper.
+// (an unknown key, a wrong type or a second document is an error naming the
+// file, line and field) and validated with every problem reported at once.
+//
+// The repository root is the nearest directory, from the one given upwards,
+// holding a config.yaml with an envctl.dev apiVersion, as git finds .git.
+//
+// Each repo-wide setting (see Keys) is taken from, in increasing precedence:
+// its default, config.yaml, an environment variable, a flag. Names derive
+// from the setting's path under spec:
+//
+//	setting             apply.fieldManager
+//	environment         ENVCTL_APPLY_FIELDMANAGER   (ENVCTL_, path upper-cased, "." -> "_")
+//	flag                --apply-field-manager       (path in kebab case, "." -> "-")
+//
+// so defaultEnvironment is ENVCTL_DEFAULTENVIRONMENT and --default-environment.
+// An empty variable counts as unset. Only this package imports viper.
 package config
 
 import (
@@ -37,47 +51,51 @@ type Config struct {
 
 // Settings are the repo-wide settings. Every field can be overridden by an
 // ENVCTL_* environment variable or a flag.
+//
+// config.yaml may leave any of them out; the effective settings always hold
+// every one, so they are written without omitempty and `config view` shows
+// them all.
 type Settings struct {
 	// DefaultEnvironment is used when a command is given no environment.
-	DefaultEnvironment string `json:"defaultEnvironment,omitempty"`
+	DefaultEnvironment string `json:"defaultEnvironment"`
 	// EnvironmentsDir is where environment files live, relative to the repo root.
-	EnvironmentsDir string         `json:"environmentsDir,omitempty"`
-	Render          RenderSettings `json:"render,omitempty"`
-	Apply           ApplySettings  `json:"apply,omitempty"`
-	Prune           PruneSettings  `json:"prune,omitempty"`
+	EnvironmentsDir string         `json:"environmentsDir"`
+	Render          RenderSettings `json:"render"`
+	Apply           ApplySettings  `json:"apply"`
+	Prune           PruneSettings  `json:"prune"`
 }
 
 // RenderSettings control how components are built.
 type RenderSettings struct {
 	// Concurrency bounds how many components render at once.
-	Concurrency int `json:"concurrency,omitempty"`
+	Concurrency int `json:"concurrency"`
 	// AllowRemoteBases lets kustomizations load bases over the network.
-	AllowRemoteBases bool `json:"allowRemoteBases,omitempty"`
+	AllowRemoteBases bool `json:"allowRemoteBases"`
 	// AllowChartLookup lets chart templates call lookup against the cluster.
-	AllowChartLookup bool `json:"allowChartLookup,omitempty"`
+	AllowChartLookup bool `json:"allowChartLookup"`
 	// KubeVersion is the Kubernetes version charts are rendered for.
-	KubeVersion string `json:"kubeVersion,omitempty"`
+	KubeVersion string `json:"kubeVersion"`
 }
 
 // ApplySettings control server-side apply.
 type ApplySettings struct {
-	FieldManager string `json:"fieldManager,omitempty"`
+	FieldManager string `json:"fieldManager"`
 	// Concurrency bounds the requests in flight within one stage.
-	Concurrency int `json:"concurrency,omitempty"`
+	Concurrency int `json:"concurrency"`
 	// ForceConflicts takes over fields owned by other managers.
-	ForceConflicts bool `json:"forceConflicts,omitempty"`
+	ForceConflicts bool `json:"forceConflicts"`
 	// Timeout is the default health timeout of a component.
-	Timeout Duration `json:"timeout,omitempty"`
+	Timeout Duration `json:"timeout"`
 }
 
 // PruneSettings guard the deletion of objects that are no longer declared.
 type PruneSettings struct {
-	Enabled *bool `json:"enabled,omitempty"`
+	Enabled *bool `json:"enabled"`
 	// MaxFraction refuses a prune that would delete more than this fraction
 	// of the previous inventory, unless forced.
-	MaxFraction float64 `json:"maxFraction,omitempty"`
+	MaxFraction float64 `json:"maxFraction"`
 	// AllowNamespaces lets prune delete Namespaces.
-	AllowNamespaces bool `json:"allowNamespaces,omitempty"`
+	AllowNamespaces bool `json:"allowNamespaces"`
 }
 
 // Metadata names a configuration document.
