@@ -8,7 +8,6 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/envctl/envctl/internal/inventory"
 )
@@ -26,52 +25,8 @@ const (
 	PruneAnnotation = "envctl.dev/prune"
 )
 
-// Key identifies an object independently of its API version, as the API
-// server does: the same Deployment read through apps/v1 or a later version
-// is one object.
-type Key struct {
-	Group     string
-	Kind      string
-	Namespace string
-	Name      string
-}
-
-// String renders the key as users read it: "Deployment ml/model-server".
-func (k Key) String() string {
-	kind := k.Kind
-	if k.Group != "" {
-		kind = k.Kind + "." + k.Group
-	}
-	if k.Namespace == "" {
-		return kind + " " + k.Name
-	}
-	return kind + " " + k.Namespace + "/" + k.Name
-}
-
-// KeyOf returns the key of obj.
-func KeyOf(obj *unstructured.Unstructured) Key {
-	gvk := obj.GroupVersionKind()
-	return Key{Group: gvk.Group, Kind: gvk.Kind, Namespace: obj.GetNamespace(), Name: obj.GetName()}
-}
-
-// RefKey returns the key of an inventory reference.
-func RefKey(r inventory.Ref) Key {
-	return Key{Group: r.Group, Kind: r.Kind, Namespace: r.Namespace, Name: r.Name}
-}
-
-// RefOf returns the inventory reference of obj.
-func RefOf(obj *unstructured.Unstructured) inventory.Ref {
-	gvk := obj.GroupVersionKind()
-	return inventory.Ref{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind, Namespace: obj.GetNamespace(), Name: obj.GetName()}
-}
-
-// GVK returns the group, version and kind of an inventory reference.
-func GVK(r inventory.Ref) schema.GroupVersionKind {
-	return schema.GroupVersionKind{Group: r.Group, Version: r.Version, Kind: r.Kind}
-}
-
 // Describe names obj for messages: "Deployment ml/model-server".
-func Describe(obj *unstructured.Unstructured) string { return KeyOf(obj).String() }
+func Describe(obj *unstructured.Unstructured) string { return inventory.RefOf(obj).String() }
 
 // Digest fingerprints obj as rendered: the SHA-256 of its JSON (object keys
 // sorted, as encoding/json writes maps) without the digest annotation itself,

@@ -115,19 +115,3 @@ func TestFieldsHash(t *testing.T) {
 		})
 	}
 }
-
-func TestKeyString(t *testing.T) {
-	tests := []struct {
-		key  Key
-		want string
-	}{
-		{Key{Kind: "ConfigMap", Namespace: "ml", Name: "cfg"}, "ConfigMap ml/cfg"},
-		{Key{Group: "apps", Kind: "Deployment", Namespace: "ml", Name: "web"}, "Deployment.apps ml/web"},
-		{Key{Kind: "Namespace", Name: "ml"}, "Namespace ml"},
-	}
-	for _, tt := range tests {
-		if got := tt.key.String(); got != tt.want {
-			t.Errorf("%#v.String() = %q, want %q", tt.key, got, tt.want)
-		}
-	}
-}

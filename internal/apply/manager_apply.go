@@ -1,0 +1,217 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/envctl/envctl/internal/errs"
+	"github.com/envctl/envctl/internal/inventory"
+	"github.com/envctl/envctl/internal/kube"
+)
+
+// Apply applies objs in stages and returns what it did with each. Objects
+// of a stage are applied concurrently; a stage with a failed object stops
+// the apply before the next stage, whose objects are then left out of the
+// change set. The error is ChangeSet.Err, or an error that stopped the apply
+// as a whole (a CRD that never became established, a LIST that failed).
+func (m *Manager) Apply(ctx context.Context, objs []*unstructured.Unstructured, opts Options) (*ChangeSet, error) {
+	opts.defaults()
+	run := &applyRun{m: m, opts: opts, objs: objs, results: make([]Change, len(objs)), crds: definedKinds(objs)}
+	live, err := m.listLive(ctx, objs, opts.Selector)
+	if err != nil {
+		return &ChangeSet{}, err
+	}
+	run.live = live
+
+	for stage, idx := range stages(objs) {
+		run.applyAll(ctx, idx)
+		if cs := run.changeSet(); cs.Count(Failed) > 0 {
+			return cs, cs.Err()
+		}
+		if stage == stageDefinitions {
+			if err := run.establishCRDs(ctx, idx); err != nil {
+				return run.changeSet(), err
+			}
+		}
+	}
+	cs := run.changeSet()
+	return cs, cs.Err()
+}
+
+// applyRun is the state of one Apply call.
+type applyRun struct {
+	m       *Manager
+	opts    Options
+	objs    []*unstructured.Unstructured
+	live    map[inventory.Key]*unstructured.Unstructured
+	crds    map[schema.GroupKind]bool
+	mu      sync.Mutex
+	results []Change
+}
+
+// changeSet returns the outcomes so far, in input order.
+func (r *applyRun) changeSet() *ChangeSet {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cs := &ChangeSet{}
+	for _, c := range r.results {
+		if c.Action != "" {
+			cs.Changes = append(cs.Changes, c)
+		}
+	}
+	return cs
+}
+
+// applyAll applies the objects at idx concurrently, bounded by the
+// Manager's shared limit.
+func (r *applyRun) applyAll(ctx context.Context, idx []int) {
+	var wg sync.WaitGroup
+	for _, i := range idx {
+		select {
+		case r.m.sem <- struct{}{}:
+		case <-ctx.Done():
+			r.record(i, failed(RefFor(r.objs[i]), classify(ctx, "apply", RefFor(r.objs[i]), r.objs[i], ctx.Err())))
+			continue
+		}
+		wg.Go(func() {
+			defer func() { <-r.m.sem }()
+			r.record(i, r.applyOne(ctx, r.objs[i]))
+		})
+	}
+	wg.Wait()
+}
+
+func (r *applyRun) record(i int, c Change) {
+	r.mu.Lock()
+	r.results[i] = c
+	r.mu.Unlock()
+	if r.opts.OnChange != nil {
+		r.opts.OnChange(c)
+	}
+}
+
+func failed(ref inventory.Ref, err error) Change {
+	return Change{Ref: ref, Action: Failed, Err: err}
+}
+
+// RefFor returns the inventory reference of a rendered object.
+func RefFor(obj *unstructured.Unstructured) inventory.Ref { return inventory.RefOf(obj) }
+
+// applyOne applies one object unless the unchanged check says it need not.
+func (r *applyRun) applyOne(ctx context.Context, obj *unstructured.Unstructured) Change {
+	ref := RefFor(obj)
+	mapping, err := r.mapping(ctx, obj.GroupVersionKind())
+	if err != nil {
+		return failed(ref, err)
+	}
+	desired := normalize(obj, mapping)
+	ref = RefFor(desired)
+	digest, err := kube.Digest(desired)
+	if err != nil {
+		return failed(ref, errs.Input(err))
+	}
+	key := ref.Key()
+	live := r.live[key]
+	if live != nil {
+		if prev, ok := r.opts.Previous[key]; ok && prev.Fields != "" &&
+			live.GetAnnotations()[kube.DigestAnnotation] == digest &&
+			kube.FieldsHash(live, r.m.owner) == prev.Fields {
+			return Change{Ref: ref, Action: Unchanged, Digest: digest, Fields: prev.Fields, Object: live}
+		}
+	}
+
+	send := kube.WithDigest(desired, digest)
+	out, created, err := r.m.client.Apply(ctx, mapping, send, kube.ApplyOptions{FieldManager: r.m.owner, Force: r.opts.ForceConflicts})
+	action := Configured
+	switch {
+	case err != nil:
+		cerr := classify(ctx, "apply", ref, desired, err)
+		var imm *ImmutableError
+		if !errors.As(cerr, &imm) || !(r.opts.ForceRecreate || desired.GetAnnotations()[kube.ForceRecreateAnnotation] == "true") {
+			return failed(ref, cerr)
+		}
+		out, err = r.recreate(ctx, mapping, send, ref)
+		if err != nil {
+			return failed(ref, err)
+		}
+		action = Recreated
+	case created:
+		action = Created
+	case live != nil && out.GetResourceVersion() == live.GetResourceVersion():
+		// The server found nothing to change: the inventory was lost or is
+		// from another run, but the object is as declared.
+		action = Unchanged
+	}
+	r.m.log.Debug("applied", "object", ref.String(), "action", action)
+	return Change{Ref: ref, Action: action, Digest: digest, Fields: kube.FieldsHash(out, r.m.owner), Object: out}
+}
+
+// normalize returns obj with its namespace made to fit its scope: kubectl
+// puts a namespaced object without one in "default", and ignores the
+// namespace of a cluster-scoped one. Doing the same here keeps the inventory
+// reference equal to the object's real identity.
+func normalize(obj *unstructured.Unstructured, mapping *meta.RESTMapping) *unstructured.Unstructured {
+	namespaced := mapping.Scope.Name() == meta.RESTScopeNameNamespace
+	switch ns := obj.GetNamespace(); {
+	case namespaced && ns == "":
+		c := obj.DeepCopy()
+		c.SetNamespace("default")
+		return c
+	case !namespaced && ns != "":
+		c := obj.DeepCopy()
+		c.SetNamespace("")
+		return c
+	}
+	return obj
+}
+
+// mapping returns the REST mapping of gvk. A kind defined by a CRD of this
+// apply may take a moment to appear in discovery after the CRD is
+// established, so it is retried until CRDTimeout.
+func (r *applyRun) mapping(ctx context.Context, gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
+	mapping, err := r.m.client.Mapper.Mapping(ctx, gvk)
+	if err == nil {
+		return mapping, nil
+	}
+	ref := inventory.Ref{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind}
+	if !meta.IsNoMatchError(err) {
+		return nil, errs.Cluster(fmt.Errorf("discover kind %s: %w", ref.GroupVersionKind(), err))
+	}
+	if !r.crds[gvk.GroupKind()] {
+		return nil, errs.Input(&kube.UnknownKindError{GVK: gvk})
+	}
+	err = poll(ctx, r.opts.CRDTimeout, func() (bool, error) {
+		r.m.client.Mapper.Reset()
+		mapping, err = r.m.client.Mapper.Mapping(ctx, gvk)
+		if meta.IsNoMatchError(err) {
+			return false, nil
+		}
+		return err == nil, err
+	})
+	if err != nil {
+		return nil, errs.Timeout(fmt.Errorf("kind %s, defined by a CRD of this component, is not served after %s: %w", gvk, r.opts.CRDTimeout, err))
+	}
+	return mapping, nil
+}
+
+// definedKinds returns the group and kind each CRD among objs defines.
+func definedKinds(objs []*unstructured.Unstructured) map[schema.GroupKind]bool {
+	out := map[schema.GroupKind]bool{}
+	for _, o := range objs {
+		if !isCRD(o) {
+			continue
+		}
+		group, _, _ := unstructured.NestedString(o.Object, "spec", "group")
+		kind, _, _ := unstructured.NestedString(o.Object, "spec", "names", "kind")
+		if kind != "" {
+			out[schema.GroupKind{Group: group, Kind: kind}] = true
+		}
+	}
+	return out
+}
