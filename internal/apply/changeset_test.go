@@ -10,7 +10,9 @@ import (
 )
 
 func TestChangeSet(t *testing.T) {
-	ref := func(name string) inventory.Ref { return inventory.Ref{Version: "v1", Kind: "ConfigMap", Namespace: "ml", Name: name} }
+	ref := func(name string) inventory.Ref {
+		return inventory.Ref{Version: "v1", Kind: "ConfigMap", Namespace: "ml", Name: name}
+	}
 	cs := &ChangeSet{Changes: []Change{
 		{Ref: ref("a"), Action: Created},
 		{Ref: ref("b"), Action: Unchanged},
