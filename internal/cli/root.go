@@ -84,6 +84,7 @@ waits until they are healthy and prunes what is no longer declared.`,
 
 	root.AddCommand(
 		newVersionCmd(f),
+		newConfigCmd(f),
 	)
 	return root
 }
