@@ -16,6 +16,8 @@ const (
 // Result is the rendered state of one environment.
 type Result struct {
 	Environment string
+	// Revision is the source revision the render was taken from.
+	Revision string
 	// Components are in a deterministic (topological, then name) order.
 	Components []*Component
 }
@@ -24,6 +26,11 @@ type Result struct {
 type Component struct {
 	Name      string
 	DependsOn []string
+	// Namespace is where namespaced objects without a namespace belong: a
+	// Helm release's namespace, empty for kustomize output. Render fills it
+	// in where it knows the kind is namespaced; the apply engine, which can
+	// ask the cluster, does the same for kinds render cannot know.
+	Namespace string
 	// Objects are the component's objects in a deterministic order, with
 	// ownership labels added. Helm hooks are not among them.
 	Objects []*unstructured.Unstructured

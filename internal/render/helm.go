@@ -1,0 +1,278 @@
+package render
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/release"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/envctl/envctl/internal/config"
+	"github.com/envctl/envctl/internal/errs"
+	"github.com/envctl/envctl/internal/source"
+)
+
+// DefaultReleaseNamespace is the namespace of a Helm release that declares
+// none, as for `helm template` without -n.
+const DefaultReleaseNamespace = "default"
+
+// helmOutput is what rendering a chart produces.
+type helmOutput struct {
+	objects []*unstructured.Unstructured
+	hooks   []*Hook
+}
+
+// buildHelm renders a Helm release client-side, as `helm template` does:
+// an install in client-only dry-run mode, against fixed capabilities, with
+// no cluster and no DNS unless the settings allow chart lookups.
+func (r *renderer) buildHelm(ctx context.Context, comp config.Component, release, namespace string, log *slog.Logger) (*helmOutput, error) {
+	h := comp.Helm
+	chrt, what, err := r.loadChart(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	if err := action.CheckDependencies(chrt, chrt.Metadata.Dependencies); err != nil {
+		return nil, errs.Inputf("chart %s: %v (run `helm dependency build` in the chart directory)", what, err)
+	}
+	vals, err := r.helmValues(h)
+	if err != nil {
+		return nil, err
+	}
+
+	cfg := &action.Configuration{
+		Log: func(format string, args ...any) {
+			log.Debug("helm: " + fmt.Sprintf(format, args...))
+		},
+	}
+	inst := action.NewInstall(cfg)
+	inst.ClientOnly = true
+	inst.DryRun = true
+	inst.DryRunOption = "client"
+	inst.Replace = true
+	inst.ReleaseName = release
+	inst.Namespace = namespace
+	inst.IncludeCRDs = h.IncludeCRDs == nil || *h.IncludeCRDs
+	inst.KubeVersion = r.kubeVersion
+	inst.APIVersions = r.apiVersions
+	inst.EnableDNS = false
+	// The chart's values.schema.json is enforced below, offline and with
+	// messages that never echo a value.
+	inst.SkipSchemaValidation = true
+	if r.settings.AllowChartLookup && r.opts.Cluster != nil {
+		// Only this makes Helm hand the template engine a client for lookup;
+		// the install stays client-only otherwise.
+		cfg.RESTClientGetter = r.opts.Cluster
+		inst.DryRunOption = "server"
+	}
+
+	rel, runErr := inst.RunWithContext(ctx, chrt, vals)
+	// Install processed the chart's dependencies in place, so chrt is now the
+	// chart Helm validates against; a schema violation explains a template
+	// failure better than the failure itself.
+	if err := validateChartValues(chrt, vals); err != nil {
+		return nil, errs.Input(fmt.Errorf("chart %s: %w", what, err))
+	}
+	if runErr != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, errs.Inputf("chart %s: %s", what, r.relativize(runErr.Error()))
+	}
+
+	out := &helmOutput{}
+	out.objects, err = decodeManifests([]byte(rel.Manifest), chrt.Name())
+	if err != nil {
+		return nil, fmt.Errorf("chart %s: %w", what, err)
+	}
+	for _, hk := range rel.Hooks {
+		hook, err := convertHook(hk)
+		if err != nil {
+			return nil, fmt.Errorf("chart %s: %w", what, err)
+		}
+		if hook != nil {
+			out.hooks = append(out.hooks, hook)
+		}
+	}
+	return out, nil
+}
+
+// loadChart loads the release's chart: a directory or archive in the
+// repository, or a chart pulled (once) from an HTTP repository or an OCI
+// registry into the chart cache. what names the chart in messages.
+func (r *renderer) loadChart(ctx context.Context, h *config.HelmRelease) (*chart.Chart, string, error) {
+	switch {
+	case isOCI(h.Chart):
+		what := h.Chart + ":" + h.Version
+		files, err := r.charts.pullOCI(ctx, h.Chart, h.Version)
+		if err != nil {
+			return nil, what, err
+		}
+		c, err := loader.LoadFiles(files)
+		if err != nil {
+			return nil, what, errs.Inputf("chart %s: %v", what, err)
+		}
+		return c, what, nil
+	case h.Repo != "":
+		what := fmt.Sprintf("%s %s from %s", h.Chart, h.Version, h.Repo)
+		files, err := r.charts.pullRepo(ctx, h.Repo, h.Chart, h.Version)
+		if err != nil {
+			return nil, what, err
+		}
+		c, err := loader.LoadFiles(files)
+		if err != nil {
+			return nil, what, errs.Inputf("chart %s: %v", what, err)
+		}
+		return c, what, nil
+	}
+	what := h.Chart
+	abs, err := r.src.Resolve(h.Chart)
+	if err != nil {
+		return nil, what, fmt.Errorf("chart %s: %w", what, err)
+	}
+	st, err := os.Stat(abs)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, what, errs.Inputf("chart %q does not exist", h.Chart)
+	}
+	if err != nil {
+		return nil, what, errs.Inputf("chart %s: %v", h.Chart, err)
+	}
+	if st.IsDir() {
+		// Helm's loader follows symlinks; none may lead out of the repository.
+		if err := source.CheckTree(r.src.Root, abs); err != nil {
+			return nil, what, fmt.Errorf("chart %s: %w", what, err)
+		}
+	}
+	c, err := loader.Load(abs)
+	if err != nil {
+		return nil, what, errs.Inputf("chart %s: %s", what, r.relativize(err.Error()))
+	}
+	return c, what, nil
+}
+
+// helmValues merges the release's values files in order, then its inline
+// values, each later source overriding earlier ones key by key.
+func (r *renderer) helmValues(h *config.HelmRelease) (map[string]any, error) {
+	vals := map[string]any{}
+	for _, f := range h.ValuesFiles {
+		abs, err := r.src.Resolve(f)
+		if err != nil {
+			return nil, fmt.Errorf("values file %s: %w", f, err)
+		}
+		data, err := os.ReadFile(abs)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, errs.Inputf("values file %q does not exist", f)
+		}
+		if err != nil {
+			return nil, errs.Inputf("values file %s: %v", f, err)
+		}
+		v, err := chartutil.ReadValues(data)
+		if err != nil {
+			return nil, errs.Inputf("%s: %s", f, valuesYAMLError(err))
+		}
+		vals = mergeValues(vals, v)
+	}
+	if len(h.Values) > 0 {
+		// A JSON round trip gives inline values the types values files get
+		// (float64 numbers, plain maps), whatever decoded the environment.
+		b, err := json.Marshal(h.Values)
+		if err != nil {
+			return nil, errs.Inputf("inline values: %v", err)
+		}
+		var inline map[string]any
+		if err := json.Unmarshal(b, &inline); err != nil {
+			return nil, errs.Inputf("inline values: %v", err)
+		}
+		vals = mergeValues(vals, inline)
+	}
+	return vals, nil
+}
+
+// valuesYAMLError formats a YAML error of a values file as "line N: reason".
+func valuesYAMLError(err error) string {
+	msg := err.Error()
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		return fmt.Sprintf("line %s: %s", m[1], m[2])
+	}
+	return strings.TrimPrefix(msg, "error converting YAML to JSON: ")
+}
+
+// mergeValues deep-merges b over a: maps merge key by key, anything else in
+// b replaces what a holds. Neither argument is modified.
+func mergeValues(a, b map[string]any) map[string]any {
+	out := make(map[string]any, len(a)+len(b))
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		if bm, ok := v.(map[string]any); ok {
+			if am, ok := out[k].(map[string]any); ok {
+				out[k] = mergeValues(am, bm)
+				continue
+			}
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// hookPhases maps Helm's hook events to the phases envctl runs. Rollback
+// events have no counterpart (envctl never rolls a release back) and test
+// hooks are not part of the declared state.
+var hookPhases = map[release.HookEvent]HookPhase{
+	release.HookPreInstall:  PreInstall,
+	release.HookPostInstall: PostInstall,
+	release.HookPreUpgrade:  PreUpgrade,
+	release.HookPostUpgrade: PostUpgrade,
+	release.HookPreDelete:   PreDelete,
+	release.HookPostDelete:  PostDelete,
+}
+
+// phaseOrder is the order hooks are listed in: by the first phase they run in.
+var phaseOrder = []HookPhase{PreInstall, PreUpgrade, PostInstall, PostUpgrade, PreDelete, PostDelete}
+
+// convertHook turns a Helm hook into a Hook, or nil when none of its events
+// is one envctl runs.
+func convertHook(hk *release.Hook) (*Hook, error) {
+	var phases []HookPhase
+	for _, e := range hk.Events {
+		if p, ok := hookPhases[e]; ok && !slices.Contains(phases, p) {
+			phases = append(phases, p)
+		}
+	}
+	if len(phases) == 0 {
+		return nil, nil
+	}
+	slices.SortFunc(phases, func(a, b HookPhase) int {
+		return slices.Index(phaseOrder, a) - slices.Index(phaseOrder, b)
+	})
+	objs, err := decodeManifests([]byte(hk.Manifest), hk.Path)
+	if err != nil {
+		return nil, err
+	}
+	if len(objs) != 1 {
+		return nil, errs.Inputf("%s: hook %q renders %d objects; a hook must be exactly one object", hk.Path, hk.Name, len(objs))
+	}
+	var policies []string
+	for _, p := range hk.DeletePolicies {
+		if !slices.Contains(policies, string(p)) {
+			policies = append(policies, string(p))
+		}
+	}
+	if len(policies) == 0 {
+		// Helm's default, made explicit so that the engine need not know it.
+		policies = []string{HookBeforeCreation}
+	}
+	slices.Sort(policies)
+	return &Hook{Object: objs[0], Phases: phases, Weight: hk.Weight, DeletePolicies: policies}, nil
+}
