@@ -1,0 +1,135 @@
+package plan
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+)
+
+func mustObj(t *testing.T, y string) *unstructured.Unstructured {
+	t.Helper()
+	m := map[string]any{}
+	if err := yaml.Unmarshal([]byte(y), &m); err != nil {
+		t.Fatal(err)
+	}
+	return &unstructured.Unstructured{Object: m}
+}
+
+func TestCleanRemovesNoise(t *testing.T) {
+	live := mustObj(t, `
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: server
+  namespace: ml
+  uid: 1234
+  resourceVersion: "99"
+  generation: 4
+  creationTimestamp: "2026-01-01T00:00:00Z"
+  annotations:
+    envctl.dev/digest: abc
+  labels:
+    app: server
+  managedFields:
+  - manager: envctl
+spec:
+  replicas: 2
+status:
+  readyReplicas: 2
+`)
+	want := mustObj(t, `
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: server
+  namespace: ml
+  labels:
+    app: server
+spec:
+  replicas: 2
+`)
+	if diff := cmp.Diff(want.Object, clean(live).Object); diff != "" {
+		t.Errorf("clean (-want +got):\n%s", diff)
+	}
+	if _, ok := live.Object["status"]; !ok {
+		t.Error("clean changed its argument")
+	}
+}
+
+func TestMaskSecrets(t *testing.T) {
+	const canary = "hunter2-canary"
+	before := mustObj(t, `
+apiVersion: v1
+kind: Secret
+metadata:
+  name: db
+  annotations:
+    kubectl.kubernetes.io/last-applied-configuration: '{"data":{"password":"`+canary+`"}}'
+data:
+  password: `+canary+`
+  user: YWRtaW4=
+  removed: c2VjcmV0
+`)
+	after := mustObj(t, `
+apiVersion: v1
+kind: Secret
+metadata:
+  name: db
+  annotations:
+    kubectl.kubernetes.io/last-applied-configuration: '{"data":{"password":"`+canary+`-2"}}'
+data:
+  password: `+canary+`-2
+  user: YWRtaW4=
+  added: bmV3
+stringData:
+  token: `+canary+`
+`)
+	maskSecrets(before, after)
+	yb, _ := toYAML(before)
+	ya, _ := toYAML(after)
+	d := unifiedDiff("live", "after", yb, ya, 3)
+	if strings.Contains(d, canary) || strings.Contains(d, "YWRtaW4") || strings.Contains(d, "c2VjcmV0") {
+		t.Fatalf("diff shows a secret value:\n%s", d)
+	}
+	wantLines := []string{
+		"-  password: " + SensitiveValue,
+		"+  password: " + SensitiveValueChanged,
+		"-  removed: " + SensitiveValue,
+		"+  added: " + SensitiveValue,
+		"+  token: " + SensitiveValue,
+		"   user: " + SensitiveValue,
+	}
+	for _, l := range wantLines {
+		if !strings.Contains(d, l+"\n") {
+			t.Errorf("diff lacks line %q:\n%s", l, d)
+		}
+	}
+}
+
+func TestMaskSecretsMalformedAndCreate(t *testing.T) {
+	const canary = "plain-canary-value"
+	after := mustObj(t, `
+apiVersion: v1
+kind: Secret
+metadata: {name: bad}
+data: `+canary+`
+stringData:
+  key: `+canary+`
+`)
+	maskSecrets(nil, after)
+	y, _ := toYAML(after)
+	if strings.Contains(y, canary) {
+		t.Fatalf("masked secret still shows the value:\n%s", y)
+	}
+}
+
+func TestMaskLeavesOtherKindsAlone(t *testing.T) {
+	cm := mustObj(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {k: v}\n")
+	maskSecrets(nil, cm)
+	if got, _, _ := unstructured.NestedString(cm.Object, "data", "k"); got != "v" {
+		t.Errorf("ConfigMap data masked: %q", got)
+	}
+}

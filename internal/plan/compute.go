@@ -1,0 +1,262 @@
+package plan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/envctl/envctl/internal/errs"
+	"github.com/envctl/envctl/internal/inventory"
+	"github.com/envctl/envctl/internal/kube"
+	"github.com/envctl/envctl/internal/render"
+)
+
+// object is one rendered object on its way through the plan.
+type object struct {
+	component string
+	obj       *unstructured.Unstructured
+	mapping   *meta.RESTMapping
+	item      Item
+}
+
+// Compute plans the apply of rendered through client. The plan lists every
+// object in render order, then the objects to prune; the error joins the
+// objects whose dry-run failed (the plan still holds the rest). An error
+// that stops the plan as a whole (the cluster cannot be listed) returns no
+// plan.
+func Compute(ctx context.Context, client *kube.Client, rendered *render.Result, opts Options) (*Plan, error) {
+	if opts.FieldManager == "" {
+		opts.FieldManager = "envctl"
+	}
+	if opts.Concurrency < 1 {
+		opts.Concurrency = 16
+	}
+	if opts.Context <= 0 {
+		opts.Context = 3
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	c := &computer{client: client, opts: opts, declaredNS: map[string]bool{}, crdKinds: map[schema.GroupKind]string{}}
+	var objs []*object
+	for _, comp := range rendered.Components {
+		for _, o := range comp.Objects {
+			objs = append(objs, &object{component: comp.Name, obj: o})
+			c.declare(o)
+		}
+	}
+	for _, o := range objs {
+		c.resolve(ctx, o)
+	}
+	live, err := listLive(ctx, client, objs, render.LabelEnvironment+"="+opts.Environment)
+	if err != nil {
+		return nil, err
+	}
+	c.live = live
+	c.previous = opts.Previous.Index()
+
+	sem := make(chan struct{}, opts.Concurrency)
+	var wg sync.WaitGroup
+	for _, o := range objs {
+		if o.item.Action != "" {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			c.plan(ctx, o)
+		})
+	}
+	wg.Wait()
+
+	p := &Plan{Environment: opts.Environment}
+	current := make([]inventory.Entry, 0, len(objs))
+	for _, o := range objs {
+		p.Items = append(p.Items, o.item)
+		current = append(current, inventory.Entry{Ref: o.item.Ref, Component: o.component})
+		opts.Logger.Debug("planned", "object", o.item.Ref.String(), "action", o.item.Action)
+	}
+	if err := c.planPrune(ctx, p, current); err != nil {
+		return nil, err
+	}
+	return p, p.Err()
+}
+
+type computer struct {
+	client *kube.Client
+	opts   Options
+	// declaredNS are the Namespaces the render declares; crdKinds the kinds
+	// its CRDs define, with the CRD's name.
+	declaredNS map[string]bool
+	crdKinds   map[schema.GroupKind]string
+	live       map[inventory.Key]*unstructured.Unstructured
+	previous   map[inventory.Key]inventory.Entry
+}
+
+var crdGroupKind = schema.GroupKind{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}
+
+// declare notes what obj makes exist when applied.
+func (c *computer) declare(obj *unstructured.Unstructured) {
+	gk := obj.GroupVersionKind().GroupKind()
+	switch gk {
+	case schema.GroupKind{Kind: "Namespace"}:
+		c.declaredNS[obj.GetName()] = true
+	case crdGroupKind:
+		group, _, _ := unstructured.NestedString(obj.Object, "spec", "group")
+		kind, _, _ := unstructured.NestedString(obj.Object, "spec", "names", "kind")
+		if kind != "" {
+			c.crdKinds[schema.GroupKind{Group: group, Kind: kind}] = obj.GetName()
+		}
+	}
+}
+
+// resolve finds o's REST mapping and puts its namespace in the form the
+// apply uses (namespaced objects without one go to "default"). A kind the
+// cluster does not serve yet is planned right here: created, without a
+// dry-run, when a CRD of the render defines it; an error otherwise.
+func (c *computer) resolve(ctx context.Context, o *object) {
+	gvk := o.obj.GroupVersionKind()
+	o.item = Item{Ref: inventory.RefOf(o.obj), Component: o.component}
+	mapping, err := c.client.Mapper.Mapping(ctx, gvk)
+	if meta.IsNoMatchError(err) {
+		if crd, ok := c.crdKinds[gvk.GroupKind()]; ok {
+			c.createUnchecked(o, fmt.Sprintf("its kind is defined by CustomResourceDefinition %s, which this apply creates or updates; shown as rendered, without a dry-run", crd))
+			return
+		}
+		c.fail(o, errs.Input(fmt.Errorf("%s (component %s): %w", o.item.Ref, o.component, &kube.UnknownKindError{GVK: gvk})))
+		return
+	}
+	if err != nil {
+		c.fail(o, errs.Cluster(fmt.Errorf("%s: discover kind %s: %w", o.item.Ref, gvk, err)))
+		return
+	}
+	o.mapping = mapping
+	namespaced := mapping.Scope.Name() == meta.RESTScopeNameNamespace
+	switch ns := o.obj.GetNamespace(); {
+	case namespaced && ns == "":
+		o.obj = o.obj.DeepCopy()
+		o.obj.SetNamespace("default")
+	case !namespaced && ns != "":
+		o.obj = o.obj.DeepCopy()
+		o.obj.SetNamespace("")
+	}
+	o.item.Ref = inventory.RefOf(o.obj)
+}
+
+// plan dry-runs o and compares the result with the live object.
+func (c *computer) plan(ctx context.Context, o *object) {
+	key := o.item.Ref.Key()
+	digest, err := kube.Digest(o.obj)
+	if err != nil {
+		c.fail(o, errs.Input(err))
+		return
+	}
+	live := c.live[key]
+	if prev, ok := c.previous[key]; ok && live != nil && prev.Fields != "" &&
+		live.GetAnnotations()[kube.DigestAnnotation] == digest &&
+		kube.FieldsHash(live, c.opts.FieldManager) == prev.Fields {
+		// What the apply's own unchanged check sees: it would not write, so
+		// there is nothing to dry-run.
+		o.item.Action = Unchanged
+		return
+	}
+	out, created, err := c.client.Apply(ctx, o.mapping, kube.WithDigest(o.obj, digest), kube.ApplyOptions{
+		FieldManager: c.opts.FieldManager,
+		Force:        c.opts.ForceConflicts,
+		DryRun:       true,
+	})
+	if err != nil {
+		if ns := o.obj.GetNamespace(); c.declaredNS[ns] && isNamespaceNotFound(err, ns) {
+			c.createUnchecked(o, fmt.Sprintf("its Namespace %s is created by this apply; shown as rendered, without a dry-run", ns))
+			return
+		}
+		c.fail(o, classify(ctx, o, err))
+		return
+	}
+	if created {
+		c.diff(o, nil, out)
+		return
+	}
+	if live == nil {
+		// Not labelled for this environment, so the LIST missed it: it was
+		// made outside envctl or by another environment, and the apply
+		// would take it over.
+		live, err = c.get(ctx, o)
+		if err != nil {
+			c.fail(o, classify(ctx, o, err))
+			return
+		}
+		owner := live.GetLabels()[render.LabelEnvironment]
+		if owner != "" && owner != c.opts.Environment {
+			o.item.Note = fmt.Sprintf("exists and belongs to environment %q; the apply would take it over", owner)
+		} else {
+			o.item.Note = "exists but was not created by envctl for this environment; the apply would adopt it"
+		}
+	}
+	c.diff(o, live, out)
+}
+
+// diff sets o's action and diff from the live object (nil when there is
+// none) and the object as it would be after the apply.
+func (c *computer) diff(o *object, live, after *unstructured.Unstructured) {
+	before, afterC := clean(live), clean(after)
+	maskSecrets(before, afterC)
+	yb, err1 := toYAML(before)
+	ya, err2 := toYAML(afterC)
+	if err := errors.Join(err1, err2); err != nil {
+		c.fail(o, fmt.Errorf("%s: render YAML for the diff: %w", o.item.Ref, err))
+		return
+	}
+	from := o.item.Ref.String() + " (live)"
+	switch {
+	case live == nil:
+		o.item.Action = Create
+		from = "/dev/null"
+	case yb == ya:
+		o.item.Action = Unchanged
+		return
+	default:
+		o.item.Action = Change
+	}
+	o.item.Diff = unifiedDiff(from, o.item.Ref.String()+" (after apply)", yb, ya, c.opts.Context)
+}
+
+// createUnchecked plans o as a create of the object as rendered, for when
+// the server cannot dry-run it yet.
+func (c *computer) createUnchecked(o *object, note string) {
+	c.diff(o, nil, o.obj)
+	o.item.Note = note
+}
+
+func (c *computer) fail(o *object, err error) {
+	o.item.Action = Error
+	o.item.Error = err.Error()
+	o.item.err = err
+}
+
+func (c *computer) get(ctx context.Context, o *object) (*unstructured.Unstructured, error) {
+	res := c.client.Dynamic.Resource(o.mapping.Resource)
+	if o.mapping.Scope.Name() == meta.RESTScopeNameNamespace {
+		return res.Namespace(o.obj.GetNamespace()).Get(ctx, o.obj.GetName(), metav1.GetOptions{})
+	}
+	return res.Get(ctx, o.obj.GetName(), metav1.GetOptions{})
+}
+
+// isNamespaceNotFound reports whether err says that namespace ns does not
+// exist.
+func isNamespaceNotFound(err error, ns string) bool {
+	var status apierrors.APIStatus
+	if !apierrors.IsNotFound(err) || !errors.As(err, &status) {
+		return false
+	}
+	d := status.Status().Details
+	return d != nil && d.Kind == "namespaces" && d.Name == ns
+}

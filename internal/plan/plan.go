@@ -1,0 +1,113 @@
+// Package plan computes what an apply would do, without doing it: every
+// rendered object is sent as a server-side apply dry-run (same field manager
+// and force setting as the real apply), and the result is compared with the
+// live object. Each object is reported as created, changed (with a unified
+// diff of its YAML, server noise removed and Secret values masked) or
+// unchanged, followed by the objects the apply would prune. This is what
+// `envctl diff` prints and what a CI merge gate reads.
+package plan
+
+import (
+	"errors"
+	"log/slog"
+
+	"github.com/envctl/envctl/internal/config"
+	"github.com/envctl/envctl/internal/inventory"
+)
+
+// Action is what an apply would do with one object.
+type Action string
+
+// Actions, in the order a reader cares about them.
+const (
+	// Create: the object does not exist.
+	Create Action = "create"
+	// Change: the object exists and the apply would change it.
+	Change Action = "change"
+	// Unchanged: the apply would change nothing.
+	Unchanged Action = "unchanged"
+	// Prune: the object is no longer declared and would be deleted.
+	Prune Action = "prune"
+	// Orphan: the object is no longer declared but prune would leave it in
+	// the cluster (Note says why); envctl stops tracking it.
+	Orphan Action = "orphan"
+	// Error: the dry-run failed; Item.Error says why.
+	Error Action = "error"
+)
+
+// Options configure Compute.
+type Options struct {
+	// Environment names the environment; its label selects the live objects.
+	Environment string
+	// FieldManager defaults to "envctl"; ForceConflicts is the apply's.
+	FieldManager   string
+	ForceConflicts bool
+	// Previous is the environment's inventory, nil when never applied. It
+	// gives the objects to prune and the owned-fields hashes that let an
+	// unchanged object be reported without a dry-run request.
+	Previous *inventory.Inventory
+	// Components limits the prune list to these components, as for a run
+	// limited with --component.
+	Components []string
+	// Prune and ForcePrune are the apply's prune settings, so the plan can
+	// say when the apply would refuse to prune.
+	Prune      config.PruneSettings
+	ForcePrune bool
+	// Concurrency bounds the requests in flight; default 16.
+	Concurrency int
+	// Context is the number of unchanged lines around each change; default 3.
+	Context int
+	Logger  *slog.Logger
+}
+
+// Item is the plan for one object.
+type Item struct {
+	Ref       inventory.Ref `json:"ref"`
+	Component string        `json:"component,omitempty"`
+	Action    Action        `json:"action"`
+	// Diff is a unified diff of the object's YAML, live against after the
+	// apply; for a create, against nothing. Secret values are masked.
+	Diff string `json:"diff,omitempty"`
+	// Note explains an unusual plan: a create shown without a dry-run, an
+	// object adopted from outside envctl, a prune that would be skipped.
+	Note string `json:"note,omitempty"`
+	// Error is the message of a failed dry-run, with Secret values withheld.
+	Error string `json:"error,omitempty"`
+	err   error
+}
+
+// Plan is what an apply of an environment would do.
+type Plan struct {
+	Environment string `json:"environment"`
+	Items       []Item `json:"items"`
+	// Warnings are things the apply would do differently from what the items
+	// suggest, such as refusing to prune.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Count returns the number of items with action a.
+func (p *Plan) Count(a Action) int {
+	n := 0
+	for _, it := range p.Items {
+		if it.Action == a {
+			n++
+		}
+	}
+	return n
+}
+
+// HasChanges reports whether the apply would change the cluster.
+func (p *Plan) HasChanges() bool {
+	return p.Count(Create)+p.Count(Change)+p.Count(Prune) > 0
+}
+
+// Err joins the errors of the items whose dry-run failed; nil when none did.
+func (p *Plan) Err() error {
+	var list []error
+	for _, it := range p.Items {
+		if it.err != nil {
+			list = append(list, it.err)
+		}
+	}
+	return errors.Join(list...)
+}

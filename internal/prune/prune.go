@@ -1,0 +1,227 @@
+// Package prune deletes what an environment no longer declares: the
+// objects of the previous inventory that are not among the objects just
+// applied. Deleting is the one thing envctl does that cannot be undone, so
+// prune is guarded: it runs only after a fully successful apply, refuses an
+// empty render and a prune of more than a configured fraction unless forced,
+// touches only objects whose live labels say envctl manages them for this
+// environment, never deletes a Namespace without an explicit opt-in and
+// never deletes an object annotated envctl.dev/prune: disabled.
+//
+// `envctl down` uses the same code with every guard but the labels lifted,
+// waiting for each deletion.
+package prune
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/envctl/envctl/internal/config"
+	"github.com/envctl/envctl/internal/errs"
+	"github.com/envctl/envctl/internal/inventory"
+	"github.com/envctl/envctl/internal/render"
+)
+
+// DefaultMaxFraction is used when the settings give none.
+const DefaultMaxFraction = 0.5
+
+// ErrApplyIncomplete is returned when prune is asked to run after an apply
+// that did not fully succeed. Pruning then could delete objects whose
+// replacement never got applied.
+var ErrApplyIncomplete = errors.New("prune refused: the apply did not fully succeed, so nothing is pruned")
+
+// Options say what to prune and how carefully.
+type Options struct {
+	// Environment is the environment whose ownership labels an object must
+	// carry to be deleted.
+	Environment string
+	// Previous is the inventory of the last successful apply.
+	Previous *inventory.Inventory
+	// Current are the entries of the objects just applied (the next
+	// inventory). An object is a candidate when Previous has it and Current
+	// does not, compared by group, kind, namespace and name.
+	Current []inventory.Entry
+	// Components, when set, limits prune to previous entries of these
+	// components, for a run limited to some components.
+	Components []string
+	// ApplySucceeded must be true: the caller says every component applied
+	// and became healthy. The zero value refuses, so a caller that forgets
+	// to say prunes nothing.
+	ApplySucceeded bool
+	// Settings are the environment's prune settings.
+	Settings config.PruneSettings
+	// Force lifts the empty-render and max-fraction guards.
+	Force bool
+	// DryRun reads the objects and reports what would be pruned, deleting
+	// nothing.
+	DryRun bool
+	// Wait waits until each deleted object is gone (finalizers done) before
+	// deleting the next kind, up to Timeout overall.
+	Wait    bool
+	Timeout time.Duration
+	// Concurrency bounds the requests in flight; default 8.
+	Concurrency int
+	// OnItem, when set, is called with each object's outcome as it is known.
+	OnItem func(Item)
+	Logger *slog.Logger
+}
+
+// Outcome is what happened to one candidate.
+type Outcome string
+
+// Outcomes of a candidate.
+const (
+	// Pruned: deleted (or, in a dry run, would be).
+	Pruned Outcome = "pruned"
+	// Gone: the object no longer existed; nothing to do.
+	Gone Outcome = "gone"
+	// Skipped: deliberately left alone; Item.Reason says why.
+	Skipped Outcome = "skipped"
+	// Failed: the delete (or the read before it) failed; Item.Err says why.
+	Failed Outcome = "failed"
+)
+
+// Item is the outcome for one candidate.
+type Item struct {
+	Entry   inventory.Entry `json:"entry"`
+	Outcome Outcome         `json:"outcome"`
+	// Reason explains a skip or a failure in a sentence.
+	Reason string `json:"reason,omitempty"`
+	Err    error  `json:"-"`
+}
+
+// Result is what prune did, in the order it went.
+type Result struct {
+	// Disabled is set when prune is disabled in the settings.
+	Disabled bool   `json:"disabled,omitempty"`
+	DryRun   bool   `json:"dryRun,omitempty"`
+	Items    []Item `json:"items"`
+}
+
+// With returns the items with outcome o.
+func (r *Result) With(o Outcome) []Item {
+	if r == nil {
+		return nil
+	}
+	var out []Item
+	for _, it := range r.Items {
+		if it.Outcome == o {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// Retained returns the entries the next inventory must keep: those whose
+// deletion failed, so that a later run tries again. Skipped objects are
+// released: envctl stops tracking them and leaves them in the cluster.
+func (r *Result) Retained() []inventory.Entry {
+	var out []inventory.Entry
+	for _, it := range r.With(Failed) {
+		out = append(out, it.Entry)
+	}
+	return out
+}
+
+// Err joins the errors of the failed items; nil when none failed.
+func (r *Result) Err() error {
+	var list []error
+	for _, it := range r.With(Failed) {
+		list = append(list, it.Err)
+	}
+	if len(list) == 0 {
+		return nil
+	}
+	// errors.Join unwraps to every error, so errs.KindOf finds the first
+	// one's class.
+	return errors.Join(list...)
+}
+
+// Candidates returns the entries of opts.Previous (within opts.Components)
+// that opts.Current lacks, in the order prune deletes them: kinds in the
+// reverse of the apply order, then components in the reverse of theirs,
+// then by namespace and name.
+func Candidates(opts Options) []inventory.Entry {
+	current := map[inventory.Key]bool{}
+	for _, e := range opts.Current {
+		current[e.Key()] = true
+	}
+	var out []inventory.Entry
+	for _, e := range scoped(opts) {
+		if !current[e.Key()] {
+			out = append(out, e)
+		}
+	}
+	order := componentOrder(opts.Previous)
+	slices.SortStableFunc(out, func(a, b inventory.Entry) int {
+		return compareDeletion(a, b, order)
+	})
+	return out
+}
+
+// scoped returns the previous entries prune may consider.
+func scoped(opts Options) []inventory.Entry {
+	if opts.Previous == nil {
+		return nil
+	}
+	if len(opts.Components) == 0 {
+		return opts.Previous.Entries
+	}
+	return opts.Previous.ComponentEntries(opts.Components...)
+}
+
+// Check returns the error with which Run would refuse to prune as opts
+// say, or nil; it makes no request. envctl diff uses it to warn ahead.
+func Check(opts Options) error {
+	if !enabled(opts.Settings) {
+		return nil
+	}
+	return guard(opts, Candidates(opts))
+}
+
+// Enabled reports whether settings allow pruning at all.
+func Enabled(s config.PruneSettings) bool { return enabled(s) }
+
+// guard refuses a prune the settings do not allow without Force.
+func guard(opts Options, candidates []inventory.Entry) error {
+	prev := len(scoped(opts))
+	if opts.Force || prev == 0 || len(candidates) == 0 {
+		return nil
+	}
+	if len(opts.Current) == 0 {
+		return errs.Inputf("refusing to prune environment %q: nothing was rendered, but its inventory holds %d objects; "+
+			"an empty render is more often a mistake than a wish to delete everything. "+
+			"Run again with --force-prune to delete them, or use `envctl down %s`", opts.Environment, prev, opts.Environment)
+	}
+	max := opts.Settings.MaxFraction
+	if max <= 0 {
+		max = DefaultMaxFraction
+	}
+	if frac := float64(len(candidates)) / float64(prev); frac > max {
+		return errs.Inputf("refusing to prune environment %q: %d of the %d objects applied before (%.0f%%) are no longer declared, "+
+			"more than prune.maxFraction (%.0f%%) allows. Check the render (`envctl diff %s` lists them); "+
+			"run again with --force-prune to delete them, or raise prune.maxFraction",
+			opts.Environment, len(candidates), prev, 100*frac, 100*max, opts.Environment)
+	}
+	return nil
+}
+
+// enabled reports whether the settings allow pruning at all.
+func enabled(s config.PruneSettings) bool {
+	return s.Enabled == nil || *s.Enabled
+}
+
+// notOwnedReason says why labels do not make an object this environment's,
+// or returns "" when they do. The live labels decide, not the inventory:
+// someone may have taken the object over since envctl applied it.
+func notOwnedReason(labels map[string]string, env string) string {
+	if labels[render.LabelManagedBy] != render.ManagedByValue {
+		return fmt.Sprintf("its label %s is not %q, so envctl does not manage it; left alone", render.LabelManagedBy, render.ManagedByValue)
+	}
+	if got := labels[render.LabelEnvironment]; got != env {
+		return fmt.Sprintf("its label %s is %q, not %q, so it is not this environment's; left alone", render.LabelEnvironment, got, env)
+	}
+	return ""
+}

@@ -1,0 +1,180 @@
+package prune
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/envctl/envctl/internal/config"
+	"github.com/envctl/envctl/internal/errs"
+	"github.com/envctl/envctl/internal/inventory"
+)
+
+func entry(component, group, kind, ns, name string) inventory.Entry {
+	return inventory.Entry{Ref: inventory.Ref{Group: group, Version: "v1", Kind: kind, Namespace: ns, Name: name}, Component: component}
+}
+
+func names(entries []inventory.Entry) []string {
+	var out []string
+	for _, e := range entries {
+		out = append(out, e.Component+":"+e.String())
+	}
+	return out
+}
+
+func TestCandidatesOrder(t *testing.T) {
+	prev := &inventory.Inventory{
+		Environment: "ci",
+		Components:  []string{"platform", "serving", "monitoring"},
+		Entries: []inventory.Entry{
+			entry("platform", "", "Namespace", "", "ml"),
+			entry("platform", "apiextensions.k8s.io", "CustomResourceDefinition", "", "models.ml.dev"),
+			entry("platform", "", "ConfigMap", "ml", "shared"),
+			entry("serving", "", "ConfigMap", "ml", "serving"),
+			entry("serving", "apps", "Deployment", "ml", "server"),
+			entry("serving", "ml.dev", "Model", "ml", "resnet"),
+			entry("monitoring", "apps", "Deployment", "ml", "prometheus"),
+			entry("monitoring", "", "ConfigMap", "ml", "kept"),
+		},
+	}
+	current := []inventory.Entry{entry("monitoring", "", "ConfigMap", "ml", "kept")}
+	got := names(Candidates(Options{Previous: prev, Current: current}))
+	want := []string{
+		// Custom resources before workloads (they sit after workloads in
+		// the apply order), workloads before config, CRDs and Namespaces
+		// last; within a kind the later component first.
+		"serving:Model.ml.dev ml/resnet",
+		"monitoring:Deployment.apps ml/prometheus",
+		"serving:Deployment.apps ml/server",
+		"serving:ConfigMap ml/serving",
+		"platform:ConfigMap ml/shared",
+		"platform:Namespace ml",
+		"platform:CustomResourceDefinition.apiextensions.k8s.io models.ml.dev",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("deletion order (-want +got):\n%s", diff)
+	}
+}
+
+func TestCandidatesIgnoreVersionAndScope(t *testing.T) {
+	prev := &inventory.Inventory{Entries: []inventory.Entry{
+		entry("a", "autoscaling", "HorizontalPodAutoscaler", "ml", "hpa"),
+		entry("a", "", "ConfigMap", "ml", "gone"),
+		entry("b", "", "ConfigMap", "ml", "other-component"),
+	}}
+	moved := entry("a", "autoscaling", "HorizontalPodAutoscaler", "ml", "hpa")
+	moved.Version = "v2"
+	got := names(Candidates(Options{Previous: prev, Current: []inventory.Entry{moved}, Components: []string{"a"}}))
+	// The HPA changed version only: it is the same object. Component b was
+	// not part of the run, so its objects are not candidates.
+	if diff := cmp.Diff([]string{"a:ConfigMap ml/gone"}, got); diff != "" {
+		t.Errorf("candidates (-want +got):\n%s", diff)
+	}
+}
+
+func TestGuards(t *testing.T) {
+	prev := &inventory.Inventory{Environment: "ci"}
+	for _, n := range []string{"a", "b", "c", "d"} {
+		prev.Entries = append(prev.Entries, entry("app", "", "ConfigMap", "ml", n))
+	}
+	keep := func(n ...string) []inventory.Entry {
+		var out []inventory.Entry
+		for _, name := range n {
+			out = append(out, entry("app", "", "ConfigMap", "ml", name))
+		}
+		return out
+	}
+	tests := []struct {
+		name     string
+		opts     Options
+		wantErr  string
+		wantKind errs.Kind
+	}{
+		{name: "a prune within the fraction", opts: Options{Current: keep("a", "b")}},
+		{
+			name:     "above the default fraction",
+			opts:     Options{Current: keep("a")},
+			wantErr:  "3 of the 4 objects applied before (75%) are no longer declared, more than prune.maxFraction (50%)",
+			wantKind: errs.KindInput,
+		},
+		{name: "above the fraction, forced", opts: Options{Current: keep("a"), Force: true}},
+		{name: "a configured fraction allows it", opts: Options{Current: keep("a"), Settings: config.PruneSettings{MaxFraction: 0.8}}},
+		{
+			name:     "a configured lower fraction refuses",
+			opts:     Options{Current: keep("a", "b", "c"), Settings: config.PruneSettings{MaxFraction: 0.2}},
+			wantErr:  "more than prune.maxFraction (20%)",
+			wantKind: errs.KindInput,
+		},
+		{
+			name:     "empty render",
+			opts:     Options{Settings: config.PruneSettings{MaxFraction: 1}},
+			wantErr:  "nothing was rendered, but its inventory holds 4 objects",
+			wantKind: errs.KindInput,
+		},
+		{name: "empty render, forced", opts: Options{Force: true}},
+		{name: "nothing to prune", opts: Options{Current: keep("a", "b", "c", "d")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := tt.opts
+			opts.Environment, opts.Previous = "ci", prev
+			err := guard(opts, Candidates(opts))
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("allowed")
+			}
+			for _, want := range []string{tt.wantErr, "--force-prune", `"ci"`} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not say %q", err, want)
+				}
+			}
+			if got := errs.KindOf(err); got != tt.wantKind {
+				t.Errorf("kind = %v, want %v", got, tt.wantKind)
+			}
+		})
+	}
+}
+
+func TestRunRefusesAfterIncompleteApply(t *testing.T) {
+	// No client: prune must refuse before it makes any request.
+	_, err := Run(t.Context(), nil, Options{Environment: "ci", Previous: &inventory.Inventory{Entries: []inventory.Entry{entry("a", "", "ConfigMap", "ml", "x")}}})
+	if !errors.Is(err, ErrApplyIncomplete) {
+		t.Fatalf("err = %v, want ErrApplyIncomplete", err)
+	}
+}
+
+func TestRunDisabled(t *testing.T) {
+	off := false
+	res, err := Run(t.Context(), nil, Options{
+		Environment: "ci", ApplySucceeded: true, Settings: config.PruneSettings{Enabled: &off},
+		Previous: &inventory.Inventory{Entries: []inventory.Entry{entry("a", "", "ConfigMap", "ml", "x")}},
+	})
+	if err != nil || !res.Disabled || len(res.Items) != 0 {
+		t.Fatalf("got %+v, %v; want a disabled, empty result", res, err)
+	}
+}
+
+func TestNotOwnedReason(t *testing.T) {
+	tests := []struct {
+		labels map[string]string
+		want   string
+	}{
+		{labels: map[string]string{"app.kubernetes.io/managed-by": "envctl", "envctl.dev/environment": "ci"}},
+		{labels: nil, want: "envctl does not manage it"},
+		{labels: map[string]string{"app.kubernetes.io/managed-by": "Helm", "envctl.dev/environment": "ci"}, want: "envctl does not manage it"},
+		{labels: map[string]string{"app.kubernetes.io/managed-by": "envctl", "envctl.dev/environment": "staging"}, want: `is "staging", not "ci"`},
+	}
+	for _, tt := range tests {
+		got := notOwnedReason(tt.labels, "ci")
+		if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
+			t.Errorf("notOwnedReason(%v) = %q, want %q", tt.labels, got, tt.want)
+		}
+	}
+}
