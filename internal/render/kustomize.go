@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -122,7 +123,15 @@ func (s *kscan) dir(rel, from string) error {
 	var file string
 	var data []byte
 	for _, name := range konfig.RecognizedKustomizationFileNames() {
-		b, err := os.ReadFile(abs + "/" + name)
+		if _, err := os.Lstat(filepath.Join(abs, name)); err != nil {
+			continue
+		}
+		// The kustomization file itself may be a symlink.
+		p, err := source.Confine(s.root, path.Join(rel, name))
+		if err != nil {
+			return err
+		}
+		b, err := os.ReadFile(p)
 		if err == nil {
 			file, data = path.Join(rel, name), b
 			break
