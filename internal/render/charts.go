@@ -336,9 +336,10 @@ func isLoopback(hostport string) bool {
 // readable: unsafe characters become '_' and a short hash keeps distinct
 // inputs apart.
 func cacheKey(s string) string {
+	s = strings.TrimSuffix(s, "/")
 	sum := sha256.Sum256([]byte(s))
 	var b strings.Builder
-	for _, r := range strings.TrimSuffix(s, "/") {
+	for _, r := range s {
 		switch {
 		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '-':
 			b.WriteRune(r)
