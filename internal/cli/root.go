@@ -85,6 +85,9 @@ waits until they are healthy and prunes what is no longer declared.`,
 	root.AddCommand(
 		newVersionCmd(f),
 		newConfigCmd(f),
+		newDiffCmd(f),
+		newStatusCmd(f),
+		newDownCmd(f),
 	)
 	return root
 }

@@ -17,27 +17,59 @@ import (
 	"github.com/envctl/envctl/internal/kube"
 )
 
-// listLive reads the live objects of this environment with one LIST per
-// kind (per namespace where a cluster-wide LIST is forbidden), so that a
-// plan of a thousand objects costs a handful of reads rather than a
-// thousand.
+// listLive reads the live objects among objs that carry selector's labels.
 func listLive(ctx context.Context, client *kube.Client, objs []*object, selector string) (map[inventory.Key]*unstructured.Unstructured, error) {
+	var refs []inventory.Ref
+	for _, o := range objs {
+		if o.mapping != nil {
+			refs = append(refs, o.item.Ref)
+		}
+	}
+	return Live(ctx, client, refs, selector)
+}
+
+// Live reads the live objects of refs that match selector, with one LIST
+// per kind (per namespace where a cluster-wide LIST is forbidden), so that
+// reading a thousand objects costs a handful of requests rather than a
+// thousand. Objects the LIST does not return (missing, or without the
+// selector's labels) are absent from the map, as are objects of kinds the
+// cluster does not serve.
+func Live(ctx context.Context, client *kube.Client, refs []inventory.Ref, selector string) (map[inventory.Key]*unstructured.Unstructured, error) {
 	type kindNS struct {
 		mapping    *meta.RESTMapping
 		namespaces []string
 	}
 	kinds := map[schema.GroupVersionResource]*kindNS{}
-	for _, o := range objs {
-		if o.mapping == nil {
+	mappings := map[schema.GroupVersionKind]*meta.RESTMapping{}
+	for _, r := range refs {
+		gvk := r.GroupVersionKind()
+		mapping, seen := mappings[gvk]
+		if !seen {
+			var err error
+			mapping, err = client.Mapper.Mapping(ctx, gvk)
+			if meta.IsNoMatchError(err) && gvk.Version != "" {
+				// Recorded at a version no longer served: read it at the
+				// preferred one.
+				mapping, err = client.Mapper.Mapping(ctx, schema.GroupVersionKind{Group: gvk.Group, Kind: gvk.Kind})
+			}
+			if err != nil && !meta.IsNoMatchError(err) {
+				return nil, errs.Cluster(fmt.Errorf("discover kind %s: %w", gvk, err))
+			}
+			if err != nil {
+				mapping = nil
+			}
+			mappings[gvk] = mapping
+		}
+		if mapping == nil {
 			continue
 		}
-		k := kinds[o.mapping.Resource]
+		k := kinds[mapping.Resource]
 		if k == nil {
-			k = &kindNS{mapping: o.mapping}
-			kinds[o.mapping.Resource] = k
+			k = &kindNS{mapping: mapping}
+			kinds[mapping.Resource] = k
 		}
-		if ns := o.obj.GetNamespace(); !slices.Contains(k.namespaces, ns) {
-			k.namespaces = append(k.namespaces, ns)
+		if !slices.Contains(k.namespaces, r.Namespace) {
+			k.namespaces = append(k.namespaces, r.Namespace)
 		}
 	}
 	var (

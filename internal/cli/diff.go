@@ -1,0 +1,250 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/envctl/envctl/internal/config"
+	"github.com/envctl/envctl/internal/inventory"
+	"github.com/envctl/envctl/internal/plan"
+	"github.com/envctl/envctl/internal/render"
+	"github.com/envctl/envctl/internal/source"
+)
+
+// Exit codes of `envctl diff`, which a CI merge gate reads.
+const (
+	diffExitNoChanges = 0
+	diffExitChanges   = 1
+	diffExitError     = 2
+)
+
+// diffOptions are the inputs of `envctl diff`.
+type diffOptions struct {
+	Env        string
+	Components []string
+	Output     string
+	// ForceConflicts and ForcePrune plan the apply as if run with them.
+	ForceConflicts bool
+	ForcePrune     bool
+	Cluster        clusterFlags
+	// Flags holds the setting overrides, passed on to config.Load.
+	Flags *pflag.FlagSet
+}
+
+func newDiffCmd(f *Factory) *cobra.Command {
+	o := &diffOptions{}
+	cmd := &cobra.Command{
+		Use:   "diff [ENV]",
+		Short: "Show what an apply would change, without changing anything",
+		Long: `Show what applying the environment would change. Every rendered object is
+sent to the cluster as a server-side apply dry-run, with the same field manager
+and conflict setting as a real apply, and the result is compared with the live
+object: objects to create, objects to change (with a unified diff of their
+YAML, without the fields the server manages), and objects that are no longer
+declared and would be pruned. Secret values are never shown: a changed key
+reads "(sensitive value changed)".
+
+Exit status: 0 when nothing would change, 1 when something would, 2 on an
+error (bad input, an object the server rejects, an unreachable cluster).`,
+		Example: `  # What would change in the default environment
+  envctl diff
+
+  # As a merge gate in CI: fail when the staging cluster has drifted
+  envctl diff staging || echo "staging differs from the repository"
+
+  # Machine-readable, one entry per object
+  envctl diff ci -o json | jq '.[] | select(.action != "unchanged")'
+
+  # Only two components, against a cluster of your kubeconfig
+  envctl diff staging --component monitoring --component serving --context prod-eu`,
+		Args: argsValidator(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				o.Env = args[0]
+			}
+			o.Flags = cmd.Flags()
+			if o.Output != "text" && o.Output != "json" {
+				return usageError(fmt.Errorf("unknown output format %q: want text or json", o.Output))
+			}
+			code, err := runDiff(cmd.Context(), f, o)
+			if err != nil {
+				// diff's exit status is its result, so every error is 2,
+				// whatever its class; the message still goes out once.
+				fmt.Fprintf(f.Streams.ErrOut, "Error: %v\n", err)
+				return &exitError{code: diffExitError}
+			}
+			if code != diffExitNoChanges {
+				return &exitError{code: code}
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVar(&o.Components, "component", nil, "limit the diff to this component (repeatable)")
+	fl.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
+	fl.BoolVar(&o.ForceConflicts, "force-conflicts", false, "plan the apply as taking over fields owned by other managers")
+	fl.BoolVar(&o.ForcePrune, "force-prune", false, "plan the apply as lifting prune's empty-render and max-fraction guards")
+	o.Cluster.bind(fl)
+	config.BindFlags(fl, "apply.fieldManager", "apply.forceConflicts", "prune.enabled", "prune.maxFraction", "prune.allowNamespaces")
+	return cmd
+}
+
+// runDiff computes and prints the plan and returns diff's exit code.
+func runDiff(ctx context.Context, f *Factory, o *diffOptions) (int, error) {
+	repo, env, err := loadEnvironment(f, o.Env, o.Flags)
+	if err != nil {
+		return diffExitError, err
+	}
+	snap, err := source.Local(repo.Root)
+	if err != nil {
+		return diffExitError, err
+	}
+	settings := repo.Config.Spec
+	rendered, err := render.Render(ctx, render.Options{
+		Source:      snap,
+		Environment: env,
+		Settings:    settings.Render,
+		Components:  o.Components,
+		Logger:      f.Logger,
+	})
+	if err != nil {
+		return diffExitError, err
+	}
+	target, err := connect(ctx, f, repo, env, o.Cluster)
+	if err != nil {
+		return diffExitError, err
+	}
+	prev, err := inventory.NewStore(target.client.Clientset).Load(ctx, env.Name())
+	if err != nil && !errors.Is(err, inventory.ErrNotFound) {
+		return diffExitError, err
+	}
+	p, planErr := plan.Compute(ctx, target.client, rendered, plan.Options{
+		Environment:    env.Name(),
+		FieldManager:   settings.Apply.FieldManager,
+		ForceConflicts: o.ForceConflicts || settings.Apply.ForceConflicts,
+		Previous:       prev,
+		Components:     o.Components,
+		Prune:          settings.Prune,
+		ForcePrune:     o.ForcePrune,
+		Concurrency:    settings.Apply.Concurrency,
+		Logger:         f.Logger,
+	})
+	if p == nil {
+		return diffExitError, planErr
+	}
+	if err := printPlan(f, p, o.Output); err != nil {
+		return diffExitError, err
+	}
+	if planErr != nil {
+		return diffExitError, planErr
+	}
+	if p.HasChanges() {
+		return diffExitChanges, nil
+	}
+	return diffExitNoChanges, nil
+}
+
+// diffItem is one entry of `envctl diff -o json`.
+type diffItem struct {
+	Ref       inventory.Ref `json:"ref"`
+	Component string        `json:"component,omitempty"`
+	Action    plan.Action   `json:"action"`
+	Diff      string        `json:"diff,omitempty"`
+	Note      string        `json:"note,omitempty"`
+	Error     string        `json:"error,omitempty"`
+}
+
+func printPlan(f *Factory, p *plan.Plan, output string) error {
+	for _, w := range p.Warnings {
+		fmt.Fprintf(f.Streams.ErrOut, "Warning: %s\n", w)
+	}
+	if output == "json" {
+		items := make([]diffItem, 0, len(p.Items))
+		for _, it := range p.Items {
+			items = append(items, diffItem{Ref: it.Ref, Component: it.Component, Action: it.Action, Diff: it.Diff, Note: it.Note, Error: it.Error})
+		}
+		enc := json.NewEncoder(f.Streams.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(items)
+	}
+	color := f.Streams.OutTTY && !f.Global.NoColor
+	for _, it := range p.Items {
+		writePlanItem(f.Streams.Out, it, color)
+	}
+	fmt.Fprintf(f.Streams.ErrOut, "Environment %s: %d to create, %d to change, %d to prune, %d unchanged",
+		p.Environment, p.Count(plan.Create), p.Count(plan.Change), p.Count(plan.Prune), p.Count(plan.Unchanged))
+	if n := p.Count(plan.Orphan); n > 0 {
+		fmt.Fprintf(f.Streams.ErrOut, ", %d left in the cluster untracked", n)
+	}
+	if n := p.Count(plan.Error); n > 0 {
+		fmt.Fprintf(f.Streams.ErrOut, ", %d failed", n)
+	}
+	fmt.Fprintln(f.Streams.ErrOut, ".")
+	return nil
+}
+
+// ANSI colours for the diff on a terminal.
+const (
+	ansiReset = "\x1b[0m"
+	ansiBold  = "\x1b[1m"
+	ansiRed   = "\x1b[31m"
+	ansiGreen = "\x1b[32m"
+	ansiCyan  = "\x1b[36m"
+	ansiYello = "\x1b[33m"
+)
+
+// planSigils mark each action's header line, as diff tools do.
+var planSigils = map[plan.Action]string{
+	plan.Create: "+", plan.Change: "~", plan.Prune: "-", plan.Orphan: "!", plan.Error: "✗",
+}
+
+func writePlanItem(w io.Writer, it plan.Item, color bool) {
+	if it.Action == plan.Unchanged {
+		return
+	}
+	paint := func(code, s string) string {
+		if !color {
+			return s
+		}
+		return code + s + ansiReset
+	}
+	header := fmt.Sprintf("%s %s %s", planSigils[it.Action], it.Action, it.Ref)
+	if it.Component != "" {
+		header += " (component " + it.Component + ")"
+	}
+	switch it.Action {
+	case plan.Error, plan.Prune:
+		header = paint(ansiRed, header)
+	case plan.Orphan:
+		header = paint(ansiYello, header)
+	default:
+		header = paint(ansiBold, header)
+	}
+	fmt.Fprintln(w, header)
+	if it.Note != "" {
+		fmt.Fprintf(w, "  note: %s\n", it.Note)
+	}
+	if it.Error != "" {
+		fmt.Fprintf(w, "  error: %s\n", it.Error)
+	}
+	for line := range strings.Lines(it.Diff) {
+		switch {
+		case strings.HasPrefix(line, "+++"), strings.HasPrefix(line, "---"):
+			line = paint(ansiBold, strings.TrimSuffix(line, "\n")) + "\n"
+		case strings.HasPrefix(line, "@@"):
+			line = paint(ansiCyan, strings.TrimSuffix(line, "\n")) + "\n"
+		case strings.HasPrefix(line, "+"):
+			line = paint(ansiGreen, strings.TrimSuffix(line, "\n")) + "\n"
+		case strings.HasPrefix(line, "-"):
+			line = paint(ansiRed, strings.TrimSuffix(line, "\n")) + "\n"
+		}
+		io.WriteString(w, line)
+	}
+}

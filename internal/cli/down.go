@@ -1,0 +1,224 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/envctl/envctl/internal/config"
+	"github.com/envctl/envctl/internal/inventory"
+	"github.com/envctl/envctl/internal/prune"
+)
+
+// downOptions are the inputs of `envctl down`.
+type downOptions struct {
+	Env         string
+	KeepCluster bool
+	Timeout     time.Duration
+	Output      string
+	Cluster     clusterFlags
+}
+
+// downReport is what `envctl down -o json` prints.
+type downReport struct {
+	Environment string `json:"environment"`
+	Cluster     string `json:"cluster,omitempty"`
+	// Objects is the outcome for each object of the inventory, in the order
+	// they were deleted.
+	Objects          []downObject `json:"objects"`
+	InventoryDeleted bool         `json:"inventoryDeleted"`
+	ClusterDeleted   bool         `json:"clusterDeleted"`
+}
+
+type downObject struct {
+	Ref     inventory.Ref `json:"ref"`
+	Outcome prune.Outcome `json:"outcome"`
+	Reason  string        `json:"reason,omitempty"`
+}
+
+func newDownCmd(f *Factory) *cobra.Command {
+	o := &downOptions{}
+	cmd := &cobra.Command{
+		Use:   "down [ENV]",
+		Short: "Delete everything envctl applied to an environment, and its cluster",
+		Long: `Delete every object in the environment's inventory, in the reverse of the
+order they were applied (workloads before their configuration, Namespaces and
+CRDs last), waiting until each is gone; then the inventory itself; then the
+cluster, when envctl created it (provider embedded or kind).
+
+A cluster reached through the existing provider or --kubeconfig/--context is
+never deleted. Objects whose labels no longer say that envctl manages them for
+this environment, and objects annotated envctl.dev/prune: disabled, are left
+in place and listed. Running down again, or on an environment that is not
+up, does nothing and succeeds.`,
+		Example: `  # Tear down CI's ephemeral environment and its cluster
+  envctl down ci
+
+  # Remove the environment's objects but keep the cluster for the next run
+  envctl down local --keep-cluster
+
+  # A cluster envctl did not create: only envctl's objects are removed
+  envctl down staging --context staging-admin`,
+		Args: argsValidator(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				o.Env = args[0]
+			}
+			if o.Output != "text" && o.Output != "json" {
+				return usageError(fmt.Errorf("unknown output format %q: want text or json", o.Output))
+			}
+			if o.Timeout <= 0 {
+				return usageError(fmt.Errorf("--timeout must be positive, not %s", o.Timeout))
+			}
+			return runDown(cmd.Context(), f, o)
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&o.KeepCluster, "keep-cluster", false, "keep the cluster even when envctl created it")
+	fl.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "how long to wait for the objects to be deleted")
+	fl.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
+	o.Cluster.bind(fl)
+	return cmd
+}
+
+func runDown(ctx context.Context, f *Factory, o *downOptions) error {
+	repo, env, err := loadEnvironment(f, o.Env, nil)
+	if err != nil {
+		return err
+	}
+	report := &downReport{Environment: env.Name(), Objects: []downObject{}}
+	out := f.Streams.ErrOut
+	target, err := connect(ctx, f, repo, env, o.Cluster)
+	var noCluster *errNoCluster
+	if errors.As(err, &noCluster) {
+		fmt.Fprintf(out, "Cluster %s of environment %s does not exist; nothing to do.\n", target.clusterName, env.Name())
+		return printDown(f, o, report, false)
+	}
+	if err != nil {
+		return err
+	}
+	if !o.Cluster.set() {
+		report.Cluster = target.clusterName
+	}
+	deleteCluster := target.createdByEnvctl() && !o.KeepCluster
+
+	downErr := deleteObjects(ctx, f, target, o, report)
+	if downErr != nil && deleteCluster {
+		// The cluster goes anyway, and everything in it.
+		fmt.Fprintf(out, "Warning: %v\n", downErr)
+		downErr = nil
+	}
+	if downErr == nil {
+		if err := inventory.NewStore(target.client.Clientset).Delete(ctx, env.Name()); err != nil {
+			if !deleteCluster {
+				return err
+			}
+			fmt.Fprintf(out, "Warning: %v\n", err)
+		} else {
+			report.InventoryDeleted = true
+		}
+	}
+	if deleteCluster {
+		fmt.Fprintf(out, "Deleting %s cluster %s...\n", target.provider.Name(), target.clusterName)
+		if err := target.provider.Delete(ctx, target.clusterName); err != nil {
+			return fmt.Errorf("delete cluster %s: %w", target.clusterName, err)
+		}
+		report.ClusterDeleted = true
+		fmt.Fprintf(out, "✓ deleted cluster %s\n", target.clusterName)
+	} else if target.provider != nil && target.provider.Name() == config.ProviderExisting {
+		fmt.Fprintf(out, "Cluster %s was not created by envctl; it is kept.\n", target.clusterName)
+	}
+	if err := printDown(f, o, report, downErr != nil); err != nil {
+		return err
+	}
+	return downErr
+}
+
+// deleteObjects deletes what the inventory lists, waiting until it is gone.
+// When something cannot be deleted the inventory keeps it, so that a later
+// down tries again.
+func deleteObjects(ctx context.Context, f *Factory, target *envTarget, o *downOptions, report *downReport) error {
+	out := f.Streams.ErrOut
+	store := inventory.NewStore(target.client.Clientset)
+	inv, err := store.Load(ctx, target.env.Name())
+	if errors.Is(err, inventory.ErrNotFound) {
+		fmt.Fprintf(out, "Environment %s has no inventory in this cluster; no objects to delete.\n", target.env.Name())
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Deleting %d objects of environment %s...\n", len(inv.Entries), inv.Environment)
+	res, err := prune.Run(ctx, target.client, prune.Options{
+		Environment:    inv.Environment,
+		Previous:       inv,
+		ApplySucceeded: true,
+		// Everything goes, Namespaces included; the ownership labels and
+		// envctl.dev/prune: disabled are still honoured.
+		Force:    true,
+		Settings: config.PruneSettings{AllowNamespaces: true, MaxFraction: 1},
+		Wait:     true,
+		Timeout:  o.Timeout,
+		OnItem: func(it prune.Item) {
+			switch it.Outcome {
+			case prune.Pruned, prune.Gone:
+				fmt.Fprintf(out, "✓ deleted %s\n", it.Entry.Ref)
+			case prune.Skipped:
+				fmt.Fprintf(out, "- kept %s: %s\n", it.Entry.Ref, it.Reason)
+			case prune.Failed:
+				fmt.Fprintf(out, "✗ %s: %s\n", it.Entry.Ref, it.Reason)
+			}
+		},
+		Logger: f.Logger,
+	})
+	if res != nil {
+		for _, it := range res.Items {
+			report.Objects = append(report.Objects, downObject{Ref: it.Entry.Ref, Outcome: it.Outcome, Reason: it.Reason})
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	if res != nil {
+		left := inv.Replace(inv.Components, res.Retained())
+		left.AppliedAt = inv.AppliedAt
+		if _, serr := store.Save(ctx, left); serr != nil {
+			err = errors.Join(err, serr)
+		}
+	}
+	return fmt.Errorf("environment %s is not fully down: %w; run `envctl down %s` again", inv.Environment, err, inv.Environment)
+}
+
+func printDown(f *Factory, o *downOptions, r *downReport, incomplete bool) error {
+	if o.Output == "json" {
+		enc := json.NewEncoder(f.Streams.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	deleted, kept := 0, 0
+	for _, ob := range r.Objects {
+		switch ob.Outcome {
+		case prune.Pruned, prune.Gone:
+			deleted++
+		case prune.Skipped:
+			kept++
+		}
+	}
+	state := "is down"
+	if incomplete {
+		state = "is not fully down"
+	}
+	msg := fmt.Sprintf("Environment %s %s: %d objects deleted", r.Environment, state, deleted)
+	if kept > 0 {
+		msg += fmt.Sprintf(", %d left in place", kept)
+	}
+	if r.ClusterDeleted {
+		msg += ", cluster " + r.Cluster + " deleted"
+	}
+	fmt.Fprintln(f.Streams.Out, msg+".")
+	return nil
+}
