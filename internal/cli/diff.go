@@ -234,6 +234,9 @@ func writePlanItem(w io.Writer, it plan.Item, color bool) {
 	if it.Error != "" {
 		fmt.Fprintf(w, "  error: %s\n", it.Error)
 	}
+	if it.Diff == "" {
+		return
+	}
 	for line := range strings.Lines(it.Diff) {
 		switch {
 		case strings.HasPrefix(line, "+++"), strings.HasPrefix(line, "---"):
@@ -247,4 +250,6 @@ func writePlanItem(w io.Writer, it plan.Item, color bool) {
 		}
 		io.WriteString(w, line)
 	}
+	// A blank line ends the object's diff, so the next header stands out.
+	fmt.Fprintln(w)
 }
