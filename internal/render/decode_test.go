@@ -1,0 +1,156 @@
+package render
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+func TestDecodeManifests(t *testing.T) {
+	tests := []struct {
+		name  string
+		in    string
+		want  []string // kind/name of each object
+		err   []string // substrings of the error
+		noErr bool
+	}{
+		{
+			name: "helm stream with sources and empty documents",
+			in: "---\n# Source: demo/templates/a.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n" +
+				"---\n# Source: demo/templates/empty.yaml\n\n---\n---\n# only a comment\n" +
+				"--- # a separator with a comment\napiVersion: v1\nkind: Secret\nmetadata:\n  name: b\n",
+			want: []string{"ConfigMap/a", "Secret/b"},
+		},
+		{
+			name: "document end markers and CRLF",
+			in:   "apiVersion: v1\r\nkind: ConfigMap\r\nmetadata:\r\n  name: a\r\n...\r\napiVersion: v1\r\nkind: ConfigMap\r\nmetadata:\r\n  name: b\r\n",
+			want: []string{"ConfigMap/a", "ConfigMap/b"},
+		},
+		{
+			name: "a v1 List is expanded",
+			in:   "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: a}\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: b}\n",
+			want: []string{"ConfigMap/a", "ConfigMap/b"},
+		},
+		{
+			name: "a null document is empty",
+			in:   "null\n---\n~\n",
+		},
+		{
+			name: "YAML error points at the stream line",
+			in:   "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\n# Source: demo/templates/b.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n bad: [\n",
+			// The parser blames the line before the stray indentation, as it
+			// would in the file on its own: line 5 of the document, line 10
+			// of the stream.
+			err: []string{"demo/templates/b.yaml: line 10"},
+		},
+		{
+			name: "no kind",
+			in:   "apiVersion: v1\nmetadata:\n  name: a\n",
+			err:  []string{"test.yaml: document at line 1: object has no kind"},
+		},
+		{
+			name: "no apiVersion",
+			in:   "kind: ConfigMap\nmetadata:\n  name: a\n",
+			err:  []string{`ConfigMap "a" has no apiVersion`},
+		},
+		{
+			name: "no name",
+			in:   "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  labels: {a: b}\n",
+			err:  []string{"ConfigMap has no metadata.name"},
+		},
+		{
+			name: "not a mapping",
+			in:   "- a\n- b\n",
+			err:  []string{"is not a Kubernetes object"},
+		},
+		{
+			name: "labels that are not strings",
+			in:   "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  labels:\n    replicas: 3\n",
+			err:  []string{"metadata.labels must map strings to strings"},
+		},
+		{
+			name: "a secret value never appears in an error",
+			in:   "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  password: " + canary + "\n  other: {\n",
+			err:  []string{"test.yaml: line"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			objs, err := decodeManifests([]byte(tt.in), "test.yaml")
+			if len(tt.err) > 0 {
+				if err == nil {
+					t.Fatalf("decoded %d objects, want an error", len(objs))
+				}
+				for _, w := range tt.err {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error %q does not contain %q", err, w)
+					}
+				}
+				if strings.Contains(err.Error(), canary) {
+					t.Errorf("error contains the secret value: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, o := range objs {
+				got = append(got, o.GetKind()+"/"+o.GetName())
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestDecodeIntegers checks that integers stay integers: unstructured
+// objects must hold int64, not float64, for the apply engine's comparisons.
+func TestDecodeIntegers(t *testing.T) {
+	objs, err := decodeManifests([]byte("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: a\nspec:\n  replicas: 3\n"), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, ok, err := unstructured.NestedInt64(objs[0].Object, "spec", "replicas"); !ok || err != nil || n != 3 {
+		t.Errorf("replicas = %v, %v, %v; want int64 3", n, ok, err)
+	}
+}
+
+// FuzzDecodeManifests feeds arbitrary streams to the splitter and decoder:
+// they must never panic, and whatever they accept must be complete objects
+// that survive a deep copy.
+func FuzzDecodeManifests(f *testing.F) {
+	seeds := []string{
+		"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n",
+		"---\n# Source: x/templates/a.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\n",
+		"apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: b}\n",
+		"--- # c\n...\n---\nnull\n",
+		"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n bad: [\n",
+		"- a\n- b\n",
+		"apiVersion: v1\nkind: X\nmetadata: 3\n",
+		"apiVersion: v1\nkind: X\nmetadata:\n  name: a\n  labels: [1]\n",
+		"apiVersion: v1\r\nkind: ConfigMap\r\nmetadata:\r\n  name: a\r\n",
+		"a: &x [*x]\n",
+	}
+	for _, s := range seeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		objs, err := decodeManifests(data, "fuzz.yaml")
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "fuzz.yaml") && !strings.Contains(err.Error(), ": ") {
+				t.Errorf("error does not name the source: %v", err)
+			}
+			return
+		}
+		for _, o := range objs {
+			if o.GetKind() == "" || o.GetAPIVersion() == "" || o.GetName() == "" {
+				t.Fatalf("accepted an incomplete object: %v", o.Object)
+			}
+			_ = o.DeepCopy()
+		}
+	})
+}
