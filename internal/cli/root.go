@@ -84,6 +84,8 @@ waits until they are healthy and prunes what is no longer declared.`,
 
 	root.AddCommand(
 		newVersionCmd(f),
+		newUpCmd(f),
+		newApplyCmd(f),
 		newConfigCmd(f),
 		newDiffCmd(f),
 		newStatusCmd(f),

@@ -123,7 +123,7 @@ func joinComma(items []string) string {
 func (r *run) component(ctx context.Context, c *render.Component, prev *inventory.Inventory, previous map[inventory.Key]apply.Recorded) ComponentResult {
 	start := time.Now()
 	res := ComponentResult{Name: c.Name}
-	r.emit(Event{Type: ComponentStarted, Component: c.Name, Message: fmt.Sprintf("%d objects", len(c.Objects))})
+	r.emit(Event{Type: ComponentStarted, Component: c.Name, Objects: len(c.Objects), Message: plural(len(c.Objects), "object")})
 	finish := func(state State, err error) ComponentResult {
 		res.State = state
 		res.Duration = time.Since(start)
@@ -247,4 +247,12 @@ func objectsOf(cs *apply.ChangeSet) []*unstructured.Unstructured {
 		}
 	}
 	return out
+}
+
+// plural writes "1 object" or "3 objects".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

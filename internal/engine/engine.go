@@ -160,7 +160,7 @@ func (r *run) render(ctx context.Context) (*render.Result, error) {
 	for _, c := range res.Components {
 		n += len(c.Objects)
 	}
-	r.emit(Event{Type: RenderDone, Message: fmt.Sprintf("%d components, %d objects", len(res.Components), n)})
+	r.emit(Event{Type: RenderDone, Objects: n, Message: plural(len(res.Components), "component") + ", " + plural(n, "object")})
 	return res, nil
 }
 

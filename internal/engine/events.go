@@ -51,6 +51,8 @@ type Event struct {
 	State State
 	// Counts are the component's, for ComponentDone.
 	Counts Counts
+	// Objects is how many objects the component has, for ComponentStarted.
+	Objects int
 	// Pending are the objects not ready yet, for Waiting.
 	Pending []health.ObjectStatus
 	// Message is a human sentence: why skipped, what rendered.

@@ -41,7 +41,7 @@ func (r *run) saveInventory(ctx context.Context, prev *inventory.Inventory, prun
 	}
 	r.result.InventorySaved = saved
 	if saved {
-		r.emit(Event{Type: InventorySaved, Message: fmt.Sprintf("%d objects", len(next.Entries))})
+		r.emit(Event{Type: InventorySaved, Objects: len(next.Entries), Message: plural(len(next.Entries), "object")})
 	}
 }
 

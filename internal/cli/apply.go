@@ -1,0 +1,81 @@
+package cli
+
+import (
+	"context"
+	"errors"
+
+	"github.com/spf13/cobra"
+
+	"github.com/envctl/envctl/internal/errs"
+)
+
+// applyOptions are the inputs of `envctl apply`.
+type applyOptions struct {
+	reconcileOptions
+	cluster clusterFlags
+}
+
+func newApplyCmd(f *Factory) *cobra.Command {
+	o := &applyOptions{}
+	cmd := &cobra.Command{
+		Use:   "apply [ENV]",
+		Short: "Bring an existing cluster to the environment's declared state",
+		Long: `Apply an environment to a cluster that already exists: render it, apply it
+with server-side apply in dependency order, wait until every component is
+healthy, prune what is no longer declared, and print a summary. It is
+` + "`envctl up`" + ` without creating anything: the cluster is the environment's own
+(which must exist), or the one --kubeconfig/--context name.
+
+Progress goes to stderr (redrawn in place on a terminal, plain lines
+otherwise); the summary goes to stdout, as JSON with -o json.
+
+Exit codes: 0 converged, 2 bad input, 3 unhealthy, 4 timeout, 5 conflict,
+6 cluster error (including a cluster that does not exist).`,
+		Example: `  # Apply the staging environment to its cluster
+  envctl apply staging
+
+  # Apply to the cluster of a kubeconfig context instead
+  envctl apply staging --kubeconfig ~/.kube/config --context prod-eu
+
+  # Apply without waiting for health and without pruning
+  envctl apply local --no-wait --no-prune`,
+		Args: argsValidator(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				o.Env = args[0]
+			}
+			o.Flags = cmd.Flags()
+			return runApply(cmd.Context(), f, o)
+		},
+	}
+	o.bind(cmd.Flags())
+	o.cluster.bind(cmd.Flags())
+	return cmd
+}
+
+func runApply(ctx context.Context, f *Factory, o *applyOptions) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
+	repo, env, err := loadEnvironment(f, o.Env, o.Flags)
+	if err != nil {
+		return err
+	}
+	if err := o.checkComponents(env); err != nil {
+		return err
+	}
+	t, err := connect(ctx, f, repo, env, o.cluster)
+	var missing *errNoCluster
+	if errors.As(err, &missing) {
+		return errs.Cluster(err)
+	}
+	if err != nil {
+		return err
+	}
+	cl := clusterInfo{Name: t.clusterName, Context: o.cluster.Context}
+	if t.provider != nil {
+		cl.Provider = t.provider.Name()
+	}
+	_, err = reconcile(ctx, f, &o.reconcileOptions, repo, env, t.client, cl, newProgress(f))
+	return err
+}

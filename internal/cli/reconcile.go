@@ -1,0 +1,260 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/envctl/envctl/internal/config"
+	"github.com/envctl/envctl/internal/engine"
+	"github.com/envctl/envctl/internal/health"
+	"github.com/envctl/envctl/internal/kube"
+	"github.com/envctl/envctl/internal/prune"
+	"github.com/envctl/envctl/internal/render"
+	"github.com/envctl/envctl/internal/source"
+)
+
+// reconcileOptions are the flags `envctl up` and `envctl apply` share.
+type reconcileOptions struct {
+	Env            string
+	Components     []string
+	Timeout        time.Duration
+	ForceConflicts bool
+	ForceRecreate  bool
+	ForcePrune     bool
+	NoPrune        bool
+	NoWait         bool
+	Output         string
+	// Flags holds the setting override flags, passed on to config.Load.
+	Flags *pflag.FlagSet
+}
+
+func (o *reconcileOptions) bind(fs *pflag.FlagSet) {
+	fs.StringSliceVar(&o.Components, "component", nil, "apply only these components (repeat or comma-separate); prune is limited to them too")
+	fs.DurationVar(&o.Timeout, "timeout", 0, "time each component has to become healthy (default: the component's timeout, then apply.timeout)")
+	fs.BoolVar(&o.ForceConflicts, "force-conflicts", false, "take over fields owned by other field managers")
+	fs.BoolVar(&o.ForceRecreate, "force-recreate", false, "delete and recreate objects whose change touches an immutable field")
+	fs.BoolVar(&o.ForcePrune, "force-prune", false, "prune even an empty render or more than prune.maxFraction of the inventory")
+	fs.BoolVar(&o.NoPrune, "no-prune", false, "do not delete objects that are no longer declared")
+	fs.BoolVar(&o.NoWait, "no-wait", false, "do not wait for components to become healthy (hooks are still waited for)")
+	fs.StringVarP(&o.Output, "output", "o", "text", "summary format: text or json")
+	config.BindFlags(fs, "apply.concurrency")
+}
+
+func (o *reconcileOptions) validate() error {
+	switch o.Output {
+	case "text", "json":
+	default:
+		return usageError(fmt.Errorf("unknown output format %q: want text or json", o.Output))
+	}
+	if o.Timeout < 0 {
+		return usageError(fmt.Errorf("--timeout must not be negative, got %s", o.Timeout))
+	}
+	if o.ForcePrune && o.NoPrune {
+		return usageError(fmt.Errorf("--force-prune and --no-prune contradict each other"))
+	}
+	return nil
+}
+
+// checkComponents reports a --component that the environment does not have.
+func (o *reconcileOptions) checkComponents(env *config.Environment) error {
+	var known []string
+	for _, c := range env.Spec.Components {
+		known = append(known, c.Name)
+	}
+	for _, name := range o.Components {
+		if env.Component(name) == nil {
+			return usageError(fmt.Errorf("--component %s: environment %s (%s) has no such component; it has: %s",
+				name, env.Name(), env.File, strings.Join(known, ", ")))
+		}
+	}
+	return nil
+}
+
+// clusterInfo is the cluster a reconcile ran against, for the summary.
+type clusterInfo struct {
+	Name     string `json:"name,omitempty"`
+	Provider string `json:"provider,omitempty"`
+	Context  string `json:"context,omitempty"`
+	Created  bool   `json:"created,omitempty"`
+}
+
+// reconcile renders the environment and reconciles the cluster of client
+// with it, showing progress on the error stream and the summary on the
+// output stream.
+func reconcile(ctx context.Context, f *Factory, o *reconcileOptions, repo *config.Repo, env *config.Environment, client *kube.Client, cl clusterInfo, progress *progressView) (*engine.Result, error) {
+	snap, err := source.Local(repo.Root)
+	if err != nil {
+		return nil, err
+	}
+	settings := repo.Config.Spec
+	res, err := engine.Reconcile(ctx, engine.Options{
+		Environment: env,
+		Settings:    settings,
+		Revision:    snap.Revision,
+		Render: func(ctx context.Context) (*render.Result, error) {
+			return render.Render(ctx, render.Options{
+				Source:      snap,
+				Environment: env,
+				Settings:    settings.Render,
+				Components:  o.Components,
+				Logger:      f.Logger,
+			})
+		},
+		Client:         client,
+		Components:     o.Components,
+		ForceConflicts: o.ForceConflicts,
+		ForceRecreate:  o.ForceRecreate,
+		ForcePrune:     o.ForcePrune,
+		NoPrune:        o.NoPrune,
+		NoWait:         o.NoWait,
+		Timeout:        o.Timeout,
+		OnEvent:        progress.Event,
+		Logger:         f.Logger,
+	})
+	progress.Close()
+	if res != nil {
+		if werr := writeSummary(f.Streams.Out, o.Output, res, cl); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	return res, err
+}
+
+// newProgress makes the progress view for f's error stream: live when it is
+// a terminal and colour is allowed, plain lines otherwise.
+func newProgress(f *Factory) *progressView {
+	live := f.Streams.ErrTTY && !f.Global.NoColor
+	width := 0
+	if live {
+		if w, _, err := term.GetSize(int(os.Stderr.Fd())); err == nil {
+			width = w
+		}
+	}
+	return newProgressView(f.Streams.ErrOut, live, width)
+}
+
+// summary is what `-o json` prints.
+type summary struct {
+	Environment     string             `json:"environment"`
+	Revision        string             `json:"revision,omitempty"`
+	Cluster         clusterInfo        `json:"cluster"`
+	Succeeded       bool               `json:"succeeded"`
+	DurationSeconds float64            `json:"durationSeconds"`
+	Components      []componentSummary `json:"components"`
+	Pruned          []string           `json:"pruned"`
+	PruneSkipped    []prunedSkip       `json:"pruneSkipped,omitempty"`
+	PruneNotRun     string             `json:"pruneNotRun,omitempty"`
+}
+
+type componentSummary struct {
+	Name            string                `json:"name"`
+	State           engine.State          `json:"state"`
+	Reason          string                `json:"reason,omitempty"`
+	Counts          engine.Counts         `json:"counts"`
+	Changed         []objectChange        `json:"changed,omitempty"`
+	NotReady        []health.ObjectStatus `json:"notReady,omitempty"`
+	Hooks           []engine.HookResult   `json:"hooks,omitempty"`
+	DurationSeconds float64               `json:"durationSeconds"`
+}
+
+type objectChange struct {
+	Object string `json:"object"`
+	Action string `json:"action"`
+	Error  string `json:"error,omitempty"`
+}
+
+type prunedSkip struct {
+	Object string `json:"object"`
+	Reason string `json:"reason"`
+}
+
+func summarize(res *engine.Result, cl clusterInfo) summary {
+	s := summary{
+		Environment:     res.Environment,
+		Revision:        res.Revision,
+		Cluster:         cl,
+		Succeeded:       res.Succeeded,
+		DurationSeconds: res.Duration.Seconds(),
+		Pruned:          []string{},
+		PruneNotRun:     res.PruneSkipped,
+	}
+	for _, c := range res.Components {
+		cs := componentSummary{
+			Name: c.Name, State: c.State, Reason: c.Reason, Counts: c.Counts,
+			NotReady: c.NotReady, Hooks: c.Hooks, DurationSeconds: c.Duration.Seconds(),
+		}
+		for _, ch := range c.Changes {
+			if ch.Action == "unchanged" {
+				continue
+			}
+			oc := objectChange{Object: ch.Ref.String(), Action: string(ch.Action)}
+			if ch.Err != nil {
+				oc.Error = ch.Err.Error()
+			}
+			cs.Changed = append(cs.Changed, oc)
+		}
+		s.Components = append(s.Components, cs)
+	}
+	if res.Prune != nil {
+		for _, it := range res.Prune.With(prune.Pruned) {
+			s.Pruned = append(s.Pruned, it.Entry.Ref.String())
+		}
+		for _, it := range res.Prune.With(prune.Skipped) {
+			s.PruneSkipped = append(s.PruneSkipped, prunedSkip{Object: it.Entry.Ref.String(), Reason: it.Reason})
+		}
+	}
+	return s
+}
+
+// writeSummary prints the per-component summary.
+func writeSummary(w io.Writer, format string, res *engine.Result, cl clusterInfo) error {
+	s := summarize(res, cl)
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(s)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "COMPONENT\tSTATE\tCREATED\tCHANGED\tUNCHANGED\tPRUNED\tTIME")
+	for _, c := range s.Components {
+		took := "-"
+		if c.State != engine.Skipped {
+			took = round(time.Duration(c.DurationSeconds * float64(time.Second))).String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\n", c.Name, c.State, c.Counts.Created, c.Counts.Changed(), c.Counts.Unchanged, c.Counts.Pruned, took)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, c := range s.Components {
+		if c.State == engine.Failed || c.State == engine.Skipped {
+			fmt.Fprintf(w, "\n%s %s: %s\n", c.Name, c.State, indent(c.Reason))
+		}
+	}
+	if len(s.Pruned) > 0 {
+		fmt.Fprintf(w, "\npruned %s:\n", plural(len(s.Pruned), "object"))
+		for _, p := range s.Pruned {
+			fmt.Fprintf(w, "  %s\n", p)
+		}
+	}
+	for _, p := range s.PruneSkipped {
+		fmt.Fprintf(w, "not pruned: %s: %s\n", p.Object, p.Reason)
+	}
+	verdict := "is up to date"
+	if !s.Succeeded {
+		verdict = "did not fully converge"
+	}
+	fmt.Fprintf(w, "\nenvironment %s %s (%s)\n", s.Environment, verdict, round(res.Duration))
+	return nil
+}
+
+func indent(s string) string { return strings.ReplaceAll(s, "\n", "\n  ") }

@@ -1,0 +1,240 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
+
+	"github.com/envctl/envctl/internal/apply"
+	"github.com/envctl/envctl/internal/engine"
+	"github.com/envctl/envctl/internal/errs"
+	"github.com/envctl/envctl/internal/health"
+	"github.com/envctl/envctl/internal/inventory"
+	"github.com/envctl/envctl/internal/prune"
+)
+
+func init() {
+	if flag.Lookup("update") == nil {
+		flag.Bool("update", false, "rewrite the golden files under testdata/")
+	}
+}
+
+// checkGolden compares got with testdata/name, or rewrites it under -update.
+func checkGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("%s differs (-want +got; -update rewrites it):\n%s", path, diff)
+	}
+}
+
+// runCLI runs envctl with args and returns the exit code, stdout and stderr.
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := Main(args, IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
+	return code, out.String(), errOut.String()
+}
+
+// writeRepo writes a minimal repository with environment dev and returns
+// its root.
+func writeRepo(t *testing.T) string {
+	t.Helper()
+	root := t.TempDir()
+	files := map[string]string{
+		"config.yaml": "apiVersion: envctl.dev/v1alpha1\nkind: Config\nspec:\n  defaultEnvironment: dev\n",
+		"environments/dev.yaml": `apiVersion: envctl.dev/v1alpha1
+kind: Environment
+metadata: {name: dev}
+spec:
+  cluster: {provider: existing}
+  components:
+    - name: platform
+      kustomize: overlays/dev/platform
+    - name: serving
+      kustomize: overlays/dev/serving
+      dependsOn: [platform]
+`,
+		"overlays/dev/platform/kustomization.yaml": "resources: [cm.yaml]\n",
+		"overlays/dev/platform/cm.yaml":            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: default}\ndata: {k: v}\n",
+		"overlays/dev/serving/kustomization.yaml":  "resources: [cm.yaml]\n",
+		"overlays/dev/serving/cm.yaml":             "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: serving, namespace: default}\ndata: {k: v}\n",
+	}
+	for name, data := range files {
+		p := filepath.Join(root, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+func TestReconcileCommandsBadInput(t *testing.T) {
+	repo := writeRepo(t)
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"unknown output", []string{"up", "--repo", repo, "-o", "yaml"}, []string{`unknown output format "yaml"`}},
+		{"negative timeout", []string{"apply", "--repo", repo, "--timeout", "-1s"}, []string{"--timeout must not be negative"}},
+		{"contradicting prune flags", []string{"up", "--repo", repo, "--force-prune", "--no-prune"}, []string{"--force-prune and --no-prune"}},
+		{"two environments", []string{"apply", "--repo", repo, "dev", "ci"}, []string{"accepts at most 1 arg", "envctl apply --help"}},
+		{"unknown flag", []string{"up", "--repo", repo, "--prune-everything"}, []string{"unknown flag: --prune-everything"}},
+		{"unknown component", []string{"up", "--repo", repo, "dev", "--component", "nope"}, []string{"--component nope", "environments/dev.yaml", "platform, serving"}},
+		{"unknown environment", []string{"apply", "--repo", repo, "prod"}, []string{"prod"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, tt.args...)
+			if code != ExitInput {
+				t.Errorf("exit code = %d, want %d (stderr %q)", code, ExitInput, stderr)
+			}
+			if stdout != "" {
+				t.Errorf("stdout = %q, want nothing", stdout)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr %q does not mention %q", stderr, w)
+				}
+			}
+		})
+	}
+}
+
+func TestUpHelp(t *testing.T) {
+	for _, cmd := range []string{"up", "apply"} {
+		code, stdout, _ := runCLI(t, cmd, "--help")
+		if code != ExitOK {
+			t.Errorf("%s --help exit code %d", cmd, code)
+		}
+		for _, w := range []string{"Examples:", "--force-conflicts", "--force-recreate", "--force-prune", "--no-prune", "--no-wait", "--component", "--timeout", "-o, --output"} {
+			if !strings.Contains(stdout, w) {
+				t.Errorf("%s --help does not mention %q", cmd, w)
+			}
+		}
+	}
+	if _, stdout, _ := runCLI(t, "apply", "--help"); !strings.Contains(stdout, "--kubeconfig") {
+		t.Error("apply --help does not offer --kubeconfig")
+	}
+}
+
+func sampleResult() *engine.Result {
+	ref := func(group, kind, ns, name string) inventory.Ref {
+		return inventory.Ref{Group: group, Version: "v1", Kind: kind, Namespace: ns, Name: name}
+	}
+	return &engine.Result{
+		Environment: "ci",
+		Revision:    "local",
+		Succeeded:   false,
+		Duration:    12340 * time.Millisecond,
+		Components: []engine.ComponentResult{
+			{
+				Name: "platform", State: engine.Healthy, Duration: 2100 * time.Millisecond,
+				Counts: engine.Counts{Created: 1, Configured: 1, Unchanged: 17, Pruned: 1},
+				Changes: []apply.Change{
+					{Ref: ref("", "Namespace", "", "ml"), Action: apply.Created},
+					{Ref: ref("", "ConfigMap", "ml", "settings"), Action: apply.Configured},
+					{Ref: ref("", "ConfigMap", "ml", "same"), Action: apply.Unchanged},
+				},
+			},
+			{
+				Name: "model-serving", State: engine.Failed, Duration: 30 * time.Second,
+				Counts: engine.Counts{Created: 2},
+				Reason: "timed out after 30s: 1 object not ready\n  Deployment.apps ml/model-server: InProgress: Available: 0/2",
+				NotReady: []health.ObjectStatus{{
+					Ref: ref("apps", "Deployment", "ml", "model-server"), Status: kstatus.InProgressStatus, Message: "Available: 0/2",
+					Event: "FailedScheduling: 0/2 nodes are available: 2 Insufficient cpu. (pod model-server-abc)",
+				}},
+			},
+			{Name: "inference", State: engine.Skipped, Reason: "dependency model-serving failed"},
+		},
+		Prune: &prune.Result{Items: []prune.Item{
+			{Entry: inventory.Entry{Ref: ref("", "ConfigMap", "ml", "old"), Component: "platform"}, Outcome: prune.Pruned},
+			{Entry: inventory.Entry{Ref: ref("", "ConfigMap", "ml", "kept"), Component: "platform"}, Outcome: prune.Skipped, Reason: "annotated envctl.dev/prune: disabled"},
+		}},
+	}
+}
+
+func TestSummary(t *testing.T) {
+	cl := clusterInfo{Name: "envctl-ci", Provider: "embedded", Context: "envctl-ci", Created: true}
+	for _, format := range []string{"text", "json"} {
+		var b bytes.Buffer
+		if err := writeSummary(&b, format, sampleResult(), cl); err != nil {
+			t.Fatal(err)
+		}
+		checkGolden(t, "up-summary."+format, b.Bytes())
+	}
+}
+
+func TestProgressPlain(t *testing.T) {
+	var b bytes.Buffer
+	p := newProgressView(&b, false, 0)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	pending := []health.ObjectStatus{{
+		Ref:    inventory.Ref{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "ml", Name: "web"},
+		Status: kstatus.InProgressStatus, Message: "Available: 0/2",
+	}}
+	events := []engine.Event{
+		{Type: engine.RenderDone, Time: at(0), Message: "2 components, 3 objects"},
+		{Type: engine.ComponentStarted, Time: at(0.1), Component: "platform", Objects: 2, Message: "2 objects"},
+		{Type: engine.ObjectApplied, Time: at(0.2), Component: "platform", Object: "Namespace ml", Action: "created"},
+		{Type: engine.ObjectApplied, Time: at(0.2), Component: "platform", Object: "ConfigMap ml/same", Action: "unchanged"},
+		{Type: engine.HookStarted, Time: at(0.3), Component: "platform", Object: "Job.batch ml/migrate", Message: "post-install"},
+		{Type: engine.HookDone, Time: at(1.3), Component: "platform", Object: "Job.batch ml/migrate", Message: "post-install"},
+		{Type: engine.ComponentDone, Time: at(1.4), Component: "platform", State: engine.Healthy, Counts: engine.Counts{Created: 1, Unchanged: 1}},
+		{Type: engine.ComponentStarted, Time: at(1.5), Component: "serving", Objects: 1, Message: "1 object"},
+		{Type: engine.ObjectApplied, Time: at(1.6), Component: "serving", Object: "Deployment.apps ml/web", Action: "failed",
+			Err: errs.Conflict(errors.New("apply Deployment.apps ml/web: conflict: .spec.replicas is owned by \"hpa\"\nsecond line"))},
+		{Type: engine.Waiting, Time: at(1.7), Component: "serving", Pending: pending},
+		{Type: engine.ComponentDone, Time: at(4.0), Component: "serving", State: engine.Failed, Err: errors.New("boom")},
+		{Type: engine.ComponentDone, Time: at(4.0), Component: "inference", State: engine.Skipped, Message: "dependency serving failed"},
+		{Type: engine.PruneSkipped, Time: at(4.1), Message: "not every component applied and became healthy"},
+		{Type: engine.InventorySaved, Time: at(4.2), Message: "3 objects"},
+	}
+	for _, e := range events {
+		p.Event(e)
+	}
+	p.Close()
+	checkGolden(t, "up-progress.txt", b.Bytes())
+}
+
+func TestProgressLiveLine(t *testing.T) {
+	p := &progressView{live: true, width: 60, now: func() time.Time { return time.Unix(100, 0) }}
+	c := &componentLine{name: "serving", state: "waiting", start: time.Unix(97, 0),
+		detail: "Deployment.apps ml/web: InProgress: Available: 0/2 and a long tail that must be cut"}
+	got := p.render(c, 10)
+	if n := len([]rune(got)); n > 59 {
+		t.Errorf("line of %d runes does not fit a 60-column terminal: %q", n, got)
+	}
+	if !strings.HasPrefix(got, "⠋ serving     waiting   Deployment.apps ml/web") || !strings.HasSuffix(got, "…") {
+		t.Errorf("live line = %q", got)
+	}
+	done := &componentLine{name: "platform", state: "healthy", elapsed: 2 * time.Second, counts: engine.Counts{Created: 3, Unchanged: 1}}
+	p.width = 100
+	if got := p.render(done, 10); got != "✓ platform    healthy   3 created, 0 changed, 1 unchanged  2s" {
+		t.Errorf("done line = %q", got)
+	}
+}
