@@ -38,10 +38,10 @@ func WaitUsable(ctx context.Context, cfg *rest.Config) error {
 		select {
 		case <-ctx.Done():
 			err := fmt.Errorf("cluster at %s not usable after %v: %s", cfg.Host, time.Since(start).Round(time.Second), missing)
-			if errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				return errs.Timeout(err)
 			}
-			return fmt.Errorf("%w (%w)", err, context.Cause(ctx))
+			return fmt.Errorf("%w: %w", err, context.Cause(ctx))
 		case <-tick.C:
 		}
 	}

@@ -40,6 +40,12 @@ func Load(path, contextName string) (*Selected, error) {
 	} else if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil, errs.Inputf("kubeconfig %s does not exist", path)
 	}
+	if files := rules.GetLoadingPrecedence(); path == "" && !anyExists(files) {
+		if len(files) > 1 {
+			return nil, errs.Inputf("no kubeconfig: none of %s exists", source)
+		}
+		return nil, errs.Inputf("no kubeconfig: %s does not exist", source)
+	}
 	raw, err := rules.Load()
 	if err != nil {
 		return nil, errs.Input(fmt.Errorf("kubeconfig %s: %w", source, err))
@@ -116,4 +122,14 @@ func RESTConfig(path, contextName string) (*rest.Config, error) {
 		return nil, err
 	}
 	return s.RESTConfig()
+}
+
+// anyExists reports whether any of the files exists.
+func anyExists(files []string) bool {
+	for _, f := range files {
+		if _, err := os.Stat(f); err == nil {
+			return true
+		}
+	}
+	return false
 }

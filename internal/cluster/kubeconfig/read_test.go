@@ -109,3 +109,18 @@ func TestMinifiedInlinesFilesAndKeepsOneContext(t *testing.T) {
 		t.Errorf("CA data = %q, want the file's content inlined", got)
 	}
 }
+
+func TestLoadWithoutAnyKubeconfig(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	for _, tc := range []struct{ env, want string }{
+		{a, "no kubeconfig: KUBECONFIG=" + a + " does not exist"},
+		{a + string(os.PathListSeparator) + b, "no kubeconfig: none of KUBECONFIG=" + a + string(os.PathListSeparator) + b + " exists"},
+	} {
+		t.Setenv("KUBECONFIG", tc.env)
+		_, err := Load("", "")
+		if err == nil || err.Error() != tc.want || errs.KindOf(err) != errs.KindInput {
+			t.Errorf("KUBECONFIG=%s: err = %v, want %q", tc.env, err, tc.want)
+		}
+	}
+}

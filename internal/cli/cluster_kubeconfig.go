@@ -1,0 +1,100 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/envctl/envctl/internal/cluster"
+	"github.com/envctl/envctl/internal/cluster/kubeconfig"
+	"github.com/envctl/envctl/internal/config"
+)
+
+// clusterKubeconfigOptions are the inputs of `envctl cluster kubeconfig`.
+type clusterKubeconfigOptions struct {
+	Name       string
+	Provider   string
+	Env        string
+	Print      bool
+	Write      bool
+	Kubeconfig string
+	SetContext bool
+}
+
+func newClusterKubeconfigCmd(f *Factory) *cobra.Command {
+	o := &clusterKubeconfigOptions{}
+	cmd := &cobra.Command{
+		Use:   "kubeconfig NAME",
+		Short: "Write a cluster's context into your kubeconfig, or print it",
+		Long: `Write the cluster's envctl-NAME context into your kubeconfig (--write, the
+default), for instance after the file was replaced, or print a kubeconfig
+holding only that context (--print).
+
+The printed kubeconfig holds the cluster's credentials: envctl prints it only
+when asked with --print.`,
+		Example: `  # Restore the context of a cluster in ~/.kube/config
+  envctl cluster kubeconfig envctl-local
+
+  # A kubeconfig file of its own for a CI job
+  envctl cluster kubeconfig --name envctl-ci --print > "$RUNNER_TEMP/kubeconfig"`,
+		Args: argsValidator(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name, err := clusterNameArg(args, o.Name)
+			if err != nil {
+				return err
+			}
+			if name == "" {
+				return usageError(fmt.Errorf("name the cluster: envctl cluster kubeconfig NAME\nSee '%s --help'", cmd.CommandPath()))
+			}
+			if o.Print && o.Write {
+				return usageError(fmt.Errorf("--print and --write exclude each other"))
+			}
+			o.Name = name
+			return runClusterKubeconfig(cmd.Context(), f, o)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.Name, "name", "", "cluster name (instead of the NAME argument)")
+	fl.StringVar(&o.Provider, "provider", "", providerFlagHelp+" (default: whichever has the cluster)")
+	fl.StringVarP(&o.Env, "env", "e", "", "environment that declares the cluster, for clusters of provider existing")
+	fl.BoolVar(&o.Write, "write", false, "merge the context into the kubeconfig file (the default)")
+	fl.BoolVar(&o.Print, "print", false, "print a kubeconfig with only this cluster's context, credentials included")
+	fl.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig file to write to (default: the first file in $KUBECONFIG, else ~/.kube/config)")
+	fl.BoolVar(&o.SetContext, "set-context", false, "make the context the current one")
+	return cmd
+}
+
+func runClusterKubeconfig(ctx context.Context, f *Factory, o *clusterKubeconfigOptions) error {
+	t, err := loadClusterTarget(f, o.Env, nil)
+	if err != nil {
+		return err
+	}
+	p, err := findProvider(ctx, o.Provider, o.Name, providerOptions(f, t))
+	if err != nil {
+		return err
+	}
+	if o.Print {
+		data, err := p.Kubeconfig(ctx, o.Name)
+		if err != nil {
+			return err
+		}
+		_, err = f.Streams.Out.Write(data)
+		return err
+	}
+	if p.Name() == config.ProviderExisting {
+		return usageError(fmt.Errorf("cluster %s is an existing cluster: its context is already in your kubeconfig; use --print for a file of its own", o.Name))
+	}
+	path := o.Kubeconfig
+	if path == "" {
+		if path, err = kubeconfig.DefaultPath(); err != nil {
+			return err
+		}
+	}
+	name, err := cluster.WriteKubeconfig(ctx, p, o.Name, kubeconfig.WriteOptions{Path: path, SetCurrentContext: o.SetContext})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(f.Streams.Out, "Wrote context %s to %s.\n", name, path)
+	return nil
+}
