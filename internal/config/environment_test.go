@@ -116,6 +116,18 @@ func TestUnknownEnvironment(t *testing.T) {
 	if err.Error() != want {
 		t.Errorf("error\n  %s\nwant\n  %s", err, want)
 	}
+	yml := writeRepo(t, map[string]string{"config.yaml": configHeader, "environments/dev.yml": "", "environments/README.yaml": ""})
+	ry, err := Load(LoadOptions{Dir: yml, LookupEnv: envMap(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ry.Environment("dev")
+	if err == nil || err.Error() != `environment "dev": found environments/dev.yml; environment files end in .yaml, rename it` {
+		t.Errorf("Environment(dev) with dev.yml: %v", err)
+	}
+	if names, err := ry.EnvironmentNames(); err != nil || len(names) != 0 {
+		t.Errorf("EnvironmentNames lists files that are not environments: %q, %v", names, err)
+	}
 	for _, name := range []string{"../config", "Local", "a/b"} {
 		_, err := r.Environment(name)
 		if errs.KindOf(err) != errs.KindInput || !strings.Contains(err.Error(), "invalid environment name") {

@@ -28,6 +28,10 @@ type LoadOptions struct {
 	// Dir is the repo root or a directory inside it; "" is the working
 	// directory. The root is found by searching upwards, as git finds .git.
 	Dir string
+	// NoSearch makes Dir the root itself, with no search of its parents:
+	// for a source snapshot (a Git checkout), where a config.yaml above the
+	// checkout must not be picked up.
+	NoSearch bool
 	// Flags, when set, holds override flags added by BindFlags; those the
 	// user set take precedence over everything else.
 	Flags *pflag.FlagSet
@@ -36,7 +40,8 @@ type LoadOptions struct {
 	LookupEnv func(string) (string, bool)
 }
 
-// Repo is a loaded repository: where it is and its effective settings.
+// Repo is a loaded repository: where it is and its effective settings. It is
+// not changed after Load, so its methods may be called concurrently.
 type Repo struct {
 	// Root is the absolute, symlink-free repository root.
 	Root string
@@ -88,7 +93,7 @@ func Load(opts LoadOptions) (*Repo, error) {
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
-	root, err := findRoot(opts.Dir)
+	root, err := findRoot(opts.Dir, opts.NoSearch)
 	if err != nil {
 		return nil, err
 	}
@@ -117,8 +122,9 @@ func Load(opts LoadOptions) (*Repo, error) {
 	return r, nil
 }
 
-// findRoot searches dir and its parents for a config.yaml of envctl's.
-func findRoot(dir string) (string, error) {
+// findRoot searches dir and, unless noSearch, its parents for a
+// config.yaml of envctl's.
+func findRoot(dir string, noSearch bool) (string, error) {
 	if dir == "" {
 		wd, err := os.Getwd()
 		if err != nil {
@@ -152,12 +158,16 @@ func findRoot(dir string) (string, error) {
 			return "", fmt.Errorf("read %s: %w", candidate, err)
 		}
 		parent := filepath.Dir(d)
-		if parent == d {
+		if parent == d || noSearch {
 			break
 		}
 		d = parent
 	}
-	msg := fmt.Sprintf("no envctl repository found: no %s with apiVersion %s in %s or any parent directory", FileName, APIVersion, start)
+	where := start + " or any parent directory"
+	if noSearch {
+		where = start
+	}
+	msg := fmt.Sprintf("no envctl repository found: no %s with apiVersion %s in %s", FileName, APIVersion, where)
 	if len(skipped) > 0 {
 		msg += fmt.Sprintf(" (skipped %s: not an envctl file)", strings.Join(skipped, ", "))
 	}
@@ -302,7 +312,8 @@ func (r *Repo) EnvironmentNames() ([]string, error) {
 	var names []string
 	for _, e := range entries {
 		name, ok := strings.CutSuffix(e.Name(), ".yaml")
-		if ok && !e.IsDir() && name != "" {
+		// Only names Environment would accept are listed as environments.
+		if ok && !e.IsDir() && len(content.IsDNS1123Label(name)) == 0 {
 			names = append(names, name)
 		}
 	}
@@ -327,6 +338,9 @@ func (r *Repo) Environment(name string) (*Environment, error) {
 	}
 	data, err := os.ReadFile(abs)
 	if errors.Is(err, fs.ErrNotExist) {
+		if _, yerr := os.Stat(strings.TrimSuffix(abs, ".yaml") + ".yml"); yerr == nil {
+			return nil, errs.Inputf("environment %q: found %s.yml; environment files end in .yaml, rename it", name, strings.TrimSuffix(rel, ".yaml"))
+		}
 		known, lerr := r.EnvironmentNames()
 		if lerr != nil {
 			return nil, lerr

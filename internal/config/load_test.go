@@ -354,6 +354,15 @@ func TestFindRoot(t *testing.T) {
 		t.Errorf("Load outside any repository: %v", err)
 	}
 
+	// With NoSearch, Dir must be the root itself.
+	_, err = Load(LoadOptions{Dir: filepath.Join(root, "overlays"), NoSearch: true, LookupEnv: envMap(nil)})
+	if err == nil || !strings.Contains(err.Error(), "no envctl repository found") {
+		t.Errorf("Load with NoSearch below the root: %v", err)
+	}
+	if _, err := Load(LoadOptions{Dir: root, NoSearch: true, LookupEnv: envMap(nil)}); err != nil {
+		t.Errorf("Load with NoSearch at the root: %v", err)
+	}
+
 	// A config.yaml that names envctl but is broken is reported, not skipped.
 	broken := writeRepo(t, map[string]string{"config.yaml": "apiVersion: envctl.dev/v1alpha1\nkind: [\n"})
 	_, err = Load(LoadOptions{Dir: broken, LookupEnv: envMap(nil)})
