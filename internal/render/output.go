@@ -14,6 +14,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
+
+	"github.com/envctl/envctl/internal/errs"
 )
 
 // Item is one object of a result in output order, with what the output says
@@ -111,7 +113,7 @@ func WriteDir(dir string, r *Result) error {
 	case err != nil:
 		return err
 	case len(entries) > 0:
-		return fmt.Errorf("output directory %s is not empty", dir)
+		return errs.Inputf("output directory %s is not empty; render writes into an empty or new directory only", dir)
 	}
 	counters := map[string]int{}
 	for _, it := range r.Items() {
