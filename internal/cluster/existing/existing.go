@@ -7,6 +7,9 @@ package existing
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -98,7 +101,7 @@ func (p *Provider) restConfig(t *cluster.ExistingTarget) (*rest.Config, string, 
 		}
 		return rc, "", nil
 	}
-	sel, err := kubeconfig.Load(t.Kubeconfig, t.Context)
+	sel, err := kubeconfig.Load(expandHome(t.Kubeconfig), t.Context)
 	if err != nil {
 		return nil, "", fmt.Errorf("cluster %s: %w", t.Name, err)
 	}
@@ -170,7 +173,7 @@ func (p *Provider) Kubeconfig(_ context.Context, name string) ([]byte, error) {
 	}
 	t := p.target
 	if !t.InCluster {
-		sel, err := kubeconfig.Load(t.Kubeconfig, t.Context)
+		sel, err := kubeconfig.Load(expandHome(t.Kubeconfig), t.Context)
 		if err != nil {
 			return nil, fmt.Errorf("cluster %s: %w", name, err)
 		}
@@ -186,4 +189,18 @@ func (p *Provider) Kubeconfig(_ context.Context, name string) ([]byte, error) {
 	cfg.Contexts[name] = &clientcmdapi.Context{Cluster: name, AuthInfo: name}
 	cfg.CurrentContext = name
 	return clientcmd.Write(*cfg)
+}
+
+// expandHome expands a leading ~/ as a shell would: environment files are
+// shared between people, and ~/.kube/prod is how they name a kubeconfig.
+func expandHome(path string) string {
+	rest, ok := strings.CutPrefix(path, "~/")
+	if !ok {
+		return path
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return path
+	}
+	return filepath.Join(home, rest)
 }

@@ -227,3 +227,18 @@ func TestListReportsUnreachableAsUnknown(t *testing.T) {
 		t.Errorf("List = %+v, want status unknown saying the kubeconfig is missing", got[0])
 	}
 }
+
+func TestKubeconfigPathUnderHome(t *testing.T) {
+	srv := apiServer(t)
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	path := writeKubeconfig(t, srv.URL, srv.Certificate().Raw)
+	if err := os.Rename(path, filepath.Join(home, "prod.kubeconfig")); err != nil {
+		t.Fatal(err)
+	}
+	p := New(cluster.Options{})
+	in, err := p.Ensure(context.Background(), cluster.Spec{Name: "prod", Cluster: config.ClusterSpec{Existing: &config.ExistingSpec{Kubeconfig: "~/prod.kubeconfig"}}})
+	if err != nil || in.Server != srv.URL {
+		t.Fatalf("Ensure with ~/prod.kubeconfig = %+v, %v", in, err)
+	}
+}

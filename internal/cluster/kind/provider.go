@@ -163,7 +163,13 @@ func (p *Provider) Ensure(ctx context.Context, spec cluster.Spec) (*cluster.Info
 		}
 		return nil, err
 	}
-	return p.info(ctx, kp, *rec), nil
+	in := p.info(ctx, kp, *rec)
+	if !created && in.Nodes != len(cfg.Nodes) {
+		// kind cannot add or remove nodes of a running cluster.
+		p.opts.Log().Warn("kind cluster has a different number of nodes than declared; delete and create it to apply the change",
+			"cluster", spec.Name, "nodes", in.Nodes, "declared", len(cfg.Nodes))
+	}
+	return in, nil
 }
 
 // create runs kind's create under ctx's deadline. The record is written
