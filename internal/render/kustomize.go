@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"net/url"
 	"os"
 	"path"
@@ -67,13 +68,9 @@ func (r *renderer) buildKustomize(ctx context.Context, dir string) ([]*unstructu
 	}
 	objs := make([]*unstructured.Unstructured, 0, resMap.Size())
 	for _, res := range resMap.Resources() {
-		j, err := res.MarshalJSON()
+		obj, err := resourceObject(res.RNode.Map)
 		if err != nil {
-			return nil, fmt.Errorf("kustomize build %s: encode %s: %w", dir, res.CurId(), err)
-		}
-		obj := &unstructured.Unstructured{}
-		if err := obj.UnmarshalJSON(j); err != nil {
-			return nil, errs.Inputf("kustomize build %s: %s: %s", dir, res.CurId(), objectDecodeReason(err))
+			return nil, fmt.Errorf("kustomize build %s: %s: %w", dir, res.CurId(), err)
 		}
 		if err := checkObject(obj); err != nil {
 			return nil, errs.Inputf("kustomize build %s: %v", dir, err)
@@ -81,6 +78,78 @@ func (r *renderer) buildKustomize(ctx context.Context, dir string) ([]*unstructu
 		objs = append(objs, obj)
 	}
 	return objs, nil
+}
+
+// resourceObject turns a kustomize resource into an unstructured object by
+// decoding its YAML node directly, which is what a JSON round trip would
+// give at a fraction of the cost: integers as int64, floats with an integral
+// value as int64 too (JSON does not tell them apart), and only string-keyed
+// maps. The decoder's own error is not passed on, since it quotes the whole
+// resource, Secret data included.
+func resourceObject(decode func() (map[string]any, error)) (*unstructured.Unstructured, error) {
+	m, err := decode()
+	if err != nil {
+		return nil, errors.New("cannot decode the resource")
+	}
+	v, err := jsonValue(m)
+	if err != nil {
+		return nil, err
+	}
+	return &unstructured.Unstructured{Object: v.(map[string]any)}, nil
+}
+
+// jsonValue converts a YAML-decoded value to the types of decoded JSON.
+func jsonValue(v any) (any, error) {
+	switch t := v.(type) {
+	case nil, string, bool, int64:
+		return t, nil
+	case int:
+		return int64(t), nil
+	case uint64:
+		if t > math.MaxInt64 {
+			return float64(t), nil
+		}
+		return int64(t), nil
+	case float64:
+		if t == math.Trunc(t) && math.Abs(t) < 1<<63 {
+			return int64(t), nil
+		}
+		return t, nil
+	case map[string]any:
+		for k, e := range t {
+			c, err := jsonValue(e)
+			if err != nil {
+				return nil, err
+			}
+			t[k] = c
+		}
+		return t, nil
+	case []any:
+		for i, e := range t {
+			c, err := jsonValue(e)
+			if err != nil {
+				return nil, err
+			}
+			t[i] = c
+		}
+		return t, nil
+	case map[any]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			ks, ok := k.(string)
+			if !ok {
+				return nil, fmt.Errorf("a map key of type %T; Kubernetes objects have string keys only", k)
+			}
+			c, err := jsonValue(e)
+			if err != nil {
+				return nil, err
+			}
+			out[ks] = c
+		}
+		return out, nil
+	default:
+		return nil, fmt.Errorf("a value of type %T, which has no JSON form", v)
+	}
 }
 
 // relativize strips the repository root from paths in a tool's message, so
