@@ -115,24 +115,15 @@ func providerOptions(f *Factory, t *clusterTarget) cluster.Options {
 	return opts
 }
 
-// findProvider returns the provider that has cluster name: the one named
-// by --provider, or whichever has it.
+// findProvider returns the provider that has cluster name: whichever has
+// it, or the one --provider names, which then answers for the cluster
+// itself (its errors say more than "not found", for instance that a kind
+// cluster exists but was made with the kind CLI).
 func findProvider(ctx context.Context, provider, name string, opts cluster.Options) (cluster.Provider, error) {
 	if provider == "" || provider == config.ProviderAuto {
 		return cluster.Find(ctx, name, opts)
 	}
-	p, err := cluster.New(provider, opts)
-	if err != nil {
-		return nil, err
-	}
-	ok, err := p.Exists(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, cluster.NotFound(provider, name)
-	}
-	return p, nil
+	return cluster.New(provider, opts)
 }
 
 // providerFlagHelp is the --provider flag's description.

@@ -110,6 +110,7 @@ func TestClusterCommandsRejectBadInput(t *testing.T) {
 		{[]string{"cluster", "create", "--env", "dev"}, []string{"no envctl repository found"}, false},
 		{[]string{"cluster", "delete", "nope"}, []string{`cluster "nope" not found (looked in: `}, false},
 		{[]string{"cluster", "delete", "nope", "--provider", "kind"}, []string{`kind cluster "nope" not found`}, false},
+		{[]string{"cluster", "kubeconfig", "nope", "--provider", "kind", "--print"}, []string{`kind cluster "nope" not found`}, false},
 		{[]string{"cluster", "delete"}, []string{"name the cluster to delete"}, false},
 		{[]string{"cluster", "kubeconfig"}, []string{"name the cluster"}, false},
 		{[]string{"cluster", "kubeconfig", "x", "--print", "--write"}, []string{"--print and --write exclude each other"}, false},
@@ -397,5 +398,23 @@ func checkClusterGolden(t *testing.T, name, got string) {
 	}
 	if diff := cmp.Diff(string(want), got); diff != "" {
 		t.Errorf("%s differs (-want +got; -update rewrites it):\n%s", path, diff)
+	}
+}
+
+func TestClusterDeleteRefusesForeignKindCluster(t *testing.T) {
+	c := newClusterCLI(t)
+	c.docker(`case "$1 $2 $3" in
+"info --format {{.ServerVersion}}") echo 27.3.1 ;;
+"ps -a --filter") echo theirs ;;
+esac
+exit 0`)
+	code, _, errOut := c.run("cluster", "delete", "theirs", "--provider", "kind")
+	if code != ExitInput {
+		t.Errorf("exit %d, want %d", code, ExitInput)
+	}
+	for _, w := range []string{"kind cluster theirs was not created by envctl", "kind delete cluster --name theirs"} {
+		if !strings.Contains(errOut, w) {
+			t.Errorf("stderr does not say %q:\n%s", w, errOut)
+		}
 	}
 }

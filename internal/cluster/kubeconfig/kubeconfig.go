@@ -64,7 +64,10 @@ type WriteOptions struct {
 // Merge writes the context of kubeconfig (its current context, or its only
 // one) into the file at opts.Path as the cluster's ContextName entries,
 // replacing earlier entries of that name and keeping everything else. It
-// returns the context name.
+// returns the context name. Certificate and key files that kubeconfig
+// refers to must be named by absolute paths (or inlined as data): the
+// entries move to another file, and a relative path would then point
+// elsewhere.
 func Merge(ctx context.Context, opts WriteOptions, cluster string, kubeconfig []byte) (string, error) {
 	name := ContextName(cluster)
 	entry, err := single(kubeconfig, name)
