@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/envctl/envctl/internal/cluster"
+	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/errs"
 )
 
@@ -282,4 +283,49 @@ func ExampleClusterConfig() {
 	// networking: {}
 	// nodes:
 	// - role: control-plane
+}
+
+// portTakenDocker has the node image, and fails to start node containers
+// the way Docker does when a host port is taken.
+const portTakenDocker = `#!/bin/sh
+echo "$*" >> "$FAKE_DOCKER_LOG"
+case "$1 $2 $3 " in
+"info --format {{.ServerVersion}} ") echo 27.3.1 ;;
+"info --format {{json .}} ") echo '{"CgroupDriver":"systemd","CgroupVersion":"2","MemoryLimit":true,"PidsLimit":true,"CPUShares":true}' ;;
+"run "*) echo "docker: Error response from daemon: Bind for 127.0.0.1:8080 failed: port is already allocated." >&2; exit 125 ;;
+esac
+exit 0
+`
+
+func TestEnsureReportsRuntimeFailure(t *testing.T) {
+	calls := withDocker(t, portTakenDocker, "")
+	p := New(cluster.Options{StateDir: t.TempDir()})
+	progress := &steps{}
+	spec := cluster.Spec{Name: "ml", Progress: progress, Cluster: config.ClusterSpec{Kind: &config.KindSpec{Nodes: []config.KindNode{
+		{Role: "control-plane", ExtraPortMappings: []config.PortMapping{{ContainerPort: 30080, HostPort: 8080, ListenAddress: "127.0.0.1"}}},
+		{Role: "worker", Labels: map[string]string{"envctl.dev/pool": "cpu"}},
+	}}}}
+	_, err := p.Ensure(context.Background(), spec)
+	if err == nil {
+		t.Fatal("Ensure succeeded though no node container started")
+	}
+	if errs.KindOf(err) != errs.KindCluster {
+		t.Errorf("kind %v, want cluster: %v", errs.KindOf(err), err)
+	}
+	for _, w := range []string{"create kind cluster ml:", "port is already allocated"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error does not say %q:\n%v", w, err)
+		}
+	}
+	t.Logf("error as the user sees it:\n%v", err)
+	if ok, _ := p.Exists(context.Background(), "ml"); ok {
+		t.Errorf("the record of a cluster that failed to create is left behind")
+	}
+	log, _ := os.ReadFile(calls)
+	if !strings.Contains(string(log), "--publish=127.0.0.1:8080:30080/TCP") {
+		t.Errorf("the port mapping did not reach docker run; calls:\n%s", log)
+	}
+	if !strings.Contains(progress.String(), "✗ Preparing nodes") {
+		t.Errorf("progress:\n%s", progress)
+	}
 }
