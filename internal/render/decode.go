@@ -19,10 +19,22 @@ type document struct {
 	// source names where the document came from: the file, or for Helm the
 	// template named by its "# Source:" comment.
 	source string
-	// line is the 1-based line of the stream at which the document starts.
-	line int
-	body []byte
+	// start is the line of the stream the body starts at, content the line
+	// of its first line that is not blank or a comment.
+	start, content int
+	// offset is the line of the "# Source:" comment that named source, so
+	// that lines can be counted from the start of the rendered template; 0
+	// when the stream is one file.
+	offset int
+	body   []byte
 }
+
+// line is the document's first content line, counted within its source.
+func (d document) line() int { return d.content - d.offset }
+
+// streamLine converts a line number within the body, as a YAML parser
+// reports it, into one counted within the document's source.
+func (d document) streamLine(n int) int { return d.start + n - 1 - d.offset }
 
 // sourcePrefix is the comment Helm writes before each rendered template.
 const sourcePrefix = "# Source: "
@@ -30,10 +42,11 @@ const sourcePrefix = "# Source: "
 // splitDocuments splits a YAML stream at its "---" separators. It keeps the
 // line each document starts at, so that errors point into the stream, and
 // follows Helm's "# Source:" comments so that they can also name the
-// template. Documents holding only comments and blank lines are dropped.
+// template, counting lines from there. Documents holding only comments and
+// blank lines are dropped.
 func splitDocuments(data []byte, source string) []document {
 	var docs []document
-	cur := document{source: source, line: 1}
+	cur := document{source: source, start: 1}
 	var body bytes.Buffer
 	empty := true
 	flush := func() {
@@ -56,18 +69,22 @@ func splitDocuments(data []byte, source string) []document {
 		text := strings.TrimRight(string(line), "\r\n")
 		if isSeparator(text) {
 			flush()
-			cur = document{source: cur.source, line: lineNo + 1}
+			cur = document{source: cur.source, offset: cur.offset, start: lineNo + 1}
 			continue
 		}
 		trimmed := strings.TrimSpace(text)
 		if s, ok := strings.CutPrefix(trimmed, sourcePrefix); ok && empty {
 			cur.source = strings.TrimSpace(s)
+			cur.offset = lineNo
 		}
 		if empty && (trimmed == "" || strings.HasPrefix(trimmed, "#")) {
 			// Leading comments and blank lines do not make a document, but
 			// they keep their lines so that YAML errors count correctly.
 			body.Write(line)
 			continue
+		}
+		if empty {
+			cur.content = lineNo
 		}
 		empty = false
 		body.Write(line)
@@ -92,16 +109,16 @@ func isSeparator(line string) bool {
 
 var yamlLineRE = regexp.MustCompile(`^(?:error converting YAML to JSON: )?yaml: line (\d+): (.*)$`)
 
-// yamlError turns a YAML parser error for the document starting at line
-// start into "at line N: reason" with N counted in the whole stream.
-func yamlError(err error, start int) string {
+// yamlError turns a YAML parser error for document d into "line N: reason"
+// with N counted within the document's source.
+func yamlError(err error, d document) string {
 	msg := err.Error()
 	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
 		n, _ := strconv.Atoi(m[1])
-		return fmt.Sprintf("line %d: %s", start+n-1, m[2])
+		return fmt.Sprintf("line %d: %s", d.streamLine(n), m[2])
 	}
 	msg = strings.TrimPrefix(msg, "error converting YAML to JSON: ")
-	return fmt.Sprintf("document at line %d: %s", start, msg)
+	return fmt.Sprintf("document at line %d: %s", d.line(), msg)
 }
 
 // decodeManifests decodes a rendered multi-document YAML stream into
@@ -126,18 +143,18 @@ func decodeDocument(d document) ([]*unstructured.Unstructured, error) {
 	}
 	j, err := yaml.YAMLToJSON(d.body)
 	if err != nil {
-		return nil, where("%s", yamlError(err, d.line))
+		return nil, where("%s", yamlError(err, d))
 	}
 	j = bytes.TrimSpace(j)
 	if len(j) == 0 || bytes.Equal(j, []byte("null")) {
 		return nil, nil
 	}
 	if j[0] != '{' {
-		return nil, where("document at line %d is not a Kubernetes object (a YAML mapping)", d.line)
+		return nil, where("document at line %d is not a Kubernetes object (a YAML mapping)", d.line())
 	}
 	obj := &unstructured.Unstructured{}
 	if err := obj.UnmarshalJSON(j); err != nil {
-		return nil, where("document at line %d: %s", d.line, objectDecodeReason(err))
+		return nil, where("document at line %d: %s", d.line(), objectDecodeReason(err))
 	}
 	if obj.IsList() {
 		var items []*unstructured.Unstructured
@@ -153,12 +170,12 @@ func decodeDocument(d document) ([]*unstructured.Unstructured, error) {
 			return nil
 		})
 		if err != nil {
-			return nil, where("list at line %d: %v", d.line, err)
+			return nil, where("list at line %d: %v", d.line(), err)
 		}
 		return items, nil
 	}
 	if err := checkObject(obj); err != nil {
-		return nil, where("document at line %d: %v", d.line, err)
+		return nil, where("document at line %d: %v", d.line(), err)
 	}
 	return []*unstructured.Unstructured{obj}, nil
 }

@@ -38,12 +38,17 @@ func TestDecodeManifests(t *testing.T) {
 			in:   "null\n---\n~\n",
 		},
 		{
-			name: "YAML error points at the stream line",
+			name: "YAML error points at the template's line",
 			in:   "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\n# Source: demo/templates/b.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n bad: [\n",
-			// The parser blames the line before the stray indentation, as it
-			// would in the file on its own: line 5 of the document, line 10
-			// of the stream.
-			err: []string{"demo/templates/b.yaml: line 10"},
+			// Lines count from the template's "# Source:" comment. The parser
+			// blames the line before the stray indentation, as it would in
+			// the file on its own: line 4 of the rendered template.
+			err: []string{"demo/templates/b.yaml: line 4"},
+		},
+		{
+			name: "YAML error in a plain stream counts from its start",
+			in:   "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n bad: [\n",
+			err:  []string{"test.yaml: line 9"},
 		},
 		{
 			name: "no kind",

@@ -98,14 +98,14 @@ func TestRenderBadInput(t *testing.T) {
 			setup: func(t *testing.T, dir string) {
 				write(t, dir, "bases/app/service.yaml", "apiVersion: v1\nkind: Service\nmetadata:\n  name: app\n spec: {}\n")
 			},
-			want: []string{"component app", "service.yaml", "line"},
+			want: []string{"component app", "kustomize build overlays/dev: bases/app/service.yaml: line 4: did not find expected key"},
 		},
 		{
 			name: "malformed manifest holding a secret",
 			setup: func(t *testing.T, dir string) {
 				write(t, dir, "bases/app/service.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: "+canary+"\n   user: [x\n")
 			},
-			want: []string{"component app", "service.yaml"},
+			want: []string{"component app", "bases/app/service.yaml: line 7"},
 		},
 		{
 			name: "missing overlay",
@@ -284,6 +284,7 @@ func TestRenderBadInput(t *testing.T) {
 				t.Errorf("error kind = %v, want input: %v", k, err)
 			}
 			msg := err.Error()
+			t.Logf("error: %s", msg)
 			for _, w := range tt.want {
 				if !strings.Contains(msg, w) {
 					t.Errorf("error does not mention %q:\n%s", w, msg)

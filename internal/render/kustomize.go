@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/kustomize/api/konfig"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/yaml"
 
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/source"
@@ -63,6 +64,9 @@ func (r *renderer) buildKustomize(ctx context.Context, dir string) ([]*unstructu
 	if err != nil {
 		if esc := cfs.escape(); esc != nil {
 			return nil, errs.Input(fmt.Errorf("kustomize build %s: %w", dir, esc))
+		}
+		if bad := sc.malformed(); bad != nil {
+			return nil, fmt.Errorf("kustomize build %s: %w", dir, bad)
 		}
 		return nil, errs.Inputf("kustomize build %s: %s", dir, r.relativize(err.Error()))
 	}
@@ -165,6 +169,37 @@ type kscan struct {
 	seen        map[string]bool
 	// openAPI is set when any kustomization in the tree sets `openapi:`.
 	openAPI bool
+	// manifests are the repo-relative YAML files the tree reads as objects
+	// or patches, in the order met.
+	manifests []string
+}
+
+// manifestFields are the kustomization fields whose files hold YAML objects.
+var manifestFields = map[string]bool{
+	"resources": true, "crds": true, "patches": true, "patchesStrategicMerge": true, "patchesJson6902": true,
+}
+
+// malformed returns an error naming the first manifest of the tree that is
+// not valid YAML, with its line, or nil. It runs only after kustomize failed,
+// because kustomize reports the same problem with the file name relative to
+// whichever kustomization loaded it and without a usable line.
+func (s *kscan) malformed() error {
+	for _, rel := range s.manifests {
+		abs, err := source.Confine(s.root, rel)
+		if err != nil {
+			continue
+		}
+		data, err := os.ReadFile(abs)
+		if err != nil {
+			continue
+		}
+		for _, d := range splitDocuments(data, rel) {
+			if _, err := yaml.YAMLToJSON(d.body); err != nil {
+				return errs.Inputf("%s: %s", rel, yamlError(err, d))
+			}
+		}
+	}
+	return nil
 }
 
 // kustEntry is one path-valued entry of a kustomization file.
@@ -314,6 +349,9 @@ func (s *kscan) entry(dir, file string, data []byte, e kustEntry) error {
 			return errs.Inputf("%s: %s entry %q: %s does not exist", at(), e.field, e.value, rel)
 		}
 		return errs.Inputf("%s: %s entry %q: %v", at(), e.field, e.value, err)
+	}
+	if !st.IsDir() && manifestFields[e.field] {
+		s.manifests = append(s.manifests, rel)
 	}
 	switch {
 	case st.IsDir() && e.field == "files":
