@@ -277,3 +277,32 @@ func generatedSuffix(t *testing.T, res *Result, kind, prefix string) string {
 	t.Fatalf("no generated %s %s*", kind, prefix)
 	return ""
 }
+
+// TestRenderWithoutCRDs leaves the chart's crds/ out. The Widget then has no
+// CRD in the render, so render cannot know its scope: it keeps no namespace
+// and the component's Namespace tells the apply engine where it belongs.
+func TestRenderWithoutCRDs(t *testing.T) {
+	res, err := renderFixture(t, "testdata/repo", func(o *Options) {
+		no := false
+		o.Environment.Component("demo").Helm.IncludeCRDs = &no
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range res.Items() {
+		if it.Object.GetKind() == "CustomResourceDefinition" {
+			t.Errorf("CRD %s rendered although includeCRDs is false", it.Object.GetName())
+		}
+	}
+	w := findObject(t, res, "Widget", "demo-widget")
+	if w.GetNamespace() != "" {
+		t.Errorf("Widget of unknown scope got namespace %q", w.GetNamespace())
+	}
+	if ns := res.Components[1].Namespace; ns != "demo" {
+		t.Errorf("component namespace = %q, want demo", ns)
+	}
+	// Kinds render knows still get the release namespace.
+	if cm := findObject(t, res, "ConfigMap", "demo-settings"); cm.GetNamespace() != "demo" {
+		t.Errorf("ConfigMap namespace = %q, want demo", cm.GetNamespace())
+	}
+}
