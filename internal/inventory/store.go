@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -170,10 +171,41 @@ func (s *Store) Delete(ctx context.Context, env string) error {
 	err = s.Client.CoreV1().Namespaces().Delete(ctx, ns.Name, metav1.DeleteOptions{
 		Preconditions: &metav1.Preconditions{UID: &ns.UID},
 	})
-	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+		return nil
+	}
+	if err != nil {
 		return errs.Cluster(fmt.Errorf("delete namespace %s: %w", ns.Name, err))
 	}
-	return nil
+	// Wait until it is gone: an `envctl up` right after `envctl down` would
+	// otherwise find it terminating and be unable to save its inventory.
+	return s.waitNamespaceGone(ctx)
+}
+
+// namespaceWait bounds how long Save and Delete wait for a terminating
+// namespace to go; the namespace controller usually needs a few seconds.
+const namespaceWait = 2 * time.Minute
+
+// waitNamespaceGone polls until the inventory namespace no longer exists.
+func (s *Store) waitNamespaceGone(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, namespaceWait)
+	defer cancel()
+	for {
+		_, err := s.Client.CoreV1().Namespaces().Get(ctx, s.namespace(), metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return errs.Timeout(fmt.Errorf("namespace %s is still terminating after %s", s.namespace(), namespaceWait))
+		}
+		if err != nil {
+			return errs.Cluster(fmt.Errorf("get namespace %s: %w", s.namespace(), err))
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 // Environments lists the environments that have an inventory, sorted.
@@ -207,8 +239,24 @@ func (s *Store) ensureNamespace(ctx context.Context) error {
 		Name:   s.namespace(),
 		Labels: map[string]string{render.LabelManagedBy: render.ManagedByValue},
 	}}
-	_, err := s.Client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
+	namespaces := s.Client.CoreV1().Namespaces()
+	_, err := namespaces.Create(ctx, ns, metav1.CreateOptions{})
+	if !apierrors.IsAlreadyExists(err) {
+		if err != nil {
+			return errs.Cluster(fmt.Errorf("create namespace %s: %w", ns.Name, err))
+		}
+		return nil
+	}
+	existing, err := namespaces.Get(ctx, ns.Name, metav1.GetOptions{})
+	if err != nil || existing.DeletionTimestamp == nil {
+		return nil // there (or a race that the write will report)
+	}
+	// Being deleted, say by an `envctl down` of the last other environment:
+	// nothing can be created in it until it is gone.
+	if err := s.waitNamespaceGone(ctx); err != nil {
+		return err
+	}
+	if _, err := namespaces.Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return errs.Cluster(fmt.Errorf("create namespace %s: %w", ns.Name, err))
 	}
 	return nil

@@ -1,12 +1,15 @@
 package plan
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
+
+	"github.com/envctl/envctl/internal/errs"
 )
 
 func mustObj(t *testing.T, y string) *unstructured.Unstructured {
@@ -131,5 +134,24 @@ func TestMaskLeavesOtherKindsAlone(t *testing.T) {
 	maskSecrets(nil, cm)
 	if got, _, _ := unstructured.NestedString(cm.Object, "data", "k"); got != "v" {
 		t.Errorf("ConfigMap data masked: %q", got)
+	}
+}
+
+func TestPlanErrListsEveryFailure(t *testing.T) {
+	p := &Plan{Items: []Item{
+		{Action: Unchanged},
+		{Action: Error, err: errs.Input(errors.New("dry-run Service ml/a: invalid"))},
+		{Action: Error, err: errs.Cluster(errors.New("dry-run ConfigMap ml/b: timeout"))},
+	}}
+	err := p.Err()
+	want := "2 objects failed:\n  dry-run Service ml/a: invalid\n  dry-run ConfigMap ml/b: timeout"
+	if err == nil || err.Error() != want {
+		t.Errorf("Err() = %q, want %q", err, want)
+	}
+	if errs.KindOf(err) != errs.KindInput {
+		t.Errorf("kind %v, want the first failure's (input)", errs.KindOf(err))
+	}
+	if (&Plan{Items: []Item{{Action: Create}}}).Err() != nil {
+		t.Error("Err of a plan without failures is not nil")
 	}
 }

@@ -27,7 +27,10 @@ func classify(ctx context.Context, o *object, err error) error {
 	switch {
 	case apierrors.IsConflict(err):
 		return errs.Conflict(fmt.Errorf("%s: %s; the apply would fail unless run with --force-conflicts", what, msg))
-	case apierrors.IsInvalid(err), apierrors.IsBadRequest(err), apierrors.IsNotFound(err):
+	case apierrors.IsNotFound(err):
+		// Almost always the namespace: the manifests use one they do not declare.
+		return errs.Input(fmt.Errorf("%s: %s (is its namespace declared?)", what, msg))
+	case apierrors.IsInvalid(err), apierrors.IsBadRequest(err):
 		return errs.Input(fmt.Errorf("%s: %s", what, msg))
 	default:
 		return errs.Cluster(fmt.Errorf("%s: %s", what, msg))
