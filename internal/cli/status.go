@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -192,9 +194,20 @@ func environmentHealth(ctx context.Context, client *kube.Client, inv *inventory.
 		}
 	}
 	for _, name := range order {
-		if c := byComponent[name]; len(c.Objects) > 0 {
-			report.Components = append(report.Components, *c)
+		c := byComponent[name]
+		if len(c.Objects) == 0 {
+			continue
 		}
+		// In the order they were applied, as a reader of the manifests
+		// expects: Namespaces and configuration before workloads.
+		slices.SortStableFunc(c.Objects, func(a, b objectHealth) int {
+			return cmp.Or(
+				cmp.Compare(render.KindRank(a.Ref.Kind), render.KindRank(b.Ref.Kind)),
+				cmp.Compare(a.Ref.Namespace, b.Ref.Namespace),
+				cmp.Compare(a.Ref.Name, b.Ref.Name),
+			)
+		})
+		report.Components = append(report.Components, *c)
 	}
 	return report, nil
 }
