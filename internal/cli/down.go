@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/envctl/envctl/internal/cluster/kubeconfig"
 	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/prune"
@@ -129,6 +131,14 @@ func runDown(ctx context.Context, f *Factory, o *downOptions) error {
 		}
 		report.ClusterDeleted = true
 		fmt.Fprintf(out, "✓ deleted cluster %s\n", target.clusterName)
+		// `envctl up` wrote the cluster's context into the user's kubeconfig.
+		path, err := kubeconfig.DefaultPath()
+		if _, statErr := os.Stat(path); err == nil && statErr == nil {
+			_, err = kubeconfig.Remove(ctx, path, target.clusterName)
+		}
+		if err != nil {
+			return fmt.Errorf("cluster %s is deleted, but its kubeconfig context %s is not: %w", target.clusterName, kubeconfig.ContextName(target.clusterName), err)
+		}
 	} else if target.provider != nil && target.provider.Name() == config.ProviderExisting {
 		fmt.Fprintf(out, "Cluster %s was not created by envctl; it is kept.\n", target.clusterName)
 	}
