@@ -1,0 +1,354 @@
+// Package embedded runs a Kubernetes control plane inside the envctl process:
+// etcd, kube-apiserver, kube-controller-manager and kube-scheduler, built from
+// the Kubernetes release envctl is compiled against, plus a node simulator
+// (package nodesim) that stands in for kubelets.
+//
+// It gives real API validation, defaulting, admission, RBAC, CRDs,
+// server-side apply, garbage collection and scheduling without a container
+// runtime. No container ever runs: pods on simulated nodes are reported
+// Running and Ready, and nothing serves on their IPs.
+//
+// Everything listens on 127.0.0.1 only, clients authenticate with
+// certificates issued by a CA kept in the state directory, and every
+// credential file is readable by its owner only.
+package embedded
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"k8s.io/client-go/rest"
+
+	"github.com/envctl/envctl/internal/cluster/embedded/nodesim"
+	"github.com/envctl/envctl/internal/config"
+	"github.com/envctl/envctl/internal/errs"
+)
+
+// Defaults of Options.
+const (
+	DefaultServiceCIDR = "10.96.0.0/16"
+	DefaultPodCIDR     = nodesim.DefaultPodCIDR
+)
+
+// Options configure an embedded control plane.
+type Options struct {
+	// Dir holds the state: etcd data, certificates and kubeconfigs. It is
+	// created owner-only when missing; a directory from an earlier run is
+	// reused, certificate authorities and data included.
+	Dir string
+	// Port is the API server's port on 127.0.0.1; 0 picks a free one.
+	Port int
+	// Nodes are the simulated nodes. With none, pods stay Pending.
+	Nodes []config.NodePool
+	// ServiceCIDR is the Service cluster-IP range; DefaultServiceCIDR when empty.
+	ServiceCIDR string
+	// PodCIDR is split into one /24 per simulated node for pod IPs;
+	// DefaultPodCIDR when empty.
+	PodCIDR string
+	// Durable makes etcd fsync its writes. Off by default: the cluster is
+	// for development and CI, where an fsync per write costs more start-up
+	// and apply time than a lost cluster after a power cut is worth.
+	Durable bool
+	// Logger receives the components' logs, demoted so that nothing reaches
+	// a terminal at the default level; slog.Default() when nil.
+	Logger *slog.Logger
+}
+
+func (o *Options) defaults() error {
+	if o.Dir == "" {
+		return errs.Inputf("embedded cluster: no state directory given")
+	}
+	if o.Port < 0 || o.Port > 65535 {
+		return errs.Inputf("embedded cluster: port %d is out of range", o.Port)
+	}
+	if o.ServiceCIDR == "" {
+		o.ServiceCIDR = DefaultServiceCIDR
+	}
+	if o.PodCIDR == "" {
+		o.PodCIDR = DefaultPodCIDR
+	}
+	for _, cidr := range []string{o.ServiceCIDR, o.PodCIDR} {
+		if _, _, err := net.ParseCIDR(cidr); err != nil {
+			return errs.Inputf("embedded cluster: %q is not a CIDR", cidr)
+		}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return nil
+}
+
+// ControlPlane is a running embedded control plane.
+type ControlPlane struct {
+	dir    string
+	server string
+	pki    *pki
+	admin  *rest.Config
+	logger *slog.Logger
+	// nodeNames are the simulated nodes WaitUsable waits for.
+	nodeNames []string
+
+	stopOnce sync.Once
+	stopReq  chan struct{}
+	done     chan struct{}
+	err      error
+}
+
+// Start starts etcd and the Kubernetes control-plane components and returns
+// once the API server answers /readyz. The control plane runs until ctx ends
+// or Stop is called; WaitUsable waits for simulated nodes and the default
+// service account.
+func Start(ctx context.Context, opts Options) (*ControlPlane, error) {
+	if err := opts.defaults(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(opts.Dir, dirMode); err != nil {
+		return nil, fmt.Errorf("embedded cluster: create state dir: %w", err)
+	}
+	if err := os.Chmod(opts.Dir, dirMode); err != nil {
+		return nil, fmt.Errorf("embedded cluster: state dir: %w", err)
+	}
+	bridgeKlog(opts.Logger)
+	if err := setComponentGlobals(); err != nil {
+		return nil, err
+	}
+
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(opts.Port)))
+	if err != nil {
+		if opts.Port != 0 {
+			return nil, errs.Inputf("embedded cluster: port %d on 127.0.0.1: %w", opts.Port, err)
+		}
+		return nil, fmt.Errorf("embedded cluster: listen: %w", err)
+	}
+	// Closed on every failure below; the API server owns it once running.
+	listenerOwned := false
+	defer func() {
+		if !listenerOwned {
+			ln.Close()
+		}
+	}()
+	server := "https://" + ln.Addr().String()
+
+	p, err := newPKI(filepath.Join(opts.Dir, "pki"),
+		[]net.IP{net.IPv4(127, 0, 0, 1), serviceIP(opts.ServiceCIDR)},
+		[]string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"})
+	if err != nil {
+		return nil, fmt.Errorf("embedded cluster: %w", err)
+	}
+	admin, err := restConfig(server, p.ca.certPEM(), p.admin)
+	if err != nil {
+		return nil, fmt.Errorf("embedded cluster: %w", err)
+	}
+	var sim *nodesim.Simulator
+	if len(opts.Nodes) > 0 {
+		// Validated before anything starts: a bad pool is the user's to fix.
+		if sim, err = newSimulator(server, p, opts); err != nil {
+			return nil, fmt.Errorf("embedded cluster: %w", err)
+		}
+	}
+	cp := &ControlPlane{
+		dir:     opts.Dir,
+		server:  server,
+		pki:     p,
+		admin:   admin,
+		logger:  opts.Logger,
+		stopReq: make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	if sim != nil {
+		cp.nodeNames = sim.NodeNames()
+	}
+	if err := cp.writeComponentKubeconfigs(); err != nil {
+		return nil, err
+	}
+
+	r := &runner{logger: opts.Logger}
+	// Stopped in reverse order of start by the runner on any failure.
+	fail := func(err error) (*ControlPlane, error) {
+		r.stop()
+		return nil, err
+	}
+
+	began := time.Now()
+	etcd, err := startEtcd(ctx, filepath.Join(opts.Dir, "etcd"), !opts.Durable, opts.Logger)
+	if err != nil {
+		return fail(fmt.Errorf("embedded cluster: %w", err))
+	}
+	r.add("etcd", func() { etcd.stop() })
+	opts.Logger.Debug("embedded cluster: etcd ready", "elapsed", time.Since(began))
+
+	apiCtx := r.tier("kube-apiserver")
+	api, err := newAPIServer(apiCtx, &opts, p, etcd.clientURL, ln)
+	if err != nil {
+		return fail(fmt.Errorf("embedded cluster: %w", err))
+	}
+	listenerOwned = true
+	r.run("kube-apiserver", api.run)
+	opts.Logger.Debug("embedded cluster: kube-apiserver configured", "elapsed", time.Since(began))
+
+	if err := cp.waitAPI(ctx, r); err != nil {
+		return fail(err)
+	}
+	opts.Logger.Debug("embedded cluster: kube-apiserver ready", "elapsed", time.Since(began))
+
+	ctrlCtx := r.tier("controllers")
+	kcm, err := newControllerManager(ctrlCtx, p, cp.componentKubeconfig("controller-manager"))
+	if err != nil {
+		return fail(fmt.Errorf("embedded cluster: %w", err))
+	}
+	r.run("kube-controller-manager", kcm.run)
+	sched, err := newScheduler(ctrlCtx, opts.Dir, cp.componentKubeconfig("scheduler"))
+	if err != nil {
+		return fail(fmt.Errorf("embedded cluster: %w", err))
+	}
+	r.run("kube-scheduler", sched.run)
+
+	if sim != nil {
+		r.run("node-simulator", sim.Run)
+	}
+
+	go cp.supervise(ctx, r)
+	return cp, nil
+}
+
+// serviceIP is the first address of the service range, which the API server
+// gives to the "kubernetes" Service and so must appear in its certificate.
+func serviceIP(cidr string) net.IP {
+	_, n, err := net.ParseCIDR(cidr)
+	if err != nil {
+		return nil
+	}
+	ip := n.IP.To4()
+	if ip == nil {
+		ip = n.IP.To16()
+	}
+	out := make(net.IP, len(ip))
+	copy(out, ip)
+	out[len(out)-1]++
+	return out
+}
+
+// supervise stops the control plane when ctx ends, Stop is called or a
+// component fails, whichever comes first.
+func (cp *ControlPlane) supervise(ctx context.Context, r *runner) {
+	var err error
+	select {
+	case <-ctx.Done():
+	case <-cp.stopReq:
+	case err = <-r.failures():
+		cp.logger.Warn("embedded cluster component failed; stopping the cluster", "error", err)
+	}
+	r.stop()
+	cp.err = err
+	close(cp.done)
+}
+
+// Stop stops the control plane — controllers first, then the API server,
+// then etcd — and waits until everything has returned. It returns the error
+// of a component that failed on its own before, if any.
+func (cp *ControlPlane) Stop() error {
+	cp.stopOnce.Do(func() { close(cp.stopReq) })
+	return cp.Wait()
+}
+
+// Wait blocks until the control plane has stopped and returns the error of
+// the component whose failure stopped it, or nil.
+func (cp *ControlPlane) Wait() error {
+	<-cp.done
+	return cp.err
+}
+
+// Done is closed once the control plane has stopped.
+func (cp *ControlPlane) Done() <-chan struct{} { return cp.done }
+
+// Dir is the state directory.
+func (cp *ControlPlane) Dir() string { return cp.dir }
+
+// Server is the API server URL, https://127.0.0.1:PORT.
+func (cp *ControlPlane) Server() string { return cp.server }
+
+// RESTConfig returns a cluster-admin client configuration. Each call returns
+// a fresh copy the caller may modify.
+func (cp *ControlPlane) RESTConfig() *rest.Config { return rest.CopyConfig(cp.admin) }
+
+// Kubeconfig returns a cluster-admin kubeconfig whose cluster and context are
+// both named contextName.
+func (cp *ControlPlane) Kubeconfig(contextName string) ([]byte, error) {
+	if contextName == "" {
+		return nil, errors.New("embedded cluster: kubeconfig needs a context name")
+	}
+	return kubeconfig(cp.server, cp.pki.ca.certPEM(), adminUser, cp.pki.admin, contextName)
+}
+
+// CACert returns the PEM-encoded cluster CA certificate.
+func (cp *ControlPlane) CACert() []byte { return cp.pki.ca.certPEM() }
+
+// componentKubeconfig is the path of a component's kubeconfig file.
+func (cp *ControlPlane) componentKubeconfig(component string) string {
+	return filepath.Join(cp.dir, component+".kubeconfig")
+}
+
+// writeComponentKubeconfigs writes the kubeconfig files the controller
+// manager and the scheduler read, and admin.kubeconfig for the user.
+func (cp *ControlPlane) writeComponentKubeconfigs() error {
+	files := []struct {
+		name string
+		user string
+		kp   keyPair
+	}{
+		{"controller-manager", controllerManagerUser, cp.pki.controllerManager},
+		{"scheduler", schedulerUser, cp.pki.scheduler},
+		{"admin", adminUser, cp.pki.admin},
+	}
+	for _, f := range files {
+		data, err := kubeconfig(cp.server, cp.pki.ca.certPEM(), f.user, f.kp, "envctl-embedded")
+		if err != nil {
+			return fmt.Errorf("embedded cluster: %s kubeconfig: %w", f.name, err)
+		}
+		if err := writeFile(cp.componentKubeconfig(f.name), data); err != nil {
+			return fmt.Errorf("embedded cluster: %w", err)
+		}
+	}
+	return nil
+}
+
+// waitAPI polls /readyz until the API server is ready, a component fails or
+// ctx ends.
+func (cp *ControlPlane) waitAPI(ctx context.Context, r *runner) error {
+	client, err := rest.UnversionedRESTClientFor(withNegotiatedSerializer(cp.RESTConfig()))
+	if err != nil {
+		return fmt.Errorf("embedded cluster: client: %w", err)
+	}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	var lastBody string
+	for {
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		res := client.Get().AbsPath("/readyz").Do(rctx)
+		cancel()
+		var code int
+		res.StatusCode(&code)
+		if code == 200 {
+			return nil
+		}
+		if body, _ := res.Raw(); len(body) > 0 && string(body) != lastBody {
+			lastBody = string(body)
+			cp.logger.Debug("embedded cluster: waiting for kube-apiserver", "readyz", lastBody)
+		}
+		select {
+		case err := <-r.failures():
+			return fmt.Errorf("embedded cluster: %w", err)
+		case <-ctx.Done():
+			return errs.Timeout(fmt.Errorf("embedded cluster: API server not ready: %w", ctx.Err()))
+		case <-tick.C:
+		}
+	}
+}
