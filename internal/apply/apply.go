@@ -12,6 +12,7 @@
 package apply
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
@@ -94,6 +95,11 @@ type Options struct {
 	// OnChange, when set, is called once for each object as soon as its
 	// outcome is known, from concurrent goroutines.
 	OnChange func(Change)
+	// BeforeWrite, when set, is called once before the first write, and
+	// not at all when every object is unchanged. Helm's pre-upgrade hooks
+	// run here, so that a reconcile with nothing to do runs no hook. An
+	// error stops the apply before anything is written.
+	BeforeWrite func(ctx context.Context) error
 }
 
 // Recorded is what the inventory kept about an object after the last apply.

@@ -22,13 +22,25 @@ import (
 // as a whole (a CRD that never became established, a LIST that failed).
 func (m *Manager) Apply(ctx context.Context, objs []*unstructured.Unstructured, opts Options) (*ChangeSet, error) {
 	opts.defaults()
-	run := &applyRun{m: m, opts: opts, objs: objs, results: make([]Change, len(objs)), crds: definedKinds(objs)}
+	run := &applyRun{
+		m: m, opts: opts, objs: objs,
+		results:   make([]Change, len(objs)),
+		decisions: make([]*decision, len(objs)),
+		crds:      definedKinds(objs),
+	}
 	live, err := m.listLive(ctx, objs, opts.Selector)
 	if err != nil {
 		return &ChangeSet{}, err
 	}
 	run.live = live
 
+	// Decide up front what needs writing, so that BeforeWrite runs before
+	// the first write, and not at all when nothing is to be written.
+	if run.decideAll(ctx) && opts.BeforeWrite != nil {
+		if err := opts.BeforeWrite(ctx); err != nil {
+			return &ChangeSet{}, err
+		}
+	}
 	for stage, idx := range stages(objs) {
 		run.applyAll(ctx, idx)
 		if cs := run.changeSet(); cs.Count(Failed) > 0 {
@@ -51,8 +63,12 @@ type applyRun struct {
 	objs    []*unstructured.Unstructured
 	live    map[inventory.Key]*unstructured.Unstructured
 	crds    map[schema.GroupKind]bool
-	mu      sync.Mutex
-	results []Change
+	// decisions are made before any write for the objects whose kind is
+	// known; the others (kinds defined by a CRD of this apply) are decided
+	// at their stage.
+	decisions []*decision
+	mu        sync.Mutex
+	results   []Change
 }
 
 // changeSet returns the outcomes so far, in input order.
@@ -81,7 +97,7 @@ func (r *applyRun) applyAll(ctx context.Context, idx []int) {
 		}
 		wg.Go(func() {
 			defer func() { <-r.m.sem }()
-			r.record(i, r.applyOne(ctx, r.objs[i]))
+			r.record(i, r.applyOne(ctx, i))
 		})
 	}
 	wg.Wait()
@@ -103,53 +119,103 @@ func failed(ref inventory.Ref, err error) Change {
 // RefFor returns the inventory reference of a rendered object.
 func RefFor(obj *unstructured.Unstructured) inventory.Ref { return inventory.RefOf(obj) }
 
-// applyOne applies one object unless the unchanged check says it need not.
-func (r *applyRun) applyOne(ctx context.Context, obj *unstructured.Unstructured) Change {
-	ref := RefFor(obj)
-	mapping, err := r.mapping(ctx, obj.GroupVersionKind())
-	if err != nil {
-		return failed(ref, err)
+// decision is what the unchanged check found for one object.
+type decision struct {
+	ref       inventory.Ref
+	mapping   *meta.RESTMapping
+	desired   *unstructured.Unstructured
+	digest    string
+	live      *unstructured.Unstructured
+	fields    string // recorded owned-fields hash, when unchanged
+	unchanged bool
+}
+
+// decideAll decides every object whose kind the cluster already serves and
+// reports whether anything will be written: an object that changed, or
+// whose kind is not served yet (its CRD is part of this apply).
+func (r *applyRun) decideAll(ctx context.Context) bool {
+	write := false
+	for i, obj := range r.objs {
+		mapping, err := r.m.client.Mapper.Mapping(ctx, obj.GroupVersionKind())
+		if err != nil {
+			write = true // decided, and reported, at its stage
+			continue
+		}
+		d, err := r.decide(obj, mapping)
+		if err != nil {
+			write = true
+			continue
+		}
+		r.decisions[i] = d
+		write = write || !d.unchanged
 	}
+	return write
+}
+
+// decide runs the unchanged check: the live object carries the digest of
+// the object as rendered, and the fields envctl owns on it hash to what the
+// previous run recorded, so nobody changed them since.
+func (r *applyRun) decide(obj *unstructured.Unstructured, mapping *meta.RESTMapping) (*decision, error) {
 	desired := normalize(obj, mapping)
-	ref = RefFor(desired)
-	digest, err := kube.Digest(desired)
-	if err != nil {
-		return failed(ref, errs.Input(err))
+	d := &decision{ref: RefFor(desired), mapping: mapping, desired: desired}
+	var err error
+	if d.digest, err = kube.Digest(desired); err != nil {
+		return nil, errs.Input(err)
 	}
-	key := ref.Key()
-	live := r.live[key]
-	if live != nil {
+	key := d.ref.Key()
+	d.live = r.live[key]
+	if d.live != nil {
 		if prev, ok := r.opts.Previous[key]; ok && prev.Fields != "" &&
-			live.GetAnnotations()[kube.DigestAnnotation] == digest &&
-			kube.FieldsHash(live, r.m.owner) == prev.Fields {
-			return Change{Ref: ref, Action: Unchanged, Digest: digest, Fields: prev.Fields, Object: live}
+			d.live.GetAnnotations()[kube.DigestAnnotation] == d.digest &&
+			kube.FieldsHash(d.live, r.m.owner) == prev.Fields {
+			d.unchanged, d.fields = true, prev.Fields
 		}
 	}
+	return d, nil
+}
 
-	send := kube.WithDigest(desired, digest)
-	out, created, err := r.m.client.Apply(ctx, mapping, send, kube.ApplyOptions{FieldManager: r.m.owner, Force: r.opts.ForceConflicts})
+// applyOne applies the object at index i unless the unchanged check says
+// it need not.
+func (r *applyRun) applyOne(ctx context.Context, i int) Change {
+	obj := r.objs[i]
+	d := r.decisions[i]
+	if d == nil {
+		mapping, err := r.mapping(ctx, obj.GroupVersionKind())
+		if err != nil {
+			return failed(RefFor(obj), err)
+		}
+		if d, err = r.decide(obj, mapping); err != nil {
+			return failed(RefFor(obj), err)
+		}
+	}
+	if d.unchanged {
+		return Change{Ref: d.ref, Action: Unchanged, Digest: d.digest, Fields: d.fields, Object: d.live}
+	}
+
+	send := kube.WithDigest(d.desired, d.digest)
+	out, created, err := r.m.client.Apply(ctx, d.mapping, send, kube.ApplyOptions{FieldManager: r.m.owner, Force: r.opts.ForceConflicts})
 	action := Configured
 	switch {
 	case err != nil:
-		cerr := classify(ctx, "apply", ref, desired, err)
+		cerr := classify(ctx, "apply", d.ref, d.desired, err)
 		var imm *ImmutableError
-		if !errors.As(cerr, &imm) || !(r.opts.ForceRecreate || desired.GetAnnotations()[kube.ForceRecreateAnnotation] == "true") {
-			return failed(ref, cerr)
+		if !errors.As(cerr, &imm) || !(r.opts.ForceRecreate || d.desired.GetAnnotations()[kube.ForceRecreateAnnotation] == "true") {
+			return failed(d.ref, cerr)
 		}
-		out, err = r.recreate(ctx, mapping, send, ref)
+		out, err = r.recreate(ctx, d.mapping, send, d.ref)
 		if err != nil {
-			return failed(ref, err)
+			return failed(d.ref, err)
 		}
 		action = Recreated
 	case created:
 		action = Created
-	case live != nil && out.GetResourceVersion() == live.GetResourceVersion():
+	case d.live != nil && out.GetResourceVersion() == d.live.GetResourceVersion():
 		// The server found nothing to change: the inventory was lost or is
 		// from another run, but the object is as declared.
 		action = Unchanged
 	}
-	r.m.log.Debug("applied", "object", ref.String(), "action", action)
-	return Change{Ref: ref, Action: action, Digest: digest, Fields: kube.FieldsHash(out, r.m.owner), Object: out}
+	r.m.log.Debug("applied", "object", d.ref.String(), "action", action)
+	return Change{Ref: d.ref, Action: action, Digest: d.digest, Fields: kube.FieldsHash(out, r.m.owner), Object: out}
 }
 
 // normalize returns obj with its namespace made to fit its scope: kubectl

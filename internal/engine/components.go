@@ -144,8 +144,17 @@ func (r *run) component(ctx context.Context, c *render.Component, prev *inventor
 	timeout := r.timeout(c.Name)
 	sel := r.selector(c.Name)
 
-	if err := r.runHooks(ctx, c, pre, timeout, &res); err != nil {
-		return finish(Failed, err)
+	// Pre hooks run just before the first write: an upgrade with nothing to
+	// write runs no hook, so that a second reconcile changes nothing.
+	hooksRan := false
+	runPre := func(ctx context.Context) error {
+		hooksRan = true
+		return r.runHooks(ctx, c, pre, timeout, &res)
+	}
+	if len(c.Objects) == 0 && !upgrade {
+		if err := runPre(ctx); err != nil {
+			return finish(Failed, err)
+		}
 	}
 	cs, err := r.applier.Apply(ctx, c.Objects, apply.Options{
 		Selector:       sel,
@@ -155,6 +164,7 @@ func (r *run) component(ctx context.Context, c *render.Component, prev *inventor
 		CRDTimeout:     min(timeout, apply.DefaultOptions().CRDTimeout),
 		DeleteTimeout:  timeout,
 		OnChange:       func(ch apply.Change) { r.emit(objectEvent(c.Name, ch)) },
+		BeforeWrite:    runPre,
 	})
 	res.Changes = cs.Changes
 	res.Counts = countChanges(cs)
@@ -180,8 +190,10 @@ func (r *run) component(ctx context.Context, c *render.Component, prev *inventor
 		}
 		state = Healthy
 	}
-	if err := r.runHooks(ctx, c, post, timeout, &res); err != nil {
-		return finish(Failed, err)
+	if hooksRan || cs.Wrote() || !upgrade {
+		if err := r.runHooks(ctx, c, post, timeout, &res); err != nil {
+			return finish(Failed, err)
+		}
 	}
 	return finish(state, nil)
 }
