@@ -58,11 +58,11 @@ func (m *Manager) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 
 // applyRun is the state of one Apply call.
 type applyRun struct {
-	m       *Manager
-	opts    Options
-	objs    []*unstructured.Unstructured
-	live    map[inventory.Key]*unstructured.Unstructured
-	crds    map[schema.GroupKind]bool
+	m    *Manager
+	opts Options
+	objs []*unstructured.Unstructured
+	live map[inventory.Key]*unstructured.Unstructured
+	crds map[schema.GroupKind]bool
 	// decisions are made before any write for the objects whose kind is
 	// known; the others (kinds defined by a CRD of this apply) are decided
 	// at their stage.
