@@ -7,9 +7,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -66,6 +68,10 @@ waits until they are healthy and prunes what is no longer declared.`,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			f.Logger = newLogger(f.Streams.ErrOut, f.Global)
 			klog.SetSlogLogger(f.Logger)
+			// Helm and kustomize warn through the standard library's log
+			// package; route it into our logger so it obeys -v.
+			log.SetFlags(0)
+			log.SetOutput(slogWriter{f.Logger})
 			return nil
 		},
 	}
@@ -109,6 +115,15 @@ func newLogger(w io.Writer, g *GlobalOptions) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// slogWriter turns lines written through the standard log package into
+// debug records.
+type slogWriter struct{ l *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.l.Debug(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }
 
 // usageError marks a flag or argument error as bad input.
