@@ -95,6 +95,12 @@ func reconcile(ctx context.Context, f *Factory, o *reconcileOptions, repo *confi
 	if err != nil {
 		return nil, err
 	}
+	// Count the requests, so that the summary can show that a run with
+	// nothing to do wrote nothing.
+	cfg, counter := kube.CountingConfig(client.Config)
+	if client, err = kube.New(cfg); err != nil {
+		return nil, err
+	}
 	settings := repo.Config.Spec
 	res, err := engine.Reconcile(ctx, engine.Options{
 		Environment: env,
@@ -122,7 +128,8 @@ func reconcile(ctx context.Context, f *Factory, o *reconcileOptions, repo *confi
 	})
 	progress.Close()
 	if res != nil {
-		if werr := writeSummary(f.Streams.Out, o.Output, res, cl); werr != nil && err == nil {
+		reqs := counter.Snapshot()
+		if werr := writeSummary(f.Streams.Out, o.Output, res, cl, requestCounts{Total: reqs.Requests, Writes: reqs.Writes}); werr != nil && err == nil {
 			err = werr
 		}
 	}
@@ -153,6 +160,14 @@ type summary struct {
 	Pruned          []string           `json:"pruned"`
 	PruneSkipped    []prunedSkip       `json:"pruneSkipped,omitempty"`
 	PruneNotRun     string             `json:"pruneNotRun,omitempty"`
+	Requests        requestCounts      `json:"requests"`
+}
+
+// requestCounts are the API requests a run made to the cluster; writes
+// include every POST, PUT, PATCH and DELETE.
+type requestCounts struct {
+	Total  int `json:"total"`
+	Writes int `json:"writes"`
 }
 
 type componentSummary struct {
@@ -177,8 +192,9 @@ type prunedSkip struct {
 	Reason string `json:"reason"`
 }
 
-func summarize(res *engine.Result, cl clusterInfo) summary {
+func summarize(res *engine.Result, cl clusterInfo, reqs requestCounts) summary {
 	s := summary{
+		Requests:        reqs,
 		Environment:     res.Environment,
 		Revision:        res.Revision,
 		Cluster:         cl,
@@ -216,8 +232,8 @@ func summarize(res *engine.Result, cl clusterInfo) summary {
 }
 
 // writeSummary prints the per-component summary.
-func writeSummary(w io.Writer, format string, res *engine.Result, cl clusterInfo) error {
-	s := summarize(res, cl)
+func writeSummary(w io.Writer, format string, res *engine.Result, cl clusterInfo, reqs requestCounts) error {
+	s := summarize(res, cl, reqs)
 	if format == "json" {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
@@ -253,7 +269,8 @@ func writeSummary(w io.Writer, format string, res *engine.Result, cl clusterInfo
 	if !s.Succeeded {
 		verdict = "did not fully converge"
 	}
-	fmt.Fprintf(w, "\nenvironment %s %s (%s)\n", s.Environment, verdict, round(res.Duration))
+	fmt.Fprintf(w, "\nenvironment %s %s (%s, %s, %s)\n", s.Environment, verdict, round(res.Duration),
+		plural(s.Requests.Total, "request"), plural(s.Requests.Writes, "write"))
 	return nil
 }
 

@@ -58,8 +58,7 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 // its root.
 func writeRepo(t *testing.T) string {
 	t.Helper()
-	root := t.TempDir()
-	files := map[string]string{
+	return writeRepoFiles(t, map[string]string{
 		"config.yaml": "apiVersion: envctl.dev/v1alpha1\nkind: Config\nspec:\n  defaultEnvironment: dev\n",
 		"environments/dev.yaml": `apiVersion: envctl.dev/v1alpha1
 kind: Environment
@@ -77,7 +76,13 @@ spec:
 		"overlays/dev/platform/cm.yaml":            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: default}\ndata: {k: v}\n",
 		"overlays/dev/serving/kustomization.yaml":  "resources: [cm.yaml]\n",
 		"overlays/dev/serving/cm.yaml":             "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: serving, namespace: default}\ndata: {k: v}\n",
-	}
+	})
+}
+
+// writeRepoFiles writes a repository of files in a temp dir and returns it.
+func writeRepoFiles(t *testing.T, files map[string]string) string {
+	t.Helper()
+	root := t.TempDir()
 	for name, data := range files {
 		p := filepath.Join(root, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -181,7 +186,7 @@ func TestSummary(t *testing.T) {
 	cl := clusterInfo{Name: "envctl-ci", Provider: "embedded", Context: "envctl-ci", Created: true}
 	for _, format := range []string{"text", "json"} {
 		var b bytes.Buffer
-		if err := writeSummary(&b, format, sampleResult(), cl); err != nil {
+		if err := writeSummary(&b, format, sampleResult(), cl, requestCounts{Total: 41, Writes: 7}); err != nil {
 			t.Fatal(err)
 		}
 		checkGolden(t, "up-summary."+format, b.Bytes())
