@@ -1,0 +1,85 @@
+package engine
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/envctl/envctl/internal/config"
+	"github.com/envctl/envctl/internal/kube"
+	"github.com/envctl/envctl/internal/render"
+	"github.com/envctl/envctl/internal/source"
+)
+
+// TestReconcileCIPlatform brings the repository's own ci environment (the
+// ML platform under bases/ and overlays/, Helm chart and hooks included) up
+// on the test cluster from nothing, then checks that running it again
+// writes nothing.
+func TestReconcileCIPlatform(t *testing.T) {
+	cfg, counter := kube.CountingConfig(testConfig(t))
+	client, err := kube.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, err := config.Load(config.LoadOptions{Dir: filepath.Join("..", ".."), LookupEnv: func(string) (string, bool) { return "", false }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := repo.Environment("ci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := source.Local(repo.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{
+		Environment: env,
+		Settings:    repo.Config.Spec,
+		Revision:    snap.Revision,
+		Render: func(ctx context.Context) (*render.Result, error) {
+			return render.Render(ctx, render.Options{Source: snap, Environment: env, Settings: repo.Config.Spec.Render})
+		},
+		Client: client,
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	start := time.Now()
+	res, err := Reconcile(ctx, opts)
+	if err != nil {
+		t.Fatalf("first reconcile: %v", err)
+	}
+	first := counter.Snapshot()
+	t.Logf("ci from nothing to healthy in %v (%d requests, %d writes)", time.Since(start).Round(time.Millisecond), first.Requests, first.Writes)
+	objects := 0
+	for _, c := range res.Components {
+		objects += len(c.Changes)
+		if c.State != Healthy {
+			t.Errorf("component %s is %s: %s", c.Name, c.State, c.Reason)
+		}
+		if c.Counts.Created != len(c.Changes) {
+			t.Errorf("component %s: %+v, want every object created", c.Name, c.Counts)
+		}
+	}
+	if objects == 0 {
+		t.Fatal("the ci environment rendered no objects")
+	}
+
+	start = time.Now()
+	res, err = Reconcile(ctx, opts)
+	if err != nil {
+		t.Fatalf("second reconcile: %v", err)
+	}
+	second := counter.Snapshot().Sub(first)
+	t.Logf("ci again: %v (%d requests, %d writes)", time.Since(start).Round(time.Millisecond), second.Requests, second.Writes)
+	if second.Writes != 0 {
+		t.Errorf("second reconcile of ci wrote %d times: %v", second.Writes, second.WritePaths)
+	}
+	for _, c := range res.Components {
+		if c.Counts.Unchanged != len(c.Changes) || c.State != Healthy {
+			t.Errorf("second reconcile: component %s %s %+v", c.Name, c.State, c.Counts)
+		}
+	}
+}
