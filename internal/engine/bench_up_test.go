@@ -1,0 +1,125 @@
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/envctl/envctl/internal/cluster/embedded"
+	"github.com/envctl/envctl/internal/config"
+	"github.com/envctl/envctl/internal/kube"
+	"github.com/envctl/envctl/internal/render"
+	"github.com/envctl/envctl/internal/source"
+)
+
+// upChildEnv makes the test binary act as `envctl up ci` from nothing:
+// BenchmarkUpCI re-executes it with this variable set, because one embedded
+// control plane runs per process (the API server keeps global state) and
+// because a fresh process is what a user's `envctl up ci` pays for.
+const upChildEnv = "ENVCTL_ENGINE_BENCH_UP_CI"
+
+// upCIChild starts an embedded cluster with the ci environment's nodes,
+// renders the repository's ci environment, reconciles it until every
+// component is healthy, prints "done <cluster-ns> <requests> <writes>" and
+// stops the cluster. It returns the process exit code.
+func upCIChild() int {
+	fail := func(err error) int {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	repo, err := config.Load(config.LoadOptions{Dir: filepath.Join("..", ".."), LookupEnv: func(string) (string, bool) { return "", false }})
+	if err != nil {
+		return fail(err)
+	}
+	env, err := repo.Environment("ci")
+	if err != nil {
+		return fail(err)
+	}
+	var nodes []config.NodePool
+	if env.Spec.Cluster.Embedded != nil {
+		nodes = env.Spec.Cluster.Embedded.Nodes
+	}
+	dir, err := os.MkdirTemp("", "envctl-bench-up-")
+	if err != nil {
+		return fail(err)
+	}
+	defer os.RemoveAll(dir)
+
+	began := time.Now()
+	cp, err := embedded.Start(ctx, embedded.Options{Dir: dir, Nodes: nodes, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return fail(err)
+	}
+	defer cp.Stop()
+	if err := cp.WaitUsable(ctx); err != nil {
+		return fail(err)
+	}
+	clusterTook := time.Since(began)
+	cfg, counter := kube.CountingConfig(cp.RESTConfig())
+	client, err := kube.New(cfg)
+	if err != nil {
+		return fail(err)
+	}
+	snap, err := source.Local(repo.Root)
+	if err != nil {
+		return fail(err)
+	}
+	_, err = Reconcile(ctx, Options{
+		Environment: env,
+		Settings:    repo.Config.Spec,
+		Revision:    snap.Revision,
+		Render: func(ctx context.Context) (*render.Result, error) {
+			return render.Render(ctx, render.Options{Source: snap, Environment: env, Settings: repo.Config.Spec.Render})
+		},
+		Client: client,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	s := counter.Snapshot()
+	fmt.Printf("done %d %d %d\n", clusterTook.Nanoseconds(), s.Requests, s.Writes)
+	return 0
+}
+
+// BenchmarkUpCI measures `envctl up ci` from nothing: a fresh process
+// starts an embedded cluster with ci's nodes, renders the repository's ci
+// environment and reconciles it until every component is healthy. ns/op
+// runs from exec to healthy; cluster-ms is the cluster's share (start until
+// nodes Ready and the default ServiceAccount exists).
+func BenchmarkUpCI(b *testing.B) {
+	if testing.Short() {
+		b.Skip("starts an embedded cluster per iteration")
+	}
+	var clusterNS, requests, writes int64
+	for b.Loop() {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), upChildEnv+"=1")
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			b.Fatalf("up ci: %v\n%s", err, stderr.String())
+		}
+		b.StopTimer()
+		var c, r, w int64
+		line, _ := bufio.NewReader(&stdout).ReadString('\n')
+		if _, err := fmt.Sscanf(line, "done %d %d %d", &c, &r, &w); err != nil {
+			b.Fatalf("child said %q: %v\n%s", line, err, stderr.String())
+		}
+		clusterNS += c
+		requests += r
+		writes += w
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(clusterNS)/1e6/float64(b.N), "cluster-ms")
+	b.ReportMetric(float64(requests)/float64(b.N), "requests/op")
+	b.ReportMetric(float64(writes)/float64(b.N), "writes/op")
+}
