@@ -11,6 +11,11 @@
 // Everything listens on 127.0.0.1 only, clients authenticate with
 // certificates issued by a CA kept in the state directory, and every
 // credential file is readable by its owner only.
+//
+// One control plane runs in a process at a time: the Kubernetes components
+// keep process-wide registries (informer names, metrics, /configz) that a
+// second instance would collide with. A control plane that has stopped
+// releases them, so another can start after it.
 package embedded
 
 import (
@@ -19,9 +24,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 
@@ -83,6 +86,11 @@ func (o *Options) defaults() error {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	// Checked before anything is written or started: a bad pool is the
+	// user's to fix, and names the pool.
+	if err := nodesim.Validate(simulatorOptions(*o)); err != nil {
+		return fmt.Errorf("embedded cluster: %w", err)
+	}
 	return nil
 }
 
@@ -100,123 +108,6 @@ type ControlPlane struct {
 	stopReq  chan struct{}
 	done     chan struct{}
 	err      error
-}
-
-// Start starts etcd and the Kubernetes control-plane components and returns
-// once the API server answers /readyz. The control plane runs until ctx ends
-// or Stop is called; WaitUsable waits for simulated nodes and the default
-// service account.
-func Start(ctx context.Context, opts Options) (*ControlPlane, error) {
-	if err := opts.defaults(); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(opts.Dir, dirMode); err != nil {
-		return nil, fmt.Errorf("embedded cluster: create state dir: %w", err)
-	}
-	if err := os.Chmod(opts.Dir, dirMode); err != nil {
-		return nil, fmt.Errorf("embedded cluster: state dir: %w", err)
-	}
-	bridgeKlog(opts.Logger)
-	if err := setComponentGlobals(); err != nil {
-		return nil, err
-	}
-
-	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(opts.Port)))
-	if err != nil {
-		if opts.Port != 0 {
-			return nil, errs.Inputf("embedded cluster: port %d on 127.0.0.1: %w", opts.Port, err)
-		}
-		return nil, fmt.Errorf("embedded cluster: listen: %w", err)
-	}
-	// Closed on every failure below; the API server owns it once running.
-	listenerOwned := false
-	defer func() {
-		if !listenerOwned {
-			ln.Close()
-		}
-	}()
-	server := "https://" + ln.Addr().String()
-
-	p, err := newPKI(filepath.Join(opts.Dir, "pki"),
-		[]net.IP{net.IPv4(127, 0, 0, 1), serviceIP(opts.ServiceCIDR)},
-		[]string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"})
-	if err != nil {
-		return nil, fmt.Errorf("embedded cluster: %w", err)
-	}
-	admin, err := restConfig(server, p.ca.certPEM(), p.admin)
-	if err != nil {
-		return nil, fmt.Errorf("embedded cluster: %w", err)
-	}
-	var sim *nodesim.Simulator
-	if len(opts.Nodes) > 0 {
-		// Validated before anything starts: a bad pool is the user's to fix.
-		if sim, err = newSimulator(server, p, opts); err != nil {
-			return nil, fmt.Errorf("embedded cluster: %w", err)
-		}
-	}
-	cp := &ControlPlane{
-		dir:     opts.Dir,
-		server:  server,
-		pki:     p,
-		admin:   admin,
-		logger:  opts.Logger,
-		stopReq: make(chan struct{}),
-		done:    make(chan struct{}),
-	}
-	if sim != nil {
-		cp.nodeNames = sim.NodeNames()
-	}
-	if err := cp.writeComponentKubeconfigs(); err != nil {
-		return nil, err
-	}
-
-	r := &runner{logger: opts.Logger}
-	// Stopped in reverse order of start by the runner on any failure.
-	fail := func(err error) (*ControlPlane, error) {
-		r.stop()
-		return nil, err
-	}
-
-	began := time.Now()
-	etcd, err := startEtcd(ctx, filepath.Join(opts.Dir, "etcd"), !opts.Durable, opts.Logger)
-	if err != nil {
-		return fail(fmt.Errorf("embedded cluster: %w", err))
-	}
-	r.add("etcd", func() { etcd.stop() })
-	opts.Logger.Debug("embedded cluster: etcd ready", "elapsed", time.Since(began))
-
-	apiCtx := r.tier("kube-apiserver")
-	api, err := newAPIServer(apiCtx, &opts, p, etcd.clientURL, ln)
-	if err != nil {
-		return fail(fmt.Errorf("embedded cluster: %w", err))
-	}
-	listenerOwned = true
-	r.run("kube-apiserver", api.run)
-	opts.Logger.Debug("embedded cluster: kube-apiserver configured", "elapsed", time.Since(began))
-
-	if err := cp.waitAPI(ctx, r); err != nil {
-		return fail(err)
-	}
-	opts.Logger.Debug("embedded cluster: kube-apiserver ready", "elapsed", time.Since(began))
-
-	ctrlCtx := r.tier("controllers")
-	kcm, err := newControllerManager(ctrlCtx, p, cp.componentKubeconfig("controller-manager"))
-	if err != nil {
-		return fail(fmt.Errorf("embedded cluster: %w", err))
-	}
-	r.run("kube-controller-manager", kcm.run)
-	sched, err := newScheduler(ctrlCtx, opts.Dir, cp.componentKubeconfig("scheduler"))
-	if err != nil {
-		return fail(fmt.Errorf("embedded cluster: %w", err))
-	}
-	r.run("kube-scheduler", sched.run)
-
-	if sim != nil {
-		r.run("node-simulator", sim.Run)
-	}
-
-	go cp.supervise(ctx, r)
-	return cp, nil
 }
 
 // serviceIP is the first address of the service range, which the API server
@@ -248,6 +139,7 @@ func (cp *ControlPlane) supervise(ctx context.Context, r *runner) {
 	}
 	r.stop()
 	cp.err = err
+	running.Store(false)
 	close(cp.done)
 }
 
@@ -329,7 +221,7 @@ func (cp *ControlPlane) waitAPI(ctx context.Context, r *runner) error {
 	}
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
-	var lastBody string
+	var lastErr string
 	for {
 		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		res := client.Get().AbsPath("/readyz").Do(rctx)
@@ -339,9 +231,9 @@ func (cp *ControlPlane) waitAPI(ctx context.Context, r *runner) error {
 		if code == 200 {
 			return nil
 		}
-		if body, _ := res.Raw(); len(body) > 0 && string(body) != lastBody {
-			lastBody = string(body)
-			cp.logger.Debug("embedded cluster: waiting for kube-apiserver", "readyz", lastBody)
+		if err := res.Error(); err != nil && err.Error() != lastErr {
+			lastErr = err.Error()
+			cp.logger.Debug("embedded cluster: waiting for kube-apiserver", "readyz", lastErr)
 		}
 		select {
 		case err := <-r.failures():

@@ -13,8 +13,17 @@ import (
 	"github.com/envctl/envctl/internal/errs"
 )
 
-// newSimulator validates the node pools and prepares the simulator, which
-// acts under its own identity.
+// simulatorOptions are the node simulator's options for opts.
+func simulatorOptions(opts Options) nodesim.Options {
+	return nodesim.Options{
+		Pools:          opts.Nodes,
+		PodCIDR:        opts.PodCIDR,
+		KubeletVersion: KubernetesVersion(),
+		Logger:         opts.Logger,
+	}
+}
+
+// newSimulator prepares the simulator, which acts under its own identity.
 func newSimulator(server string, p *pki, opts Options) (*nodesim.Simulator, error) {
 	cfg, err := restConfig(server, p.ca.certPEM(), p.nodeSim)
 	if err != nil {
@@ -24,12 +33,7 @@ func newSimulator(server string, p *pki, opts Options) (*nodesim.Simulator, erro
 	if err != nil {
 		return nil, fmt.Errorf("node simulator client: %w", err)
 	}
-	return nodesim.New(client, nodesim.Options{
-		Pools:          opts.Nodes,
-		PodCIDR:        opts.PodCIDR,
-		KubeletVersion: KubernetesVersion(),
-		Logger:         opts.Logger,
-	})
+	return nodesim.New(client, simulatorOptions(opts))
 }
 
 // WaitUsable waits until every simulated node is Ready and schedulable (the

@@ -115,6 +115,7 @@ func (r *runner) stop() {
 		r.mu.Unlock()
 		for i := len(stages) - 1; i >= 0; i-- {
 			s := stages[i]
+			began := time.Now()
 			if s.cancel != nil {
 				s.cancel()
 				if !waitTimeout(&s.wg, stageStopTimeout) {
@@ -124,6 +125,7 @@ func (r *runner) stop() {
 			if s.close != nil {
 				s.close()
 			}
+			r.logger.Debug("embedded cluster: stopped", "stage", s.name, "elapsed", time.Since(began))
 		}
 	})
 }

@@ -105,9 +105,21 @@ type simNode struct {
 	lease *coordinationv1.Lease
 }
 
-// New validates opts and prepares the nodes. Every problem in the pools is
-// reported at once, naming the pool.
-func New(client kubernetes.Interface, opts Options) (*Simulator, error) {
+// Validate reports every problem in opts' node pools and address ranges at
+// once, naming the pool; New does the same checks.
+func Validate(opts Options) error {
+	opts.defaults()
+	_, err := buildNodes(opts)
+	if err != nil {
+		return err
+	}
+	if _, err := newIPPool(opts.LoadBalancerCIDR); err != nil {
+		return errs.Inputf("load-balancer CIDR: %w", err)
+	}
+	return nil
+}
+
+func (opts *Options) defaults() {
 	if opts.PodCIDR == "" {
 		opts.PodCIDR = DefaultPodCIDR
 	}
@@ -126,6 +138,12 @@ func New(client kubernetes.Interface, opts Options) (*Simulator, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+}
+
+// New validates opts and prepares the nodes. Every problem in the pools is
+// reported at once, naming the pool.
+func New(client kubernetes.Interface, opts Options) (*Simulator, error) {
+	opts.defaults()
 	nodes, err := buildNodes(opts)
 	if err != nil {
 		return nil, err
