@@ -155,3 +155,40 @@ func TestPlanErrListsEveryFailure(t *testing.T) {
 		t.Error("Err of a plan without failures is not nil")
 	}
 }
+
+// FuzzMaskSecrets checks that no value of a Secret, before or after, data or
+// stringData, survives masking, whatever the keys and values.
+func FuzzMaskSecrets(f *testing.F) {
+	f.Add("password", "hunter2", "hunter3", true)
+	f.Add("a", "", "x", false)
+	f.Add("tls.crt", "-----BEGIN", "-----BEGIN", true)
+	f.Fuzz(func(t *testing.T, key, oldValue, newValue string, stringData bool) {
+		const mark = "LEAKMARK"
+		secretOf := func(field, value string) *unstructured.Unstructured {
+			return &unstructured.Unstructured{Object: map[string]any{
+				"apiVersion": "v1", "kind": "Secret",
+				"metadata": map[string]any{"name": "s", "annotations": map[string]any{lastApplied: mark + value}},
+				field:      map[string]any{key: mark + value, "fixed": mark + "fixed"},
+			}}
+		}
+		field := "data"
+		if stringData {
+			field = "stringData"
+		}
+		before, after := secretOf("data", oldValue), secretOf(field, newValue)
+		maskSecrets(before, after)
+		for _, o := range []*unstructured.Unstructured{before, after} {
+			y, err := toYAML(o)
+			if err != nil {
+				// Keys YAML cannot hold; the error must not quote a value.
+				if strings.Contains(err.Error(), mark) {
+					t.Fatalf("the YAML error quotes a secret value: %v", err)
+				}
+				return
+			}
+			if strings.Contains(y, mark) {
+				t.Fatalf("a secret value survived masking:\n%s", y)
+			}
+		}
+	})
+}

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/envctl/envctl/internal/config"
@@ -125,19 +126,35 @@ func (r *Result) Retained() []inventory.Entry {
 	return out
 }
 
-// Err joins the errors of the failed items; nil when none failed.
+// Err joins the errors of the failed items, one per line; nil when none
+// failed. Its class (errs.KindOf) is the first failure's.
 func (r *Result) Err() error {
-	var list []error
+	var list failures
 	for _, it := range r.With(Failed) {
 		list = append(list, it.Err)
 	}
-	if len(list) == 0 {
+	switch len(list) {
+	case 0:
 		return nil
+	case 1:
+		return list[0]
 	}
-	// errors.Join unwraps to every error, so errs.KindOf finds the first
-	// one's class.
-	return errors.Join(list...)
+	return list
 }
+
+// failures are the errors of several objects.
+type failures []error
+
+func (f failures) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d objects could not be pruned:", len(f))
+	for _, err := range f {
+		b.WriteString("\n  " + strings.ReplaceAll(err.Error(), "\n", "\n  "))
+	}
+	return b.String()
+}
+
+func (f failures) Unwrap() []error { return f }
 
 // Candidates returns the entries of opts.Previous (within opts.Components)
 // that opts.Current lacks, in the order prune deletes them: kinds in the

@@ -178,3 +178,25 @@ func TestNotOwnedReason(t *testing.T) {
 		}
 	}
 }
+
+func TestResultErr(t *testing.T) {
+	r := &Result{Items: []Item{
+		{Outcome: Pruned},
+		{Outcome: Failed, Err: errs.Timeout(errors.New("prune ConfigMap ml/a: still present"))},
+		{Outcome: Failed, Err: errs.Cluster(errors.New("prune ConfigMap ml/b: refused"))},
+	}}
+	err := r.Err()
+	want := "2 objects could not be pruned:\n  prune ConfigMap ml/a: still present\n  prune ConfigMap ml/b: refused"
+	if err == nil || err.Error() != want {
+		t.Errorf("Err() = %q, want %q", err, want)
+	}
+	if errs.KindOf(err) != errs.KindTimeout {
+		t.Errorf("kind %v, want the first failure's", errs.KindOf(err))
+	}
+	if got := r.Retained(); len(got) != 2 {
+		t.Errorf("Retained = %v, want both failures", got)
+	}
+	if (&Result{Items: []Item{{Outcome: Skipped}}}).Err() != nil {
+		t.Error("a result without failures has an error")
+	}
+}
