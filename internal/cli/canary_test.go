@@ -36,7 +36,7 @@ generatorOptions:
 	e.overlay(baseResources(), secretGen(canary))
 
 	e.mustRun(diffExitChanges, "diff", "-vv")
-	e.mustRun(ExitOK, "apply", "-vv")
+	e.mustRun(ExitOK, "up", "-vv")
 	e.mustRun(diffExitNoChanges, "diff", "-vv")
 	e.mustRun(ExitOK, "status", "-vv")
 	e.mustRun(ExitOK, "status", "-o", "json", "-vv")

@@ -53,6 +53,8 @@ metadata:
 spec:
   cluster:
     provider: existing
+    existing:
+      kubeconfig: `+e.kubeconfig+`
   components:
     - name: app
       kustomize: overlays/app

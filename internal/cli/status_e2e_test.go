@@ -135,9 +135,17 @@ generatorOptions:
 		t.Errorf("inventory ConfigMaps left: %d", len(cms.Items))
 	}
 
-	// Down again: nothing to do, still success.
-	_, stderr = e.mustRun(ExitOK, "down")
-	if !strings.Contains(stderr, "no inventory") {
-		t.Errorf("second down: %s", stderr)
+	// Down again, through the environment's own (existing) cluster rather
+	// than --kubeconfig: nothing to do, still success, and a cluster envctl
+	// did not create is kept.
+	var out, errOut strings.Builder
+	code := Main([]string{"--repo", e.repo, "down"}, IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
+	if code != ExitOK {
+		t.Fatalf("second down: exit %d\n%s", code, errOut.String())
+	}
+	for _, want := range []string{"no inventory", "Cluster envctl-down was not created by envctl; it is kept."} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("second down does not say %q:\n%s", want, errOut.String())
+		}
 	}
 }
