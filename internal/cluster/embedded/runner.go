@@ -6,13 +6,6 @@ import (
 	"log/slog"
 	"sync"
 	"time"
-
-	"k8s.io/apimachinery/pkg/runtime/serializer"
-	"k8s.io/apiserver/pkg/util/compatibility"
-	utilfeature "k8s.io/apiserver/pkg/util/feature"
-	"k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/rest"
-	basecompatibility "k8s.io/component-base/compatibility"
 )
 
 // stageStopTimeout bounds the wait for one stage's goroutines at stop. A
@@ -39,11 +32,14 @@ type runner struct {
 	mu       sync.Mutex
 	stages   []*stage
 	stopOnce sync.Once
-	stopping bool
 
 	// failed receives the error of a component that returned while its
 	// stage was still meant to run.
 	failed chan error
+}
+
+func newRunner(logger *slog.Logger) *runner {
+	return &runner{logger: logger, failed: make(chan error, 16)}
 }
 
 // tier begins a stage whose goroutines share the returned context. The
@@ -70,10 +66,6 @@ func (r *runner) add(name string, close func()) {
 func (r *runner) run(name string, fn func(ctx context.Context) error) {
 	r.mu.Lock()
 	s := r.stages[len(r.stages)-1]
-	if r.failed == nil {
-		r.failed = make(chan error, 16)
-	}
-	failed := r.failed
 	r.mu.Unlock()
 	s.wg.Add(1)
 	go func() {
@@ -91,21 +83,14 @@ func (r *runner) run(name string, fn func(ctx context.Context) error) {
 			err = fmt.Errorf("%s: %w", name, err)
 		}
 		select {
-		case failed <- err:
+		case r.failed <- err:
 		default:
 		}
 	}()
 }
 
 // failures is the channel of component failures.
-func (r *runner) failures() <-chan error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.failed == nil {
-		r.failed = make(chan error, 16)
-	}
-	return r.failed
-}
+func (r *runner) failures() <-chan error { return r.failed }
 
 // stop ends the stages in reverse order and waits for each.
 func (r *runner) stop() {
@@ -145,41 +130,4 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
 	case <-t.C:
 		return false
 	}
-}
-
-var (
-	globalsOnce sync.Once
-	globalsErr  error
-)
-
-// setComponentGlobals registers the Kubernetes component (its effective
-// version and feature gates) in the process-wide registry the API server,
-// the controller manager and the scheduler all read, once per process.
-func setComponentGlobals() error {
-	globalsOnce.Do(func() {
-		reg := compatibility.DefaultComponentGlobalsRegistry
-		if reg.EffectiveVersionFor(basecompatibility.DefaultKubeComponent) == nil {
-			// The components' option constructors register it lazily
-			// too, each checking first; registering here lets Set run
-			// before any of them.
-			globalsErr = reg.Register(basecompatibility.DefaultKubeComponent,
-				compatibility.DefaultBuildEffectiveVersion(), utilfeature.DefaultMutableFeatureGate)
-			if globalsErr != nil {
-				return
-			}
-		}
-		globalsErr = reg.Set()
-	})
-	if globalsErr != nil {
-		return fmt.Errorf("embedded cluster: component versions: %w", globalsErr)
-	}
-	return nil
-}
-
-// withNegotiatedSerializer prepares cfg for an unversioned REST client.
-func withNegotiatedSerializer(cfg *rest.Config) *rest.Config {
-	cfg.NegotiatedSerializer = serializer.WithoutConversionCodecFactory{CodecFactory: scheme.Codecs}
-	cfg.GroupVersion = nil
-	cfg.APIPath = "/"
-	return cfg
 }

@@ -8,8 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
+
+	"k8s.io/apiserver/pkg/util/compatibility"
+	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	basecompatibility "k8s.io/component-base/compatibility"
 
 	"github.com/envctl/envctl/internal/cluster/embedded/nodesim"
 	"github.com/envctl/envctl/internal/errs"
@@ -51,7 +56,7 @@ func Start(ctx context.Context, opts Options) (*ControlPlane, error) {
 // start brings the components up in order on listener ln, which it closes
 // on failure; whatever started before a failure is stopped again.
 func start(ctx context.Context, opts Options, ln net.Listener) (cp *ControlPlane, err error) {
-	r := &runner{logger: opts.Logger}
+	r := newRunner(opts.Logger)
 	r.add("listener", func() { ln.Close() }) // the API server closes it too; twice is harmless
 	defer func() {
 		if err != nil {
@@ -143,4 +148,33 @@ func prepare(opts Options, server string) (*ControlPlane, error) {
 		return nil, err
 	}
 	return cp, nil
+}
+
+var (
+	globalsOnce sync.Once
+	globalsErr  error
+)
+
+// setComponentGlobals registers the Kubernetes component (its effective
+// version and feature gates) in the process-wide registry the API server,
+// the controller manager and the scheduler all read, once per process.
+func setComponentGlobals() error {
+	globalsOnce.Do(func() {
+		reg := compatibility.DefaultComponentGlobalsRegistry
+		if reg.EffectiveVersionFor(basecompatibility.DefaultKubeComponent) == nil {
+			// The components' option constructors register it lazily
+			// too, each checking first; registering here lets Set run
+			// before any of them.
+			globalsErr = reg.Register(basecompatibility.DefaultKubeComponent,
+				compatibility.DefaultBuildEffectiveVersion(), utilfeature.DefaultMutableFeatureGate)
+			if globalsErr != nil {
+				return
+			}
+		}
+		globalsErr = reg.Set()
+	})
+	if globalsErr != nil {
+		return fmt.Errorf("embedded cluster: component versions: %w", globalsErr)
+	}
+	return nil
 }

@@ -119,7 +119,11 @@ func (s *Simulator) registerNode(ctx context.Context, n *simNode) error {
 		return err
 	default:
 		upd := cur.DeepCopy()
-		upd.Labels = n.node.Labels
+		// Labels added since (kubectl label) stay; the pool's win.
+		if upd.Labels == nil {
+			upd.Labels = map[string]string{}
+		}
+		maps.Copy(upd.Labels, n.node.Labels)
 		upd.Spec.Taints = mergeTaints(n.node.Spec.Taints, cur.Spec.Taints)
 		if upd.Spec.PodCIDR == "" {
 			upd.Spec.PodCIDR, upd.Spec.PodCIDRs = n.node.Spec.PodCIDR, n.node.Spec.PodCIDRs
