@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
@@ -105,6 +106,34 @@ func countingClient(b *testing.B) (*kube.Client, *kube.Counter) {
 	return client, counter
 }
 
+// deleteNamespaces removes the benchmark namespaces of prefix and waits
+// until they are gone, outside the timer, so that one iteration's objects
+// neither slow the next one's LISTs nor have their deletion compete with it.
+func deleteNamespaces(b *testing.B, client *kube.Client, prefix string) {
+	b.Helper()
+	ctx := context.Background()
+	nss := client.Clientset.CoreV1().Namespaces()
+	for n := range benchNamespaces {
+		err := nss.Delete(ctx, fmt.Sprintf("%s-%d", prefix, n), metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			b.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for n := range benchNamespaces {
+		for {
+			_, err := nss.Get(ctx, fmt.Sprintf("%s-%d", prefix, n), metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("benchmark namespaces of %s not gone after 3 minutes", prefix)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+}
+
 func reportRequests(b *testing.B, s kube.Snapshot) {
 	b.ReportMetric(float64(s.Writes)/float64(b.N), "writes/op")
 	b.ReportMetric(float64(s.Requests)/float64(b.N), "requests/op")
@@ -120,7 +149,8 @@ func BenchmarkFirstApply1000(b *testing.B) {
 		b.StopTimer()
 		id := benchSeq.Add(1)
 		env := fmt.Sprintf("bench-first-%d", id)
-		objs := generate(env, fmt.Sprintf("bf%d", id))
+		prefix := fmt.Sprintf("bf%d", id)
+		objs := generate(env, prefix)
 		opts := benchOptions(b, client, env, objs)
 		opts.NoWait = true
 		before := counter.Snapshot()
@@ -136,6 +166,7 @@ func BenchmarkFirstApply1000(b *testing.B) {
 		d := counter.Snapshot().Sub(before)
 		total.Writes += d.Writes
 		total.Requests += d.Requests
+		deleteNamespaces(b, client, prefix)
 		b.StartTimer()
 	}
 	reportRequests(b, total)
@@ -147,11 +178,13 @@ func BenchmarkNoOpReconcile1000(b *testing.B) {
 	client, counter := countingClient(b)
 	id := benchSeq.Add(1)
 	env := fmt.Sprintf("bench-noop-%d", id)
-	objs := generate(env, fmt.Sprintf("bn%d", id))
+	prefix := fmt.Sprintf("bn%d", id)
+	objs := generate(env, prefix)
 	opts := benchOptions(b, client, env, objs)
 	if _, err := Reconcile(context.Background(), opts); err != nil {
 		b.Fatalf("setup: %v", err)
 	}
+	b.Cleanup(func() { deleteNamespaces(b, client, prefix) })
 	before := counter.Snapshot()
 	for b.Loop() {
 		res, err := Reconcile(context.Background(), opts)
@@ -186,7 +219,8 @@ func BenchmarkBaselineSequentialApply1000(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		id := benchSeq.Add(1)
-		objs := generate(fmt.Sprintf("bench-base-%d", id), fmt.Sprintf("bb%d", id))
+		prefix := fmt.Sprintf("bb%d", id)
+		objs := generate(fmt.Sprintf("bench-base-%d", id), prefix)
 		before := counter.Snapshot()
 		ctx := context.Background()
 		b.StartTimer()
@@ -208,6 +242,7 @@ func BenchmarkBaselineSequentialApply1000(b *testing.B) {
 		d := counter.Snapshot().Sub(before)
 		total.Writes += d.Writes
 		total.Requests += d.Requests
+		deleteNamespaces(b, client, prefix)
 		b.StartTimer()
 	}
 	reportRequests(b, total)
