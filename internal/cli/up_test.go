@@ -243,3 +243,33 @@ func TestProgressLiveLine(t *testing.T) {
 		t.Errorf("done line = %q", got)
 	}
 }
+
+func TestProgressLiveFinalBlock(t *testing.T) {
+	var b bytes.Buffer
+	p := newProgressView(&b, true, 100)
+	t0 := time.Unix(1000, 0)
+	p.now = func() time.Time { return t0.Add(3 * time.Second) }
+	p.Event(engine.Event{Type: engine.RenderDone, Time: t0, Message: "2 components, 2 objects"})
+	p.Event(engine.Event{Type: engine.ComponentStarted, Time: t0, Component: "platform", Objects: 1})
+	p.Event(engine.Event{Type: engine.ComponentStarted, Time: t0, Component: "serving", Objects: 1})
+	p.Event(engine.Event{Type: engine.ObjectApplied, Time: t0, Component: "platform", Object: "ConfigMap ml/a", Action: "created"})
+	p.Event(engine.Event{Type: engine.ComponentDone, Time: t0.Add(time.Second), Component: "platform", State: engine.Healthy, Counts: engine.Counts{Created: 1}})
+	p.Event(engine.Event{Type: engine.ComponentDone, Time: t0.Add(2 * time.Second), Component: "serving", State: engine.Failed, Err: errors.New("timed out after 1s\n  details")})
+	p.Close()
+
+	out := b.String()
+	// The block is erased and redrawn in place: cursor up, clear to end.
+	if !strings.Contains(out, "\x1b[2A\x1b[J") {
+		t.Errorf("no in-place redraw of the two-line block in %q", out)
+	}
+	// Lines that are not about a component stay above the block.
+	if !strings.HasPrefix(out, "rendered 2 components, 2 objects\n") {
+		t.Errorf("output starts %q", out[:min(len(out), 60)])
+	}
+	final := out[strings.LastIndex(out, "\x1b[J")+len("\x1b[J"):]
+	want := "✓ platform  healthy   1 created, 0 changed, 0 unchanged  1s\n" +
+		"✗ serving   failed    timed out after 1s  2s\n"
+	if final != want {
+		t.Errorf("final block =\n%q\nwant\n%q", final, want)
+	}
+}

@@ -340,6 +340,17 @@ func TestImmutableChangeFailsThenRecreates(t *testing.T) {
 	if after.GetUID() == before.GetUID() {
 		t.Error("the Job was not recreated (same UID)")
 	}
+
+	// The object itself can ask for recreation, without the flag.
+	f.component("db", nil, strings.Replace(job("migrate:3"), `"namespace":"NS"}`,
+		`"namespace":"NS","annotations":{"envctl.dev/force-recreate":"true"}}`, 1))
+	res, err, _ = f.reconcile(noWait)
+	if err != nil {
+		t.Fatalf("reconcile of an object annotated envctl.dev/force-recreate: %v", err)
+	}
+	if got := res.Components[0].Counts; got != (Counts{Recreated: 1}) {
+		t.Errorf("annotated: counts = %+v, want 1 recreated", got)
+	}
 }
 
 func TestDriftIsReportedOrTakenBack(t *testing.T) {

@@ -12,6 +12,10 @@ import (
 	"github.com/envctl/envctl/internal/prune"
 )
 
+// saveTimeout bounds the inventory save, which runs even when the run's
+// context has ended.
+const saveTimeout = 30 * time.Second
+
 // loadInventory reads what the previous run applied. An environment never
 // applied has none, which is not an error.
 func (r *run) loadInventory(ctx context.Context) (*inventory.Inventory, error) {
@@ -34,6 +38,11 @@ func (r *run) saveInventory(ctx context.Context, prev *inventory.Inventory, prun
 		return // nothing rendered, nothing applied
 	}
 	next := r.nextInventory(prev, pruned)
+	// An interrupted run (Ctrl-C, a deadline) must still record what it
+	// applied, or those objects would never be pruned: the save gets a
+	// short time of its own.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+	defer cancel()
 	saved, err := r.opts.Inventory.Save(ctx, next)
 	if err != nil {
 		r.fail(fmt.Errorf("save the inventory: %w", err))
