@@ -188,12 +188,17 @@ func TestComputePlan(t *testing.T) {
 		t.Fatal("no inventory entry for ConfigMap same")
 	}
 	scoped := &inventory.Inventory{Environment: env, Components: []string{"app"}, Entries: []inventory.Entry{sameEntry}}
+	before = counter.Snapshot()
 	p, err = plan.Compute(t.Context(), client, same, plan.Options{Environment: env, Previous: scoped})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p.HasChanges() || p.Count(plan.Unchanged) != 1 {
 		t.Errorf("plan of the applied state: %+v", p.Items)
+	}
+	// Nothing to do costs no write, not even a dry-run, and one LIST.
+	if d := counter.Snapshot().Sub(before); d.Writes != 0 || d.Requests != 1 {
+		t.Errorf("plan of the applied state made %d requests, %d writes %v; want 1 LIST and no write", d.Requests, d.Writes, d.WritePaths)
 	}
 }
 
