@@ -83,8 +83,20 @@ func TestApplyPrunes(t *testing.T) {
 		t.Fatal("a render failure pruned model-config")
 	}
 
-	e.overlay(res, "")
-	e.mustRun(ExitOK, "down")
+	// Forced, an empty render prunes everything but the Namespace, which
+	// prune never deletes without prune.allowNamespaces.
+	e.overlay(map[string]string{}, "")
+	stdout, stderr = e.mustRun(ExitOK, "apply", "--force-prune")
+	if exists("model-config") {
+		t.Error("a forced prune of an empty render left model-config")
+	}
+	ns, err := testenv.Get(t).Clientset().CoreV1().Namespaces().Get(t.Context(), e.ns, metav1.GetOptions{})
+	if err != nil || ns.DeletionTimestamp != nil {
+		t.Errorf("namespace %s was pruned without prune.allowNamespaces: %v", e.ns, err)
+	}
+	if out := stdout + stderr; !strings.Contains(out, "prune.allowNamespaces") {
+		t.Errorf("the kept Namespace is not explained:\n%s", out)
+	}
 }
 
 func mustConfigMap(ns, name string) *corev1.ConfigMap {
