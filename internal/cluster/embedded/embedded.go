@@ -176,13 +176,13 @@ func (cp *ControlPlane) Server() string { return cp.server }
 // a fresh copy the caller may modify.
 func (cp *ControlPlane) RESTConfig() *rest.Config { return rest.CopyConfig(cp.admin) }
 
-// Kubeconfig returns a cluster-admin kubeconfig whose cluster and context are
-// both named contextName.
+// Kubeconfig returns a cluster-admin kubeconfig whose cluster, user and
+// context are all named contextName.
 func (cp *ControlPlane) Kubeconfig(contextName string) ([]byte, error) {
 	if contextName == "" {
 		return nil, errors.New("embedded cluster: kubeconfig needs a context name")
 	}
-	return kubeconfig(cp.server, cp.pki.ca.certPEM(), adminUser, cp.pki.admin, contextName)
+	return kubeconfig(cp.server, cp.pki.ca.certPEM(), cp.pki.admin, contextName)
 }
 
 // CACert returns the PEM-encoded cluster CA certificate.
@@ -198,15 +198,14 @@ func (cp *ControlPlane) componentKubeconfig(component string) string {
 func (cp *ControlPlane) writeComponentKubeconfigs() error {
 	files := []struct {
 		name string
-		user string
 		kp   keyPair
 	}{
-		{"controller-manager", controllerManagerUser, cp.pki.controllerManager},
-		{"scheduler", schedulerUser, cp.pki.scheduler},
-		{"admin", adminUser, cp.pki.admin},
+		{"controller-manager", cp.pki.controllerManager},
+		{"scheduler", cp.pki.scheduler},
+		{"admin", cp.pki.admin},
 	}
 	for _, f := range files {
-		data, err := kubeconfig(cp.server, cp.pki.ca.certPEM(), f.user, f.kp, "envctl-embedded")
+		data, err := kubeconfig(cp.server, cp.pki.ca.certPEM(), f.kp, "envctl-embedded")
 		if err != nil {
 			return fmt.Errorf("embedded cluster: %s kubeconfig: %w", f.name, err)
 		}

@@ -9,26 +9,29 @@ import (
 )
 
 // kubeconfig renders a kubeconfig for one client identity, with the
-// credentials embedded so that the file works wherever it is copied.
-func kubeconfig(server string, ca []byte, user string, client keyPair, contextName string) ([]byte, error) {
+// credentials embedded so that the file works wherever it is copied. The
+// cluster, the user and the context are all named name, so that merging
+// the file into ~/.kube/config replaces nothing of another cluster's (a
+// user named kubernetes-admin, as kubeadm names its own, would).
+func kubeconfig(server string, ca []byte, client keyPair, name string) ([]byte, error) {
 	keyData, err := client.keyPEM()
 	if err != nil {
 		return nil, err
 	}
 	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters[contextName] = &clientcmdapi.Cluster{
+	cfg.Clusters[name] = &clientcmdapi.Cluster{
 		Server:                   server,
 		CertificateAuthorityData: ca,
 	}
-	cfg.AuthInfos[user] = &clientcmdapi.AuthInfo{
+	cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{
 		ClientCertificateData: client.certPEM(),
 		ClientKeyData:         keyData,
 	}
-	cfg.Contexts[contextName] = &clientcmdapi.Context{
-		Cluster:  contextName,
-		AuthInfo: user,
+	cfg.Contexts[name] = &clientcmdapi.Context{
+		Cluster:  name,
+		AuthInfo: name,
 	}
-	cfg.CurrentContext = contextName
+	cfg.CurrentContext = name
 	data, err := clientcmd.Write(*cfg)
 	if err != nil {
 		return nil, fmt.Errorf("encode kubeconfig: %w", err)
