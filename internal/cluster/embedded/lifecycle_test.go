@@ -14,6 +14,10 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
 	"github.com/envctl/envctl/internal/cluster/embedded"
 	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/errs"
@@ -149,6 +153,56 @@ func TestOneControlPlanePerProcess(t *testing.T) {
 		if err := cp.Stop(); err != nil {
 			t.Fatalf("stop %d: %v", i+1, err)
 		}
+	}
+}
+
+// A control plane started on the state directory of a stopped one finds
+// the objects, the nodes and the credentials of the first.
+func TestRestartKeepsState(t *testing.T) {
+	if !alone(t) {
+		return
+	}
+	dir := t.TempDir()
+	opts := embedded.Options{Dir: dir, Logger: quiet, Nodes: []config.NodePool{{Count: 1}}}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	first, err := embedded.Start(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.WaitUsable(ctx); err != nil {
+		t.Fatal(err)
+	}
+	oldConfig := first.RESTConfig()
+	c := kubernetes.NewForConfigOrDie(oldConfig)
+	if _, err := c.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kept"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	second, err := embedded.Start(ctx, opts)
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	defer second.Stop()
+	if err := second.WaitUsable(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The first run's admin credentials still work (the CA was kept); only
+	// the port may differ.
+	oldConfig.Host = second.Server()
+	c = kubernetes.NewForConfigOrDie(oldConfig)
+	if _, err := c.CoreV1().ConfigMaps("default").Get(ctx, "kept", metav1.GetOptions{}); err != nil {
+		t.Errorf("configmap from the first run: %v", err)
+	}
+	nodes, err := c.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(nodes.Items) != 1 {
+		t.Errorf("%d nodes after restart, want 1", len(nodes.Items))
 	}
 }
 
