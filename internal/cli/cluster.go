@@ -44,6 +44,7 @@ removes it when it deletes the cluster.`,
 		newClusterDeleteCmd(f),
 		newClusterListCmd(f),
 		newClusterKubeconfigCmd(f),
+		newClusterServeCmd(f),
 	)
 	return cmd
 }
