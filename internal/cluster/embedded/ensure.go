@@ -65,7 +65,7 @@ func (p *Provider) Ensure(ctx context.Context, spec cluster.Spec) (*cluster.Info
 		if err := checkRestartable(dir, name); err != nil {
 			return nil, err
 		}
-		why = "its serve process is gone"
+		why = "its serve process is not running"
 		if pr.PID != 0 {
 			why = fmt.Sprintf("its serve process %d is gone", pr.PID)
 		}
@@ -101,23 +101,6 @@ func (p *Provider) prepareState(dir, name string, pools []config.NodePool) (*clu
 		return nil, false, fmt.Errorf("embedded cluster %s: %w", name, err)
 	}
 	return st, true, nil
-}
-
-// server returns the cluster's serve process and whether it is alive: the
-// one the pid file names, or, when that file is damaged, one found by its
-// command line. A stale pid file's process is returned for the message.
-func (p *Provider) server(dir, root, name string) (proc, bool) {
-	pr, ok, err := servingProc(dir)
-	if ok {
-		return pr, true
-	}
-	if err != nil {
-		p.log().Warn("ignoring a damaged pid file", "cluster", name, "err", err)
-	}
-	if found := findServers(root, name); len(found) > 0 {
-		return found[0], true
-	}
-	return pr, false
 }
 
 // alreadyRunning is Ensure of a running cluster: a check that it is

@@ -86,11 +86,23 @@ func (p proc) alive() bool {
 		return err == nil || errors.Is(err, syscall.EPERM)
 	}
 	fields, err := statFields(p.PID)
-	if err != nil || fields[0] == "Z" || fields[0] == "X" {
+	if err != nil || exited(fields) {
 		return false
 	}
 	token, err := startToken(p.PID)
 	return err == nil && token == p.Token
+}
+
+// exited reports whether the stat fields are those of a process that has
+// exited and awaits its parent. A zombie thread-group leader whose other
+// threads are still exiting (num_threads, field 20, above one) has not:
+// those threads still hold its files, its listening sockets included.
+func exited(fields []string) bool {
+	if fields[0] != "Z" && fields[0] != "X" {
+		return false
+	}
+	threads, err := strconv.Atoi(fields[17])
+	return err != nil || threads <= 1
 }
 
 // readPID reads a pid file: "PID TOKEN\n". A missing file gives

@@ -120,6 +120,23 @@ func servingProc(dir string) (proc, bool, error) {
 	return p, p.alive(), nil
 }
 
+// server returns the cluster's serve process and whether it is alive: the
+// one the pid file names, or, when that file is damaged, one found by its
+// command line. A stale pid file's process is returned for the message.
+func (p *Provider) server(dir, root, name string) (proc, bool) {
+	pr, ok, err := servingProc(dir)
+	if ok {
+		return pr, true
+	}
+	if err != nil {
+		p.log().Warn("ignoring a damaged pid file", "cluster", name, "err", err)
+	}
+	if found := findServers(root, name); len(found) > 0 {
+		return found[0], true
+	}
+	return pr, false
+}
+
 // nodePools are the simulated nodes an environment declares, with the
 // defaults configuration applies (one node named "node" when none).
 func nodePools(spec *config.EmbeddedSpec) []config.NodePool {
@@ -231,12 +248,13 @@ func (p *Provider) status(ctx context.Context, dir, name string) cluster.Info {
 		return in
 	}
 	in.Created, in.Server = st.Created, st.Server
-	pr, ok, err := servingProc(dir)
-	switch {
-	case err != nil:
+	root, err := p.stateRoot()
+	if err != nil {
 		in.Status, in.Message = cluster.StatusUnknown, err.Error()
 		return in
-	case !ok:
+	}
+	pr, ok := p.server(dir, root, name)
+	if !ok {
 		in.Status = cluster.StatusStopped
 		in.Message = fmt.Sprintf("its serve process is not running; `envctl cluster create %s --provider embedded` restarts it", name)
 		return in
