@@ -6,12 +6,10 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
 	"log"
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -67,7 +65,7 @@ waits until they are healthy and prunes what is no longer declared.`,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			f.Logger = newLogger(f.Streams.ErrOut, f.Global)
-			klog.SetSlogLogger(f.Logger)
+			klog.SetSlogLogger(slog.New(klogHandler{f.Logger.Handler()}))
 			// Helm and kustomize warn through the standard library's log
 			// package; route it into our logger so it obeys -v.
 			log.SetFlags(0)
@@ -100,30 +98,6 @@ waits until they are healthy and prunes what is no longer declared.`,
 		newDownCmd(f),
 	)
 	return root
-}
-
-func newLogger(w io.Writer, g *GlobalOptions) *slog.Logger {
-	level := slog.LevelWarn
-	switch {
-	case g.Verbosity >= 2:
-		level = slog.LevelDebug
-	case g.Verbosity == 1:
-		level = slog.LevelInfo
-	}
-	opts := &slog.HandlerOptions{Level: level}
-	if g.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
-
-// slogWriter turns lines written through the standard log package into
-// debug records.
-type slogWriter struct{ l *slog.Logger }
-
-func (w slogWriter) Write(p []byte) (int, error) {
-	w.l.Debug(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
 
 // usageError marks a flag or argument error as bad input.
