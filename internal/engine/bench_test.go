@@ -82,7 +82,7 @@ func generate(env, prefix string) []*unstructured.Unstructured {
 	return out
 }
 
-func benchOptions(b *testing.B, client *kube.Client, env string, objs []*unstructured.Unstructured) Options {
+func benchOptions(b testing.TB, client *kube.Client, env string, objs []*unstructured.Unstructured) Options {
 	b.Helper()
 	return Options{
 		Environment: &config.Environment{Metadata: config.Metadata{Name: env}, Spec: config.EnvironmentSpec{Components: []config.Component{{Name: "bench"}}}},
@@ -109,7 +109,7 @@ func countingClient(b *testing.B) (*kube.Client, *kube.Counter) {
 // deleteNamespaces removes the benchmark namespaces of prefix and waits
 // until they are gone, outside the timer, so that one iteration's objects
 // neither slow the next one's LISTs nor have their deletion compete with it.
-func deleteNamespaces(b *testing.B, client *kube.Client, prefix string) {
+func deleteNamespaces(b testing.TB, client *kube.Client, prefix string) {
 	b.Helper()
 	ctx := context.Background()
 	nss := client.Clientset.CoreV1().Namespaces()
@@ -144,6 +144,7 @@ func reportRequests(b *testing.B, s kube.Snapshot) {
 // does not wait either).
 func BenchmarkFirstApply1000(b *testing.B) {
 	client, counter := countingClient(b)
+	w := newWindow(b)
 	var total kube.Snapshot
 	for b.Loop() {
 		b.StopTimer()
@@ -154,9 +155,11 @@ func BenchmarkFirstApply1000(b *testing.B) {
 		opts := benchOptions(b, client, env, objs)
 		opts.NoWait = true
 		before := counter.Snapshot()
+		w.start()
 		b.StartTimer()
 		res, err := Reconcile(context.Background(), opts)
 		b.StopTimer()
+		w.stop()
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -170,6 +173,7 @@ func BenchmarkFirstApply1000(b *testing.B) {
 		b.StartTimer()
 	}
 	reportRequests(b, total)
+	w.report()
 }
 
 // BenchmarkNoOpReconcile1000 reconciles the 1,000 objects when nothing
@@ -185,9 +189,12 @@ func BenchmarkNoOpReconcile1000(b *testing.B) {
 		b.Fatalf("setup: %v", err)
 	}
 	b.Cleanup(func() { deleteNamespaces(b, client, prefix) })
+	w := newWindow(b)
 	before := counter.Snapshot()
 	for b.Loop() {
+		w.start()
 		res, err := Reconcile(context.Background(), opts)
+		w.stop()
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -200,6 +207,7 @@ func BenchmarkNoOpReconcile1000(b *testing.B) {
 		b.Fatalf("no-op reconcile wrote %d times: %v", d.Writes, d.WritePaths[:min(5, len(d.WritePaths))])
 	}
 	reportRequests(b, d)
+	w.report()
 }
 
 // BenchmarkBaselineSequentialApply1000 applies the same objects the plain
@@ -215,6 +223,7 @@ func BenchmarkBaselineSequentialApply1000(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	w := newWindow(b)
 	var total kube.Snapshot
 	for b.Loop() {
 		b.StopTimer()
@@ -223,6 +232,7 @@ func BenchmarkBaselineSequentialApply1000(b *testing.B) {
 		objs := generate(fmt.Sprintf("bench-base-%d", id), prefix)
 		before := counter.Snapshot()
 		ctx := context.Background()
+		w.start()
 		b.StartTimer()
 		for _, o := range objs {
 			mapping, err := client.Mapper.Mapping(ctx, o.GroupVersionKind())
@@ -239,6 +249,7 @@ func BenchmarkBaselineSequentialApply1000(b *testing.B) {
 			}
 		}
 		b.StopTimer()
+		w.stop()
 		d := counter.Snapshot().Sub(before)
 		total.Writes += d.Writes
 		total.Requests += d.Requests
@@ -246,4 +257,5 @@ func BenchmarkBaselineSequentialApply1000(b *testing.B) {
 		b.StartTimer()
 	}
 	reportRequests(b, total)
+	w.report()
 }

@@ -94,12 +94,14 @@ func upCIChild() int {
 // starts an embedded cluster with ci's nodes, renders the repository's ci
 // environment and reconciles it until every component is healthy. ns/op
 // runs from exec to healthy; cluster-ms is the cluster's share (start until
-// nodes Ready and the default ServiceAccount exists).
+// nodes Ready and the default ServiceAccount exists); cpu-s/op is the
+// child's user and system CPU time.
 func BenchmarkUpCI(b *testing.B) {
 	if testing.Short() {
 		b.Skip("starts an embedded cluster per iteration")
 	}
 	var clusterNS, requests, writes int64
+	var cpu time.Duration
 	for b.Loop() {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), upChildEnv+"=1")
@@ -109,6 +111,7 @@ func BenchmarkUpCI(b *testing.B) {
 			b.Fatalf("up ci: %v\n%s", err, stderr.String())
 		}
 		b.StopTimer()
+		cpu += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 		var c, r, w int64
 		line, _ := bufio.NewReader(&stdout).ReadString('\n')
 		if _, err := fmt.Sscanf(line, "done %d %d %d", &c, &r, &w); err != nil {
@@ -122,4 +125,5 @@ func BenchmarkUpCI(b *testing.B) {
 	b.ReportMetric(float64(clusterNS)/1e6/float64(b.N), "cluster-ms")
 	b.ReportMetric(float64(requests)/float64(b.N), "requests/op")
 	b.ReportMetric(float64(writes)/float64(b.N), "writes/op")
+	b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/op")
 }
