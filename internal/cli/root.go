@@ -10,9 +10,11 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"k8s.io/klog/v2"
 
 	"github.com/envctl/envctl/internal/errs"
@@ -46,6 +48,10 @@ func Main(args []string, streams IOStreams) int {
 	root := NewRootCmd(f)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	if err != nil && errs.KindOf(err) == errs.KindUnknown && strings.HasPrefix(err.Error(), "unknown command ") {
+		// cobra reports a mistyped command with a plain error.
+		err = usageError(fmt.Errorf("%w\nRun 'envctl --help' for the list of commands", err))
+	}
 	code := ExitCode(err)
 	if err != nil && err.Error() != "" {
 		fmt.Fprintf(streams.ErrOut, "Error: %v\n", err)
@@ -55,12 +61,18 @@ func Main(args []string, streams IOStreams) int {
 
 // NewRootCmd builds the envctl command tree.
 func NewRootCmd(f *Factory) *cobra.Command {
+	// Kubernetes packages compiled in for the embedded control plane register
+	// their own flags (--version among them) on pflag's global set, which
+	// cobra would merge into ours. envctl's flags are its own.
+	pflag.CommandLine = pflag.NewFlagSet("envctl", pflag.ContinueOnError)
+
 	root := &cobra.Command{
 		Use:   "envctl",
 		Short: "Bring up declared Kubernetes environments",
 		Long: `envctl renders the environments declared in a repository (kustomize overlays
 and Helm releases), applies them with server-side apply in dependency order,
 waits until they are healthy and prunes what is no longer declared.`,
+		Version:       currentVersion().Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
@@ -73,6 +85,7 @@ waits until they are healthy and prunes what is no longer declared.`,
 			return nil
 		},
 	}
+	root.SetVersionTemplate("envctl {{.Version}}\n")
 	root.SetIn(f.Streams.In)
 	root.SetOut(f.Streams.Out)
 	root.SetErr(f.Streams.ErrOut)
