@@ -46,7 +46,9 @@ func (p *Provider) Ensure(ctx context.Context, spec cluster.Spec) (*cluster.Info
 		return nil, fmt.Errorf("embedded cluster %s: %w", name, err)
 	}
 
-	lock, err := lockDir(ctx, dir, lockFile, true)
+	lock, err := lockDir(ctx, dir, lockFile, true, func() func(error) {
+		return spec.Step(fmt.Sprintf("Waiting for another envctl that is starting or deleting cluster %s", name))
+	})
 	if err != nil {
 		return nil, fmt.Errorf("embedded cluster %s: %w", name, err)
 	}

@@ -29,9 +29,19 @@ var errNoDir = errors.New("state directory does not exist")
 // go; a waiter then holds a lock on a file nobody else can open. So after
 // each flock the file is checked to still be the one at the path, and the
 // wait starts over on the new one when it is not.
-func lockDir(ctx context.Context, dir, name string, create bool) (*dirLock, error) {
+//
+// waiting, when not nil, is called once if the lock is held by another,
+// so that the user hears why nothing happens; it returns the function
+// lockDir calls when the wait is over.
+func lockDir(ctx context.Context, dir, name string, create bool, waiting func() func(error)) (l *dirLock, err error) {
 	path := filepath.Join(dir, name)
 	wait := 5 * time.Millisecond
+	var waited func(error)
+	defer func() {
+		if waited != nil {
+			waited(err)
+		}
+	}()
 	for {
 		if create {
 			if err := os.MkdirAll(dir, dirMode); err != nil {
@@ -46,6 +56,9 @@ func lockDir(ctx context.Context, dir, name string, create bool) (*dirLock, erro
 		}
 		if l != nil {
 			return l, nil
+		}
+		if waiting != nil && waited == nil {
+			waited = waiting()
 		}
 		select {
 		case <-ctx.Done():

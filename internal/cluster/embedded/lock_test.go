@@ -11,7 +11,7 @@ import (
 
 func TestLockDirExcludes(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "demo")
-	first, err := lockDir(context.Background(), dir, lockFile, true)
+	first, err := lockDir(context.Background(), dir, lockFile, true, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,13 +22,18 @@ func TestLockDirExcludes(t *testing.T) {
 	// A second holder waits, and gives up when its context ends.
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	if _, err := lockDir(ctx, dir, lockFile, true); err == nil || !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := lockDir(ctx, dir, lockFile, true, nil); err == nil || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("second lock while the first is held: %v, want to wait until the deadline", err)
 	}
 
 	got := make(chan error, 1)
+	var waits, ends int
+	var endErr error
 	go func() {
-		l, err := lockDir(context.Background(), dir, lockFile, true)
+		l, err := lockDir(context.Background(), dir, lockFile, true, func() func(error) {
+			waits++
+			return func(err error) { ends++; endErr = err }
+		})
 		if err == nil {
 			l.unlock()
 		}
@@ -48,6 +53,10 @@ func TestLockDirExcludes(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("second lock not taken after the first was released")
 	}
+	// The user hears once that it waits, and once that the wait is over.
+	if waits != 1 || ends != 1 || endErr != nil {
+		t.Errorf("waiting reported %d times, its end %d times (%v); want once each, without error", waits, ends, endErr)
+	}
 }
 
 // A holder that removes the directory (Delete) leaves waiters to find
@@ -56,13 +65,13 @@ func TestLockDirExcludes(t *testing.T) {
 func TestLockDirRemovedWhileWaiting(t *testing.T) {
 	for _, create := range []bool{true, false} {
 		dir := filepath.Join(t.TempDir(), "demo")
-		holder, err := lockDir(context.Background(), dir, lockFile, true)
+		holder, err := lockDir(context.Background(), dir, lockFile, true, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		got := make(chan error, 1)
 		go func() {
-			l, err := lockDir(context.Background(), dir, lockFile, create)
+			l, err := lockDir(context.Background(), dir, lockFile, create, nil)
 			if err == nil {
 				defer l.unlock()
 				// The lock held must be the file now at the path.
@@ -94,7 +103,7 @@ func TestLockDirRemovedWhileWaiting(t *testing.T) {
 }
 
 func TestLockDirMissingWithoutCreate(t *testing.T) {
-	_, err := lockDir(context.Background(), filepath.Join(t.TempDir(), "nothere"), lockFile, false)
+	_, err := lockDir(context.Background(), filepath.Join(t.TempDir(), "nothere"), lockFile, false, nil)
 	if !errors.Is(err, errNoDir) {
 		t.Errorf("lockDir of a missing directory: %v, want errNoDir", err)
 	}

@@ -168,7 +168,7 @@ func (p *Provider) Delete(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	lock, err := lockDir(ctx, dir, lockFile, false)
+	lock, err := lockDir(ctx, dir, lockFile, false, nil)
 	if errors.Is(err, errNoDir) {
 		return cluster.NotFound(config.ProviderEmbedded, name)
 	}
