@@ -16,6 +16,12 @@
 // keep process-wide registries (informer names, metrics, /configz) that a
 // second instance would collide with. A control plane that has stopped
 // releases them, so another can start after it.
+//
+// Start runs a control plane inside the caller (tests do, through package
+// testenv). Provider, the "embedded" cluster provider, runs each cluster in
+// a detached process of its own instead: `envctl cluster serve NAME`, which
+// calls Serve and outlives the command that created the cluster; its state,
+// log and data live in cluster.ClusterDir(stateDir, "embedded", NAME).
 package embedded
 
 import (

@@ -14,6 +14,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/envctl/envctl/internal/cluster"
 )
@@ -76,6 +77,17 @@ func TestCreateUseDelete(t *testing.T) {
 	in := infos[0]
 	if in.Name != "demo" || in.Provider != "embedded" || in.Status != cluster.StatusRunning || in.Server != cfg.Host || in.Version != "v1.37.2" || in.Nodes != 1 || in.Created.IsZero() {
 		t.Errorf("cluster list: %+v; want demo, embedded, running on %s, v1.37.2, 1 node, a creation time", in, cfg.Host)
+	}
+
+	// A kubeconfig of its own, for CI jobs: one context, credentials inline.
+	r = s.mustRun("cluster", "kubeconfig", "demo", "--print")
+	own, err := clientcmd.Load([]byte(r.stdout))
+	if err != nil {
+		t.Fatalf("cluster kubeconfig --print: %v\n%s", err, r.stdout)
+	}
+	if len(own.Contexts) != 1 || own.CurrentContext != "envctl-demo" || own.Clusters["envctl-demo"] == nil || own.Clusters["envctl-demo"].Server != cfg.Host ||
+		len(own.Clusters["envctl-demo"].CertificateAuthorityData) == 0 || own.AuthInfos["envctl-demo"] == nil || len(own.AuthInfos["envctl-demo"].ClientKeyData) == 0 {
+		t.Errorf("cluster kubeconfig --print: want one context envctl-demo for %s with inline credentials:\n%s", cfg.Host, r.stdout)
 	}
 
 	// Creates of the running cluster, two at once, start nothing.
