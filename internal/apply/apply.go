@@ -77,8 +77,13 @@ func (m *Manager) Client() *kube.Client { return m.client }
 type Options struct {
 	// Selector is the label selector that finds the live objects of this
 	// call (envctl.dev/environment=ENV,envctl.dev/component=NAME); the
-	// unchanged check reads them with one LIST per kind.
+	// unchanged check reads them with one LIST per kind, or takes them
+	// from Live.
 	Selector string
+	// Live, when set, is the live state read beforehand for several Apply
+	// calls (ReadLive). Its objects that match Selector are this call's
+	// live objects; only kinds it does not cover are listed.
+	Live *Live
 	// Previous holds what the previous run recorded for each object, for
 	// the unchanged check. An object without an entry is always applied.
 	Previous map[inventory.Key]Recorded

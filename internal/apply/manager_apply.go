@@ -28,7 +28,7 @@ func (m *Manager) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 		decisions: make([]*decision, len(objs)),
 		crds:      definedKinds(objs),
 	}
-	live, err := m.listLive(ctx, objs, opts.Selector)
+	live, err := m.liveFor(ctx, objs, opts)
 	if err != nil {
 		return &ChangeSet{}, err
 	}

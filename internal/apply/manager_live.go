@@ -10,11 +10,75 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/inventory"
 )
+
+// Live is the live state of a set of objects, read once for several Apply
+// calls. The engine reads the objects of every component of an environment
+// with the environment's selector before the first component starts and
+// hands the result to each component's Apply (Options.Live), so that a
+// reconcile costs one LIST per kind rather than one per kind and component.
+// A Live is not modified after ReadLive returns it; Apply calls running side
+// by side share it.
+type Live struct {
+	objs map[inventory.Key]*unstructured.Unstructured
+	// kinds are the kinds whose live objects were read, or which the
+	// cluster did not serve at the time (none of their objects existed).
+	kinds map[schema.GroupVersionKind]bool
+}
+
+// ReadLive reads the live objects of the kinds among objs that carry
+// selector's labels, with one LIST per kind (see listLive). An empty
+// selector reads nothing and covers no kind.
+func (m *Manager) ReadLive(ctx context.Context, objs []*unstructured.Unstructured, selector string) (*Live, error) {
+	l := &Live{kinds: map[schema.GroupVersionKind]bool{}}
+	if selector == "" {
+		l.objs = map[inventory.Key]*unstructured.Unstructured{}
+		return l, nil
+	}
+	live, err := m.listLive(ctx, objs, selector)
+	if err != nil {
+		return nil, err
+	}
+	l.objs = live
+	for _, o := range objs {
+		l.kinds[o.GroupVersionKind()] = true
+	}
+	return l, nil
+}
+
+// liveFor returns the live objects of one Apply call: those of opts.Live
+// that match opts.Selector, and, for kinds opts.Live does not cover, what a
+// LIST per kind with opts.Selector finds.
+func (m *Manager) liveFor(ctx context.Context, objs []*unstructured.Unstructured, opts Options) (map[inventory.Key]*unstructured.Unstructured, error) {
+	if opts.Live == nil || opts.Selector == "" {
+		return m.listLive(ctx, objs, opts.Selector)
+	}
+	sel, err := labels.Parse(opts.Selector)
+	if err != nil {
+		return nil, fmt.Errorf("apply: selector %q: %w", opts.Selector, err)
+	}
+	var uncovered []*unstructured.Unstructured
+	for _, o := range objs {
+		if !opts.Live.kinds[o.GroupVersionKind()] {
+			uncovered = append(uncovered, o)
+		}
+	}
+	live, err := m.listLive(ctx, uncovered, opts.Selector)
+	if err != nil {
+		return nil, err
+	}
+	for k, obj := range opts.Live.objs {
+		if _, listed := live[k]; !listed && sel.Matches(labels.Set(obj.GetLabels())) {
+			live[k] = obj
+		}
+	}
+	return live, nil
+}
 
 // listLive reads the live state of objs with one LIST per kind (per
 // namespace only when the kind spans one namespace or a cluster-wide LIST is

@@ -38,6 +38,8 @@ func (r *run) applyComponents(ctx context.Context, rendered *render.Result, prev
 		}
 	}
 
+	live := r.readLive(ctx, comps)
+
 	results := make([]ComponentResult, len(comps))
 	done := make(map[string]chan struct{}, len(comps))
 	states := make(map[string]State, len(comps))
@@ -75,7 +77,7 @@ func (r *run) applyComponents(ctx context.Context, rendered *render.Result, prev
 				res = ComponentResult{Name: c.Name, State: Skipped, Reason: "interrupted"}
 				r.emit(Event{Type: ComponentDone, Component: c.Name, State: Skipped, Message: res.Reason})
 			default:
-				res = r.runComponent(ctx, c, prev, previous)
+				res = r.runComponent(ctx, c, prev, previous, live)
 			}
 			mu.Lock()
 			states[c.Name] = res.State
@@ -85,6 +87,27 @@ func (r *run) applyComponents(ctx context.Context, rendered *render.Result, prev
 	}
 	wg.Wait()
 	r.result.Components = results
+}
+
+// readLive reads the live objects of every component at once, one LIST
+// per kind with the environment's selector, for the unchanged checks of all
+// components. A failure is not the run's: each component then lists its own
+// objects, and reports the failure if it persists.
+func (r *run) readLive(ctx context.Context, comps []*render.Component) *apply.Live {
+	var objs []*unstructured.Unstructured
+	for _, c := range comps {
+		objs = append(objs, c.Objects...)
+	}
+	if len(objs) == 0 {
+		return nil
+	}
+	sel := labels.SelectorFromSet(labels.Set{render.LabelEnvironment: r.env}).String()
+	live, err := r.applier.ReadLive(ctx, objs, sel)
+	if err != nil {
+		r.log.Debug("reading the live objects of every component at once failed; each component reads its own", "err", err)
+		return nil
+	}
+	return live
 }
 
 func orUnfinished(s State) string {
@@ -120,7 +143,7 @@ func joinComma(items []string) string {
 }
 
 // component runs one component: pre hooks, apply, health, post hooks.
-func (r *run) component(ctx context.Context, c *render.Component, prev *inventory.Inventory, previous map[inventory.Key]apply.Recorded) ComponentResult {
+func (r *run) component(ctx context.Context, c *render.Component, prev *inventory.Inventory, previous map[inventory.Key]apply.Recorded, live *apply.Live) ComponentResult {
 	start := time.Now()
 	res := ComponentResult{Name: c.Name}
 	r.emit(Event{Type: ComponentStarted, Component: c.Name, Objects: len(c.Objects), Message: plural(len(c.Objects), "object")})
@@ -158,6 +181,7 @@ func (r *run) component(ctx context.Context, c *render.Component, prev *inventor
 	}
 	cs, err := r.applier.Apply(ctx, c.Objects, apply.Options{
 		Selector:       sel,
+		Live:           live,
 		Previous:       previous,
 		ForceConflicts: r.opts.ForceConflicts,
 		ForceRecreate:  r.opts.ForceRecreate,

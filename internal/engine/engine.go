@@ -108,7 +108,7 @@ type run struct {
 	result  *Result
 
 	// runComponent is r.component; unit tests of the scheduling replace it.
-	runComponent func(ctx context.Context, c *render.Component, prev *inventory.Inventory, previous map[inventory.Key]apply.Recorded) ComponentResult
+	runComponent func(ctx context.Context, c *render.Component, prev *inventory.Inventory, previous map[inventory.Key]apply.Recorded, live *apply.Live) ComponentResult
 
 	eventMu sync.Mutex
 	mu      sync.Mutex

@@ -36,7 +36,7 @@ func TestSchedulingSkipsDependentsOnly(t *testing.T) {
 	cStarted := make(chan struct{})
 	var events []Event
 	r.opts.OnEvent = func(e Event) { events = append(events, e) }
-	r.runComponent = func(ctx context.Context, c *render.Component, _ *inventory.Inventory, _ map[inventory.Key]apply.Recorded) ComponentResult {
+	r.runComponent = func(ctx context.Context, c *render.Component, _ *inventory.Inventory, _ map[inventory.Key]apply.Recorded, _ *apply.Live) ComponentResult {
 		switch c.Name {
 		case "a":
 			// a fails, but only after c has started: independent components

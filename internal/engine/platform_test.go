@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
 	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/kube"
 	"github.com/envctl/envctl/internal/render"
@@ -76,6 +78,17 @@ func TestReconcileCIPlatform(t *testing.T) {
 	t.Logf("ci again: %v (%d requests, %d writes)", time.Since(start).Round(time.Millisecond), second.Requests, second.Writes)
 	if second.Writes != 0 {
 		t.Errorf("second reconcile of ci wrote %d times: %v", second.Writes, second.WritePaths)
+	}
+	// The live objects of every component are read together: one LIST per
+	// kind, plus the inventory's load and its unchanged-save check.
+	kinds := map[schema.GroupVersionKind]bool{}
+	for _, c := range res.Components {
+		for _, ch := range c.Changes {
+			kinds[ch.Ref.GroupVersionKind()] = true
+		}
+	}
+	if want := len(kinds) + 2; second.Requests > want {
+		t.Errorf("second reconcile of ci made %d requests (%v), want at most %d: one LIST for each of its %d kinds and two for the inventory", second.Requests, second.ByMethod, want, len(kinds))
 	}
 	for _, c := range res.Components {
 		if c.Counts.Unchanged != len(c.Changes) || c.State != Healthy {
