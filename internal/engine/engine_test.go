@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -250,5 +251,43 @@ func TestErrorMessage(t *testing.T) {
 	}
 	if errs.KindOf(two) != errs.KindConflict {
 		t.Errorf("kind = %v, want the first error's", errs.KindOf(two))
+	}
+}
+
+func TestUnchangedInventory(t *testing.T) {
+	entry := func(name, digest string) inventory.Entry {
+		return inventory.Entry{Ref: inventory.Ref{Version: "v1", Kind: "ConfigMap", Namespace: "ml", Name: name}, Component: "platform", Digest: digest, Fields: "f"}
+	}
+	prev := &inventory.Inventory{
+		Environment: "ci", Revision: "abc", AppliedAt: time.Unix(100, 0),
+		Components: []string{"platform"}, Entries: []inventory.Entry{entry("a", "1"), entry("b", "2")},
+	}
+	with := func(edit func(*inventory.Inventory)) *inventory.Inventory {
+		next := *prev
+		next.AppliedAt = time.Unix(200, 0)
+		next.Components = slices.Clone(prev.Components)
+		next.Entries = slices.Clone(prev.Entries)
+		edit(&next)
+		return &next
+	}
+	tests := []struct {
+		name string
+		prev *inventory.Inventory
+		next *inventory.Inventory
+		want bool
+	}{
+		{"only the time differs", prev, with(func(*inventory.Inventory) {}), true},
+		{"no previous inventory", nil, with(func(*inventory.Inventory) {}), false},
+		{"an object changed", prev, with(func(i *inventory.Inventory) { i.Entries[1] = entry("b", "3") }), false},
+		{"an object pruned", prev, with(func(i *inventory.Inventory) { i.Entries = i.Entries[:1] }), false},
+		{"another revision", prev, with(func(i *inventory.Inventory) { i.Revision = "def" }), false},
+		{"a component added", prev, with(func(i *inventory.Inventory) { i.Components = append(i.Components, "monitoring") }), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := unchangedInventory(tt.prev, tt.next); got != tt.want {
+				t.Errorf("unchangedInventory = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

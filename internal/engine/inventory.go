@@ -38,6 +38,11 @@ func (r *run) saveInventory(ctx context.Context, prev *inventory.Inventory, prun
 		return // nothing rendered, nothing applied
 	}
 	next := r.nextInventory(prev, pruned)
+	if unchangedInventory(prev, next) {
+		// What this run loaded is what it would store: the store's own
+		// unchanged check would cost a LIST to find the same.
+		return
+	}
 	// An interrupted run (Ctrl-C, a deadline) must still record what it
 	// applied, or those objects would never be pruned: the save gets a
 	// short time of its own.
@@ -52,6 +57,16 @@ func (r *run) saveInventory(ctx context.Context, prev *inventory.Inventory, prun
 	if saved {
 		r.emit(Event{Type: InventorySaved, Objects: len(next.Entries), Message: plural(len(next.Entries), "object")})
 	}
+}
+
+// unchangedInventory reports whether next records what prev does, the time
+// of the apply aside.
+func unchangedInventory(prev, next *inventory.Inventory) bool {
+	return prev != nil &&
+		prev.Environment == next.Environment &&
+		prev.Revision == next.Revision &&
+		slices.Equal(prev.Components, next.Components) &&
+		slices.Equal(prev.Entries, next.Entries)
 }
 
 // nextInventory is the inventory after this run:
