@@ -54,16 +54,25 @@ func (p *Provider) Ensure(ctx context.Context, spec cluster.Spec) (*cluster.Info
 	}
 	defer lock.unlock()
 
+	// Asked first, whatever the state says: a serve process may be up
+	// whose creator was killed before it saw the process serve.
+	pr, ok := p.server(dir, root, name)
+	if ok {
+		st, err := readState(dir, name)
+		if errors.Is(err, os.ErrNotExist) {
+			err = damaged(name, filepath.Join(dir, stateFile), fmt.Sprintf("is missing, though its serve process %d runs", pr.PID))
+		}
+		if err != nil {
+			return nil, err
+		}
+		return p.alreadyRunning(ctx, spec, dir, st, pr)
+	}
 	st, fresh, err := p.prepareState(dir, name, pools)
 	if err != nil {
 		return nil, err
 	}
 	why := ""
 	if !fresh {
-		pr, ok := p.server(dir, root, name)
-		if ok {
-			return p.alreadyRunning(ctx, spec, dir, st, pr)
-		}
 		if err := checkRestartable(dir, name); err != nil {
 			return nil, err
 		}
