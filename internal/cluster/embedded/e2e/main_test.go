@@ -46,6 +46,8 @@ type sandbox struct {
 	home       string
 	state      string
 	kubeconfig string
+	// path, when set, replaces $PATH for the commands.
+	path string
 }
 
 func newSandbox(t testing.TB) *sandbox {
@@ -85,12 +87,17 @@ func (s *sandbox) env() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		if k == "HOME" || k == "KUBECONFIG" || k == "XDG_STATE_HOME" || strings.HasPrefix(k, "ENVCTL_") {
+		if k == "HOME" || k == "KUBECONFIG" || k == "XDG_STATE_HOME" || k == "KIND_EXPERIMENTAL_PROVIDER" || strings.HasPrefix(k, "ENVCTL_") ||
+			k == "PATH" && s.path != "" {
 			continue
 		}
 		env = append(env, kv)
 	}
-	return append(env, asCLIEnv+"=1", "HOME="+s.home, "KUBECONFIG="+s.kubeconfig, "XDG_STATE_HOME="+s.state)
+	env = append(env, asCLIEnv+"=1", "HOME="+s.home, "KUBECONFIG="+s.kubeconfig, "XDG_STATE_HOME="+s.state)
+	if s.path != "" {
+		env = append(env, "PATH="+s.path)
+	}
+	return env
 }
 
 // command prepares envctl args in the sandbox's working directory.
