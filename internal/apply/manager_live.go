@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -25,7 +26,8 @@ import (
 // A Live is not modified after ReadLive returns it; Apply calls running side
 // by side share it.
 type Live struct {
-	objs map[inventory.Key]*unstructured.Unstructured
+	readAt time.Time
+	objs   map[inventory.Key]*unstructured.Unstructured
 	// kinds are the kinds whose live objects were read, or which the
 	// cluster did not serve at the time (none of their objects existed).
 	kinds map[schema.GroupVersionKind]bool
@@ -35,7 +37,7 @@ type Live struct {
 // selector's labels, with one LIST per kind (see listLive). An empty
 // selector reads nothing and covers no kind.
 func (m *Manager) ReadLive(ctx context.Context, objs []*unstructured.Unstructured, selector string) (*Live, error) {
-	l := &Live{kinds: map[schema.GroupVersionKind]bool{}}
+	l := &Live{readAt: time.Now(), kinds: map[schema.GroupVersionKind]bool{}}
 	if selector == "" {
 		l.objs = map[inventory.Key]*unstructured.Unstructured{}
 		return l, nil
@@ -50,6 +52,11 @@ func (m *Manager) ReadLive(ctx context.Context, objs []*unstructured.Unstructure
 	}
 	return l, nil
 }
+
+// ReadAt is when the read started. A change made on the cluster after it
+// (drift, a deletion) is not in the Live, so a caller hands it only to
+// Apply calls that start soon after.
+func (l *Live) ReadAt() time.Time { return l.readAt }
 
 // liveFor returns the live objects of one Apply call: those of opts.Live
 // that match opts.Selector, and, for kinds opts.Live does not cover, what a

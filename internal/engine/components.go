@@ -21,6 +21,13 @@ import (
 // settings give one.
 const defaultTimeout = 5 * time.Minute
 
+// maxLiveAge is how old the live objects read for every component at once
+// may be when a component starts. A component that starts later (it waited
+// for its dependencies to become healthy) reads its own, so that what it
+// finds unchanged was unchanged moments before, as when each component
+// listed for itself.
+const maxLiveAge = 2 * time.Second
+
 // applyComponents runs every rendered component as soon as the components
 // it depends on are done, so independent components proceed side by side.
 // A component whose dependency failed or was skipped is skipped, with the
@@ -77,7 +84,11 @@ func (r *run) applyComponents(ctx context.Context, rendered *render.Result, prev
 				res = ComponentResult{Name: c.Name, State: Skipped, Reason: "interrupted"}
 				r.emit(Event{Type: ComponentDone, Component: c.Name, State: Skipped, Message: res.Reason})
 			default:
-				res = r.runComponent(ctx, c, prev, previous, live)
+				l := live
+				if l != nil && time.Since(l.ReadAt()) > maxLiveAge {
+					l = nil
+				}
+				res = r.runComponent(ctx, c, prev, previous, l)
 			}
 			mu.Lock()
 			states[c.Name] = res.State
