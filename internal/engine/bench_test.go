@@ -96,6 +96,17 @@ func benchOptions(b testing.TB, client *kube.Client, env string, objs []*unstruc
 	}
 }
 
+// plainClient is a client whose requests are not counted, for reading the
+// API server's metrics around a window.
+func plainClient(b *testing.B) *kube.Client {
+	b.Helper()
+	client, err := kube.New(testConfig(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return client
+}
+
 func countingClient(b *testing.B) (*kube.Client, *kube.Counter) {
 	b.Helper()
 	cfg, counter := kube.CountingConfig(testConfig(b))
@@ -141,10 +152,12 @@ func reportRequests(b *testing.B, s kube.Snapshot) {
 
 // BenchmarkFirstApply1000 applies the 1,000 objects with the engine, into
 // fresh namespaces each iteration, without waiting for health (the baseline
-// does not wait either).
+// does not wait either). Why it is about 1.2 times as fast as
+// BenchmarkBaselineSequentialApply1000 on a 2-core machine, and not 3 times
+// as issue 4 asks, is explained there.
 func BenchmarkFirstApply1000(b *testing.B) {
 	client, counter := countingClient(b)
-	w := newWindow(b)
+	w := newWindow(b, plainClient(b))
 	var total kube.Snapshot
 	for b.Loop() {
 		b.StopTimer()
@@ -189,12 +202,16 @@ func BenchmarkNoOpReconcile1000(b *testing.B) {
 		b.Fatalf("setup: %v", err)
 	}
 	b.Cleanup(func() { deleteNamespaces(b, client, prefix) })
-	w := newWindow(b)
+	w := newWindow(b, plainClient(b))
 	before := counter.Snapshot()
 	for b.Loop() {
+		b.StopTimer()
 		w.start()
+		b.StartTimer()
 		res, err := Reconcile(context.Background(), opts)
+		b.StopTimer()
 		w.stop()
+		b.StartTimer()
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -213,6 +230,40 @@ func BenchmarkNoOpReconcile1000(b *testing.B) {
 // BenchmarkBaselineSequentialApply1000 applies the same objects the plain
 // way: one client-go server-side apply after the other, with the same
 // client rate limits as envctl's.
+//
+// Issue 4 asks for envctl's first apply to be at least 3 times as fast as
+// this. On the 2-core machine it is about 1.2 times as fast (medians of 5:
+// 3.8-4.2 s against 4.6-4.8 s), and no client can do much better there,
+// for these measured reasons:
+//
+//   - The API server's work is the same whichever client sends the
+//     objects, and it is nearly all of the work. The control plane runs in
+//     the test process; the process spends 7.6-8.2 CPU-seconds on envctl's
+//     1,000 objects and 8.6-9.1 on the baseline's (cpu-s/op; the baseline's
+//     longer window holds more of the controllers' catch-up). envctl's own
+//     code (digest, encode, decode, bookkeeping) is about 0.2 of them in a
+//     CPU profile of the window (-window.cpuprofile), as the baseline's
+//     client is.
+//   - The 1,000 writes are not all the server does: its controllers react
+//     with about 2,600 writes of their own in the same window
+//     (server-writes/op is about 3,600 for both): a ReplicaSet and its
+//     status and about three status updates per Deployment, an Endpoints,
+//     an EndpointSlice and a ClusterIP allocation per Service, and a
+//     ServiceAccount and a root CA ConfigMap per namespace.
+//   - So the baseline is not one core waiting on round trips: while its
+//     one request is served on one core, the controllers' work runs on the
+//     other, and it keeps 1.9 cores busy (cores). envctl keeps 1.98 busy:
+//     16 requests are in flight for the whole apply (15-15.5 on average,
+//     no barrier after the 10 Namespaces, which take 30 ms), and 4, 8 or 32
+//     in flight give the same time.
+//
+// With both runs CPU-bound on the same work, the ratio is about the ratio
+// of the CPU-seconds; 3 times would need envctl's objects to cost the
+// control plane a third of what the baseline's cost, or a control plane
+// on cores of its own. What does shorten both is less garbage collection
+// in the control plane (with GOGC=200 both runs take about 15% less time,
+// with 300 about 19%; an idle cluster then holds about 450 MiB instead of
+// 330), not a different client.
 func BenchmarkBaselineSequentialApply1000(b *testing.B) {
 	cfg, counter := kube.CountingConfig(kube.Tune(testConfig(b)))
 	dyn, err := dynamic.NewForConfig(cfg)
@@ -223,7 +274,7 @@ func BenchmarkBaselineSequentialApply1000(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	w := newWindow(b)
+	w := newWindow(b, client)
 	var total kube.Snapshot
 	for b.Loop() {
 		b.StopTimer()
