@@ -112,7 +112,7 @@ func runClusterCreate(ctx context.Context, f *Factory, o *clusterCreateOptions, 
 		t.Spec.Provider = o.Provider
 	}
 
-	progress := newStepPrinter(f)
+	progress := newProgress(f)
 	defer progress.Close()
 	if t.Env != "" {
 		progress.Note("Cluster %s of environment %s", t.Name, t.Env)

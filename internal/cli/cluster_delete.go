@@ -64,7 +64,7 @@ func runClusterDelete(ctx context.Context, f *Factory, o *clusterDeleteOptions) 
 	if err != nil {
 		return err
 	}
-	progress := newStepPrinter(f)
+	progress := newProgress(f)
 	defer progress.Close()
 
 	done := progress.Step(fmt.Sprintf("Deleting %s cluster %s", p.Name(), o.Name))

@@ -125,12 +125,15 @@ func runDown(ctx context.Context, f *Factory, o *downOptions) error {
 		}
 	}
 	if deleteCluster {
-		fmt.Fprintf(out, "Deleting %s cluster %s...\n", target.provider.Name(), target.clusterName)
-		if err := target.provider.Delete(ctx, target.clusterName); err != nil {
+		progress := newProgress(f)
+		done := progress.Step(fmt.Sprintf("Deleting %s cluster %s", target.provider.Name(), target.clusterName))
+		err := target.provider.Delete(ctx, target.clusterName)
+		done(err)
+		progress.Close()
+		if err != nil {
 			return fmt.Errorf("delete cluster %s: %w", target.clusterName, err)
 		}
 		report.ClusterDeleted = true
-		fmt.Fprintf(out, "✓ deleted cluster %s\n", target.clusterName)
 		// `envctl up` wrote the cluster's context into the user's kubeconfig.
 		path, err := kubeconfig.DefaultPath()
 		if _, statErr := os.Stat(path); err == nil && statErr == nil {

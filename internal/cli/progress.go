@@ -3,17 +3,24 @@ package cli
 import (
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/term"
 
 	"github.com/envctl/envctl/internal/apply"
 	"github.com/envctl/envctl/internal/engine"
 )
 
-// progressView shows a reconcile's progress on the error stream: on a
-// terminal a block with one line per component, redrawn in place; elsewhere
-// (CI logs, pipes) one plain line per step that matters.
+// progressView is the one progress printer of the CLI: every command that
+// reports steps or a reconcile (cluster create/delete, up, apply, down)
+// writes through it to the error stream. On a terminal it keeps a block at
+// the bottom, redrawn in place: one line per component and a spinner line per
+// step under way; finished steps and notes are printed above the block. Elsewhere
+// (CI logs, pipes) it prints one plain line per step that matters, so that a
+// long step such as an image pull does not look like a hang.
 type progressView struct {
 	w    io.Writer
 	live bool
@@ -24,7 +31,8 @@ type progressView struct {
 	mu      sync.Mutex
 	order   []string
 	comps   map[string]*componentLine
-	drawn   int // lines of the live block on screen
+	steps   []*stepLine // steps under way, in the order they began
+	drawn   int         // lines of the live block on screen
 	stop    chan struct{}
 	stopped chan struct{}
 	frame   int
@@ -43,7 +51,26 @@ type componentLine struct {
 	counts  engine.Counts
 }
 
+// stepLine is a step under way, such as "Creating cluster".
+type stepLine struct {
+	name  string
+	start time.Time
+}
+
 const spinner = `⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏`
+
+// newProgress makes the progress view for f's error stream: live when it is
+// a terminal and colour is allowed, plain lines otherwise.
+func newProgress(f *Factory) *progressView {
+	live := f.Streams.ErrTTY && !f.Global.NoColor
+	width := 0
+	if live {
+		if w, _, err := term.GetSize(int(os.Stderr.Fd())); err == nil {
+			width = w
+		}
+	}
+	return newProgressView(f.Streams.ErrOut, live, width)
+}
 
 func newProgressView(w io.Writer, live bool, width int) *progressView {
 	if width <= 20 {
@@ -77,8 +104,16 @@ func (p *progressView) loop() {
 	}
 }
 
-// Close stops the live redraw and leaves the final state on screen.
+// Close ends the steps left open as interrupted, stops the live redraw and
+// leaves the final state of the components on screen, so that the screen
+// does not keep a spinner that will never move again.
 func (p *progressView) Close() {
+	p.mu.Lock()
+	left := append([]*stepLine(nil), p.steps...)
+	p.mu.Unlock()
+	for _, s := range left {
+		p.endStep(s, fmt.Errorf("interrupted"))
+	}
 	if !p.live {
 		return
 	}
@@ -86,6 +121,48 @@ func (p *progressView) Close() {
 	<-p.stopped
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.redraw()
+}
+
+// Step implements cluster.Progress: it shows the step while it runs and a
+// line ending in ✓ or ✗ with the time it took when it ends. The returned
+// function ends the step once; later calls do nothing.
+func (p *progressView) Step(name string) func(error) {
+	s := &stepLine{name: name, start: p.now()}
+	p.mu.Lock()
+	p.steps = append(p.steps, s)
+	if p.live {
+		p.redraw()
+	} else {
+		fmt.Fprintf(p.w, "• %s\n", name)
+	}
+	p.mu.Unlock()
+
+	var once sync.Once
+	return func(err error) {
+		once.Do(func() { p.endStep(s, err) })
+	}
+}
+
+func (p *progressView) endStep(s *stepLine, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, o := range p.steps {
+		if o == s {
+			p.steps = append(p.steps[:i], p.steps[i+1:]...)
+			break
+		}
+	}
+	mark, paint := "✓", "\x1b[32m"
+	if err != nil {
+		mark, paint = "✗", "\x1b[31m"
+	}
+	if p.live {
+		// Live implies that colour is allowed (see newProgress).
+		mark = paint + mark + "\x1b[0m"
+	}
+	p.clear()
+	fmt.Fprintf(p.w, "%s %s (%s)\n", mark, s.name, roundDuration(p.now().Sub(s.start)))
 	p.redraw()
 }
 
@@ -202,7 +279,7 @@ func (p *progressView) clear() {
 	p.drawn = 0
 }
 
-// redraw repaints the live block.
+// redraw repaints the live block: the components, then the steps under way.
 func (p *progressView) redraw() {
 	if !p.live {
 		return
@@ -218,12 +295,23 @@ func (p *progressView) redraw() {
 		b.WriteString(p.render(c, width))
 		b.WriteByte('\n')
 	}
+	for _, s := range p.steps {
+		line := fmt.Sprintf("%s %s (%s)", p.spinnerFrame(), s.name, roundDuration(p.now().Sub(s.start)))
+		b.WriteString(truncate(line, p.width-1))
+		b.WriteByte('\n')
+	}
 	fmt.Fprint(p.w, b.String())
-	p.drawn = len(p.order)
+	p.drawn = len(p.order) + len(p.steps)
+}
+
+// spinnerFrame is the spinner's current frame.
+func (p *progressView) spinnerFrame() string {
+	frames := []rune(spinner)
+	return string(frames[p.frame%len(frames)])
 }
 
 func (p *progressView) render(c *componentLine, width int) string {
-	icon := string([]rune(spinner)[p.frame%len([]rune(spinner))])
+	icon := p.spinnerFrame()
 	elapsed := c.elapsed
 	switch c.state {
 	case "healthy", "applied":
@@ -261,11 +349,29 @@ func countsText(c engine.Counts) string {
 	return s
 }
 
+// round shows a component's or a run's time to a tenth of a second (a
+// hundredth under one second), precise enough to compare runs.
 func round(d time.Duration) time.Duration {
 	if d < time.Second {
 		return d.Round(10 * time.Millisecond)
 	}
 	return d.Round(100 * time.Millisecond)
+}
+
+// roundDuration shows a step's time the way a person reads it: "1.5s",
+// "42s", "2m".
+func roundDuration(d time.Duration) string {
+	switch {
+	case d < 10*time.Second:
+		return d.Round(100 * time.Millisecond).String()
+	case d < time.Minute:
+		return d.Round(time.Second).String()
+	}
+	s := d.Round(time.Second).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s") // 2m rather than 2m0s
+	}
+	return s
 }
 
 func firstLine(s string) string {

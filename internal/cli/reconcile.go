@@ -5,13 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/pflag"
-	"golang.org/x/term"
 
 	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/engine"
@@ -134,19 +132,6 @@ func reconcile(ctx context.Context, f *Factory, o *reconcileOptions, repo *confi
 		}
 	}
 	return res, err
-}
-
-// newProgress makes the progress view for f's error stream: live when it is
-// a terminal and colour is allowed, plain lines otherwise.
-func newProgress(f *Factory) *progressView {
-	live := f.Streams.ErrTTY && !f.Global.NoColor
-	width := 0
-	if live {
-		if w, _, err := term.GetSize(int(os.Stderr.Fd())); err == nil {
-			width = w
-		}
-	}
-	return newProgressView(f.Streams.ErrOut, live, width)
 }
 
 // summary is what `-o json` prints.

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -114,7 +113,7 @@ func ensureCluster(ctx context.Context, f *Factory, env *config.Environment, pro
 		return nil, cl, errs.Cluster(fmt.Errorf("cluster %s: %w", name, err))
 	}
 	cl.Created = !existed
-	if _, err := p.Ensure(ctx, cluster.Spec{Name: name, Cluster: spec, Progress: stepNotes{progress}}); err != nil {
+	if _, err := p.Ensure(ctx, cluster.Spec{Name: name, Cluster: spec, Progress: progress}); err != nil {
 		return nil, cl, fmt.Errorf("cluster %s: %w", name, err)
 	}
 	if cl.Context, err = cluster.WriteKubeconfig(ctx, p, name, kubeconfig.WriteOptions{}); err != nil {
@@ -129,19 +128,4 @@ func ensureCluster(ctx context.Context, f *Factory, env *config.Environment, pro
 		return nil, cl, errs.Cluster(fmt.Errorf("cluster %s: %w", name, err))
 	}
 	return client, cl, nil
-}
-
-// stepNotes prints a provider's steps as lines with ✓ or ✗ and the time
-// each took.
-type stepNotes struct{ p *progressView }
-
-func (s stepNotes) Step(name string) func(error) {
-	start := time.Now()
-	return func(err error) {
-		if err != nil {
-			s.p.Note("✗ %s: %v", name, err)
-			return
-		}
-		s.p.Note("✓ %s (%s)", name, round(time.Since(start)))
-	}
 }

@@ -19,9 +19,10 @@ func fakeClock(step time.Duration) func() time.Time {
 	}
 }
 
-func TestStepPrinterPlain(t *testing.T) {
+func TestProgressStepsPlain(t *testing.T) {
 	var buf bytes.Buffer
-	p := &stepPrinter{w: &buf, now: fakeClock(1500 * time.Millisecond)}
+	p := newProgressView(&buf, false, 0)
+	p.now = fakeClock(1500 * time.Millisecond)
 	done := p.Step("Checking container runtime")
 	done(nil)
 	done(errors.New("ignored: a step ends once"))
@@ -42,15 +43,16 @@ Provider auto: docker 27.3.1 answered; using kind
 	}
 }
 
-func TestStepPrinterLive(t *testing.T) {
+func TestProgressStepsLive(t *testing.T) {
 	var buf bytes.Buffer
-	p := &stepPrinter{w: &buf, live: true, color: true, now: fakeClock(time.Second), stop: make(chan struct{}), stopped: make(chan struct{})}
-	go p.spin()
+	p := &progressView{w: &buf, live: true, width: 100, comps: map[string]*componentLine{}, now: fakeClock(time.Second),
+		stop: make(chan struct{}), stopped: make(chan struct{})}
+	go p.loop()
 	p.Step("Creating cluster")(nil)
 	p.Close()
 	out := buf.String()
 	// The running step is a spinner line, erased and replaced by its result.
-	if !strings.Contains(out, "⠋ Creating cluster (") || !strings.Contains(out, "\r\x1b[K\x1b[32m✓\x1b[0m Creating cluster (") {
+	if !strings.Contains(out, "⠋ Creating cluster (") || !strings.Contains(out, "\x1b[1A\x1b[J\x1b[32m✓\x1b[0m Creating cluster (") {
 		t.Errorf("live progress = %q", out)
 	}
 	if strings.Contains(out, "• ") {
