@@ -92,7 +92,7 @@ func (r *applyRun) applyAll(ctx context.Context, idx []int) {
 		select {
 		case r.m.sem <- struct{}{}:
 		case <-ctx.Done():
-			r.record(i, failed(RefFor(r.objs[i]), classify(ctx, "apply", RefFor(r.objs[i]), r.objs[i], ctx.Err())))
+			r.record(i, failed(RefFor(r.objs[i]), kube.ClassifyError(ctx, "apply", RefFor(r.objs[i]).String(), r.objs[i], ctx.Err())))
 			continue
 		}
 		wg.Go(func() {
@@ -197,8 +197,8 @@ func (r *applyRun) applyOne(ctx context.Context, i int) Change {
 	action := Configured
 	switch {
 	case err != nil:
-		cerr := classify(ctx, "apply", d.ref, d.desired, err)
-		var imm *ImmutableError
+		cerr := kube.ClassifyError(ctx, "apply", d.ref.String(), d.desired, err)
+		var imm *kube.ImmutableError
 		if !errors.As(cerr, &imm) || !(r.opts.ForceRecreate || d.desired.GetAnnotations()[kube.ForceRecreateAnnotation] == "true") {
 			return failed(d.ref, cerr)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/inventory"
+	"github.com/envctl/envctl/internal/kube"
 )
 
 // DeleteOptions configure Delete.
@@ -42,7 +43,7 @@ func (m *Manager) Delete(ctx context.Context, obj *unstructured.Unstructured, op
 		return nil
 	}
 	if err != nil {
-		return classify(ctx, "delete", ref, obj, err)
+		return kube.ClassifyError(ctx, "delete", ref.String(), obj, err)
 	}
 	if !opts.Wait {
 		return nil

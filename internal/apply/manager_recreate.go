@@ -23,7 +23,7 @@ func (r *applyRun) recreate(ctx context.Context, mapping *meta.RESTMapping, send
 	policy := metav1.DeletePropagationBackground
 	err := res.Delete(ctx, send.GetName(), metav1.DeleteOptions{PropagationPolicy: &policy})
 	if err != nil && !apierrors.IsNotFound(err) {
-		return nil, classify(ctx, "delete (to recreate)", ref, send, err)
+		return nil, kube.ClassifyError(ctx, "delete (to recreate)", ref.String(), send, err)
 	}
 	err = poll(ctx, r.opts.DeleteTimeout, func() (bool, error) {
 		_, err := res.Get(ctx, send.GetName(), metav1.GetOptions{})
@@ -40,7 +40,7 @@ func (r *applyRun) recreate(ctx context.Context, mapping *meta.RESTMapping, send
 	}
 	out, _, err := r.m.client.Apply(ctx, mapping, send, kube.ApplyOptions{FieldManager: r.m.owner, Force: r.opts.ForceConflicts})
 	if err != nil {
-		return nil, classify(ctx, "recreate", ref, send, err)
+		return nil, kube.ClassifyError(ctx, "recreate", ref.String(), send, err)
 	}
 	r.m.log.Info("recreated after an immutable change", "object", ref.String())
 	return out, nil

@@ -9,6 +9,15 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
+func object(apiVersion, kind, ns, name string) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{}
+	u.SetAPIVersion(apiVersion)
+	u.SetKind(kind)
+	u.SetNamespace(ns)
+	u.SetName(name)
+	return u
+}
+
 func TestStages(t *testing.T) {
 	crd := object("apiextensions.k8s.io/v1", "CustomResourceDefinition", "", "models.ml.example.com")
 	_ = unstructured.SetNestedField(crd.Object, "ml.example.com", "spec", "group")

@@ -20,7 +20,6 @@ import (
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/kube"
-	"github.com/envctl/envctl/internal/plan"
 	"github.com/envctl/envctl/internal/render"
 )
 
@@ -151,7 +150,7 @@ func environmentHealth(ctx context.Context, client *kube.Client, inv *inventory.
 	for i, e := range inv.Entries {
 		refs[i] = e.Ref
 	}
-	live, err := plan.Live(ctx, client, refs, render.LabelEnvironment+"="+inv.Environment)
+	live, err := client.ListLive(ctx, refs, render.LabelEnvironment+"="+inv.Environment)
 	if err != nil {
 		return nil, err
 	}

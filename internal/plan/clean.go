@@ -42,22 +42,12 @@ func clean(obj *unstructured.Unstructured) *unstructured.Unstructured {
 	return c
 }
 
-// IsSecret reports whether obj is a core Secret, whose values must never be
-// shown.
-func IsSecret(obj *unstructured.Unstructured) bool {
-	if obj == nil {
-		return false
-	}
-	gvk := obj.GroupVersionKind()
-	return gvk.Group == "" && gvk.Kind == "Secret"
-}
-
 // maskSecrets replaces the values of the Secrets before and after (either
 // may be nil) with markers, in place. A key whose value differs gets
 // SensitiveValueChanged on the after side, so the diff shows that it changed
 // and nothing else. Objects that are not Secrets are left alone.
 func maskSecrets(before, after *unstructured.Unstructured) {
-	if !IsSecret(before) && !IsSecret(after) {
+	if !kube.IsSecret(before) && !kube.IsSecret(after) {
 		return
 	}
 	for _, field := range []string{"data", "stringData"} {

@@ -56,7 +56,13 @@ func Compute(ctx context.Context, client *kube.Client, rendered *render.Result, 
 	for _, o := range objs {
 		c.resolve(ctx, o)
 	}
-	live, err := listLive(ctx, client, objs, render.LabelEnvironment+"="+opts.Environment)
+	var refs []inventory.Ref
+	for _, o := range objs {
+		if o.mapping != nil {
+			refs = append(refs, o.item.Ref)
+		}
+	}
+	live, err := client.ListLive(ctx, refs, render.LabelEnvironment+"="+opts.Environment)
 	if err != nil {
 		return nil, err
 	}
@@ -259,4 +265,11 @@ func isNamespaceNotFound(err error, ns string) bool {
 	}
 	d := status.Status().Details
 	return d != nil && d.Kind == "namespaces" && d.Name == ns
+}
+
+// classify turns the error of o's dry-run into one that names the object
+// and its component and is classified for the exit code, the way apply
+// reports the same server answer.
+func classify(ctx context.Context, o *object, err error) error {
+	return kube.ClassifyError(ctx, "dry-run", fmt.Sprintf("%s (component %s)", o.item.Ref, o.component), o.obj, err)
 }

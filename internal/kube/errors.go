@@ -1,4 +1,4 @@
-package apply
+package kube
 
 import (
 	"context"
@@ -13,8 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/envctl/envctl/internal/errs"
-	"github.com/envctl/envctl/internal/inventory"
-	"github.com/envctl/envctl/internal/kube"
 )
 
 // FieldConflict is one field that another manager owns.
@@ -28,6 +26,8 @@ type FieldConflict struct {
 // ConflictError reports fields of an object owned by other managers, which
 // an apply without ForceConflicts does not take over.
 type ConflictError struct {
+	// Verb is the request that met the conflict: "apply", "dry-run".
+	Verb      string
 	Object    string
 	Conflicts []FieldConflict
 }
@@ -37,12 +37,14 @@ func (e *ConflictError) Error() string {
 	for _, c := range e.Conflicts {
 		parts = append(parts, fmt.Sprintf("%s is owned by %s", c.Field, c.Manager))
 	}
-	return fmt.Sprintf("apply %s: conflict: %s; take the fields over with --force-conflicts (apply.forceConflicts), or stop the other manager changing them",
-		e.Object, strings.Join(parts, ", "))
+	return fmt.Sprintf("%s %s: conflict: %s; take the fields over with --force-conflicts (apply.forceConflicts), or stop the other manager changing them",
+		e.Verb, e.Object, strings.Join(parts, ", "))
 }
 
 // ImmutableError reports a change to fields that cannot change once set.
 type ImmutableError struct {
+	// Verb is the request the server refused: "apply", "dry-run".
+	Verb   string
 	Object string
 	Fields []string
 }
@@ -52,8 +54,8 @@ func (e *ImmutableError) Error() string {
 	if len(e.Fields) > 1 {
 		noun = "fields"
 	}
-	return fmt.Sprintf("apply %s: %s %s cannot be changed (immutable); rerun with --force-recreate, or annotate the object %s: \"true\", to delete and recreate it",
-		e.Object, noun, strings.Join(e.Fields, ", "), kube.ForceRecreateAnnotation)
+	return fmt.Sprintf("%s %s: %s %s cannot be changed (immutable); rerun with --force-recreate, or annotate the object %s: \"true\", to delete and recreate it",
+		e.Verb, e.Object, noun, strings.Join(e.Fields, ", "), ForceRecreateAnnotation)
 }
 
 // immutableMarkers are the phrases the API server's validation uses for
@@ -119,12 +121,16 @@ func fieldConflicts(err error) []FieldConflict {
 	return out
 }
 
-// classify turns an error of a request about obj into an error that names
-// the object, says what the user can do, and is classified for the exit
-// code. The server's text is left out for Secrets, since validation
-// messages may quote the rejected value.
-func classify(ctx context.Context, verb string, ref inventory.Ref, obj *unstructured.Unstructured, err error) error {
-	name := ref.String()
+// ClassifyError turns the error of a request (verb: "apply", "dry-run",
+// "delete") about obj into an error that names the object, says what the
+// user can do, and is classified for the exit code. object is how messages
+// name obj ("Deployment.apps ml/web", with its component where the caller
+// knows it). The server's text is left out for Secrets, since validation
+// messages may quote the rejected value; the reason and field paths remain.
+// apply and plan share it so that the same server answer reads the same in
+// envctl apply and envctl diff.
+func ClassifyError(ctx context.Context, verb, object string, obj *unstructured.Unstructured, err error) error {
+	name := object
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		if errors.Is(ctxErr, context.DeadlineExceeded) {
 			return errs.Timeout(fmt.Errorf("%s %s: %w", verb, name, ctxErr))
@@ -132,12 +138,12 @@ func classify(ctx context.Context, verb string, ref inventory.Ref, obj *unstruct
 		return fmt.Errorf("%s %s: %w", verb, name, ctxErr)
 	}
 	if c := fieldConflicts(err); len(c) > 0 {
-		return errs.Conflict(&ConflictError{Object: name, Conflicts: c})
+		return errs.Conflict(&ConflictError{Verb: verb, Object: name, Conflicts: c})
 	}
 	if f := immutableFields(err); len(f) > 0 {
-		return errs.Conflict(&ImmutableError{Object: name, Fields: f})
+		return errs.Conflict(&ImmutableError{Verb: verb, Object: name, Fields: f})
 	}
-	msg := serverMessage(err, isSecret(obj))
+	msg := serverMessage(err, IsSecret(obj))
 	switch {
 	case apierrors.IsInvalid(err), apierrors.IsBadRequest(err), apierrors.IsUnsupportedMediaType(err):
 		return errs.Input(fmt.Errorf("%s %s: %s", verb, name, msg))
@@ -183,7 +189,9 @@ func serverMessage(err error, secret bool) string {
 	return msg + " (server message withheld for a Secret)"
 }
 
-func isSecret(obj *unstructured.Unstructured) bool {
+// IsSecret reports whether obj is a core Secret, whose values must never be
+// shown.
+func IsSecret(obj *unstructured.Unstructured) bool {
 	if obj == nil {
 		return false
 	}

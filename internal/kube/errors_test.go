@@ -1,4 +1,4 @@
-package apply
+package kube
 
 import (
 	"context"
@@ -105,7 +105,7 @@ func TestClassify(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := classify(context.Background(), "apply", RefFor(tt.obj), tt.obj, tt.err)
+			got := ClassifyError(context.Background(), "apply", Describe(tt.obj), tt.obj, tt.err)
 			if k := errs.KindOf(got); k != tt.kind {
 				t.Errorf("kind = %v, want %v (%v)", k, tt.kind, got)
 			}
@@ -128,7 +128,7 @@ func TestClassifyCanceled(t *testing.T) {
 	defer cancel()
 	<-ctx.Done()
 	obj := object("v1", "ConfigMap", "ml", "c")
-	got := classify(ctx, "apply", RefFor(obj), obj, ctx.Err())
+	got := ClassifyError(ctx, "apply", Describe(obj), obj, ctx.Err())
 	if errs.KindOf(got) != errs.KindTimeout {
 		t.Errorf("kind = %v, want timeout", errs.KindOf(got))
 	}
