@@ -1,11 +1,9 @@
 package apply
 
 import (
-	"errors"
-	"fmt"
-
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/inventory"
 )
 
@@ -92,42 +90,11 @@ func (cs *ChangeSet) Applied() []Change {
 // first failure's class (conflict, input, cluster) is the class of the
 // whole, so the exit code follows the first problem reported.
 func (cs *ChangeSet) Err() error {
-	var errList []error
+	var list []error
 	for _, c := range cs.Changes {
 		if c.Action == Failed {
-			errList = append(errList, c.Err)
+			list = append(list, c.Err)
 		}
 	}
-	switch len(errList) {
-	case 0:
-		return nil
-	case 1:
-		return errList[0]
-	default:
-		return &multiError{errs: errList}
-	}
-}
-
-// multiError reports several failed objects, one per line, and unwraps to
-// the first so that errs.KindOf classifies the whole by it.
-type multiError struct{ errs []error }
-
-func (e *multiError) Error() string {
-	msg := fmt.Sprintf("%d objects failed:", len(e.errs))
-	for _, err := range e.errs {
-		msg += "\n  " + err.Error()
-	}
-	return msg
-}
-
-func (e *multiError) Unwrap() error { return e.errs[0] }
-
-// Is reports whether any of the failures is target.
-func (e *multiError) Is(target error) bool {
-	for _, err := range e.errs {
-		if errors.Is(err, target) {
-			return true
-		}
-	}
-	return false
+	return errs.Objects("failed", list)
 }

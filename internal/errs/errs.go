@@ -5,6 +5,7 @@ package errs
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Kind is the class of an error as the user sees it.
@@ -86,3 +87,35 @@ func KindOf(err error) Kind {
 	}
 	return KindUnknown
 }
+
+// Objects joins the errors of the objects of one run: nil for none, the
+// error itself for one, and for several one error that lists them under
+// "N objects <problem>:", one per line. It unwraps to each, so KindOf
+// classifies the whole by the first and the exit code follows the first
+// problem reported.
+func Objects(problem string, list []error) error {
+	switch len(list) {
+	case 0:
+		return nil
+	case 1:
+		return list[0]
+	}
+	return &objectsError{problem: problem, errs: list}
+}
+
+// objectsError is the error of several objects.
+type objectsError struct {
+	problem string
+	errs    []error
+}
+
+func (e *objectsError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d objects %s:", len(e.errs), e.problem)
+	for _, err := range e.errs {
+		b.WriteString("\n  " + strings.ReplaceAll(err.Error(), "\n", "\n  "))
+	}
+	return b.String()
+}
+
+func (e *objectsError) Unwrap() []error { return e.errs }

@@ -8,11 +8,10 @@
 package plan
 
 import (
-	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/envctl/envctl/internal/config"
+	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/inventory"
 )
 
@@ -105,31 +104,11 @@ func (p *Plan) HasChanges() bool {
 // Err joins the errors of the items whose dry-run failed; nil when none did.
 // Its class (errs.KindOf) is the first failure's.
 func (p *Plan) Err() error {
-	var list objectErrors
+	var list []error
 	for _, it := range p.Items {
 		if it.err != nil {
 			list = append(list, it.err)
 		}
 	}
-	switch len(list) {
-	case 0:
-		return nil
-	case 1:
-		return list[0]
-	}
-	return list
+	return errs.Objects("failed", list)
 }
-
-// objectErrors are the failures of several objects, one per line.
-type objectErrors []error
-
-func (e objectErrors) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d objects failed:", len(e))
-	for _, err := range e {
-		b.WriteString("\n  " + strings.ReplaceAll(err.Error(), "\n", "\n  "))
-	}
-	return b.String()
-}
-
-func (e objectErrors) Unwrap() []error { return e }

@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/envctl/envctl/internal/config"
@@ -129,32 +128,12 @@ func (r *Result) Retained() []inventory.Entry {
 // Err joins the errors of the failed items, one per line; nil when none
 // failed. Its class (errs.KindOf) is the first failure's.
 func (r *Result) Err() error {
-	var list failures
+	var list []error
 	for _, it := range r.With(Failed) {
 		list = append(list, it.Err)
 	}
-	switch len(list) {
-	case 0:
-		return nil
-	case 1:
-		return list[0]
-	}
-	return list
+	return errs.Objects("could not be pruned", list)
 }
-
-// failures are the errors of several objects.
-type failures []error
-
-func (f failures) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d objects could not be pruned:", len(f))
-	for _, err := range f {
-		b.WriteString("\n  " + strings.ReplaceAll(err.Error(), "\n", "\n  "))
-	}
-	return b.String()
-}
-
-func (f failures) Unwrap() []error { return f }
 
 // Candidates returns the entries of opts.Previous (within opts.Components)
 // that opts.Current lacks, in the order prune deletes them: kinds in the
