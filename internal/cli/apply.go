@@ -54,14 +54,8 @@ Exit codes: 0 converged, 2 bad input, 3 unhealthy, 4 timeout, 5 conflict,
 }
 
 func runApply(ctx context.Context, f *Factory, o *applyOptions) error {
-	if err := o.validate(); err != nil {
-		return err
-	}
-	repo, env, err := loadEnvironment(f, o.Env, o.Flags)
+	repo, env, err := o.load(f)
 	if err != nil {
-		return err
-	}
-	if err := o.checkComponents(env); err != nil {
 		return err
 	}
 	t, err := connect(ctx, f, repo, env, o.cluster)

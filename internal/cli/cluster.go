@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/envctl/envctl/internal/cluster"
+	"github.com/envctl/envctl/internal/cluster/kubeconfig"
 	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/errs"
 )
@@ -56,6 +57,54 @@ type clusterTarget struct {
 	Env  string
 	Name string
 	Spec config.ClusterSpec
+}
+
+// namedCluster are the inputs of the commands that act on one cluster
+// envctl already has (delete, kubeconfig): its name, the provider that has
+// it, and the environment that declares it.
+type namedCluster struct {
+	Name     string
+	Provider string
+	Env      string
+}
+
+func (n *namedCluster) bind(fl *pflag.FlagSet) {
+	fl.StringVar(&n.Name, "name", "", "cluster name (instead of the NAME argument)")
+	fl.StringVar(&n.Provider, "provider", "", providerFlagHelp+" (default: whichever has the cluster)")
+	fl.StringVarP(&n.Env, "env", "e", "", "environment that declares the cluster, for clusters of provider existing")
+}
+
+// setName takes the cluster's name from the NAME argument or --name. When
+// neither gives one, the usage error starts with missing ("name the
+// cluster: envctl cluster kubeconfig NAME").
+func (n *namedCluster) setName(cmd *cobra.Command, args []string, missing string) error {
+	name, err := clusterNameArg(args, n.Name)
+	if err != nil {
+		return err
+	}
+	if name == "" {
+		return usageError(fmt.Errorf("%s\nSee '%s --help'", missing, cmd.CommandPath()))
+	}
+	n.Name = name
+	return nil
+}
+
+// provider returns the provider that has the cluster (see findProvider).
+func (n *namedCluster) provider(ctx context.Context, f *Factory) (cluster.Provider, error) {
+	t, err := loadClusterTarget(f, n.Env, nil)
+	if err != nil {
+		return nil, err
+	}
+	return findProvider(ctx, n.Provider, n.Name, providerOptions(f, t))
+}
+
+// kubeconfigPath is the --kubeconfig flag's file, or the user's default
+// kubeconfig when the flag is empty.
+func kubeconfigPath(flag string) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	return kubeconfig.DefaultPath()
 }
 
 // clusterNameArg reads a cluster name given as the positional NAME or as

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -87,8 +86,8 @@ answers and reports its version.`,
 }
 
 func runClusterCreate(ctx context.Context, f *Factory, o *clusterCreateOptions, cmd *cobra.Command) error {
-	if o.Output != "text" && o.Output != "json" {
-		return usageError(fmt.Errorf("unknown output format %q: want text or json", o.Output))
+	if err := checkOutput(o.Output, "text", "json"); err != nil {
+		return err
 	}
 	if o.Wait < 0 {
 		return usageError(fmt.Errorf("--wait %v: want a positive duration, or 0 for no limit", o.Wait))
@@ -138,11 +137,9 @@ func runClusterCreate(ctx context.Context, f *Factory, o *clusterCreateOptions, 
 
 	res := clusterResult{Info: *info, Reason: sel.Reason}
 	if p.Name() != config.ProviderExisting {
-		path := o.Kubeconfig
-		if path == "" {
-			if path, err = kubeconfig.DefaultPath(); err != nil {
-				return err
-			}
+		path, err := kubeconfigPath(o.Kubeconfig)
+		if err != nil {
+			return err
 		}
 		done := progress.Step(fmt.Sprintf("Writing context %s to %s", kubeconfig.ContextName(t.Name), path))
 		res.Context, err = cluster.WriteKubeconfig(ctx, p, t.Name, kubeconfig.WriteOptions{Path: path, SetCurrentContext: o.SetContext})
@@ -155,9 +152,7 @@ func runClusterCreate(ctx context.Context, f *Factory, o *clusterCreateOptions, 
 	progress.Close()
 
 	if o.Output == "json" {
-		enc := json.NewEncoder(f.Streams.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
+		return writeJSON(f.Streams.Out, res)
 	}
 	printClusterSummary(f, res, o.SetContext)
 	return nil

@@ -12,9 +12,7 @@ import (
 
 // clusterDeleteOptions are the inputs of `envctl cluster delete`.
 type clusterDeleteOptions struct {
-	Name       string
-	Provider   string
-	Env        string
+	namedCluster
 	Kubeconfig string
 }
 
@@ -36,31 +34,20 @@ unless --provider says which.`,
   envctl cluster delete --name scratch --provider kind`,
 		Args: argsValidator(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, err := clusterNameArg(args, o.Name)
-			if err != nil {
+			if err := o.setName(cmd, args, "name the cluster to delete: envctl cluster delete NAME"); err != nil {
 				return err
 			}
-			if name == "" {
-				return usageError(fmt.Errorf("name the cluster to delete: envctl cluster delete NAME\nSee '%s --help'", cmd.CommandPath()))
-			}
-			o.Name = name
 			return runClusterDelete(cmd.Context(), f, o)
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&o.Name, "name", "", "cluster name (instead of the NAME argument)")
-	fl.StringVar(&o.Provider, "provider", "", providerFlagHelp+" (default: whichever has the cluster)")
-	fl.StringVarP(&o.Env, "env", "e", "", "environment that declares the cluster, for clusters of provider existing")
+	o.namedCluster.bind(fl)
 	fl.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig file to remove the context from (default: the first file in $KUBECONFIG, else ~/.kube/config)")
 	return cmd
 }
 
 func runClusterDelete(ctx context.Context, f *Factory, o *clusterDeleteOptions) error {
-	t, err := loadClusterTarget(f, o.Env, nil)
-	if err != nil {
-		return err
-	}
-	p, err := findProvider(ctx, o.Provider, o.Name, providerOptions(f, t))
+	p, err := o.provider(ctx, f)
 	if err != nil {
 		return err
 	}
@@ -74,14 +61,12 @@ func runClusterDelete(ctx context.Context, f *Factory, o *clusterDeleteOptions) 
 		return err
 	}
 	if p.Name() != config.ProviderExisting {
-		path := o.Kubeconfig
-		if path == "" {
-			if path, err = kubeconfig.DefaultPath(); err != nil {
-				return err
-			}
+		path, err := kubeconfigPath(o.Kubeconfig)
+		if err != nil {
+			return err
 		}
 		done := progress.Step(fmt.Sprintf("Removing context %s from %s", kubeconfig.ContextName(o.Name), path))
-		_, err := kubeconfig.Remove(ctx, path, o.Name)
+		_, err = kubeconfig.Remove(ctx, path, o.Name)
 		done(err)
 		if err != nil {
 			return fmt.Errorf("cluster %s is deleted, but its context is not: %w", o.Name, err)

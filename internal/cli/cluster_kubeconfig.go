@@ -13,9 +13,7 @@ import (
 
 // clusterKubeconfigOptions are the inputs of `envctl cluster kubeconfig`.
 type clusterKubeconfigOptions struct {
-	Name       string
-	Provider   string
-	Env        string
+	namedCluster
 	Print      bool
 	Write      bool
 	Kubeconfig string
@@ -40,24 +38,17 @@ when asked with --print.`,
   envctl cluster kubeconfig --name envctl-ci --print > "$RUNNER_TEMP/kubeconfig"`,
 		Args: argsValidator(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, err := clusterNameArg(args, o.Name)
-			if err != nil {
+			if err := o.setName(cmd, args, "name the cluster: envctl cluster kubeconfig NAME"); err != nil {
 				return err
-			}
-			if name == "" {
-				return usageError(fmt.Errorf("name the cluster: envctl cluster kubeconfig NAME\nSee '%s --help'", cmd.CommandPath()))
 			}
 			if o.Print && o.Write {
 				return usageError(fmt.Errorf("--print and --write exclude each other"))
 			}
-			o.Name = name
 			return runClusterKubeconfig(cmd.Context(), f, o)
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&o.Name, "name", "", "cluster name (instead of the NAME argument)")
-	fl.StringVar(&o.Provider, "provider", "", providerFlagHelp+" (default: whichever has the cluster)")
-	fl.StringVarP(&o.Env, "env", "e", "", "environment that declares the cluster, for clusters of provider existing")
+	o.namedCluster.bind(fl)
 	fl.BoolVar(&o.Write, "write", false, "merge the context into the kubeconfig file (the default)")
 	fl.BoolVar(&o.Print, "print", false, "print a kubeconfig with only this cluster's context, credentials included")
 	fl.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig file to write to (default: the first file in $KUBECONFIG, else ~/.kube/config)")
@@ -66,11 +57,7 @@ when asked with --print.`,
 }
 
 func runClusterKubeconfig(ctx context.Context, f *Factory, o *clusterKubeconfigOptions) error {
-	t, err := loadClusterTarget(f, o.Env, nil)
-	if err != nil {
-		return err
-	}
-	p, err := findProvider(ctx, o.Provider, o.Name, providerOptions(f, t))
+	p, err := o.provider(ctx, f)
 	if err != nil {
 		return err
 	}
@@ -85,11 +72,9 @@ func runClusterKubeconfig(ctx context.Context, f *Factory, o *clusterKubeconfigO
 	if p.Name() == config.ProviderExisting {
 		return usageError(fmt.Errorf("cluster %s is an existing cluster: its context is already in your kubeconfig; use --print for a file of its own", o.Name))
 	}
-	path := o.Kubeconfig
-	if path == "" {
-		if path, err = kubeconfig.DefaultPath(); err != nil {
-			return err
-		}
+	path, err := kubeconfigPath(o.Kubeconfig)
+	if err != nil {
+		return err
 	}
 	name, err := cluster.WriteKubeconfig(ctx, p, o.Name, kubeconfig.WriteOptions{Path: path, SetCurrentContext: o.SetContext})
 	if err != nil {

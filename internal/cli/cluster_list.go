@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -55,8 +54,8 @@ could not be asked, for instance because the container runtime is down);
 }
 
 func runClusterList(ctx context.Context, f *Factory, o *clusterListOptions) error {
-	if o.Output != "table" && o.Output != "json" {
-		return usageError(fmt.Errorf("unknown output format %q: want table or json", o.Output))
+	if err := checkOutput(o.Output, "table", "json"); err != nil {
+		return err
 	}
 	t, err := loadClusterTarget(f, o.Env, nil)
 	if err != nil {
@@ -82,9 +81,7 @@ func runClusterList(ctx context.Context, f *Factory, o *clusterListOptions) erro
 	})
 
 	if o.Output == "json" {
-		enc := json.NewEncoder(f.Streams.Out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(all); err != nil {
+		if err := writeJSON(f.Streams.Out, all); err != nil {
 			return err
 		}
 	} else {

@@ -102,8 +102,8 @@ func settingsTable() string {
 }
 
 func runConfigView(f *Factory, o *configViewOptions) error {
-	if o.Output != "yaml" && o.Output != "json" {
-		return usageError(fmt.Errorf("unknown output format %q: want yaml or json", o.Output))
+	if err := checkOutput(o.Output, "yaml", "json"); err != nil {
+		return err
 	}
 	if o.ShowOrigin && o.Output == "json" {
 		return usageError(fmt.Errorf("--show-origin applies to YAML output only"))
@@ -121,9 +121,7 @@ func runConfigView(f *Factory, o *configViewOptions) error {
 		view.Environment = env
 	}
 	if o.Output == "json" {
-		enc := json.NewEncoder(f.Streams.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(view)
+		return writeJSON(f.Streams.Out, view)
 	}
 	cfgNode, err := yamlNode(view.Config)
 	if err != nil {

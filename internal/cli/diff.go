@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -70,8 +69,8 @@ error (bad input, an object the server rejects, an unreachable cluster).`,
 				o.Env = args[0]
 			}
 			o.Flags = cmd.Flags()
-			if o.Output != "text" && o.Output != "json" {
-				return usageError(fmt.Errorf("unknown output format %q: want text or json", o.Output))
+			if err := checkOutput(o.Output, "text", "json"); err != nil {
+				return err
 			}
 			code, err := runDiff(cmd.Context(), f, o)
 			if err != nil {
@@ -170,9 +169,7 @@ func printPlan(f *Factory, p *plan.Plan, output string) error {
 		for _, it := range p.Items {
 			items = append(items, diffItem{Ref: it.Ref, Component: it.Component, Action: it.Action, Diff: it.Diff, Note: it.Note, Error: it.Error})
 		}
-		enc := json.NewEncoder(f.Streams.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(items)
+		return writeJSON(f.Streams.Out, items)
 	}
 	color := f.Streams.OutTTY && !f.Global.NoColor
 	for _, it := range p.Items {

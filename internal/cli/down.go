@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -70,8 +69,8 @@ up, does nothing and succeeds.`,
 			if len(args) == 1 {
 				o.Env = args[0]
 			}
-			if o.Output != "text" && o.Output != "json" {
-				return usageError(fmt.Errorf("unknown output format %q: want text or json", o.Output))
+			if err := checkOutput(o.Output, "text", "json"); err != nil {
+				return err
 			}
 			if o.Timeout <= 0 {
 				return usageError(fmt.Errorf("--timeout must be positive, not %s", o.Timeout))
@@ -208,9 +207,7 @@ func deleteObjects(ctx context.Context, f *Factory, target *envTarget, o *downOp
 
 func printDown(f *Factory, o *downOptions, r *downReport, incomplete bool) error {
 	if o.Output == "json" {
-		enc := json.NewEncoder(f.Streams.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		return writeJSON(f.Streams.Out, r)
 	}
 	deleted, kept := 0, 0
 	for _, ob := range r.Objects {

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -48,10 +47,8 @@ func (o *reconcileOptions) bind(fs *pflag.FlagSet) {
 }
 
 func (o *reconcileOptions) validate() error {
-	switch o.Output {
-	case "text", "json":
-	default:
-		return usageError(fmt.Errorf("unknown output format %q: want text or json", o.Output))
+	if err := checkOutput(o.Output, "text", "json"); err != nil {
+		return err
 	}
 	if o.Timeout < 0 {
 		return usageError(fmt.Errorf("--timeout must not be negative, got %s", o.Timeout))
@@ -60,6 +57,22 @@ func (o *reconcileOptions) validate() error {
 		return usageError(fmt.Errorf("--force-prune and --no-prune contradict each other"))
 	}
 	return nil
+}
+
+// load checks the flags, loads the environment with the setting overrides
+// and checks --component against it: the start that up and apply share.
+func (o *reconcileOptions) load(f *Factory) (*config.Repo, *config.Environment, error) {
+	if err := o.validate(); err != nil {
+		return nil, nil, err
+	}
+	repo, env, err := loadEnvironment(f, o.Env, o.Flags)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := o.checkComponents(env); err != nil {
+		return nil, nil, err
+	}
+	return repo, env, nil
 }
 
 // checkComponents reports a --component that the environment does not have.
@@ -220,9 +233,7 @@ func summarize(res *engine.Result, cl clusterInfo, reqs requestCounts) summary {
 func writeSummary(w io.Writer, format string, res *engine.Result, cl clusterInfo, reqs requestCounts) error {
 	s := summarize(res, cl, reqs)
 	if format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(s)
+		return writeJSON(w, s)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "COMPONENT\tSTATE\tCREATED\tCHANGED\tUNCHANGED\tPRUNED\tTIME")

@@ -83,8 +83,8 @@ treat it as you treat the repository. Errors and logs never show it.`,
 }
 
 func runRender(ctx context.Context, f *Factory, o *renderOptions) error {
-	if o.Output != "yaml" && o.Output != "json" {
-		return usageError(fmt.Errorf("unknown output format %q: want yaml or json", o.Output))
+	if err := checkOutput(o.Output, "yaml", "json"); err != nil {
+		return err
 	}
 	if o.OutputDir != "" && o.Output != "yaml" {
 		return usageError(fmt.Errorf("--output-dir writes YAML files; it cannot be combined with -o %s", o.Output))

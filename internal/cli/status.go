@@ -3,7 +3,6 @@ package cli
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -78,8 +77,8 @@ the environment was never applied (no cluster or no inventory).`,
 			if len(args) == 1 {
 				o.Env = args[0]
 			}
-			if o.Output != "table" && o.Output != "json" {
-				return usageError(fmt.Errorf("unknown output format %q: want table or json", o.Output))
+			if err := checkOutput(o.Output, "table", "json"); err != nil {
+				return err
 			}
 			return runStatus(cmd.Context(), f, o)
 		},
@@ -119,9 +118,7 @@ func runStatus(ctx context.Context, f *Factory, o *statusOptions) error {
 		report.Cluster = ""
 	}
 	if o.Output == "json" {
-		enc := json.NewEncoder(f.Streams.Out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(report); err != nil {
+		if err := writeJSON(f.Streams.Out, report); err != nil {
 			return err
 		}
 	} else {

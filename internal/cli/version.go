@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"runtime"
 	"runtime/debug"
@@ -46,14 +45,12 @@ func newVersionCmd(f *Factory) *cobra.Command {
 			v := currentVersion()
 			switch output {
 			case "json":
-				enc := json.NewEncoder(f.Streams.Out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(v)
+				return writeJSON(f.Streams.Out, v)
 			case "", "text":
 				fmt.Fprintf(f.Streams.Out, "envctl %s (%s, %s)\n", v.Version, v.GoVersion, v.Platform)
 				return nil
 			default:
-				return usageError(fmt.Errorf("unknown output format %q: want text or json", output))
+				return checkOutput(output, "text", "json")
 			}
 		},
 	}
