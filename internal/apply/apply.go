@@ -67,12 +67,6 @@ func NewManager(client *kube.Client, opts ManagerOptions) *Manager {
 	}
 }
 
-// FieldManager returns the field manager the Manager applies as.
-func (m *Manager) FieldManager() string { return m.owner }
-
-// Client returns the clients the Manager uses.
-func (m *Manager) Client() *kube.Client { return m.client }
-
 // Options configure one Apply call.
 type Options struct {
 	// Selector is the label selector that finds the live objects of this

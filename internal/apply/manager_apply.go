@@ -92,7 +92,7 @@ func (r *applyRun) applyAll(ctx context.Context, idx []int) {
 		select {
 		case r.m.sem <- struct{}{}:
 		case <-ctx.Done():
-			r.record(i, failed(RefFor(r.objs[i]), kube.ClassifyError(ctx, "apply", RefFor(r.objs[i]).String(), r.objs[i], ctx.Err())))
+			r.record(i, failed(inventory.RefOf(r.objs[i]), kube.ClassifyError(ctx, "apply", inventory.RefOf(r.objs[i]).String(), r.objs[i], ctx.Err())))
 			continue
 		}
 		wg.Go(func() {
@@ -115,9 +115,6 @@ func (r *applyRun) record(i int, c Change) {
 func failed(ref inventory.Ref, err error) Change {
 	return Change{Ref: ref, Action: Failed, Err: err}
 }
-
-// RefFor returns the inventory reference of a rendered object.
-func RefFor(obj *unstructured.Unstructured) inventory.Ref { return inventory.RefOf(obj) }
 
 // decision is what the unchanged check found for one object.
 type decision struct {
@@ -157,7 +154,7 @@ func (r *applyRun) decideAll(ctx context.Context) bool {
 // previous run recorded, so nobody changed them since.
 func (r *applyRun) decide(obj *unstructured.Unstructured, mapping *meta.RESTMapping) (*decision, error) {
 	desired := normalize(obj, mapping)
-	d := &decision{ref: RefFor(desired), mapping: mapping, desired: desired}
+	d := &decision{ref: inventory.RefOf(desired), mapping: mapping, desired: desired}
 	var err error
 	if d.digest, err = kube.Digest(desired); err != nil {
 		return nil, errs.Input(err)
@@ -182,10 +179,10 @@ func (r *applyRun) applyOne(ctx context.Context, i int) Change {
 	if d == nil {
 		mapping, err := r.mapping(ctx, obj.GroupVersionKind())
 		if err != nil {
-			return failed(RefFor(obj), err)
+			return failed(inventory.RefOf(obj), err)
 		}
 		if d, err = r.decide(obj, mapping); err != nil {
-			return failed(RefFor(obj), err)
+			return failed(inventory.RefOf(obj), err)
 		}
 	}
 	if d.unchanged {

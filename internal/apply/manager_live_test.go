@@ -34,7 +34,7 @@ func TestLiveForSharedRead(t *testing.T) {
 		},
 	}
 	for _, o := range []*unstructured.Unstructured{web, cfg, grafana, moved} {
-		shared.objs[RefFor(o).Key()] = o
+		shared.objs[inventory.RefOf(o).Key()] = o
 	}
 	m := &Manager{}
 

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -77,7 +78,7 @@ func runClusterList(ctx context.Context, f *Factory, o *clusterListOptions) erro
 		}
 	}
 	slices.SortFunc(all, func(a, b cluster.Info) int {
-		return cmpOr(strings.Compare(a.Name, b.Name), strings.Compare(a.Provider, b.Provider))
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Provider, b.Provider))
 	})
 
 	if o.Output == "json" {
@@ -91,13 +92,6 @@ func runClusterList(ctx context.Context, f *Factory, o *clusterListOptions) erro
 		return errs.Cluster(fmt.Errorf("could not list every cluster: %w", errors.Join(failures...)))
 	}
 	return nil
-}
-
-func cmpOr(a, b int) int {
-	if a != 0 {
-		return a
-	}
-	return b
 }
 
 func printClusterTable(f *Factory, all []cluster.Info, now time.Time) {

@@ -1,8 +1,10 @@
 // Package kube builds the Kubernetes clients envctl's pipeline stages share:
 // one HTTP client, a dynamic client, a clientset and a discovery-backed REST
-// mapper over the same connection, plus the helpers every stage needs to
-// identify and fingerprint objects (Ref, Digest, FieldsHash) and a request
-// counter that tests and benchmarks use to prove a no-op makes no writes.
+// mapper over the same connection, plus what every stage needs on top of
+// them: fingerprints of objects (Digest, FieldsHash), the one read of live
+// objects by label (Client.ListLive), the one classification of API errors
+// (ClassifyError), and a request counter that tests and benchmarks use to
+// prove a no-op makes no writes.
 package kube
 
 import (

@@ -70,15 +70,6 @@ func (m *Mapper) resetIfStale() bool {
 	return true
 }
 
-// IsNamespaced reports whether objects of gvk live in namespaces.
-func (m *Mapper) IsNamespaced(ctx context.Context, gvk schema.GroupVersionKind) (bool, error) {
-	mapping, err := m.Mapping(ctx, gvk)
-	if err != nil {
-		return false, err
-	}
-	return mapping.Scope.Name() == meta.RESTScopeNameNamespace, nil
-}
-
 // UnknownKindError says that the cluster serves no resource for a kind.
 type UnknownKindError struct {
 	GVK schema.GroupVersionKind

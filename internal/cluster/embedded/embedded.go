@@ -191,9 +191,6 @@ func (cp *ControlPlane) Kubeconfig(contextName string) ([]byte, error) {
 	return kubeconfig(cp.server, cp.pki.ca.certPEM(), cp.pki.admin, contextName)
 }
 
-// CACert returns the PEM-encoded cluster CA certificate.
-func (cp *ControlPlane) CACert() []byte { return cp.pki.ca.certPEM() }
-
 // componentKubeconfig is the path of a component's kubeconfig file.
 func (cp *ControlPlane) componentKubeconfig(component string) string {
 	return filepath.Join(cp.dir, component+".kubeconfig")

@@ -116,11 +116,3 @@ func (p *ipPool) release(owner string) {
 		delete(p.byAddr, a)
 	}
 }
-
-// lookup returns owner's address without allocating.
-func (p *ipPool) lookup(owner string) (netip.Addr, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	a, ok := p.byOwner[owner]
-	return a, ok
-}
