@@ -106,19 +106,30 @@ func runDiff(ctx context.Context, f *Factory, o *diffOptions) (int, error) {
 		return diffExitError, err
 	}
 	settings := repo.Config.Spec
-	rendered, err := render.Render(ctx, render.Options{
+	// The cluster is reached before the render only when chart templates
+	// may look it up; otherwise a render error is reported without one.
+	var target *envTarget
+	ropts := render.Options{
 		Source:      snap,
 		Environment: env,
 		Settings:    settings.Render,
 		Components:  o.Components,
 		Logger:      f.Logger,
-	})
+	}
+	if settings.Render.AllowChartLookup {
+		if target, err = connect(ctx, f, repo, env, o.Cluster); err != nil {
+			return diffExitError, err
+		}
+		ropts.Cluster = render.ClusterLookup(target.client.Config)
+	}
+	rendered, err := render.Render(ctx, ropts)
 	if err != nil {
 		return diffExitError, err
 	}
-	target, err := connect(ctx, f, repo, env, o.Cluster)
-	if err != nil {
-		return diffExitError, err
+	if target == nil {
+		if target, err = connect(ctx, f, repo, env, o.Cluster); err != nil {
+			return diffExitError, err
+		}
 	}
 	prev, err := inventory.NewStore(target.client.Clientset).Load(ctx, env.Name())
 	if err != nil && !errors.Is(err, inventory.ErrNotFound) {

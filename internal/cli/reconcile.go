@@ -124,6 +124,8 @@ func reconcile(ctx context.Context, f *Factory, o *reconcileOptions, repo *confi
 				Settings:    settings.Render,
 				Components:  o.Components,
 				Logger:      f.Logger,
+				// Used only when render.allowChartLookup is set.
+				Cluster: render.ClusterLookup(client.Config),
 			})
 		},
 		Client:         client,
