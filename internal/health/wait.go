@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -115,38 +116,44 @@ func (w *waiter) failed() []ObjectStatus {
 	return out
 }
 
-// refresh re-reads the objects that are not ready.
+// refresh re-reads the objects that are not ready: with one LIST per kind
+// (kube.Client.ListLive) for kinds with several of them waiting when there
+// is a selector, and by GET for the rest and for any object the LIST did not
+// return (its labels may differ).
 func (w *waiter) refresh(ctx context.Context) error {
-	type group struct {
-		gvk        schema.GroupVersionKind
-		namespaces map[string]bool
-		idx        []int
-	}
-	groups := map[schema.GroupVersionKind]*group{}
-	var order []schema.GroupVersionKind
+	var pending []int
+	perKind := map[schema.GroupVersionKind]int{}
 	for i, s := range w.status {
-		if s.Status == kstatus.CurrentStatus {
-			continue
+		if s.Status != kstatus.CurrentStatus {
+			pending = append(pending, i)
+			perKind[s.Ref.GroupVersionKind()]++
 		}
-		gvk := s.Ref.GroupVersionKind()
-		g := groups[gvk]
-		if g == nil {
-			g = &group{gvk: gvk, namespaces: map[string]bool{}}
-			groups[gvk] = g
-			order = append(order, gvk)
+	}
+	var listed []inventory.Ref
+	for _, i := range pending {
+		if ref := w.status[i].Ref; perKind[ref.GroupVersionKind()] > 1 {
+			listed = append(listed, ref)
 		}
-		g.namespaces[s.Ref.Namespace] = true
-		g.idx = append(g.idx, i)
+	}
+	found, err := w.c.client.ListLive(ctx, listed, w.opts.Selector)
+	if err != nil {
+		return err
+	}
+	// GET what the LIST did not return, one kind per goroutine.
+	toGet := map[schema.GroupVersionKind][]inventory.Ref{}
+	for _, i := range pending {
+		if ref := w.status[i].Ref; found[ref.Key()] == nil {
+			toGet[ref.GroupVersionKind()] = append(toGet[ref.GroupVersionKind()], ref)
+		}
 	}
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex
 		firstErr error
 	)
-	for _, gvk := range order {
-		g := groups[gvk]
+	for gvk, refs := range toGet {
 		wg.Go(func() {
-			found, err := w.read(ctx, g.gvk, g.namespaces, g.idx)
+			got, err := w.get(ctx, gvk, refs)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -155,70 +162,40 @@ func (w *waiter) refresh(ctx context.Context) error {
 				}
 				return
 			}
-			for _, i := range g.idx {
-				obj := found[w.status[i].Ref.Key()]
-				if obj == nil {
-					w.status[i] = ObjectStatus{Ref: w.status[i].Ref, Status: kstatus.NotFoundStatus, Message: "not found"}
-					continue
-				}
-				w.objs[i] = obj
-				w.status[i] = compute(obj, w.opts.Mode)
-			}
+			maps.Copy(found, got)
 		})
 	}
 	wg.Wait()
-	return firstErr
+	if firstErr != nil {
+		return firstErr
+	}
+	for _, i := range pending {
+		obj := found[w.status[i].Ref.Key()]
+		if obj == nil {
+			w.status[i] = ObjectStatus{Ref: w.status[i].Ref, Status: kstatus.NotFoundStatus, Message: "not found"}
+			continue
+		}
+		w.objs[i] = obj
+		w.status[i] = compute(obj, w.opts.Mode)
+	}
+	return nil
 }
 
-// read fetches the objects of one kind at idx: by LIST with the selector
-// when there is one and more than one object, by GET otherwise, and by GET
-// for any object the LIST did not return (its labels may differ).
-func (w *waiter) read(ctx context.Context, gvk schema.GroupVersionKind, namespaces map[string]bool, idx []int) (map[inventory.Key]*unstructured.Unstructured, error) {
+// get reads refs, all of kind gvk, one GET each; objects that do not exist,
+// or whose kind the cluster does not serve yet, are left out.
+func (w *waiter) get(ctx context.Context, gvk schema.GroupVersionKind, refs []inventory.Ref) (map[inventory.Key]*unstructured.Unstructured, error) {
 	mapping, err := w.c.client.Mapper.Mapping(ctx, gvk)
+	if meta.IsNoMatchError(err) {
+		return nil, nil
+	}
 	if err != nil {
-		if meta.IsNoMatchError(err) {
-			return nil, nil
-		}
 		return nil, errs.Cluster(fmt.Errorf("discover kind %s: %w", gvk, err))
 	}
 	res := w.c.client.Dynamic.Resource(mapping.Resource)
-	namespaced := mapping.Scope.Name() == meta.RESTScopeNameNamespace
-	found := map[inventory.Key]*unstructured.Unstructured{}
-	if w.opts.Selector != "" && len(idx) > 1 {
-		opts := metav1.ListOptions{LabelSelector: w.opts.Selector}
-		var lists []*unstructured.UnstructuredList
-		if namespaced && len(namespaces) == 1 {
-			for ns := range namespaces {
-				l, err := res.Namespace(ns).List(ctx, opts)
-				if err != nil && !apierrors.IsNotFound(err) {
-					return nil, errs.Cluster(fmt.Errorf("list %s in namespace %s: %w", gvk.Kind, ns, err))
-				}
-				if l != nil {
-					lists = append(lists, l)
-				}
-			}
-		} else {
-			l, err := res.List(ctx, opts)
-			if err != nil {
-				return nil, errs.Cluster(fmt.Errorf("list %s: %w", gvk.Kind, err))
-			}
-			lists = append(lists, l)
-		}
-		for _, l := range lists {
-			for i := range l.Items {
-				it := &l.Items[i]
-				it.SetGroupVersionKind(gvk)
-				found[inventory.RefOf(it).Key()] = it
-			}
-		}
-	}
-	for _, i := range idx {
-		ref := w.status[i].Ref
-		if found[ref.Key()] != nil {
-			continue
-		}
+	out := map[inventory.Key]*unstructured.Unstructured{}
+	for _, ref := range refs {
 		var obj *unstructured.Unstructured
-		if namespaced {
+		if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
 			obj, err = res.Namespace(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
 		} else {
 			obj, err = res.Get(ctx, ref.Name, metav1.GetOptions{})
@@ -229,9 +206,9 @@ func (w *waiter) read(ctx context.Context, gvk schema.GroupVersionKind, namespac
 		if err != nil {
 			return nil, errs.Cluster(fmt.Errorf("get %s: %w", ref, err))
 		}
-		found[ref.Key()] = obj
+		out[ref.Key()] = obj
 	}
-	return found, nil
+	return out, nil
 }
 
 // signature identifies a set of pending statuses, to report changes only.
