@@ -23,7 +23,7 @@ import (
 // Wait waits until every object in objs is ready in opts.Mode. The objects
 // are the observed state the caller already holds (what the apply returned,
 // or what it listed), so objects that are ready from the start cost no
-// request; the others are re-read with one LIST per kind and namespace set
+// request; the others are re-read (one LIST per kind, see refresh)
 // until they are ready, one of them fails, or the timeout passes. A failed
 // object ends the wait at once with an errs.Unhealthy error; the timeout
 // with an errs.Timeout error. Both are a *NotReadyError listing every object
