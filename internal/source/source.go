@@ -4,6 +4,7 @@
 package source
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,6 +14,31 @@ import (
 
 	"github.com/envctl/envctl/internal/errs"
 )
+
+// Source yields the declared state. Every command takes its state from
+// one; the continuous loop calls Snapshot again whenever it wants to know
+// whether the state moved, so an implementation makes an unchanged check
+// cheap (a Git source lists the remote's refs and fetches nothing).
+type Source interface {
+	// Snapshot returns the state at the source's current revision. Two
+	// calls that find the same revision may return the same directory.
+	Snapshot(ctx context.Context) (*Snapshot, error)
+	// String names the source for messages and logs; it never holds a
+	// credential.
+	String() string
+}
+
+// Dir is the Source of a local directory.
+type Dir struct {
+	// Path is the directory: the repository root, or for a Git work tree
+	// the folder inside it that holds config.yaml.
+	Path string
+}
+
+// Snapshot implements Source.
+func (d Dir) Snapshot(_ context.Context) (*Snapshot, error) { return Local(d.Path) }
+
+func (d Dir) String() string { return d.Path }
 
 // Snapshot is the declared state at one revision.
 type Snapshot struct {
