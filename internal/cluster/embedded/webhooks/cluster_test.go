@@ -53,6 +53,7 @@ metadata: {name: `+r.ns+`}
 spec:
   cluster:
     provider: existing
+    name: hooks
     existing: {kubeconfig: `+r.kube+`}
   components:
     - name: app
