@@ -17,12 +17,12 @@ import (
 func TestAggregatedClusterRoleIsLeftToItsController(t *testing.T) {
 	f := newFixture(t)
 	role := "agg-" + f.ns
-	label := "envctl.dev/test-aggregate-to-" + f.ns
+	const label = "envctl.dev/test-aggregate-to"
 	f.component("rbac", nil,
 		fmt.Sprintf(`{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":{"name":%q},
-		  "aggregationRule":{"clusterRoleSelectors":[{"matchLabels":{%q:"true"}}]},"rules":[]}`, role, label),
-		fmt.Sprintf(`{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":{"name":%q,"labels":{%q:"true"}},
-		  "rules":[{"apiGroups":[""],"resources":["configmaps"],"verbs":["get","list"]}]}`, role+"-part", label),
+		  "aggregationRule":{"clusterRoleSelectors":[{"matchLabels":{%q:%q}}]},"rules":[]}`, role, label, f.ns),
+		fmt.Sprintf(`{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":{"name":%q,"labels":{%q:%q}},
+		  "rules":[{"apiGroups":[""],"resources":["configmaps"],"verbs":["get","list"]}]}`, role+"-part", label, f.ns),
 	)
 	t.Cleanup(func() {
 		for _, n := range []string{role, role + "-part"} {

@@ -32,7 +32,9 @@ func followWebhookPolicy(log *slog.Logger, cp *ControlPlane, dir, name string) {
 
 // waitWebhookPolicy polls the API server of rc until it reports policy.
 func waitWebhookPolicy(ctx context.Context, rc *rest.Config, policy string, timeout time.Duration) error {
-	client, err := rest.UnversionedRESTClientFor(withNegotiatedSerializer(rest.CopyConfig(rc)))
+	cfg := withNegotiatedSerializer(rest.CopyConfig(rc))
+	cfg.QPS = -1 // a few polls; no client-side limit to wait on
+	client, err := rest.UnversionedRESTClientFor(cfg)
 	if err != nil {
 		return err
 	}
@@ -46,7 +48,7 @@ func waitWebhookPolicy(ctx context.Context, rc *rest.Config, policy string, time
 		switch {
 		case err == nil && ok && got == policy:
 			return nil
-		case err != nil:
+		case err != nil && ctx.Err() == nil:
 			last = err.Error()
 		case ok:
 			last = "webhooks: " + got
