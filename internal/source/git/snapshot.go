@@ -136,9 +136,9 @@ type submoduleFunc func(ctx context.Context, path string, commit plumbing.Hash) 
 type writer struct {
 	limits Limits
 	root   string
-	stats      stats
-	links      []link
-	buf        []byte
+	stats  stats
+	links  []link
+	buf    []byte
 }
 
 // link is a symlink to make once every file is written.

@@ -198,20 +198,12 @@ func (s *Source) Snapshot(ctx context.Context) (*source.Snapshot, error) {
 // take returns the snapshot of t, from the cache or by fetching and
 // writing it. The caller holds the store's lock.
 func (s *Source) take(ctx context.Context, l *listing, t target) (*source.Snapshot, error) {
-	describe := s.url.String() + " " + s.opts.Ref.String()
-	st, err := openStore(s.dir, describe)
+	st, err := openStore(s.dir, s.describe())
 	if err != nil {
 		return nil, err
 	}
 	defer func() { st.close() }()
-	// A commit that names no ref is in the cache when it was fetched;
-	// for a ref the listing says the object.
-	if !st.has(t.want) || t.annotated && !st.has(t.commit) {
-		if st, err = s.fetch(ctx, l, st, t); err != nil {
-			return nil, err
-		}
-	}
-	commit, tag, err := peel(st, t)
+	commit, tag, err := s.ensure(ctx, l, st, t)
 	if err != nil {
 		return nil, err
 	}
@@ -240,6 +232,55 @@ func (s *Source) take(ctx context.Context, l *listing, t target) (*source.Snapsh
 		return nil, err
 	}
 	return &source.Snapshot{Root: root, Revision: t.revision()}, nil
+}
+
+// ensure is objects, starting over once with an empty store when the
+// store is damaged: a pack that does not parse, an object that cannot be
+// read.
+func (s *Source) ensure(ctx context.Context, l *listing, st *store, t target) (*object.Commit, *object.Tag, error) {
+	commit, tag, err := s.objects(ctx, l, st, t)
+	if !errors.Is(err, errStore) {
+		return commit, tag, err
+	}
+	if err := s.refetch(ctx, st, t, err); err != nil {
+		return nil, nil, err
+	}
+	return peel(st, t)
+}
+
+// objects makes sure the store holds t (fetching when it does not) and
+// returns its commit, and its tag object for an annotated tag.
+func (s *Source) objects(ctx context.Context, l *listing, st *store, t target) (*object.Commit, *object.Tag, error) {
+	if !st.has(t.want) || t.annotated && !st.has(t.commit) {
+		if n := st.packs(); n > maxPacks {
+			s.log.Info("the Git cache holds many packs; fetching afresh", "source", s.String(), "packs", n)
+			if err := st.reset(s.describe()); err != nil {
+				return nil, nil, err
+			}
+		}
+		if err := s.fetchInto(ctx, l, st, t); err != nil {
+			return nil, nil, err
+		}
+	}
+	return peel(st, t)
+}
+
+// refetch wipes a damaged store and fetches t into it afresh, saying so.
+func (s *Source) refetch(ctx context.Context, st *store, t target, cause error) error {
+	s.log.Warn("the Git cache failed to update; wiping it and fetching afresh", "source", s.String(), "dir", s.dir, "error", cause.Error())
+	if err := st.reset(s.describe()); err != nil {
+		return err
+	}
+	l, err := s.client.list(ctx, s.url)
+	if err != nil {
+		return err
+	}
+	defer l.close()
+	return s.fetchInto(ctx, l, st, t)
+}
+
+func (s *Source) describe() string {
+	return s.url.String() + " " + s.opts.Ref.String()
 }
 
 // reuse checks a snapshot written by an earlier run against this run's
@@ -277,7 +318,7 @@ func (s *Source) write(ctx context.Context, st *store, commit *object.Commit, t 
 	}
 	if s.path != "" {
 		if tree, err = tree.Tree(s.path); err != nil {
-			return &PathError{Path: s.path, Reason: fmt.Sprintf("--path does not name a folder in %s", t.revision())}
+			return errs.Inputf("--path %q is not a folder of %s at %s", s.path, s.url, t.revision())
 		}
 	}
 	tmpRoot := filepath.Join(s.dir, "tmp")
@@ -377,13 +418,13 @@ func peel(st *store, t target) (*object.Commit, *object.Tag, error) {
 		case plumbing.CommitObject:
 			c, err := object.DecodeCommit(st.st, obj)
 			if err != nil {
-				return nil, nil, fmt.Errorf("decode commit %s: %w", obj.Hash(), err)
+				return nil, nil, fmt.Errorf("%w: decode commit %s: %v", errStore, obj.Hash(), err)
 			}
 			return c, outer, nil
 		case plumbing.TagObject:
 			tag, err := object.DecodeTag(st.st, obj)
 			if err != nil {
-				return nil, nil, fmt.Errorf("decode tag %s: %w", obj.Hash(), err)
+				return nil, nil, fmt.Errorf("%w: decode tag %s: %v", errStore, obj.Hash(), err)
 			}
 			if outer == nil {
 				outer = tag
@@ -418,33 +459,6 @@ func (s *Source) verify(t target, commit *object.Commit, tag *object.Tag) error 
 	return k.verifyCommit(commit)
 }
 
-// fetch brings t's objects into st. A store that fails to take them is
-// wiped and fetched afresh, once.
-func (s *Source) fetch(ctx context.Context, l *listing, st *store, t target) (*store, error) {
-	describe := s.url.String() + " " + s.opts.Ref.String()
-	if n := st.packs(); n > maxPacks {
-		s.log.Info("the Git cache holds many packs; fetching afresh", "source", s.String(), "packs", n)
-		var err error
-		if st, err = st.wipe(describe); err != nil {
-			return st, err
-		}
-	}
-	err := s.fetchInto(ctx, l, st, t)
-	if !errors.Is(err, errStore) {
-		return st, err
-	}
-	s.log.Warn("the Git cache failed to update; wiping it and fetching afresh", "source", s.String(), "dir", s.dir, "error", err.Error())
-	if st, err = st.wipe(describe); err != nil {
-		return st, err
-	}
-	l2, err := s.client.list(ctx, s.url)
-	if err != nil {
-		return st, err
-	}
-	defer l2.close()
-	return st, s.fetchInto(ctx, l2, st, t)
-}
-
 // fetchInto fetches t: shallow into an empty store, otherwise the new
 // commits only, which is much faster (a shallow fetch resends the whole
 // tree).
@@ -452,7 +466,11 @@ func (s *Source) fetchInto(ctx context.Context, l *listing, st *store, t target)
 	start := time.Now()
 	var haves []plumbing.Hash
 	depth := 1
-	if tip, ok := st.tip(); ok {
+	tip, ok, err := st.tip()
+	if err != nil {
+		return err
+	}
+	if ok {
 		haves, depth = []plumbing.Hash{tip}, 0
 	}
 	wants := []plumbing.Hash{t.want}
@@ -473,7 +491,11 @@ func (s *Source) fetchInto(ctx context.Context, l *listing, st *store, t target)
 	}
 	s.log.Info("fetching", "source", s.String(), "object", t.want.String(), "mode", mode)
 	if len(wants) > 0 {
-		if err := l.fetch(ctx, st, wants, haves, depth); err != nil {
+		err := l.fetch(ctx, st, wants, haves, depth)
+		if err != nil && t.name == "" && strings.Contains(err.Error(), "not our ref") {
+			return &NotFoundError{What: "commit " + t.want.String(), URL: s.url.String()}
+		}
+		if err != nil {
 			return err
 		}
 	}

@@ -87,13 +87,18 @@ func (s *store) close() {
 	}
 }
 
-// wipe deletes the object store (not the snapshots) and opens an empty one.
-func (s *store) wipe(describe string) (*store, error) {
+// reset deletes the object store (not the snapshots) and reopens it empty.
+func (s *store) reset(describe string) error {
 	s.close()
 	if err := os.RemoveAll(filepath.Join(s.dir, "objects")); err != nil {
-		return nil, fmt.Errorf("wipe the Git cache %s: %w", s.dir, err)
+		return fmt.Errorf("wipe the Git cache %s: %w", s.dir, err)
 	}
-	return openStore(s.dir, describe)
+	fresh, err := openStore(s.dir, describe)
+	if err != nil {
+		return err
+	}
+	*s = *fresh
+	return nil
 }
 
 // has reports whether the object is in the store.
@@ -101,16 +106,17 @@ func (s *store) has(h plumbing.Hash) bool {
 	return s.st.HasEncodedObject(h) == nil
 }
 
-// tip is the object the last fetch stored, if any.
-func (s *store) tip() (plumbing.Hash, bool) {
+// tip is the commit the last fetch stored, if any. A tip the store cannot
+// read means the store is damaged: an error wrapping errStore.
+func (s *store) tip() (plumbing.Hash, bool, error) {
 	ref, err := s.st.Reference(tipRef)
 	if err != nil || ref.Type() != plumbing.HashReference {
-		return plumbing.ZeroHash, false
+		return plumbing.ZeroHash, false, nil
 	}
-	if !s.has(ref.Hash()) {
-		return plumbing.ZeroHash, false
+	if _, err := s.st.EncodedObject(plumbing.CommitObject, ref.Hash()); err != nil {
+		return plumbing.ZeroHash, false, fmt.Errorf("%w: its last fetched commit %s cannot be read: %v", errStore, ref.Hash(), err)
 	}
-	return ref.Hash(), true
+	return ref.Hash(), true, nil
 }
 
 func (s *store) setTip(h plumbing.Hash) error {

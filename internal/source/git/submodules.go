@@ -117,17 +117,12 @@ func (s *Source) fetchSubmodule(ctx context.Context, u *URL, commit plumbing.Has
 		return nil, fmt.Errorf("submodule %s: %w", u, sub.classify(ctx, err))
 	}
 	defer l.close()
-	st2, err := sub.fetch(ctx, l, st, target{want: commit, commit: commit})
-	if st2 != st {
-		// The store was wiped and reopened; close the new one instead.
-		(*closers)[len(*closers)-1] = func() { st2.close(); lock.unlock() }
-	}
-	if err != nil {
+	if _, _, err := sub.ensure(ctx, l, st, target{want: commit, commit: commit}); err != nil {
 		var nf *NotFoundError
 		if errors.As(err, &nf) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("submodule %s: %w", u, sub.classify(ctx, err))
 	}
-	return st2, nil
+	return st, nil
 }
