@@ -97,7 +97,7 @@ func (e *SignatureError) Error() string {
 func (k *Keys) verifyCommit(c *object.Commit) error {
 	name := "commit " + c.Hash.String()
 	if c.PGPSignature == "" {
-		return &SignatureError{Object: name, Reason: "not signed, and --verify-signatures requires a signature by one of the keys in " + k.file}
+		return &SignatureError{Object: name, Reason: "not signed; --verify-signatures requires a signature by one of the keys in " + k.file}
 	}
 	obj := &plumbing.MemoryObject{}
 	if err := c.EncodeWithoutSignature(obj); err != nil {
@@ -110,7 +110,7 @@ func (k *Keys) verifyCommit(c *object.Commit) error {
 func (k *Keys) verifyTag(t *object.Tag) error {
 	name := fmt.Sprintf("tag %s (%s)", t.Name, t.Hash)
 	if t.PGPSignature == "" {
-		return &SignatureError{Object: name, Reason: "not signed, and --verify-signatures requires a signature by one of the keys in " + k.file}
+		return &SignatureError{Object: name, Reason: "not signed; --verify-signatures requires a signature by one of the keys in " + k.file}
 	}
 	obj := &plumbing.MemoryObject{}
 	if err := t.EncodeWithoutSignature(obj); err != nil {

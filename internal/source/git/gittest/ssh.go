@@ -104,7 +104,7 @@ func serveGit(sess gliderssh.Session, root string) {
 		return
 	}
 	repo := filepath.Join(root, filepath.Clean("/"+args[1]))
-	if !strings.HasPrefix(repo, root+string(filepath.Separator)) {
+	if _, err := os.Stat(repo); err != nil || !strings.HasPrefix(repo, root+string(filepath.Separator)) {
 		fmt.Fprintf(sess.Stderr(), "fatal: '%s' does not appear to be a git repository\n", args[1])
 		_ = sess.Exit(128)
 		return
