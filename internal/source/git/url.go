@@ -67,6 +67,11 @@ func ParseURL(raw string) (*URL, error) {
 			// Not quoted: what does not parse may still hold a secret.
 			return nil, errors.New("the repository URL is not one of https://HOST/PATH, ssh://[USER@]HOST/PATH, USER@HOST:PATH or file:///PATH")
 		}
+		if strings.Contains(strings.SplitN(m[3], "/", 2)[0], "@") {
+			// user:password@host/path without a scheme reads as the
+			// host "user"; do not carry on with a password in the path.
+			return nil, errors.New("the repository URL is not one of https://HOST/PATH, ssh://[USER@]HOST/PATH, USER@HOST:PATH or file:///PATH (it looks like USER:PASSWORD@HOST, and a password belongs in ENVCTL_GIT_PASSWORD)")
+		}
 		u := &URL{Scheme: SchemeSSH, User: m[1], Host: strings.Trim(m[2], "[]"), Path: m[3], scp: true}
 		if strings.Contains(u.User, ":") {
 			u.User = ""
