@@ -71,6 +71,15 @@ func TestNewCommitFetchesIt(t *testing.T) {
 	if got := read(t, old, "app/a.yaml"); got != "a\n" {
 		t.Errorf("the old snapshot changed: app/a.yaml = %q", got)
 	}
+	// The unchanged file is the previous snapshot's, linked, not written.
+	was, err1 := os.Stat(filepath.Join(old.Root, "config.yaml"))
+	is, err2 := os.Stat(filepath.Join(snap.Root, "config.yaml"))
+	if err1 != nil || err2 != nil || !os.SameFile(was, is) {
+		t.Errorf("config.yaml, unchanged, is not shared with the previous snapshot (%v, %v)", err1, err2)
+	}
+	if is != nil && is.Mode().Perm()&0o222 != 0 {
+		t.Errorf("a snapshot file is writable: %v", is.Mode())
+	}
 }
 
 // TestForcePushToOlderCommit moves the branch back to a commit older than

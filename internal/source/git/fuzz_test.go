@@ -103,7 +103,7 @@ func FuzzWriterPaths(f *testing.F) {
 		}
 		parent := t.TempDir()
 		root := filepath.Join(parent, "snap")
-		_, err = writeSnapshot(context.Background(), st, tree, "", root, Limits{Files: 10, TotalBytes: 1 << 20, FileBytes: 1 << 20}, nil)
+		_, err = writeSnapshot(context.Background(), st, tree, "", root, Limits{Files: 10, TotalBytes: 1 << 20, FileBytes: 1 << 20}, nil, nil)
 		entries, _ := os.ReadDir(parent)
 		if len(entries) != 1 {
 			t.Fatalf("entry %q (link %v, %q) created %v beside the snapshot", name, link, content, entries)

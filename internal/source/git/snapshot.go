@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -133,23 +134,61 @@ type submoduleFunc func(ctx context.Context, path string, commit plumbing.Hash) 
 // nothing is written through a symlink (symlinks are made last), every
 // symlink must resolve inside the directory, and the tree must stay within
 // the limits.
+//
+// Files are created by a few goroutines (the object store is read by one):
+// creating thousands of small files is bound by the filesystem's latency,
+// not by the CPU. A file whose blob is the one the previous snapshot has at
+// the same path is hard-linked from it instead of written: snapshots are
+// never modified, and a new commit usually changes a few files of
+// thousands.
 type writer struct {
 	limits Limits
 	root   string
 	stats  stats
 	links  []link
 	buf    []byte
+	// prev is the root of the previous snapshot, whose tree is passed
+	// along to tree; "" for none.
+	prev string
+
+	jobs    chan fileJob
+	workers sync.WaitGroup
+	mu      sync.Mutex
+	failed  error
 }
+
+// fileJob is one file for a worker to make: data written into a new file,
+// or a hard link to from.
+type fileJob struct {
+	dst, rel string
+	data     []byte
+	mode     os.FileMode
+	from     string
+}
+
+// writers is how many goroutines create files.
+const writers = 4
+
+// inMemory is the largest blob handed to a worker in memory; larger ones
+// are streamed to disk by the reading goroutine.
+const inMemory = 1 << 20
 
 // link is a symlink to make once every file is written.
 type link struct {
 	rel, target string
 }
 
+// previous is a snapshot a new one may take unchanged files from: its
+// directory and the tree it was written from.
+type previous struct {
+	dir  string
+	tree *object.Tree
+}
+
 // writeSnapshot writes tree, found at base in its repository, into dir
 // (which must not exist) and returns what it holds. On error dir may hold
 // part of the tree; the caller removes it.
-func writeSnapshot(ctx context.Context, st storer.EncodedObjectStorer, tree *object.Tree, base, dir string, limits Limits, subs submoduleFunc) (stats, error) {
+func writeSnapshot(ctx context.Context, st storer.EncodedObjectStorer, tree *object.Tree, base, dir string, limits Limits, subs submoduleFunc, prev *previous) (stats, error) {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return stats{}, err
 	}
@@ -157,19 +196,108 @@ func writeSnapshot(ctx context.Context, st storer.EncodedObjectStorer, tree *obj
 	if err != nil {
 		return stats{}, err
 	}
-	w := &writer{limits: limits, root: root, buf: make([]byte, 64<<10)}
-	if err := w.tree(ctx, st, tree, "", base, subs); err != nil {
+	w := &writer{limits: limits, root: root, buf: make([]byte, 64<<10), jobs: make(chan fileJob, 64)}
+	var prevTree *object.Tree
+	if prev != nil {
+		w.prev, prevTree = prev.dir, prev.tree
+	}
+	for range writers {
+		w.workers.Go(w.work)
+	}
+	err = w.tree(ctx, st, tree, prevTree, "", base, subs)
+	close(w.jobs)
+	w.workers.Wait()
+	if err == nil {
+		err = w.failure()
+	}
+	if err != nil {
 		return w.stats, err
 	}
 	return w.stats, w.makeLinks()
 }
 
+// work makes the files of the jobs it gets until they end; after a
+// failure it drains them.
+func (w *writer) work() {
+	for j := range w.jobs {
+		if w.failure() != nil {
+			continue
+		}
+		var err error
+		if j.from != "" {
+			if err = os.Link(j.from, j.dst); err != nil {
+				// A filesystem without hard links: copy.
+				err = copyFile(j.from, j.dst)
+			}
+		} else {
+			err = writeFile(j.dst, j.data, j.mode)
+		}
+		if err != nil {
+			w.fail(fmt.Errorf("write %q: %w", j.rel, err))
+		}
+	}
+}
+
+func (w *writer) fail(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.failed == nil {
+		w.failed = err
+	}
+}
+
+func (w *writer) failure() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.failed
+}
+
+// copyFile copies the regular file from into dst, keeping its mode.
+func copyFile(from, dst string) error {
+	info, err := os.Lstat(from)
+	if err != nil {
+		return err
+	}
+	if !info.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", from)
+	}
+	data, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	return writeFile(dst, data, info.Mode().Perm())
+}
+
+// writeFile creates dst, which must not exist (O_EXCL: never through an
+// existing name, symlink or not), read-only: a snapshot is not changed.
+func writeFile(dst string, data []byte, mode os.FileMode) error {
+	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, mode)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // tree writes t's entries under rel ("" for the root), which exists. base
 // is rel's path in the repository t belongs to, which its submodules are
-// named by.
-func (w *writer) tree(ctx context.Context, st storer.EncodedObjectStorer, t *object.Tree, rel, base string, subs submoduleFunc) error {
+// named by. prev is the previous snapshot's tree at rel, or nil.
+func (w *writer) tree(ctx context.Context, st storer.EncodedObjectStorer, t, prev *object.Tree, rel, base string, subs submoduleFunc) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if err := w.failure(); err != nil {
+		return err
+	}
+	var before map[string]object.TreeEntry
+	if prev != nil {
+		before = make(map[string]object.TreeEntry, len(prev.Entries))
+		for _, e := range prev.Entries {
+			before[e.Name] = e
+		}
 	}
 	seen := make(map[string]bool, len(t.Entries))
 	for _, e := range t.Entries {
@@ -194,10 +322,20 @@ func (w *writer) tree(ctx context.Context, st storer.EncodedObjectStorer, t *obj
 			if err := os.Mkdir(dst, 0o755); err != nil {
 				return fmt.Errorf("write %q: %w", p, err)
 			}
-			if err := w.tree(ctx, st, sub, p, path.Join(base, e.Name), subs); err != nil {
+			var prevSub *object.Tree
+			if old, ok := before[e.Name]; ok && old.Mode == filemode.Dir {
+				prevSub, _ = object.GetTree(st, old.Hash)
+			}
+			if err := w.tree(ctx, st, sub, prevSub, p, path.Join(base, e.Name), subs); err != nil {
 				return err
 			}
 		case filemode.Regular, filemode.Deprecated, filemode.Executable:
+			if old, ok := before[e.Name]; ok && old.Hash == e.Hash && old.Mode == e.Mode {
+				if err := w.reuse(st, e, p, dst); err != nil {
+					return err
+				}
+				continue
+			}
 			if err := w.file(st, e, p, dst); err != nil {
 				return err
 			}
@@ -217,7 +355,7 @@ func (w *writer) tree(ctx context.Context, st storer.EncodedObjectStorer, t *obj
 			if err := os.Mkdir(dst, 0o755); err != nil {
 				return fmt.Errorf("write %q: %w", p, err)
 			}
-			if err := w.tree(ctx, subSt, subTree, p, "", nested); err != nil {
+			if err := w.tree(ctx, subSt, subTree, nil, p, "", nested); err != nil {
 				return err
 			}
 		default:
@@ -250,33 +388,71 @@ func (w *writer) file(st storer.EncodedObjectStorer, e object.TreeEntry, p, dst 
 	if err != nil {
 		return fmt.Errorf("read %q: %w", p, err)
 	}
-	if err := w.count(p, obj.Size()); err != nil {
+	size := obj.Size()
+	if err := w.count(p, size); err != nil {
 		return err
 	}
-	mode := os.FileMode(0o644)
+	mode := os.FileMode(0o444)
 	if e.Mode == filemode.Executable {
-		mode = 0o755
+		mode = 0o555
 	}
 	r, err := obj.Reader()
 	if err != nil {
 		return fmt.Errorf("read %q: %w", p, err)
 	}
 	defer r.Close()
-	// O_EXCL: never through an existing name, symlink or not.
+	if size <= inMemory {
+		data := make([]byte, size+1)
+		n, err := io.ReadFull(r, data)
+		if err != io.ErrUnexpectedEOF && err != nil {
+			return fmt.Errorf("read %q: %w", p, err)
+		}
+		if int64(n) != size {
+			return fmt.Errorf("read %q: the object holds %d bytes or more, not the %d it declares", p, n, size)
+		}
+		w.jobs <- fileJob{dst: dst, rel: p, data: data[:n], mode: mode}
+		return nil
+	}
 	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, mode)
 	if err != nil {
 		return fmt.Errorf("write %q: %w", p, err)
 	}
-	n, err := io.CopyBuffer(f, io.LimitReader(r, obj.Size()+1), w.buf)
+	n, err := io.CopyBuffer(f, io.LimitReader(r, size+1), w.buf)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return fmt.Errorf("write %q: %w", p, err)
 	}
-	if n != obj.Size() {
-		return fmt.Errorf("write %q: the object holds %d bytes, not the %d it declares", p, n, obj.Size())
+	if n != size {
+		return fmt.Errorf("write %q: the object holds %d bytes, not the %d it declares", p, n, size)
 	}
+	return nil
+}
+
+// reuse hard-links a file the previous snapshot has, unchanged, at the
+// same path; only its size is read from the store, for the limits.
+func (w *writer) reuse(st storer.EncodedObjectStorer, e object.TreeEntry, p, dst string) error {
+	var size int64
+	if sizer, ok := st.(interface {
+		EncodedObjectSize(plumbing.Hash) (int64, error)
+	}); ok {
+		n, err := sizer.EncodedObjectSize(e.Hash)
+		if err != nil {
+			return fmt.Errorf("read %q: %w", p, err)
+		}
+		size = n
+	} else {
+		obj, err := st.EncodedObject(plumbing.BlobObject, e.Hash)
+		if err != nil {
+			return fmt.Errorf("read %q: %w", p, err)
+		}
+		size = obj.Size()
+	}
+	if err := w.count(p, size); err != nil {
+		return err
+	}
+	w.jobs <- fileJob{dst: dst, rel: p, from: filepath.Join(w.prev, filepath.FromSlash(p))}
 	return nil
 }
 

@@ -155,7 +155,7 @@ func TestWriterRefuses(t *testing.T) {
 				t.Fatal(err)
 			}
 			parent := t.TempDir()
-			_, err = writeSnapshot(context.Background(), st, tree, "", filepath.Join(parent, "snap"), tt.limits, nil)
+			_, err = writeSnapshot(context.Background(), st, tree, "", filepath.Join(parent, "snap"), tt.limits, nil, nil)
 			if tt.limit {
 				var le *LimitError
 				if !errors.As(err, &le) || le.Path != tt.wantPath || !strings.Contains(le.What, tt.wantReason) {
@@ -190,7 +190,7 @@ func TestWriterKeepsWhatIsSafe(t *testing.T) {
 	)
 	tree, _ := object.GetTree(st, h)
 	root := filepath.Join(t.TempDir(), "snap")
-	got, err := writeSnapshot(context.Background(), st, tree, "", root, DefaultLimits(), nil)
+	got, err := writeSnapshot(context.Background(), st, tree, "", root, DefaultLimits(), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

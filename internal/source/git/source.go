@@ -350,7 +350,7 @@ func (s *Source) write(ctx context.Context, st *store, commit *object.Commit, t 
 			return err
 		}
 	}
-	written, err := writeSnapshot(ctx, st.st, tree, s.path, filepath.Join(tmp, "root"), s.opts.Limits, subs)
+	written, err := writeSnapshot(ctx, st.st, tree, s.path, filepath.Join(tmp, "root"), s.opts.Limits, subs, s.previous(st, dir))
 	if err != nil {
 		return err
 	}
@@ -365,6 +365,52 @@ func (s *Source) write(ctx context.Context, st *store, commit *object.Commit, t 
 	s.log.Info("wrote snapshot", "source", s.String(), "revision", t.revision(), "files", written.Files,
 		"bytes", written.Bytes, "duration", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// previous finds the newest snapshot of this Source (same --path) other
+// than dir whose commit the store still holds, for the writer to take
+// unchanged files from; nil when there is none.
+func (s *Source) previous(st *store, dir string) *previous {
+	suffix := strings.TrimPrefix(filepath.Base(dir), filepath.Base(dir)[:40])
+	entries, err := os.ReadDir(filepath.Dir(dir))
+	if err != nil {
+		return nil
+	}
+	var best string
+	var bestTime time.Time
+	for _, e := range entries {
+		name := e.Name()
+		if !e.IsDir() || len(name) < 40 || name[40:] != suffix || name == filepath.Base(dir) || !isFullHash(name[:40]) {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(filepath.Dir(dir), name+".json")); err != nil {
+			continue
+		}
+		if best == "" || info.ModTime().After(bestTime) {
+			best, bestTime = name, info.ModTime()
+		}
+	}
+	if best == "" {
+		return nil
+	}
+	c, err := object.GetCommit(st.st, plumbing.NewHash(best[:40]))
+	if err != nil {
+		return nil
+	}
+	tree, err := c.Tree()
+	if err != nil {
+		return nil
+	}
+	if s.path != "" {
+		if tree, err = tree.Tree(s.path); err != nil {
+			return nil
+		}
+	}
+	return &previous{dir: filepath.Join(filepath.Dir(dir), best), tree: tree}
 }
 
 // prune deletes all but the newest KeepSnapshots snapshots; keep is never

@@ -68,8 +68,15 @@ type Repo struct {
 // and a work tree for it on branch main.
 func NewRepo(t testing.TB, root, name string) *Repo {
 	t.Helper()
+	return NewRepoIn(t, root, name, filepath.Join(t.TempDir(), strings.TrimSuffix(name, ".git")))
+}
+
+// NewRepoIn is NewRepo with the work tree in work, which may already hold
+// files (they are committed with the first Commit).
+func NewRepoIn(t testing.TB, root, name, work string) *Repo {
+	t.Helper()
 	NeedGit(t)
-	r := &Repo{t: t, Name: name, Bare: filepath.Join(root, name), Work: filepath.Join(t.TempDir(), strings.TrimSuffix(name, ".git"))}
+	r := &Repo{t: t, Name: name, Bare: filepath.Join(root, name), Work: work}
 	Git(t, root, "init", "-q", "--bare", "-b", "main", r.Bare)
 	// Let clients fetch any reachable commit, as the large hosts do.
 	Git(t, r.Bare, "config", "uploadpack.allowReachableSHA1InWant", "true")
