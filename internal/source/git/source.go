@@ -345,7 +345,7 @@ func (s *Source) write(ctx context.Context, st *store, commit *object.Commit, t 
 		if err != nil {
 			return err
 		}
-		subs, err = s.submodules(ctx, s.url, rootTree, s.path, 0, &closers)
+		subs, err = s.submodules(ctx, s.url, rootTree, 0, &closers)
 		if err != nil {
 			return err
 		}

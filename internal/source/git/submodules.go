@@ -21,7 +21,7 @@ const maxSubmoduleDepth = 4
 // commit into a store of its own (locked while the snapshot is written;
 // closers release it) and returns its tree. Credentials go only to the
 // host they were given for; another host is asked without them.
-func (s *Source) submodules(ctx context.Context, u *URL, root *object.Tree, _ string, depth int, closers *[]func()) (submoduleFunc, error) {
+func (s *Source) submodules(ctx context.Context, u *URL, root *object.Tree, depth int, closers *[]func()) (submoduleFunc, error) {
 	if depth >= maxSubmoduleDepth {
 		return nil, fmt.Errorf("submodules nest more than %d deep", maxSubmoduleDepth)
 	}
@@ -69,7 +69,7 @@ func (s *Source) submodules(ctx context.Context, u *URL, root *object.Tree, _ st
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("read the tree of %s in %s: %w", commit, subURL, err)
 		}
-		nested, err := s.submodules(ctx, subURL, tree, "", depth+1, closers)
+		nested, err := s.submodules(ctx, subURL, tree, depth+1, closers)
 		if err != nil {
 			return nil, nil, nil, err
 		}
