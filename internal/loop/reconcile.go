@@ -198,11 +198,11 @@ func (l *Loop) runEngine(ctx context.Context, r *runState, d *desired, start tim
 	l.log.Info("reconciling", "revision", d.revision)
 	ph := &phases{}
 	res, err := engine.Reconcile(ctx, engine.Options{
-		Environment:    d.env,
-		Settings:       d.repo.Config.Spec,
-		Revision:       d.revision,
-		Render:         func(context.Context) (*render.Result, error) { return d.rendered, nil },
-		Client:         l.opts.Client,
+		Environment: d.env,
+		Settings:    d.repo.Config.Spec,
+		Revision:    d.revision,
+		Render:      func(context.Context) (*render.Result, error) { return d.rendered, nil },
+		Client:      l.opts.Client,
 		// Correcting drift means the declared state wins every field it
 		// declares: a full reconcile takes fields from other managers as a
 		// drift correction does, or a kubectl edit would fail it with a
