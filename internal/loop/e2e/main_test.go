@@ -53,7 +53,10 @@ func newRepo(t testing.TB) *repo {
 	t.Helper()
 	te := testenv.Get(t)
 	ns := te.Namespace(t)
-	r := &repo{t: t, te: te, dir: t.TempDir(), env: "env-" + ns, ns: ns, kubeconfig: te.Kubeconfig(t), home: t.TempDir()}
+	// Short: the cluster name envctl derives from it has at most 40
+	// characters. The namespace's random suffix keeps it unique.
+	env := "e2e-" + ns[strings.LastIndexByte(ns, '-')+1:]
+	r := &repo{t: t, te: te, dir: t.TempDir(), env: env, ns: ns, kubeconfig: te.Kubeconfig(t), home: t.TempDir()}
 	r.write("config.yaml", `apiVersion: envctl.dev/v1alpha1
 kind: Config
 metadata: {name: loop-e2e}

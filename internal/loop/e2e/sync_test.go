@@ -20,7 +20,7 @@ func (r *repo) running(p *proc) {
 	r.t.Helper()
 	eventually(r.t, 90*time.Second, "the loop to apply and record its status", func() error {
 		if p.exited() {
-			return fmt.Errorf("envctl exited with %d: %s", p.code, p.err)
+			r.t.Fatalf("envctl %s exited with %d:\n%s", strings.Join(p.args, " "), p.code, p.err)
 		}
 		st := r.status()
 		if st == nil || !st.Running || st.LastAppliedRevision == "" || !strings.Contains(st.Holder, fmt.Sprintf("(pid %d ", p.pid())) {
