@@ -303,7 +303,10 @@ func (l *Loop) adopt(ctx context.Context, d *desired, res *engine.Result) {
 			if err != nil {
 				continue // a kind not served: the engine reported it
 			}
-			n := normalize(o, mapping)
+			// As the apply engine sends it: fields a controller owns by
+			// design left out (render.AsSent), so a correction does not
+			// fight that controller either.
+			n, _ := render.AsSent(normalize(o, mapping))
 			key := inventory.RefOf(n).Key()
 			digest := changes[key].Digest
 			if digest == "" {
