@@ -106,7 +106,7 @@ func TestClusterCommandsRejectBadInput(t *testing.T) {
 			"podman: not installed (not found in PATH)",
 			"nerdctl: not installed (not found in PATH)",
 		}, false},
-		{[]string{"cluster", "create", "--provider", "embedded"}, []string{`provider "embedded" is not available in this build of envctl`}, embedded},
+		{[]string{"cluster", "create", "--provider", "embedded"}, []string{`provider "embedded": this build of envctl has no embedded control plane`}, embedded},
 		{[]string{"cluster", "create", "--env", "dev"}, []string{"no envctl repository found"}, false},
 		{[]string{"cluster", "delete", "nope"}, []string{`cluster "nope" not found (looked in: `}, false},
 		{[]string{"cluster", "delete", "nope", "--provider", "kind"}, []string{`kind cluster "nope" not found`}, false},

@@ -78,10 +78,10 @@ func Select(ctx context.Context, name, cluster string, opts Options) (*Selection
 		registry.RLock()
 		missing := registry.unavailable[config.ProviderEmbedded]
 		registry.RUnlock()
-		if missing == "" {
-			missing = "the embedded provider is not available in this build of envctl"
+		if missing != "" {
+			return nil, errs.Inputf("provider auto: %s, and %s", why, missing)
 		}
-		return nil, errs.Inputf("provider auto: %s, and %s; start a container runtime or use --provider existing", why, missing)
+		return nil, errs.Inputf("provider auto: %s, and the embedded provider is not available in this build of envctl; start a container runtime or use --provider existing", why)
 	}
 	p, err := New(config.ProviderEmbedded, opts)
 	if err != nil {
