@@ -143,6 +143,9 @@ func runDaemonInstall(ctx context.Context, f *Factory, o *daemonInstallOptions) 
 	if o.Timeout < 0 {
 		return usageError(fmt.Errorf("--timeout must not be negative, got %s", o.Timeout))
 	}
+	if o.Replicas < 1 {
+		return usageError(fmt.Errorf("--replicas %d: want 1 or more", o.Replicas))
+	}
 	creds, err := o.credentials()
 	if err != nil {
 		return err

@@ -283,6 +283,7 @@ spec:
 		{"not a key", append([]string{"daemon", "install", "dev", "--ssh-key", filepath.Join(repo, "not-a-key")}, git...), nil, []string{"--ssh-key " + filepath.Join(repo, "not-a-key") + " is not a PEM or OpenSSH private key"}},
 		{"two refs", append([]string{"daemon", "install", "dev", "--branch", "main", "--commit", "abc"}, git...), nil, []string{"--branch and --commit: give one reference"}},
 		{"output", append([]string{"daemon", "install", "dev", "-o", "yaml"}, git...), nil, []string{`unknown output format "yaml"`}},
+		{"no replicas", append([]string{"daemon", "install", "dev", "--replicas", "0"}, git...), nil, []string{"--replicas 0: want 1 or more"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, k := range []string{envGitPassword, envSSHKeyPassphrase, envWebhookSecret} {
