@@ -67,6 +67,7 @@ inventory is saved, the Lease released, and it exits 0.`,
 	}
 	o.bind(cmd.Flags(), ":8080")
 	o.Cluster.bind(cmd.Flags())
+	cmd.AddCommand(newDaemonInstallCmd(f))
 	return cmd
 }
 
