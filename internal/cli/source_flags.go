@@ -30,6 +30,27 @@ const (
 // flags beside it). Each flag can also be set by its ENVCTL_* variable (the
 // flag's name upper-cased, dashes as underscores: --known-hosts is
 // ENVCTL_KNOWN_HOSTS); a flag on the command line wins.
+//
+// Every command that reads the declared state uses it the same way:
+//
+//	type fooOptions struct{ Source sourceFlags; ... }
+//	o.Source.bind(cmd.Flags())                 // when building the command
+//
+//	// in RunE, once:
+//	d, err := o.Source.load(ctx, f, envName, settingsFlags, progress)
+//	// d.src is the Source, d.snap its snapshot, d.repo and d.env the
+//	// configuration and environment loaded from d.snap.Root.
+//
+// A continuous loop (sync, daemon) opens the source once and asks it again
+// each cycle; an unchanged Git remote costs one ref listing:
+//
+//	src, err := o.Source.open(f)               // source.Source
+//	snap, err := src.Snapshot(ctx)             // each cycle
+//	d, err := o.Source.loadSnapshot(f, src, snap, envName, settingsFlags)
+//
+// Errors are typed (errs.Input for bad flags, refused trees, failed
+// signature checks and authentication; see internal/source/git), so exit.go
+// maps them without the caller looking.
 type sourceFlags struct {
 	URL                            string
 	Branch, Tag, Semver, Commit    string
@@ -250,29 +271,38 @@ func (s *sourceFlags) load(ctx context.Context, f *Factory, name string, setting
 	if err != nil {
 		return nil, err
 	}
-	d := &declared{src: src}
 	start := time.Now()
 	_, remote := src.(*git.Source)
 	done := func(error) {}
 	if remote && progress != nil {
 		done = progress.Step("Fetching " + src.String())
 	}
-	d.snap, err = src.Snapshot(ctx)
+	snap, err := src.Snapshot(ctx)
 	done(err)
 	if err != nil {
 		return nil, err
 	}
-	f.Logger.Info("source ready", "source", src.String(), "revision", d.snap.Revision, "duration", time.Since(start).Round(time.Millisecond))
-	if remote {
-		if _, err := os.Stat(filepath.Join(d.snap.Root, config.FileName)); errors.Is(err, fs.ErrNotExist) {
+	f.Logger.Info("source ready", "source", src.String(), "revision", snap.Revision, "duration", time.Since(start).Round(time.Millisecond))
+	return s.loadSnapshot(f, src, snap, name, settings)
+}
+
+// loadSnapshot loads the configuration and the environment name ("" for
+// the default one) from snap, a snapshot of src, with the setting
+// overrides of settings. A snapshot of a Git source that holds no
+// config.yaml is an input error naming --path and the revision.
+func (s *sourceFlags) loadSnapshot(f *Factory, src source.Source, snap *source.Snapshot, name string, settings *pflag.FlagSet) (*declared, error) {
+	d := &declared{src: src, snap: snap}
+	if _, remote := src.(*git.Source); remote {
+		if _, err := os.Stat(filepath.Join(snap.Root, config.FileName)); errors.Is(err, fs.ErrNotExist) {
 			where := "the repository's root"
 			if s.Path != "" {
 				where = fmt.Sprintf("--path %q", s.Path)
 			}
-			return nil, errs.Inputf("%s holds no %s at %s (%s)", where, config.FileName, d.snap.Revision, src)
+			return nil, errs.Inputf("%s holds no %s at %s (%s)", where, config.FileName, snap.Revision, src)
 		}
 	}
-	if d.repo, err = config.Load(config.LoadOptions{Dir: d.snap.Root, NoSearch: true, Flags: settings, LookupEnv: s.lookupEnv}); err != nil {
+	var err error
+	if d.repo, err = config.Load(config.LoadOptions{Dir: snap.Root, NoSearch: true, Flags: settings, LookupEnv: s.lookupEnv}); err != nil {
 		return nil, err
 	}
 	if d.env, err = d.repo.Environment(name); err != nil {
