@@ -33,8 +33,8 @@ type statusOptions struct {
 
 // statusReport is what `envctl status -o json` prints.
 type statusReport struct {
-	Environment string    `json:"environment"`
-	Cluster     string    `json:"cluster,omitempty"`
+	Environment string `json:"environment"`
+	Cluster     string `json:"cluster,omitempty"`
 	// Revision is the source revision last applied.
 	Revision string `json:"revision"`
 	// SourceRevision is the revision the source is at now; when it is not
