@@ -38,7 +38,11 @@ Exit codes: 0 converged, 2 bad input, 3 unhealthy, 4 timeout, 5 conflict,
   envctl apply staging --kubeconfig ~/.kube/config --context prod-eu
 
   # Apply without waiting for health and without pruning
-  envctl apply local --no-wait --no-prune`,
+  envctl apply local --no-wait --no-prune
+
+  # Apply the head of a release branch, signed by a release key
+  envctl apply staging --git git@github.com:acme/platform.git --branch release \
+    --ssh-key ~/.ssh/deploy --known-hosts ~/.ssh/known_hosts --verify-signatures release-signers`,
 		Args: argsValidator(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -54,22 +58,26 @@ Exit codes: 0 converged, 2 bad input, 3 unhealthy, 4 timeout, 5 conflict,
 }
 
 func runApply(ctx context.Context, f *Factory, o *applyOptions) error {
-	repo, env, err := o.load(f)
+	progress := newProgress(f)
+	d, err := o.load(ctx, f, progress)
 	if err != nil {
+		progress.Close()
 		return err
 	}
-	t, err := connect(ctx, f, repo, env, o.cluster)
+	t, err := connect(ctx, f, d.repo, d.env, o.cluster)
 	var missing *errNoCluster
 	if errors.As(err, &missing) {
+		progress.Close()
 		return errs.Cluster(err)
 	}
 	if err != nil {
+		progress.Close()
 		return err
 	}
 	cl := clusterInfo{Name: t.clusterName, Context: o.cluster.Context}
 	if t.provider != nil {
 		cl.Provider = t.provider.Name()
 	}
-	_, err = reconcile(ctx, f, &o.reconcileOptions, repo, env, t.client, cl, newProgress(f))
+	_, err = reconcile(ctx, f, &o.reconcileOptions, d, t.client, cl, progress)
 	return err
 }

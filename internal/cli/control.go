@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/lease"
 	"github.com/envctl/envctl/internal/syncstate"
@@ -114,9 +115,25 @@ one has acknowledged it.`
 	return cmd
 }
 
+// localEnvironment loads the environment name ("" for the default one)
+// from the local repository (-C): reconcile, suspend and resume only need
+// its name and cluster, which a checkout of the branch a daemon follows
+// declares as well as the daemon's own snapshot does.
+func localEnvironment(f *Factory, name string) (*config.Repo, *config.Environment, error) {
+	repo, err := config.Load(config.LoadOptions{Dir: f.Global.Repo})
+	if err != nil {
+		return nil, nil, err
+	}
+	env, err := repo.Environment(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return repo, env, nil
+}
+
 // controlTarget reaches the environment's cluster and its record.
 func controlTarget(ctx context.Context, f *Factory, o *controlOptions) (string, *syncstate.Store, *lease.Info, error) {
-	repo, env, err := loadEnvironment(f, o.Env, nil)
+	repo, env, err := localEnvironment(f, o.Env)
 	if err != nil {
 		return "", nil, nil, err
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/kube"
 	"github.com/envctl/envctl/internal/lease"
-	"github.com/envctl/envctl/internal/source"
 )
 
 // daemonOptions are the inputs of `envctl daemon`.
@@ -43,13 +42,19 @@ pruned and retried with backoff), with:
     webhook's secret comes from ENVCTL_WEBHOOK_SECRET; /readyz answers 200 on
     a standby and on the leader once its first reconcile and watches are done.
 
-The declared state comes from the repository (-C, for tests and images that
-bake the repository in).
+The declared state comes from a Git repository (--git and the flags beside
+it; the remote's refs are listed every --interval, 30s with 10% jitter, and
+at once on a signed webhook, and a new commit is fetched, rendered and
+applied), or from a local repository (-C, for tests and images that bake the
+repository in), whose file changes are applied. A fetch, authentication or
+render failure keeps the last good revision applied and prunes nothing.
 
 SIGTERM stops it within 10 seconds: the object in flight finishes, the
 inventory is saved, the Lease released, and it exits 0.`,
-		Example: `  # In the cluster (what the Deployment runs)
-  envctl daemon staging
+		Example: `  # In the cluster (what the Deployment runs): follow the main branch
+  ENVCTL_GIT_PASSWORD=$TOKEN ENVCTL_WEBHOOK_SECRET=$HOOK_SECRET \
+    envctl daemon staging --git https://github.com/acme/platform.git --branch main \
+      --git-username envctl-bot --cache-dir /var/cache/envctl
 
   # From a laptop, against a cluster of the kubeconfig
   envctl daemon staging --context staging-admin --listen 127.0.0.1:8080 --log-format text`,
@@ -72,16 +77,16 @@ inventory is saved, the Lease released, and it exits 0.`,
 }
 
 func runDaemon(ctx context.Context, f *Factory, log *slog.Logger, o *daemonOptions) error {
-	repo, env, err := loadEnvironment(f, o.Env, o.Flags)
+	d, err := o.Source.load(ctx, f, o.Env, o.Flags, nil)
 	if err != nil {
 		return err
 	}
+	env := d.env
 	client, err := daemonClient(o.Cluster)
 	if err != nil {
 		return err
 	}
-	src := source.Dir{Path: repo.Root}
-	lr := o.newLoopRun(env.Name(), "daemon", src, repo.Root, client, log)
+	lr := o.newLoopRun(env.Name(), "daemon", d.src, client, log)
 	lr.runner.Standby = true
 	lr.runner.Lease = lease.Options{
 		Wait: lease.Forever,

@@ -14,7 +14,6 @@ import (
 	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/plan"
 	"github.com/envctl/envctl/internal/render"
-	"github.com/envctl/envctl/internal/source"
 )
 
 // Exit codes of `envctl diff`, which a CI merge gate reads.
@@ -35,6 +34,8 @@ type diffOptions struct {
 	Cluster        clusterFlags
 	// Flags holds the setting overrides, passed on to config.Load.
 	Flags *pflag.FlagSet
+	// Source says where the declared state comes from.
+	Source sourceFlags
 }
 
 func newDiffCmd(f *Factory) *cobra.Command {
@@ -62,7 +63,10 @@ error (bad input, an object the server rejects, an unreachable cluster).`,
   envctl diff ci -o json | jq '.[] | select(.action != "unchanged")'
 
   # Only two components, against a cluster of your kubeconfig
-  envctl diff staging --component monitoring --component serving --context prod-eu`,
+  envctl diff staging --component monitoring --component serving --context prod-eu
+
+  # As a merge gate: what the pull request's commit would change in staging
+  envctl diff staging --git https://github.com/acme/platform.git --commit "$GITHUB_SHA"`,
 		Args: argsValidator(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -92,19 +96,17 @@ error (bad input, an object the server rejects, an unreachable cluster).`,
 	fl.BoolVar(&o.ForcePrune, "force-prune", false, "plan the apply as lifting prune's empty-render and max-fraction guards")
 	o.Cluster.bind(fl)
 	config.BindFlags(fl, "apply.fieldManager", "apply.forceConflicts", "prune.enabled", "prune.maxFraction", "prune.allowNamespaces")
+	o.Source.bind(fl)
 	return cmd
 }
 
 // runDiff computes and prints the plan and returns diff's exit code.
 func runDiff(ctx context.Context, f *Factory, o *diffOptions) (int, error) {
-	repo, env, err := loadEnvironment(f, o.Env, o.Flags)
+	d, err := o.Source.load(ctx, f, o.Env, o.Flags, nil)
 	if err != nil {
 		return diffExitError, err
 	}
-	snap, err := source.Local(repo.Root)
-	if err != nil {
-		return diffExitError, err
-	}
+	repo, env, snap := d.repo, d.env, d.snap
 	settings := repo.Config.Spec
 	// The cluster is reached before the render only when chart templates
 	// may look it up; otherwise a render error is reported without one.
@@ -149,7 +151,7 @@ func runDiff(ctx context.Context, f *Factory, o *diffOptions) (int, error) {
 	if p == nil {
 		return diffExitError, planErr
 	}
-	if err := printPlan(f, p, o.Output); err != nil {
+	if err := printPlan(f, p, o.Output, snap.Revision); err != nil {
 		return diffExitError, err
 	}
 	if planErr != nil {
@@ -171,7 +173,9 @@ type diffItem struct {
 	Error     string        `json:"error,omitempty"`
 }
 
-func printPlan(f *Factory, p *plan.Plan, output string) error {
+// printPlan prints the plan, and on the error stream a summary that names
+// the source revision it was computed from.
+func printPlan(f *Factory, p *plan.Plan, output, revision string) error {
 	for _, w := range p.Warnings {
 		fmt.Fprintf(f.Streams.ErrOut, "Warning: %s\n", w)
 	}
@@ -186,8 +190,12 @@ func printPlan(f *Factory, p *plan.Plan, output string) error {
 	for _, it := range p.Items {
 		writePlanItem(f.Streams.Out, it, color)
 	}
-	fmt.Fprintf(f.Streams.ErrOut, "Environment %s: %d to create, %d to change, %d to prune, %d unchanged",
-		p.Environment, p.Count(plan.Create), p.Count(plan.Change), p.Count(plan.Prune), p.Count(plan.Unchanged))
+	at := ""
+	if revision != "" {
+		at = " at " + revision
+	}
+	fmt.Fprintf(f.Streams.ErrOut, "Environment %s%s: %d to create, %d to change, %d to prune, %d unchanged",
+		p.Environment, at, p.Count(plan.Create), p.Count(plan.Change), p.Count(plan.Prune), p.Count(plan.Unchanged))
 	if n := p.Count(plan.Orphan); n > 0 {
 		fmt.Fprintf(f.Streams.ErrOut, ", %d left in the cluster untracked", n)
 	}

@@ -79,7 +79,7 @@ func TestPrintPlanText(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
 			f := &Factory{Streams: IOStreams{Out: &out, ErrOut: &errOut, OutTTY: tt.tty}, Global: &GlobalOptions{}}
-			if err := printPlan(f, samplePlan(), "text"); err != nil {
+			if err := printPlan(f, samplePlan(), "text", "main@sha1:0123456789abcdef0123456789abcdef01234567"); err != nil {
 				t.Fatal(err)
 			}
 			golden(t, tt.name, out.Bytes())
@@ -87,7 +87,7 @@ func TestPrintPlanText(t *testing.T) {
 				t.Errorf("colour escapes present = %v, want %v", hasColor, tt.color)
 			}
 			wantErr := "Warning: the apply would prune nothing: refusing to prune\n" +
-				"Environment ci: 1 to create, 2 to change, 1 to prune, 1 unchanged, 1 left in the cluster untracked, 1 failed.\n"
+				"Environment ci at main@sha1:0123456789abcdef0123456789abcdef01234567: 1 to create, 2 to change, 1 to prune, 1 unchanged, 1 left in the cluster untracked, 1 failed.\n"
 			if diff := cmp.Diff(wantErr, errOut.String()); diff != "" {
 				t.Errorf("stderr (-want +got):\n%s", diff)
 			}
@@ -98,7 +98,7 @@ func TestPrintPlanText(t *testing.T) {
 func TestPrintPlanNoColorFlag(t *testing.T) {
 	var out bytes.Buffer
 	f := &Factory{Streams: IOStreams{Out: &out, ErrOut: &bytes.Buffer{}, OutTTY: true}, Global: &GlobalOptions{NoColor: true}}
-	if err := printPlan(f, samplePlan(), "text"); err != nil {
+	if err := printPlan(f, samplePlan(), "text", ""); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(out.String(), "\x1b[") {

@@ -22,6 +22,8 @@ type downOptions struct {
 	Timeout     time.Duration
 	Output      string
 	Cluster     clusterFlags
+	// Source says where the declared state comes from.
+	Source sourceFlags
 }
 
 // downReport is what `envctl down -o json` prints.
@@ -83,14 +85,16 @@ up, does nothing and succeeds.`,
 	fl.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "how long to wait for the objects to be deleted")
 	fl.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
 	o.Cluster.bind(fl)
+	o.Source.bind(fl)
 	return cmd
 }
 
 func runDown(ctx context.Context, f *Factory, o *downOptions) error {
-	repo, env, err := loadEnvironment(f, o.Env, nil)
+	d, err := o.Source.load(ctx, f, o.Env, nil, nil)
 	if err != nil {
 		return err
 	}
+	repo, env := d.repo, d.env
 	report := &downReport{Environment: env.Name(), Objects: []downObject{}}
 	out := f.Streams.ErrOut
 	target, err := connect(ctx, f, repo, env, o.Cluster)

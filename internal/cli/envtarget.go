@@ -40,20 +40,6 @@ type envTarget struct {
 	client   *kube.Client
 }
 
-// loadEnvironment loads the repository and environment name ("" for the
-// default one), with the setting overrides of fs.
-func loadEnvironment(f *Factory, name string, fs *pflag.FlagSet) (*config.Repo, *config.Environment, error) {
-	repo, err := config.Load(config.LoadOptions{Dir: f.Global.Repo, Flags: fs})
-	if err != nil {
-		return nil, nil, err
-	}
-	env, err := repo.Environment(name)
-	if err != nil {
-		return nil, nil, err
-	}
-	return repo, env, nil
-}
-
 // errNoCluster is returned by connect when the environment's cluster does
 // not exist; commands decide whether that is an error.
 type errNoCluster struct {

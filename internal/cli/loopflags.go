@@ -38,6 +38,9 @@ type loopOptions struct {
 	ForceRecreate  bool
 	// Flags holds the setting override flags, passed on to config.Load.
 	Flags *pflag.FlagSet
+	// Source says where the declared state comes from: the local
+	// repository, watched for file changes, or --git, polled.
+	Source sourceFlags
 }
 
 func (o *loopOptions) bind(fs *pflag.FlagSet, listen string) {
@@ -54,6 +57,7 @@ func (o *loopOptions) bind(fs *pflag.FlagSet, listen string) {
 	fs.BoolVar(&o.ForceConflicts, "force-conflicts", false, "take over fields owned by other field managers on full reconciles in --drift detect or off (with correct, every apply does)")
 	fs.BoolVar(&o.ForceRecreate, "force-recreate", false, "delete and recreate objects whose change touches an immutable field")
 	config.BindFlags(fs, "apply.concurrency")
+	o.Source.bind(fs)
 }
 
 func (o *loopOptions) validate() error {
@@ -76,7 +80,7 @@ func (o *loopOptions) validate() error {
 // with the command's setting overrides.
 func (o *loopOptions) loader(env string) func(*source.Snapshot) (*config.Repo, *config.Environment, error) {
 	return func(snap *source.Snapshot) (*config.Repo, *config.Environment, error) {
-		repo, err := config.Load(config.LoadOptions{Dir: snap.Root, Flags: o.Flags})
+		repo, err := config.Load(config.LoadOptions{Dir: snap.Root, NoSearch: true, Flags: o.Flags, LookupEnv: o.Source.lookupEnv})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -98,12 +102,14 @@ type loopRun struct {
 	log      *slog.Logger
 }
 
-// newLoopRun assembles the loop of env on client from the flags.
-func (o *loopOptions) newLoopRun(env, mode string, src source.Source, watchDir string, client *kube.Client, log *slog.Logger) *loopRun {
+// newLoopRun assembles the loop of env on client from the flags. A local
+// directory is watched for file changes; any other source (Git) is asked
+// for its revision every --interval.
+func (o *loopOptions) newLoopRun(env, mode string, src source.Source, client *kube.Client, log *slog.Logger) *loopRun {
 	m := metrics.New()
-	interval := o.Interval
-	if watchDir != "" {
-		interval = 0 // file events, not polls
+	interval, watchDir := o.Interval, ""
+	if dir, ok := src.(source.Dir); ok {
+		interval, watchDir = 0, dir.Path // file events, not polls
 	}
 	opts := loop.Options{
 		Environment:    env,

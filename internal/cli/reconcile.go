@@ -17,7 +17,6 @@ import (
 	"github.com/envctl/envctl/internal/kube"
 	"github.com/envctl/envctl/internal/prune"
 	"github.com/envctl/envctl/internal/render"
-	"github.com/envctl/envctl/internal/source"
 )
 
 // reconcileOptions are the flags `envctl up` and `envctl apply` share.
@@ -33,6 +32,8 @@ type reconcileOptions struct {
 	Output         string
 	// Flags holds the setting override flags, passed on to config.Load.
 	Flags *pflag.FlagSet
+	// Source says where the declared state comes from.
+	Source sourceFlags
 }
 
 func (o *reconcileOptions) bind(fs *pflag.FlagSet) {
@@ -45,6 +46,7 @@ func (o *reconcileOptions) bind(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.NoWait, "no-wait", false, "do not wait for components to become healthy (hooks are still waited for)")
 	fs.StringVarP(&o.Output, "output", "o", "text", "summary format: text or json")
 	config.BindFlags(fs, "apply.concurrency")
+	o.Source.bind(fs)
 }
 
 func (o *reconcileOptions) validate() error {
@@ -60,20 +62,21 @@ func (o *reconcileOptions) validate() error {
 	return nil
 }
 
-// load checks the flags, loads the environment with the setting overrides
+// load checks the flags, takes the source's snapshot (a Git fetch shown as
+// a step of progress), loads the environment with the setting overrides
 // and checks --component against it: the start that up and apply share.
-func (o *reconcileOptions) load(f *Factory) (*config.Repo, *config.Environment, error) {
+func (o *reconcileOptions) load(ctx context.Context, f *Factory, progress stepper) (*declared, error) {
 	if err := o.validate(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	repo, env, err := loadEnvironment(f, o.Env, o.Flags)
+	d, err := o.Source.load(ctx, f, o.Env, o.Flags, progress)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if err := o.checkComponents(env); err != nil {
-		return nil, nil, err
+	if err := o.checkComponents(d.env); err != nil {
+		return nil, err
 	}
-	return repo, env, nil
+	return d, nil
 }
 
 // checkComponents reports a --component that the environment does not have.
@@ -107,15 +110,13 @@ type clusterInfo struct {
 // reconcile renders the environment and reconciles the cluster of client
 // with it, showing progress on the error stream and the summary on the
 // output stream.
-func reconcile(ctx context.Context, f *Factory, o *reconcileOptions, repo *config.Repo, env *config.Environment, client *kube.Client, cl clusterInfo, progress *progressView) (*engine.Result, error) {
-	snap, err := source.Local(repo.Root)
-	if err != nil {
-		return nil, err
-	}
+func reconcile(ctx context.Context, f *Factory, o *reconcileOptions, d *declared, client *kube.Client, cl clusterInfo, progress *progressView) (*engine.Result, error) {
+	repo, env, snap := d.repo, d.env, d.snap
 	// Count the requests, so that the summary can show that a run with
 	// nothing to do wrote nothing.
 	cfg, counter := kube.CountingConfig(client.Config)
-	if client, err = kube.New(cfg); err != nil {
+	client, err := kube.New(cfg)
+	if err != nil {
 		return nil, err
 	}
 	settings := repo.Config.Spec
@@ -288,7 +289,11 @@ func writeSummary(w io.Writer, format string, res *engine.Result, cl clusterInfo
 	if !s.Succeeded {
 		verdict = "did not fully converge"
 	}
-	fmt.Fprintf(w, "\nenvironment %s %s (%s, %s, %s)\n", s.Environment, verdict, round(res.Duration),
+	at := ""
+	if s.Revision != "" {
+		at = " at " + s.Revision
+	}
+	fmt.Fprintf(w, "\nenvironment %s %s%s (%s, %s, %s)\n", s.Environment, verdict, at, round(res.Duration),
 		plural(s.Requests.Total, "request"), plural(s.Requests.Writes, "write"))
 	return nil
 }

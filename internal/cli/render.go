@@ -10,7 +10,6 @@ import (
 
 	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/render"
-	"github.com/envctl/envctl/internal/source"
 )
 
 // renderOptions are the inputs of `envctl render`.
@@ -27,6 +26,8 @@ type renderOptions struct {
 	ChartCacheDir string
 	// Flags holds the setting override flags, passed on to config.Load.
 	Flags *pflag.FlagSet
+	// Source says where the declared state comes from.
+	Source sourceFlags
 }
 
 func newRenderCmd(f *Factory) *cobra.Command {
@@ -63,7 +64,10 @@ treat it as you treat the repository. Errors and logs never show it.`,
   diff <(envctl render local) <(envctl render staging)
 
   # One file per object, numbered in apply order, with progress on stderr
-  envctl render staging --output-dir /tmp/staging -v`,
+  envctl render staging --output-dir /tmp/staging -v
+
+  # What a branch of the platform repository declares, without a checkout
+  envctl render ci --git https://github.com/acme/platform.git --branch main`,
 		Args: argsValidator(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -79,6 +83,7 @@ treat it as you treat the repository. Errors and logs never show it.`,
 	fl.StringVar(&o.OutputDir, "output-dir", "", "write one YAML file per object under this directory (which must be empty or absent) instead of printing")
 	fl.StringVar(&o.ChartCacheDir, "chart-cache-dir", "", "where charts from repositories and registries are cached (default $XDG_CACHE_HOME/envctl/charts)")
 	config.BindFlags(fl, "render.concurrency", "render.allowRemoteBases", "render.allowChartLookup", "render.kubeVersion")
+	o.Source.bind(fl)
 	return cmd
 }
 
@@ -89,19 +94,15 @@ func runRender(ctx context.Context, f *Factory, o *renderOptions) error {
 	if o.OutputDir != "" && o.Output != "yaml" {
 		return usageError(fmt.Errorf("--output-dir writes YAML files; it cannot be combined with -o %s", o.Output))
 	}
-	repo, env, err := loadEnvironment(f, o.Env, o.Flags)
-	if err != nil {
-		return err
-	}
-	snap, err := source.Local(repo.Root)
+	d, err := o.Source.load(ctx, f, o.Env, o.Flags, nil)
 	if err != nil {
 		return err
 	}
 	start := time.Now()
 	res, err := render.Render(ctx, render.Options{
-		Source:        snap,
-		Environment:   env,
-		Settings:      repo.Config.Spec.Render,
+		Source:        d.snap,
+		Environment:   d.env,
+		Settings:      d.repo.Config.Spec.Render,
 		Components:    o.Components,
 		Logger:        f.Logger,
 		ChartCacheDir: o.ChartCacheDir,

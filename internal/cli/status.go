@@ -27,14 +27,20 @@ type statusOptions struct {
 	Env     string
 	Output  string
 	Cluster clusterFlags
+	// Source says where the declared state comes from.
+	Source sourceFlags
 }
 
 // statusReport is what `envctl status -o json` prints.
 type statusReport struct {
-	Environment string    `json:"environment"`
-	Cluster     string    `json:"cluster,omitempty"`
-	Revision    string    `json:"revision"`
-	AppliedAt   time.Time `json:"appliedAt"`
+	Environment string `json:"environment"`
+	Cluster     string `json:"cluster,omitempty"`
+	// Revision is the source revision last applied.
+	Revision string `json:"revision"`
+	// SourceRevision is the revision the source is at now; when it is not
+	// Revision, the environment is behind its source.
+	SourceRevision string    `json:"sourceRevision,omitempty"`
+	AppliedAt      time.Time `json:"appliedAt"`
 	// Healthy is true when every object is Current.
 	Healthy    bool              `json:"healthy"`
 	Components []componentHealth `json:"components"`
@@ -74,7 +80,10 @@ the environment was never applied (no cluster or no inventory).`,
   until envctl status ci >/dev/null; do sleep 5; done
 
   # The objects that are not Current
-  envctl status ci -o json | jq '.components[].objects[] | select(.status != "Current")'`,
+  envctl status ci -o json | jq '.components[].objects[] | select(.status != "Current")'
+
+  # Is the environment at the head of its branch?
+  envctl status staging --git https://github.com/acme/platform.git --branch main -o json | jq '.revision == .sourceRevision'`,
 		Args: argsValidator(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -88,14 +97,16 @@ the environment was never applied (no cluster or no inventory).`,
 	}
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "table", "output format: table or json")
 	o.Cluster.bind(cmd.Flags())
+	o.Source.bind(cmd.Flags())
 	return cmd
 }
 
 func runStatus(ctx context.Context, f *Factory, o *statusOptions) error {
-	repo, env, err := loadEnvironment(f, o.Env, nil)
+	d, err := o.Source.load(ctx, f, o.Env, nil, nil)
 	if err != nil {
 		return err
 	}
+	repo, env := d.repo, d.env
 	target, err := connect(ctx, f, repo, env, o.Cluster)
 	var noCluster *errNoCluster
 	if errors.As(err, &noCluster) {
@@ -117,6 +128,7 @@ func runStatus(ctx context.Context, f *Factory, o *statusOptions) error {
 		return err
 	}
 	report.Cluster = target.clusterName
+	report.SourceRevision = d.snap.Revision
 	if o.Cluster.set() {
 		report.Cluster = ""
 	}
@@ -267,8 +279,12 @@ func printStatus(f *Factory, r *statusReport) {
 	if rev == "" {
 		rev = "(unknown)"
 	}
-	fmt.Fprintf(w, "Environment %s%s: revision %s, applied %s (%s ago)\n\n",
+	fmt.Fprintf(w, "Environment %s%s: revision %s, applied %s (%s ago)\n",
 		r.Environment, where, rev, r.AppliedAt.UTC().Format(time.RFC3339), time.Since(r.AppliedAt).Round(time.Second))
+	if r.SourceRevision != "" && r.SourceRevision != r.Revision {
+		fmt.Fprintf(w, "The source is now at %s, which is not applied yet.\n", r.SourceRevision)
+	}
+	fmt.Fprintln(w)
 	if r.Sync != nil {
 		printSync(w, r.Sync)
 		fmt.Fprintln(w)

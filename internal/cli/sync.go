@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/envctl/envctl/internal/lease"
-	"github.com/envctl/envctl/internal/source"
 )
 
 // syncOptions are the inputs of `envctl sync`.
@@ -29,7 +28,9 @@ back until Ctrl-C or SIGTERM.
 
 While it runs, sync:
   - renders and applies again when files of the repository change (a burst of
-    changes is applied once, after 300ms of quiet);
+    changes is applied once, after 300ms of quiet), or, with --git, lists the
+    remote's refs every --interval (30s, with 10% jitter) and at once on a
+    signed POST /hooks/git, and applies a new commit;
   - watches every object it applied and puts back, within a second, one that
     is deleted, loses its labels, or has a field it declares changed, and
     undoes edits made with kubectl (edit, set, scale, patch, label), including
@@ -37,8 +38,9 @@ While it runs, sync:
     and fields it does not declare (an autoscaler's replicas) are left alone;
   - backs off from an object another controller keeps changing and counts the
     fight;
-  - never prunes after a failed render or apply, keeps what was applied last,
-    and retries with backoff.
+  - never prunes after a failed fetch, render or apply, keeps what was applied
+    last, and retries with backoff (a revision that does not render waits
+    for the next commit or 'envctl reconcile').
 
 sync holds the environment's lock (a Lease in envctl-system) while it runs: an
 up, apply or down of the same environment waits for it, and sync waits
@@ -53,6 +55,9 @@ the lock (within 10 seconds).`,
 
   # Report drift only, and serve metrics on localhost
   envctl sync staging --drift detect --listen 127.0.0.1:8080
+
+  # Follow a branch instead of the local files
+  envctl sync staging --git https://github.com/acme/platform.git --branch main --interval 1m
 
   # Wait up to ten minutes for a CI job's up to release the environment
   envctl sync ci --lock-timeout 10m`,
@@ -77,18 +82,19 @@ the lock (within 10 seconds).`,
 }
 
 func runSync(ctx context.Context, f *Factory, log *slog.Logger, o *syncOptions) error {
-	repo, env, err := loadEnvironment(f, o.Env, o.Flags)
+	progress := newProgress(f)
+	d, err := o.Source.load(ctx, f, o.Env, o.Flags, progress)
 	if err != nil {
+		progress.Close()
 		return err
 	}
-	progress := newProgress(f)
+	env := d.env
 	client, _, err := ensureCluster(ctx, f, env, progress)
 	progress.Close()
 	if err != nil {
 		return err
 	}
-	src := source.Dir{Path: repo.Root}
-	lr := o.newLoopRun(env.Name(), "sync", src, repo.Root, client, log)
+	lr := o.newLoopRun(env.Name(), "sync", d.src, client, log)
 	lr.runner.Lease = lease.Options{
 		Wait: o.LockTimeout,
 		OnWait: func(holder string, since time.Time) {
@@ -96,6 +102,6 @@ func runSync(ctx context.Context, f *Factory, log *slog.Logger, o *syncOptions) 
 				holderName(holder), env.Name(), since.Local().Format(time.DateTime), o.LockTimeout)
 		},
 	}
-	log.Info("syncing; stop with Ctrl-C", "environment", env.Name(), "source", src.String())
+	log.Info("syncing; stop with Ctrl-C", "environment", env.Name(), "source", d.src.String(), "revision", d.snap.Revision)
 	return lr.run(ctx, o.Listen)
 }

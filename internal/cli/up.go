@@ -49,7 +49,10 @@ Exit codes: 0 converged, 2 bad input, 3 unhealthy, 4 timeout, 5 conflict,
   envctl up local --component model-serving --timeout 2m
 
   # Take over fields another tool changed, and recreate objects with immutable changes
-  envctl up staging --force-conflicts --force-recreate`,
+  envctl up staging --force-conflicts --force-recreate
+
+  # In CI: the environment of the commit under test, from the Git server
+  ENVCTL_GIT_PASSWORD=$TOKEN envctl up ci --git https://git.example.com/platform.git --commit "$SHA"`,
 		Args: argsValidator(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -64,17 +67,18 @@ Exit codes: 0 converged, 2 bad input, 3 unhealthy, 4 timeout, 5 conflict,
 }
 
 func runUp(ctx context.Context, f *Factory, o *upOptions) error {
-	repo, env, err := o.load(f)
-	if err != nil {
-		return err
-	}
 	progress := newProgress(f)
-	client, cl, err := ensureCluster(ctx, f, env, progress)
+	d, err := o.load(ctx, f, progress)
 	if err != nil {
 		progress.Close()
 		return err
 	}
-	res, err := reconcile(ctx, f, &o.reconcileOptions, repo, env, client, cl, progress)
+	client, cl, err := ensureCluster(ctx, f, d.env, progress)
+	if err != nil {
+		progress.Close()
+		return err
+	}
+	res, err := reconcile(ctx, f, &o.reconcileOptions, d, client, cl, progress)
 	if res != nil && o.Output == "text" && cl.Context != "" {
 		fmt.Fprintf(f.Streams.Out, "reach the cluster with: kubectl --context %s get pods -A\n", cl.Context)
 		if hint := useContextHint(cl.written); hint != "" {

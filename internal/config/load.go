@@ -122,6 +122,11 @@ func Load(opts LoadOptions) (*Repo, error) {
 	return r, nil
 }
 
+// FindRoot returns the repository root for dir ("" for the working
+// directory): dir or its nearest parent that holds envctl's config.yaml, as
+// Load finds it. A local source snapshots that folder.
+func FindRoot(dir string) (string, error) { return findRoot(dir, false) }
+
 // findRoot searches dir and, unless noSearch, its parents for a
 // config.yaml of envctl's.
 func findRoot(dir string, noSearch bool) (string, error) {

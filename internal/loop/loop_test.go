@@ -271,3 +271,71 @@ func fieldsOf(t testing.TB, cm *corev1.ConfigMap) string {
 	}
 	return h
 }
+
+// TestUnhealthyApplyIsRetriedAndPrunesNothing: a revision whose workload
+// never becomes healthy is reported, retried with backoff, and what it no
+// longer declares is not pruned.
+func TestUnhealthyApplyIsRetriedAndPrunesNothing(t *testing.T) {
+	f := newFixture(t)
+	f.overlay(configMap("keep", "v"))
+	l := f.start(func(o *Options) { o.Timeout = 2 * time.Second })
+
+	unschedulable := `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: too-big, namespace: NS}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: too-big}}
+  template:
+    metadata: {labels: {app: too-big}}
+    spec:
+      containers:
+        - name: app
+          image: nginx:1.27
+          resources: {requests: {cpu: "500"}}
+`
+	f.overlay(unschedulable) // "keep" is no longer declared
+	l.FilesChanged()
+	eventually(t, 20*time.Second, "the failure to be reported", func() error {
+		if st := l.Status(); !strings.Contains(st.LastError, "too-big") || st.LastErrorKind == "" {
+			return fmt.Errorf("status: last error %q (%s)", st.LastError, st.LastErrorKind)
+		}
+		return nil
+	})
+	failures := func() float64 {
+		fams, err := f.metrics.Registry.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, fam := range fams {
+			if fam.GetName() != "envctl_reconciles_total" {
+				continue
+			}
+			for _, m := range fam.GetMetric() {
+				for _, lp := range m.GetLabel() {
+					if lp.GetName() == "result" && lp.GetValue() == "failure" {
+						return m.GetCounter().GetValue()
+					}
+				}
+			}
+		}
+		return 0
+	}
+	first := failures()
+	eventually(t, 20*time.Second, "a retry", func() error {
+		if n := failures(); n <= first {
+			return fmt.Errorf("failures %v", n)
+		}
+		return nil
+	})
+	if err := wantValue(f, "keep", "v")(); err != nil {
+		t.Errorf("after failed reconciles: %v (nothing may be pruned after a failure)", err)
+	}
+	// Nor is what the failed revision applied rolled back.
+	if _, err := f.te.Clientset().AppsV1().Deployments(f.ns).Get(context.Background(), "too-big", metav1.GetOptions{}); err != nil {
+		t.Errorf("the unhealthy Deployment after failed reconciles: %v (a failure never rolls back)", err)
+	}
+	if st := l.Status(); st.LastAppliedRevision != "local" || st.LastAttemptedRevision != "local" {
+		t.Errorf("status revisions: applied %q, attempted %q", st.LastAppliedRevision, st.LastAttemptedRevision)
+	}
+}

@@ -62,6 +62,11 @@ type runState struct {
 	// again until the source moves or a reconcile is requested.
 	failedRender string
 	lastFailed   bool
+	// fetchFailed: the last fetch failed; the next that succeeds clears
+	// the error.
+	fetchFailed bool
+	// renderErr is the error of failedRender.
+	renderErr error
 	// token and fetch are the last requests acted on.
 	token, fetch string
 }
@@ -78,12 +83,18 @@ func (l *Loop) reconcileSource(ctx context.Context, r *runState, rerender bool, 
 			return
 		}
 		l.failed(r, metrics.ResultFetchError, "", fmt.Errorf("fetch %s: %w", l.opts.Source, err))
-		l.scheduleRetry(r, nil)
+		r.fetchFailed = true
+		// A failed run waiting for its retry keeps it: the retry applies
+		// the render in memory and needs no fetch.
+		l.scheduleRetry(r, r.pending)
 		l.answer(token, "", err)
 		return
 	}
 	rev := snap.Revision
 	cur := l.current()
+	if r.fetchFailed {
+		l.fetchRecovered(r, rev, cur)
+	}
 	if token == "" && !rerender {
 		switch {
 		case rev == r.failedRender:
@@ -97,14 +108,14 @@ func (l *Loop) reconcileSource(ctx context.Context, r *runState, rerender bool, 
 		if ctx.Err() != nil {
 			return
 		}
-		r.failedRender = rev
+		r.failedRender, r.renderErr = rev, err
 		r.retry.stop()
 		l.failed(r, metrics.ResultRenderError, rev, err)
 		l.log.Error("render failed; keeping the last good revision, nothing pruned", "revision", rev, "err", err)
 		l.answer(token, rev, err)
 		return
 	}
-	r.failedRender = ""
+	r.failedRender, r.renderErr = "", nil
 	if token == "" && cur != nil && !r.lastFailed && d.fingerprint == cur.fingerprint && d.revision == cur.revision {
 		l.log.Debug("render unchanged; nothing to apply", "revision", rev)
 		return
@@ -114,6 +125,31 @@ func (l *Loop) reconcileSource(ctx context.Context, r *runState, rerender bool, 
 	if !errors.Is(err, errInterrupted) {
 		l.answer(token, rev, err)
 	}
+}
+
+// fetchRecovered clears the error of failed fetches once the source
+// answers again, unless another failure (a run waiting for its retry, a
+// revision that did not render) is still outstanding.
+func (l *Loop) fetchRecovered(r *runState, rev string, cur *desired) {
+	r.fetchFailed = false
+	if rev == r.failedRender && r.renderErr != nil {
+		// Still the revision that does not render: that is the error to
+		// show again, not the fetch's.
+		l.updateStatus(func(st *statusT) {
+			st.LastError, st.LastErrorKind = r.renderErr.Error(), errs.KindOf(r.renderErr).String()
+		})
+		return
+	}
+	if r.pending != nil || r.failedRender != "" || cur == nil || rev != cur.revision {
+		return // what follows (a run, a retry) settles the status
+	}
+	r.lastFailed, r.failures = false, 0
+	r.retry.stop()
+	l.log.Info("the source answers again; the applied revision is current", "revision", rev)
+	l.updateStatus(func(st *statusT) {
+		st.LastAttemptedRevision, st.LastAttemptAt = rev, time.Now().UTC()
+		st.LastError, st.LastErrorKind = "", ""
+	})
 }
 
 // retry runs again what failed: the engine on the same render, or the

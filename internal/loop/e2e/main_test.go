@@ -123,9 +123,15 @@ type proc struct {
 // start runs envctl args in the background, with -C the repository.
 func (r *repo) start(args ...string) *proc {
 	r.t.Helper()
-	full := append([]string{"-C", r.dir}, args...)
+	return r.startRaw(append([]string{"-C", r.dir}, args...), args)
+}
+
+// startRaw runs envctl with the arguments full in the background; args
+// name it in messages.
+func (r *repo) startRaw(full, args []string) *proc {
+	r.t.Helper()
 	cmd := exec.Command(os.Args[0], full...)
-	cmd.Env = append(os.Environ(), asCLIEnv+"=1", "HOME="+r.home, "KUBECONFIG="+r.kubeconfig, "ENVCTL_WEBHOOK_SECRET=hook-secret")
+	cmd.Env = append(os.Environ(), asCLIEnv+"=1", "HOME="+r.home, "KUBECONFIG="+r.kubeconfig, "ENVCTL_WEBHOOK_SECRET="+hookSecret)
 	p := &proc{t: r.t, args: args, cmd: cmd, out: &syncBuffer{}, err: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.err
 	if err := cmd.Start(); err != nil {

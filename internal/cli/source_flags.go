@@ -1,0 +1,312 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/envctl/envctl/internal/config"
+	"github.com/envctl/envctl/internal/errs"
+	"github.com/envctl/envctl/internal/source"
+	"github.com/envctl/envctl/internal/source/git"
+)
+
+// Variables that carry secrets: never flags, whose values show in ps.
+const (
+	envGitPassword      = config.EnvPrefix + "GIT_PASSWORD"
+	envSSHKeyPassphrase = config.EnvPrefix + "SSH_KEY_PASSPHRASE"
+)
+
+// sourceFlags say where the declared state comes from: the local
+// repository (-C/--repo, the default) or a Git repository (--git and the
+// flags beside it). Each flag can also be set by its ENVCTL_* variable (the
+// flag's name upper-cased, dashes as underscores: --known-hosts is
+// ENVCTL_KNOWN_HOSTS); a flag on the command line wins.
+//
+// Every command that reads the declared state uses it the same way:
+//
+//	type fooOptions struct{ Source sourceFlags; ... }
+//	o.Source.bind(cmd.Flags())                 // when building the command
+//
+//	// in RunE, once:
+//	d, err := o.Source.load(ctx, f, envName, settingsFlags, progress)
+//	// d.src is the Source, d.snap its snapshot, d.repo and d.env the
+//	// configuration and environment loaded from d.snap.Root.
+//
+// A continuous loop (sync, daemon) opens the source once and asks it again
+// each cycle; an unchanged Git remote costs one ref listing:
+//
+//	src, err := o.Source.open(f)               // source.Source
+//	snap, err := src.Snapshot(ctx)             // each cycle
+//	d, err := o.Source.loadSnapshot(f, src, snap, envName, settingsFlags)
+//
+// Errors are typed (errs.Input for bad flags, refused trees, failed
+// signature checks and authentication; see internal/source/git), so exit.go
+// maps them without the caller looking.
+type sourceFlags struct {
+	URL                            string
+	Branch, Tag, Semver, Commit    string
+	Path                           string
+	Username, PasswordFile, CAFile string
+	SSHKey, KnownHosts             string
+	CacheDir                       string
+	VerifySignatures               string
+	RecurseSubmodules              bool
+	Timeout                        time.Duration
+	MaxFiles                       int
+	MaxSize, MaxFileSize           string
+
+	fs *pflag.FlagSet
+	// lookupEnv reads the variables; os.LookupEnv unless a test sets it.
+	lookupEnv func(string) (string, bool)
+}
+
+// sourceFlagNames are the flags bind adds, in help order.
+var sourceFlagNames = []string{
+	"git", "branch", "tag", "semver", "commit", "path", "git-username", "git-password-file", "ca-file",
+	"ssh-key", "known-hosts", "verify-signatures", "recurse-submodules", "cache-dir", "git-timeout",
+	"git-max-files", "git-max-size", "git-max-file-size",
+}
+
+// bind adds the source flags to fs.
+func (s *sourceFlags) bind(fs *pflag.FlagSet) {
+	s.fs = fs
+	def := git.DefaultLimits()
+	fs.StringVar(&s.URL, "git", "", "take the declared state from this Git repository (https://, ssh://, git@host:org/repo.git or file://) instead of the local one")
+	fs.StringVar(&s.Branch, "branch", "", "with --git: the branch (default: the remote's HEAD branch)")
+	fs.StringVar(&s.Tag, "tag", "", "with --git: the tag")
+	fs.StringVar(&s.Semver, "semver", "", "with --git: the highest tag in this version range, such as \">=1.2 <2\"")
+	fs.StringVar(&s.Commit, "commit", "", "with --git: the commit (full 40-character hash)")
+	fs.StringVar(&s.Path, "path", "", "with --git: the folder of the repository that holds config.yaml (default: its root)")
+	fs.StringVar(&s.Username, "git-username", "", "with --git over https: the user name (the password or token comes from "+envGitPassword+" or --git-password-file)")
+	fs.StringVar(&s.PasswordFile, "git-password-file", "", "with --git over https: a file holding the password or token")
+	fs.StringVar(&s.CAFile, "ca-file", "", "with --git over https: PEM certificates to trust besides the system's")
+	fs.StringVar(&s.SSHKey, "ssh-key", "", "with --git over ssh: the private key (passphrase from "+envSSHKeyPassphrase+"; default: ssh-agent)")
+	fs.StringVar(&s.KnownHosts, "known-hosts", "", "with --git over ssh: the known_hosts file that must list the server's key (required)")
+	fs.StringVar(&s.VerifySignatures, "verify-signatures", "", "with --git: a file of SSH allowed_signers lines or OpenPGP public keys; the commit (or the tag, for --tag and --semver) must be signed by one")
+	fs.BoolVar(&s.RecurseSubmodules, "recurse-submodules", false, "with --git: fetch submodules into the snapshot (refused otherwise)")
+	fs.StringVar(&s.CacheDir, "cache-dir", "", "with --git: where fetched repositories and snapshots are kept (default $XDG_CACHE_HOME/envctl/git)")
+	fs.DurationVar(&s.Timeout, "git-timeout", 60*time.Second, "with --git: how long listing and fetching may take")
+	fs.IntVar(&s.MaxFiles, "git-max-files", def.Files, "with --git: refuse a tree of more files")
+	fs.StringVar(&s.MaxSize, "git-max-size", "1Gi", "with --git: refuse a tree larger than this in all")
+	fs.StringVar(&s.MaxFileSize, "git-max-file-size", "64Mi", "with --git: refuse a file larger than this")
+	for _, name := range sourceFlagNames {
+		f := fs.Lookup(name)
+		f.Usage += " (env " + flagEnv(name) + ")"
+	}
+}
+
+// flagEnv is the variable of a flag: ENVCTL_ and its name upper-cased.
+func flagEnv(name string) string {
+	return config.EnvPrefix + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+// applyEnv sets each flag the command line did not from its variable.
+func (s *sourceFlags) applyEnv() error {
+	if s.fs == nil {
+		return nil
+	}
+	lookup := s.lookupEnv
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	var bad []error
+	for _, name := range sourceFlagNames {
+		f := s.fs.Lookup(name)
+		if f == nil || f.Changed {
+			continue
+		}
+		if v, ok := lookup(flagEnv(name)); ok && v != "" {
+			if err := f.Value.Set(strings.TrimSpace(v)); err != nil {
+				bad = append(bad, fmt.Errorf("environment variable %s: %w", flagEnv(name), err))
+			}
+		}
+	}
+	return errs.Input(errors.Join(bad...))
+}
+
+func (s *sourceFlags) env(name string) string {
+	lookup := s.lookupEnv
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	v, _ := lookup(name)
+	return v
+}
+
+// gitOnly names a Git flag given on the command line without --git. Their
+// variables are let be: a CI job may set ENVCTL_CA_FILE for every step,
+// local or not.
+func (s *sourceFlags) gitOnly() string {
+	for _, name := range sourceFlagNames[1:] {
+		if f := s.fs.Lookup(name); f != nil && f.Changed {
+			return "--" + name
+		}
+	}
+	return ""
+}
+
+// open returns the source the flags name: the local repository, found
+// from -C (or the working directory) as config.yaml is found, or the Git
+// repository of --git.
+func (s *sourceFlags) open(f *Factory) (source.Source, error) {
+	if err := s.applyEnv(); err != nil {
+		return nil, err
+	}
+	if s.URL == "" {
+		if name := s.gitOnly(); name != "" {
+			return nil, usageError(fmt.Errorf("%s is for a Git repository: give --git URL (or ENVCTL_GIT) too", name))
+		}
+		root, err := config.FindRoot(f.Global.Repo)
+		if err != nil {
+			return nil, err
+		}
+		return source.Dir{Path: root}, nil
+	}
+	if f.Global.Repo != "" {
+		return nil, usageError(errors.New("--repo/-C names a local repository and --git a remote one; give one of them"))
+	}
+	opts := git.Options{
+		URL:               s.URL,
+		Ref:               git.Ref{Branch: s.Branch, Tag: s.Tag, Semver: s.Semver, Commit: s.Commit},
+		Path:              s.Path,
+		CacheDir:          s.CacheDir,
+		RecurseSubmodules: s.RecurseSubmodules,
+		Timeout:           s.Timeout,
+		AllowFile:         true,
+		Logger:            f.Logger,
+		Auth: git.Auth{
+			Username: s.Username, CAFile: s.CAFile,
+			SSHKeyFile: s.SSHKey, SSHKeyPassphrase: s.env(envSSHKeyPassphrase), KnownHostsFile: s.KnownHosts,
+		},
+	}
+	if s.Timeout <= 0 {
+		return nil, usageError(fmt.Errorf("--git-timeout must be positive, got %s", s.Timeout))
+	}
+	if err := s.password(&opts.Auth); err != nil {
+		return nil, err
+	}
+	limits, err := s.limits()
+	if err != nil {
+		return nil, err
+	}
+	opts.Limits = limits
+	if s.VerifySignatures != "" {
+		if opts.Keys, err = git.LoadKeys(s.VerifySignatures); err != nil {
+			return nil, errs.Input(err)
+		}
+	}
+	return git.New(opts)
+}
+
+// password reads the password or token from its one place.
+func (s *sourceFlags) password(a *git.Auth) error {
+	fromEnv := s.env(envGitPassword)
+	switch {
+	case s.PasswordFile != "" && fromEnv != "":
+		return usageError(fmt.Errorf("both %s and --git-password-file are set; give the password once", envGitPassword))
+	case s.PasswordFile != "":
+		data, err := os.ReadFile(s.PasswordFile)
+		if err != nil {
+			return errs.Input(fmt.Errorf("--git-password-file: %w", err))
+		}
+		a.Password = strings.TrimRight(string(data), "\r\n")
+		a.PasswordFrom = "--git-password-file " + s.PasswordFile
+		if a.Password == "" {
+			return errs.Inputf("--git-password-file %s is empty", s.PasswordFile)
+		}
+	case fromEnv != "":
+		a.Password, a.PasswordFrom = fromEnv, envGitPassword
+	}
+	return nil
+}
+
+// limits parses the size flags, which take quantities such as 512Mi.
+func (s *sourceFlags) limits() (git.Limits, error) {
+	l := git.Limits{Files: s.MaxFiles}
+	for _, q := range []struct {
+		flag, val string
+		dst       *int64
+	}{{"git-max-size", s.MaxSize, &l.TotalBytes}, {"git-max-file-size", s.MaxFileSize, &l.FileBytes}} {
+		v, err := resource.ParseQuantity(q.val)
+		if err != nil || v.Sign() <= 0 {
+			return l, usageError(fmt.Errorf("--%s %q is not a positive size such as 512Mi or 2G", q.flag, q.val))
+		}
+		*q.dst = v.Value()
+	}
+	if l.Files <= 0 {
+		return l, usageError(fmt.Errorf("--git-max-files must be positive, got %d", l.Files))
+	}
+	return l, nil
+}
+
+// stepper is the part of the progress view that shows a long step.
+type stepper interface {
+	Step(name string) func(error)
+}
+
+// declared is the state a command works from: a snapshot of the source,
+// the configuration in it and one environment.
+type declared struct {
+	src  source.Source
+	snap *source.Snapshot
+	repo *config.Repo
+	env  *config.Environment
+}
+
+// load takes a snapshot of the source and loads the configuration and the
+// environment name ("" for the default one) from it, with the setting
+// overrides of settings. progress, when set, shows the fetch of a Git
+// source as a step.
+func (s *sourceFlags) load(ctx context.Context, f *Factory, name string, settings *pflag.FlagSet, progress stepper) (*declared, error) {
+	src, err := s.open(f)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	_, remote := src.(*git.Source)
+	done := func(error) {}
+	if remote && progress != nil {
+		done = progress.Step("Fetching " + src.String())
+	}
+	snap, err := src.Snapshot(ctx)
+	done(err)
+	if err != nil {
+		return nil, err
+	}
+	f.Logger.Info("source ready", "source", src.String(), "revision", snap.Revision, "duration", time.Since(start).Round(time.Millisecond))
+	return s.loadSnapshot(f, src, snap, name, settings)
+}
+
+// loadSnapshot loads the configuration and the environment name ("" for
+// the default one) from snap, a snapshot of src, with the setting
+// overrides of settings. A snapshot of a Git source that holds no
+// config.yaml is an input error naming --path and the revision.
+func (s *sourceFlags) loadSnapshot(f *Factory, src source.Source, snap *source.Snapshot, name string, settings *pflag.FlagSet) (*declared, error) {
+	d := &declared{src: src, snap: snap}
+	if _, remote := src.(*git.Source); remote {
+		if _, err := os.Stat(filepath.Join(snap.Root, config.FileName)); errors.Is(err, fs.ErrNotExist) {
+			where := "the repository's root"
+			if s.Path != "" {
+				where = fmt.Sprintf("--path %q", s.Path)
+			}
+			return nil, errs.Inputf("%s holds no %s at %s (%s)", where, config.FileName, snap.Revision, src)
+		}
+	}
+	var err error
+	if d.repo, err = config.Load(config.LoadOptions{Dir: snap.Root, NoSearch: true, Flags: settings, LookupEnv: s.lookupEnv}); err != nil {
+		return nil, err
+	}
+	if d.env, err = d.repo.Environment(name); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
