@@ -24,9 +24,7 @@ import (
 // Environment variables `daemon install` reads secrets from, so that they
 // never sit in a command line or a shell history.
 const (
-	envGitPassword      = "ENVCTL_GIT_PASSWORD"
-	envSSHKeyPassphrase = "ENVCTL_SSH_KEY_PASSPHRASE"
-	envWebhookSecret    = "ENVCTL_WEBHOOK_SECRET"
+	envWebhookSecret = "ENVCTL_WEBHOOK_SECRET"
 )
 
 // daemonInstallOptions are the inputs of `envctl daemon install`.
@@ -134,7 +132,11 @@ func runDaemonInstall(ctx context.Context, f *Factory, o *daemonInstallOptions) 
 	if err != nil {
 		return err
 	}
-	repo, env, err := loadEnvironment(f, o.Env, nil)
+	repo, err := config.Load(config.LoadOptions{Dir: f.Global.Repo})
+	if err != nil {
+		return err
+	}
+	env, err := repo.Environment(o.Env)
 	if err != nil {
 		return err
 	}
