@@ -99,6 +99,17 @@ func TestGitRenderMatchesLocal(t *testing.T) {
 	if out.String() != local {
 		t.Error("render --git file:// differs from the local render")
 	}
+
+	// --path: a folder that is not there, and one without config.yaml.
+	for _, tt := range []struct{ path, want string }{
+		{"nowhere", `--path "nowhere" is not a folder of ` + g.url},
+		{"overlays", `--path "overlays" holds no config.yaml at main@sha1:`},
+	} {
+		_, stderr, code := g.runGit("render", "gitrender", "--path", tt.path)
+		if code != ExitInput || !strings.Contains(stderr, tt.want) {
+			t.Errorf("render --path %s: exit %d, want %d saying %q:\n%s", tt.path, code, ExitInput, tt.want, stderr)
+		}
+	}
 }
 
 // TestGitUpApplyAndSecrets brings an environment up from the Git server,
@@ -128,6 +139,11 @@ func TestGitUpApplyAndSecrets(t *testing.T) {
 	_, stderr := g.mustRunGit(diffExitChanges, "diff", "gitup", "-vv")
 	if !strings.Contains(stderr, "Environment gitup at main@sha1:"+second+": 0 to create, 1 to change") {
 		t.Errorf("diff's summary does not name the new revision:\n%s", stderr)
+	}
+	stdout, _ = g.mustRunGit(ExitOK, "status", "gitup")
+	if want := "revision main@sha1:" + first + ","; !strings.Contains(stdout, want) ||
+		!strings.Contains(stdout, "The source is now at main@sha1:"+second+", which is not applied yet.") {
+		t.Errorf("status before the apply does not show %s and the source's new revision:\n%s", want, stdout)
 	}
 	stdout, _ = g.mustRunGit(ExitOK, "apply", "gitup", "-o", "json", "-vv")
 	s = decodeSummary(t, stdout)

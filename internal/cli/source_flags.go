@@ -44,6 +44,7 @@ const (
 // A continuous loop (sync, daemon) opens the source once and asks it again
 // each cycle; an unchanged Git remote costs one ref listing:
 //
+//	o.Source.refuseFile = true                 // daemon only: no file:// URLs
 //	src, err := o.Source.open(f)               // source.Source
 //	snap, err := src.Snapshot(ctx)             // each cycle
 //	d, err := o.Source.loadSnapshot(f, src, snap, envName, settingsFlags)
@@ -63,6 +64,11 @@ type sourceFlags struct {
 	Timeout                        time.Duration
 	MaxFiles                       int
 	MaxSize, MaxFileSize           string
+
+	// refuseFile makes open refuse file:// URLs, which only the command
+	// line reads: the in-cluster daemon sets it (a path of its pod's
+	// filesystem is no repository a user means).
+	refuseFile bool
 
 	fs *pflag.FlagSet
 	// lookupEnv reads the variables; os.LookupEnv unless a test sets it.
@@ -181,7 +187,7 @@ func (s *sourceFlags) open(f *Factory) (source.Source, error) {
 		CacheDir:          s.CacheDir,
 		RecurseSubmodules: s.RecurseSubmodules,
 		Timeout:           s.Timeout,
-		AllowFile:         true,
+		AllowFile:         !s.refuseFile,
 		Logger:            f.Logger,
 		Auth: git.Auth{
 			Username: s.Username, CAFile: s.CAFile,
