@@ -120,22 +120,6 @@ Exit codes: 0 installed, 2 bad input, 3 unhealthy, 4 timeout, 5 conflict,
 	return cmd
 }
 
-// newDaemonGroupCmd holds `daemon install` until the daemon command
-// itself takes it over. Hidden: it is not the daemon.
-func newDaemonGroupCmd(f *Factory) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:    "daemon",
-		Short:  "Install envctl's in-cluster daemon",
-		Hidden: true,
-		Args:   argsValidator(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return cmd.Help()
-		},
-	}
-	cmd.AddCommand(newDaemonInstallCmd(f))
-	return cmd
-}
-
 func runDaemonInstall(ctx context.Context, f *Factory, o *daemonInstallOptions) error {
 	if err := checkOutput(o.Output, "text", "json"); err != nil {
 		return err

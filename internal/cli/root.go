@@ -109,9 +109,11 @@ waits until they are healthy and prunes what is no longer declared.`,
 		newDiffCmd(f),
 		newStatusCmd(f),
 		newDownCmd(f),
-		// Hidden until the daemon itself is merged, which takes install
-		// over as its subcommand.
-		newDaemonGroupCmd(f),
+		newSyncCmd(f),
+		newDaemonCmd(f),
+		newReconcileCmd(f),
+		newSuspendCmd(f),
+		newResumeCmd(f),
 	)
 	return root
 }

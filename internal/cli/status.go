@@ -38,6 +38,9 @@ type statusReport struct {
 	// Healthy is true when every object is Current.
 	Healthy    bool              `json:"healthy"`
 	Components []componentHealth `json:"components"`
+	// Sync is the continuous reconcile of the environment (envctl sync or
+	// daemon), when one ever ran.
+	Sync *syncReport `json:"sync,omitempty"`
 }
 
 // componentHealth is one component's objects and their worst status.
@@ -116,6 +119,9 @@ func runStatus(ctx context.Context, f *Factory, o *statusOptions) error {
 	report.Cluster = target.clusterName
 	if o.Cluster.set() {
 		report.Cluster = ""
+	}
+	if report.Sync, err = readSyncReport(ctx, target.client.Clientset, env.Name()); err != nil {
+		return err
 	}
 	if o.Output == "json" {
 		if err := writeJSON(f.Streams.Out, report); err != nil {
@@ -263,6 +269,10 @@ func printStatus(f *Factory, r *statusReport) {
 	}
 	fmt.Fprintf(w, "Environment %s%s: revision %s, applied %s (%s ago)\n\n",
 		r.Environment, where, rev, r.AppliedAt.UTC().Format(time.RFC3339), time.Since(r.AppliedAt).Round(time.Second))
+	if r.Sync != nil {
+		printSync(w, r.Sync)
+		fmt.Fprintln(w)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "COMPONENT\tOBJECT\tSTATUS\tMESSAGE")
 	for _, c := range r.Components {
