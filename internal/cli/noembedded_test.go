@@ -11,7 +11,7 @@ import (
 )
 
 // TestNoEmbeddedBuild builds envctl as the daemon's image holds it, with
-// -tags noembedded, and runs it: it has no Kubernetes control plane in it,
+// -tags noembedded (and the Makefile's tags), and runs it: it has no Kubernetes control plane in it,
 // renders what the full build renders, offers daemon install, and says
 // plainly that it has no embedded provider.
 func TestNoEmbeddedBuild(t *testing.T) {
@@ -27,10 +27,13 @@ func TestNoEmbeddedBuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(t.TempDir(), "envctl-noembedded")
-	build := exec.CommandContext(t.Context(), goBin, "build", "-tags", "noembedded", "-ldflags", "-s -w", "-o", bin, "./cmd/envctl")
+	// The tags of make image-binary; cgo stays as the test run has it, so
+	// the build reuses the test run's compiled packages.
+	tags := strings.Join(append(makeTags(t), "noembedded"), ",")
+	build := exec.CommandContext(t.Context(), goBin, "build", "-tags", tags, "-ldflags", "-s -w", "-o", bin, "./cmd/envctl")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build -tags noembedded: %v\n%s", err, out)
+		t.Fatalf("go build -tags %s: %v\n%s", tags, err, out)
 	}
 
 	// Neither the control plane nor etcd's server is linked in.
