@@ -57,7 +57,10 @@ inventory is saved, the Lease released, and it exits 0.`,
       --git-username envctl-bot --cache-dir /var/cache/envctl
 
   # From a laptop, against a cluster of the kubeconfig
-  envctl daemon staging --context staging-admin --listen 127.0.0.1:8080 --log-format text`,
+  envctl daemon staging --context staging-admin --listen 127.0.0.1:8080 --log-format text
+
+  # Install the daemon in the cluster, following a Git branch
+  envctl daemon install staging --git https://github.com/acme/platform.git --branch main`,
 		Args: argsValidator(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -308,11 +309,17 @@ spec:
 	}
 }
 
-// daemon install --help has examples, like every command.
+// daemon install --help has examples, like every command, and the daemon's
+// own help lists install among its commands.
 func TestDaemonInstallHelp(t *testing.T) {
 	var out strings.Builder
 	code := Main([]string{"daemon", "install", "--help"}, IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &out})
 	if code != 0 || !strings.Contains(out.String(), "Examples:") || !strings.Contains(out.String(), "envctl daemon install staging --git") {
 		t.Errorf("daemon install --help (exit %d):\n%s", code, out.String())
+	}
+	out.Reset()
+	code = Main([]string{"daemon", "--help"}, IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &out})
+	if code != 0 || !regexp.MustCompile(`(?m)^Available Commands:\n\s+install\s`).MatchString(out.String()) {
+		t.Errorf("daemon --help does not list install (exit %d):\n%s", code, out.String())
 	}
 }

@@ -129,8 +129,9 @@ func TestRenderFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Environment != "dev" || res.Revision != "local" {
-		t.Errorf("result is for %s at %s, want dev at local", res.Environment, res.Revision)
+	// The revision is the source's (sha1:<HEAD>[-dirty] in a work tree).
+	if want := fixtureSnapshot(t, "testdata/repo").Revision; res.Environment != "dev" || res.Revision != want {
+		t.Errorf("result is for %s at %s, want dev at %s", res.Environment, res.Revision, want)
 	}
 	var names []string
 	for _, c := range res.Components {
