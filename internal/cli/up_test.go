@@ -151,7 +151,7 @@ func sampleResult() *engine.Result {
 	}
 	return &engine.Result{
 		Environment: "ci",
-		Revision:    "local",
+		Revision:    "main@sha1:0123456789abcdef0123456789abcdef01234567",
 		Succeeded:   false,
 		Duration:    12340 * time.Millisecond,
 		Components: []engine.ComponentResult{
