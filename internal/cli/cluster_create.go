@@ -22,8 +22,9 @@ type clusterCreateOptions struct {
 	Wait time.Duration
 	// Kubeconfig is the file the context is written to; "" is the default.
 	Kubeconfig string
-	// SetContext makes the new context current, as kind does.
-	SetContext bool
+	// SetContext is --set-context: when given, it says whether the new
+	// context becomes current; when not, the kubeconfig rules decide.
+	SetContext currentFlag
 	Output     string
 }
 
@@ -35,6 +36,10 @@ type clusterResult struct {
 	KubeconfigFile string `json:"kubeconfigFile,omitempty"`
 	// Reason says why auto chose the provider.
 	Reason string `json:"reason,omitempty"`
+	// CurrentContext says whether Context is now kubectl's current context.
+	CurrentContext bool `json:"currentContext,omitempty"`
+	// written is what the kubeconfig write did, for the summary.
+	written kubeconfig.Written
 }
 
 func newClusterCreateCmd(f *Factory) *cobra.Command {
@@ -44,7 +49,9 @@ func newClusterCreateCmd(f *Factory) *cobra.Command {
 		Short: "Create a cluster, or check that it is up",
 		Long: `Create a cluster unless it exists, wait until it is usable (every node
 Ready, the default ServiceAccount created), and write its context, envctl-NAME,
-into your kubeconfig.
+into your kubeconfig. The context becomes kubectl's current context when the
+kubeconfig has none; a current context you chose is left alone, and the
+summary says how to switch (--set-context forces either way).
 
 The cluster's name, provider and nodes come from an environment: the one
 named by --env, or the repository's default environment when there is a
@@ -62,8 +69,8 @@ answers and reports its version.`,
   # The cluster the ci environment declares, printed as JSON
   envctl cluster create --env ci -o json
 
-  # Leave the current kubectl context alone
-  envctl cluster create dev --set-context=false`,
+  # Make the new context current even though another one is
+  envctl cluster create dev --set-context`,
 		Args: argsValidator(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name, err := clusterNameArg(args, o.Name)
@@ -80,7 +87,7 @@ answers and reports its version.`,
 	fl.StringVarP(&o.Env, "env", "e", "", "environment whose cluster to create (default: the repository's default environment, if any)")
 	fl.DurationVar(&o.Wait, "wait", 10*time.Minute, "give up, and delete what was half-created, after this long; 0 waits as long as it takes")
 	fl.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig file to write the context to (default: the first file in $KUBECONFIG, else ~/.kube/config)")
-	fl.BoolVar(&o.SetContext, "set-context", true, "make the new context the current one")
+	o.SetContext.bind(fl, "make the new context the current one (default: only when the kubeconfig has no current context)")
 	fl.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
 	return cmd
 }
@@ -142,24 +149,24 @@ func runClusterCreate(ctx context.Context, f *Factory, o *clusterCreateOptions, 
 			return err
 		}
 		done := progress.Step(fmt.Sprintf("Writing context %s to %s", kubeconfig.ContextName(t.Name), path))
-		res.Context, err = cluster.WriteKubeconfig(ctx, p, t.Name, kubeconfig.WriteOptions{Path: path, SetCurrentContext: o.SetContext})
+		w, err := cluster.WriteKubeconfig(ctx, p, t.Name, kubeconfig.WriteOptions{Path: path, Current: o.SetContext.rule()})
 		done(err)
 		if err != nil {
 			return fmt.Errorf("cluster %s: write kubeconfig: %w", t.Name, err)
 		}
-		res.KubeconfigFile = path
+		res.Context, res.KubeconfigFile, res.CurrentContext, res.written = w.Context, path, w.Current, w
 	}
 	progress.Close()
 
 	if o.Output == "json" {
 		return writeJSON(f.Streams.Out, res)
 	}
-	printClusterSummary(f, res, o.SetContext)
+	printClusterSummary(f, res)
 	return nil
 }
 
 // printClusterSummary tells the user what they have and how to reach it.
-func printClusterSummary(f *Factory, r clusterResult, current bool) {
+func printClusterSummary(f *Factory, r clusterResult) {
 	w := f.Streams.Out
 	fmt.Fprintf(w, "Cluster %s is ready: %s, Kubernetes %s, %s.\n", r.Name, r.Provider, r.Version, nodeCount(r.Nodes))
 	fmt.Fprintf(w, "  server:  %s\n", r.Server)
@@ -167,12 +174,15 @@ func printClusterSummary(f *Factory, r clusterResult, current bool) {
 		where := ""
 		if r.KubeconfigFile != "" {
 			where = " in " + r.KubeconfigFile
-			if current {
+			if r.CurrentContext {
 				where += " (current)"
 			}
 		}
 		fmt.Fprintf(w, "  context: %s%s\n", r.Context, where)
 		fmt.Fprintf(w, "Try: kubectl --context %s get nodes\n", r.Context)
+		if hint := useContextHint(r.written); hint != "" {
+			fmt.Fprintln(w, sentence(hint))
+		}
 	}
 }
 

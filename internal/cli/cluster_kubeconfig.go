@@ -17,7 +17,7 @@ type clusterKubeconfigOptions struct {
 	Print      bool
 	Write      bool
 	Kubeconfig string
-	SetContext bool
+	SetContext currentFlag
 }
 
 func newClusterKubeconfigCmd(f *Factory) *cobra.Command {
@@ -52,7 +52,7 @@ when asked with --print.`,
 	fl.BoolVar(&o.Write, "write", false, "merge the context into the kubeconfig file (the default)")
 	fl.BoolVar(&o.Print, "print", false, "print a kubeconfig with only this cluster's context, credentials included")
 	fl.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig file to write to (default: the first file in $KUBECONFIG, else ~/.kube/config)")
-	fl.BoolVar(&o.SetContext, "set-context", false, "make the context the current one")
+	o.SetContext.bind(fl, "make the context the current one (default: only when the kubeconfig has no current context)")
 	return cmd
 }
 
@@ -76,10 +76,17 @@ func runClusterKubeconfig(ctx context.Context, f *Factory, o *clusterKubeconfigO
 	if err != nil {
 		return err
 	}
-	name, err := cluster.WriteKubeconfig(ctx, p, o.Name, kubeconfig.WriteOptions{Path: path, SetCurrentContext: o.SetContext})
+	w, err := cluster.WriteKubeconfig(ctx, p, o.Name, kubeconfig.WriteOptions{Path: path, Current: o.SetContext.rule()})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(f.Streams.Out, "Wrote context %s to %s.\n", name, path)
+	current := ""
+	if w.Current {
+		current = " (current)"
+	}
+	fmt.Fprintf(f.Streams.Out, "Wrote context %s to %s%s.\n", w.Context, path, current)
+	if hint := useContextHint(w); hint != "" {
+		fmt.Fprintln(f.Streams.Out, sentence(hint))
+	}
 	return nil
 }

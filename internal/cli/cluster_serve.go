@@ -8,10 +8,6 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
-
-	// Importing the embedded package is what builds the embedded provider
-	// into envctl (it registers itself with package cluster).
-	"github.com/envctl/envctl/internal/cluster/embedded"
 )
 
 // clusterServeOptions are the inputs of `envctl cluster serve`.
@@ -58,19 +54,15 @@ func runClusterServe(ctx context.Context, f *Factory, o *clusterServeOptions) er
 	if o.ReadyFD < 0 || o.ReadyFD > 0 && o.ReadyFD < 3 {
 		return usageError(fmt.Errorf("--ready-fd %d: want a descriptor of 3 or more", o.ReadyFD))
 	}
-	opts := embedded.ServeOptions{
-		StateDir: o.StateDir,
-		Name:     o.Name,
-		Logger:   serveLogger(f),
-	}
+	var ready *os.File
 	if o.ReadyFD > 0 {
 		var st syscall.Stat_t
 		if err := syscall.Fstat(o.ReadyFD, &st); err != nil {
 			return usageError(fmt.Errorf("--ready-fd %d: %w", o.ReadyFD, err))
 		}
-		opts.Ready = os.NewFile(uintptr(o.ReadyFD), "ready")
+		ready = os.NewFile(uintptr(o.ReadyFD), "ready")
 	}
-	return embedded.Serve(ctx, opts)
+	return serveEmbedded(ctx, o, serveLogger(f), ready)
 }
 
 // serveLogger logs at info level by default, unlike other commands: the

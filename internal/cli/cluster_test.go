@@ -106,7 +106,7 @@ func TestClusterCommandsRejectBadInput(t *testing.T) {
 			"podman: not installed (not found in PATH)",
 			"nerdctl: not installed (not found in PATH)",
 		}, false},
-		{[]string{"cluster", "create", "--provider", "embedded"}, []string{`provider "embedded" is not available in this build of envctl`}, embedded},
+		{[]string{"cluster", "create", "--provider", "embedded"}, []string{`provider "embedded": this build of envctl has no embedded control plane`}, embedded},
 		{[]string{"cluster", "create", "--env", "dev"}, []string{"no envctl repository found"}, false},
 		{[]string{"cluster", "delete", "nope"}, []string{`cluster "nope" not found (looked in: `}, false},
 		{[]string{"cluster", "delete", "nope", "--provider", "kind"}, []string{`kind cluster "nope" not found`}, false},
@@ -416,5 +416,38 @@ exit 0`)
 		if !strings.Contains(errOut, w) {
 			t.Errorf("stderr does not say %q:\n%s", w, errOut)
 		}
+	}
+}
+
+// Deleting a cluster leaves a current context that names another cluster:
+// only a current context that pointed at the deleted cluster is cleared
+// (TestClusterListAndDeleteKindRecords covers that one).
+func TestClusterDeleteKeepsAnotherCurrentContext(t *testing.T) {
+	c := newClusterCLI(t)
+	writeClusterFiles(t, c.state, map[string]string{
+		filepath.Join("envctl", "clusters", "kind", "scratch", "cluster.json"): `{"name": "scratch", "runtime": "docker", "created": "2026-01-02T03:04:05Z"}`,
+	})
+	c.docker(answeringDocker)
+	writeClusterFiles(t, filepath.Dir(c.kubeconfig), map[string]string{filepath.Base(c.kubeconfig): `apiVersion: v1
+kind: Config
+current-context: mine
+clusters:
+- {name: envctl-scratch, cluster: {server: "https://127.0.0.1:1"}}
+- {name: mine, cluster: {server: "https://example.com"}}
+users:
+- {name: envctl-scratch, user: {}}
+contexts:
+- {name: envctl-scratch, context: {cluster: envctl-scratch, user: envctl-scratch}}
+- {name: mine, context: {cluster: mine, user: ""}}
+`})
+	if code, _, errOut := c.run("cluster", "delete", "scratch"); code != 0 {
+		t.Fatalf("delete: exit %d\n%s", code, errOut)
+	}
+	cfg, err := clientcmd.LoadFromFile(c.kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := cfg.Contexts["envctl-scratch"]; ok || cfg.CurrentContext != "mine" {
+		t.Errorf("after delete: contexts %v, current %q; want envctl-scratch gone and mine still current", slices.Sorted(maps.Keys(cfg.Contexts)), cfg.CurrentContext)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/envctl/envctl/internal/cluster/kubeconfig"
 	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/health"
@@ -98,7 +99,12 @@ type clusterInfo struct {
 	Name     string `json:"name,omitempty"`
 	Provider string `json:"provider,omitempty"`
 	Context  string `json:"context,omitempty"`
-	Created  bool   `json:"created,omitempty"`
+	// CurrentContext says whether Context is kubectl's current context
+	// (up makes it so when the kubeconfig had none).
+	CurrentContext bool `json:"currentContext,omitempty"`
+	Created        bool `json:"created,omitempty"`
+	// written is what up wrote to the kubeconfig, for the summary.
+	written kubeconfig.Written
 }
 
 // reconcile renders the environment and reconciles the cluster of client

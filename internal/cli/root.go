@@ -109,6 +109,11 @@ waits until they are healthy and prunes what is no longer declared.`,
 		newDiffCmd(f),
 		newStatusCmd(f),
 		newDownCmd(f),
+		newSyncCmd(f),
+		newDaemonCmd(f),
+		newReconcileCmd(f),
+		newSuspendCmd(f),
+		newResumeCmd(f),
 	)
 	return root
 }

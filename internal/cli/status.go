@@ -44,6 +44,9 @@ type statusReport struct {
 	// Healthy is true when every object is Current.
 	Healthy    bool              `json:"healthy"`
 	Components []componentHealth `json:"components"`
+	// Sync is the continuous reconcile of the environment (envctl sync or
+	// daemon), when one ever ran.
+	Sync *syncReport `json:"sync,omitempty"`
 }
 
 // componentHealth is one component's objects and their worst status.
@@ -128,6 +131,9 @@ func runStatus(ctx context.Context, f *Factory, o *statusOptions) error {
 	report.SourceRevision = d.snap.Revision
 	if o.Cluster.set() {
 		report.Cluster = ""
+	}
+	if report.Sync, err = readSyncReport(ctx, target.client.Clientset, env.Name()); err != nil {
+		return err
 	}
 	if o.Output == "json" {
 		if err := writeJSON(f.Streams.Out, report); err != nil {
@@ -279,6 +285,10 @@ func printStatus(f *Factory, r *statusReport) {
 		fmt.Fprintf(w, "The source is now at %s, which is not applied yet.\n", r.SourceRevision)
 	}
 	fmt.Fprintln(w)
+	if r.Sync != nil {
+		printSync(w, r.Sync)
+		fmt.Fprintln(w)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "COMPONENT\tOBJECT\tSTATUS\tMESSAGE")
 	for _, c := range r.Components {

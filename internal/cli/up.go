@@ -81,12 +81,16 @@ func runUp(ctx context.Context, f *Factory, o *upOptions) error {
 	res, err := reconcile(ctx, f, &o.reconcileOptions, d, client, cl, progress)
 	if res != nil && o.Output == "text" && cl.Context != "" {
 		fmt.Fprintf(f.Streams.Out, "reach the cluster with: kubectl --context %s get pods -A\n", cl.Context)
+		if hint := useContextHint(cl.written); hint != "" {
+			fmt.Fprintln(f.Streams.Out, hint)
+		}
 	}
 	return err
 }
 
 // ensureCluster makes sure the environment's cluster exists, creating it
-// when it does not, writes its context into the user's kubeconfig, and
+// when it does not, writes its context into the user's kubeconfig (current
+// when the kubeconfig has no current context, as cluster create does), and
 // returns a client for it.
 func ensureCluster(ctx context.Context, f *Factory, env *config.Environment, progress *progressView) (*kube.Client, clusterInfo, error) {
 	spec := env.Spec.Cluster
@@ -114,9 +118,10 @@ func ensureCluster(ctx context.Context, f *Factory, env *config.Environment, pro
 	if _, err := p.Ensure(ctx, cluster.Spec{Name: name, Cluster: spec, Progress: progress}); err != nil {
 		return nil, cl, fmt.Errorf("cluster %s: %w", name, err)
 	}
-	if cl.Context, err = cluster.WriteKubeconfig(ctx, p, name, kubeconfig.WriteOptions{}); err != nil {
+	if cl.written, err = cluster.WriteKubeconfig(ctx, p, name, kubeconfig.WriteOptions{Current: kubeconfig.CurrentIfUnset}); err != nil {
 		return nil, cl, fmt.Errorf("cluster %s: write kubeconfig: %w", name, err)
 	}
+	cl.Context, cl.CurrentContext = cl.written.Context, cl.written.Current
 	cfg, err := p.RESTConfig(ctx, name)
 	if err != nil {
 		return nil, cl, fmt.Errorf("cluster %s: %w", name, err)

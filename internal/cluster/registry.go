@@ -50,7 +50,9 @@ type Factory func(opts Options) (Provider, error)
 var registry = struct {
 	sync.RWMutex
 	factories map[string]Factory
-}{factories: map[string]Factory{}}
+	// unavailable says why a provider is not in this build.
+	unavailable map[string]string
+}{factories: map[string]Factory{}, unavailable: map[string]string{}}
 
 // known are the provider names configuration may use, whether or not this
 // build registered them, so that a missing one gets a message of its own.
@@ -70,6 +72,15 @@ func Register(name string, f Factory) {
 		panic(fmt.Sprintf("cluster.Register: provider %q registered twice", name))
 	}
 	registry.factories[name] = f
+}
+
+// Unavailable records why this build has no provider called name, so
+// that asking for it says so plainly; a build that leaves a provider out
+// (see the noembedded build tag) calls it from init.
+func Unavailable(name, why string) {
+	registry.Lock()
+	defer registry.Unlock()
+	registry.unavailable[name] = why
 }
 
 // Registered returns the names of the registered providers, in the order
@@ -104,6 +115,12 @@ func New(name string, opts Options) (Provider, error) {
 // unknownProvider explains why name is not available: a misspelling, or a
 // provider this build of envctl does not include.
 func unknownProvider(name string) error {
+	registry.RLock()
+	why := registry.unavailable[name]
+	registry.RUnlock()
+	if why != "" {
+		return errs.Inputf("provider %q: %s", name, why)
+	}
 	if slices.Contains(known, name) {
 		return errs.Inputf("provider %q is not available in this build of envctl; available: %s", name, strings.Join(append([]string{config.ProviderAuto}, Registered()...), ", "))
 	}

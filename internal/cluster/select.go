@@ -75,6 +75,12 @@ func Select(ctx context.Context, name, cluster string, opts Options) (*Selection
 		why = rtErr.Error()
 	}
 	if !slices.Contains(Registered(), config.ProviderEmbedded) {
+		registry.RLock()
+		missing := registry.unavailable[config.ProviderEmbedded]
+		registry.RUnlock()
+		if missing != "" {
+			return nil, errs.Inputf("provider auto: %s, and %s", why, missing)
+		}
 		return nil, errs.Inputf("provider auto: %s, and the embedded provider is not available in this build of envctl; start a container runtime or use --provider existing", why)
 	}
 	p, err := New(config.ProviderEmbedded, opts)
@@ -122,16 +128,17 @@ func Find(ctx context.Context, name string, opts Options) (Provider, error) {
 }
 
 // WriteKubeconfig merges the cluster's context into the user's kubeconfig
-// (see kubeconfig.Merge) and returns the context's name. For an existing
-// cluster it writes nothing: the user's kubeconfig already has its context,
-// which is returned.
-func WriteKubeconfig(ctx context.Context, p Provider, name string, opts kubeconfig.WriteOptions) (string, error) {
+// (see kubeconfig.Merge for the current-context rules) and says what it
+// wrote. For an existing cluster it writes nothing: the user's kubeconfig
+// already has its context, which is returned with no Path.
+func WriteKubeconfig(ctx context.Context, p Provider, name string, opts kubeconfig.WriteOptions) (kubeconfig.Written, error) {
 	data, err := p.Kubeconfig(ctx, name)
 	if err != nil {
-		return "", err
+		return kubeconfig.Written{}, err
 	}
 	if p.Name() == config.ProviderExisting {
-		return kubeconfigContext(data)
+		c, err := kubeconfigContext(data)
+		return kubeconfig.Written{Context: c}, err
 	}
 	return kubeconfig.Merge(ctx, opts, name, data)
 }

@@ -52,40 +52,154 @@ func DefaultPath() (string, error) {
 	return filepath.Join(home, clientcmd.RecommendedHomeDir, clientcmd.RecommendedFileName), nil
 }
 
+// Current says when Merge makes the context it writes the current one.
+type Current int
+
+// The current-context rules. The zero value is kind's convention as envctl
+// applies it: a kubeconfig without a current context gets the new one, so
+// that kubectl works at once; a kubeconfig whose user already chose a
+// context keeps it.
+const (
+	// CurrentIfUnset makes the context current only when the kubeconfig
+	// has no current context (or the one it names is not defined).
+	CurrentIfUnset Current = iota
+	// CurrentAlways makes the context current whatever was current before.
+	CurrentAlways
+	// CurrentNever leaves current-context as it is.
+	CurrentNever
+)
+
 // WriteOptions say where and how Merge writes.
 type WriteOptions struct {
 	// Path is the kubeconfig file; empty means DefaultPath.
 	Path string
-	// SetCurrentContext makes the written context the current one, as kind
-	// does by default, so that kubectl talks to the new cluster at once.
-	SetCurrentContext bool
+	// Current says whether the written context becomes the current one.
+	Current Current
+}
+
+// Written is what Merge did, for the summary a command prints.
+type Written struct {
+	// Context is the context's name (ContextName of the cluster).
+	Context string
+	// Path is the file written.
+	Path string
+	// Current says whether Context is kubectl's current context afterwards.
+	Current bool
+	// Previous is the current context the kubeconfig had before, when it
+	// had one; Current is false and Previous set when the rules left the
+	// user's choice alone.
+	Previous string
 }
 
 // Merge writes the context of kubeconfig (its current context, or its only
 // one) into the file at opts.Path as the cluster's ContextName entries,
-// replacing earlier entries of that name and keeping everything else. It
-// returns the context name. Certificate and key files that kubeconfig
-// refers to must be named by absolute paths (or inlined as data): the
-// entries move to another file, and a relative path would then point
-// elsewhere.
-func Merge(ctx context.Context, opts WriteOptions, cluster string, kubeconfig []byte) (string, error) {
+// replacing earlier entries of that name and keeping everything else, and
+// sets current-context as opts.Current says. Certificate and key files that
+// kubeconfig refers to must be named by absolute paths (or inlined as
+// data): the entries move to another file, and a relative path would then
+// point elsewhere.
+//
+// When $KUBECONFIG lists several files and opts.Path is one of them, the
+// current context is the one kubectl sees: the first file of the list that
+// sets one wins, so a current context set in another file counts.
+func Merge(ctx context.Context, opts WriteOptions, cluster string, kubeconfig []byte) (Written, error) {
 	name := ContextName(cluster)
 	entry, err := single(kubeconfig, name)
 	if err != nil {
-		return "", fmt.Errorf("kubeconfig of cluster %s: %w", cluster, err)
+		return Written{}, fmt.Errorf("kubeconfig of cluster %s: %w", cluster, err)
 	}
-	err = update(ctx, opts.Path, func(cfg *clientcmdapi.Config) {
+	path := opts.Path
+	if path == "" {
+		if path, err = DefaultPath(); err != nil {
+			return Written{}, err
+		}
+	}
+	w := Written{Context: name, Path: path}
+	err = update(ctx, path, func(cfg *clientcmdapi.Config) {
 		cfg.Clusters[name] = entry.Clusters[name]
 		cfg.AuthInfos[name] = entry.AuthInfos[name]
 		cfg.Contexts[name] = entry.Contexts[name]
-		if opts.SetCurrentContext {
-			cfg.CurrentContext = name
+		before := effectiveCurrent(path, cfg)
+		if before != name {
+			w.Previous = before
 		}
+		switch opts.Current {
+		case CurrentAlways:
+			cfg.CurrentContext = name
+		case CurrentIfUnset:
+			if before == "" {
+				cfg.CurrentContext = name
+			}
+		}
+		w.Current = effectiveCurrent(path, cfg) == name
 	})
 	if err != nil {
-		return "", err
+		return Written{}, err
 	}
-	return name, nil
+	return w, nil
+}
+
+// effectiveCurrent is the current context kubectl would use once cfg is
+// written at path: the first current-context set along $KUBECONFIG when
+// path is one of its files, else cfg's own. A current-context naming a
+// context that no file defines counts as none: kubectl cannot use it.
+func effectiveCurrent(path string, cfg *clientcmdapi.Config) string {
+	contexts := map[string]bool{}
+	for n := range cfg.Contexts {
+		contexts[n] = true
+	}
+	current := ""
+	found := false
+	for _, p := range kubeconfigList(path) {
+		var other *clientcmdapi.Config
+		if p == "" {
+			other = cfg
+		} else {
+			o, err := clientcmd.LoadFromFile(p)
+			if err != nil {
+				continue // kubectl would fail on it too; not ours to judge here
+			}
+			other = o
+		}
+		for n := range other.Contexts {
+			contexts[n] = true
+		}
+		if !found && other.CurrentContext != "" {
+			current, found = other.CurrentContext, true
+		}
+	}
+	if !contexts[current] {
+		return ""
+	}
+	return current
+}
+
+// kubeconfigList is the files kubectl merges, in order, with path itself
+// as "": the $KUBECONFIG list when it holds path, else path alone.
+func kubeconfigList(path string) []string {
+	self, err := resolve(path)
+	if err != nil {
+		return []string{""}
+	}
+	var list []string
+	seen := false
+	for _, p := range filepath.SplitList(os.Getenv(clientcmd.RecommendedConfigPathEnvVar)) {
+		if p == "" {
+			continue
+		}
+		if r, err := resolve(p); err == nil && r == self {
+			if !seen {
+				list = append(list, "")
+				seen = true
+			}
+			continue
+		}
+		list = append(list, p)
+	}
+	if !seen {
+		return []string{""}
+	}
+	return list
 }
 
 // Remove deletes the cluster's context, cluster and user entries from the

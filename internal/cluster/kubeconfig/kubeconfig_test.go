@@ -141,29 +141,29 @@ func TestDefaultPath(t *testing.T) {
 }
 
 func TestMergeKeepsOtherEntries(t *testing.T) {
-	for _, setCurrent := range []bool{false, true} {
-		t.Run(fmt.Sprintf("setCurrent=%v", setCurrent), func(t *testing.T) {
+	for _, current := range []Current{CurrentIfUnset, CurrentNever, CurrentAlways} {
+		t.Run(fmt.Sprintf("current=%d", current), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "config")
 			writeFile(t, path, userFile, 0o644)
 			before := load(t, path)
 
-			got, err := Merge(context.Background(), WriteOptions{Path: path, SetCurrentContext: setCurrent}, "ml", clusterKubeconfig("ml", "https://127.0.0.1:40001"))
+			got, err := Merge(context.Background(), WriteOptions{Path: path, Current: current}, "ml", clusterKubeconfig("ml", "https://127.0.0.1:40001"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got != "envctl-ml" {
-				t.Errorf("context = %q, want envctl-ml", got)
+			if got.Context != "envctl-ml" || got.Path != path {
+				t.Errorf("Merge wrote context %q to %q, want envctl-ml to %s", got.Context, got.Path, path)
 			}
 			after := load(t, path)
 			if diff := cmp.Diff(without(before, "envctl-ml"), without(after, "envctl-ml"), ignoreOrigin, cmpopts.IgnoreFields(clientcmdapi.Config{}, "CurrentContext")); diff != "" {
 				t.Errorf("other entries changed (-before +after):\n%s", diff)
 			}
 			wantCurrent := "prod"
-			if setCurrent {
+			if current == CurrentAlways {
 				wantCurrent = "envctl-ml"
 			}
-			if after.CurrentContext != wantCurrent {
-				t.Errorf("current-context = %q, want %q", after.CurrentContext, wantCurrent)
+			if after.CurrentContext != wantCurrent || got.Current != (wantCurrent == "envctl-ml") || got.Previous != "prod" {
+				t.Errorf("current-context = %q, Written %+v; want %q, previous prod", after.CurrentContext, got, wantCurrent)
 			}
 			c := after.Contexts["envctl-ml"]
 			if c == nil || c.Cluster != "envctl-ml" || c.AuthInfo != "envctl-ml" {
@@ -177,6 +177,68 @@ func TestMergeKeepsOtherEntries(t *testing.T) {
 			}
 			assertMode(t, path, 0o600)
 			assertNoLockLeft(t, path)
+		})
+	}
+}
+
+// The current-context rules of issue 12, as kind has them where the user
+// has not chosen a context: a kubeconfig without a (usable) current context
+// gets the new one; one whose user chose a context keeps it, including a
+// choice made in another file of $KUBECONFIG.
+func TestMergeCurrentContextRules(t *testing.T) {
+	const noCurrent = "apiVersion: v1\nkind: Config\ncontexts:\n- {name: mine, context: {cluster: mine}}\nclusters:\n- {name: mine, cluster: {server: \"https://example.com\"}}\n"
+	const current = "apiVersion: v1\nkind: Config\ncurrent-context: mine\ncontexts:\n- {name: mine, context: {cluster: mine}}\nclusters:\n- {name: mine, cluster: {server: \"https://example.com\"}}\n"
+	const dangling = "apiVersion: v1\nkind: Config\ncurrent-context: gone\n"
+	for _, tc := range []struct {
+		name string
+		file string // "" for no file
+		// other is a second $KUBECONFIG file after ours; before, when
+		// set, is one listed before ours.
+		other, before string
+		current       Current
+		wantFile      string // current-context in our file afterwards
+		wantCurrent   bool
+		wantPrevious  string
+	}{
+		{name: "no file", current: CurrentIfUnset, wantFile: "envctl-ml", wantCurrent: true},
+		{name: "no current context", file: noCurrent, current: CurrentIfUnset, wantFile: "envctl-ml", wantCurrent: true},
+		{name: "dangling current context", file: dangling, current: CurrentIfUnset, wantFile: "envctl-ml", wantCurrent: true},
+		{name: "user's current context", file: current, current: CurrentIfUnset, wantFile: "mine", wantPrevious: "mine"},
+		{name: "already current", file: strings.Replace(current, "current-context: mine", "current-context: envctl-ml", 1), current: CurrentIfUnset, wantFile: "envctl-ml", wantCurrent: true},
+		{name: "set in a later KUBECONFIG file", file: noCurrent, other: current, current: CurrentIfUnset, wantFile: "", wantPrevious: "mine"},
+		{name: "set in an earlier KUBECONFIG file", file: noCurrent, before: current, current: CurrentIfUnset, wantFile: "", wantPrevious: "mine"},
+		{name: "always, over the user's", file: current, current: CurrentAlways, wantFile: "envctl-ml", wantCurrent: true, wantPrevious: "mine"},
+		{name: "always, behind an earlier KUBECONFIG file", file: noCurrent, before: current, current: CurrentAlways, wantFile: "envctl-ml", wantPrevious: "mine"},
+		{name: "never, none set", file: noCurrent, current: CurrentNever, wantFile: ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "config")
+			if tc.file != "" {
+				writeFile(t, path, tc.file, 0o600)
+			}
+			list := []string{path}
+			if tc.before != "" {
+				p := filepath.Join(dir, "before")
+				writeFile(t, p, tc.before, 0o600)
+				list = append([]string{p}, list...)
+			}
+			if tc.other != "" {
+				p := filepath.Join(dir, "other")
+				writeFile(t, p, tc.other, 0o600)
+				list = append(list, p)
+			}
+			t.Setenv("KUBECONFIG", strings.Join(list, string(os.PathListSeparator)))
+			got, err := Merge(context.Background(), WriteOptions{Path: path, Current: tc.current}, "ml", clusterKubeconfig("ml", "https://127.0.0.1:1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cur := load(t, path).CurrentContext; cur != tc.wantFile {
+				t.Errorf("current-context in the file = %q, want %q", cur, tc.wantFile)
+			}
+			if got.Current != tc.wantCurrent || got.Previous != tc.wantPrevious {
+				t.Errorf("Written = %+v, want Current %v, Previous %q", got, tc.wantCurrent, tc.wantPrevious)
+			}
 		})
 	}
 }
@@ -200,7 +262,7 @@ func TestMergeReplacesEarlierEntry(t *testing.T) {
 
 func TestMergeCreatesMissingFileAndDirectory(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "home", ".kube", "config")
-	if _, err := Merge(context.Background(), WriteOptions{Path: path, SetCurrentContext: true}, "a", clusterKubeconfig("a", "https://127.0.0.1:1")); err != nil {
+	if _, err := Merge(context.Background(), WriteOptions{Path: path, Current: CurrentAlways}, "a", clusterKubeconfig("a", "https://127.0.0.1:1")); err != nil {
 		t.Fatal(err)
 	}
 	if cfg := load(t, path); cfg.CurrentContext != "envctl-a" {
@@ -267,7 +329,7 @@ func TestRemove(t *testing.T) {
 	writeFile(t, path, userFile, 0o600)
 	ctx := context.Background()
 	before := load(t, path)
-	if _, err := Merge(ctx, WriteOptions{Path: path, SetCurrentContext: true}, "ml", clusterKubeconfig("ml", "https://127.0.0.1:1")); err != nil {
+	if _, err := Merge(ctx, WriteOptions{Path: path, Current: CurrentAlways}, "ml", clusterKubeconfig("ml", "https://127.0.0.1:1")); err != nil {
 		t.Fatal(err)
 	}
 	found, err := Remove(ctx, path, "ml")
@@ -402,7 +464,7 @@ func mergeWorker(t *testing.T, path, prefix string) {
 	for i := range workerMerges {
 		wg.Go(func() {
 			name := fmt.Sprintf("%s%d", prefix, i)
-			if _, err := Merge(context.Background(), WriteOptions{Path: path, SetCurrentContext: i%2 == 0}, name, clusterKubeconfig(name, "https://127.0.0.1:1")); err != nil {
+			if _, err := Merge(context.Background(), WriteOptions{Path: path, Current: []Current{CurrentAlways, CurrentNever}[i%2]}, name, clusterKubeconfig(name, "https://127.0.0.1:1")); err != nil {
 				t.Error(err)
 			}
 		})

@@ -24,7 +24,8 @@ import (
 func TestCreateUseDelete(t *testing.T) {
 	s := newSandbox(t)
 	r := s.mustRun("cluster", "create", "demo", "--provider", "embedded")
-	for _, want := range []string{"Cluster demo is ready: embedded, Kubernetes v1.37.2, 1 node.", "context: envctl-demo in " + s.kubeconfig} {
+	// The kubeconfig had no current context, so the new one becomes it.
+	for _, want := range []string{"Cluster demo is ready: embedded, Kubernetes v1.37.2, 1 node.", "context: envctl-demo in " + s.kubeconfig + " (current)"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("create output does not say %q:\n%v", want, r)
 		}
@@ -133,6 +134,9 @@ func TestCreateUseDelete(t *testing.T) {
 	}
 	if _, ok := kc.AuthInfos["envctl-demo"]; ok {
 		t.Error("user envctl-demo still in the kubeconfig after delete")
+	}
+	if kc.CurrentContext != "" {
+		t.Errorf("current context %q after delete, want it cleared: it named the deleted cluster", kc.CurrentContext)
 	}
 }
 

@@ -63,6 +63,17 @@ spec:
 `,
 	})
 
+	// The user's kubeconfig has a current context of their own, which up
+	// and down leave alone.
+	writeFiles(t, filepath.Dir(s.kubeconfig), map[string]string{filepath.Base(s.kubeconfig): `apiVersion: v1
+kind: Config
+current-context: mine
+clusters:
+- {name: mine, cluster: {server: "https://example.com"}}
+contexts:
+- {name: mine, context: {cluster: mine}}
+`})
+
 	r := s.mustRun("-C", repo, "up")
 	for _, want := range []string{"provider embedded", "using embedded", "Starting embedded control plane updown"} {
 		if !strings.Contains(r.stderr, want) {
@@ -71,6 +82,12 @@ spec:
 	}
 	if !strings.Contains(r.stdout, "kubectl --context envctl-updown") {
 		t.Errorf("up does not say how to reach the cluster:\n%v", r)
+	}
+	if !strings.Contains(r.stdout, "the current context is still mine; switch with: kubectl config use-context envctl-updown") {
+		t.Errorf("up does not say how to switch to the new context:\n%v", r)
+	}
+	if got := s.loadKubeconfig().CurrentContext; got != "mine" {
+		t.Errorf("current context after up: %q, want the user's mine", got)
 	}
 	pid := s.pid("updown")
 	if !alive(pid) {
@@ -105,8 +122,12 @@ spec:
 	if _, err := os.Stat(s.clusterDir("updown")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("state directory after down: %v, want it gone", err)
 	}
-	if _, ok := s.loadKubeconfig().Contexts["envctl-updown"]; ok {
+	kc := s.loadKubeconfig()
+	if _, ok := kc.Contexts["envctl-updown"]; ok {
 		t.Error("context envctl-updown still in the kubeconfig after down")
+	}
+	if kc.CurrentContext != "mine" || kc.Contexts["mine"] == nil {
+		t.Errorf("after down: current context %q, contexts %d; want the user's mine kept", kc.CurrentContext, len(kc.Contexts))
 	}
 }
 

@@ -1,0 +1,24 @@
+//go:build noembedded
+
+package cli
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/envctl/envctl/internal/cluster"
+	"github.com/envctl/envctl/internal/config"
+	"github.com/envctl/envctl/internal/errs"
+)
+
+// noEmbedded says why this build has no embedded provider; the daemon's
+// image is built this way, since a daemon never creates a cluster.
+const noEmbedded = "this build of envctl has no embedded control plane (it was built with -tags noembedded, as the daemon's image is); use kind or an existing cluster, or a full build of envctl"
+
+func init() { cluster.Unavailable(config.ProviderEmbedded, noEmbedded) }
+
+// serveEmbedded fails: there is no control plane in this build to serve.
+func serveEmbedded(_ context.Context, o *clusterServeOptions, _ *slog.Logger, _ *os.File) error {
+	return errs.Inputf("cluster serve %s: %s", o.Name, noEmbedded)
+}

@@ -1,0 +1,217 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"k8s.io/klog/v2"
+
+	"github.com/envctl/envctl/internal/config"
+	"github.com/envctl/envctl/internal/drift"
+	"github.com/envctl/envctl/internal/engine"
+	"github.com/envctl/envctl/internal/kube"
+	"github.com/envctl/envctl/internal/lease"
+	"github.com/envctl/envctl/internal/loop"
+	"github.com/envctl/envctl/internal/metrics"
+	"github.com/envctl/envctl/internal/source"
+	"github.com/envctl/envctl/internal/webhook"
+)
+
+// loopOptions are the flags `envctl sync` and `envctl daemon` share.
+type loopOptions struct {
+	Env            string
+	Interval       time.Duration
+	Resync         time.Duration
+	Drift          string
+	Listen         string
+	Timeout        time.Duration
+	NoPrune        bool
+	ForceConflicts bool
+	ForceRecreate  bool
+	// Flags holds the setting override flags, passed on to config.Load.
+	Flags *pflag.FlagSet
+	// Source says where the declared state comes from: the local
+	// repository, watched for file changes, or --git, polled.
+	Source sourceFlags
+}
+
+func (o *loopOptions) bind(fs *pflag.FlagSet, listen string) {
+	fs.DurationVar(&o.Interval, "interval", loop.DefaultInterval, "how often to list the Git remote's refs (±10% jitter); a local directory is watched for changes instead")
+	fs.DurationVar(&o.Resync, "resync", loop.DefaultResync, "how often to check every object against the watch caches again")
+	fs.StringVar(&o.Drift, "drift", string(drift.Correct), "what to do about drift: correct, detect (report only) or off")
+	listenHelp := "address to serve /metrics, /healthz, /readyz and POST /hooks/git on"
+	if listen == "" {
+		listenHelp += " (default: none)"
+	}
+	fs.StringVar(&o.Listen, "listen", listen, listenHelp)
+	fs.DurationVar(&o.Timeout, "timeout", 0, "time each component has to become healthy (default: the component's timeout, then apply.timeout)")
+	fs.BoolVar(&o.NoPrune, "no-prune", false, "do not delete objects that are no longer declared")
+	fs.BoolVar(&o.ForceConflicts, "force-conflicts", false, "take over fields owned by other field managers on full reconciles in --drift detect or off (with correct, every apply does)")
+	fs.BoolVar(&o.ForceRecreate, "force-recreate", false, "delete and recreate objects whose change touches an immutable field")
+	config.BindFlags(fs, "apply.concurrency")
+	o.Source.bind(fs)
+}
+
+func (o *loopOptions) validate() error {
+	if !slices.Contains(drift.Modes, drift.Mode(o.Drift)) {
+		return usageError(fmt.Errorf("--drift %q: want correct, detect or off", o.Drift))
+	}
+	if o.Interval < time.Second {
+		return usageError(fmt.Errorf("--interval must be at least 1s, got %s", o.Interval))
+	}
+	if o.Resync < time.Second {
+		return usageError(fmt.Errorf("--resync must be at least 1s, got %s", o.Resync))
+	}
+	if o.Timeout < 0 {
+		return usageError(fmt.Errorf("--timeout must not be negative, got %s", o.Timeout))
+	}
+	return nil
+}
+
+// loader loads the configuration of a snapshot and the environment name,
+// with the command's setting overrides.
+func (o *loopOptions) loader(env string) func(*source.Snapshot) (*config.Repo, *config.Environment, error) {
+	return func(snap *source.Snapshot) (*config.Repo, *config.Environment, error) {
+		repo, err := config.Load(config.LoadOptions{Dir: snap.Root, NoSearch: true, Flags: o.Flags, LookupEnv: o.Source.lookupEnv})
+		if err != nil {
+			return nil, nil, err
+		}
+		e, err := repo.Environment(env)
+		if err != nil {
+			return nil, nil, err
+		}
+		return repo, e, nil
+	}
+}
+
+// loopRun is what sync and daemon assemble before running: the runner,
+// its metrics and the local-directory watch.
+type loopRun struct {
+	runner  *loop.Runner
+	metrics *metrics.Metrics
+	// watchDir, when set, is a local source to watch for file changes.
+	watchDir string
+	log      *slog.Logger
+}
+
+// newLoopRun assembles the loop of env on client from the flags. A local
+// directory is watched for file changes; any other source (Git) is asked
+// for its revision every --interval.
+func (o *loopOptions) newLoopRun(env, mode string, src source.Source, client *kube.Client, log *slog.Logger) *loopRun {
+	m := metrics.New()
+	interval, watchDir := o.Interval, ""
+	if dir, ok := src.(source.Dir); ok {
+		interval, watchDir = 0, dir.Path // file events, not polls
+	}
+	opts := loop.Options{
+		Environment:    env,
+		Source:         src,
+		Load:           o.loader(env),
+		Client:         client,
+		Mode:           mode,
+		Holder:         lease.Identity(mode),
+		Interval:       interval,
+		Resync:         o.Resync,
+		Drift:          drift.Mode(o.Drift),
+		Timeout:        o.Timeout,
+		NoPrune:        o.NoPrune,
+		ForceConflicts: o.ForceConflicts,
+		ForceRecreate:  o.ForceRecreate,
+		Metrics:        m,
+		OnEvent:        logEvent(log),
+		Logger:         log,
+	}
+	return &loopRun{runner: &loop.Runner{Loop: opts}, metrics: m, watchDir: watchDir, log: log}
+}
+
+// run serves the endpoints (when --listen is set), watches the local
+// directory, and runs the loop until ctx ends.
+func (lr *loopRun) run(ctx context.Context, listen string) error {
+	if listen != "" {
+		hook := &webhook.Handler{
+			Secret:  []byte(os.Getenv(webhook.SecretEnv)),
+			Trigger: lr.runner.Trigger,
+			Count:   func(r string) { lr.metrics.Webhooks.WithLabelValues(r).Inc() },
+			Logger:  lr.log,
+		}
+		if len(hook.Secret) == 0 {
+			lr.log.Warn("POST /hooks/git refuses every request: " + webhook.SecretEnv + " is not set")
+		}
+		srv, err := loop.Listen(listen, loop.Handler(lr.runner, lr.metrics, hook), lr.log)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+		}()
+	}
+	if lr.watchDir != "" {
+		changed := func() {
+			if l := lr.runner.Current(); l != nil {
+				l.FilesChanged()
+			}
+		}
+		if err := loop.WatchFiles(ctx, lr.watchDir, loop.DefaultDebounce, changed, lr.log); err != nil {
+			return err
+		}
+	}
+	return lr.runner.Run(ctx)
+}
+
+// loopLogger is the logger of a long-running loop: the global flags'
+// format (format when --log-format was not given), at info level at least,
+// since the loop's log is its progress. klog and the standard logger are
+// routed into it as for every command.
+func loopLogger(cmd *cobra.Command, f *Factory, format string) *slog.Logger {
+	g := *f.Global
+	if !cmd.Root().PersistentFlags().Changed("log-format") {
+		g.LogFormat = format
+	}
+	if g.Verbosity == 0 {
+		g.Verbosity = 1
+	}
+	logger := newLogger(f.Streams.ErrOut, &g)
+	klog.SetSlogLogger(slog.New(klogHandler{logger.Handler()}))
+	log.SetOutput(slogWriter{logger})
+	f.Logger = logger
+	return logger
+}
+
+// logEvent logs the steps of a full reconcile that a person following a
+// sync wants to see: what each component did, prune, and failures.
+func logEvent(log *slog.Logger) func(engine.Event) {
+	return func(e engine.Event) {
+		switch e.Type {
+		case engine.ComponentDone:
+			attrs := []any{"component", e.Component, "state", string(e.State), "objects", countsText(e.Counts)}
+			if e.Err != nil {
+				log.Warn("component done", append(attrs, "err", firstLine(e.Err.Error()))...)
+				return
+			}
+			log.Info("component done", attrs...)
+		case engine.ObjectPruned:
+			log.Info("pruned", "object", e.Object, "outcome", e.Action)
+		case engine.RenderFailed:
+			log.Warn("render failed", "err", firstLine(errString(e.Err)))
+		}
+	}
+}
+
+// holderName shortens a lease holder for messages: "envctl sync (pid 7 on
+// host)" stays as it is; anything else is quoted.
+func holderName(h string) string {
+	if strings.HasPrefix(h, "envctl ") {
+		return h
+	}
+	return fmt.Sprintf("%q", h)
+}

@@ -1,0 +1,107 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/envctl/envctl/internal/lease"
+)
+
+// syncOptions are the inputs of `envctl sync`.
+type syncOptions struct {
+	loopOptions
+	LockTimeout time.Duration
+}
+
+func newSyncCmd(f *Factory) *cobra.Command {
+	o := &syncOptions{}
+	cmd := &cobra.Command{
+		Use:   "sync [ENV]",
+		Short: "Bring the environment up, then keep it converged until interrupted",
+		Long: `Keep an environment converged in the foreground, on a laptop or in CI: make
+sure its cluster exists (as up does), reconcile, then watch and put things
+back until Ctrl-C or SIGTERM.
+
+While it runs, sync:
+  - renders and applies again when files of the repository change (a burst of
+    changes is applied once, after 300ms of quiet), or, with --git, lists the
+    remote's refs every --interval (30s, with 10% jitter) and at once on a
+    signed POST /hooks/git, and applies a new commit;
+  - watches every object it applied and puts back, within a second, one that
+    is deleted, loses its labels, or has a field it declares changed, and
+    undoes edits made with kubectl (edit, set, scale, patch, label), including
+    an env var added to a container; objects annotated envctl.dev/drift: ignore
+    and fields it does not declare (an autoscaler's replicas) are left alone;
+  - backs off from an object another controller keeps changing and counts the
+    fight;
+  - never prunes after a failed fetch, render or apply, keeps what was applied
+    last, and retries with backoff (a revision that does not render waits
+    for the next commit or 'envctl reconcile').
+
+sync holds the environment's lock (a Lease in envctl-system) while it runs: an
+up, apply or down of the same environment waits for it, and sync waits
+--lock-timeout for one that holds it. It records its status in the cluster,
+so 'envctl status' shows it; 'envctl reconcile', 'suspend' and 'resume' talk to
+it. With --listen it serves /metrics, /healthz, /readyz and POST /hooks/git.
+
+It exits 0 when stopped by a signal, after saving the inventory and releasing
+the lock (within 10 seconds).`,
+		Example: `  # Keep the local environment converged while you edit its overlays
+  envctl sync
+
+  # Report drift only, and serve metrics on localhost
+  envctl sync staging --drift detect --listen 127.0.0.1:8080
+
+  # Follow a branch instead of the local files
+  envctl sync staging --git https://github.com/acme/platform.git --branch main --interval 1m
+
+  # Wait up to ten minutes for a CI job's up to release the environment
+  envctl sync ci --lock-timeout 10m`,
+		Args: argsValidator(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				o.Env = args[0]
+			}
+			o.Flags = cmd.Flags()
+			if err := o.validate(); err != nil {
+				return err
+			}
+			if o.LockTimeout < 0 {
+				return usageError(fmt.Errorf("--lock-timeout must not be negative, got %s", o.LockTimeout))
+			}
+			return runSync(cmd.Context(), f, loopLogger(cmd, f, "text"), o)
+		},
+	}
+	o.bind(cmd.Flags(), "")
+	cmd.Flags().DurationVar(&o.LockTimeout, "lock-timeout", 2*time.Minute, "how long to wait for another writer (up, apply, down, sync) of the environment to finish")
+	return cmd
+}
+
+func runSync(ctx context.Context, f *Factory, log *slog.Logger, o *syncOptions) error {
+	progress := newProgress(f)
+	d, err := o.Source.load(ctx, f, o.Env, o.Flags, progress)
+	if err != nil {
+		progress.Close()
+		return err
+	}
+	env := d.env
+	client, _, err := ensureCluster(ctx, f, env, progress)
+	progress.Close()
+	if err != nil {
+		return err
+	}
+	lr := o.newLoopRun(env.Name(), "sync", d.src, client, log)
+	lr.runner.Lease = lease.Options{
+		Wait: o.LockTimeout,
+		OnWait: func(holder string, since time.Time) {
+			fmt.Fprintf(f.Streams.ErrOut, "waiting for %s, who holds environment %s since %s (--lock-timeout %s)\n",
+				holderName(holder), env.Name(), since.Local().Format(time.DateTime), o.LockTimeout)
+		},
+	}
+	log.Info("syncing; stop with Ctrl-C", "environment", env.Name(), "source", d.src.String(), "revision", d.snap.Revision)
+	return lr.run(ctx, o.Listen)
+}

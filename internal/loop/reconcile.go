@@ -1,0 +1,508 @@
+package loop
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/envctl/envctl/internal/apply"
+	"github.com/envctl/envctl/internal/config"
+	"github.com/envctl/envctl/internal/drift"
+	"github.com/envctl/envctl/internal/engine"
+	"github.com/envctl/envctl/internal/errs"
+	"github.com/envctl/envctl/internal/inventory"
+	"github.com/envctl/envctl/internal/kube"
+	"github.com/envctl/envctl/internal/metrics"
+	"github.com/envctl/envctl/internal/render"
+	"github.com/envctl/envctl/internal/source"
+)
+
+// desired is one render of the environment, kept for drift corrections.
+type desired struct {
+	revision string
+	repo     *config.Repo
+	env      *config.Environment
+	rendered *render.Result
+	// fingerprint hashes every object's identity and digest: two renders
+	// with one fingerprint declare the same state.
+	fingerprint string
+	// objects are filled once the engine ran (kinds a CRD of the render
+	// defines have a mapping only then).
+	objects map[inventory.Key]*object
+}
+
+// object is one declared object, ready to apply alone.
+type object struct {
+	key       inventory.Key
+	component string
+	mapping   *meta.RESTMapping
+	// send is the object as the engine sends it: namespace normalized,
+	// digest annotation set.
+	send   *unstructured.Unstructured
+	digest string
+	// ignore: declared with envctl.dev/drift: ignore.
+	ignore bool
+}
+
+// runState is what the main loop remembers between triggers.
+type runState struct {
+	retry    timer
+	failures int
+	// pending is the render whose engine run failed, retried as is.
+	pending *desired
+	// failedRender is the revision whose render failed, not rendered
+	// again until the source moves or a reconcile is requested.
+	failedRender string
+	lastFailed   bool
+	// fetchFailed: the last fetch failed; the next that succeeds clears
+	// the error.
+	fetchFailed bool
+	// renderErr is the error of failedRender.
+	renderErr error
+	// token and fetch are the last requests acted on.
+	token, fetch string
+}
+
+// reconcileSource asks the source for its revision and reconciles when it
+// moved. rerender renders even an unchanged revision (local files changed,
+// or a requested reconcile); token, when set, is a requested reconcile to
+// answer, which also runs the engine on an unchanged render.
+func (l *Loop) reconcileSource(ctx context.Context, r *runState, rerender bool, token string) {
+	start := time.Now()
+	snap, err := l.snapshot(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		l.failed(r, metrics.ResultFetchError, "", fmt.Errorf("fetch %s: %w", l.opts.Source, err))
+		r.fetchFailed = true
+		// A failed run waiting for its retry keeps it: the retry applies
+		// the render in memory and needs no fetch.
+		l.scheduleRetry(r, r.pending)
+		l.answer(token, "", err)
+		return
+	}
+	rev := snap.Revision
+	cur := l.current()
+	if r.fetchFailed {
+		l.fetchRecovered(r, rev, cur)
+	}
+	if token == "" && !rerender {
+		switch {
+		case rev == r.failedRender:
+			return // not again until the source moves
+		case cur != nil && rev == cur.revision:
+			return // unchanged; a failed run is retried by its timer
+		}
+	}
+	d, err := l.render(ctx, snap)
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		r.failedRender, r.renderErr = rev, err
+		r.retry.stop()
+		l.failed(r, metrics.ResultRenderError, rev, err)
+		l.log.Error("render failed; keeping the last good revision, nothing pruned", "revision", rev, "err", err)
+		l.answer(token, rev, err)
+		return
+	}
+	r.failedRender, r.renderErr = "", nil
+	if token == "" && cur != nil && !r.lastFailed && d.fingerprint == cur.fingerprint && d.revision == cur.revision {
+		l.log.Debug("render unchanged; nothing to apply", "revision", rev)
+		return
+	}
+	l.m.ReconcileDuration.WithLabelValues(metrics.PhaseRender).Observe(time.Since(start).Seconds())
+	err = l.runEngine(ctx, r, d, start)
+	if !errors.Is(err, errInterrupted) {
+		l.answer(token, rev, err)
+	}
+}
+
+// fetchRecovered clears the error of failed fetches once the source
+// answers again, unless another failure (a run waiting for its retry, a
+// revision that did not render) is still outstanding.
+func (l *Loop) fetchRecovered(r *runState, rev string, cur *desired) {
+	r.fetchFailed = false
+	if rev == r.failedRender && r.renderErr != nil {
+		// Still the revision that does not render: that is the error to
+		// show again, not the fetch's.
+		l.updateStatus(func(st *statusT) {
+			st.LastError, st.LastErrorKind = r.renderErr.Error(), errs.KindOf(r.renderErr).String()
+		})
+		return
+	}
+	if r.pending != nil || r.failedRender != "" || cur == nil || rev != cur.revision {
+		return // what follows (a run, a retry) settles the status
+	}
+	r.lastFailed, r.failures = false, 0
+	r.retry.stop()
+	l.log.Info("the source answers again; the applied revision is current", "revision", rev)
+	l.updateStatus(func(st *statusT) {
+		st.LastAttemptedRevision, st.LastAttemptAt = rev, time.Now().UTC()
+		st.LastError, st.LastErrorKind = "", ""
+	})
+}
+
+// retry runs again what failed: the engine on the same render, or the
+// fetch.
+func (l *Loop) retry(ctx context.Context, r *runState) {
+	if r.pending != nil {
+		l.log.Info("retrying the failed reconcile", "revision", r.pending.revision)
+		_ = l.runEngine(ctx, r, r.pending, time.Now())
+		return
+	}
+	l.reconcileSource(ctx, r, false, "")
+}
+
+// snapshot asks the source for its state, timed and counted.
+func (l *Loop) snapshot(ctx context.Context) (*source.Snapshot, error) {
+	start := time.Now()
+	snap, err := l.opts.Source.Snapshot(ctx)
+	l.m.FetchDuration.Observe(time.Since(start).Seconds())
+	l.m.ReconcileDuration.WithLabelValues(metrics.PhaseFetch).Observe(time.Since(start).Seconds())
+	if err != nil {
+		l.m.Fetches.WithLabelValues("error").Inc()
+		return nil, err
+	}
+	l.m.Fetches.WithLabelValues("success").Inc()
+	return snap, nil
+}
+
+// render loads the configuration of snap and renders the environment.
+func (l *Loop) render(ctx context.Context, snap *source.Snapshot) (*desired, error) {
+	repo, env, err := l.opts.Load(snap)
+	if err != nil {
+		return nil, err
+	}
+	res, err := render.Render(ctx, render.Options{
+		Source:      snap,
+		Environment: env,
+		Settings:    repo.Config.Spec.Render,
+		Logger:      l.opts.Logger,
+		Cluster:     render.ClusterLookup(l.opts.Client.Config),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("render environment %s at %s: %w", l.env, snap.Revision, err)
+	}
+	d := &desired{revision: snap.Revision, repo: repo, env: env, rendered: res}
+	if d.fingerprint, err = fingerprint(res); err != nil {
+		return nil, errs.Input(err)
+	}
+	return d, nil
+}
+
+// fingerprint hashes the identity and digest of every object rendered.
+func fingerprint(res *render.Result) (string, error) {
+	h := sha256.New()
+	for _, c := range res.Components {
+		fmt.Fprintf(h, "component %s\n", c.Name)
+		for _, o := range c.Objects {
+			dg, err := kube.Digest(o)
+			if err != nil {
+				return "", err
+			}
+			fmt.Fprintf(h, "%s %s\n", inventory.RefOf(o), dg)
+		}
+		for _, hk := range c.Hooks {
+			dg, err := kube.Digest(hk.Object)
+			if err != nil {
+				return "", err
+			}
+			fmt.Fprintf(h, "hook %s %s\n", inventory.RefOf(hk.Object), dg)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// runEngine runs one full reconcile of d, with drift corrections held off,
+// and takes what it applied as the state to keep.
+func (l *Loop) runEngine(ctx context.Context, r *runState, d *desired, start time.Time) error {
+	if err := l.saveInventory(ctx); err != nil {
+		l.log.Warn("could not save the inventory before the reconcile", "err", err)
+	}
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	l.log.Info("reconciling", "revision", d.revision)
+	ph := &phases{}
+	res, err := engine.Reconcile(ctx, engine.Options{
+		Environment: d.env,
+		Settings:    d.repo.Config.Spec,
+		Revision:    d.revision,
+		Render:      func(context.Context) (*render.Result, error) { return d.rendered, nil },
+		Client:      l.opts.Client,
+		// Correcting drift means the declared state wins every field it
+		// declares: a full reconcile takes fields from other managers as a
+		// drift correction does, or a kubectl edit would fail it with a
+		// conflict until the correction came.
+		ForceConflicts: l.opts.ForceConflicts || l.opts.Drift == drift.Correct,
+		ForceRecreate:  l.opts.ForceRecreate,
+		NoPrune:        l.opts.NoPrune,
+		Timeout:        l.opts.Timeout,
+		OnEvent: func(e engine.Event) {
+			ph.observe(e)
+			if l.opts.OnEvent != nil {
+				l.opts.OnEvent(e)
+			}
+		},
+		Logger: l.opts.Logger,
+	})
+	ph.report(l.m, start)
+	if res != nil {
+		l.adopt(ctx, d, res)
+	}
+	if err != nil && ctx.Err() != nil {
+		return errInterrupted
+	}
+	l.setObjectHealth(res)
+	if err != nil {
+		l.failed(r, metrics.ResultFailure, d.revision, err)
+		l.log.Error("reconcile failed; nothing pruned, retrying with backoff", "revision", d.revision, "err", err)
+		l.scheduleRetry(r, d)
+		return err
+	}
+	r.lastFailed, r.failures, r.pending = false, 0, nil
+	r.retry.stop()
+	l.m.Reconciles.WithLabelValues(metrics.ResultSuccess).Inc()
+	l.m.SetAppliedRevision(l.env, d.revision)
+	now := time.Now().UTC()
+	l.updateStatus(func(st *statusT) {
+		st.LastAppliedRevision, st.LastAppliedAt = d.revision, now
+		st.LastAttemptedRevision, st.LastAttemptAt = d.revision, now
+		st.LastError, st.LastErrorKind = "", ""
+	})
+	l.log.Info("reconciled", "revision", d.revision, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// failed records a failed attempt.
+func (l *Loop) failed(r *runState, result, rev string, err error) {
+	r.lastFailed = true
+	l.m.Reconciles.WithLabelValues(result).Inc()
+	now := time.Now().UTC()
+	l.updateStatus(func(st *statusT) {
+		if rev != "" {
+			st.LastAttemptedRevision = rev
+		}
+		st.LastAttemptAt = now
+		st.LastError = err.Error()
+		st.LastErrorKind = errs.KindOf(err).String()
+	})
+	if result == metrics.ResultFetchError {
+		l.log.Error("fetch failed; keeping the last good revision", "err", err)
+	}
+}
+
+// scheduleRetry arms the retry timer with backoff; pending is the render
+// to apply again, nil to fetch again.
+func (l *Loop) scheduleRetry(r *runState, pending *desired) {
+	r.failures++
+	r.pending = pending
+	d := min(retryBase<<min(r.failures-1, 20), retryMax)
+	r.retry.reset(d)
+	l.log.Info("next attempt scheduled", "in", d)
+}
+
+// adopt takes what the engine applied as the state to keep converged:
+// the render's objects, how the engine left each (its expectation), the
+// kinds to watch and the inventory. An object the run did not apply keeps
+// its previous expectation when it is declared as before; otherwise it is
+// not corrected until a run applies it.
+func (l *Loop) adopt(ctx context.Context, d *desired, res *engine.Result) {
+	changes := map[inventory.Key]apply.Change{}
+	applied := 0
+	for _, c := range res.Components {
+		for _, ch := range c.Changes {
+			changes[ch.Ref.Key()] = ch
+			if ch.Action != apply.Failed {
+				applied++
+			}
+		}
+	}
+	if applied == 0 && len(res.Components) == 0 {
+		return // nothing ran: keep the last good state entirely
+	}
+	objects := map[inventory.Key]*object{}
+	var kinds []drift.Kind
+	seen := map[string]bool{}
+	for _, c := range d.rendered.Components {
+		for _, o := range c.Objects {
+			mapping, err := l.opts.Client.Mapper.Mapping(ctx, o.GroupVersionKind())
+			if err != nil {
+				continue // a kind not served: the engine reported it
+			}
+			// As the apply engine sends it: fields a controller owns by
+			// design left out (render.AsSent), so a correction does not
+			// fight that controller either.
+			n, _ := render.AsSent(normalize(o, mapping))
+			key := inventory.RefOf(n).Key()
+			digest := changes[key].Digest
+			if digest == "" {
+				if digest, err = kube.Digest(n); err != nil {
+					continue
+				}
+			}
+			objects[key] = &object{
+				key: key, component: c.Name, mapping: mapping,
+				send: kube.WithDigest(n, digest), digest: digest,
+				ignore: o.GetAnnotations()[drift.IgnoreAnnotation] == "ignore",
+			}
+			gk := mapping.GroupVersionKind.GroupKind()
+			if !seen[gk.String()] {
+				seen[gk.String()] = true
+				kinds = append(kinds, drift.Kind{Resource: mapping.Resource, GroupKind: gk})
+			}
+		}
+	}
+	d.objects = objects
+
+	inv, err := inventory.NewStore(l.opts.Client.Clientset).Load(ctx, l.env)
+	if err != nil && !errors.Is(err, inventory.ErrNotFound) {
+		l.log.Warn("could not read the inventory after the reconcile", "err", err)
+	}
+
+	l.mu.Lock()
+	prev := l.cur
+	expected := map[inventory.Key]drift.Expected{}
+	for key, o := range objects {
+		ch, ok := changes[key]
+		switch {
+		case ok && ch.Action != apply.Failed && ch.Object != nil:
+			expected[key] = drift.Expected{Digest: ch.Digest, Fields: ch.Fields, ResourceVersion: ch.Object.GetResourceVersion()}
+		case prev != nil && prev.objects[key] != nil && prev.objects[key].digest == o.digest:
+			if e, ok := l.expected[key]; ok {
+				expected[key] = e
+			}
+		}
+	}
+	for key := range l.expected {
+		if objects[key] == nil {
+			l.backoff.Forget(key.String())
+		}
+	}
+	l.cur = d
+	l.expected = expected
+	l.verified = map[inventory.Key]string{}
+	if inv != nil {
+		l.inv, l.invDirty = inv, false
+	}
+	l.mu.Unlock()
+	if l.watcher != nil {
+		slices.SortFunc(kinds, func(a, b drift.Kind) int { return cmp.Compare(a.GroupKind.String(), b.GroupKind.String()) })
+		l.watcher.Watch(kinds)
+	}
+}
+
+// normalize gives obj the namespace its scope calls for, as the apply
+// engine does: "default" for a namespaced object without one, none for a
+// cluster-scoped one.
+func normalize(obj *unstructured.Unstructured, mapping *meta.RESTMapping) *unstructured.Unstructured {
+	namespaced := mapping.Scope.Name() == meta.RESTScopeNameNamespace
+	switch ns := obj.GetNamespace(); {
+	case namespaced && ns == "":
+		c := obj.DeepCopy()
+		c.SetNamespace("default")
+		return c
+	case !namespaced && ns != "":
+		c := obj.DeepCopy()
+		c.SetNamespace("")
+		return c
+	}
+	return obj
+}
+
+func (l *Loop) current() *desired {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.cur
+}
+
+// setObjectHealth counts the declared objects by health after a run.
+func (l *Loop) setObjectHealth(res *engine.Result) {
+	if res == nil {
+		return
+	}
+	counts := map[string]int{}
+	for _, c := range res.Components {
+		notReady := map[inventory.Key]string{}
+		for _, nr := range c.NotReady {
+			notReady[nr.Ref.Key()] = string(nr.Status)
+		}
+		for _, ch := range c.Changes {
+			switch {
+			case ch.Action == apply.Failed:
+				counts["ApplyFailed"]++
+			case notReady[ch.Ref.Key()] != "":
+				counts[notReady[ch.Ref.Key()]]++
+			case c.State == engine.Healthy:
+				counts["Current"]++
+			default:
+				counts["Unknown"]++
+			}
+		}
+	}
+	l.m.SetObjects(counts)
+}
+
+// phases times the engine's phases from its events.
+type phases struct {
+	began, applied time.Time
+}
+
+func (p *phases) observe(e engine.Event) {
+	switch e.Type {
+	case engine.RenderDone:
+		p.began = e.Time
+	case engine.ComponentDone:
+		p.applied = e.Time
+	}
+}
+
+func (p *phases) report(m *metrics.Metrics, start time.Time) {
+	end := time.Now()
+	if !p.began.IsZero() && !p.applied.IsZero() {
+		m.ReconcileDuration.WithLabelValues(metrics.PhaseApply).Observe(p.applied.Sub(p.began).Seconds())
+		m.ReconcileDuration.WithLabelValues(metrics.PhasePrune).Observe(end.Sub(p.applied).Seconds())
+	}
+	m.ReconcileDuration.WithLabelValues(metrics.PhaseTotal).Observe(end.Sub(start).Seconds())
+}
+
+// timer is a time.Timer that can be off, whose channel is then nil.
+type timer struct{ t *time.Timer }
+
+func newTimer(d time.Duration) *timer {
+	t := &timer{}
+	t.reset(d)
+	return t
+}
+
+// C is the timer's channel, nil when off.
+func (t *timer) C() <-chan time.Time {
+	if t.t == nil {
+		return nil
+	}
+	return t.t.C
+}
+
+// reset arms the timer for d; zero turns it off.
+func (t *timer) reset(d time.Duration) {
+	t.stop()
+	if d > 0 {
+		t.t = time.NewTimer(d)
+	}
+}
+
+func (t *timer) stop() {
+	if t.t != nil {
+		t.t.Stop()
+		t.t = nil
+	}
+}
