@@ -151,7 +151,7 @@ func sampleResult() *engine.Result {
 	}
 	return &engine.Result{
 		Environment: "ci",
-		Revision:    "main@sha1:4f2a9c0e1b7d3a5c8e6f0a2b4c6d8e0f1a3b5c7d",
+		Revision:    "main@sha1:0123456789abcdef0123456789abcdef01234567",
 		Succeeded:   false,
 		Duration:    12340 * time.Millisecond,
 		Components: []engine.ComponentResult{
