@@ -151,7 +151,7 @@ func TestReconcileSuspendResumeAndStatusAgainstADaemon(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &report); err != nil {
 		t.Fatalf("status -o json (exit %d): %v\n%s", code, err, stdout)
 	}
-	if report.Sync == nil || !report.Sync.Alive || report.Sync.Mode != "daemon" || report.Sync.Applied != "local" ||
+	if report.Sync == nil || !report.Sync.Alive || report.Sync.Mode != "daemon" || !strings.HasPrefix(report.Sync.Applied, "sha256:") ||
 		!strings.Contains(report.Sync.Holder, fmt.Sprintf("(pid %d ", d.pid())) {
 		t.Errorf("status shows sync %+v", report.Sync)
 	}
