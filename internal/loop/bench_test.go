@@ -133,6 +133,7 @@ func BenchmarkNoOpResync1000(b *testing.B) {
 		docs = append(docs, configMap(fmt.Sprintf("cm-%04d", i), "v"))
 	}
 	f.overlay(docs...)
+	f.readyTimeout = 5 * time.Minute // 1,000 creates on a busy machine
 	l := f.start(nil)
 	settle(f)
 	before := f.counter.Snapshot()

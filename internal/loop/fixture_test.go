@@ -34,6 +34,8 @@ type fixture struct {
 	loop    *Loop
 	stop    context.CancelFunc
 	done    chan error
+	// readyTimeout bounds the first reconcile (default 60s).
+	readyTimeout time.Duration
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -129,7 +131,11 @@ func (f *fixture) start(change func(*Options)) *Loop {
 	f.loop, f.stop, f.done = l, cancel, make(chan error, 1)
 	go func() { f.done <- l.Run(ctx) }()
 	f.t.Cleanup(func() { f.shutdown() })
-	eventually(f.t, 60*time.Second, "the loop to become ready", func() error {
+	timeout := 60 * time.Second
+	if f.readyTimeout > 0 {
+		timeout = f.readyTimeout
+	}
+	eventually(f.t, timeout, "the loop to become ready", func() error {
 		if !l.Ready() {
 			return fmt.Errorf("not ready; status %+v", l.Status())
 		}

@@ -279,6 +279,7 @@ func TestUnhealthyApplyIsRetriedAndPrunesNothing(t *testing.T) {
 	f := newFixture(t)
 	f.overlay(configMap("keep", "v"))
 	l := f.start(func(o *Options) { o.Timeout = 2 * time.Second })
+	good := l.Status().LastAppliedRevision
 
 	unschedulable := `apiVersion: apps/v1
 kind: Deployment
@@ -335,7 +336,9 @@ spec:
 	if _, err := f.te.Clientset().AppsV1().Deployments(f.ns).Get(context.Background(), "too-big", metav1.GetOptions{}); err != nil {
 		t.Errorf("the unhealthy Deployment after failed reconciles: %v (a failure never rolls back)", err)
 	}
-	if st := l.Status(); st.LastAppliedRevision != "local" || st.LastAttemptedRevision != "local" {
-		t.Errorf("status revisions: applied %q, attempted %q", st.LastAppliedRevision, st.LastAttemptedRevision)
+	// The last good revision stays the applied one.
+	if st := l.Status(); good == "" || st.LastAppliedRevision != good || st.LastAttemptedRevision == good || st.LastAttemptedRevision == "" {
+		t.Errorf("status revisions: applied %q, attempted %q; want applied %q (the last good) and the failed one attempted",
+			st.LastAppliedRevision, st.LastAttemptedRevision, good)
 	}
 }
