@@ -80,6 +80,8 @@ inventory is saved, the Lease released, and it exits 0.`,
 }
 
 func runDaemon(ctx context.Context, f *Factory, log *slog.Logger, o *daemonOptions) error {
+	// file:// is for a person's own machine; a daemon follows a remote.
+	o.Source.refuseFile = true
 	d, err := o.Source.load(ctx, f, o.Env, o.Flags, nil)
 	if err != nil {
 		return err
