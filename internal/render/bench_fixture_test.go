@@ -469,8 +469,8 @@ func benchRender(b *testing.B, opts Options, want int) {
 		}
 		objects = len(res.Items())
 	}
-	if objects != want {
-		b.Fatalf("rendered %d objects, want %d", objects, want)
+	if objects < want {
+		b.Fatalf("rendered %d objects, want at least %d", objects, want)
 	}
 	b.ReportMetric(float64(objects), "objects")
 }

@@ -124,19 +124,22 @@ func inferEdges(comps []*Component) map[string]map[string][]string {
 			out[from][to] = append(out[from][to], reason)
 		}
 	}
-	for _, c := range comps {
-		objs := slices.Clone(c.Objects)
-		for _, h := range slices.Concat(c.Hooks, c.Tests) {
-			objs = append(objs, h.Object)
-		}
-		for _, o := range objs {
-			gk := o.GroupVersionKind().GroupKind()
-			if d, ok := kinds[gk]; ok && d.comp != c.Name {
-				add(c.Name, d.comp, fmt.Sprintf("%s is a %s, defined by CRD %s", describeObject(o), gk, d.crd))
+	// Kinds first: a missing CRD is the reason a reader looks for.
+	for _, byKind := range []bool{true, false} {
+		for _, c := range comps {
+			objs := slices.Clone(c.Objects)
+			for _, h := range slices.Concat(c.Hooks, c.Tests) {
+				objs = append(objs, h.Object)
 			}
-			if ns := o.GetNamespace(); ns != "" {
-				if owner, ok := namespaces[ns]; ok && owner != c.Name {
-					add(c.Name, owner, fmt.Sprintf("%s is in namespace %s", describeObject(o), ns))
+			for _, o := range objs {
+				gk := o.GroupVersionKind().GroupKind()
+				if d, ok := kinds[gk]; byKind && ok && d.comp != c.Name {
+					add(c.Name, d.comp, fmt.Sprintf("%s is a %s, defined by CRD %s", describeObject(o), gk, d.crd))
+				}
+				if ns := o.GetNamespace(); !byKind && ns != "" {
+					if owner, ok := namespaces[ns]; ok && owner != c.Name {
+						add(c.Name, owner, fmt.Sprintf("%s is in namespace %s", describeObject(o), ns))
+					}
 				}
 			}
 		}
