@@ -114,6 +114,7 @@ func reconcile(ctx context.Context, f *Factory, o *reconcileOptions, repo *confi
 		return nil, err
 	}
 	settings := repo.Config.Spec
+	var warnings []string
 	res, err := engine.Reconcile(ctx, engine.Options{
 		Environment: env,
 		Settings:    settings,
@@ -123,7 +124,7 @@ func reconcile(ctx context.Context, f *Factory, o *reconcileOptions, repo *confi
 			if err != nil {
 				return nil, err
 			}
-			return render.Render(ctx, render.Options{
+			rendered, err := render.Render(ctx, render.Options{
 				DecryptionKeyFile: f.Global.DecryptionKeyFile,
 				Source:            snap,
 				Environment:       env,
@@ -134,6 +135,10 @@ func reconcile(ctx context.Context, f *Factory, o *reconcileOptions, repo *confi
 				// Used only when render.allowChartLookup is set.
 				Cluster: render.ClusterLookup(client.Config),
 			})
+			if err == nil {
+				warnings = skippedWebhooks(ctx, client, rendered, f.Logger)
+			}
+			return rendered, err
 		},
 		Client:         client,
 		Components:     o.Components,
@@ -149,7 +154,7 @@ func reconcile(ctx context.Context, f *Factory, o *reconcileOptions, repo *confi
 	progress.Close()
 	if res != nil {
 		reqs := counter.Snapshot()
-		if werr := writeSummary(f.Streams.Out, o.Output, res, cl, requestCounts{Total: reqs.Requests, Writes: reqs.Writes}); werr != nil && err == nil {
+		if werr := writeSummary(f.Streams.Out, o.Output, res, cl, requestCounts{Total: reqs.Requests, Writes: reqs.Writes}, warnings...); werr != nil && err == nil {
 			err = werr
 		}
 	}
@@ -168,6 +173,9 @@ type summary struct {
 	PruneSkipped    []prunedSkip       `json:"pruneSkipped,omitempty"`
 	PruneNotRun     string             `json:"pruneNotRun,omitempty"`
 	Requests        requestCounts      `json:"requests"`
+	// Warnings are things the run did not do as declared, such as
+	// webhooks the embedded cluster skips; each is said once.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // requestCounts are the API requests a run made to the cluster; writes
@@ -238,9 +246,10 @@ func summarize(res *engine.Result, cl clusterInfo, reqs requestCounts) summary {
 	return s
 }
 
-// writeSummary prints the per-component summary.
-func writeSummary(w io.Writer, format string, res *engine.Result, cl clusterInfo, reqs requestCounts) error {
+// writeSummary prints the per-component summary, then the warnings.
+func writeSummary(w io.Writer, format string, res *engine.Result, cl clusterInfo, reqs requestCounts, warnings ...string) error {
 	s := summarize(res, cl, reqs)
+	s.Warnings = warnings
 	if format == "json" {
 		return writeJSON(w, s)
 	}
@@ -269,6 +278,12 @@ func writeSummary(w io.Writer, format string, res *engine.Result, cl clusterInfo
 	}
 	for _, p := range s.PruneSkipped {
 		fmt.Fprintf(w, "not pruned: %s: %s\n", p.Object, p.Reason)
+	}
+	if len(s.Warnings) > 0 {
+		fmt.Fprintln(w)
+		for _, warn := range s.Warnings {
+			fmt.Fprintf(w, "warning: %s\n", warn)
+		}
 	}
 	verdict := "is up to date"
 	if !s.Succeeded {
