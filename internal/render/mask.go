@@ -46,15 +46,21 @@ func holdsAny(o *unstructured.Unstructured, values []string) bool {
 	for _, field := range []string{"data", "stringData"} {
 		m, _, _ := unstructured.NestedMap(o.Object, field)
 		for _, v := range m {
+			// A data value holds a decrypted one either encoded (a value
+			// kustomize or a template encoded) or as it is (a manifest's
+			// data field encrypted with its base64 already applied).
 			s, _ := v.(string)
+			forms := []string{s}
 			if field == "data" {
 				if b, err := base64.StdEncoding.DecodeString(s); err == nil {
-					s = string(b)
+					forms = append(forms, string(b))
 				}
 			}
 			for _, secret := range values {
-				if len(secret) >= minSecretLen && strings.Contains(s, secret) {
-					return true
+				for _, f := range forms {
+					if len(secret) >= minSecretLen && strings.Contains(f, secret) {
+						return true
+					}
 				}
 			}
 		}

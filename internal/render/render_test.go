@@ -129,8 +129,10 @@ func TestRenderFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Environment != "dev" || res.Revision != "local" {
-		t.Errorf("result is for %s at %s, want dev at local", res.Environment, res.Revision)
+	// The fixture sits inside this repository's work tree: its revision is
+	// the work tree's (sha1:<HEAD>[-dirty]), as source.Local reports it.
+	if want := fixtureSnapshot(t, "testdata/repo").Revision; res.Environment != "dev" || res.Revision != want || !strings.HasPrefix(want, "sha1:") {
+		t.Errorf("result is for %s at %s, want dev at %s (sha1:...)", res.Environment, res.Revision, want)
 	}
 	var names []string
 	for _, c := range res.Components {

@@ -50,15 +50,20 @@ func encryptSOPS(t testing.TB, plain []byte, name, encryptedRegex string, master
 	if _, err := rand.Read(dataKey); err != nil {
 		t.Fatal(err)
 	}
+	// Each file has its own data key, so a master key shared by several
+	// files encrypts it again; the stores know sops' own key types only.
+	group := make(sops.KeyGroup, 0, len(masters))
 	for _, m := range masters {
-		if m.EncryptedDataKey() == nil || len(m.EncryptedDataKey()) == 0 {
-			if err := m.Encrypt(dataKey); err != nil {
-				t.Fatal(err)
-			}
+		if err := m.Encrypt(dataKey); err != nil {
+			t.Fatal(err)
 		}
+		if p, ok := m.(pgpMaster); ok {
+			m = p.MasterKey
+		}
+		group = append(group, m)
 	}
 	tree := sops.Tree{Branches: branches, Metadata: sops.Metadata{
-		KeyGroups: []sops.KeyGroup{masters}, EncryptedRegex: encryptedRegex, Version: "3.13.3",
+		KeyGroups: []sops.KeyGroup{group}, EncryptedRegex: encryptedRegex, Version: "3.13.3",
 	}}
 	cipher := aes.NewCipher()
 	mac, err := tree.Encrypt(dataKey, cipher)
