@@ -108,34 +108,50 @@ func runDiff(ctx context.Context, f *Factory, o *diffOptions) (int, error) {
 	}
 	repo, env, snap := d.repo, d.env, d.snap
 	settings := repo.Config.Spec
-	// The cluster is reached before the render only when chart templates
-	// may look it up; otherwise a render error is reported without one.
+	// Charts render for the cluster, as an apply would: its version and API
+	// versions, lookups against it when allowed, and upgrades of the
+	// releases the inventory holds. Without charts the render comes first,
+	// so that a render error is reported without a cluster.
 	var target *envTarget
-	ropts := render.Options{
-		Source:      snap,
-		Environment: env,
-		Settings:    settings.Render,
-		Components:  o.Components,
-		Logger:      f.Logger,
-	}
-	if settings.Render.AllowChartLookup {
+	var prev *inventory.Inventory
+	reach := func() error {
 		if target, err = connect(ctx, f, repo, env, o.Cluster); err != nil {
+			return err
+		}
+		prev, err = inventory.NewStore(target.client.Clientset).Load(ctx, env.Name())
+		if err != nil && !errors.Is(err, inventory.ErrNotFound) {
+			return err
+		}
+		return nil
+	}
+	ropts := render.Options{
+		DecryptionKeyFile: f.Global.DecryptionKeyFile,
+		Source:            snap,
+		Environment:       env,
+		Settings:          settings.Render,
+		Components:        o.Components,
+		Logger:            f.Logger,
+	}
+	if settings.Render.AllowChartLookup || hasRelease(env, o.Components) {
+		if err := reach(); err != nil {
 			return diffExitError, err
 		}
-		ropts.Cluster = render.ClusterLookup(target.client.Config)
+		if ropts.Capabilities, err = clusterCapabilities(ctx, target.client, env, o.Components); err != nil {
+			return diffExitError, err
+		}
+		ropts.Installed = prev.Has
+		if settings.Render.AllowChartLookup {
+			ropts.Cluster = render.ClusterLookup(target.client.Config)
+		}
 	}
 	rendered, err := render.Render(ctx, ropts)
 	if err != nil {
 		return diffExitError, err
 	}
 	if target == nil {
-		if target, err = connect(ctx, f, repo, env, o.Cluster); err != nil {
+		if err := reach(); err != nil {
 			return diffExitError, err
 		}
-	}
-	prev, err := inventory.NewStore(target.client.Clientset).Load(ctx, env.Name())
-	if err != nil && !errors.Is(err, inventory.ErrNotFound) {
-		return diffExitError, err
 	}
 	p, planErr := plan.Compute(ctx, target.client, rendered, plan.Options{
 		Environment:    env.Name(),

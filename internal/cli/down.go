@@ -13,6 +13,7 @@ import (
 	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/prune"
+	"github.com/envctl/envctl/internal/render"
 )
 
 // downOptions are the inputs of `envctl down`.
@@ -24,6 +25,8 @@ type downOptions struct {
 	Cluster     clusterFlags
 	// Source says where the declared state comes from.
 	Source sourceFlags
+	// NoHooks skips the charts' pre-delete and post-delete hooks.
+	NoHooks bool
 }
 
 // downReport is what `envctl down -o json` prints.
@@ -51,7 +54,9 @@ func newDownCmd(f *Factory) *cobra.Command {
 		Long: `Delete every object in the environment's inventory, in the reverse of the
 order they were applied (workloads before their configuration, Namespaces and
 CRDs last), waiting until each is gone; then the inventory itself; then the
-cluster, when envctl created it (provider embedded or kind).
+cluster, when envctl created it (provider embedded or kind). Helm charts'
+pre-delete hooks run before anything is deleted and their post-delete hooks
+after, as with 'helm uninstall' (--no-hooks skips them).
 
 A cluster reached through the existing provider or --kubeconfig/--context is
 never deleted. Objects whose labels no longer say that envctl manages them for
@@ -84,6 +89,7 @@ up, does nothing and succeeds.`,
 	fl.BoolVar(&o.KeepCluster, "keep-cluster", false, "keep the cluster even when envctl created it")
 	fl.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "how long to wait for the objects to be deleted")
 	fl.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
+	fl.BoolVar(&o.NoHooks, "no-hooks", false, "do not run the charts' pre-delete and post-delete hooks")
 	o.Cluster.bind(fl)
 	o.Source.bind(fl)
 	return cmd
@@ -168,10 +174,55 @@ func deleteObjects(ctx context.Context, f *Factory, target *envTarget, o *downOp
 	if err != nil {
 		return err
 	}
+	hooks := &deleteHooks{f: f, target: target, inv: inv, o: o}
+	if err := hooks.run(ctx, render.PreDelete); err != nil {
+		return fmt.Errorf("environment %s: nothing deleted: %w", inv.Environment, err)
+	}
 	fmt.Fprintf(out, "Deleting %d objects of environment %s...\n", len(inv.Entries), inv.Environment)
-	res, err := prune.Run(ctx, target.client, prune.Options{
-		Environment:    inv.Environment,
-		Previous:       inv,
+	// The Namespaces of releases with post-delete hooks go after the hooks.
+	first, later, err := hooks.holdBack(ctx, inv)
+	if err != nil {
+		return fmt.Errorf("environment %s: nothing deleted: %w", inv.Environment, err)
+	}
+	res, err := prune.Run(ctx, target.client, downPruneOptions(f, o, first))
+	var retained []inventory.Entry // of the held-back Namespaces, until pruned
+	if later != nil {
+		retained = later.Entries
+	}
+	if err == nil {
+		if err = hooks.run(ctx, render.PostDelete); err == nil && later != nil {
+			var more *prune.Result
+			more, err = prune.Run(ctx, target.client, downPruneOptions(f, o, later))
+			if more != nil {
+				res.Items = append(res.Items, more.Items...)
+				retained = nil // in res now
+			}
+		}
+	}
+	if res != nil {
+		for _, it := range res.Items {
+			report.Objects = append(report.Objects, downObject{Ref: it.Entry.Ref, Outcome: it.Outcome, Reason: it.Reason})
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	if res != nil {
+		left := inv.Replace(inv.Components, append(res.Retained(), retained...))
+		left.AppliedAt = inv.AppliedAt
+		if _, serr := store.Save(ctx, left); serr != nil {
+			err = errors.Join(err, serr)
+		}
+	}
+	return fmt.Errorf("environment %s is not fully down: %w; run `envctl down %s` again", inv.Environment, err, inv.Environment)
+}
+
+// downPruneOptions deletes everything prev lists, waiting until it is gone.
+func downPruneOptions(f *Factory, o *downOptions, prev *inventory.Inventory) prune.Options {
+	out := f.Streams.ErrOut
+	return prune.Options{
+		Environment:    prev.Environment,
+		Previous:       prev,
 		ApplySucceeded: true,
 		// Everything goes, Namespaces included; the ownership labels and
 		// envctl.dev/prune: disabled are still honoured.
@@ -190,23 +241,7 @@ func deleteObjects(ctx context.Context, f *Factory, target *envTarget, o *downOp
 			}
 		},
 		Logger: f.Logger,
-	})
-	if res != nil {
-		for _, it := range res.Items {
-			report.Objects = append(report.Objects, downObject{Ref: it.Entry.Ref, Outcome: it.Outcome, Reason: it.Reason})
-		}
 	}
-	if err == nil {
-		return nil
-	}
-	if res != nil {
-		left := inv.Replace(inv.Components, res.Retained())
-		left.AppliedAt = inv.AppliedAt
-		if _, serr := store.Save(ctx, left); serr != nil {
-			err = errors.Join(err, serr)
-		}
-	}
-	return fmt.Errorf("environment %s is not fully down: %w; run `envctl down %s` again", inv.Environment, err, inv.Environment)
 }
 
 func printDown(f *Factory, o *downOptions, r *downReport, incomplete bool) error {

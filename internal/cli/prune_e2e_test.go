@@ -37,7 +37,7 @@ func TestApplyPrunes(t *testing.T) {
 	}
 
 	// Someone takes "adopted" over: it loses envctl's labels.
-	patch := `{"metadata":{"labels":{"app.kubernetes.io/managed-by":"someone-else","envctl.dev/environment":null}}}`
+	patch := `{"metadata":{"labels":{"envctl.dev/managed-by":"someone-else","envctl.dev/environment":null}}}`
 	if _, err := cms.Patch(t.Context(), "adopted", types.MergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: "someone-else"}); err != nil {
 		t.Fatal(err)
 	}

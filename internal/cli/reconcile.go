@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -126,12 +127,18 @@ func reconcile(ctx context.Context, f *Factory, o *reconcileOptions, d *declared
 		Settings:    settings,
 		Revision:    snap.Revision,
 		Render: func(ctx context.Context) (*render.Result, error) {
+			caps, err := clusterCapabilities(ctx, client, env, o.Components)
+			if err != nil {
+				return nil, err
+			}
 			rendered, err := render.Render(ctx, render.Options{
-				Source:      snap,
-				Environment: env,
-				Settings:    settings.Render,
-				Components:  o.Components,
-				Logger:      f.Logger,
+				DecryptionKeyFile: f.Global.DecryptionKeyFile,
+				Source:            snap,
+				Environment:       env,
+				Settings:          settings.Render,
+				Components:        o.Components,
+				Logger:            f.Logger,
+				Capabilities:      caps,
 				// Used only when render.allowChartLookup is set.
 				Cluster: render.ClusterLookup(client.Config),
 			})
@@ -299,3 +306,26 @@ func writeSummary(w io.Writer, format string, res *engine.Result, cl clusterInfo
 }
 
 func indent(s string) string { return strings.ReplaceAll(s, "\n", "\n  ") }
+
+// clusterCapabilities reads the version and API versions of the cluster, as
+// `helm install` does, when a Helm release among the components (all of
+// them when none are named) renders against them; nil otherwise, since
+// nothing else needs them and the reads would cost a reconcile with nothing
+// to do three requests.
+func clusterCapabilities(ctx context.Context, client *kube.Client, env *config.Environment, components []string) (*render.Capabilities, error) {
+	if !hasRelease(env, components) {
+		return nil, nil
+	}
+	return render.Discover(ctx, client.Clientset.Discovery())
+}
+
+// hasRelease says whether a Helm release is among the components (all of
+// them when none are named).
+func hasRelease(env *config.Environment, components []string) bool {
+	for _, c := range env.Spec.Components {
+		if c.Helm != nil && (len(components) == 0 || slices.Contains(components, c.Name)) {
+			return true
+		}
+	}
+	return false
+}

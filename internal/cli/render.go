@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -24,6 +25,12 @@ type renderOptions struct {
 	OutputDir string
 	// ChartCacheDir overrides where remote charts are cached.
 	ChartCacheDir string
+	// Graph prints the apply order and why each component waits for
+	// another, instead of the objects.
+	Graph bool
+	// ShowSecrets prints the data of Secrets decrypted from SOPS files
+	// instead of masking it.
+	ShowSecrets bool
 	// Flags holds the setting override flags, passed on to config.Load.
 	Flags *pflag.FlagSet
 	// Source says where the declared state comes from.
@@ -46,6 +53,17 @@ ordered by kind (CRDs, Namespaces, cluster-wide definitions, configuration,
 workloads, webhooks) and then by namespace and name. Helm hooks follow their
 component's objects, each marked with a '# Hook:' comment.
 
+The order of components follows dependsOn and what the objects themselves
+need: a component whose objects are of a kind that another component's CRD
+defines, or live in a namespace that another component declares, comes after
+it without a dependsOn line. --graph shows that order with the reason for
+each edge.
+
+Charts are rendered for the cluster the environment gets: the embedded
+control plane's Kubernetes version, or the kind node image's, or
+render.kubeVersion; 'envctl up', 'apply' and 'diff' ask the cluster itself.
+The CRDs the environment declares count as served API versions.
+
 Rendering is offline: remote kustomize bases are refused unless
 render.allowRemoteBases is set, chart templates get no DNS and their lookup
 calls return nothing, and no file outside the repository is read. A chart
@@ -53,7 +71,11 @@ from an HTTP repository or an OCI registry is downloaded once into the chart
 cache ($XDG_CACHE_HOME/envctl/charts) and read from there afterwards.
 
 The output holds Secret data exactly as declared (like 'kustomize build');
-treat it as you treat the repository. Errors and logs never show it.`,
+treat it as you treat the repository. Errors and logs never show it. Secrets
+decrypted from SOPS files (components with decryption: {provider: sops})
+are the exception: their data is masked unless --show-secrets is given.
+SOPS files are decrypted in memory with the age identities or OpenPGP keys
+of $SOPS_AGE_KEY_FILE, $SOPS_AGE_KEY and --decryption-key-file.`,
 		Example: `  # Everything the default environment declares, as YAML
   envctl render
 
@@ -67,7 +89,10 @@ treat it as you treat the repository. Errors and logs never show it.`,
   envctl render staging --output-dir /tmp/staging -v
 
   # What a branch of the platform repository declares, without a checkout
-  envctl render ci --git https://github.com/acme/platform.git --branch main`,
+  envctl render ci --git https://github.com/acme/platform.git --branch main
+
+  # The order components apply in, and why each waits for another
+  envctl render --graph`,
 		Args: argsValidator(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -81,6 +106,8 @@ treat it as you treat the repository. Errors and logs never show it.`,
 	fl.StringArrayVar(&o.Components, "component", nil, "render only this component (repeatable)")
 	fl.StringVarP(&o.Output, "output", "o", "yaml", "output format: yaml or json")
 	fl.StringVar(&o.OutputDir, "output-dir", "", "write one YAML file per object under this directory (which must be empty or absent) instead of printing")
+	fl.BoolVar(&o.ShowSecrets, "show-secrets", false, "print the data of Secrets decrypted from SOPS files instead of masking it")
+	fl.BoolVar(&o.Graph, "graph", false, "print the order components apply in and why each waits for another, instead of the objects")
 	fl.StringVar(&o.ChartCacheDir, "chart-cache-dir", "", "where charts from repositories and registries are cached (default $XDG_CACHE_HOME/envctl/charts)")
 	config.BindFlags(fl, "render.concurrency", "render.allowRemoteBases", "render.allowChartLookup", "render.kubeVersion")
 	o.Source.bind(fl)
@@ -91,6 +118,9 @@ func runRender(ctx context.Context, f *Factory, o *renderOptions) error {
 	if err := checkOutput(o.Output, "yaml", "json"); err != nil {
 		return err
 	}
+	if o.Graph && o.OutputDir != "" {
+		return usageError(fmt.Errorf("--graph prints the order; it cannot be combined with --output-dir"))
+	}
 	if o.OutputDir != "" && o.Output != "yaml" {
 		return usageError(fmt.Errorf("--output-dir writes YAML files; it cannot be combined with -o %s", o.Output))
 	}
@@ -100,12 +130,13 @@ func runRender(ctx context.Context, f *Factory, o *renderOptions) error {
 	}
 	start := time.Now()
 	res, err := render.Render(ctx, render.Options{
-		Source:        d.snap,
-		Environment:   d.env,
-		Settings:      d.repo.Config.Spec.Render,
-		Components:    o.Components,
-		Logger:        f.Logger,
-		ChartCacheDir: o.ChartCacheDir,
+		DecryptionKeyFile: f.Global.DecryptionKeyFile,
+		Source:            d.snap,
+		Environment:       d.env,
+		Settings:          d.repo.Config.Spec.Render,
+		Components:        o.Components,
+		Logger:            f.Logger,
+		ChartCacheDir:     o.ChartCacheDir,
 	})
 	if err != nil {
 		return err
@@ -118,7 +149,12 @@ func runRender(ctx context.Context, f *Factory, o *renderOptions) error {
 	f.Logger.Info("rendered environment", "components", len(res.Components), "objects", objects, "hooks", hooks,
 		"revision", res.Revision, "duration", time.Since(start).Round(time.Millisecond))
 
+	if !o.ShowSecrets {
+		res = res.Masked()
+	}
 	switch {
+	case o.Graph:
+		return writeGraph(f, o.Output, res)
 	case o.OutputDir != "":
 		return render.WriteDir(o.OutputDir, res)
 	case o.Output == "json":
@@ -126,4 +162,48 @@ func runRender(ctx context.Context, f *Factory, o *renderOptions) error {
 	default:
 		return render.WriteYAML(f.Streams.Out, res)
 	}
+}
+
+// graphNode is one component of `envctl render --graph -o json`.
+type graphNode struct {
+	Name      string      `json:"name"`
+	DependsOn []graphEdge `json:"dependsOn"`
+}
+
+type graphEdge struct {
+	On       string   `json:"on"`
+	Declared bool     `json:"declared"`
+	Reasons  []string `json:"reasons,omitempty"`
+}
+
+// writeGraph prints the components in apply order with their edges: as
+// text, each component and below it what it waits for and why; as JSON, a
+// list of nodes.
+func writeGraph(f *Factory, format string, res *render.Result) error {
+	nodes := make([]graphNode, 0, len(res.Components))
+	for _, c := range res.Components {
+		n := graphNode{Name: c.Name, DependsOn: []graphEdge{}}
+		for _, e := range c.Edges {
+			n.DependsOn = append(n.DependsOn, graphEdge{On: e.On, Declared: e.Declared, Reasons: e.Reasons})
+		}
+		nodes = append(nodes, n)
+	}
+	if format == "json" {
+		return writeJSON(f.Streams.Out, nodes)
+	}
+	w := f.Streams.Out
+	for i, n := range nodes {
+		fmt.Fprintf(w, "%d. %s\n", i+1, n.Name)
+		for _, e := range n.DependsOn {
+			switch {
+			case e.Declared && len(e.Reasons) > 0:
+				fmt.Fprintf(w, "     after %s: dependsOn, and %s\n", e.On, strings.Join(e.Reasons, "; "))
+			case e.Declared:
+				fmt.Fprintf(w, "     after %s: dependsOn\n", e.On)
+			default:
+				fmt.Fprintf(w, "     after %s: %s\n", e.On, strings.Join(e.Reasons, "; "))
+			}
+		}
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/envctl/envctl/internal/config"
+	"github.com/envctl/envctl/internal/render"
 )
 
 func init() {
@@ -32,9 +34,28 @@ func runRenderCLI(t *testing.T, args ...string) (int, string, string) {
 		t.Setenv(k.Env, "")
 	}
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	// No SOPS key from the developer's shell: staging must get its key
+	// from the test (stagingKey).
+	t.Setenv("SOPS_AGE_KEY", "")
+	t.Setenv("SOPS_AGE_KEY_FILE", "")
 	var out, errOut bytes.Buffer
 	code := Main(args, IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
 	return code, out.String(), errOut.String()
+}
+
+// stagingKey is the age identity that opens the staging overlay's SOPS
+// file: envctl's test key, kept with the render package's test data and
+// never in the platform itself.
+var stagingKey = filepath.Join("..", "render", "testdata", "sops", "staging.agekey")
+
+// platformArgs are the arguments that render env of the example platform;
+// staging needs its decryption key.
+func platformArgs(env string, args ...string) []string {
+	args = append([]string{"render", env, "-C", platformRepo}, args...)
+	if env == "staging" {
+		args = append(args, "--decryption-key-file", stagingKey)
+	}
+	return args
 }
 
 func checkRenderGolden(t *testing.T, name, got string) {
@@ -63,7 +84,7 @@ func checkRenderGolden(t *testing.T, name, got string) {
 func TestRenderPlatform(t *testing.T) {
 	for _, env := range []string{"local", "ci", "staging"} {
 		t.Run(env, func(t *testing.T) {
-			code, out, errOut := runRenderCLI(t, "render", env, "-C", platformRepo)
+			code, out, errOut := runRenderCLI(t, platformArgs(env)...)
 			if code != ExitOK {
 				t.Fatalf("exit %d: %s", code, errOut)
 			}
@@ -73,7 +94,7 @@ func TestRenderPlatform(t *testing.T) {
 			checkRenderGolden(t, env+".golden.yaml", out)
 
 			// The same bytes every run.
-			_, again, _ := runRenderCLI(t, "render", env, "-C", platformRepo)
+			_, again, _ := runRenderCLI(t, platformArgs(env)...)
 			if again != out {
 				t.Error("a second render gives different bytes")
 			}
@@ -86,7 +107,7 @@ func TestRenderPlatform(t *testing.T) {
 			}
 
 			// JSON carries the same objects.
-			code, js, errOut := runRenderCLI(t, "render", env, "-C", platformRepo, "-o", "json")
+			code, js, errOut := runRenderCLI(t, platformArgs(env, "-o", "json")...)
 			if code != ExitOK {
 				t.Fatalf("-o json: exit %d: %s", code, errOut)
 			}
@@ -232,5 +253,79 @@ func TestRenderSecretNeverInErrors(t *testing.T) {
 	}
 	if strings.Contains(errOut, canary) {
 		t.Errorf("the Secret value is in the logs: %s", errOut)
+	}
+}
+
+// TestRenderStagingSOPS: the platform's staging overlay takes the model
+// server's Secret from its SOPS file, not the development placeholder;
+// without a key nothing is printed and the error names the file, with the
+// key from SOPS_AGE_KEY_FILE the value is masked unless --show-secrets.
+func TestRenderStagingSOPS(t *testing.T) {
+	const devPlaceholder = "dev-only-not-a-secret-do-not-use"
+	const sopsFile = "overlays/staging/model-serving/secrets.sops.env"
+	code, out, errOut := runRenderCLI(t, "render", "staging", "-C", platformRepo)
+	if code != ExitInput || out != "" {
+		t.Errorf("without a key: exit %d, stdout %d bytes; want exit %d and nothing printed", code, len(out), ExitInput)
+	}
+	for _, w := range []string{sopsFile, "SOPS_AGE_KEY_FILE", "--decryption-key-file"} {
+		if !strings.Contains(errOut, w) {
+			t.Errorf("without a key, stderr does not mention %q: %q", w, errOut)
+		}
+	}
+
+	key, err := filepath.Abs(stagingKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) string {
+		t.Helper()
+		for _, k := range config.Keys() {
+			t.Setenv(k.Env, "")
+		}
+		t.Setenv("XDG_CACHE_HOME", t.TempDir())
+		t.Setenv("SOPS_AGE_KEY", "")
+		t.Setenv("SOPS_AGE_KEY_FILE", key)
+		var out, errOut bytes.Buffer
+		if code := Main(append([]string{"render", "staging", "-C", platformRepo, "--component", "model-serving"}, args...),
+			IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}); code != ExitOK {
+			t.Fatalf("render staging %v with SOPS_AGE_KEY_FILE: exit %d: %s", args, code, errOut.String())
+		}
+		return out.String()
+	}
+	salt := func(doc string) string {
+		t.Helper()
+		i := strings.Index(doc, "# Source: model-serving/Secret/")
+		if i < 0 {
+			t.Fatalf("no Secret rendered:\n%s", doc)
+		}
+		_, after, ok := strings.Cut(doc[i:], "prediction-log-salt: ")
+		if !ok {
+			t.Fatalf("the Secret has no prediction-log-salt:\n%s", doc[i:])
+		}
+		v, _, _ := strings.Cut(after, "\n")
+		return v
+	}
+
+	// YAML folds the long mask over two lines: compare its start.
+	if got := salt(run()); !strings.HasPrefix(render.MaskedValue, strings.Trim(got, "'")) || len(got) < 20 {
+		t.Errorf("render shows the staging salt as %q, want it masked", got)
+	}
+	shown := salt(run("--show-secrets"))
+	plain, err := base64.StdEncoding.DecodeString(shown)
+	if err != nil {
+		t.Fatalf("--show-secrets: the salt %q is not base64", shown)
+	}
+	if string(plain) == devPlaceholder {
+		t.Fatal("staging still takes the development placeholder")
+	}
+	if len(plain) != 48 {
+		t.Errorf("the staging salt has %d characters, want the 48 the fixture holds", len(plain))
+	}
+	repoFile, err := os.ReadFile(filepath.Join(platformRepo, sopsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(repoFile), string(plain)) {
+		t.Errorf("%s holds the salt in clear", sopsFile)
 	}
 }

@@ -36,6 +36,9 @@ type GlobalOptions struct {
 	Verbosity int
 	LogFormat string
 	NoColor   bool
+	// DecryptionKeyFile holds keys for the SOPS files of components that
+	// decrypt, besides SOPS_AGE_KEY and SOPS_AGE_KEY_FILE.
+	DecryptionKeyFile string
 }
 
 // Main runs envctl with args and returns the process exit code. Errors are
@@ -98,6 +101,7 @@ waits until they are healthy and prunes what is no longer declared.`,
 	pf.CountVarP(&f.Global.Verbosity, "verbose", "v", "log more; repeat for more detail (-vv)")
 	pf.StringVar(&f.Global.LogFormat, "log-format", "text", "log format: text or json")
 	pf.BoolVar(&f.Global.NoColor, "no-color", false, "disable colour and live progress")
+	pf.StringVar(&f.Global.DecryptionKeyFile, "decryption-key-file", "", "file of age identities or OpenPGP private keys for SOPS-encrypted files (besides $SOPS_AGE_KEY_FILE and $SOPS_AGE_KEY)")
 
 	root.AddCommand(
 		newVersionCmd(f),
@@ -114,6 +118,7 @@ waits until they are healthy and prunes what is no longer declared.`,
 		newReconcileCmd(f),
 		newSuspendCmd(f),
 		newResumeCmd(f),
+		newTestCmd(f),
 	)
 	return root
 }

@@ -56,7 +56,10 @@ type walker struct {
 	budget int
 }
 
-var durationType = reflect.TypeFor[Duration]()
+var (
+	durationType  = reflect.TypeFor[Duration]()
+	manifestsType = reflect.TypeFor[Manifests]()
+)
 
 func (w *walker) decode(n *yaml.Node, v reflect.Value, path string, depth int) {
 	if !w.spend(n, path) {
@@ -71,6 +74,9 @@ func (w *walker) decode(n *yaml.Node, v reflect.Value, path string, depth int) {
 	switch {
 	case t == durationType:
 		w.duration(n, v, path)
+	case t == manifestsType && n.Kind == yaml.ScalarNode:
+		// manifests: DIR is short for manifests: {path: DIR}.
+		w.decode(n, v.FieldByName("Path"), join(path, "path"), depth)
 	case t.Kind() == reflect.Pointer:
 		elem := reflect.New(t.Elem())
 		w.decode(n, elem.Elem(), path, depth)

@@ -44,6 +44,15 @@ func (c Component) Release() string {
 // it does unless wait is false.
 func (c Component) WaitEnabled() bool { return c.Wait == nil || *c.Wait }
 
+// NamespaceCreated says whether the release's namespace is added when no
+// component declares it; it is unless createNamespace is false.
+func (h *HelmRelease) NamespaceCreated() bool { return h.CreateNamespace == nil || *h.CreateNamespace }
+
+// Decrypts says whether the component's SOPS files are decrypted.
+func (c Component) Decrypts() bool {
+	return c.Decryption != nil && c.Decryption.Provider == DecryptionSOPS
+}
+
 // CRDsIncluded says whether the chart's crds/ directory is rendered; it is
 // unless includeCRDs is false.
 func (h *HelmRelease) CRDsIncluded() bool { return h.IncludeCRDs == nil || *h.IncludeCRDs }
@@ -100,6 +109,10 @@ func (e *Environment) ApplyDefaults(s Settings) {
 			if h.IncludeCRDs == nil {
 				t := true
 				h.IncludeCRDs = &t
+			}
+			if h.CreateNamespace == nil {
+				t := true
+				h.CreateNamespace = &t
 			}
 		}
 	}

@@ -75,7 +75,7 @@ func TestEnvironmentDefaults(t *testing.T) {
 							"retention": "2d", "replicas": int64(1), "ratio": 0.5,
 							"extra": map[string]any{"enabled": true, "list": []any{"a", int64(1), nil}},
 						},
-						IncludeCRDs: ptr(true),
+						IncludeCRDs: ptr(true), CreateNamespace: ptr(true),
 					},
 					DependsOn: []string{"platform"}, Timeout: threeMin, Wait: ptr(true),
 				},
@@ -86,7 +86,7 @@ func TestEnvironmentDefaults(t *testing.T) {
 				{
 					Name: "cert-manager",
 					Helm: &HelmRelease{Chart: "cert-manager", Repo: "https://charts.jetstack.io", Version: "v1.15.0",
-						Release: "certs", IncludeCRDs: ptr(false)},
+						Release: "certs", IncludeCRDs: ptr(false), CreateNamespace: ptr(true)},
 					Timeout: threeMin, Wait: ptr(true),
 				},
 			},
@@ -274,8 +274,8 @@ spec:
 			want: []string{
 				f + `7:13: spec.components[0].name: component name "Platform" is not valid`,
 				f + `11:13: spec.components[2].name: component name "web" is already used by spec.components[1]`,
-				f + `13:7: spec.components[3]: component "both" sets both kustomize and helm`,
-				f + `16:7: spec.components[4]: component "neither" sets neither kustomize nor helm`,
+				f + `13:7: spec.components[3]: component "both" sets kustomize and helm; a component is exactly one of kustomize, helm or manifests`,
+				f + `16:7: spec.components[4]: component "neither" sets none of kustomize, helm or manifests`,
 				f + `17:7: spec.components[5].name: component name is missing`,
 			},
 		},
@@ -467,6 +467,41 @@ spec:
 				f + `20:62: spec.components[5].helm.valuesFiles[2]: component "values": values file "charts/mon" is not a regular file`,
 			},
 		},
+		{
+			name: "manifests, decryption and repository credentials",
+			env: header + `  components:
+    - name: plain
+      manifests: overlays
+    - name: plain2
+      manifests:
+        path: overlays/nope
+        include: ["[bad"]
+        exclude: [../x]
+    - name: two
+      kustomize: overlays/app
+      manifests: overlays
+    - name: secret
+      kustomize: overlays/app
+      decryption: {provider: vault}
+    - name: auth
+      helm:
+        chart: charts/mon
+        repoAuth:
+          username: u
+          passwordFile: secrets/pw
+          passwordEnv: BAD-NAME
+`,
+			want: []string{
+				f + `11:15: spec.components[1].manifests.path: component "plain2": manifests directory "overlays/nope" does not exist`,
+				f + `12:19: spec.components[1].manifests.include[0]: component "plain2": pattern "[bad": syntax error in pattern`,
+				f + `13:19: spec.components[1].manifests.exclude[0]: component "plain2": pattern "../x" must be relative to the directory and stay inside it`,
+				f + `14:7: spec.components[2]: component "two" sets kustomize and manifests; a component is exactly one of kustomize, helm or manifests`,
+				f + `19:30: spec.components[3].decryption.provider: component "secret": decryption provider "vault" is not supported; the provider is sops`,
+				f + `25:25: spec.components[4].helm.repoAuth.passwordFile: component "auth": passwordFile "secrets/pw" must be an absolute or ~/ path outside the repository`,
+				f + `26:24: spec.components[4].helm.repoAuth.passwordEnv: component "auth": set passwordEnv or passwordFile, not both`,
+				f + `26:24: spec.components[4].helm.repoAuth.passwordEnv: component "auth": "BAD-NAME" is not an environment variable name`,
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -565,7 +600,7 @@ func TestValidateHandBuilt(t *testing.T) {
 	e := &Environment{File: "env.yaml", Spec: EnvironmentSpec{Components: []Component{{Name: "a"}}}}
 	assertProblems(t, e.Validate(""), []string{
 		"env.yaml: metadata.name: metadata.name is missing",
-		`env.yaml: spec.components[0]: component "a" sets neither kustomize nor helm`,
+		`env.yaml: spec.components[0]: component "a" sets none of kustomize, helm or manifests`,
 	})
 	s := DefaultSettings()
 	if err := (&Config{Spec: s}).Validate(); err != nil {
@@ -573,4 +608,69 @@ func TestValidateHandBuilt(t *testing.T) {
 	}
 	s.Apply.Concurrency = 0
 	assertProblems(t, (&Config{Spec: s}).Validate(), []string{"spec.apply.concurrency: must be at least 1, got 0"})
+}
+
+// TestManifestsForms: manifests: DIR is short for manifests: {path: DIR};
+// helm.createNamespace defaults to true.
+func TestManifestsForms(t *testing.T) {
+	root := writeRepo(t, map[string]string{
+		"config.yaml":   configHeader,
+		"deploy/a.yaml": "",
+		"environments/local.yaml": header + `  components:
+    - name: short
+      manifests: deploy
+    - name: long
+      manifests: {path: deploy, include: ["**/*.yaml"], exclude: [tmp/**]}
+      decryption: {provider: sops}
+    - name: chart
+      helm: {chart: charts/mon, createNamespace: false}
+`,
+		"charts/mon/Chart.yaml": "apiVersion: v2\nname: mon\nversion: 0.1.0\n",
+	})
+	r, err := Load(LoadOptions{Dir: root, LookupEnv: envMap(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := r.Environment("local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(&Manifests{Path: "deploy"}, env.Component("short").Manifests); diff != "" {
+		t.Errorf("short form (-want +got):\n%s", diff)
+	}
+	long := env.Component("long")
+	if diff := cmp.Diff(&Manifests{Path: "deploy", Include: []string{"**/*.yaml"}, Exclude: []string{"tmp/**"}}, long.Manifests); diff != "" {
+		t.Errorf("long form (-want +got):\n%s", diff)
+	}
+	if !long.Decrypts() || env.Component("short").Decrypts() {
+		t.Errorf("Decrypts: long %v, short %v", long.Decrypts(), env.Component("short").Decrypts())
+	}
+	if env.Component("chart").Helm.NamespaceCreated() {
+		t.Error("createNamespace: false is not honoured")
+	}
+}
+
+func TestMatchGlob(t *testing.T) {
+	tests := []struct {
+		glob, path string
+		want       bool
+	}{
+		{"*.yaml", "a.yaml", true},
+		{"*.yaml", "sub/dir/a.yaml", true},
+		{"sub/*.yaml", "sub/a.yaml", true},
+		{"sub/*.yaml", "sub/dir/a.yaml", false},
+		{"sub/**/*.yaml", "sub/a.yaml", true},
+		{"sub/**/*.yaml", "sub/dir/deeper/a.yaml", true},
+		{"**/test/*", "a/b/test/x.json", true},
+		{"dev/**", "dev/x/y.yaml", true},
+		{"dev/**", "prod/x.yaml", false},
+	}
+	for _, tt := range tests {
+		if err := CheckGlob(tt.glob); err != nil {
+			t.Errorf("CheckGlob(%q): %v", tt.glob, err)
+		}
+		if got := MatchGlob(tt.glob, tt.path); got != tt.want {
+			t.Errorf("MatchGlob(%q, %q) = %v, want %v", tt.glob, tt.path, got, tt.want)
+		}
+	}
 }

@@ -218,13 +218,17 @@ type ExistingSpec struct {
 	InCluster bool `json:"inCluster,omitempty"`
 }
 
-// Component is one unit of declared state: a kustomize overlay or a Helm release.
+// Component is one unit of declared state: a kustomize overlay, a Helm
+// release or a directory of plain manifests.
 type Component struct {
 	Name string `json:"name"`
 	// Kustomize is a directory, relative to the repo root, holding a kustomization.
 	Kustomize string       `json:"kustomize,omitempty"`
 	Helm      *HelmRelease `json:"helm,omitempty"`
-	DependsOn []string     `json:"dependsOn,omitempty"`
+	Manifests *Manifests   `json:"manifests,omitempty"`
+	// Decryption says how encrypted files of the component are read.
+	Decryption *Decryption `json:"decryption,omitempty"`
+	DependsOn  []string    `json:"dependsOn,omitempty"`
 	// Timeout bounds the wait for the component to become healthy.
 	Timeout Duration `json:"timeout,omitempty"`
 	// Wait, when false, skips the health wait for this component.
@@ -247,6 +251,52 @@ type HelmRelease struct {
 	ValuesFiles []string       `json:"valuesFiles,omitempty"`
 	// IncludeCRDs renders the chart's crds/ directory; defaults to true.
 	IncludeCRDs *bool `json:"includeCRDs,omitempty"`
+	// CreateNamespace adds the release's Namespace when no component of
+	// the environment declares it, as `helm install --create-namespace`;
+	// defaults to true.
+	CreateNamespace *bool `json:"createNamespace,omitempty"`
+	// RepoAuth holds the credentials of the chart repository or OCI
+	// registry, and of chart dependencies served from the same host.
+	RepoAuth *RepoAuth `json:"repoAuth,omitempty"`
+}
+
+// RepoAuth are credentials for a chart repository or registry. Secrets are
+// never written in the file: they come from environment variables or files
+// outside the repository.
+type RepoAuth struct {
+	// Username is the user name, or UsernameEnv the variable holding it.
+	Username    string `json:"username,omitempty"`
+	UsernameEnv string `json:"usernameEnv,omitempty"`
+	// PasswordEnv is the variable holding the password (or token), or
+	// PasswordFile an absolute (or ~/) path to a file holding it.
+	PasswordEnv  string `json:"passwordEnv,omitempty"`
+	PasswordFile string `json:"passwordFile,omitempty"`
+	// CAFile is a PEM bundle of the certificate authorities to trust for
+	// the server, a repository path or an absolute (or ~/) one.
+	CAFile string `json:"caFile,omitempty"`
+}
+
+// Manifests is a directory of plain manifests applied as they are, without
+// a kustomization. `manifests: DIR` is short for `manifests: {path: DIR}`.
+type Manifests struct {
+	// Path is the directory, relative to the repo root. Every *.yaml, *.yml
+	// and *.json file under it, at any depth, is read.
+	Path string `json:"path"`
+	// Include, when set, keeps only files whose path relative to Path
+	// matches one of these globs ("**" crosses directories).
+	Include []string `json:"include,omitempty"`
+	// Exclude drops files whose relative path matches one of these globs.
+	Exclude []string `json:"exclude,omitempty"`
+}
+
+// Decryption providers.
+const DecryptionSOPS = "sops"
+
+// Decryption says how a component's encrypted files are decrypted during
+// render: SOPS files are decrypted in memory, never written to disk.
+type Decryption struct {
+	// Provider is sops, the only one.
+	Provider string `json:"provider"`
 }
 
 // Duration is a time.Duration written as "90s" or "2m".

@@ -125,15 +125,20 @@ func validateComponents(e *Environment, root string, p *problems) {
 	for i, c := range comps {
 		at := fmt.Sprintf("spec.components[%d]", i)
 		label := fmt.Sprintf("component %q", c.Name)
-		switch {
-		case c.Kustomize != "" && c.Helm != nil:
-			p.addf(at, "%s sets both kustomize and helm; a component is one or the other", label)
-		case c.Kustomize == "" && c.Helm == nil:
-			p.addf(at, "%s sets neither kustomize nor helm", label)
+		switch kinds := c.SourceKinds(); {
+		case len(kinds) > 1:
+			p.addf(at, "%s sets %s; a component is exactly one of kustomize, helm or manifests", label, joinAnd(kinds))
+		case len(kinds) == 0:
+			p.addf(at, "%s sets none of kustomize, helm or manifests", label)
 		case c.Kustomize != "":
 			checkKustomize(p, root, at+".kustomize", label, c.Kustomize)
+		case c.Manifests != nil:
+			validateManifests(p, root, at+".manifests", label, c.Manifests)
 		default:
 			validateHelm(p, root, at+".helm", label, c)
+		}
+		if d := c.Decryption; d != nil && d.Provider != DecryptionSOPS {
+			p.addf(at+".decryption.provider", "%s: decryption provider %q is not supported; the provider is sops", label, d.Provider)
 		}
 		seen := map[string]bool{}
 		for j, dep := range c.DependsOn {
@@ -275,6 +280,9 @@ func validateHelm(p *problems, root, at, label string, c Component) {
 		if msgs := content.IsDNS1123Label(ns); len(msgs) > 0 {
 			p.addf(at+".namespace", "%s: namespace %q is not valid: %s", label, ns, strings.Join(msgs, "; "))
 		}
+	}
+	if h.RepoAuth != nil {
+		validateRepoAuth(p, root, at+".repoAuth", label, h.RepoAuth)
 	}
 	for i, vf := range h.ValuesFiles {
 		vat := fmt.Sprintf("%s.valuesFiles[%d]", at, i)

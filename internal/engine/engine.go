@@ -87,7 +87,10 @@ func Reconcile(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return r.finish(err)
 	}
-	rendered, err := r.render(ctx)
+	// Releases whose objects the previous inventory holds render as
+	// upgrades (.Release.IsUpgrade), the others as installs.
+	rctx := render.WithInstalled(ctx, func(component string) bool { return hadComponent(prev, component) })
+	rendered, err := r.render(rctx)
 	if err != nil {
 		return r.finish(err)
 	}

@@ -163,7 +163,7 @@ func (s *Store) Delete(ctx context.Context, env string) error {
 	if err != nil {
 		return errs.Cluster(fmt.Errorf("get namespace %s: %w", s.namespace(), err))
 	}
-	if ns.Labels[render.LabelManagedBy] != render.ManagedByValue || ns.DeletionTimestamp != nil {
+	if !render.ManagedByEnvctl(ns.Labels) || ns.DeletionTimestamp != nil {
 		// Someone else made the namespace (or it is already going): not ours to remove.
 		return nil
 	}

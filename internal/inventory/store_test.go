@@ -216,7 +216,7 @@ func TestDefaultNamespaceCreatedAndRemoved(t *testing.T) {
 	if err != nil {
 		t.Fatalf("namespace %s not created: %v", inventory.Namespace, err)
 	}
-	if ns.Labels["app.kubernetes.io/managed-by"] != "envctl" {
+	if ns.Labels["envctl.dev/managed-by"] != "envctl" {
 		t.Errorf("namespace labels = %v", ns.Labels)
 	}
 	if err := s.Delete(ctx, "nsdefault"); err != nil {

@@ -142,6 +142,15 @@ func (inv *Inventory) Lookup(k Key) (Entry, bool) {
 	return Entry{}, false
 }
 
+// Has says whether the inventory holds the component: it was applied
+// before, so a Helm release of it is an upgrade. A nil inventory holds none.
+func (inv *Inventory) Has(component string) bool {
+	if inv == nil {
+		return false
+	}
+	return slices.Contains(inv.Components, component) || len(inv.ComponentEntries(component)) > 0
+}
+
 // ComponentEntries returns the entries of the named components, in order.
 func (inv *Inventory) ComponentEntries(components ...string) []Entry {
 	if inv == nil {

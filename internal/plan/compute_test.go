@@ -36,7 +36,7 @@ func obj(t *testing.T, format string, args ...any) *unstructured.Unstructured {
 
 const labels = `
   labels:
-    app.kubernetes.io/managed-by: envctl
+    envctl.dev/managed-by: envctl
     envctl.dev/environment: %s
     envctl.dev/component: app`
 

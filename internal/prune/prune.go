@@ -213,7 +213,7 @@ func enabled(s config.PruneSettings) bool {
 // or returns "" when they do. The live labels decide, not the inventory:
 // someone may have taken the object over since envctl applied it.
 func notOwnedReason(labels map[string]string, env string) string {
-	if labels[render.LabelManagedBy] != render.ManagedByValue {
+	if !render.ManagedByEnvctl(labels) {
 		return fmt.Sprintf("its label %s is not %q, so envctl does not manage it; left alone", render.LabelManagedBy, render.ManagedByValue)
 	}
 	if got := labels[render.LabelEnvironment]; got != env {

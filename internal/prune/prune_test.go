@@ -166,10 +166,15 @@ func TestNotOwnedReason(t *testing.T) {
 		labels map[string]string
 		want   string
 	}{
+		{labels: map[string]string{"envctl.dev/managed-by": "envctl", "envctl.dev/environment": "ci"}},
+		// A chart's own managed-by label does not matter.
+		{labels: map[string]string{"envctl.dev/managed-by": "envctl", "app.kubernetes.io/managed-by": "Helm", "envctl.dev/environment": "ci"}},
+		// Applied by a release that marked objects with the legacy label only.
 		{labels: map[string]string{"app.kubernetes.io/managed-by": "envctl", "envctl.dev/environment": "ci"}},
 		{labels: nil, want: "envctl does not manage it"},
 		{labels: map[string]string{"app.kubernetes.io/managed-by": "Helm", "envctl.dev/environment": "ci"}, want: "envctl does not manage it"},
-		{labels: map[string]string{"app.kubernetes.io/managed-by": "envctl", "envctl.dev/environment": "staging"}, want: `is "staging", not "ci"`},
+		{labels: map[string]string{"envctl.dev/managed-by": "someone-else", "app.kubernetes.io/managed-by": "envctl", "envctl.dev/environment": "ci"}, want: "envctl does not manage it"},
+		{labels: map[string]string{"envctl.dev/managed-by": "envctl", "envctl.dev/environment": "staging"}, want: `is "staging", not "ci"`},
 	}
 	for _, tt := range tests {
 		got := notOwnedReason(tt.labels, "ci")

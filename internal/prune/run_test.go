@@ -46,9 +46,9 @@ func newFixture(t *testing.T, env string) *fixture {
 // labels are the ownership labels of env.
 func labels(env string) map[string]any {
 	return map[string]any{
-		"app.kubernetes.io/managed-by": "envctl",
-		"envctl.dev/environment":       env,
-		"envctl.dev/component":         "app",
+		"envctl.dev/managed-by":  "envctl",
+		"envctl.dev/environment": env,
+		"envctl.dev/component":   "app",
 	}
 }
 

@@ -29,12 +29,18 @@ func platformOptions(tb testing.TB, env string) Options {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return Options{
+	opts := Options{
 		Source:        snap,
 		Environment:   e,
 		Settings:      repo.Config.Spec.Render,
 		ChartCacheDir: filepath.Join(tb.TempDir(), "charts"),
 	}
+	if env == "staging" {
+		// Staging's model-serving Secret is a SOPS file encrypted for the
+		// test key.
+		opts.DecryptionKeyFile = filepath.Join("testdata", "sops", "staging.agekey")
+	}
+	return opts
 }
 
 // BenchmarkRenderLocal renders the platform's local environment, every

@@ -89,7 +89,7 @@ func (c *chartCache) offlineHint() string {
 
 // pullRepo returns the files of chart name at version (an exact version or
 // a semver constraint) from the HTTP chart repository at repoURL.
-func (c *chartCache) pullRepo(ctx context.Context, repoURL, name, version string) ([]*loader.BufferedFile, error) {
+func (c *chartCache) pullRepo(ctx context.Context, repoURL, name, version string, creds *credentials) ([]*loader.BufferedFile, error) {
 	u, err := url.Parse(repoURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, errs.Inputf("chart repository %q is not an http(s) URL", repoURL)
@@ -111,7 +111,7 @@ func (c *chartCache) pullRepo(ctx context.Context, repoURL, name, version string
 		}
 	}
 
-	idx, err := c.index(ctx, repoURL)
+	idx, err := c.index(ctx, repoURL, creds)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +131,7 @@ func (c *chartCache) pullRepo(ctx context.Context, repoURL, name, version string
 		return nil, errs.Inputf("chart %s %s in repository %s: %v", name, cv.Version, repoURL, err)
 	}
 	c.log.Info("pulling chart", "repo", repoURL, "chart", name, "version", cv.Version)
-	data, err := c.get(ctx, chartURL)
+	data, err := c.get(ctx, chartURL, creds.forURL(repoURL, chartURL))
 	if err != nil {
 		return nil, fmt.Errorf("download chart %s %s: %w (%s)", name, cv.Version, err, c.offlineHint())
 	}
@@ -153,13 +153,16 @@ func (c *chartCache) pullRepo(ctx context.Context, repoURL, name, version string
 }
 
 // index fetches and parses a repository's index.yaml.
-func (c *chartCache) index(ctx context.Context, repoURL string) (*repo.IndexFile, error) {
+func (c *chartCache) index(ctx context.Context, repoURL string, creds *credentials) (*repo.IndexFile, error) {
 	indexURL := strings.TrimSuffix(repoURL, "/") + "/index.yaml"
-	data, err := c.get(ctx, indexURL)
+	data, err := c.get(ctx, indexURL, creds)
 	if err != nil {
 		var se *statusError
 		if errors.As(err, &se) && se.code == http.StatusNotFound {
 			return nil, errs.Inputf("chart repository %s has no index.yaml (%s answered 404)", repoURL, indexURL)
+		}
+		if errors.As(err, &se) && (se.code == http.StatusUnauthorized || se.code == http.StatusForbidden) {
+			return nil, errs.Inputf("chart repository %s refused the request (%d %s): %s", repoURL, se.code, http.StatusText(se.code), creds.hint())
 		}
 		return nil, fmt.Errorf("fetch index of chart repository %s: %w (%s)", repoURL, err, c.offlineHint())
 	}
@@ -183,12 +186,21 @@ func (e *statusError) Error() string {
 	return fmt.Sprintf("GET %s: %d %s", e.url, e.code, http.StatusText(e.code))
 }
 
-func (c *chartCache) get(ctx context.Context, u string) ([]byte, error) {
+func (c *chartCache) get(ctx context.Context, u string, creds *credentials) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.http.Do(req)
+	client := c.http
+	if creds != nil {
+		if creds.username != "" {
+			req.SetBasicAuth(creds.username, creds.password)
+		}
+		if creds.client != nil {
+			client = creds.client
+		}
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -259,28 +271,125 @@ func parseOCIRef(chart, version string) (ociRef, error) {
 
 func isOCI(chart string) bool { return strings.HasPrefix(chart, "oci://") }
 
-// pullOCI returns the files of the chart at chart (oci://...) and version.
-// The registry client verifies every blob against its digest.
-func (c *chartCache) pullOCI(ctx context.Context, chart, version string) ([]*loader.BufferedFile, error) {
+// pullOCI returns the files of the chart at chart (oci://...) and version
+// (a tag, or a semver constraint resolved against the tags). The tag is
+// resolved to a manifest digest on every render, so that a tag moved to
+// another chart is seen, and the cache is keyed by digest. When the
+// registry cannot be reached, the digest the tag last resolved to is used,
+// with a warning. The registry client verifies every blob against its digest.
+func (c *chartCache) pullOCI(ctx context.Context, chart, version string, creds *credentials) ([]*loader.BufferedFile, error) {
+	// A semver constraint (a dependency's "^1.2.0") is resolved against the
+	// repository's tags; anything else is the tag itself.
+	constraint := ""
+	if _, err := semver.StrictNewVersion(strings.TrimPrefix(version, "v")); err != nil {
+		if _, cerr := semver.NewConstraint(version); cerr == nil && strings.ContainsAny(version, "^~<>=*xX, |") {
+			constraint, version = version, "0.0.0"
+		}
+	}
 	ref, err := parseOCIRef(chart, version)
 	if err != nil {
 		return nil, err
 	}
-	file := filepath.Join(c.dir, "oci", cacheKey(ref.Registry), filepath.FromSlash(ref.Repository), ref.Tag+".tgz")
-	unlock := c.lock(file)
+	client, err := c.registryClient(ref.Registry, creds)
+	if err != nil {
+		return nil, err
+	}
+	if constraint != "" {
+		tag, err := c.resolveOCIConstraint(ctx, client, ref, constraint)
+		if err != nil {
+			return nil, err
+		}
+		ref.Tag = tag
+	}
+	dir := filepath.Join(c.dir, "oci", cacheKey(ref.Registry), filepath.FromSlash(ref.Repository))
+	unlock := c.lock(dir)
 	defer unlock()
+	tagFile := filepath.Join(dir, ref.Tag+".digest")
+
+	digest, err := ociCall(ctx, func() (string, error) {
+		desc, err := client.Resolve(ref.String())
+		return string(desc.Digest), err
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		last, rerr := os.ReadFile(tagFile)
+		if rerr == nil {
+			if files, ok := c.cached(filepath.Join(dir, digestFile(string(last)))); ok {
+				c.log.Warn("registry unreachable; using the chart the tag resolved to last time", "ref", "oci://"+ref.String(), "digest", string(last), "err", err)
+				return files, nil
+			}
+		}
+		return nil, fmt.Errorf("resolve chart oci://%s in registry %s: %w (%s)", ref, ref.Registry, err, c.offlineHint())
+	}
+	file := filepath.Join(dir, digestFile(digest))
 	if files, ok := c.cached(file); ok {
+		_ = writeAtomic(tagFile, []byte(digest))
 		return files, nil
 	}
 
+	c.log.Info("pulling chart", "ref", "oci://"+ref.String(), "digest", digest)
+	res, err := ociCall(ctx, func() (*registry.PullResult, error) {
+		return client.Pull(ref.Registry+"/"+ref.Repository+"@"+digest, registry.PullOptWithChart(true))
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("pull chart oci://%s from registry %s: %w (%s)", ref, ref.Registry, err, c.offlineHint())
+	}
+	files, err := loader.LoadArchiveFiles(bytes.NewReader(res.Chart.Data))
+	if err != nil {
+		return nil, errs.Inputf("chart oci://%s: %v", ref, err)
+	}
+	if err := writeAtomic(file, res.Chart.Data); err != nil {
+		return nil, fmt.Errorf("chart cache: %w", err)
+	}
+	if err := writeAtomic(tagFile, []byte(digest)); err != nil {
+		return nil, fmt.Errorf("chart cache: %w", err)
+	}
+	return files, nil
+}
+
+// resolveOCIConstraint picks the highest tag of the repository that
+// satisfies a semver constraint, as Helm does for OCI dependencies.
+func (c *chartCache) resolveOCIConstraint(ctx context.Context, client *registry.Client, ref ociRef, constraint string) (string, error) {
+	cons, err := semver.NewConstraint(constraint)
+	if err != nil {
+		return "", errs.Inputf("chart oci://%s/%s: version %q is neither a tag nor a semver constraint", ref.Registry, ref.Repository, constraint)
+	}
+	tags, err := ociCall(ctx, func() ([]string, error) { return client.Tags(ref.Registry + "/" + ref.Repository) })
+	if err != nil {
+		return "", fmt.Errorf("list tags of oci://%s/%s: %w (%s)", ref.Registry, ref.Repository, err, c.offlineHint())
+	}
+	for _, t := range tags { // highest first
+		if v, err := semver.NewVersion(t); err == nil && cons.Check(v) {
+			return strings.ReplaceAll(t, "+", "_"), nil
+		}
+	}
+	return "", errs.Inputf("no tag of oci://%s/%s satisfies version %q (tags: %s)", ref.Registry, ref.Repository, constraint, strings.Join(tags, ", "))
+}
+
+// registryClient builds a Helm registry client for a registry: credentials
+// from creds, else Helm's registry config with Docker's config as fallback;
+// plain HTTP only to a registry on this machine.
+func (c *chartCache) registryClient(host string, creds *credentials) (*registry.Client, error) {
+	hc := &http.Client{Timeout: 2 * time.Minute}
+	if creds != nil && creds.client != nil {
+		hc = creds.client
+	}
 	opts := []registry.ClientOption{
 		registry.ClientOptWriter(io.Discard),
-		registry.ClientOptHTTPClient(&http.Client{Timeout: 2 * time.Minute}),
+		registry.ClientOptHTTPClient(hc),
 	}
-	if isLoopback(ref.Registry) {
+	if isLoopback(host) && (creds == nil || creds.client == nil) {
 		// Like container runtimes, talk plain HTTP to a registry on this
-		// machine; everything else needs TLS.
+		// machine unless told of a CA; everything else needs TLS.
 		opts = append(opts, registry.ClientOptPlainHTTP())
+	}
+	if creds != nil && creds.username != "" {
+		opts = append(opts, registry.ClientOptBasicAuth(creds.username, creds.password))
 	}
 	if c.credentialsFile != "" {
 		opts = append(opts, registry.ClientOptCredentialsFile(c.credentialsFile))
@@ -289,35 +398,33 @@ func (c *chartCache) pullOCI(ctx context.Context, chart, version string) ([]*loa
 	if err != nil {
 		return nil, fmt.Errorf("registry client: %w", err)
 	}
-	c.log.Info("pulling chart", "ref", "oci://"+ref.String())
-	type pulled struct {
-		res *registry.PullResult
+	return client, nil
+}
+
+// ociCall runs a call of Helm's registry client, which takes no context:
+// the HTTP client's timeout bounds it, and a cancelled render stops waiting.
+func ociCall[T any](ctx context.Context, call func() (T, error)) (T, error) {
+	type result struct {
+		v   T
 		err error
 	}
-	done := make(chan pulled, 1)
+	done := make(chan result, 1)
 	go func() {
-		// Helm's Pull takes no context; the HTTP client's timeout bounds it
-		// and a cancelled render stops waiting for it.
-		res, err := client.Pull(ref.String(), registry.PullOptWithChart(true))
-		done <- pulled{res, err}
+		v, err := call()
+		done <- result{v, err}
 	}()
-	var p pulled
 	select {
 	case <-ctx.Done():
-		return nil, ctx.Err()
-	case p = <-done:
+		var zero T
+		return zero, ctx.Err()
+	case r := <-done:
+		return r.v, r.err
 	}
-	if p.err != nil {
-		return nil, fmt.Errorf("pull chart oci://%s from registry %s: %w (%s)", ref, ref.Registry, p.err, c.offlineHint())
-	}
-	files, err := loader.LoadArchiveFiles(bytes.NewReader(p.res.Chart.Data))
-	if err != nil {
-		return nil, errs.Inputf("chart oci://%s: %v", ref, err)
-	}
-	if err := writeAtomic(file, p.res.Chart.Data); err != nil {
-		return nil, fmt.Errorf("chart cache: %w", err)
-	}
-	return files, nil
+}
+
+// digestFile is the cache file of a chart by manifest digest.
+func digestFile(digest string) string {
+	return strings.ReplaceAll(digest, ":", "-") + ".tgz"
 }
 
 func isLoopback(hostport string) bool {

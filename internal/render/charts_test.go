@@ -304,7 +304,7 @@ func TestRenderChartFromUnreachableRegistry(t *testing.T) {
 	if err == nil {
 		t.Fatal("render succeeded")
 	}
-	for _, w := range []string{"component demo", "pull chart oci://127.0.0.1:1/charts/demo:0.3.0", "registry 127.0.0.1:1", "needs network access"} {
+	for _, w := range []string{"component demo", "resolve chart oci://127.0.0.1:1/charts/demo:0.3.0", "registry 127.0.0.1:1", "needs network access"} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error does not mention %q:\n%v", w, err)
 		}

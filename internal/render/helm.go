@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
@@ -31,21 +32,51 @@ const DefaultReleaseNamespace = "default"
 type helmOutput struct {
 	objects []*unstructured.Unstructured
 	hooks   []*Hook
+	tests   []*Hook
 }
 
-// buildHelm renders a Helm release client-side, as `helm template` does:
-// an install in client-only dry-run mode, against fixed capabilities, with
-// no cluster and no DNS unless the settings allow chart lookups.
-func (r *renderer) buildHelm(ctx context.Context, comp config.Component, release, namespace string, log *slog.Logger) (*helmOutput, error) {
+// preparedChart is a release's chart and values, loaded once and rendered
+// once the environment's CRDs are known.
+type preparedChart struct {
+	chart *chart.Chart
+	// what names the chart in messages.
+	what string
+	vals map[string]any
+	// mu serialises renders of the chart: Helm's install processes the
+	// chart's dependencies in place.
+	mu sync.Mutex
+}
+
+// prepareHelm loads a release's chart, with its dependencies, and its values.
+func (r *renderer) prepareHelm(ctx context.Context, comp config.Component) (*preparedChart, error) {
 	h := comp.Helm
-	chrt, what, err := r.loadChart(ctx, h)
+	chrt, what, err := r.loadChart(ctx, comp)
 	if err != nil {
 		return nil, err
 	}
-	if err := action.CheckDependencies(chrt, chrt.Metadata.Dependencies); err != nil {
-		return nil, errs.Inputf("chart %s: %v (run `helm dependency build` in the chart directory)", what, err)
+	if err := r.resolveDependencies(ctx, comp, chrt, what); err != nil {
+		return nil, err
 	}
-	vals, err := r.helmValues(h)
+	if err := action.CheckDependencies(chrt, chrt.Metadata.Dependencies); err != nil {
+		return nil, errs.Inputf("chart %s: %v", what, err)
+	}
+	vals, err := r.helmValues(comp, h)
+	if err != nil {
+		return nil, err
+	}
+	return &preparedChart{chart: chrt, what: what, vals: vals}, nil
+}
+
+// buildHelm renders a Helm release client-side, as `helm template` does:
+// an install in client-only dry-run mode, with the capabilities of the
+// target cluster and the environment's CRDs, with no cluster and no DNS
+// unless the settings allow chart lookups.
+func (r *renderer) buildHelm(ctx context.Context, comp config.Component, p *preparedChart, release, namespace string, crds []string, log *slog.Logger) (*helmOutput, error) {
+	h := comp.Helm
+	chrt, what, vals := p.chart, p.what, p.vals
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	kubeVersion, apiVersions, err := helmCapabilities(r.caps, crds)
 	if err != nil {
 		return nil, err
 	}
@@ -63,8 +94,11 @@ func (r *renderer) buildHelm(ctx context.Context, comp config.Component, release
 	inst.ReleaseName = release
 	inst.Namespace = namespace
 	inst.IncludeCRDs = h.IncludeCRDs == nil || *h.IncludeCRDs
-	inst.KubeVersion = r.kubeVersion
-	inst.APIVersions = r.apiVersions
+	inst.KubeVersion = kubeVersion
+	inst.APIVersions = apiVersions
+	// Helm's own `helm template --is-upgrade`: the release's objects are
+	// in the cluster already.
+	inst.IsUpgrade = r.installed != nil && r.installed(comp.Name)
 	inst.EnableDNS = false
 	// The chart's values.schema.json is enforced below, offline and with
 	// messages that never echo a value.
@@ -96,6 +130,14 @@ func (r *renderer) buildHelm(ctx context.Context, comp config.Component, release
 		return nil, fmt.Errorf("chart %s: %w", what, err)
 	}
 	for _, hk := range rel.Hooks {
+		if isTestHook(hk) {
+			t, err := convertTest(hk)
+			if err != nil {
+				return nil, fmt.Errorf("chart %s: %w", what, err)
+			}
+			out.tests = append(out.tests, t)
+			continue
+		}
 		hook, err := convertHook(hk)
 		if err != nil {
 			return nil, fmt.Errorf("chart %s: %w", what, err)
@@ -110,11 +152,16 @@ func (r *renderer) buildHelm(ctx context.Context, comp config.Component, release
 // loadChart loads the release's chart: a directory or archive in the
 // repository, or a chart pulled (once) from an HTTP repository or an OCI
 // registry into the chart cache. what names the chart in messages.
-func (r *renderer) loadChart(ctx context.Context, h *config.HelmRelease) (*chart.Chart, string, error) {
+func (r *renderer) loadChart(ctx context.Context, comp config.Component) (*chart.Chart, string, error) {
+	h := comp.Helm
 	switch {
 	case isOCI(h.Chart):
 		what := h.Chart + ":" + h.Version
-		files, err := r.charts.pullOCI(ctx, h.Chart, h.Version)
+		creds, err := r.auth(h.RepoAuth, h.Chart)
+		if err != nil {
+			return nil, what, err
+		}
+		files, err := r.charts.pullOCI(ctx, h.Chart, h.Version, creds)
 		if err != nil {
 			return nil, what, err
 		}
@@ -125,7 +172,11 @@ func (r *renderer) loadChart(ctx context.Context, h *config.HelmRelease) (*chart
 		return c, what, nil
 	case h.Repo != "":
 		what := fmt.Sprintf("%s %s from %s", h.Chart, h.Version, h.Repo)
-		files, err := r.charts.pullRepo(ctx, h.Repo, h.Chart, h.Version)
+		creds, err := r.auth(h.RepoAuth, h.Repo)
+		if err != nil {
+			return nil, what, err
+		}
+		files, err := r.charts.pullRepo(ctx, h.Repo, h.Chart, h.Version, creds)
 		if err != nil {
 			return nil, what, err
 		}
@@ -162,19 +213,19 @@ func (r *renderer) loadChart(ctx context.Context, h *config.HelmRelease) (*chart
 
 // helmValues merges the release's values files in order, then its inline
 // values, each later source overriding earlier ones key by key.
-func (r *renderer) helmValues(h *config.HelmRelease) (map[string]any, error) {
+func (r *renderer) helmValues(comp config.Component, h *config.HelmRelease) (map[string]any, error) {
 	vals := map[string]any{}
 	for _, f := range h.ValuesFiles {
 		abs, err := r.src.Resolve(f)
 		if err != nil {
 			return nil, fmt.Errorf("values file %s: %w", f, err)
 		}
-		data, err := os.ReadFile(abs)
-		if errors.Is(err, fs.ErrNotExist) {
+		if _, err := os.Stat(abs); errors.Is(err, fs.ErrNotExist) {
 			return nil, errs.Inputf("values file %q does not exist", f)
 		}
+		data, err := r.readFile(comp, abs, f)
 		if err != nil {
-			return nil, errs.Inputf("values file %s: %v", f, err)
+			return nil, fmt.Errorf("values file %s: %w", f, err)
 		}
 		v, err := chartutil.ReadValues(data)
 		if err != nil {
@@ -227,8 +278,8 @@ func mergeValues(a, b map[string]any) map[string]any {
 }
 
 // hookPhases maps Helm's hook events to the phases envctl runs. Rollback
-// events have no counterpart (envctl never rolls a release back) and test
-// hooks are not part of the declared state.
+// events have no counterpart (envctl never rolls a release back); test
+// hooks are not part of the declared state, and run only with `envctl test`.
 var hookPhases = map[release.HookEvent]HookPhase{
 	release.HookPreInstall:  PreInstall,
 	release.HookPostInstall: PostInstall,
@@ -275,4 +326,31 @@ func convertHook(hk *release.Hook) (*Hook, error) {
 	}
 	slices.Sort(policies)
 	return &Hook{Object: objs[0], Phases: phases, Weight: hk.Weight, DeletePolicies: policies}, nil
+}
+
+// isTestHook says whether a hook is a chart test, run by `envctl test`.
+func isTestHook(hk *release.Hook) bool {
+	return slices.Contains(hk.Events, release.HookTest)
+}
+
+// convertTest turns a chart's test hook into a Hook of phase Test.
+func convertTest(hk *release.Hook) (*Hook, error) {
+	objs, err := decodeManifests([]byte(hk.Manifest), hk.Path)
+	if err != nil {
+		return nil, err
+	}
+	if len(objs) != 1 {
+		return nil, errs.Inputf("%s: test %q renders %d objects; a test must be exactly one object", hk.Path, hk.Name, len(objs))
+	}
+	var policies []string
+	for _, p := range hk.DeletePolicies {
+		if !slices.Contains(policies, string(p)) {
+			policies = append(policies, string(p))
+		}
+	}
+	if len(policies) == 0 {
+		policies = []string{HookBeforeCreation}
+	}
+	slices.Sort(policies)
+	return &Hook{Object: objs[0], Phases: []HookPhase{Test}, Weight: hk.Weight, DeletePolicies: policies}, nil
 }

@@ -30,6 +30,10 @@ type confinedFS struct {
 	cloneDirs bool
 	tmp       string
 
+	// decrypt, when set, turns the content of every file read into its
+	// plain form (SOPS decryption); it returns other files unchanged.
+	decrypt func(p string, data []byte) ([]byte, error)
+
 	mu      sync.Mutex
 	escaped error
 }
@@ -209,7 +213,11 @@ func (c *confinedFS) ReadFile(p string) ([]byte, error) {
 	if err := c.check(p); err != nil {
 		return nil, err
 	}
-	return c.disk.ReadFile(p)
+	data, err := c.disk.ReadFile(p)
+	if err != nil || c.decrypt == nil {
+		return data, err
+	}
+	return c.decrypt(p, data)
 }
 
 // Walk implements filesys.FileSystem. Entries that resolve outside the root

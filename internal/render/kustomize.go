@@ -7,12 +7,14 @@ import (
 	"math"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/krusty"
 
+	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/errs"
 )
 
@@ -26,7 +28,8 @@ var openAPIMu sync.RWMutex
 // leaving the repository, missing files), so that those errors name the
 // kustomization file, line and entry rather than surfacing from deep inside
 // kustomize.
-func (r *renderer) buildKustomize(ctx context.Context, dir string) ([]*unstructured.Unstructured, error) {
+func (r *renderer) buildKustomize(ctx context.Context, c config.Component) ([]*unstructured.Unstructured, error) {
+	dir := c.Kustomize
 	abs, err := r.src.Resolve(dir)
 	if err != nil {
 		return nil, fmt.Errorf("kustomization %s: %w", dir, err)
@@ -50,6 +53,13 @@ func (r *renderer) buildKustomize(ctx context.Context, dir string) ([]*unstructu
 		defer openAPIMu.RUnlock()
 	}
 	cfs := newConfinedFS(r.src.Root, r.settings.AllowRemoteBases)
+	if c.Decrypts() {
+		// Resources, patches and generator files alike are decrypted as
+		// kustomize reads them, in memory.
+		cfs.decrypt = func(p string, data []byte) ([]byte, error) {
+			return r.decrypt(c.Name, data, filepath.ToSlash(relOrAbs(r.src.Root, p)))
+		}
+	}
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
 	resMap, err := k.Run(cfs, abs)
 	if err != nil {

@@ -51,73 +51,180 @@ type Options struct {
 	// Settings.AllowChartLookup is set. Without it lookups return nothing,
 	// as in `helm template`.
 	Cluster action.RESTClientGetter
+	// Capabilities are the target cluster's, read with Discover; nil
+	// renders for the cluster the environment would get, without asking
+	// it (OfflineCapabilities). Settings.KubeVersion overrides the version.
+	Capabilities *Capabilities
+	// Installed says which components already have objects in the
+	// cluster: their releases render with .Release.IsUpgrade set, as
+	// `helm upgrade` would. Nil takes it from the context (WithInstalled),
+	// else every release renders as an install.
+	Installed func(component string) bool
+	// DecryptionKeyFile holds age identities or OpenPGP private keys for
+	// the SOPS files of components that decrypt, besides those of
+	// SOPS_AGE_KEY and SOPS_AGE_KEY_FILE.
+	DecryptionKeyFile string
 }
 
 // renderer holds what the components of one render share.
 type renderer struct {
-	opts        Options
-	src         *source.Snapshot
-	env         *config.Environment
-	settings    config.RenderSettings
-	log         *slog.Logger
-	charts      *chartCache
-	kubeVersion *chartutil.KubeVersion
-	apiVersions chartutil.VersionSet
+	opts     Options
+	src      *source.Snapshot
+	env      *config.Environment
+	settings config.RenderSettings
+	log      *slog.Logger
+	charts   *chartCache
+	// caps are the capabilities charts render with, before the
+	// environment's CRDs are added.
+	caps      *Capabilities
+	installed func(component string) bool
+	// dec decrypts SOPS files; secrets are the values it decrypted, by
+	// component.
+	dec       *decrypter
+	secretsMu sync.Mutex
+	secrets   map[string][]string
 }
 
 // Render renders the environment's components. Components render
 // concurrently; their failures are all reported, joined, in component order.
+//
+// Charts render last, once the CRDs of the whole environment are known, so
+// that .Capabilities.APIVersions holds the kinds the environment itself
+// defines, as it would once they are installed.
 func Render(ctx context.Context, opts Options) (*Result, error) {
-	r, err := newRenderer(opts)
+	r, err := newRenderer(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
-	comps, err := r.selectComponents()
+	comps, extra, err := r.selectComponents()
 	if err != nil {
 		return nil, err
+	}
+	all := append(slices.Clone(comps), extra...)
+	jobs := make([]*job, len(all))
+	for i, c := range all {
+		jobs[i] = &job{comp: c, context: i >= len(comps), out: &Component{Name: c.Name, DependsOn: slices.Clone(c.DependsOn)}}
 	}
 
-	results := make([]*Component, len(comps))
-	failures := make([]error, len(comps))
-	limit := r.settings.Concurrency
-	if limit <= 0 {
-		limit = DefaultConcurrency
-	}
-	sem := make(chan struct{}, limit)
-	var wg sync.WaitGroup
-	for i, c := range comps {
-		wg.Go(func() {
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				failures[i] = ctx.Err()
-				return
-			}
-			defer func() { <-sem }()
-			results[i], failures[i] = r.renderComponent(ctx, c)
-		})
-	}
-	wg.Wait()
+	// Everything but the chart templates: kustomize builds, manifest
+	// directories, and the charts and values of Helm releases.
+	r.each(ctx, jobs, func(j *job) error { return r.prepare(ctx, j) })
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("render %s: %w", r.env.Metadata.Name, err)
 	}
+	var crds []string
+	for _, j := range jobs {
+		if j.err != nil {
+			continue
+		}
+		crds = append(crds, crdVersions(j.out.Objects)...)
+		if j.helm != nil && j.comp.Helm.CRDsIncluded() {
+			crds = append(crds, chartCRDVersions(j.helm.chart)...)
+		}
+	}
+	charts := slices.DeleteFunc(slices.Clone(jobs), func(j *job) bool { return j.helm == nil || j.err != nil })
+	r.each(ctx, charts, func(j *job) error { return r.template(ctx, j, crds) })
+
+	// A chart's templates may define CRDs themselves; a chart that asks
+	// for API versions renders again if they add any.
+	var more []string
+	for _, j := range charts {
+		if j.err == nil {
+			for _, v := range crdVersions(j.out.Objects) {
+				if !slices.Contains(crds, v) && !slices.Contains(r.caps.APIVersions, v) {
+					more = append(more, v)
+				}
+			}
+		}
+	}
+	if len(more) > 0 {
+		crds = append(crds, more...)
+		again := slices.DeleteFunc(slices.Clone(charts), func(j *job) bool { return j.err != nil || !usesAPIVersions(j.helm.chart) })
+		r.each(ctx, again, func(j *job) error { return r.template(ctx, j, crds) })
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("render %s: %w", r.env.Metadata.Name, err)
+	}
+
 	var failed []error
-	for i, err := range failures {
-		if err != nil {
-			failed = append(failed, fmt.Errorf("component %s: %w", comps[i].Name, err))
+	results := make([]*Component, 0, len(comps))
+	var others []*Component
+	for _, j := range jobs {
+		switch {
+		case j.context && j.err != nil:
+			r.log.Debug("a component outside the selection did not render; what it declares is not known", "component", j.comp.Name, "err", j.err)
+		case j.context:
+			others = append(others, j.out)
+		case j.err != nil:
+			failed = append(failed, fmt.Errorf("component %s: %w", j.comp.Name, j.err))
+		default:
+			r.log.Info("rendered component", "component", j.comp.Name, "objects", len(j.out.Objects), "hooks", len(j.out.Hooks))
+			results = append(results, j.out)
 		}
 	}
 	if len(failed) > 0 {
 		return nil, joinFailures(failed)
 	}
 
-	if err := r.finish(results); err != nil {
+	// Declared order first, so that "first" means the same in every message.
+	if layers, err := r.env.Order(); err == nil {
+		rank := map[string]int{}
+		for _, l := range layers {
+			for _, n := range l {
+				rank[n] = len(rank)
+			}
+		}
+		slices.SortStableFunc(results, func(a, b *Component) int { return rank[a.Name] - rank[b.Name] })
+	}
+	if err := r.finish(results, others); err != nil {
 		return nil, err
 	}
-	return &Result{Environment: r.env.Metadata.Name, Revision: r.src.Revision, Components: results}, nil
+	r.markDecrypted(results)
+	ordered, err := r.order(results)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Environment: r.env.Metadata.Name, Revision: r.src.Revision, Components: ordered, Capabilities: r.caps}, nil
 }
 
-func newRenderer(opts Options) (*renderer, error) {
+// job is one component's render.
+type job struct {
+	comp config.Component
+	// context marks a component rendered only for what it declares
+	// (namespaces, CRDs), outside the selection.
+	context bool
+	out     *Component
+	helm    *preparedChart
+	err     error
+}
+
+// each runs fn for every job, at most Settings.Concurrency at once, and
+// records each job's error.
+func (r *renderer) each(ctx context.Context, jobs []*job, fn func(*job) error) {
+	limit := r.settings.Concurrency
+	if limit <= 0 {
+		limit = DefaultConcurrency
+	}
+	sem := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	for _, j := range jobs {
+		wg.Go(func() {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				j.err = ctx.Err()
+				return
+			}
+			defer func() { <-sem }()
+			if err := fn(j); err != nil {
+				j.err = err
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func newRenderer(ctx context.Context, opts Options) (*renderer, error) {
 	if opts.Source == nil || opts.Environment == nil {
 		return nil, errors.New("render: a source snapshot and an environment are required")
 	}
@@ -135,50 +242,60 @@ func newRenderer(opts Options) (*renderer, error) {
 		cacheDir = d
 	}
 	r := &renderer{
-		opts:     opts,
-		src:      opts.Source,
-		env:      opts.Environment,
-		settings: opts.Settings,
-		log:      log,
-		charts:   newChartCache(cacheDir, log),
+		opts:      opts,
+		src:       opts.Source,
+		env:       opts.Environment,
+		settings:  opts.Settings,
+		log:       log,
+		charts:    newChartCache(cacheDir, log),
+		installed: opts.Installed,
+		dec:       &decrypter{keyFile: opts.DecryptionKeyFile},
 	}
+	if r.installed == nil {
+		r.installed = installedFrom(ctx)
+	}
+	caps := opts.Capabilities
+	if caps == nil {
+		caps = OfflineCapabilities(opts.Environment)
+	}
+	caps = &Capabilities{KubeVersion: caps.KubeVersion, APIVersions: caps.APIVersions, Source: caps.Source}
 	if v := opts.Settings.KubeVersion; v != "" {
-		kv, err := chartutil.ParseKubeVersion(v)
-		if err != nil {
-			return nil, errs.Inputf("render.kubeVersion %q: %v", v, err)
-		}
-		r.kubeVersion = kv
+		caps.KubeVersion, caps.Source = v, "render.kubeVersion"
 	}
+	if _, err := chartutil.ParseKubeVersion(caps.KubeVersion); err != nil {
+		if opts.Settings.KubeVersion != "" {
+			return nil, errs.Inputf("render.kubeVersion %q: %v", caps.KubeVersion, err)
+		}
+		return nil, fmt.Errorf("Kubernetes version %q of %s: %w", caps.KubeVersion, caps.Source, err)
+	}
+	r.caps = caps
+	log.Debug("rendering charts for", "kubeVersion", caps.KubeVersion, "from", caps.Source, "apiVersions", len(caps.APIVersions))
 	return r, nil
 }
 
-// selectComponents returns the components to render in the order of the
-// result: the environment's dependsOn layers in turn, by name within one.
-func (r *renderer) selectComponents() ([]config.Component, error) {
-	layers, err := r.env.Order()
-	if err != nil {
-		return nil, err
-	}
-	ordered := make([]config.Component, 0, len(r.env.Spec.Components))
-	for _, layer := range layers {
-		for _, name := range layer {
-			ordered = append(ordered, *r.env.Component(name))
-		}
+// selectComponents returns the components to render, in environment order,
+// and the components outside the selection that must render too for what
+// they declare: when a selected release may create its namespace, whether
+// another component declares it decides.
+func (r *renderer) selectComponents() (selected, extra []config.Component, err error) {
+	comps := r.env.Spec.Components
+	if _, err := r.env.Order(); err != nil {
+		return nil, nil, err
 	}
 	if len(r.opts.Components) == 0 {
-		return ordered, nil
+		return slices.Clone(comps), nil, nil
 	}
 	want := map[string]bool{}
 	var unknown []string
 	for _, n := range r.opts.Components {
-		if !slices.ContainsFunc(ordered, func(c config.Component) bool { return c.Name == n }) {
+		if r.env.Component(n) == nil {
 			unknown = append(unknown, n)
 		}
 		want[n] = true
 	}
 	if len(unknown) > 0 {
-		known := make([]string, 0, len(ordered))
-		for _, c := range ordered {
+		known := make([]string, 0, len(comps))
+		for _, c := range comps {
 			known = append(known, c.Name)
 		}
 		slices.Sort(known)
@@ -186,71 +303,104 @@ func (r *renderer) selectComponents() ([]config.Component, error) {
 		if r.env.File != "" {
 			where = fmt.Sprintf("%s (%s)", where, r.env.File)
 		}
-		return nil, errs.Inputf("unknown component %s in environment %s; known components: %s",
+		return nil, nil, errs.Inputf("unknown component %s in environment %s; known components: %s",
 			quoteList(unknown), where, strings.Join(known, ", "))
 	}
-	var out []config.Component
-	for _, c := range ordered {
+	needContext := false
+	for _, c := range comps {
 		if want[c.Name] {
-			out = append(out, c)
+			selected = append(selected, c)
+			needContext = needContext || c.Helm != nil && c.Helm.NamespaceCreated()
 		}
 	}
-	return out, nil
+	if needContext {
+		for _, c := range comps {
+			if !want[c.Name] {
+				extra = append(extra, c)
+			}
+		}
+	}
+	return selected, extra, nil
 }
 
-// renderComponent builds one component's objects, without the labels,
-// namespaces and order that finish adds once every component is rendered.
-func (r *renderer) renderComponent(ctx context.Context, c config.Component) (*Component, error) {
+// prepare renders a component as far as it can without the environment's
+// CRDs: all of a kustomize or manifests component, the chart and values of
+// a Helm release.
+func (r *renderer) prepare(ctx context.Context, j *job) error {
+	c := j.comp
 	log := r.log.With("component", c.Name)
-	out := &Component{Name: c.Name, DependsOn: slices.Clone(c.DependsOn)}
 	switch {
-	case c.Kustomize != "" && c.Helm != nil:
-		return nil, errs.Inputf("declares both kustomize and helm; a component is one or the other")
+	case len(c.SourceKinds()) > 1:
+		return errs.Inputf("declares more than one of kustomize, helm and manifests; a component is exactly one")
+	case c.Manifests != nil:
+		log.Debug("reading manifests", "dir", c.Manifests.Path)
+		objs, err := r.buildManifests(ctx, c)
+		if err != nil {
+			return err
+		}
+		j.out.Objects = objs
 	case c.Kustomize != "":
 		log.Debug("building kustomization", "dir", c.Kustomize)
-		objs, err := r.buildKustomize(ctx, c.Kustomize)
+		objs, err := r.buildKustomize(ctx, c)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		out.Objects = objs
+		j.out.Objects = objs
 	case c.Helm != nil:
-		rel := c.Helm.Release
-		if rel == "" {
-			rel = c.Name
-		}
 		ns := c.Helm.Namespace
 		if ns == "" {
 			ns = DefaultReleaseNamespace
 		}
-		log.Debug("rendering chart", "chart", c.Helm.Chart, "release", rel, "namespace", ns)
-		h, err := r.buildHelm(ctx, c, rel, ns, log)
+		j.out.Namespace = ns
+		log.Debug("loading chart", "chart", c.Helm.Chart)
+		p, err := r.prepareHelm(ctx, c)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		out.Objects, out.Hooks, out.Namespace = h.objects, h.hooks, ns
+		j.helm = p
 	default:
-		return nil, errs.Inputf("declares neither kustomize nor helm")
+		return errs.Inputf("declares none of kustomize, helm and manifests")
 	}
-	log.Info("rendered component", "objects", len(out.Objects), "hooks", len(out.Hooks))
-	return out, nil
+	return nil
+}
+
+// template renders a prepared chart with the environment's CRDs among the
+// API versions.
+func (r *renderer) template(ctx context.Context, j *job, crds []string) error {
+	c := j.comp
+	rel := c.Helm.Release
+	if rel == "" {
+		rel = c.Name
+	}
+	log := r.log.With("component", c.Name)
+	log.Debug("rendering chart", "chart", c.Helm.Chart, "release", rel, "namespace", j.out.Namespace)
+	h, err := r.buildHelm(ctx, c, j.helm, rel, j.out.Namespace, crds, log)
+	if err != nil {
+		return err
+	}
+	j.out.Objects, j.out.Hooks, j.out.Tests = h.objects, h.hooks, h.tests
+	return nil
 }
 
 // finish completes the rendered components together, since namespace
 // defaulting needs the CRDs of the whole render and duplicates are found
-// across components: it gives Helm objects their release namespace, adds the
-// ownership labels, sorts, and refuses an object declared twice.
-func (r *renderer) finish(comps []*Component) error {
+// across components: it gives Helm objects their release namespace, adds
+// the namespaces of releases that no component declares, adds the
+// ownership labels, sorts, and refuses an object declared twice. others are
+// components outside the selection, rendered for what they declare.
+func (r *renderer) finish(comps, others []*Component) error {
 	var all []*unstructured.Unstructured
-	for _, c := range comps {
+	for _, c := range slices.Concat(comps, others) {
 		all = append(all, c.Objects...)
 	}
 	sc := newScopes(all)
+	r.addReleaseNamespaces(comps, all)
 
 	owner := map[ObjectID]string{}
 	var dups []error
 	for _, c := range comps {
 		objs := slices.Clone(c.Objects)
-		for _, h := range c.Hooks {
+		for _, h := range slices.Concat(c.Hooks, c.Tests) {
 			objs = append(objs, h.Object)
 		}
 		for _, o := range objs {
@@ -271,11 +421,45 @@ func (r *renderer) finish(comps []*Component) error {
 		}
 		slices.SortFunc(c.Objects, CompareObjects)
 		slices.SortFunc(c.Hooks, compareHooks)
+		slices.SortFunc(c.Tests, compareHooks)
 	}
 	if len(dups) > 0 {
 		return joinFailures(dups)
 	}
 	return nil
+}
+
+// builtinNamespaces exist in every cluster; a release into one of them
+// never creates it, and envctl must never own (and so delete) it.
+var builtinNamespaces = []string{"default", "kube-system", "kube-public", "kube-node-lease"}
+
+// addReleaseNamespaces gives each Helm release whose namespace no component
+// declares a Namespace object of its own, as `helm install
+// --create-namespace` would, unless helm.createNamespace is false. When two
+// releases share such a namespace, the first in environment order holds it.
+func (r *renderer) addReleaseNamespaces(comps []*Component, all []*unstructured.Unstructured) {
+	declared := map[string]bool{}
+	for _, o := range all {
+		if gvk := o.GroupVersionKind(); gvk.Group == "" && gvk.Kind == "Namespace" {
+			declared[o.GetName()] = true
+		}
+	}
+	for _, c := range comps {
+		spec := r.env.Component(c.Name)
+		if spec == nil || spec.Helm == nil || !spec.Helm.NamespaceCreated() {
+			continue
+		}
+		ns := c.Namespace
+		if ns == "" || declared[ns] || slices.Contains(builtinNamespaces, ns) {
+			continue
+		}
+		declared[ns] = true
+		c.Objects = append(c.Objects, &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "v1",
+			"kind":       "Namespace",
+			"metadata":   map[string]any{"name": ns},
+		}})
+	}
 }
 
 // label adds the ownership labels to the object's own metadata. Selectors and
@@ -325,4 +509,20 @@ func quoteList(names []string) string {
 		q[i] = fmt.Sprintf("%q", n)
 	}
 	return strings.Join(q, ", ")
+}
+
+// installedKey is the context key of WithInstalled.
+type installedKey struct{}
+
+// WithInstalled returns a context that tells Render which components
+// already have objects in the cluster (Options.Installed). The engine,
+// which loads the inventory before it calls the renderer it was given,
+// passes it this way, so that the CLI's render function need not know.
+func WithInstalled(ctx context.Context, installed func(component string) bool) context.Context {
+	return context.WithValue(ctx, installedKey{}, installed)
+}
+
+func installedFrom(ctx context.Context) func(string) bool {
+	f, _ := ctx.Value(installedKey{}).(func(string) bool)
+	return f
 }

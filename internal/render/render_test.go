@@ -129,9 +129,10 @@ func TestRenderFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The revision is the source's (sha1:<HEAD>[-dirty] in a work tree).
-	if want := fixtureSnapshot(t, "testdata/repo").Revision; res.Environment != "dev" || res.Revision != want {
-		t.Errorf("result is for %s at %s, want dev at %s", res.Environment, res.Revision, want)
+	// The fixture sits inside this repository's work tree: its revision is
+	// the work tree's (sha1:<HEAD>[-dirty]), as source.Local reports it.
+	if want := fixtureSnapshot(t, "testdata/repo").Revision; res.Environment != "dev" || res.Revision != want || !strings.HasPrefix(want, "sha1:") {
+		t.Errorf("result is for %s at %s, want dev at %s (sha1:...)", res.Environment, res.Revision, want)
 	}
 	var names []string
 	for _, c := range res.Components {
@@ -158,6 +159,9 @@ func TestRenderFixture(t *testing.T) {
 		"app/Service/dev/app",
 		"app/Deployment/dev/app",
 		"demo/CustomResourceDefinition/widgets.demo.envctl.dev",
+		// No component declares the release's namespace: the release
+		// creates it, as helm install --create-namespace.
+		"demo/Namespace/demo",
 		"demo/ClusterRole/demo-widget-reader",
 		"demo/ConfigMap/demo/demo-settings",
 		"demo/Deployment/demo/demo",
@@ -174,6 +178,11 @@ func TestRenderFixture(t *testing.T) {
 		t.Errorf("component namespaces = %q, %q; want \"\", demo", res.Components[0].Namespace, demo.Namespace)
 	}
 	dep := findObject(t, res, "Deployment", "demo")
+	// The chart's own labels reach the output as written, managed-by too:
+	// envctl's marks are all under envctl.dev/.
+	if got := dep.GetLabels()[LegacyLabelManagedBy]; got != "Helm" {
+		t.Errorf("the chart's label %s = %q, want Helm as the chart sets it", LegacyLabelManagedBy, got)
+	}
 	replicas, _, _ := unstructured.NestedInt64(dep.Object, "spec", "replicas")
 	if replicas != 3 {
 		t.Errorf("demo replicas = %d, want 3 (inline values override values files)", replicas)
@@ -195,7 +204,10 @@ func TestRenderFixture(t *testing.T) {
 	}
 
 	if len(demo.Hooks) != 2 {
-		t.Fatalf("demo has %d hooks, want the migrate Job and the post-install ConfigMap (the test Pod is dropped)", len(demo.Hooks))
+		t.Fatalf("demo has %d hooks, want the migrate Job and the post-install ConfigMap (the test Pod is kept apart)", len(demo.Hooks))
+	}
+	if len(demo.Tests) != 1 || demo.Tests[0].Object.GetKind() != "Pod" || demo.Tests[0].Phases[0] != Test {
+		t.Errorf("demo tests = %v, want the test Pod", demo.Tests)
 	}
 	job := demo.Hooks[0]
 	if diff := cmp.Diff([]HookPhase{PreInstall, PreUpgrade}, job.Phases); diff != "" {

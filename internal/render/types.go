@@ -5,13 +5,30 @@ import (
 )
 
 // Ownership labels added to every rendered object. Prune only ever touches
-// objects that carry all three with this environment's values.
+// objects that carry all three with this environment's values. They all
+// live under envctl.dev/, so that every label and annotation a manifest or
+// chart sets (app.kubernetes.io/managed-by: Helm included) reaches the
+// cluster as written.
 const (
-	LabelManagedBy   = "app.kubernetes.io/managed-by"
+	LabelManagedBy   = "envctl.dev/managed-by"
 	LabelEnvironment = "envctl.dev/environment"
 	LabelComponent   = "envctl.dev/component"
 	ManagedByValue   = "envctl"
 )
+
+// LegacyLabelManagedBy is where envctl releases before envctl.dev/managed-by
+// marked their objects. Objects applied by such a release and never applied
+// since still carry only it; ManagedByEnvctl accepts it so that prune and
+// down still recognise them.
+const LegacyLabelManagedBy = "app.kubernetes.io/managed-by"
+
+// ManagedByEnvctl reports whether labels mark an object as envctl's.
+func ManagedByEnvctl(labels map[string]string) bool {
+	if v, ok := labels[LabelManagedBy]; ok {
+		return v == ManagedByValue
+	}
+	return labels[LegacyLabelManagedBy] == ManagedByValue
+}
 
 // Result is the rendered state of one environment.
 type Result struct {
@@ -20,6 +37,8 @@ type Result struct {
 	Revision string
 	// Components are in a deterministic (topological, then name) order.
 	Components []*Component
+	// Capabilities are what the charts were rendered for.
+	Capabilities *Capabilities
 }
 
 // Component is the rendered state of one component.
@@ -36,6 +55,27 @@ type Component struct {
 	Objects []*unstructured.Unstructured
 	// Hooks are Helm chart hooks, run as ordered phases around Objects.
 	Hooks []*Hook
+	// Tests are the chart's test hooks, which only `envctl test` runs.
+	Tests []*Hook
+	// Decrypted lists the Secrets holding values decrypted from the
+	// component's SOPS files, which output for reading masks (Masked).
+	Decrypted []ObjectID
+	// Edges say why the component comes after each component in
+	// DependsOn: declared in the environment, or inferred from what its
+	// objects need.
+	Edges []Edge
+}
+
+// Edge is one dependency of a component.
+type Edge struct {
+	// On is the component depended on.
+	On string
+	// Declared is set when the environment's dependsOn lists it.
+	Declared bool
+	// Reasons name the objects that make the dependency, when inferred:
+	// "Widget demo/w1 is a kind (demo.example.com/Widget) whose CRD
+	// widgets.demo.example.com is in crds".
+	Reasons []string
 }
 
 // HookPhase is when a Helm hook runs.
@@ -49,6 +89,8 @@ const (
 	PostUpgrade HookPhase = "post-upgrade"
 	PreDelete   HookPhase = "pre-delete"
 	PostDelete  HookPhase = "post-delete"
+	// Test is a chart test, run by `envctl test`, never by up.
+	Test HookPhase = "test"
 )
 
 // Hook delete policies, as Helm defines them.

@@ -4,48 +4,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"runtime/debug"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/version"
 	genericapiserver "k8s.io/apiserver/pkg/server"
+
+	"github.com/envctl/envctl/internal/kubeversion"
 )
 
-// kubernetesModule is the module whose release the control plane is built from.
-const kubernetesModule = "k8s.io/kubernetes"
-
-// kubernetesRelease is the k8s.io/kubernetes version in go.mod, for binaries
-// built without module information (test binaries have none). A test checks
-// it against go.mod, so a dependency bump cannot leave it behind.
-const kubernetesRelease = "v1.37.2"
-
 // KubernetesVersion is the Kubernetes release the embedded control plane is
-// built from and reports on /version, for example "v1.37.2".
-func KubernetesVersion() string {
-	if v := moduleVersion(kubernetesModule); v != "" {
-		return v
-	}
-	return kubernetesRelease
-}
-
-// moduleVersion returns the version of module in the running binary's build
-// information, or "" when the binary has none.
-func moduleVersion(module string) string {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return ""
-	}
-	for _, dep := range info.Deps {
-		if dep.Path != module {
-			continue
-		}
-		if dep.Replace != nil && dep.Replace.Version != "" {
-			return dep.Replace.Version
-		}
-		return dep.Version
-	}
-	return ""
-}
+// built from and reports on /version, for example "v1.37.2". It lives in
+// kubeversion so that rendering can know it without this package.
+func KubernetesVersion() string { return kubeversion.Embedded() }
 
 // serverVersion is what /version reports. The Kubernetes release process
 // stamps the version into k8s.io/component-base/version with -ldflags -X; a

@@ -1,48 +1,15 @@
 package embedded
 
 import (
-	"bufio"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/version"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 )
-
-// The fallback version must follow go.mod: a test binary has no module
-// information, so KubernetesVersion returns the constant here.
-func TestKubernetesReleaseMatchesGoMod(t *testing.T) {
-	f, err := os.Open("../../../go.mod")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var inGoMod string
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		fields := strings.Fields(s.Text())
-		if len(fields) >= 2 && fields[0] == kubernetesModule {
-			inGoMod = fields[1]
-		}
-		if len(fields) >= 3 && fields[0] == "require" && fields[1] == kubernetesModule {
-			inGoMod = fields[2]
-		}
-	}
-	if inGoMod == "" {
-		t.Fatalf("go.mod does not require %s", kubernetesModule)
-	}
-	if kubernetesRelease != inGoMod {
-		t.Errorf("kubernetesRelease = %s, go.mod requires %s %s: update version.go", kubernetesRelease, kubernetesModule, inGoMod)
-	}
-	if got := KubernetesVersion(); got != inGoMod {
-		t.Errorf("KubernetesVersion() = %s, want %s", got, inGoMod)
-	}
-}
 
 func TestServerVersion(t *testing.T) {
 	unstamped := &version.Info{Major: "1", Minor: "37", GitVersion: "v0.0.0-master+$Format:%H$", GitCommit: "$Format:%H$", GoVersion: "go1.26", Platform: "linux/amd64"}

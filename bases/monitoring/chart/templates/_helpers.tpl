@@ -32,11 +32,12 @@ the chart name (release "monitoring" gives "monitoring").
 
 {{/*
 Labels shared by every object; monitoring.componentLabels adds the name,
-instance and component. app.kubernetes.io/managed-by is left out on purpose:
-envctl renders this chart client-side and sets that label itself.
+instance and component. envctl keeps them as written (its own marks live
+under envctl.dev/), so the chart labels its objects as any chart does.
 */}}
 {{- define "monitoring.labels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/part-of: ml-platform
 {{- with .Values.commonLabels }}

@@ -19,10 +19,15 @@ type podRun struct {
 	exit *int32
 }
 
-// isJobPod reports whether a Job controls pod: such pods run to completion.
+// isJobPod reports whether pod runs to completion: a Job controls it, or it
+// is a bare pod that is never restarted (a Helm test or hook Pod), which a
+// kubelet would see exit.
 func isJobPod(pod *corev1.Pod) bool {
 	ref := metav1.GetControllerOf(pod)
-	return ref != nil && ref.Kind == "Job"
+	if ref == nil {
+		return pod.Spec.RestartPolicy == corev1.RestartPolicyNever
+	}
+	return ref.Kind == "Job"
 }
 
 // exitCode is the code a Job pod's containers exit with: 0 unless the pod
