@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -29,6 +30,7 @@ type reconcileOptions struct {
 	ForcePrune     bool
 	NoPrune        bool
 	NoWait         bool
+	Adopt          bool
 	Output         string
 	// Flags holds the setting override flags, passed on to config.Load.
 	Flags *pflag.FlagSet
@@ -41,7 +43,8 @@ func (o *reconcileOptions) bind(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.ForceRecreate, "force-recreate", false, "delete and recreate objects whose change touches an immutable field")
 	fs.BoolVar(&o.ForcePrune, "force-prune", false, "prune even an empty render or more than prune.maxFraction of the inventory")
 	fs.BoolVar(&o.NoPrune, "no-prune", false, "do not delete objects that are no longer declared")
-	fs.BoolVar(&o.NoWait, "no-wait", false, "do not wait for components to become healthy (hooks are still waited for)")
+	fs.BoolVar(&o.NoWait, "no-wait", false, "do not wait for components to become healthy (hooks are still waited for); prune then runs once every apply succeeded, without a health check")
+	fs.BoolVar(&o.Adopt, "adopt", false, "take over objects labelled for another environment, and an environment applied from another repository")
 	fs.StringVarP(&o.Output, "output", "o", "text", "summary format: text or json")
 	config.BindFlags(fs, "apply.concurrency")
 }
@@ -113,21 +116,27 @@ func reconcile(ctx context.Context, f *Factory, o *reconcileOptions, repo *confi
 		return nil, err
 	}
 	settings := repo.Config.Spec
-	res, err := engine.Reconcile(ctx, engine.Options{
-		Environment: env,
-		Settings:    settings,
-		Revision:    snap.Revision,
-		Render: func(ctx context.Context) (*render.Result, error) {
+	renderOf := func(components []string) engine.RenderFunc {
+		return func(ctx context.Context) (*render.Result, error) {
 			return render.Render(ctx, render.Options{
 				Source:      snap,
 				Environment: env,
 				Settings:    settings.Render,
-				Components:  o.Components,
+				Components:  components,
 				Logger:      f.Logger,
 				// Used only when render.allowChartLookup is set.
 				Cluster: render.ClusterLookup(client.Config),
 			})
-		},
+		}
+	}
+	res, err := engine.Reconcile(ctx, engine.Options{
+		Environment:    env,
+		Settings:       settings,
+		Revision:       snap.Revision,
+		Repository:     repositoryName(repo),
+		Render:         renderOf(o.Components),
+		RenderAll:      renderOf(nil),
+		Adopt:          o.Adopt,
 		Client:         client,
 		Components:     o.Components,
 		ForceConflicts: o.ForceConflicts,
@@ -159,8 +168,16 @@ type summary struct {
 	Components      []componentSummary `json:"components"`
 	Pruned          []string           `json:"pruned"`
 	PruneSkipped    []prunedSkip       `json:"pruneSkipped,omitempty"`
-	PruneNotRun     string             `json:"pruneNotRun,omitempty"`
-	Requests        requestCounts      `json:"requests"`
+	// PruneHeld are objects a prune guard kept (they stay recorded).
+	PruneHeld   []prunedSkip `json:"pruneHeld,omitempty"`
+	PruneNotRun string       `json:"pruneNotRun,omitempty"`
+	// HealthNotChecked says that prune ran without a health check (--no-wait).
+	HealthNotChecked bool `json:"healthNotChecked,omitempty"`
+	// Adopted are the objects this run took over, and whose they were.
+	Adopted []prunedSkip `json:"adopted,omitempty"`
+	// InventoryRebuilt is how many objects a lost inventory was rebuilt from.
+	InventoryRebuilt int           `json:"inventoryRebuilt,omitempty"`
+	Requests         requestCounts `json:"requests"`
 }
 
 // requestCounts are the API requests a run made to the cluster; writes
@@ -194,14 +211,16 @@ type prunedSkip struct {
 
 func summarize(res *engine.Result, cl clusterInfo, reqs requestCounts) summary {
 	s := summary{
-		Requests:        reqs,
-		Environment:     res.Environment,
-		Revision:        res.Revision,
-		Cluster:         cl,
-		Succeeded:       res.Succeeded,
-		DurationSeconds: res.Duration.Seconds(),
-		Pruned:          []string{},
-		PruneNotRun:     res.PruneSkipped,
+		Requests:         reqs,
+		Environment:      res.Environment,
+		Revision:         res.Revision,
+		Cluster:          cl,
+		Succeeded:        res.Succeeded,
+		DurationSeconds:  res.Duration.Seconds(),
+		Pruned:           []string{},
+		PruneNotRun:      res.PruneSkipped,
+		HealthNotChecked: res.HealthNotChecked && res.Prune != nil,
+		InventoryRebuilt: res.InventoryRebuilt,
 	}
 	for _, c := range res.Components {
 		cs := componentSummary{
@@ -209,6 +228,9 @@ func summarize(res *engine.Result, cl clusterInfo, reqs requestCounts) summary {
 			NotReady: c.NotReady, Hooks: c.Hooks, DurationSeconds: c.Duration.Seconds(),
 		}
 		for _, ch := range c.Changes {
+			if ch.Adopted != "" {
+				s.Adopted = append(s.Adopted, prunedSkip{Object: ch.Ref.String(), Reason: ch.Adopted})
+			}
 			if ch.Action == "unchanged" {
 				continue
 			}
@@ -226,6 +248,9 @@ func summarize(res *engine.Result, cl clusterInfo, reqs requestCounts) summary {
 		}
 		for _, it := range res.Prune.With(prune.Skipped) {
 			s.PruneSkipped = append(s.PruneSkipped, prunedSkip{Object: it.Entry.Ref.String(), Reason: it.Reason})
+		}
+		for _, it := range res.Prune.With(prune.Held) {
+			s.PruneHeld = append(s.PruneHeld, prunedSkip{Object: it.Entry.Ref.String(), Reason: it.Reason})
 		}
 	}
 	return s
@@ -263,6 +288,18 @@ func writeSummary(w io.Writer, format string, res *engine.Result, cl clusterInfo
 	for _, p := range s.PruneSkipped {
 		fmt.Fprintf(w, "not pruned: %s: %s\n", p.Object, p.Reason)
 	}
+	for _, p := range s.PruneHeld {
+		fmt.Fprintf(w, "held, not pruned: %s: %s\n", p.Object, p.Reason)
+	}
+	for _, a := range s.Adopted {
+		fmt.Fprintf(w, "adopted: %s: %s; envctl manages it for environment %s from now on\n", a.Object, a.Reason, s.Environment)
+	}
+	if s.InventoryRebuilt > 0 {
+		fmt.Fprintf(w, "note: the inventory was missing and was rebuilt from the labels of %s\n", plural(s.InventoryRebuilt, "object"))
+	}
+	if s.HealthNotChecked {
+		fmt.Fprintln(w, "note: prune ran after every apply succeeded, but health was not checked (--no-wait)")
+	}
 	verdict := "is up to date"
 	if !s.Succeeded {
 		verdict = "did not fully converge"
@@ -273,3 +310,13 @@ func writeSummary(w io.Writer, format string, res *engine.Result, cl clusterInfo
 }
 
 func indent(s string) string { return strings.ReplaceAll(s, "\n", "\n  ") }
+
+// repositoryName is the repository's identity, recorded in inventories:
+// config.yaml's metadata.name, or the name of the repository's directory
+// when it has none.
+func repositoryName(repo *config.Repo) string {
+	if n := repo.Config.Metadata.Name; n != "" {
+		return n
+	}
+	return filepath.Base(repo.Root)
+}

@@ -87,7 +87,7 @@ func (r *renderer) buildHelm(ctx context.Context, comp config.Component, release
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, errs.Inputf("chart %s: %s", what, r.relativize(runErr.Error()))
+		return nil, errs.Inputf("chart %s: %s", what, helmErrorMessage(r.relativize(runErr.Error()), chrt))
 	}
 
 	out := &helmOutput{}
@@ -160,6 +160,11 @@ func (r *renderer) loadChart(ctx context.Context, h *config.HelmRelease) (*chart
 	return c, what, nil
 }
 
+// MaxValuesFileSize bounds a Helm values file: parsing YAML takes many
+// times its size in memory, and a values file past a few MiB is a mistake
+// (a generated file, a dump) rather than configuration.
+const MaxValuesFileSize = 8 << 20
+
 // helmValues merges the release's values files in order, then its inline
 // values, each later source overriding earlier ones key by key.
 func (r *renderer) helmValues(h *config.HelmRelease) (map[string]any, error) {
@@ -168,6 +173,10 @@ func (r *renderer) helmValues(h *config.HelmRelease) (map[string]any, error) {
 		abs, err := r.src.Resolve(f)
 		if err != nil {
 			return nil, fmt.Errorf("values file %s: %w", f, err)
+		}
+		if fi, err := os.Stat(abs); err == nil && fi.Size() > MaxValuesFileSize {
+			return nil, errs.Inputf("values file %s is %.1f MiB; envctl reads values files of at most %d MiB (values that large belong in a ConfigMap or a file the chart reads)",
+				f, float64(fi.Size())/(1<<20), MaxValuesFileSize>>20)
 		}
 		data, err := os.ReadFile(abs)
 		if errors.Is(err, fs.ErrNotExist) {
