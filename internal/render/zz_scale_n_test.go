@@ -1,0 +1,8 @@
+package render
+
+import "testing"
+
+func TestScaleSmall(t *testing.T) {
+	scaleObjects = 800
+	TestRenderFiveThousandObjects(t)
+}
