@@ -174,7 +174,9 @@ func (r *applyRun) decideAll(ctx context.Context) bool {
 // the object as rendered, and the fields envctl owns on it hash to what the
 // previous run recorded, so nobody changed them since.
 func (r *applyRun) decide(obj *unstructured.Unstructured, mapping *meta.RESTMapping) (*decision, error) {
-	desired := normalize(obj, mapping)
+	// Fields a controller owns by design are neither sent nor part of the
+	// digest, so that its writes are not fought over on every run.
+	desired, _ := render.AsSent(normalize(obj, mapping))
 	d := &decision{ref: inventory.RefOf(desired), mapping: mapping, desired: desired}
 	var err error
 	if d.digest, err = r.m.fp.Digest(desired); err != nil {

@@ -281,11 +281,13 @@ const (
 
 // planSigils mark each action's header line, as diff tools do.
 var planSigils = map[plan.Action]string{
-	plan.Create: "+", plan.Change: "~", plan.Prune: "-", plan.Orphan: "!", plan.Held: "!", plan.Error: "✗",
+	plan.Create: "+", plan.Change: "~", plan.Prune: "-", plan.Orphan: "!", plan.Held: "!", plan.Error: "✗", plan.Unchanged: "=",
 }
 
 func writePlanItem(w io.Writer, it plan.Item, color bool) {
-	if it.Action == plan.Unchanged {
+	// An unchanged object is shown only when it has something to say, such
+	// as fields left to a controller.
+	if it.Action == plan.Unchanged && it.Note == "" {
 		return
 	}
 	paint := func(code, s string) string {

@@ -116,9 +116,12 @@ func reconcile(ctx context.Context, f *Factory, o *reconcileOptions, repo *confi
 		return nil, err
 	}
 	settings := repo.Config.Spec
-	renderOf := func(components []string) engine.RenderFunc {
+	var warnings []string
+	// renderOf renders components (all when nil); the run's own render
+	// (withWarnings) also notes the webhooks the embedded cluster skips.
+	renderOf := func(components []string, withWarnings bool) engine.RenderFunc {
 		return func(ctx context.Context) (*render.Result, error) {
-			return render.Render(ctx, render.Options{
+			rendered, err := render.Render(ctx, render.Options{
 				Source:      snap,
 				Environment: env,
 				Settings:    settings.Render,
@@ -127,6 +130,10 @@ func reconcile(ctx context.Context, f *Factory, o *reconcileOptions, repo *confi
 				// Used only when render.allowChartLookup is set.
 				Cluster: render.ClusterLookup(client.Config),
 			})
+			if err == nil && withWarnings {
+				warnings = skippedWebhooks(ctx, client, rendered, f.Logger)
+			}
+			return rendered, err
 		}
 	}
 	res, err := engine.Reconcile(ctx, engine.Options{
@@ -134,8 +141,8 @@ func reconcile(ctx context.Context, f *Factory, o *reconcileOptions, repo *confi
 		Settings:       settings,
 		Revision:       snap.Revision,
 		Repository:     repositoryName(repo),
-		Render:         renderOf(o.Components),
-		RenderAll:      renderOf(nil),
+		Render:         renderOf(o.Components, true),
+		RenderAll:      renderOf(nil, false),
 		Adopt:          o.Adopt,
 		Client:         client,
 		Components:     o.Components,
@@ -151,7 +158,7 @@ func reconcile(ctx context.Context, f *Factory, o *reconcileOptions, repo *confi
 	progress.Close()
 	if res != nil {
 		reqs := counter.Snapshot()
-		if werr := writeSummary(f.Streams.Out, o.Output, res, cl, requestCounts{Total: reqs.Requests, Writes: reqs.Writes}); werr != nil && err == nil {
+		if werr := writeSummary(f.Streams.Out, o.Output, res, cl, requestCounts{Total: reqs.Requests, Writes: reqs.Writes}, warnings...); werr != nil && err == nil {
 			err = werr
 		}
 	}
@@ -178,6 +185,9 @@ type summary struct {
 	// InventoryRebuilt is how many objects a lost inventory was rebuilt from.
 	InventoryRebuilt int           `json:"inventoryRebuilt,omitempty"`
 	Requests         requestCounts `json:"requests"`
+	// Warnings are things the run did not do as declared, such as
+	// webhooks the embedded cluster skips; each is said once.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // requestCounts are the API requests a run made to the cluster; writes
@@ -256,9 +266,10 @@ func summarize(res *engine.Result, cl clusterInfo, reqs requestCounts) summary {
 	return s
 }
 
-// writeSummary prints the per-component summary.
-func writeSummary(w io.Writer, format string, res *engine.Result, cl clusterInfo, reqs requestCounts) error {
+// writeSummary prints the per-component summary, then the warnings.
+func writeSummary(w io.Writer, format string, res *engine.Result, cl clusterInfo, reqs requestCounts, warnings ...string) error {
 	s := summarize(res, cl, reqs)
+	s.Warnings = warnings
 	if format == "json" {
 		return writeJSON(w, s)
 	}
@@ -299,6 +310,12 @@ func writeSummary(w io.Writer, format string, res *engine.Result, cl clusterInfo
 	}
 	if s.HealthNotChecked {
 		fmt.Fprintln(w, "note: prune ran after every apply succeeded, but health was not checked (--no-wait)")
+	}
+	if len(s.Warnings) > 0 {
+		fmt.Fprintln(w)
+		for _, warn := range s.Warnings {
+			fmt.Fprintf(w, "warning: %s\n", warn)
+		}
 	}
 	verdict := "is up to date"
 	if !s.Succeeded {

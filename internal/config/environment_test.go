@@ -370,6 +370,26 @@ spec:
 			},
 		},
 		{
+			name: "cluster: webhook policy",
+			env: header + `  cluster:
+    provider: embedded
+    embedded:
+      webhooks: skipp
+`,
+			want: []string{
+				f + `9:17: spec.cluster.embedded.webhooks: unknown webhook policy "skipp" (did you mean "skip"?); want one of skip, fail`,
+			},
+		},
+		{
+			name: "cluster: webhook policy misspelt",
+			env: header + `  cluster:
+    embedded: {webhook: fail}
+`,
+			want: []string{
+				f + `7:16: spec.cluster.embedded: unknown field "webhook" (did you mean "webhooks"?)`,
+			},
+		},
+		{
 			name: "cluster: kind nodes",
 			env: header + `  cluster:
     provider: kind
@@ -522,6 +542,11 @@ func TestHelpers(t *testing.T) {
 	c.Wait, c.Helm.IncludeCRDs, c.Helm.Release = &f, &f, "monitoring"
 	if c.Release() != "monitoring" || c.WaitEnabled() || c.Helm.CRDsIncluded() {
 		t.Errorf("explicit values ignored: %+v", c)
+	}
+	var none *EmbeddedSpec
+	if none.WebhookPolicy() != WebhooksSkip || (&EmbeddedSpec{}).WebhookPolicy() != WebhooksSkip ||
+		(&EmbeddedSpec{Webhooks: WebhooksFail}).WebhookPolicy() != WebhooksFail {
+		t.Error("WebhookPolicy: want skip when unset, the value when set")
 	}
 	e := &Environment{Metadata: Metadata{Name: "ci"}}
 	if got := e.ClusterName(); got != "envctl-ci" {

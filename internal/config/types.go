@@ -135,6 +135,36 @@ type ClusterSpec struct {
 type EmbeddedSpec struct {
 	// Nodes are groups of simulated nodes.
 	Nodes []NodePool `json:"nodes,omitempty"`
+	// Webhooks says what the API server does with admission and conversion
+	// webhooks that only a pod could serve (an in-cluster Service, or a URL
+	// off this machine): WebhooksSkip (the default) or WebhooksFail. Pods do
+	// not run on the embedded cluster, and its API server never calls off
+	// the machine.
+	Webhooks string `json:"webhooks,omitempty"`
+}
+
+// Embedded cluster webhook policies (EmbeddedSpec.Webhooks).
+const (
+	// WebhooksSkip treats such webhooks as absent: requests pass as if the
+	// webhook configuration did not list them, and a CRD converts as with
+	// strategy None.
+	WebhooksSkip = "skip"
+	// WebhooksFail makes each call to such a webhook fail at once with an
+	// error naming it and its Service; the webhook's failurePolicy then
+	// decides, as for any webhook that cannot be reached.
+	WebhooksFail = "fail"
+)
+
+// WebhookPolicies lists the values of EmbeddedSpec.Webhooks.
+var WebhookPolicies = []string{WebhooksSkip, WebhooksFail}
+
+// WebhookPolicy returns the webhook policy, WebhooksSkip when unset (s may
+// be nil).
+func (s *EmbeddedSpec) WebhookPolicy() string {
+	if s == nil || s.Webhooks == "" {
+		return WebhooksSkip
+	}
+	return s.Webhooks
 }
 
 // NodePool is a group of identical simulated nodes.

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"slices"
 	"sort"
 	"strings"
 
@@ -86,6 +87,9 @@ func validateCluster(e *Environment, p *problems) {
 }
 
 func validateEmbedded(s *EmbeddedSpec, at string, p *problems) {
+	if s.Webhooks != "" && !slices.Contains(WebhookPolicies, s.Webhooks) {
+		p.addf(at+".webhooks", "unknown webhook policy %q%s; want one of %s", s.Webhooks, didYouMean(s.Webhooks, WebhookPolicies), strings.Join(WebhookPolicies, ", "))
+	}
 	names := map[string]int{}
 	for i, pool := range s.Nodes {
 		pat := fmt.Sprintf("%s.nodes[%d]", at, i)

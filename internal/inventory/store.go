@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -202,30 +201,9 @@ func (s *Store) Delete(ctx context.Context, env string) error {
 	return s.waitNamespaceGone(ctx)
 }
 
-// namespaceWait bounds how long Save and Delete wait for a terminating
-// namespace to go; the namespace controller usually needs a few seconds.
-const namespaceWait = 2 * time.Minute
-
 // waitNamespaceGone polls until the inventory namespace no longer exists.
 func (s *Store) waitNamespaceGone(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, namespaceWait)
-	defer cancel()
-	for {
-		_, err := s.Client.CoreV1().Namespaces().Get(ctx, s.namespace(), metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return errs.Timeout(fmt.Errorf("namespace %s is still terminating after %s", s.namespace(), namespaceWait))
-		}
-		if err != nil {
-			return errs.Cluster(fmt.Errorf("get namespace %s: %w", s.namespace(), err))
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
+	return waitNamespaceGone(ctx, s.Client, s.namespace())
 }
 
 // Environments lists the environments that have an inventory, sorted.
@@ -255,31 +233,7 @@ func (s *Store) list(ctx context.Context, env string) ([]corev1.ConfigMap, error
 }
 
 func (s *Store) ensureNamespace(ctx context.Context) error {
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-		Name:   s.namespace(),
-		Labels: map[string]string{render.LabelManagedBy: render.ManagedByValue},
-	}}
-	namespaces := s.Client.CoreV1().Namespaces()
-	_, err := namespaces.Create(ctx, ns, metav1.CreateOptions{})
-	if !apierrors.IsAlreadyExists(err) {
-		if err != nil {
-			return errs.Cluster(fmt.Errorf("create namespace %s: %w", ns.Name, err))
-		}
-		return nil
-	}
-	existing, err := namespaces.Get(ctx, ns.Name, metav1.GetOptions{})
-	if err != nil || existing.DeletionTimestamp == nil {
-		return nil // there (or a race that the write will report)
-	}
-	// Being deleted, say by an `envctl down` of the last other environment:
-	// nothing can be created in it until it is gone.
-	if err := s.waitNamespaceGone(ctx); err != nil {
-		return err
-	}
-	if _, err := namespaces.Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return errs.Cluster(fmt.Errorf("create namespace %s: %w", ns.Name, err))
-	}
-	return nil
+	return EnsureNamespace(ctx, s.Client, s.namespace())
 }
 
 func (s *Store) shard(env string, i, n int, sum string, data []byte) *corev1.ConfigMap {

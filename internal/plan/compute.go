@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -26,6 +27,8 @@ type object struct {
 	obj       *unstructured.Unstructured
 	mapping   *meta.RESTMapping
 	item      Item
+	// left are the fields the apply leaves to controllers (render.AsSent).
+	left []render.LeftField
 }
 
 // Compute plans the apply of rendered through client. The plan lists every
@@ -89,6 +92,9 @@ func Compute(ctx context.Context, client *kube.Client, rendered *render.Result, 
 	p := &Plan{Environment: opts.Environment}
 	current := make([]inventory.Entry, 0, len(objs))
 	for _, o := range objs {
+		if note := render.DescribeLeft(o.left); note != "" && o.item.Action != Error {
+			o.item.Note = strings.TrimPrefix(o.item.Note+"; "+note, "; ")
+		}
 		p.Items = append(p.Items, o.item)
 		current = append(current, inventory.Entry{Ref: o.item.Ref, Component: o.component})
 		opts.Logger.Debug("planned", "object", o.item.Ref.String(), "action", o.item.Action)
@@ -158,6 +164,7 @@ func (c *computer) resolve(ctx context.Context, o *object) {
 		o.obj.SetNamespace("")
 	}
 	o.item.Ref = inventory.RefOf(o.obj)
+	o.obj, o.left = render.AsSent(o.obj)
 }
 
 // plan dry-runs o and compares the result with the live object.

@@ -90,7 +90,8 @@ type Item struct {
 	// apply; for a create, against nothing. Secret values are masked.
 	Diff string `json:"diff,omitempty"`
 	// Note explains an unusual plan: a create shown without a dry-run, an
-	// object adopted from outside envctl, a prune that would be skipped.
+	// object adopted from outside envctl, a prune that would be skipped,
+	// fields left to the controller that owns them (render.AsSent).
 	Note string `json:"note,omitempty"`
 	// Error is the message of a failed dry-run, with Secret values withheld.
 	Error string `json:"error,omitempty"`

@@ -1,6 +1,7 @@
 // Package source turns where the declared state lives (a local directory,
-// later a Git checkout) into a Snapshot: a root directory that every path in
-// the configuration is confined to, and the revision it was taken at.
+// or a Git repository through internal/source/git) into a Snapshot: a root
+// directory that every path in the configuration is confined to, and the
+// revision it was taken at.
 package source
 
 import (
@@ -8,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -42,31 +42,16 @@ func (d Dir) String() string { return d.Path }
 
 // Snapshot is the declared state at one revision.
 type Snapshot struct {
-	// Root is the absolute, symlink-free path of the repository root.
+	// Root is the absolute, symlink-free path of the folder that holds
+	// config.yaml; every path in the configuration is confined to it.
 	Root string
-	// Revision identifies the content: a commit (with "-dirty" when the work
-	// tree has changes), or "local" outside a Git repository.
+	// Revision identifies the content, as Flux writes it:
+	// "main@sha1:<hex>" for a branch, "v1.2.3@sha1:<hex>" for a tag,
+	// "sha1:<hex>" for a commit or a clean local work tree,
+	// "sha1:<hex>-dirty" for a work tree with changes to tracked files, and
+	// "sha256:<hex>" for a local directory outside Git (a hash of its
+	// content). Two snapshots with the same revision hold the same files.
 	Revision string
-}
-
-// Local returns a snapshot of the directory dir.
-func Local(dir string) (*Snapshot, error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, fmt.Errorf("source %s: %w", dir, err)
-	}
-	root, err := filepath.EvalSymlinks(abs)
-	if err != nil {
-		return nil, errs.Input(fmt.Errorf("source %s: %w", dir, err))
-	}
-	st, err := os.Stat(root)
-	if err != nil {
-		return nil, errs.Input(fmt.Errorf("source %s: %w", dir, err))
-	}
-	if !st.IsDir() {
-		return nil, errs.Inputf("source %s: not a directory", dir)
-	}
-	return &Snapshot{Root: root, Revision: "local"}, nil
 }
 
 // EscapeError reports a path that leaves the repository root.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/envctl/envctl/internal/errs"
@@ -83,7 +84,7 @@ func TestLocal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Revision != "local" || !filepath.IsAbs(s.Root) {
+	if !strings.HasPrefix(s.Revision, "sha256:") || !filepath.IsAbs(s.Root) {
 		t.Errorf("Local = %+v", s)
 	}
 	if _, err := Local(filepath.Join(dir, "nope")); errs.KindOf(err) != errs.KindInput {

@@ -180,6 +180,9 @@ func Get(t testing.TB) *Env {
 	if testing.Short() {
 		t.Skip(skipMessage)
 	}
+	if skipReason != "" {
+		t.Skip(skipReason)
+	}
 	if !ran {
 		t.Fatal("testenv.Get: the test package's TestMain must call testenv.Run: func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }")
 	}

@@ -5,12 +5,17 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strconv"
 
 	"github.com/spf13/pflag"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/kubernetes/cmd/kube-apiserver/app"
 	"k8s.io/kubernetes/cmd/kube-apiserver/app/options"
+
+	"github.com/envctl/envctl/internal/cluster/embedded/webhooks"
 )
 
 // apiServerFlags are the kube-apiserver command-line flags of the embedded
@@ -64,8 +69,9 @@ type apiServer struct {
 }
 
 // newAPIServer builds the kube-apiserver (aggregator, core APIs and
-// apiextensions chained as in the real binary) on listener ln.
-func newAPIServer(ctx context.Context, o *Options, p *pki, etcdURL string, ln net.Listener) (*apiServer, error) {
+// apiextensions chained as in the real binary) on listener ln, with guard
+// answering the webhooks that only a pod could serve.
+func newAPIServer(ctx context.Context, o *Options, p *pki, etcdURL string, ln net.Listener, guard *webhooks.Guard) (*apiServer, error) {
 	s := options.NewServerRunOptions()
 	fs := pflag.NewFlagSet("kube-apiserver", pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -94,6 +100,9 @@ func newAPIServer(ctx context.Context, o *Options, p *pki, etcdURL string, ln ne
 	if err != nil {
 		return nil, err
 	}
+	if err := guardWebhooks(cfg, guard); err != nil {
+		return nil, err
+	}
 	cc, err := cfg.Complete()
 	if err != nil {
 		return nil, fmt.Errorf("complete kube-apiserver config: %w", err)
@@ -107,4 +116,36 @@ func newAPIServer(ctx context.Context, o *Options, p *pki, etcdURL string, ln ne
 		return nil, fmt.Errorf("prepare kube-apiserver: %w", err)
 	}
 	return &apiServer{run: prepared.Run}, nil
+}
+
+// guardWebhooks makes the API server of cfg call guard instead of any
+// webhook that only a pod could serve, so that it never dials a Service's
+// ClusterIP or a URL off this machine:
+//
+//   - admission: the webhook plugins read their configurations from the
+//     API server's shared informers, whose transform (set before they
+//     start) points such webhooks at the guard, served on the API
+//     server's own port ahead of its handler chain;
+//   - CRD conversion: apiextensions builds each converter's client from
+//     its authentication-info resolver, which hands out a client whose
+//     transport is the guard.
+func guardWebhooks(cfg *app.Config, guard *webhooks.Guard) error {
+	adm := cfg.KubeAPIs.ControlPlane.VersionedInformers.Admissionregistration().V1()
+	for name, inf := range map[string]cache.SharedIndexInformer{
+		"validating": adm.ValidatingWebhookConfigurations().Informer(),
+		"mutating":   adm.MutatingWebhookConfigurations().Informer(),
+	} {
+		if err := inf.SetTransform(guard.Transform); err != nil {
+			return fmt.Errorf("guard %s webhooks: %w", name, err)
+		}
+	}
+	ext := &cfg.ApiExtensions.ExtraConfig
+	ext.AuthResolverWrapper = guard.ConversionResolver(ext.AuthResolverWrapper)
+	ext.ServiceResolver = webhooks.ConversionServiceResolver(ext.ServiceResolver)
+	gen := cfg.Aggregator.GenericConfig
+	build := gen.BuildHandlerChainFunc
+	gen.BuildHandlerChainFunc = func(api http.Handler, c *genericapiserver.Config) http.Handler {
+		return guard.Wrap(build(api, c))
+	}
+	return nil
 }

@@ -39,6 +39,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/envctl/envctl/internal/cluster/embedded/nodesim"
+	"github.com/envctl/envctl/internal/cluster/embedded/webhooks"
 	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/errs"
 )
@@ -71,6 +72,10 @@ type Options struct {
 	// on disks with slow fsync (network volumes, some laptops) it is what
 	// write latency consists of.
 	Durable bool
+	// Webhooks is the policy for webhooks that only a pod could serve
+	// (config.WebhooksSkip or config.WebhooksFail; skip when empty); see
+	// package webhooks. SetWebhookPolicy changes it while the cluster runs.
+	Webhooks string
 	// Logger receives the components' logs, demoted so that nothing reaches
 	// a terminal at the default level; slog.Default() when nil.
 	Logger *slog.Logger
@@ -97,6 +102,9 @@ func (o *Options) defaults() error {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.Webhooks != "" && o.Webhooks != config.WebhooksSkip && o.Webhooks != config.WebhooksFail {
+		return errs.Inputf("embedded cluster: unknown webhook policy %q; want %s or %s", o.Webhooks, config.WebhooksSkip, config.WebhooksFail)
+	}
 	// Checked before anything is written or started: a bad pool is the
 	// user's to fix, and names the pool.
 	if err := nodesim.Validate(simulatorOptions(*o)); err != nil {
@@ -114,6 +122,8 @@ type ControlPlane struct {
 	logger *slog.Logger
 	// nodeNames are the simulated nodes WaitUsable waits for.
 	nodeNames []string
+	// guard answers the webhooks that only a pod could serve.
+	guard *webhooks.Guard
 
 	stopOnce sync.Once
 	stopReq  chan struct{}
@@ -167,6 +177,19 @@ func (cp *ControlPlane) Stop() error {
 func (cp *ControlPlane) Wait() error {
 	<-cp.done
 	return cp.err
+}
+
+// WebhookPolicy is the policy for webhooks that only a pod could serve.
+func (cp *ControlPlane) WebhookPolicy() string { return cp.guard.Policy() }
+
+// SetWebhookPolicy changes the policy for webhooks that only a pod could
+// serve (config.WebhooksSkip or config.WebhooksFail); calls from now on
+// follow it.
+func (cp *ControlPlane) SetWebhookPolicy(policy string) error {
+	if err := cp.guard.SetPolicy(policy); err != nil {
+		return errs.Input(fmt.Errorf("embedded cluster: %w", err))
+	}
+	return nil
 }
 
 // Done is closed once the control plane has stopped.

@@ -42,6 +42,7 @@ func (p *Provider) Ensure(ctx context.Context, spec cluster.Spec) (*cluster.Info
 		return nil, err
 	}
 	pools := nodePools(spec.Cluster.Embedded)
+	policy := spec.Cluster.Embedded.WebhookPolicy()
 	if err := nodesim.Validate(nodesim.Options{Pools: pools}); err != nil {
 		return nil, fmt.Errorf("embedded cluster %s: %w", name, err)
 	}
@@ -70,6 +71,12 @@ func (p *Provider) Ensure(ctx context.Context, spec cluster.Spec) (*cluster.Info
 	st, fresh, err := p.prepareState(dir, name, pools)
 	if err != nil {
 		return nil, err
+	}
+	if st.webhookPolicy() != policy {
+		st.Webhooks = policy
+		if err := writeState(dir, st); err != nil {
+			return nil, fmt.Errorf("embedded cluster %s: %w", name, err)
+		}
 	}
 	why := ""
 	if !fresh {
@@ -129,7 +136,36 @@ func (p *Provider) alreadyRunning(ctx context.Context, spec cluster.Spec, dir st
 	if !samePools(st.Nodes, nodePools(spec.Cluster.Embedded)) {
 		p.log().Warn("embedded cluster runs with the nodes it was created with, not the declared ones; delete and create it to change them", "cluster", spec.Name)
 	}
+	if policy := spec.Cluster.Embedded.WebhookPolicy(); st.webhookPolicy() != policy {
+		if err := p.switchWebhooks(ctx, spec, dir, st, policy); err != nil {
+			return nil, err
+		}
+	}
 	return p.info(ctx, dir, spec.Name), nil
+}
+
+// webhookSwitchTimeout bounds the wait for a running serve process to take
+// up a new webhook policy; it reads its state every watchdogInterval.
+const webhookSwitchTimeout = 4 * watchdogInterval
+
+// switchWebhooks records a new webhook policy in the state of a running
+// cluster and waits until its API server follows it.
+func (p *Provider) switchWebhooks(ctx context.Context, spec cluster.Spec, dir string, st *clusterState, policy string) error {
+	done := spec.Step(fmt.Sprintf("Switching embedded cluster %s to webhooks: %s", spec.Name, policy))
+	st.Webhooks = policy
+	err := writeState(dir, st)
+	var rc *rest.Config
+	if err == nil {
+		rc, err = p.restConfig(dir, spec.Name)
+	}
+	if err == nil {
+		err = waitWebhookPolicy(ctx, rc, policy, webhookSwitchTimeout)
+	}
+	done(err)
+	if err != nil {
+		return fmt.Errorf("embedded cluster %s: %w", spec.Name, err)
+	}
+	return nil
 }
 
 // start starts the serve process and waits until the cluster is usable,

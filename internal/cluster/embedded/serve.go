@@ -118,7 +118,7 @@ func Serve(ctx context.Context, opts ServeOptions) (err error) {
 		}
 	}()
 
-	cp, err := startOnPort(ctx, log, Options{Dir: dir, Port: st.Port, Nodes: st.Nodes, Logger: log})
+	cp, err := startOnPort(ctx, log, Options{Dir: dir, Port: st.Port, Nodes: st.Nodes, Webhooks: st.Webhooks, Logger: log})
 	if err != nil {
 		return fmt.Errorf("embedded cluster %s: %w", opts.Name, err)
 	}
@@ -146,12 +146,14 @@ func Serve(ctx context.Context, opts ServeOptions) (err error) {
 	ready.send(readyUsable)
 	ready.close()
 
-	return watch(ctx, log, cp, pidPath, self)
+	return watch(ctx, log, cp, dir, opts.Name, self)
 }
 
 // watch blocks until ctx ends, the control plane fails, or the pid file
-// stops naming this process.
-func watch(ctx context.Context, log *slog.Logger, cp *ControlPlane, pidPath string, self proc) error {
+// stops naming this process. Meanwhile it follows the webhook policy of the
+// state file.
+func watch(ctx context.Context, log *slog.Logger, cp *ControlPlane, dir, name string, self proc) error {
+	pidPath := filepath.Join(dir, pidFile)
 	tick := time.NewTicker(watchdogInterval)
 	defer tick.Stop()
 	for {
@@ -167,6 +169,7 @@ func watch(ctx context.Context, log *slog.Logger, cp *ControlPlane, pidPath stri
 				log.Warn("stopping embedded cluster: its pid file no longer names this process; the cluster was deleted or taken over", "pidFile", pidPath, "err", err)
 				return nil
 			}
+			followWebhookPolicy(log, cp, dir, name)
 		}
 	}
 }

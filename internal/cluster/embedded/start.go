@@ -17,6 +17,7 @@ import (
 	basecompatibility "k8s.io/component-base/compatibility"
 
 	"github.com/envctl/envctl/internal/cluster/embedded/nodesim"
+	"github.com/envctl/envctl/internal/cluster/embedded/webhooks"
 	"github.com/envctl/envctl/internal/errs"
 )
 
@@ -82,7 +83,7 @@ func start(ctx context.Context, opts Options, ln net.Listener) (cp *ControlPlane
 	r.add("etcd", etcd.stop)
 	opts.Logger.Debug("embedded cluster: etcd ready", "elapsed", time.Since(began))
 
-	api, err := newAPIServer(r.tier("kube-apiserver"), &opts, cp.pki, etcd.clientURL, ln)
+	api, err := newAPIServer(r.tier("kube-apiserver"), &opts, cp.pki, etcd.clientURL, ln, cp.guard)
 	if err != nil {
 		return nil, fmt.Errorf("embedded cluster: %w", err)
 	}
@@ -146,6 +147,9 @@ func prepare(opts Options, server string) (*ControlPlane, error) {
 	}
 	if err := cp.writeComponentKubeconfigs(); err != nil {
 		return nil, err
+	}
+	if cp.guard, err = webhooks.NewGuard(opts.Webhooks, server, p.ca.certPEM(), opts.Logger); err != nil {
+		return nil, errs.Input(fmt.Errorf("embedded cluster: %w", err))
 	}
 	return cp, nil
 }

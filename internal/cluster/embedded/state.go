@@ -51,12 +51,24 @@ type clusterState struct {
 	// Nodes are the simulated node pools; a restart keeps them, so that
 	// the nodes registered in etcd are the ones that send heartbeats.
 	Nodes []config.NodePool `json:"nodes"`
+	// Webhooks is the policy for webhooks that only a pod could serve
+	// (config.EmbeddedSpec.Webhooks); empty means skip. Ensure records the
+	// environment's; a running serve process follows changes to it.
+	Webhooks string `json:"webhooks,omitempty"`
 	// Server, Port, PID and Started describe the last serve process that
 	// got its API server up; empty until the first one did.
 	Server  string    `json:"server,omitempty"`
 	Port    int       `json:"port,omitempty"`
 	PID     int       `json:"pid,omitempty"`
 	Started time.Time `json:"started,omitzero"`
+}
+
+// webhookPolicy is the recorded webhook policy, skip when none is.
+func (s *clusterState) webhookPolicy() string {
+	if s.Webhooks == "" {
+		return config.WebhooksSkip
+	}
+	return s.Webhooks
 }
 
 // served reports whether a serve process ever got the cluster's API
@@ -129,6 +141,8 @@ func parseState(data []byte) (*clusterState, error) {
 		return nil, fmt.Errorf("port %d out of range", st.Port)
 	case st.PID < 0:
 		return nil, fmt.Errorf("pid %d is negative", st.PID)
+	case st.Webhooks != "" && st.Webhooks != config.WebhooksSkip && st.Webhooks != config.WebhooksFail:
+		return nil, fmt.Errorf("unknown webhook policy %q", st.Webhooks)
 	}
 	return &st, nil
 }

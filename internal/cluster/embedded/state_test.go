@@ -25,6 +25,7 @@ func validState() *clusterState {
 		Port:              40001,
 		PID:               4242,
 		Started:           time.Date(2026, 1, 2, 3, 4, 6, 0, time.UTC),
+		Webhooks:          config.WebhooksFail,
 	}
 }
 
@@ -64,6 +65,7 @@ func TestReadStateRejectsDamage(t *testing.T) {
 		{"no created", `{"format":1,"name":"demo","nodes":[{"count":1}]}`, "no creation time"},
 		{"no nodes", `{"format":1,"name":"demo","created":"2026-01-02T03:04:05Z"}`, "no node pools"},
 		{"bad port", `{"format":1,"name":"demo","created":"2026-01-02T03:04:05Z","nodes":[{"count":1}],"port":70000}`, "port 70000 out of range"},
+		{"bad webhook policy", `{"format":1,"name":"demo","created":"2026-01-02T03:04:05Z","nodes":[{"count":1}],"webhooks":"maybe"}`, `unknown webhook policy "maybe"`},
 		{"other cluster", `{"format":1,"name":"other","created":"2026-01-02T03:04:05Z","nodes":[{"count":1}]}`, `is the state of cluster "other", not "demo"`},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,262 @@
+package lease
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/envctl/envctl/internal/errs"
+)
+
+// Held is a lock this process holds. It renews itself in the background
+// until Release, or until renewal fails for long enough that another
+// process may have taken it; Lost then closes, and the holder must stop
+// writing at once.
+type Held struct {
+	client kubernetes.Interface
+	env    string
+	opts   Options
+	since  time.Time
+	log    *slog.Logger
+
+	lost     chan struct{}
+	stop     chan struct{}
+	stopped  chan struct{}
+	lostOnce sync.Once
+	stopOnce sync.Once
+
+	mu    sync.Mutex
+	lease *coordinationv1.Lease
+	err   error
+}
+
+func newHeld(client kubernetes.Interface, env string, opts Options, l *coordinationv1.Lease) *Held {
+	h := &Held{
+		client:  client,
+		env:     env,
+		opts:    opts,
+		since:   acquiredAt(l),
+		log:     opts.Logger.With("environment", env),
+		lease:   l,
+		lost:    make(chan struct{}),
+		stop:    make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+	go h.renewLoop()
+	return h
+}
+
+// Environment is the environment the lock is for.
+func (h *Held) Environment() string { return h.env }
+
+// Holder is this process's identity as written in the Lease.
+func (h *Held) Holder() string { return h.opts.Holder }
+
+// Since is when this process took the lock.
+func (h *Held) Since() time.Time { return h.since }
+
+// Lost closes when the lock is lost before Release: another process took
+// it, or renewal failed until the Lease may have expired. It never closes
+// after Release, so a goroutine waiting on it must also wait on something
+// that ends.
+func (h *Held) Lost() <-chan struct{} { return h.lost }
+
+// Err says why the lock was lost; nil while it is held.
+func (h *Held) Err() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.err
+}
+
+// Release stops the renewal and clears the holder, so that a waiting
+// process takes the lock at its next poll instead of after the lease
+// duration. A lock already lost, or a Lease already gone, is not an error.
+// Release runs once; later calls return nil.
+func (h *Held) Release(ctx context.Context) error {
+	first := false
+	h.stopOnce.Do(func() { first = true; close(h.stop) })
+	if !first {
+		return nil
+	}
+	<-h.stopped
+	select {
+	case <-h.lost:
+		return nil
+	default:
+	}
+	h.mu.Lock()
+	cur := h.lease.DeepCopy()
+	h.mu.Unlock()
+	leases := h.client.CoordinationV1().Leases(h.opts.Namespace)
+	for range 3 {
+		if holderOf(cur) != h.opts.Holder {
+			return nil
+		}
+		empty := ""
+		now := metav1.NowMicro()
+		cur.Spec.HolderIdentity = &empty
+		cur.Spec.RenewTime = &now
+		_, err := leases.Update(ctx, cur, metav1.UpdateOptions{})
+		switch {
+		case err == nil, apierrors.IsNotFound(err):
+			h.log.Debug("lock released")
+			return nil
+		case apierrors.IsConflict(err):
+			// Our own renewal raced, or someone took it: read and judge again.
+			if cur, err = leases.Get(ctx, cur.Name, metav1.GetOptions{}); err != nil {
+				if apierrors.IsNotFound(err) {
+					return nil
+				}
+				return errs.Cluster(fmt.Errorf("release the lock of environment %s: %w", h.env, err))
+			}
+		default:
+			return errs.Cluster(fmt.Errorf("release the lock of environment %s: %w", h.env, err))
+		}
+	}
+	return errs.Cluster(fmt.Errorf("release the lock of environment %s: the Lease kept changing", h.env))
+}
+
+// renewLoop renews every third of the duration. A renewal that keeps
+// failing gives the lock up two thirds of a duration after the last good
+// one: a waiting process counts a full duration from when it last saw the
+// Lease change, which is after that renewal, so it cannot take the lock
+// while this process still believes it holds it.
+func (h *Held) renewLoop() {
+	defer close(h.stopped)
+	every := h.opts.Duration / 3
+	giveUp := h.opts.Duration * 2 / 3
+	last := time.Now()
+	t := time.NewTimer(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case <-t.C:
+		}
+		attempt := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), max(giveUp-time.Since(last), 100*time.Millisecond))
+		err := h.renew(ctx)
+		cancel()
+		var taken *takenError
+		switch {
+		case err == nil:
+			last = attempt
+			t.Reset(every)
+		case errors.As(err, &taken):
+			h.lose(err)
+			return
+		case time.Since(last) >= giveUp:
+			h.lose(fmt.Errorf("could not renew the lock of environment %s for %s: %w", h.env, time.Since(last).Round(time.Millisecond), err))
+			return
+		default:
+			h.log.Warn("renewing the lock failed; retrying", "err", err)
+			t.Reset(min(every/4+10*time.Millisecond, giveUp-time.Since(last)))
+		}
+	}
+}
+
+// takenError is a Lease found held by someone else at renewal.
+type takenError struct{ env, holder string }
+
+func (e *takenError) Error() string {
+	if e.holder == "" {
+		return fmt.Sprintf("the lock of environment %s was released by someone else", e.env)
+	}
+	return fmt.Sprintf("the lock of environment %s was taken by %s", e.env, e.holder)
+}
+
+// renew writes a new renewTime, with the version last seen as the
+// precondition; on a conflict it reads the Lease and renews only if this
+// process still holds it. A Lease deleted under a holder (a `down` of the
+// last environment removes the namespace) is made again.
+func (h *Held) renew(ctx context.Context) error {
+	h.mu.Lock()
+	next := h.lease.DeepCopy()
+	h.mu.Unlock()
+	leases := h.client.CoordinationV1().Leases(h.opts.Namespace)
+	now := metav1.NowMicro()
+	next.Spec.RenewTime = &now
+	out, err := leases.Update(ctx, next, metav1.UpdateOptions{})
+	if apierrors.IsConflict(err) {
+		cur, gerr := leases.Get(ctx, next.Name, metav1.GetOptions{})
+		if gerr != nil {
+			return gerr
+		}
+		if holderOf(cur) != h.opts.Holder {
+			return &takenError{env: h.env, holder: holderOf(cur)}
+		}
+		cur.Spec.RenewTime = &now
+		out, err = leases.Update(ctx, cur, metav1.UpdateOptions{})
+	}
+	if apierrors.IsNotFound(err) {
+		a := &acquirer{client: h.client, env: h.env, name: next.Name, opts: h.opts}
+		out, err = a.create(ctx)
+		if apierrors.IsAlreadyExists(err) {
+			return &takenError{env: h.env, holder: "another process"}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	h.mu.Lock()
+	h.lease = out
+	h.mu.Unlock()
+	return nil
+}
+
+func (h *Held) lose(err error) {
+	h.lostOnce.Do(func() {
+		h.mu.Lock()
+		h.err = err
+		h.mu.Unlock()
+		h.log.Warn("lock lost", "err", err)
+		close(h.lost)
+	})
+}
+
+// Info is who holds an environment's lock, for status.
+type Info struct {
+	Environment string    `json:"environment"`
+	Holder      string    `json:"holder,omitempty"`
+	Since       time.Time `json:"since,omitzero"`
+	RenewedAt   time.Time `json:"renewedAt,omitzero"`
+	// Duration is the Lease's validity without renewal.
+	Duration time.Duration `json:"duration"`
+}
+
+// Held reports whether someone holds the lock by the Lease's own record:
+// a holder, renewed within its duration of now. It reads the local clock
+// against the holder's, so it serves display, never the decision to take
+// the lock.
+func (i *Info) Held(now time.Time) bool {
+	return i.Holder != "" && now.Sub(i.RenewedAt) < i.Duration
+}
+
+// Get reads env's lock without taking it. An environment whose lock was
+// never taken gives nil and no error.
+func Get(ctx context.Context, client kubernetes.Interface, env string) (*Info, error) {
+	l, err := client.CoordinationV1().Leases(Namespace).Get(ctx, Name(env), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, errs.Cluster(fmt.Errorf("read the lock of environment %s: %w", env, err))
+	}
+	info := &Info{Environment: env, Holder: holderOf(l), Since: acquiredAt(l)}
+	if l.Spec.RenewTime != nil {
+		info.RenewedAt = l.Spec.RenewTime.Time
+	}
+	if l.Spec.LeaseDurationSeconds != nil {
+		info.Duration = time.Duration(*l.Spec.LeaseDurationSeconds) * time.Second
+	}
+	return info, nil
+}
