@@ -33,6 +33,8 @@ type downOptions struct {
 	// ForcePrune deletes CustomResourceDefinitions that still have custom
 	// resources envctl does not manage (they go with the CRD).
 	ForcePrune bool
+	// LockTimeout is how long to wait for the environment's lock.
+	LockTimeout time.Duration
 }
 
 // downReport is what `envctl down -o json` prints.
@@ -108,11 +110,16 @@ missing, down rebuilds it from the labels of the environment's objects.`,
 	fl.BoolVarP(&o.Yes, "yes", "y", false, "delete without asking (required without a terminal)")
 	fl.BoolVar(&o.DryRun, "dry-run", false, "print what would be deleted and delete nothing")
 	fl.BoolVar(&o.ForcePrune, "force-prune", false, "also delete CustomResourceDefinitions whose custom resources envctl does not manage, and those resources with them")
+	bindLockTimeout(fl, &o.LockTimeout)
 	o.Cluster.bind(fl)
 	return cmd
 }
 
 func runDown(ctx context.Context, f *Factory, o *downOptions) error {
+	if err := checkLockTimeout(o.LockTimeout); err != nil {
+		return err
+	}
+	releaseBeforeClusterDelete := func() {}
 	repo, env, err := loadEnvironment(f, o.Env, nil)
 	if err != nil {
 		return err
@@ -133,6 +140,17 @@ func runDown(ctx context.Context, f *Factory, o *downOptions) error {
 	}
 	deleteCluster := target.createdByEnvctl() && !o.KeepCluster
 
+	if !o.DryRun {
+		// One writer per environment: an up or apply running now would
+		// re-create what down deletes.
+		var lock *environmentLock
+		ctx, lock, err = lockEnvironment(ctx, f, target.client.Clientset, env.Name(), "down", o.LockTimeout)
+		if err != nil {
+			return err
+		}
+		defer lock.release()
+		releaseBeforeClusterDelete = lock.release
+	}
 	inv, err := loadForDown(ctx, f, target)
 	if err != nil {
 		return err
@@ -162,6 +180,8 @@ func runDown(ctx context.Context, f *Factory, o *downOptions) error {
 		}
 	}
 	if deleteCluster {
+		// The lock goes with the cluster: release it while it can be.
+		releaseBeforeClusterDelete()
 		progress := newProgress(f)
 		done := progress.Step(fmt.Sprintf("Deleting %s cluster %s", target.provider.Name(), target.clusterName))
 		err := target.provider.Delete(ctx, target.clusterName)

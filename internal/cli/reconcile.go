@@ -32,6 +32,10 @@ type reconcileOptions struct {
 	NoWait         bool
 	Adopt          bool
 	Output         string
+	// LockTimeout is how long to wait for the environment's lock.
+	LockTimeout time.Duration
+	// command names the command (up, apply) in the lock's holder identity.
+	command string
 	// Flags holds the setting override flags, passed on to config.Load.
 	Flags *pflag.FlagSet
 }
@@ -46,6 +50,7 @@ func (o *reconcileOptions) bind(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.NoWait, "no-wait", false, "do not wait for components to become healthy (hooks are still waited for); prune then runs once every apply succeeded, without a health check")
 	fs.BoolVar(&o.Adopt, "adopt", false, "take over objects labelled for another environment, and an environment applied from another repository")
 	fs.StringVarP(&o.Output, "output", "o", "text", "summary format: text or json")
+	bindLockTimeout(fs, &o.LockTimeout)
 	config.BindFlags(fs, "apply.concurrency")
 }
 
@@ -55,6 +60,9 @@ func (o *reconcileOptions) validate() error {
 	}
 	if o.Timeout < 0 {
 		return usageError(fmt.Errorf("--timeout must not be negative, got %s", o.Timeout))
+	}
+	if err := checkLockTimeout(o.LockTimeout); err != nil {
+		return err
 	}
 	if o.ForcePrune && o.NoPrune {
 		return usageError(fmt.Errorf("--force-prune and --no-prune contradict each other"))
@@ -104,9 +112,18 @@ type clusterInfo struct {
 // reconcile renders the environment and reconciles the cluster of client
 // with it, showing progress on the error stream and the summary on the
 // output stream.
+//
+// It holds the environment's lock (see lockEnvironment) for the whole run.
 func reconcile(ctx context.Context, f *Factory, o *reconcileOptions, repo *config.Repo, env *config.Environment, client *kube.Client, cl clusterInfo, progress *progressView) (*engine.Result, error) {
+	ctx, lock, err := lockEnvironment(ctx, f, client.Clientset, env.Name(), o.command, o.LockTimeout)
+	if err != nil {
+		progress.Close()
+		return nil, err
+	}
+	defer lock.release()
 	snap, err := source.Local(repo.Root)
 	if err != nil {
+		progress.Close()
 		return nil, err
 	}
 	// Count the requests, so that the summary can show that a run with
