@@ -9,6 +9,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/envctl/envctl/internal/lease"
+	"github.com/envctl/envctl/internal/testhook"
 )
 
 // defaultLockTimeout is how long a command waits, by default, for another
@@ -65,6 +66,8 @@ func lockEnvironment(ctx context.Context, f *Factory, client kubernetes.Interfac
 				env, holder, at, timeout)
 		},
 		Logger: f.Logger,
+		// lease.DefaultDuration, but in envctl's own tests.
+		Duration: testhook.LeaseDuration(),
 	})
 	if err != nil {
 		return nil, nil, err

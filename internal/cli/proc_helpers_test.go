@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,7 +28,7 @@ type proc struct {
 	args   []string
 	cmd    *exec.Cmd
 	out    bytes.Buffer
-	errOut bytes.Buffer
+	errOut lockedBuffer
 	dir    string // the pause files
 	done   chan struct{}
 	code   int
@@ -181,4 +182,40 @@ func (p *proc) maxRSS() int64 {
 		return 0
 	}
 	return p.usage.Maxrss * 1024
+}
+
+// lockedBuffer is a process's stderr, which a test may read while the
+// process still writes it (to see that it waits for a lock).
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// waitOutput waits until the process's stderr holds want, failing the test
+// if it exits first or takes longer than timeout.
+func (p *proc) waitOutput(want string, timeout time.Duration) {
+	p.t.Helper()
+	deadline := time.After(timeout)
+	for !strings.Contains(p.errOut.String(), want) {
+		select {
+		case <-p.done:
+			p.record()
+			p.t.Fatalf("envctl %s exited (%d) before it printed %q\nstderr:\n%s", strings.Join(p.args, " "), p.code, want, p.errOut.String())
+		case <-deadline:
+			p.t.Fatalf("envctl %s did not print %q within %v\nstderr:\n%s", strings.Join(p.args, " "), want, timeout, p.errOut.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }

@@ -36,6 +36,10 @@ const (
 	// ShardSizeEnv sets the inventory's shard size in bytes, so that a test
 	// can have a small inventory stored in several shards.
 	ShardSizeEnv = "ENVCTL_TEST_INVENTORY_SHARD_SIZE"
+	// LeaseDurationEnv sets the duration of the environment's lock (a Go
+	// duration), so that a test sees the lock of a killed process expire
+	// in seconds rather than after the default.
+	LeaseDurationEnv = "ENVCTL_TEST_LEASE_DURATION"
 )
 
 // Phases a test can pause at.
@@ -131,4 +135,16 @@ func ShardSize() int {
 		return 0
 	}
 	return n
+}
+
+// LeaseDuration is the lock duration a test asked for, or 0.
+func LeaseDuration() time.Duration {
+	if !enabled() {
+		return 0
+	}
+	d, err := time.ParseDuration(os.Getenv(LeaseDurationEnv))
+	if err != nil || d < 0 {
+		return 0
+	}
+	return d
 }
