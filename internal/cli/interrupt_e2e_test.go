@@ -71,7 +71,9 @@ func TestSecondInterruptExitsAtOnce(t *testing.T) {
 	// The last inventory save does not end with the run's context (what was
 	// applied must be recorded), so the first Ctrl-C leaves it paused.
 	phase := testhook.InventorySave + "#2"
-	p := e.start(phase, nil, "apply")
+	// The process exits without releasing the environment's lock: a short
+	// one expires before the converging runs below, instead of after 15 s.
+	p := e.start(phase, []string{testhook.LeaseDurationEnv + "=2s"}, "apply")
 	p.waitPaused(phase)
 	p.signal(syscall.SIGINT)
 	select {

@@ -62,6 +62,10 @@ func lockEnvironment(ctx context.Context, f *Factory, client kubernetes.Interfac
 			if !since.IsZero() {
 				at = " since " + since.Local().Format(time.DateTime)
 			}
+			if timeout == 0 {
+				fmt.Fprintf(errOut, "Environment %s is being written by %s%s; not waiting (--lock-timeout 0)\n", env, holder, at)
+				return
+			}
 			fmt.Fprintf(errOut, "Environment %s is being written by %s%s; waiting up to %s for it (--lock-timeout)\n",
 				env, holder, at, timeout)
 		},
