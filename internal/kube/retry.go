@@ -1,8 +1,10 @@
 package kube
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -87,11 +89,21 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // attempt sends r once, bounded by AttemptTimeout (watches aside), the
 // body included: the bound ends when the body is closed.
+//
+// The response to a request that may be sent again is read whole here, so
+// that a connection cut while the body arrives (an API server killed after
+// it applied a patch) is an error of the attempt, retried, rather than an
+// error of the caller's read, which nothing retries: the object would be
+// applied without envctl knowing it.
 func (t *retryTransport) attempt(r *http.Request) (*http.Response, error) {
-	if AttemptTimeout <= 0 || r.URL.Query().Get("watch") == "true" {
+	watch := r.URL.Query().Get("watch")
+	if watch == "true" || watch == "1" {
 		return t.next.RoundTrip(r)
 	}
-	ctx, cancel := context.WithTimeoutCause(r.Context(), AttemptTimeout, errAttemptTimeout)
+	ctx, cancel := r.Context(), context.CancelFunc(func() {})
+	if AttemptTimeout > 0 {
+		ctx, cancel = context.WithTimeoutCause(r.Context(), AttemptTimeout, errAttemptTimeout)
+	}
 	resp, err := t.next.RoundTrip(r.WithContext(ctx))
 	if err != nil {
 		cancel()
@@ -101,6 +113,18 @@ func (t *retryTransport) attempt(r *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	if !idempotent(r) {
+		return resp, nil
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		if errors.Is(context.Cause(ctx), errAttemptTimeout) && r.Context().Err() == nil {
+			err = errAttemptTimeout
+		}
+		return nil, fmt.Errorf("read the answer to %s %s: %w", r.Method, r.URL.Path, err)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
 	return resp, nil
 }
 
