@@ -293,13 +293,35 @@ func deleteObjects(ctx context.Context, f *Factory, target *envTarget, inv *inve
 		return nil
 	}
 	if res != nil {
-		left := inv.Replace(inv.Components, res.Retained())
+		// Everything not dealt with stays recorded: what failed or a guard
+		// held, and what the run never reached (it stopped at the timeout
+		// before the Namespaces, deleted last).
+		left := inv.Replace(inv.Components, notDealtWith(inv, res))
 		left.AppliedAt = inv.AppliedAt
 		if _, serr := store.Save(ctx, left); serr != nil {
 			err = errors.Join(err, serr)
 		}
 	}
 	return fmt.Errorf("environment %s is not fully down: %w; run `envctl down %s` again", inv.Environment, err, inv.Environment)
+}
+
+// notDealtWith returns the entries of inv that res did not delete or
+// release (Skipped: left in place, no longer tracked).
+func notDealtWith(inv *inventory.Inventory, res *prune.Result) []inventory.Entry {
+	dealt := map[inventory.Key]bool{}
+	for _, it := range res.Items {
+		switch it.Outcome {
+		case prune.Pruned, prune.Gone, prune.Skipped:
+			dealt[it.Entry.Key()] = true
+		}
+	}
+	var out []inventory.Entry
+	for _, e := range inv.Entries {
+		if !dealt[e.Key()] {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func printDown(f *Factory, o *downOptions, r *downReport, incomplete bool) error {

@@ -70,7 +70,7 @@ spec:
 	iv.watch(e.ns + "-by")
 
 	e.overlay(matrixRender(canary, 1), "")
-	p := e.start(testhook.Apply, nil, "up")
+	p := e.start(testhook.Apply, []string{testhook.LeaseDurationEnv + "=2s"}, "up")
 	p.waitPaused(testhook.Apply)
 	pid := servePID(stateDir())
 	if pid <= 0 {

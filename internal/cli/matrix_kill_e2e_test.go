@@ -40,7 +40,9 @@ func TestMatrixKilledAtEachPhase(t *testing.T) {
 
 	// Small shards, so that the inventory is stored in several and a save
 	// can be cut between them.
-	shards := []string{testhook.ShardSizeEnv + "=300"}
+	// A short lock: a killed process never releases its own, and the
+	// converging run waits for it to expire.
+	shards := []string{testhook.ShardSizeEnv + "=300", testhook.LeaseDurationEnv + "=2s"}
 	for i, phase := range []string{
 		testhook.Render,
 		testhook.Apply,

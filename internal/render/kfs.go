@@ -209,7 +209,18 @@ func (c *confinedFS) ReadFile(p string) ([]byte, error) {
 	if err := c.check(p); err != nil {
 		return nil, err
 	}
-	return c.disk.ReadFile(p)
+	data, err := c.disk.ReadFile(p)
+	if err != nil {
+		return nil, err
+	}
+	name := p
+	if rel, rerr := filepath.Rel(c.root, p); rerr == nil && filepath.IsLocal(rel) {
+		name = rel
+	}
+	if err := checkAliases(name, data); err != nil {
+		return nil, err
+	}
+	return data, nil
 }
 
 // Walk implements filesys.FileSystem. Entries that resolve outside the root
