@@ -45,7 +45,8 @@ func withRetry(rt http.RoundTripper) http.RoundTripper {
 
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
-		return t.attempt(req) // cannot be replayed
+		resp, err := t.attempt(req) // cannot be replayed
+		return final(resp), err
 	}
 	start := time.Now()
 	delay := RetryBaseDelay
@@ -65,13 +66,13 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			again = false
 		}
 		if !again || req.Context().Err() != nil {
-			return resp, err
+			return final(resp), err
 		}
 		if wait <= 0 || wait > RetryMaxDelay {
 			wait = delay
 		}
 		if time.Since(start)+wait > RetryBudget {
-			return resp, err
+			return final(resp), err
 		}
 		if resp != nil {
 			// Drained so that the connection can be reused.
@@ -85,6 +86,18 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		delay = min(2*delay, RetryMaxDelay)
 	}
+}
+
+// final hands an answer back to client-go with its Retry-After removed:
+// client-go sends a request again, whatever its method, up to ten times
+// when the answer asks it to, and on top of this policy's own retries that
+// would send a create twice and multiply the time before an error is
+// reported. This policy is the only one.
+func final(resp *http.Response) *http.Response {
+	if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500) {
+		resp.Header.Del("Retry-After")
+	}
+	return resp
 }
 
 // attempt sends r once, bounded by AttemptTimeout (watches aside), the

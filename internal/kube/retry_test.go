@@ -19,7 +19,11 @@ func TestRetryPolicy(t *testing.T) {
 	const applyType = "application/apply-patch+yaml"
 	// Faults: what the server does on an attempt that fails.
 	status := func(code int) func(http.ResponseWriter) {
-		return func(w http.ResponseWriter) { w.WriteHeader(code) }
+		return func(w http.ResponseWriter) {
+			// As the API server answers when it sheds load or shuts down.
+			w.Header().Set("Retry-After", "0")
+			w.WriteHeader(code)
+		}
 	}
 	cut := func(w http.ResponseWriter) {
 		// Headers and half a body, then the connection goes, as when the
@@ -82,6 +86,10 @@ func TestRetryPolicy(t *testing.T) {
 			ok := err == nil && resp.StatusCode == http.StatusOK && string(body) == `{"kind":"ConfigMap"}`
 			if ok != tt.wantOK {
 				t.Errorf("succeeded %v, want %v (err %v, body %q)", ok, tt.wantOK, err, body)
+			}
+			if err == nil && resp.Header.Get("Retry-After") != "" {
+				// client-go would send it again, up to ten times more.
+				t.Errorf("the answer handed back keeps Retry-After %q", resp.Header.Get("Retry-After"))
 			}
 			if got := attempts.Load(); got != tt.wantAttempts {
 				t.Errorf("%d attempts, want %d", got, tt.wantAttempts)
