@@ -45,7 +45,15 @@ type Manager struct {
 	owner  string
 	sem    chan struct{}
 	log    *slog.Logger
+	// fp computes the digests; it has the fingerprint key once
+	// UseSecretKey gave it.
+	fp kube.Fingerprints
 }
+
+// UseSecretKey gives the Manager the cluster's fingerprint key, with which
+// Secrets get a digest (an HMAC) and can be found unchanged without a
+// write. Call it before the first Apply; without it every Secret is sent.
+func (m *Manager) UseSecretKey(key []byte) { m.fp = kube.Fingerprints{Key: key} }
 
 // NewManager returns a Manager applying through client.
 func NewManager(client *kube.Client, opts ManagerOptions) *Manager {
@@ -81,6 +89,14 @@ type Options struct {
 	// Previous holds what the previous run recorded for each object, for
 	// the unchanged check. An object without an entry is always applied.
 	Previous map[inventory.Key]Recorded
+	// Environment, when set, is the environment applying. A live object
+	// labelled for another environment is not taken over: its apply fails
+	// with an *OwnershipError (a conflict), unless Adopt is set. For the
+	// check to see such objects, Selector must select every environment's
+	// objects (render.LabelEnvironment, without a value).
+	Environment string
+	// Adopt takes over objects labelled for another environment.
+	Adopt bool
 	// ForceConflicts takes over fields owned by other managers.
 	ForceConflicts bool
 	// ForceRecreate deletes and recreates an object whose change touches an

@@ -41,6 +41,9 @@ type Change struct {
 	// Err is set when Action is Failed. It names the object and is
 	// classified (errs.Conflict, errs.Input, errs.Cluster).
 	Err error `json:"-"`
+	// Adopted says, when the apply took over an object that envctl had not
+	// applied for this environment, whose it was: "" otherwise.
+	Adopted string `json:",omitempty"`
 }
 
 // Entry returns the inventory entry of a change that succeeded.

@@ -14,6 +14,7 @@ import (
 	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/kube"
 	"github.com/envctl/envctl/internal/render"
+	"github.com/envctl/envctl/internal/testhook"
 )
 
 // Apply applies objs in stages and returns what it did with each. Objects
@@ -46,6 +47,9 @@ func (m *Manager) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 		run.applyAll(ctx, idx)
 		if cs := run.changeSet(); cs.Count(Failed) > 0 {
 			return cs, cs.Err()
+		}
+		if err := interrupted(ctx); err != nil {
+			return run.changeSet(), err
 		}
 		if stage == stageDefinitions {
 			if err := run.establishCRDs(ctx, idx); err != nil {
@@ -87,14 +91,27 @@ func (r *applyRun) changeSet() *ChangeSet {
 
 // applyAll applies the objects at idx concurrently, bounded by the
 // Manager's shared limit.
+//
+// Once ctx ends (Ctrl-C, SIGTERM, a deadline) no further object is started;
+// those are left out of the change set. Requests already sent are let
+// finish (see applyOne), so that what the server did is known and recorded.
 func (r *applyRun) applyAll(ctx context.Context, idx []int) {
 	var wg sync.WaitGroup
 	for _, i := range idx {
+		if ctx.Err() != nil {
+			break
+		}
+		acquired := false
 		select {
 		case r.m.sem <- struct{}{}:
+			acquired = true
 		case <-ctx.Done():
-			r.record(i, failed(inventory.RefOf(r.objs[i]), kube.ClassifyError(ctx, "apply", inventory.RefOf(r.objs[i]).String(), r.objs[i], ctx.Err())))
-			continue
+		}
+		if ctx.Err() != nil {
+			if acquired {
+				<-r.m.sem
+			}
+			break
 		}
 		wg.Go(func() {
 			defer func() { <-r.m.sem }()
@@ -126,6 +143,9 @@ type decision struct {
 	live      *unstructured.Unstructured
 	fields    string // recorded owned-fields hash, when unchanged
 	unchanged bool
+	// owner is the other environment whose labels the live object
+	// carries; "" when it is this environment's, or there is none.
+	owner string
 }
 
 // decideAll decides every object whose kind the cluster already serves and
@@ -159,12 +179,19 @@ func (r *applyRun) decide(obj *unstructured.Unstructured, mapping *meta.RESTMapp
 	desired, _ := render.AsSent(normalize(obj, mapping))
 	d := &decision{ref: inventory.RefOf(desired), mapping: mapping, desired: desired}
 	var err error
-	if d.digest, err = kube.Digest(desired); err != nil {
+	if d.digest, err = r.m.fp.Digest(desired); err != nil {
 		return nil, errs.Input(err)
 	}
 	key := d.ref.Key()
 	d.live = r.live[key]
-	if d.live != nil {
+	if d.live != nil && r.opts.Environment != "" {
+		if owner := d.live.GetLabels()[render.LabelEnvironment]; owner != r.opts.Environment {
+			// Listed with every environment's objects: this one is another's.
+			d.owner = owner
+			return d, nil
+		}
+	}
+	if d.live != nil && d.digest != "" {
 		if prev, ok := r.opts.Previous[key]; ok && prev.Fields != "" &&
 			d.live.GetAnnotations()[kube.DigestAnnotation] == d.digest &&
 			kube.FieldsHash(d.live, r.m.owner) == prev.Fields {
@@ -191,9 +218,19 @@ func (r *applyRun) applyOne(ctx context.Context, i int) Change {
 	if d.unchanged {
 		return Change{Ref: d.ref, Action: Unchanged, Digest: d.digest, Fields: d.fields, Object: d.live}
 	}
+	adopted := ""
+	if d.owner != "" {
+		if !r.opts.Adopt {
+			return failed(d.ref, errs.Conflict(&OwnershipError{Object: d.ref.String(), Owner: d.owner, Environment: r.opts.Environment}))
+		}
+		adopted = adoptedFrom(d.owner)
+	}
 
 	send := kube.WithDigest(d.desired, d.digest)
-	out, created, err := r.m.client.Apply(ctx, d.mapping, send, kube.ApplyOptions{FieldManager: r.m.owner, Force: r.opts.ForceConflicts})
+	// A request sent is let finish even when ctx ends (Ctrl-C): its outcome
+	// is then known and recorded in the inventory. The server's own request
+	// timeout bounds it.
+	out, created, err := r.m.client.Apply(context.WithoutCancel(ctx), d.mapping, send, kube.ApplyOptions{FieldManager: r.m.owner, Force: r.opts.ForceConflicts})
 	action := Configured
 	switch {
 	case err != nil:
@@ -213,9 +250,15 @@ func (r *applyRun) applyOne(ctx context.Context, i int) Change {
 		// The server found nothing to change: the inventory was lost or is
 		// from another run, but the object is as declared.
 		action = Unchanged
+	case d.live == nil && r.opts.Environment != "" && r.opts.Selector != "":
+		// It existed, yet no environment's labels were on it.
+		adopted = AdoptedUnlabelled
+	}
+	if action != Unchanged {
+		testhook.Reached(ctx, testhook.Apply)
 	}
 	r.m.log.Debug("applied", "object", d.ref.String(), "action", action)
-	return Change{Ref: d.ref, Action: action, Digest: d.digest, Fields: kube.FieldsHash(out, r.m.owner), Object: out}
+	return Change{Ref: d.ref, Action: action, Digest: d.digest, Fields: kube.FieldsHash(out, r.m.owner), Object: out, Adopted: adopted}
 }
 
 // normalize returns obj with its namespace made to fit its scope: kubectl
@@ -280,4 +323,17 @@ func definedKinds(objs []*unstructured.Unstructured) map[schema.GroupKind]bool {
 		}
 	}
 	return out
+}
+
+// interrupted is the error of an apply that stopped starting objects because
+// ctx ended; nil while ctx has not.
+func interrupted(ctx context.Context) error {
+	if ctx.Err() == nil {
+		return nil
+	}
+	err := fmt.Errorf("apply stopped before every object was sent: %w", context.Cause(ctx))
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return errs.Timeout(err)
+	}
+	return err
 }

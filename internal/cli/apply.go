@@ -52,6 +52,7 @@ Exit codes: 0 converged, 2 bad input, 3 unhealthy, 4 timeout, 5 conflict,
 			return runApply(cmd.Context(), f, o)
 		},
 	}
+	o.command = "apply"
 	o.bind(cmd.Flags())
 	o.cluster.bind(cmd.Flags())
 	return cmd

@@ -66,7 +66,7 @@ generatorOptions:
 	e.run("status", "-vv")
 
 	e.overlay(baseResources(), secretGen(rotated))
-	e.mustRun(ExitOK, "down", "-vv")
+	e.mustRun(ExitOK, "down", "--yes", "-vv")
 
 	transcript := e.transcript.String()
 	if !strings.Contains(transcript, "level=DEBUG") || !strings.Contains(transcript, "Secret") {

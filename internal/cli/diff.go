@@ -5,13 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"k8s.io/client-go/rest"
 
 	"github.com/envctl/envctl/internal/config"
+	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/inventory"
+	"github.com/envctl/envctl/internal/kube"
 	"github.com/envctl/envctl/internal/plan"
 	"github.com/envctl/envctl/internal/render"
 )
@@ -31,6 +35,7 @@ type diffOptions struct {
 	// ForceConflicts and ForcePrune plan the apply as if run with them.
 	ForceConflicts bool
 	ForcePrune     bool
+	Adopt          bool
 	Cluster        clusterFlags
 	// Flags holds the setting overrides, passed on to config.Load.
 	Flags *pflag.FlagSet
@@ -93,7 +98,8 @@ error (bad input, an object the server rejects, an unreachable cluster).`,
 	fl.StringArrayVar(&o.Components, "component", nil, "limit the diff to this component (repeatable)")
 	fl.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
 	fl.BoolVar(&o.ForceConflicts, "force-conflicts", false, "plan the apply as taking over fields owned by other managers")
-	fl.BoolVar(&o.ForcePrune, "force-prune", false, "plan the apply as lifting prune's empty-render and max-fraction guards")
+	fl.BoolVar(&o.ForcePrune, "force-prune", false, "plan the apply as lifting prune's guards")
+	fl.BoolVar(&o.Adopt, "adopt", false, "plan the apply as taking over objects labelled for another environment")
 	o.Cluster.bind(fl)
 	config.BindFlags(fl, "apply.fieldManager", "apply.forceConflicts", "prune.enabled", "prune.maxFraction", "prune.allowNamespaces")
 	o.Source.bind(fl)
@@ -112,14 +118,19 @@ func runDiff(ctx context.Context, f *Factory, o *diffOptions) (int, error) {
 	// versions, lookups against it when allowed, and upgrades of the
 	// releases the inventory holds. Without charts the render comes first,
 	// so that a render error is reported without a cluster.
-	var target *envTarget
-	var prev *inventory.Inventory
+	var (
+		target  *envTarget
+		prev    *inventory.Inventory
+		missing bool
+		secrets *kube.SecretValues
+	)
 	reach := func() error {
 		if target, err = connect(ctx, f, repo, env, o.Cluster); err != nil {
 			return err
 		}
 		prev, err = inventory.NewStore(target.client.Clientset).Load(ctx, env.Name())
-		if err != nil && !errors.Is(err, inventory.ErrNotFound) {
+		missing = errors.Is(err, inventory.ErrNotFound)
+		if err != nil && !missing {
 			return err
 		}
 		return nil
@@ -141,32 +152,91 @@ func runDiff(ctx context.Context, f *Factory, o *diffOptions) (int, error) {
 		}
 		ropts.Installed = prev.Has
 		if settings.Render.AllowChartLookup {
-			ropts.Cluster = render.ClusterLookup(target.client.Config)
+			// Secret values the templates read are masked wherever they land.
+			var cfg *rest.Config
+			cfg, secrets = kube.RecordSecrets(target.client.Config)
+			ropts.Cluster = render.ClusterLookup(cfg)
 		}
 	}
 	rendered, err := render.Render(ctx, ropts)
 	if err != nil {
 		return diffExitError, err
 	}
+	// A run of some components never prunes what moved to another: the
+	// others are rendered to know what they declare.
+	var (
+		elsewhere        map[inventory.Key]string
+		elsewhereUnknown bool
+	)
+	if len(o.Components) > 0 {
+		all := ropts
+		all.Components = nil
+		if full, err := render.Render(ctx, all); err == nil {
+			elsewhere = map[inventory.Key]string{}
+			for _, c := range full.Components {
+				if !slices.Contains(o.Components, c.Name) {
+					for _, obj := range c.Objects {
+						elsewhere[inventory.RefOf(obj).Key()] = c.Name
+					}
+				}
+			}
+		} else {
+			elsewhereUnknown = true
+		}
+	}
 	if target == nil {
 		if err := reach(); err != nil {
 			return diffExitError, err
 		}
 	}
+	store := inventory.NewStore(target.client.Clientset)
+	var notes []string
+	if missing {
+		// Lost, perhaps: the apply would rebuild it from the labels of the
+		// environment's objects, and prune from that.
+		rebuilt, _, rerr := engine.RebuildInventory(ctx, target.client, env.Name(), repositoryName(repo), nil)
+		if rerr != nil {
+			return diffExitError, rerr
+		}
+		if len(rebuilt.Entries) > 0 {
+			prev = rebuilt
+			notes = append(notes, fmt.Sprintf("the inventory of environment %s is missing; the apply would rebuild it from the labels of %s, as this plan does", env.Name(), plural(len(rebuilt.Entries), "object")))
+		}
+	}
+	if err := engine.CheckRepository(prev, repositoryName(repo), o.Adopt); err != nil {
+		return diffExitError, err
+	}
+	// Read, never created: diff writes nothing.
+	key, err := store.SecretKey(ctx, false)
+	if err != nil {
+		return diffExitError, err
+	}
+	var sensitive []string
+	if secrets != nil {
+		sensitive = secrets.Values()
+	}
 	p, planErr := plan.Compute(ctx, target.client, rendered, plan.Options{
-		Environment:    env.Name(),
-		FieldManager:   settings.Apply.FieldManager,
-		ForceConflicts: o.ForceConflicts || settings.Apply.ForceConflicts,
-		Previous:       prev,
-		Components:     o.Components,
-		Prune:          settings.Prune,
-		ForcePrune:     o.ForcePrune,
-		Concurrency:    settings.Apply.Concurrency,
-		Logger:         f.Logger,
+		Environment:      env.Name(),
+		FieldManager:     settings.Apply.FieldManager,
+		ForceConflicts:   o.ForceConflicts || settings.Apply.ForceConflicts,
+		SecretKey:        key,
+		Adopt:            o.Adopt,
+		Sensitive:        sensitive,
+		Previous:         prev,
+		Components:       o.Components,
+		Prune:            settings.Prune,
+		ForcePrune:       o.ForcePrune,
+		Rendered:         renderedCounts(rendered),
+		Declared:         declaredComponents(env),
+		Elsewhere:        elsewhere,
+		ElsewhereUnknown: elsewhereUnknown,
+		Concurrency:      settings.Apply.Concurrency,
+		Logger:           f.Logger,
 	})
 	if p == nil {
 		return diffExitError, planErr
 	}
+	p.Warnings = append(notes, p.Warnings...)
 	if err := printPlan(f, p, o.Output, snap.Revision); err != nil {
 		return diffExitError, err
 	}
@@ -215,6 +285,9 @@ func printPlan(f *Factory, p *plan.Plan, output, revision string) error {
 	if n := p.Count(plan.Orphan); n > 0 {
 		fmt.Fprintf(f.Streams.ErrOut, ", %d left in the cluster untracked", n)
 	}
+	if n := p.Count(plan.Held); n > 0 {
+		fmt.Fprintf(f.Streams.ErrOut, ", %d held by a prune guard", n)
+	}
 	if n := p.Count(plan.Error); n > 0 {
 		fmt.Fprintf(f.Streams.ErrOut, ", %d failed", n)
 	}
@@ -234,7 +307,7 @@ const (
 
 // planSigils mark each action's header line, as diff tools do.
 var planSigils = map[plan.Action]string{
-	plan.Create: "+", plan.Change: "~", plan.Prune: "-", plan.Orphan: "!", plan.Error: "✗", plan.Unchanged: "=",
+	plan.Create: "+", plan.Change: "~", plan.Prune: "-", plan.Orphan: "!", plan.Held: "!", plan.Error: "✗", plan.Unchanged: "=",
 }
 
 func writePlanItem(w io.Writer, it plan.Item, color bool) {
@@ -256,7 +329,7 @@ func writePlanItem(w io.Writer, it plan.Item, color bool) {
 	switch it.Action {
 	case plan.Error, plan.Prune:
 		header = paint(ansiRed, header)
-	case plan.Orphan:
+	case plan.Orphan, plan.Held:
 		header = paint(ansiYello, header)
 	default:
 		header = paint(ansiBold, header)
@@ -286,4 +359,22 @@ func writePlanItem(w io.Writer, it plan.Item, color bool) {
 	}
 	// A blank line ends the object's diff, so the next header stands out.
 	fmt.Fprintln(w)
+}
+
+// renderedCounts counts the objects each rendered component holds.
+func renderedCounts(r *render.Result) map[string]int {
+	out := map[string]int{}
+	for _, c := range r.Components {
+		out[c.Name] = len(c.Objects) + len(c.Hooks)
+	}
+	return out
+}
+
+// declaredComponents lists the environment's components.
+func declaredComponents(env *config.Environment) []string {
+	out := []string{}
+	for _, c := range env.Spec.Components {
+		out = append(out, c.Name)
+	}
+	return out
 }

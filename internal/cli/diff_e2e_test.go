@@ -149,5 +149,5 @@ func TestDiffExitCodes(t *testing.T) {
 		t.Errorf("missing kubeconfig: exit %d, stderr %q", code, errOut.String())
 	}
 
-	e.mustRun(ExitOK, "down")
+	e.mustRun(ExitOK, "down", "--yes")
 }

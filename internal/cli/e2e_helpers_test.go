@@ -28,6 +28,9 @@ type e2e struct {
 	ns         string
 	kubeconfig string
 	transcript bytes.Buffer
+	// home is the home directory of the envctl processes the test starts
+	// (e.start), made on first use.
+	home string
 }
 
 // newE2E writes a repository for environment env, whose single component

@@ -244,6 +244,8 @@ func (p *progressView) Event(e engine.Event) {
 		line = "prune: skipped, " + e.Message
 	case engine.InventorySaved:
 		line = "inventory saved (" + e.Message + ")"
+	case engine.Notice:
+		line = "note: " + e.Message
 	}
 	if p.live {
 		// The live block shows components; other lines go above it.

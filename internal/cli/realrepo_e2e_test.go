@@ -35,7 +35,7 @@ func TestDiffOfAppliedRealEnvironment(t *testing.T) {
 		t.Fatalf("apply ci: exit %d\n%s\n%s", code, out, errOut)
 	}
 	t.Cleanup(func() {
-		if out, errOut, code := run("down", "ci"); code != ExitOK {
+		if out, errOut, code := run("down", "ci", "--yes"); code != ExitOK {
 			t.Errorf("down ci: exit %d\n%s\n%s", code, out, errOut)
 		}
 	})

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -30,7 +31,12 @@ type reconcileOptions struct {
 	ForcePrune     bool
 	NoPrune        bool
 	NoWait         bool
+	Adopt          bool
 	Output         string
+	// LockTimeout is how long to wait for the environment's lock.
+	LockTimeout time.Duration
+	// command names the command (up, apply) in the lock's holder identity.
+	command string
 	// Flags holds the setting override flags, passed on to config.Load.
 	Flags *pflag.FlagSet
 	// Source says where the declared state comes from.
@@ -44,8 +50,10 @@ func (o *reconcileOptions) bind(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.ForceRecreate, "force-recreate", false, "delete and recreate objects whose change touches an immutable field")
 	fs.BoolVar(&o.ForcePrune, "force-prune", false, "prune even an empty render or more than prune.maxFraction of the inventory")
 	fs.BoolVar(&o.NoPrune, "no-prune", false, "do not delete objects that are no longer declared")
-	fs.BoolVar(&o.NoWait, "no-wait", false, "do not wait for components to become healthy (hooks are still waited for)")
+	fs.BoolVar(&o.NoWait, "no-wait", false, "do not wait for components to become healthy (hooks are still waited for); prune then runs once every apply succeeded, without a health check")
+	fs.BoolVar(&o.Adopt, "adopt", false, "take over objects labelled for another environment, and an environment applied from another repository")
 	fs.StringVarP(&o.Output, "output", "o", "text", "summary format: text or json")
+	bindLockTimeout(fs, &o.LockTimeout)
 	config.BindFlags(fs, "apply.concurrency")
 	o.Source.bind(fs)
 }
@@ -56,6 +64,9 @@ func (o *reconcileOptions) validate() error {
 	}
 	if o.Timeout < 0 {
 		return usageError(fmt.Errorf("--timeout must not be negative, got %s", o.Timeout))
+	}
+	if err := checkLockTimeout(o.LockTimeout); err != nil {
+		return err
 	}
 	if o.ForcePrune && o.NoPrune {
 		return usageError(fmt.Errorf("--force-prune and --no-prune contradict each other"))
@@ -111,23 +122,30 @@ type clusterInfo struct {
 // reconcile renders the environment and reconciles the cluster of client
 // with it, showing progress on the error stream and the summary on the
 // output stream.
+//
+// It holds the environment's lock (see lockEnvironment) for the whole run.
 func reconcile(ctx context.Context, f *Factory, o *reconcileOptions, d *declared, client *kube.Client, cl clusterInfo, progress *progressView) (*engine.Result, error) {
 	repo, env, snap := d.repo, d.env, d.snap
+	ctx, lock, err := lockEnvironment(ctx, f, client.Clientset, env.Name(), o.command, o.LockTimeout)
+	if err != nil {
+		progress.Close()
+		return nil, err
+	}
+	defer lock.release()
 	// Count the requests, so that the summary can show that a run with
 	// nothing to do wrote nothing.
 	cfg, counter := kube.CountingConfig(client.Config)
-	client, err := kube.New(cfg)
+	client, err = kube.New(cfg)
 	if err != nil {
 		return nil, err
 	}
 	settings := repo.Config.Spec
 	var warnings []string
-	res, err := engine.Reconcile(ctx, engine.Options{
-		Environment: env,
-		Settings:    settings,
-		Revision:    snap.Revision,
-		Render: func(ctx context.Context) (*render.Result, error) {
-			caps, err := clusterCapabilities(ctx, client, env, o.Components)
+	// renderOf renders components (all when nil); the run's own render
+	// (withWarnings) also notes the webhooks the embedded cluster skips.
+	renderOf := func(components []string, withWarnings bool) engine.RenderFunc {
+		return func(ctx context.Context) (*render.Result, error) {
+			caps, err := clusterCapabilities(ctx, client, env, components)
 			if err != nil {
 				return nil, err
 			}
@@ -136,17 +154,26 @@ func reconcile(ctx context.Context, f *Factory, o *reconcileOptions, d *declared
 				Source:            snap,
 				Environment:       env,
 				Settings:          settings.Render,
-				Components:        o.Components,
+				Components:        components,
 				Logger:            f.Logger,
 				Capabilities:      caps,
 				// Used only when render.allowChartLookup is set.
 				Cluster: render.ClusterLookup(client.Config),
 			})
-			if err == nil {
+			if err == nil && withWarnings {
 				warnings = skippedWebhooks(ctx, client, rendered, f.Logger)
 			}
 			return rendered, err
-		},
+		}
+	}
+	res, err := engine.Reconcile(ctx, engine.Options{
+		Environment:    env,
+		Settings:       settings,
+		Revision:       snap.Revision,
+		Repository:     repositoryName(repo),
+		Render:         renderOf(o.Components, true),
+		RenderAll:      renderOf(nil, false),
+		Adopt:          o.Adopt,
 		Client:         client,
 		Components:     o.Components,
 		ForceConflicts: o.ForceConflicts,
@@ -178,8 +205,16 @@ type summary struct {
 	Components      []componentSummary `json:"components"`
 	Pruned          []string           `json:"pruned"`
 	PruneSkipped    []prunedSkip       `json:"pruneSkipped,omitempty"`
-	PruneNotRun     string             `json:"pruneNotRun,omitempty"`
-	Requests        requestCounts      `json:"requests"`
+	// PruneHeld are objects a prune guard kept (they stay recorded).
+	PruneHeld   []prunedSkip `json:"pruneHeld,omitempty"`
+	PruneNotRun string       `json:"pruneNotRun,omitempty"`
+	// HealthNotChecked says that prune ran without a health check (--no-wait).
+	HealthNotChecked bool `json:"healthNotChecked,omitempty"`
+	// Adopted are the objects this run took over, and whose they were.
+	Adopted []prunedSkip `json:"adopted,omitempty"`
+	// InventoryRebuilt is how many objects a lost inventory was rebuilt from.
+	InventoryRebuilt int           `json:"inventoryRebuilt,omitempty"`
+	Requests         requestCounts `json:"requests"`
 	// Warnings are things the run did not do as declared, such as
 	// webhooks the embedded cluster skips; each is said once.
 	Warnings []string `json:"warnings,omitempty"`
@@ -216,14 +251,16 @@ type prunedSkip struct {
 
 func summarize(res *engine.Result, cl clusterInfo, reqs requestCounts) summary {
 	s := summary{
-		Requests:        reqs,
-		Environment:     res.Environment,
-		Revision:        res.Revision,
-		Cluster:         cl,
-		Succeeded:       res.Succeeded,
-		DurationSeconds: res.Duration.Seconds(),
-		Pruned:          []string{},
-		PruneNotRun:     res.PruneSkipped,
+		Requests:         reqs,
+		Environment:      res.Environment,
+		Revision:         res.Revision,
+		Cluster:          cl,
+		Succeeded:        res.Succeeded,
+		DurationSeconds:  res.Duration.Seconds(),
+		Pruned:           []string{},
+		PruneNotRun:      res.PruneSkipped,
+		HealthNotChecked: res.HealthNotChecked && res.Prune != nil,
+		InventoryRebuilt: res.InventoryRebuilt,
 	}
 	for _, c := range res.Components {
 		cs := componentSummary{
@@ -231,6 +268,9 @@ func summarize(res *engine.Result, cl clusterInfo, reqs requestCounts) summary {
 			NotReady: c.NotReady, Hooks: c.Hooks, DurationSeconds: c.Duration.Seconds(),
 		}
 		for _, ch := range c.Changes {
+			if ch.Adopted != "" {
+				s.Adopted = append(s.Adopted, prunedSkip{Object: ch.Ref.String(), Reason: ch.Adopted})
+			}
 			if ch.Action == "unchanged" {
 				continue
 			}
@@ -248,6 +288,9 @@ func summarize(res *engine.Result, cl clusterInfo, reqs requestCounts) summary {
 		}
 		for _, it := range res.Prune.With(prune.Skipped) {
 			s.PruneSkipped = append(s.PruneSkipped, prunedSkip{Object: it.Entry.Ref.String(), Reason: it.Reason})
+		}
+		for _, it := range res.Prune.With(prune.Held) {
+			s.PruneHeld = append(s.PruneHeld, prunedSkip{Object: it.Entry.Ref.String(), Reason: it.Reason})
 		}
 	}
 	return s
@@ -285,6 +328,18 @@ func writeSummary(w io.Writer, format string, res *engine.Result, cl clusterInfo
 	}
 	for _, p := range s.PruneSkipped {
 		fmt.Fprintf(w, "not pruned: %s: %s\n", p.Object, p.Reason)
+	}
+	for _, p := range s.PruneHeld {
+		fmt.Fprintf(w, "held, not pruned: %s: %s\n", p.Object, p.Reason)
+	}
+	for _, a := range s.Adopted {
+		fmt.Fprintf(w, "adopted: %s: %s; envctl manages it for environment %s from now on\n", a.Object, a.Reason, s.Environment)
+	}
+	if s.InventoryRebuilt > 0 {
+		fmt.Fprintf(w, "note: the inventory was missing and was rebuilt from the labels of %s\n", plural(s.InventoryRebuilt, "object"))
+	}
+	if s.HealthNotChecked {
+		fmt.Fprintln(w, "note: prune ran after every apply succeeded, but health was not checked (--no-wait)")
 	}
 	if len(s.Warnings) > 0 {
 		fmt.Fprintln(w)
@@ -328,4 +383,17 @@ func hasRelease(env *config.Environment, components []string) bool {
 		}
 	}
 	return false
+}
+
+// repositoryName is the repository's identity, recorded in inventories:
+// config.yaml's metadata.name, or the name of the repository's directory
+// when it has none.
+func repositoryName(repo *config.Repo) string {
+	if n := repo.Config.Metadata.Name; n != "" {
+		return n
+	}
+	if repo.DirName != "" {
+		return repo.DirName
+	}
+	return filepath.Base(repo.Root)
 }

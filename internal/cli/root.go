@@ -4,14 +4,10 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"log"
 	"log/slog"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -43,14 +39,17 @@ type GlobalOptions struct {
 
 // Main runs envctl with args and returns the process exit code. Errors are
 // printed once, here.
+//
+// Ctrl-C (SIGINT) or SIGTERM stops the command cleanly (see interrupts):
+// the exit code is then 130 or 143, whatever the command's error.
 func Main(args []string, streams IOStreams) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	in := watchInterrupts(streams.ErrOut)
+	defer in.stop()
 
 	f := &Factory{Streams: streams, Global: &GlobalOptions{}}
 	root := NewRootCmd(f)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	err := root.ExecuteContext(in.ctx)
 	if err != nil && errs.KindOf(err) == errs.KindUnknown && strings.HasPrefix(err.Error(), "unknown command ") {
 		// cobra reports a mistyped command with a plain error.
 		err = usageError(fmt.Errorf("%w\nRun 'envctl --help' for the list of commands", err))
@@ -58,6 +57,10 @@ func Main(args []string, streams IOStreams) int {
 	code := ExitCode(err)
 	if err != nil && err.Error() != "" {
 		fmt.Fprintf(streams.ErrOut, "Error: %v\n", err)
+	}
+	if sig := in.signal(); sig != nil {
+		fmt.Fprintf(streams.ErrOut, "Interrupted by %s.\n", signalName(sig))
+		code = exitCodeOf(sig)
 	}
 	return code
 }
@@ -119,6 +122,7 @@ waits until they are healthy and prunes what is no longer declared.`,
 		newSuspendCmd(f),
 		newResumeCmd(f),
 		newTestCmd(f),
+		newInventoryCmd(f),
 	)
 	return root
 }

@@ -311,6 +311,9 @@ func (s *sourceFlags) loadSnapshot(f *Factory, src source.Source, snap *source.S
 	if d.repo, err = config.Load(config.LoadOptions{Dir: snap.Root, NoSearch: true, Flags: settings, LookupEnv: s.lookupEnv}); err != nil {
 		return nil, err
 	}
+	if g, remote := src.(*git.Source); remote {
+		d.repo.DirName = g.DirName()
+	}
 	if d.env, err = d.repo.Environment(name); err != nil {
 		return nil, err
 	}

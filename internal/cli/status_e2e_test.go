@@ -71,7 +71,7 @@ func TestStatus(t *testing.T) {
 		t.Errorf("stderr: %s", stderr)
 	}
 
-	e.mustRun(ExitOK, "down")
+	e.mustRun(ExitOK, "down", "--yes")
 	if _, stderr := e.mustRun(ExitInput, "status"); !strings.Contains(stderr, "never applied") {
 		t.Errorf("status after down: %s", stderr)
 	}
@@ -91,7 +91,7 @@ func TestStatusUnhealthyExit3(t *testing.T) {
 	if !strings.Contains(stdout, "InProgress") {
 		t.Errorf("table does not show the Deployment in progress:\n%s", stdout)
 	}
-	e.mustRun(ExitOK, "down")
+	e.mustRun(ExitOK, "down", "--yes")
 }
 
 func TestDownLeavesNothingBehind(t *testing.T) {
@@ -109,7 +109,7 @@ generatorOptions:
 		t.Fatalf("after apply, objects with the environment label: %v", got)
 	}
 
-	stdout, stderr := e.mustRun(ExitOK, "down", "-o", "json")
+	stdout, stderr := e.mustRun(ExitOK, "down", "--yes", "-o", "json")
 	var r downReport
 	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
 		t.Fatalf("down -o json: %v\n%s", err, stdout)
@@ -139,7 +139,7 @@ generatorOptions:
 	// than --kubeconfig: nothing to do, still success, and a cluster envctl
 	// did not create is kept.
 	var out, errOut strings.Builder
-	code := Main([]string{"--repo", e.repo, "down"}, IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
+	code := Main([]string{"--repo", e.repo, "down", "--yes"}, IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
 	if code != ExitOK {
 		t.Fatalf("second down: exit %d\n%s", code, errOut.String())
 	}

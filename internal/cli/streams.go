@@ -17,6 +17,9 @@ type IOStreams struct {
 	// and live progress.
 	OutTTY bool
 	ErrTTY bool
+	// InTTY says whether In is a terminal a person can answer a question
+	// on (envctl down asks before it deletes).
+	InTTY bool
 }
 
 // StdStreams returns the process's standard streams.
@@ -27,6 +30,7 @@ func StdStreams() IOStreams {
 		ErrOut: os.Stderr,
 		OutTTY: isTerminal(os.Stdout),
 		ErrTTY: isTerminal(os.Stderr),
+		InTTY:  isTerminal(os.Stdin),
 	}
 }
 

@@ -62,6 +62,7 @@ Exit codes: 0 converged, 2 bad input, 3 unhealthy, 4 timeout, 5 conflict,
 			return runUp(cmd.Context(), f, o)
 		},
 	}
+	o.command = "up"
 	o.bind(cmd.Flags())
 	return cmd
 }

@@ -47,6 +47,10 @@ type Repo struct {
 	Root string
 	// File is the absolute path of config.yaml.
 	File string
+	// DirName stands in for Root's base name where that is not the
+	// repository's own (a Git snapshot's directory is named after its
+	// commit): the folder a clone would have, or the --path folder.
+	DirName string
 	// Config holds the effective settings: defaults, then the file, then
 	// ENVCTL_* variables, then flags.
 	Config *Config

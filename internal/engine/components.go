@@ -15,6 +15,7 @@ import (
 	"github.com/envctl/envctl/internal/health"
 	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/render"
+	"github.com/envctl/envctl/internal/testhook"
 )
 
 // defaultTimeout is the health timeout when neither the component nor the
@@ -46,6 +47,7 @@ func (r *run) applyComponents(ctx context.Context, rendered *render.Result, prev
 	}
 
 	live := r.readLive(ctx, comps)
+	testhook.Reached(ctx, testhook.LiveRead)
 
 	results := make([]ComponentResult, len(comps))
 	done := make(map[string]chan struct{}, len(comps))
@@ -101,9 +103,11 @@ func (r *run) applyComponents(ctx context.Context, rendered *render.Result, prev
 }
 
 // readLive reads the live objects of every component at once, one LIST
-// per kind with the environment's selector, for the unchanged checks of all
-// components. A failure is not the run's: each component then lists its own
-// objects, and reports the failure if it persists.
+// per kind, for the unchanged checks of all components. It reads the objects
+// of every environment (liveSelector), so that the apply sees an object
+// labelled for another environment and does not take it over. A failure is
+// not the run's: each component then lists its own objects, and reports the
+// failure if it persists.
 func (r *run) readLive(ctx context.Context, comps []*render.Component) *apply.Live {
 	var objs []*unstructured.Unstructured
 	for _, c := range comps {
@@ -112,8 +116,7 @@ func (r *run) readLive(ctx context.Context, comps []*render.Component) *apply.Li
 	if len(objs) == 0 {
 		return nil
 	}
-	sel := labels.SelectorFromSet(labels.Set{render.LabelEnvironment: r.env}).String()
-	live, err := r.applier.ReadLive(ctx, objs, sel)
+	live, err := r.applier.ReadLive(ctx, objs, liveSelector)
 	if err != nil {
 		r.log.Debug("reading the live objects of every component at once failed; each component reads its own", "err", err)
 		return nil
@@ -191,7 +194,9 @@ func (r *run) component(ctx context.Context, c *render.Component, prev *inventor
 		}
 	}
 	cs, err := r.applier.Apply(ctx, c.Objects, apply.Options{
-		Selector:       sel,
+		Selector:       liveSelector,
+		Environment:    r.env,
+		Adopt:          r.opts.Adopt,
 		Live:           live,
 		Previous:       previous,
 		ForceConflicts: r.opts.ForceConflicts,
@@ -209,6 +214,7 @@ func (r *run) component(ctx context.Context, c *render.Component, prev *inventor
 
 	state := Applied
 	if r.waitFor(c.Name) {
+		testhook.Reached(ctx, testhook.Health)
 		_, err := r.checker.Wait(ctx, objectsOf(cs), health.Options{
 			Timeout:  timeout,
 			Selector: sel,
@@ -267,6 +273,10 @@ func (r *run) waitFor(component string) bool {
 	c := r.opts.Environment.Component(component)
 	return c == nil || c.WaitEnabled()
 }
+
+// liveSelector finds the live objects of every environment: the apply reads
+// them all, so that it sees an object another environment owns.
+var liveSelector = render.LabelEnvironment
 
 // selector finds the live objects of one component of this environment.
 func (r *run) selector(component string) string {

@@ -21,6 +21,7 @@ import (
 	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/kube"
 	"github.com/envctl/envctl/internal/render"
+	"github.com/envctl/envctl/internal/testhook"
 )
 
 // RenderFunc renders the environment's declared state. The CLI passes one
@@ -43,6 +44,12 @@ type Options struct {
 	Settings config.Settings
 	// Revision is the source revision being applied, recorded in the inventory.
 	Revision string
+	// Repository names the repository the environment is applied from
+	// (config.yaml's metadata.name), recorded in the inventory. A run from
+	// another repository than the inventory's stops with a conflict unless
+	// Adopt is set: two repositories that both call an environment "ci"
+	// must not prune each other's objects.
+	Repository string
 	// Render produces the declared state.
 	Render RenderFunc
 	// Client reaches the cluster.
@@ -53,6 +60,14 @@ type Options struct {
 	// Components limits the run to these components (and leaves the
 	// inventory entries of the others alone). Prune is limited likewise.
 	Components []string
+	// RenderAll renders every component of the environment. A run limited
+	// with Components calls it before pruning, so that an object that moved
+	// to a component outside the run is not pruned by a run of its old
+	// one. Without it (or when it fails) such a run prunes nothing.
+	RenderAll RenderFunc
+	// Adopt takes over objects labelled for another environment, and the
+	// environment from another repository; without it both are conflicts.
+	Adopt bool
 	// ForceConflicts takes over fields owned by other managers; it is
 	// also on when Settings.Apply.ForceConflicts is.
 	ForceConflicts bool
@@ -94,8 +109,14 @@ func Reconcile(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return r.finish(err)
 	}
+	if err := r.useSecretKey(ctx, rendered); err != nil {
+		return r.finish(err)
+	}
+	if err := r.recordIntent(ctx, prev, rendered); err != nil {
+		return r.finish(err)
+	}
 	r.applyComponents(ctx, rendered, prev)
-	pruned := r.prune(ctx, prev)
+	pruned := r.prune(ctx, prev, rendered)
 	r.saveInventory(ctx, prev, pruned)
 	return r.finish(r.failure())
 }
@@ -154,6 +175,7 @@ func newRun(opts Options) (*run, error) {
 // render failure applies nothing and prunes nothing.
 func (r *run) render(ctx context.Context) (*render.Result, error) {
 	r.emit(Event{Type: RenderStarted})
+	testhook.Reached(ctx, testhook.Render)
 	res, err := r.opts.Render(ctx)
 	if err != nil {
 		r.emit(Event{Type: RenderFailed, Err: err})
@@ -182,6 +204,40 @@ func (r *run) failure() error {
 		return nil
 	}
 	return &Error{Environment: r.env, Errs: append([]error(nil), r.errs...)}
+}
+
+// useSecretKey gives the applier the cluster's fingerprint key, created
+// when the render holds a Secret and there is none yet: Secrets get keyed
+// digests, never plain hashes of their values.
+func (r *run) useSecretKey(ctx context.Context, rendered *render.Result) error {
+	store, ok := r.opts.Inventory.(interface {
+		SecretKey(ctx context.Context, create bool) ([]byte, error)
+	})
+	if !ok {
+		return nil
+	}
+	key, err := store.SecretKey(ctx, hasSecret(rendered))
+	if err != nil {
+		return fmt.Errorf("environment %s: %w", r.env, err)
+	}
+	r.applier.UseSecretKey(key)
+	return nil
+}
+
+func hasSecret(rendered *render.Result) bool {
+	for _, c := range rendered.Components {
+		for _, o := range c.Objects {
+			if kube.IsSecret(o) {
+				return true
+			}
+		}
+		for _, h := range c.Hooks {
+			if kube.IsSecret(h.Object) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // finish completes the result.

@@ -156,6 +156,20 @@ func TestNextInventory(t *testing.T) {
 			wantComps: []string{"platform", "serving", "gone"},
 		},
 		{
+			name: "what a prune guard held stays recorded",
+			components: []ComponentResult{
+				{Name: "platform", State: Healthy, Changes: []apply.Change{change(entry("platform", "ConfigMap", "kept", "1"), apply.Unchanged)}},
+				{Name: "serving", State: Healthy, Changes: []apply.Change{change(entry("serving", "ConfigMap", "updated", "2"), apply.Configured)}},
+			},
+			pruned: &prune.Result{Items: []prune.Item{
+				{Entry: entry("platform", "ConfigMap", "removed", "1"), Outcome: prune.Pruned},
+				{Entry: entry("serving", "ConfigMap", "old-only", "1"), Outcome: prune.Held},
+				{Entry: entry("gone", "ConfigMap", "orphan", "1"), Outcome: prune.Held},
+			}},
+			want:      []string{"platform/kept@1", "serving/old-only@1", "gone/orphan@1", "serving/updated@2"},
+			wantComps: []string{"platform", "serving", "gone"},
+		},
+		{
 			name: "a disabled prune forgets nothing",
 			components: []ComponentResult{
 				{Name: "platform", State: Healthy, Changes: []apply.Change{change(entry("platform", "ConfigMap", "kept", "1"), apply.Unchanged)}},

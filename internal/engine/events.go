@@ -34,6 +34,9 @@ const (
 	PruneSkipped EventType = "prune-skipped"
 	// InventorySaved: the inventory was written.
 	InventorySaved EventType = "inventory-saved"
+	// Notice: something the user should know that is not a step, such as a
+	// rebuilt inventory or a prune guard; Message says it.
+	Notice EventType = "notice"
 	// Finished: the reconcile ended; Err is its error.
 	Finished EventType = "finished"
 )

@@ -7,9 +7,13 @@ import (
 	"slices"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"github.com/envctl/envctl/internal/apply"
 	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/prune"
+	"github.com/envctl/envctl/internal/render"
 )
 
 // saveTimeout bounds the inventory save, which runs even when the run's
@@ -17,15 +21,43 @@ import (
 const saveTimeout = 30 * time.Second
 
 // loadInventory reads what the previous run applied. An environment never
-// applied has none, which is not an error.
+// applied has none, which is not an error. An inventory that is missing
+// while objects labelled for the environment exist was lost (its namespace
+// deleted, say): it is rebuilt from those labels, and the run says so. An
+// inventory of another repository stops the run (see Options.Repository).
 func (r *run) loadInventory(ctx context.Context) (*inventory.Inventory, error) {
 	inv, err := r.opts.Inventory.Load(ctx, r.env)
 	if errors.Is(err, inventory.ErrNotFound) {
-		return nil, nil
+		return r.recoverInventory(ctx)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load the inventory of environment %s: %w", r.env, err)
 	}
+	if err := CheckRepository(inv, r.opts.Repository, r.opts.Adopt); err != nil {
+		return nil, err
+	}
+	return inv, nil
+}
+
+// recoverInventory rebuilds a lost inventory from the labels of the
+// environment's objects; nil when there are none (a new environment).
+func (r *run) recoverInventory(ctx context.Context) (*inventory.Inventory, error) {
+	if r.opts.Client.Discovery == nil || r.opts.Client.Metadata == nil {
+		return nil, nil
+	}
+	inv, skipped, err := RebuildInventory(ctx, r.opts.Client, r.env, r.opts.Repository, nil)
+	if err != nil {
+		return nil, fmt.Errorf("environment %s has no inventory; looking for its objects to rebuild it: %w", r.env, err)
+	}
+	if len(skipped) > 0 {
+		r.log.Warn("could not look for the environment's objects in some API groups (their discovery failed)", "groups", skipped)
+	}
+	if len(inv.Entries) == 0 {
+		return nil, nil
+	}
+	r.result.InventoryRebuilt = len(inv.Entries)
+	r.emit(Event{Type: Notice, Message: fmt.Sprintf("the inventory of environment %s was missing, but %s labelled for it exist; rebuilt it from their labels (components: %s)",
+		r.env, plural(len(inv.Entries), "object"), joinComma(inv.Components))})
 	return inv, nil
 }
 
@@ -64,6 +96,7 @@ func (r *run) saveInventory(ctx context.Context, prev *inventory.Inventory, prun
 func unchangedInventory(prev, next *inventory.Inventory) bool {
 	return prev != nil &&
 		prev.Environment == next.Environment &&
+		prev.Repository == next.Repository &&
 		prev.Revision == next.Revision &&
 		slices.Equal(prev.Components, next.Components) &&
 		slices.Equal(prev.Entries, next.Entries)
@@ -78,7 +111,10 @@ func unchangedInventory(prev, next *inventory.Inventory) bool {
 //     recorded unless prune deleted it (or released it), so that a run
 //     without prune, or a failed one, never loses track of it.
 func (r *run) nextInventory(prev *inventory.Inventory, pruned *prune.Result) *inventory.Inventory {
-	next := &inventory.Inventory{Environment: r.env, Revision: r.opts.Revision, AppliedAt: time.Now().UTC()}
+	next := &inventory.Inventory{Environment: r.env, Repository: r.opts.Repository, Revision: r.opts.Revision, AppliedAt: time.Now().UTC()}
+	if next.Repository == "" && prev != nil {
+		next.Repository = prev.Repository
+	}
 	byKey := map[inventory.Key]inventory.Entry{}
 	var order []inventory.Key
 	put := func(e inventory.Entry) {
@@ -113,7 +149,7 @@ func (r *run) nextInventory(prev *inventory.Inventory, pruned *prune.Result) *in
 		dealt := map[inventory.Key]bool{}
 		if pruned != nil && !pruned.Disabled && !pruned.DryRun {
 			for _, it := range pruned.Items {
-				if it.Outcome != prune.Failed {
+				if it.Outcome != prune.Failed && it.Outcome != prune.Held {
 					dealt[it.Entry.Key()] = true
 				}
 			}
@@ -142,4 +178,76 @@ func (r *run) nextInventory(prev *inventory.Inventory, pruned *prune.Result) *in
 	})
 	next.Sort()
 	return next
+}
+
+// recordIntent saves, before the first write, the previous inventory with
+// every rendered object it lacks added, so that a run killed while it
+// applies (SIGKILL, a crash, a lost node) never leaves a live object that
+// its inventory does not list: the next run finds it there and prunes it if
+// it is no longer declared. The added entries record no digest or owned
+// fields; the final save replaces them with what was applied, and drops
+// those that were not. Nothing is saved when the render adds nothing.
+func (r *run) recordIntent(ctx context.Context, prev *inventory.Inventory, rendered *render.Result) error {
+	known := prev.Index()
+	if known == nil {
+		known = map[inventory.Key]inventory.Entry{}
+	}
+	intent := &inventory.Inventory{Environment: r.env, Repository: r.opts.Repository, Entries: []inventory.Entry{}}
+	if prev != nil {
+		intent.Revision, intent.AppliedAt = prev.Revision, prev.AppliedAt
+		intent.Components = slices.Clone(prev.Components)
+		intent.Entries = slices.Clone(prev.Entries)
+		if intent.Repository == "" {
+			intent.Repository = prev.Repository
+		}
+	}
+	added := 0
+	for _, c := range rendered.Components {
+		for _, o := range c.Objects {
+			ref := r.normalizedRef(ctx, o)
+			if _, ok := known[ref.Key()]; ok {
+				continue
+			}
+			known[ref.Key()] = inventory.Entry{}
+			intent.Entries = append(intent.Entries, inventory.Entry{Ref: ref, Component: c.Name})
+			if !slices.Contains(intent.Components, c.Name) {
+				intent.Components = append(intent.Components, c.Name)
+			}
+			added++
+		}
+	}
+	if added == 0 {
+		return nil
+	}
+	if intent.AppliedAt.IsZero() {
+		intent.AppliedAt = time.Now().UTC()
+	}
+	intent.Sort()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+	defer cancel()
+	if _, err := r.opts.Inventory.Save(sctx, intent); err != nil {
+		return fmt.Errorf("record the %s about to be applied in the inventory before applying them: %w", plural(added, "new object"), err)
+	}
+	r.log.Debug("recorded the objects about to be applied", "added", added)
+	return nil
+}
+
+// normalizedRef is o's reference with its namespace as the apply will set
+// it: "default" for a namespaced object without one, none for a
+// cluster-scoped object. A kind the cluster does not serve yet is taken as
+// rendered.
+func (r *run) normalizedRef(ctx context.Context, o *unstructured.Unstructured) inventory.Ref {
+	ref := inventory.RefOf(o)
+	mapping, err := r.opts.Client.Mapper.Mapping(ctx, o.GroupVersionKind())
+	if err != nil {
+		return ref
+	}
+	namespaced := mapping.Scope.Name() == meta.RESTScopeNameNamespace
+	switch {
+	case namespaced && ref.Namespace == "":
+		ref.Namespace = "default"
+	case !namespaced:
+		ref.Namespace = ""
+	}
+	return ref
 }

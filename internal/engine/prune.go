@@ -7,13 +7,16 @@ import (
 	"github.com/envctl/envctl/internal/apply"
 	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/prune"
+	"github.com/envctl/envctl/internal/render"
 )
 
 // prune deletes what the previous inventory has and this run did not apply,
-// only when every component applied and became healthy: after any failure
-// the render may be incomplete, and deleting then could take down what the
-// failed part was meant to replace. It returns nil when prune did not run.
-func (r *run) prune(ctx context.Context, prev *inventory.Inventory) *prune.Result {
+// only when every component applied (and, unless --no-wait, became
+// healthy): after any failure the render may be incomplete, and deleting
+// then could take down what the failed part was meant to replace. An
+// interrupted run (Ctrl-C) never prunes. It returns nil when prune did not
+// run.
+func (r *run) prune(ctx context.Context, prev *inventory.Inventory, rendered *render.Result) *prune.Result {
 	skip := func(why string) *prune.Result {
 		r.result.PruneSkipped = why
 		r.emit(Event{Type: PruneSkipped, Message: why})
@@ -22,6 +25,8 @@ func (r *run) prune(ctx context.Context, prev *inventory.Inventory) *prune.Resul
 	switch {
 	case r.opts.NoPrune:
 		return skip("disabled by --no-prune")
+	case ctx.Err() != nil:
+		return skip("the run was interrupted")
 	case r.failure() != nil:
 		return skip("not every component applied and became healthy")
 	case prev == nil || len(prev.Entries) == 0:
@@ -35,7 +40,7 @@ func (r *run) prune(ctx context.Context, prev *inventory.Inventory) *prune.Resul
 			}
 		}
 	}
-	res, err := prune.Run(ctx, r.opts.Client, prune.Options{
+	opts := prune.Options{
 		Environment:    r.env,
 		Previous:       prev,
 		Current:        current,
@@ -43,11 +48,24 @@ func (r *run) prune(ctx context.Context, prev *inventory.Inventory) *prune.Resul
 		ApplySucceeded: true,
 		Settings:       r.opts.Settings.Prune,
 		Force:          r.opts.ForcePrune,
+		Rendered:       map[string]int{},
+		Declared:       r.declared(),
 		OnItem: func(it prune.Item) {
 			r.emit(Event{Type: ObjectPruned, Component: it.Entry.Component, Object: it.Entry.Ref.String(), Action: string(it.Outcome), Message: it.Reason, Err: it.Err})
 		},
 		Logger: r.log,
-	})
+	}
+	for _, c := range rendered.Components {
+		opts.Rendered[c.Name] = len(c.Objects) + len(c.Hooks)
+	}
+	if len(r.opts.Components) > 0 && len(prune.Candidates(opts)) > 0 {
+		opts.Elsewhere, opts.ElsewhereUnknown = r.declaredElsewhere(ctx)
+	}
+	if r.opts.NoWait {
+		r.result.HealthNotChecked = true
+		r.emit(Event{Type: Notice, Message: "prune runs after every apply succeeded; health was not checked (--no-wait)"})
+	}
+	res, err := prune.Run(ctx, r.opts.Client, opts)
 	if res != nil {
 		r.result.Prune = res
 		for _, it := range res.With(prune.Pruned) {
@@ -63,4 +81,38 @@ func (r *run) prune(ctx context.Context, prev *inventory.Inventory) *prune.Resul
 		r.fail(fmt.Errorf("prune: %w", err))
 	}
 	return res
+}
+
+// declared lists the components the environment declares.
+func (r *run) declared() []string {
+	out := []string{}
+	for _, c := range r.opts.Environment.Spec.Components {
+		out = append(out, c.Name)
+	}
+	return out
+}
+
+// declaredElsewhere renders the components outside a --component run and
+// maps each object they declare to its component, so that prune never
+// deletes an object that moved to one of them. It reports true when they
+// could not be rendered: prune then holds every candidate.
+func (r *run) declaredElsewhere(ctx context.Context) (map[inventory.Key]string, bool) {
+	if r.opts.RenderAll == nil {
+		return nil, true
+	}
+	all, err := r.opts.RenderAll(ctx)
+	if err != nil {
+		r.log.Warn("could not render the components outside this run; prune holds every candidate", "err", err)
+		return nil, true
+	}
+	out := map[inventory.Key]string{}
+	for _, c := range all.Components {
+		if r.result.Component(c.Name) != nil {
+			continue
+		}
+		for _, o := range c.Objects {
+			out[inventory.RefOf(o).Key()] = c.Name
+		}
+	}
+	return out, false
 }

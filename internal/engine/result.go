@@ -38,8 +38,14 @@ type Result struct {
 	PruneSkipped string        `json:"pruneSkipped,omitempty"`
 	// InventorySaved says whether the inventory was written (it is not
 	// when it did not change).
-	InventorySaved bool          `json:"inventorySaved"`
-	Duration       time.Duration `json:"duration"`
+	InventorySaved bool `json:"inventorySaved"`
+	// InventoryRebuilt is how many objects a lost inventory was rebuilt
+	// from (their labels); 0 when it was not lost.
+	InventoryRebuilt int `json:"inventoryRebuilt,omitempty"`
+	// HealthNotChecked is set when prune ran after applies whose health was
+	// not waited for (--no-wait).
+	HealthNotChecked bool          `json:"healthNotChecked,omitempty"`
+	Duration         time.Duration `json:"duration"`
 }
 
 // Component returns the result of the named component, or nil.

@@ -34,7 +34,7 @@ func sampleInventory(env string, n int) *Inventory {
 }
 
 // shardsOf builds the ConfigMaps Save would write for inv.
-func shardsOf(t *testing.T, s *Store, inv *Inventory) []corev1.ConfigMap {
+func shardsOf(t testing.TB, s *Store, inv *Inventory) []corev1.ConfigMap {
 	t.Helper()
 	blob, err := encode(inv)
 	if err != nil {
@@ -128,14 +128,8 @@ func TestAssembleCorrupt(t *testing.T) {
 		{
 			name:     "missing middle shard",
 			mutate:   func(c []corev1.ConfigMap) []corev1.ConfigMap { return append(c[:1], c[2:]...) },
-			wantCM:   "envctl-inventory-ci.1",
-			wantText: "missing",
-		},
-		{
-			name:     "missing first shard",
-			mutate:   func(c []corev1.ConfigMap) []corev1.ConfigMap { return c[1:] },
-			wantCM:   "envctl-inventory-ci",
-			wantText: "first shard is missing",
+			wantCM:   "envctl-inventory-ci.1-",
+			wantText: "shard 1 of",
 		},
 		{
 			name: "flipped byte",
@@ -147,13 +141,13 @@ func TestAssembleCorrupt(t *testing.T) {
 			wantText: "does not match",
 		},
 		{
-			name: "shard from another save",
+			name: "shard of another save only",
 			mutate: func(c []corev1.ConfigMap) []corev1.ConfigMap {
 				c[2].Annotations[annotationDigest] = strings.Repeat("0", 64)
 				return c
 			},
-			wantCM:   "envctl-inventory-ci.2",
-			wantText: "different save",
+			wantCM:   "envctl-inventory-ci.2-",
+			wantText: "shard 2 of",
 		},
 		{
 			name: "bad shard annotation",
@@ -161,8 +155,17 @@ func TestAssembleCorrupt(t *testing.T) {
 				c[1].Annotations[annotationShard] = "one"
 				return c
 			},
-			wantCM:   "envctl-inventory-ci.1",
+			wantCM:   "envctl-inventory-ci.1-",
 			wantText: "not a shard number",
+		},
+		{
+			name: "two shards claim one place",
+			mutate: func(c []corev1.ConfigMap) []corev1.ConfigMap {
+				c[2].Annotations[annotationShard] = "1"
+				return c
+			},
+			wantCM:   "envctl-inventory-ci.2-",
+			wantText: "also held by",
 		},
 		{
 			name: "not gzip",
@@ -176,9 +179,11 @@ func TestAssembleCorrupt(t *testing.T) {
 		{
 			name: "another environment's content",
 			mutate: func(c []corev1.ConfigMap) []corev1.ConfigMap {
-				return shardsOf(t, s, sampleInventory("staging", 1))
+				other := shardsOf(t, s, sampleInventory("staging", 1))
+				other[0].Name = ConfigMapName("ci", 0)
+				return other
 			},
-			wantCM:   "envctl-inventory-staging",
+			wantCM:   "envctl-inventory-ci",
 			wantText: `holds environment "staging"`,
 		},
 	}
@@ -192,18 +197,53 @@ func TestAssembleCorrupt(t *testing.T) {
 			if !errors.As(err, &ce) {
 				t.Fatalf("error %v is not a CorruptError", err)
 			}
-			if ce.ConfigMap != tt.wantCM {
+			if !strings.HasPrefix(ce.ConfigMap, tt.wantCM) {
 				t.Errorf("error names ConfigMap %q, want %q", ce.ConfigMap, tt.wantCM)
 			}
-			for _, want := range []string{"envctl-system/" + tt.wantCM, tt.wantText} {
+			for _, want := range []string{"envctl-system/" + tt.wantCM, tt.wantText, "envctl inventory rebuild ci"} {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("error %q does not mention %q", err, want)
 				}
 			}
-			if errs.KindOf(err) != errs.KindCluster {
-				t.Errorf("error kind = %v, want cluster", errs.KindOf(err))
+			// Bad input the user repairs: exit 2.
+			if errs.KindOf(err) != errs.KindInput {
+				t.Errorf("error kind = %v, want input", errs.KindOf(err))
 			}
 		})
+	}
+}
+
+// A first save cut off before its first shard: no inventory, not a damaged
+// one.
+func TestAssembleWithoutFirstShardIsNone(t *testing.T) {
+	s := &Store{ShardSize: 256}
+	cms := shardsOf(t, s, sampleInventory("ci", 40))
+	if _, err := s.assemble("ci", cms[1:]); !errors.Is(err, errNoHead) {
+		t.Errorf("assemble without the first shard: %v, want errNoHead", err)
+	}
+}
+
+// A save cut off after writing its other shards and before switching the
+// first one over: the stored inventory is read, the new shards ignored.
+func TestAssembleIgnoresShardsOfAnUnfinishedSave(t *testing.T) {
+	s := &Store{ShardSize: 256}
+	old := sampleInventory("ci", 40)
+	stored := shardsOf(t, s, old)
+	next := sampleInventory("ci", 45)
+	unfinished := shardsOf(t, s, next)[1:]
+	for _, cm := range unfinished {
+		for _, o := range stored {
+			if o.Name == cm.Name {
+				t.Fatalf("shard %s of the new save has the name of a stored one: the save would overwrite it", cm.Name)
+			}
+		}
+	}
+	got, err := s.assemble("ci", append(stored, unfinished...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(old, got); diff != "" {
+		t.Errorf("assembled (-stored +got):\n%s", diff)
 	}
 }
 

@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -10,30 +11,74 @@ import (
 )
 
 // CorruptError reports an inventory that cannot be read back. It names the
-// ConfigMap at fault and says how to recover.
+// ConfigMap at fault and the command that repairs it. envctl stops rather
+// than guess what it applied: a run on a guessed inventory could prune what
+// it should keep, or forget what it should prune.
 type CorruptError struct {
+	Environment          string
 	Namespace, ConfigMap string
 	Reason               string
 }
 
 func (e *CorruptError) Error() string {
-	return fmt.Sprintf("inventory ConfigMap %s/%s is corrupt: %s (delete the environment's inventory ConfigMaps to start afresh; envctl then cannot prune what it applied before)",
-		e.Namespace, e.ConfigMap, e.Reason)
+	return fmt.Sprintf("the inventory of environment %s is damaged: ConfigMap %s/%s: %s; envctl stops rather than guess what it applied. "+
+		"Repair it with `envctl inventory rebuild %s`, which rebuilds it from the labels of the environment's objects",
+		e.Environment, e.Namespace, e.ConfigMap, e.Reason, e.Environment)
+}
+
+// errNoHead is assemble's answer when only shards of an interrupted first
+// save exist: no save ever completed, so there is no inventory.
+var errNoHead = errors.New("no first shard")
+
+// shardName is the name of shard i (i > 0) of a save whose content digest
+// is sum. The digest in the name keeps the shards of a new save apart from
+// those of the stored one until the first shard, written last, switches
+// over to them: a save interrupted at any point leaves the stored
+// inventory readable.
+func shardName(env string, i int, sum string) string {
+	if i == 0 {
+		return ConfigMapName(env, 0)
+	}
+	if len(sum) > 12 {
+		sum = sum[:12]
+	}
+	return ConfigMapName(env, i) + "-" + sum
 }
 
 // assemble reads the inventory held by cms, the ConfigMaps labelled with
-// env. Shard 0 says how many shards there are and which digest they share;
-// ConfigMaps beyond that count are leftovers of an interrupted save and are
-// ignored.
+// env. The first shard (named ConfigMapName(env, 0)) says how many shards
+// there are and which digest they share; ConfigMaps with another digest are
+// leftovers of an interrupted save and are ignored. With no first shard it
+// returns errNoHead.
 func (s *Store) assemble(env string, cms []corev1.ConfigMap) (*Inventory, error) {
 	corrupt := func(name, format string, args ...any) error {
-		return errs.Cluster(&CorruptError{Namespace: s.namespace(), ConfigMap: name, Reason: fmt.Sprintf(format, args...)})
+		return errs.Input(&CorruptError{Environment: env, Namespace: s.namespace(), ConfigMap: name, Reason: fmt.Sprintf(format, args...)})
 	}
-	byIndex := map[int]*corev1.ConfigMap{}
+	var head *corev1.ConfigMap
+	for i := range cms {
+		if cms[i].Name == ConfigMapName(env, 0) {
+			head = &cms[i]
+		}
+	}
+	if head == nil {
+		return nil, errNoHead
+	}
+	if idx := head.Annotations[annotationShard]; idx != "0" {
+		return nil, corrupt(head.Name, "annotation %s is %q, want \"0\" on the first shard", annotationShard, idx)
+	}
+	n, err := strconv.Atoi(head.Annotations[annotationShards])
+	if err != nil || n < 1 {
+		return nil, corrupt(head.Name, "annotation %s is %q, not a shard count", annotationShards, head.Annotations[annotationShards])
+	}
+	sum := head.Annotations[annotationDigest]
+	byIndex := map[int]*corev1.ConfigMap{0: head}
 	for i := range cms {
 		cm := &cms[i]
+		if cm == head || cm.Annotations[annotationDigest] != sum {
+			continue // a leftover of another save
+		}
 		idx, err := strconv.Atoi(cm.Annotations[annotationShard])
-		if err != nil || idx < 0 {
+		if err != nil || idx < 1 {
 			return nil, corrupt(cm.Name, "annotation %s is %q, not a shard number", annotationShard, cm.Annotations[annotationShard])
 		}
 		if prev, dup := byIndex[idx]; dup {
@@ -41,28 +86,16 @@ func (s *Store) assemble(env string, cms []corev1.ConfigMap) (*Inventory, error)
 		}
 		byIndex[idx] = cm
 	}
-	head, ok := byIndex[0]
-	if !ok {
-		return nil, corrupt(ConfigMapName(env, 0), "the first shard is missing (found %d other shards)", len(cms))
-	}
-	n, err := strconv.Atoi(head.Annotations[annotationShards])
-	if err != nil || n < 1 {
-		return nil, corrupt(head.Name, "annotation %s is %q, not a shard count", annotationShards, head.Annotations[annotationShards])
-	}
-	sum := head.Annotations[annotationDigest]
 	var blob []byte
 	for i := range n {
 		cm, ok := byIndex[i]
 		if !ok {
-			return nil, corrupt(ConfigMapName(env, i), "shard %d of %d is missing", i, n)
-		}
-		if cm.Annotations[annotationDigest] != sum {
-			return nil, corrupt(cm.Name, "shard %d belongs to a different save than shard 0 (a save was interrupted, or is running now)", i)
+			return nil, corrupt(shardName(env, i, sum), "shard %d of %d (digest %s) is missing", i, n, short(sum))
 		}
 		blob = append(blob, cm.BinaryData[dataKey]...)
 	}
 	if got := digest(blob); got != sum {
-		return nil, corrupt(head.Name, "content digest %s does not match annotation %s=%s", got, annotationDigest, sum)
+		return nil, corrupt(head.Name, "content digest %s does not match annotation %s=%s", short(got), annotationDigest, short(sum))
 	}
 	inv, err := decode(blob)
 	if err != nil {
@@ -72,4 +105,11 @@ func (s *Store) assemble(env string, cms []corev1.ConfigMap) (*Inventory, error)
 		return nil, corrupt(head.Name, "it holds environment %q, not %q", inv.Environment, env)
 	}
 	return inv, nil
+}
+
+func short(sum string) string {
+	if len(sum) > 12 {
+		return sum[:12]
+	}
+	return sum
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/render"
+	"github.com/envctl/envctl/internal/testhook"
 )
 
 // Namespace is where envctl keeps its inventories.
@@ -61,8 +62,9 @@ func (s *Store) namespace() string {
 }
 
 // ConfigMapName is the name of shard i of env's inventory. Further shards
-// are suffixed ".1", ".2": environment names are DNS labels and cannot hold
-// a dot, so a shard of "ci" can never be mistaken for environment "ci-1".
+// are suffixed ".1", ".2" (and, as stored, the digest of their save; see
+// shardName): environment names are DNS labels and cannot hold a dot, so a
+// shard of "ci" can never be mistaken for environment "ci-1".
 func ConfigMapName(env string, shard int) string {
 	name := "envctl-inventory-" + env
 	if shard > 0 {
@@ -72,7 +74,10 @@ func ConfigMapName(env string, shard int) string {
 }
 
 // Load returns env's inventory. It makes one LIST request. An environment
-// without an inventory gives an error wrapping ErrNotFound.
+// without an inventory gives an error wrapping ErrNotFound; so does one whose
+// only ConfigMaps are shards of a first save that was interrupted before it
+// completed. A damaged inventory gives a *CorruptError, classified as bad
+// input (exit 2), that says how to repair it.
 func (s *Store) Load(ctx context.Context, env string) (*Inventory, error) {
 	cms, err := s.list(ctx, env)
 	if err != nil {
@@ -81,13 +86,23 @@ func (s *Store) Load(ctx context.Context, env string) (*Inventory, error) {
 	if len(cms) == 0 {
 		return nil, fmt.Errorf("environment %q: %w (no ConfigMap %s/%s)", env, ErrNotFound, s.namespace(), ConfigMapName(env, 0))
 	}
-	return s.assemble(env, cms)
+	inv, err := s.assemble(env, cms)
+	if errors.Is(err, errNoHead) {
+		return nil, fmt.Errorf("environment %q: %w (only %d shard(s) of a save that never completed, no ConfigMap %s/%s)",
+			env, ErrNotFound, len(cms), s.namespace(), ConfigMapName(env, 0))
+	}
+	return inv, err
 }
 
 // Save stores inv unless the stored inventory already holds the same
 // content (AppliedAt aside), and reports whether it wrote. An unchanged
-// Save costs one LIST and no write. Shards left over from a larger earlier
-// inventory are removed.
+// Save costs one LIST and no write.
+//
+// A save interrupted at any point (the process killed, the connection
+// lost) leaves the stored inventory readable, old or new: the shards after
+// the first are written under names of their own (they carry the new
+// content's digest), then the first shard is switched over to them in one
+// update, and only then are the old shards removed.
 func (s *Store) Save(ctx context.Context, inv *Inventory) (bool, error) {
 	env := inv.Environment
 	if env == "" {
@@ -98,7 +113,7 @@ func (s *Store) Save(ctx context.Context, inv *Inventory) (bool, error) {
 		return false, err
 	}
 	if len(existing) > 0 {
-		// A corrupt stored inventory is simply replaced.
+		// A damaged stored inventory is simply replaced.
 		if old, err := s.assemble(env, existing); err == nil && sameContent(old, inv) {
 			return false, nil
 		}
@@ -110,16 +125,21 @@ func (s *Store) Save(ctx context.Context, inv *Inventory) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	shards := split(blob, s.ShardSize)
+	size := s.ShardSize
+	if size == 0 {
+		size = testhook.ShardSize()
+	}
+	shards := split(blob, size)
 	sum := digest(blob)
 	byName := map[string]*corev1.ConfigMap{}
 	for i := range existing {
 		byName[existing[i].Name] = &existing[i]
 	}
-	// Shard 0 is written last: Load trusts its shard count and digest, so a
-	// reader sees either the old inventory or a clear "being written" error,
-	// never a silently mixed one.
+	// Shard 0 is written last: Load trusts its shard count and digest.
 	for i := len(shards) - 1; i >= 0; i-- {
+		if i == 0 {
+			testhook.Reached(ctx, testhook.InventorySave)
+		}
 		cm := s.shard(env, i, len(shards), sum, shards[i])
 		if err := s.write(ctx, cm, byName[cm.Name]); err != nil {
 			return true, err
@@ -219,7 +239,7 @@ func (s *Store) ensureNamespace(ctx context.Context) error {
 func (s *Store) shard(env string, i, n int, sum string, data []byte) *corev1.ConfigMap {
 	return &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      ConfigMapName(env, i),
+			Name:      shardName(env, i, sum),
 			Namespace: s.namespace(),
 			Labels: map[string]string{
 				render.LabelManagedBy: render.ManagedByValue,

@@ -15,6 +15,12 @@ import (
 // Inventory is what envctl last applied for one environment.
 type Inventory struct {
 	Environment string `json:"environment"`
+	// Repository names the repository the environment was applied from
+	// (config.yaml's metadata.name). Environment names are chosen per
+	// repository; two repositories that both call an environment "ci" must
+	// not take each other's objects, so a run from another repository stops
+	// at the inventory. Empty in inventories written before it was recorded.
+	Repository string `json:"repository,omitempty"`
 	// Revision is the source revision that was applied.
 	Revision string `json:"revision"`
 	// AppliedAt is when the apply that produced this inventory finished.

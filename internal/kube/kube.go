@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 )
 
@@ -39,6 +40,11 @@ type Client struct {
 	Clientset kubernetes.Interface
 	// Mapper maps kinds to resources, from cached discovery.
 	Mapper *Mapper
+	// Discovery answers which kinds the cluster serves, uncached.
+	Discovery discovery.DiscoveryInterface
+	// Metadata reads objects' metadata only, for listings that need no
+	// more (finding an environment's objects by label).
+	Metadata metadata.Interface
 	// raw is an unversioned REST client used for requests the dynamic client
 	// cannot express, such as an apply that reports whether it created.
 	raw rest.Interface
@@ -56,9 +62,11 @@ func Tune(cfg *rest.Config) *rest.Config {
 	return c
 }
 
-// New builds the clients for cfg, after tuning it.
+// New builds the clients for cfg, after tuning it. Every request goes
+// through envctl's retry policy (see RetryBudget).
 func New(cfg *rest.Config) (*Client, error) {
 	cfg = Tune(cfg)
+	cfg.Wrap(withRetry)
 	hc, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
@@ -75,6 +83,10 @@ func New(cfg *rest.Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes discovery client: %w", err)
 	}
+	md, err := metadata.NewForConfigAndClient(cfg, hc)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes metadata client: %w", err)
+	}
 	rawCfg := dynamic.ConfigFor(cfg)
 	rawCfg.GroupVersion = nil
 	rawCfg.APIPath = ""
@@ -88,6 +100,8 @@ func New(cfg *rest.Config) (*Client, error) {
 		Dynamic:   dyn,
 		Clientset: cs,
 		Mapper:    NewMapper(disc),
+		Discovery: disc,
+		Metadata:  md,
 		raw:       raw,
 	}, nil
 }

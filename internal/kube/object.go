@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -31,7 +32,37 @@ func Describe(obj *unstructured.Unstructured) string { return inventory.RefOf(ob
 // Digest fingerprints obj as rendered: the SHA-256 of its JSON (object keys
 // sorted, as encoding/json writes maps) without the digest annotation itself,
 // so that the digest of an object that already carries one is stable.
+//
+// A Secret has no digest here (""): an unkeyed hash of its content, kept in
+// an annotation and in the inventory ConfigMap, would let anyone who can
+// read those test guesses of a weak password offline. Fingerprints.Digest
+// gives a Secret a keyed one.
 func Digest(obj *unstructured.Unstructured) (string, error) {
+	return Fingerprints{}.Digest(obj)
+}
+
+// SecretDigestPrefix starts the digest of a Secret, an HMAC, so that it is
+// never mistaken for (or compared equal to) an unkeyed digest written by an
+// older envctl.
+const SecretDigestPrefix = "hmac-sha256:"
+
+// Fingerprints computes the digests envctl records of the objects it
+// applies. Key is the cluster's fingerprint key (inventory.Store.SecretKey):
+// a Secret's digest is an HMAC of its content under that key, which lives in
+// a Secret itself, so only those who may read Secrets could recompute it.
+// Without a key a Secret gets no digest, and is then never taken for
+// unchanged without asking the server.
+type Fingerprints struct {
+	Key []byte
+}
+
+// Digest returns obj's digest; see the package function Digest. It is ""
+// for a Secret when f has no key.
+func (f Fingerprints) Digest(obj *unstructured.Unstructured) (string, error) {
+	secret := IsSecret(obj)
+	if secret && len(f.Key) == 0 {
+		return "", nil
+	}
 	c := obj.DeepCopy()
 	if ann := c.GetAnnotations(); ann != nil {
 		if _, ok := ann[DigestAnnotation]; ok {
@@ -46,6 +77,11 @@ func Digest(obj *unstructured.Unstructured) (string, error) {
 	b, err := json.Marshal(c.Object)
 	if err != nil {
 		return "", fmt.Errorf("digest of %s: %w", Describe(obj), err)
+	}
+	if secret {
+		mac := hmac.New(sha256.New, f.Key)
+		mac.Write(b)
+		return SecretDigestPrefix + hex.EncodeToString(mac.Sum(nil)), nil
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:]), nil

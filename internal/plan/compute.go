@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/envctl/envctl/internal/apply"
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/kube"
@@ -65,7 +66,9 @@ func Compute(ctx context.Context, client *kube.Client, rendered *render.Result, 
 			refs = append(refs, o.item.Ref)
 		}
 	}
-	live, err := client.ListLive(ctx, refs, render.LabelEnvironment+"="+opts.Environment)
+	// Every environment's objects, so that one of another environment is
+	// seen (and not planned as taken over).
+	live, err := client.ListLive(ctx, refs, render.LabelEnvironment)
 	if err != nil {
 		return nil, err
 	}
@@ -167,13 +170,24 @@ func (c *computer) resolve(ctx context.Context, o *object) {
 // plan dry-runs o and compares the result with the live object.
 func (c *computer) plan(ctx context.Context, o *object) {
 	key := o.item.Ref.Key()
-	digest, err := kube.Digest(o.obj)
+	digest, err := kube.Fingerprints{Key: c.opts.SecretKey}.Digest(o.obj)
 	if err != nil {
 		c.fail(o, errs.Input(err))
 		return
 	}
 	live := c.live[key]
-	if prev, ok := c.previous[key]; ok && live != nil && prev.Fields != "" &&
+	if live != nil {
+		if owner := live.GetLabels()[render.LabelEnvironment]; owner != c.opts.Environment {
+			if !c.opts.Adopt {
+				c.fail(o, errs.Conflict(&apply.OwnershipError{Object: o.item.Ref.String(), Owner: owner, Environment: c.opts.Environment}))
+				return
+			}
+			// Planned as the take-over --adopt makes it.
+			c.foreign(ctx, o, live, digest, owner)
+			return
+		}
+	}
+	if prev, ok := c.previous[key]; ok && live != nil && digest != "" && prev.Fields != "" &&
 		live.GetAnnotations()[kube.DigestAnnotation] == digest &&
 		kube.FieldsHash(live, c.opts.FieldManager) == prev.Fields {
 		// What the apply's own unchanged check sees: it would not write, so
@@ -207,14 +221,25 @@ func (c *computer) plan(ctx context.Context, o *object) {
 			c.fail(o, classify(ctx, o, err))
 			return
 		}
-		owner := live.GetLabels()[render.LabelEnvironment]
-		if owner != "" && owner != c.opts.Environment {
-			o.item.Note = fmt.Sprintf("exists and belongs to environment %q; the apply would take it over", owner)
-		} else {
-			o.item.Note = "exists but was not created by envctl for this environment; the apply would adopt it"
-		}
+		o.item.Note = "exists without envctl's labels; the apply would adopt it"
 	}
 	c.diff(o, live, out)
+}
+
+// foreign plans the take-over (--adopt) of live, an object labelled for
+// environment owner.
+func (c *computer) foreign(ctx context.Context, o *object, live *unstructured.Unstructured, digest, owner string) {
+	out, _, err := c.client.Apply(ctx, o.mapping, kube.WithDigest(o.obj, digest), kube.ApplyOptions{
+		FieldManager: c.opts.FieldManager,
+		Force:        c.opts.ForceConflicts,
+		DryRun:       true,
+	})
+	if err != nil {
+		c.fail(o, classify(ctx, o, err))
+		return
+	}
+	c.diff(o, live, out)
+	o.item.Note = fmt.Sprintf("belongs to environment %q; the apply would take it over (--adopt)", owner)
 }
 
 // diff sets o's action and diff from the live object (nil when there is
@@ -222,6 +247,8 @@ func (c *computer) plan(ctx context.Context, o *object) {
 func (c *computer) diff(o *object, live, after *unstructured.Unstructured) {
 	before, afterC := clean(live), clean(after)
 	maskSecrets(before, afterC)
+	maskSensitive(before, c.opts.Sensitive)
+	maskSensitive(afterC, c.opts.Sensitive)
 	yb, err1 := toYAML(before)
 	ya, err2 := toYAML(afterC)
 	if err := errors.Join(err1, err2); err != nil {

@@ -31,6 +31,9 @@ const (
 	// Orphan: the object is no longer declared but prune would leave it in
 	// the cluster (Note says why); envctl stops tracking it.
 	Orphan Action = "orphan"
+	// Held: the object is no longer declared but a prune guard keeps it
+	// (Note says which and how to lift it); it stays recorded.
+	Held Action = "held"
 	// Error: the dry-run failed; Item.Error says why.
 	Error Action = "error"
 )
@@ -53,6 +56,24 @@ type Options struct {
 	// say when the apply would refuse to prune.
 	Prune      config.PruneSettings
 	ForcePrune bool
+	// Rendered, Declared, Elsewhere and ElsewhereUnknown feed prune's
+	// per-component guards as the apply would (see prune.Options).
+	Rendered         map[string]int
+	Declared         []string
+	Elsewhere        map[inventory.Key]string
+	ElsewhereUnknown bool
+	// SecretKey is the cluster's fingerprint key (inventory.Store.SecretKey),
+	// with which an unchanged Secret is recognised without a dry-run; nil
+	// when there is none, and every Secret is then dry-run.
+	SecretKey []byte
+	// Adopt plans the apply as taking over objects labelled for another
+	// environment (--adopt); without it such an object is an error, as the
+	// apply would fail for it.
+	Adopt bool
+	// Sensitive are values read from the cluster's Secrets while rendering
+	// (a chart's lookup): wherever one shows in an object that is not a
+	// Secret, the diff masks it as it masks a Secret's values.
+	Sensitive []string
 	// Concurrency bounds the requests in flight; default 16.
 	Concurrency int
 	// Context is the number of unchanged lines around each change; default 3.

@@ -14,16 +14,20 @@ import (
 // would refuse to prune at all.
 func (c *computer) planPrune(ctx context.Context, p *Plan, current []inventory.Entry) error {
 	opts := prune.Options{
-		Environment:    c.opts.Environment,
-		Previous:       c.opts.Previous,
-		Current:        current,
-		Components:     c.opts.Components,
-		ApplySucceeded: true,
-		Settings:       c.opts.Prune,
-		Force:          c.opts.ForcePrune,
-		DryRun:         true,
-		Concurrency:    c.opts.Concurrency,
-		Logger:         c.opts.Logger,
+		Environment:      c.opts.Environment,
+		Previous:         c.opts.Previous,
+		Current:          current,
+		Components:       c.opts.Components,
+		ApplySucceeded:   true,
+		Settings:         c.opts.Prune,
+		Force:            c.opts.ForcePrune,
+		Rendered:         c.opts.Rendered,
+		Declared:         c.opts.Declared,
+		Elsewhere:        c.opts.Elsewhere,
+		ElsewhereUnknown: c.opts.ElsewhereUnknown,
+		DryRun:           true,
+		Concurrency:      c.opts.Concurrency,
+		Logger:           c.opts.Logger,
 	}
 	candidates := prune.Candidates(opts)
 	if len(candidates) == 0 {
@@ -40,7 +44,13 @@ func (c *computer) planPrune(ctx context.Context, p *Plan, current []inventory.E
 		p.Warnings = append(p.Warnings, "the apply would prune nothing: "+err.Error())
 	}
 	// The guards are reported above; the dry run lists what each candidate
-	// would come to if the prune went ahead.
+	// would come to if the prune went ahead. What a per-component guard
+	// holds is listed as held.
+	held, _ := prune.Holds(opts, candidates)
+	heldKeys := map[inventory.Key]string{}
+	for _, it := range held {
+		heldKeys[it.Entry.Key()] = it.Reason
+	}
 	opts.Force = true
 	res, err := prune.Run(ctx, c.client, opts)
 	if res == nil {
@@ -48,7 +58,14 @@ func (c *computer) planPrune(ctx context.Context, p *Plan, current []inventory.E
 	}
 	for _, it := range res.Items {
 		item := Item{Ref: it.Entry.Ref, Component: it.Entry.Component}
+		if reason, ok := heldKeys[it.Entry.Key()]; ok && it.Outcome != prune.Gone {
+			item.Action, item.Note = Held, "not deleted: "+reason
+			p.Items = append(p.Items, item)
+			continue
+		}
 		switch it.Outcome {
+		case prune.Held:
+			item.Action, item.Note = Held, "not deleted: "+it.Reason
 		case prune.Pruned:
 			item.Action = Prune
 		case prune.Skipped:

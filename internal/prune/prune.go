@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/envctl/envctl/internal/config"
@@ -52,8 +53,31 @@ type Options struct {
 	ApplySucceeded bool
 	// Settings are the environment's prune settings.
 	Settings config.PruneSettings
-	// Force lifts the empty-render and max-fraction guards.
+	// Force lifts every guard: the empty-render and max-fraction guards,
+	// the per-component guards below, and the CustomResourceDefinition guard
+	// (a CRD is not deleted while custom resources of it exist that envctl
+	// does not manage, since they would go with it).
 	Force bool
+	// All deletes everything in Previous within Components: the guards that
+	// protect against a bad render (empty render, max fraction, per
+	// component) do not apply, and the CRD guard still does unless Force.
+	// `envctl down` sets it.
+	All bool
+	// Rendered counts, for each component of this run, the objects it
+	// rendered; Declared lists the components the environment declares.
+	// Without Force, a previous component that rendered nothing, or that the
+	// environment no longer declares, has its objects held: its empty render
+	// is more often a mistake (a wrong path, a values file) than a wish to
+	// delete it. Nil Rendered turns these guards off.
+	Rendered map[string]int
+	Declared []string
+	// Elsewhere maps objects that components outside this run declare (a
+	// run limited with --component) to the component declaring them. Such
+	// an object moved to that component and is held, never pruned. With
+	// Components set and ElsewhereUnknown true (the other components could
+	// not be rendered), every candidate is held.
+	Elsewhere        map[inventory.Key]string
+	ElsewhereUnknown bool
 	// DryRun reads the objects and reports what would be pruned, deleting
 	// nothing.
 	DryRun bool
@@ -81,6 +105,9 @@ const (
 	Skipped Outcome = "skipped"
 	// Failed: the delete (or the read before it) failed; Item.Err says why.
 	Failed Outcome = "failed"
+	// Held: a guard kept it; it stays in the cluster and in the inventory,
+	// and Item.Reason says which guard and how to lift it.
+	Held Outcome = "held"
 )
 
 // Item is the outcome for one candidate.
@@ -115,12 +142,15 @@ func (r *Result) With(o Outcome) []Item {
 }
 
 // Retained returns the entries the next inventory must keep: those whose
-// deletion failed, so that a later run tries again. Skipped objects are
-// released: envctl stops tracking them and leaves them in the cluster.
+// deletion failed, so that a later run tries again, and those a guard held.
+// Skipped objects are released: envctl stops tracking them and leaves them
+// in the cluster.
 func (r *Result) Retained() []inventory.Entry {
 	var out []inventory.Entry
-	for _, it := range r.With(Failed) {
-		out = append(out, it.Entry)
+	for _, it := range r.Items {
+		if it.Outcome == Failed || it.Outcome == Held {
+			out = append(out, it.Entry)
+		}
 	}
 	return out
 }
@@ -138,7 +168,7 @@ func (r *Result) Err() error {
 // Candidates returns the entries of opts.Previous (within opts.Components)
 // that opts.Current lacks, in the order prune deletes them: kinds in the
 // reverse of the apply order, then components in the reverse of theirs,
-// then by namespace and name.
+// then by namespace and name. Those a guard holds (see Held) are among them.
 func Candidates(opts Options) []inventory.Entry {
 	current := map[inventory.Key]bool{}
 	for _, e := range opts.Current {
@@ -155,6 +185,49 @@ func Candidates(opts Options) []inventory.Entry {
 		return compareDeletion(a, b, order)
 	})
 	return out
+}
+
+// Holds splits candidates into those a guard holds, as Held items with the
+// reason, and the rest. It makes no request. The guards (lifted by Force,
+// and by All but for the CRD guard, which needs the cluster):
+//   - an object that a component outside this run now declares moved
+//     there, and a run of its old component must not delete it;
+//   - a component that rendered no objects keeps its objects;
+//   - a component the environment no longer declares keeps its objects.
+func Holds(opts Options, candidates []inventory.Entry) (held []Item, rest []inventory.Entry) {
+	if opts.Force || opts.All {
+		return nil, candidates
+	}
+	for _, e := range candidates {
+		if reason := holdReason(opts, e); reason != "" {
+			held = append(held, Item{Entry: e, Outcome: Held, Reason: reason})
+			continue
+		}
+		rest = append(rest, e)
+	}
+	return held, rest
+}
+
+func holdReason(opts Options, e inventory.Entry) string {
+	if len(opts.Components) > 0 {
+		if other, ok := opts.Elsewhere[e.Key()]; ok {
+			return fmt.Sprintf("it moved to component %s, which this run (--component %s) does not apply; it is never pruned by a run of its old component",
+				other, strings.Join(opts.Components, ","))
+		}
+		if opts.ElsewhereUnknown {
+			return "the components outside this run could not be rendered, so envctl cannot tell whether one of them declares it now; it is not pruned (a full apply decides)"
+		}
+	}
+	if opts.Rendered == nil {
+		return ""
+	}
+	if opts.Declared != nil && !slices.Contains(opts.Declared, e.Component) {
+		return fmt.Sprintf("its component %s is no longer in the environment; rerun with --force-prune to delete the component's objects", e.Component)
+	}
+	if n, ok := opts.Rendered[e.Component]; ok && n == 0 {
+		return fmt.Sprintf("its component %s rendered no objects, more often a mistake (a wrong path or values) than a wish to delete them; rerun with --force-prune to delete them", e.Component)
+	}
+	return ""
 }
 
 // scoped returns the previous entries prune may consider.
@@ -174,16 +247,20 @@ func Check(opts Options) error {
 	if !enabled(opts.Settings) {
 		return nil
 	}
-	return guard(opts, Candidates(opts))
+	all := Candidates(opts)
+	_, rest := Holds(opts, all)
+	return guard(opts, all, rest)
 }
 
 // Enabled reports whether settings allow pruning at all.
 func Enabled(s config.PruneSettings) bool { return enabled(s) }
 
-// guard refuses a prune the settings do not allow without Force.
-func guard(opts Options, candidates []inventory.Entry) error {
+// guard refuses a prune the settings do not allow without Force: an empty
+// render of the whole run (judged on every candidate), or deleting more than
+// the max fraction (judged on those no other guard holds).
+func guard(opts Options, all, candidates []inventory.Entry) error {
 	prev := len(scoped(opts))
-	if opts.Force || prev == 0 || len(candidates) == 0 {
+	if opts.Force || opts.All || prev == 0 || len(all) == 0 {
 		return nil
 	}
 	if len(opts.Current) == 0 {

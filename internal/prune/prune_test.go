@@ -74,6 +74,99 @@ func TestCandidatesIgnoreVersionAndScope(t *testing.T) {
 	}
 }
 
+// The per-component guards: what they hold, and why.
+func TestHolds(t *testing.T) {
+	prev := &inventory.Inventory{Environment: "ci", Components: []string{"app", "extra", "gone"}, Entries: []inventory.Entry{
+		entry("app", "", "ConfigMap", "ml", "app-removed"),
+		entry("app", "", "ConfigMap", "ml", "moved"),
+		entry("extra", "", "ConfigMap", "ml", "extra-1"),
+		entry("gone", "", "ConfigMap", "ml", "gone-1"),
+	}}
+	base := Options{
+		Environment: "ci", Previous: prev,
+		Current:  []inventory.Entry{entry("app", "", "ConfigMap", "ml", "kept")},
+		Rendered: map[string]int{"app": 1, "extra": 0},
+		Declared: []string{"app", "extra"},
+	}
+	tests := []struct {
+		name string
+		opts func(o *Options)
+		// want maps each candidate's name to its reason's telling words,
+		// "" for a candidate not held.
+		want map[string]string
+	}{
+		{
+			name: "full run",
+			opts: func(o *Options) {},
+			want: map[string]string{"app-removed": "", "moved": "", "extra-1": "component extra rendered no objects", "gone-1": "component gone is no longer in the environment"},
+		},
+		{
+			name: "forced",
+			opts: func(o *Options) { o.Force = true },
+			want: map[string]string{"app-removed": "", "moved": "", "extra-1": "", "gone-1": ""},
+		},
+		{
+			name: "down",
+			opts: func(o *Options) { o.All = true },
+			want: map[string]string{"app-removed": "", "moved": "", "extra-1": "", "gone-1": ""},
+		},
+		{
+			name: "run of component app, moved declared by extra",
+			opts: func(o *Options) {
+				o.Components = []string{"app"}
+				o.Elsewhere = map[inventory.Key]string{entry("", "", "ConfigMap", "ml", "moved").Key(): "extra"}
+			},
+			want: map[string]string{"app-removed": "", "moved": "moved to component extra"},
+		},
+		{
+			name: "run of component app, the others not rendered",
+			opts: func(o *Options) {
+				o.Components = []string{"app"}
+				o.ElsewhereUnknown = true
+			},
+			want: map[string]string{"app-removed": "could not be rendered", "moved": "could not be rendered"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := base
+			tt.opts(&opts)
+			held, rest := Holds(opts, Candidates(opts))
+			got := map[string]string{}
+			for _, e := range rest {
+				got[e.Name] = ""
+			}
+			for _, it := range held {
+				if it.Outcome != Held {
+					t.Errorf("%s: outcome %s, want held", it.Entry.Name, it.Outcome)
+				}
+				got[it.Entry.Name] = it.Reason
+			}
+			if len(got) != len(tt.want) {
+				t.Errorf("candidates %v, want %v", got, tt.want)
+			}
+			for name, want := range tt.want {
+				reason, ok := got[name]
+				switch {
+				case !ok:
+					t.Errorf("%s is not a candidate", name)
+				case want == "" && reason != "":
+					t.Errorf("%s held: %s", name, reason)
+				case want != "" && !strings.Contains(reason, want):
+					t.Errorf("%s: reason %q, want it to say %q", name, reason, want)
+				case want != "" && !strings.Contains(reason, "--") && !strings.Contains(reason, "full apply"):
+					t.Errorf("%s: reason %q does not say how to go past it", name, reason)
+				}
+			}
+			// Held objects stay recorded.
+			res := &Result{Items: held}
+			if len(res.Retained()) != len(held) {
+				t.Errorf("retained %d of %d held", len(res.Retained()), len(held))
+			}
+		})
+	}
+}
+
 func TestGuards(t *testing.T) {
 	prev := &inventory.Inventory{Environment: "ci"}
 	for _, n := range []string{"a", "b", "c", "d"} {
@@ -120,7 +213,8 @@ func TestGuards(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			opts := tt.opts
 			opts.Environment, opts.Previous = "ci", prev
-			err := guard(opts, Candidates(opts))
+			all := Candidates(opts)
+			err := guard(opts, all, all)
 			if tt.wantErr == "" {
 				if err != nil {
 					t.Fatalf("refused: %v", err)

@@ -18,6 +18,7 @@ import (
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/kube"
+	"github.com/envctl/envctl/internal/testhook"
 )
 
 // DisabledValue is the value of kube.PruneAnnotation that keeps an object
@@ -37,8 +38,9 @@ func Run(ctx context.Context, client *kube.Client, opts Options) (*Result, error
 	if !enabled(opts.Settings) {
 		return &Result{Disabled: true}, nil
 	}
-	candidates := Candidates(opts)
-	if err := guard(opts, candidates); err != nil {
+	all := Candidates(opts)
+	held, candidates := Holds(opts, all)
+	if err := guard(opts, all, candidates); err != nil {
 		return nil, err
 	}
 	if opts.Concurrency < 1 {
@@ -54,7 +56,19 @@ func Run(ctx context.Context, client *kube.Client, opts Options) (*Result, error
 	}
 	r := &runner{client: client, opts: opts}
 	res := &Result{DryRun: opts.DryRun}
+	for _, it := range held {
+		opts.Logger.Info("not pruned", "object", it.Entry.String(), "reason", it.Reason)
+		if opts.OnItem != nil {
+			opts.OnItem(it)
+		}
+		res.Items = append(res.Items, it)
+	}
 	for _, wave := range waves(candidates) {
+		if ctx.Err() != nil {
+			// Interrupted: no further deletion starts; what is left stays
+			// in the inventory for the next run.
+			break
+		}
 		targets := r.deleteAll(ctx, wave)
 		if opts.Wait && !opts.DryRun {
 			r.waitGone(ctx, targets)
@@ -90,7 +104,20 @@ func (r *runner) deleteAll(ctx context.Context, entries []inventory.Entry) []*ta
 	sem := make(chan struct{}, r.opts.Concurrency)
 	var wg sync.WaitGroup
 	for i, e := range entries {
-		sem <- struct{}{}
+		acquired := false
+		select {
+		case sem <- struct{}{}:
+			acquired = true
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			if acquired {
+				<-sem
+			}
+			// Interrupted: not started, kept for the next run.
+			out[i] = r.fail(&target{item: Item{Entry: e}}, fmt.Errorf("prune %s: not started: %w", e, context.Cause(ctx)))
+			continue
+		}
 		wg.Go(func() {
 			defer func() { <-sem }()
 			out[i] = r.deleteOne(ctx, e)
@@ -132,6 +159,17 @@ func (r *runner) deleteOne(ctx context.Context, e inventory.Entry) *target {
 	if live.GetAnnotations()[kube.PruneAnnotation] == DisabledValue {
 		return r.skip(t, fmt.Sprintf("annotated %s: %s", kube.PruneAnnotation, DisabledValue))
 	}
+	if e.Group == crdGroup && e.Kind == "CustomResourceDefinition" && !r.opts.Force {
+		reason, err := r.unmanagedCustomResources(ctx, live)
+		if err != nil {
+			return r.fail(t, clusterErr(ctx, "list the custom resources of", e, err))
+		}
+		if reason != "" {
+			t.item.Outcome, t.item.Reason = Held, reason
+			r.opts.Logger.Info("not pruned", "object", e.String(), "reason", reason)
+			return t
+		}
+	}
 	t.uid = live.GetUID()
 	t.item.Outcome = Pruned
 	if r.opts.DryRun || live.GetDeletionTimestamp() != nil {
@@ -139,13 +177,16 @@ func (r *runner) deleteOne(ctx context.Context, e inventory.Entry) *target {
 	}
 	uid := live.GetUID()
 	policy := metav1.DeletePropagationBackground
-	err = res.Delete(ctx, e.Name, metav1.DeleteOptions{
+	// Sent, a delete is let finish even when ctx ends (Ctrl-C), so that
+	// its outcome is known and recorded.
+	err = res.Delete(context.WithoutCancel(ctx), e.Name, metav1.DeleteOptions{
 		PropagationPolicy: &policy,
 		Preconditions:     &metav1.Preconditions{UID: &uid},
 	})
 	switch {
 	case err == nil:
 		r.opts.Logger.Debug("pruned", "object", e.String(), "component", e.Component)
+		testhook.Reached(ctx, testhook.Prune)
 	case apierrors.IsNotFound(err):
 		t.item.Outcome = Gone
 	case apierrors.IsConflict(err):

@@ -121,7 +121,7 @@ func (r *renderer) buildHelm(ctx context.Context, comp config.Component, p *prep
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, errs.Inputf("chart %s: %s", what, r.relativize(runErr.Error()))
+		return nil, errs.Inputf("chart %s: %s", what, helmErrorMessage(r.relativize(runErr.Error()), chrt))
 	}
 
 	out := &helmOutput{}
@@ -211,6 +211,11 @@ func (r *renderer) loadChart(ctx context.Context, comp config.Component) (*chart
 	return c, what, nil
 }
 
+// MaxValuesFileSize bounds a Helm values file: parsing YAML takes many
+// times its size in memory, and a values file past a few MiB is a mistake
+// (a generated file, a dump) rather than configuration.
+const MaxValuesFileSize = 8 << 20
+
 // helmValues merges the release's values files in order, then its inline
 // values, each later source overriding earlier ones key by key.
 func (r *renderer) helmValues(comp config.Component, h *config.HelmRelease) (map[string]any, error) {
@@ -220,7 +225,12 @@ func (r *renderer) helmValues(comp config.Component, h *config.HelmRelease) (map
 		if err != nil {
 			return nil, fmt.Errorf("values file %s: %w", f, err)
 		}
-		if _, err := os.Stat(abs); errors.Is(err, fs.ErrNotExist) {
+		fi, err := os.Stat(abs)
+		if err == nil && fi.Size() > MaxValuesFileSize {
+			return nil, errs.Inputf("values file %s is %.1f MiB; envctl reads values files of at most %d MiB (values that large belong in a ConfigMap or a file the chart reads)",
+				f, float64(fi.Size())/(1<<20), MaxValuesFileSize>>20)
+		}
+		if errors.Is(err, fs.ErrNotExist) {
 			return nil, errs.Inputf("values file %q does not exist", f)
 		}
 		data, err := r.readFile(comp, abs, f)

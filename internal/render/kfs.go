@@ -214,8 +214,18 @@ func (c *confinedFS) ReadFile(p string) ([]byte, error) {
 		return nil, err
 	}
 	data, err := c.disk.ReadFile(p)
-	if err != nil || c.decrypt == nil {
-		return data, err
+	if err != nil {
+		return nil, err
+	}
+	name := p
+	if rel, rerr := filepath.Rel(c.root, p); rerr == nil && filepath.IsLocal(rel) {
+		name = rel
+	}
+	if err := checkAliases(name, data); err != nil {
+		return nil, err
+	}
+	if c.decrypt == nil {
+		return data, nil
 	}
 	return c.decrypt(p, data)
 }

@@ -149,6 +149,22 @@ func (s *Source) String() string {
 	return out + ")"
 }
 
+// DirName is the name of the folder that holds config.yaml as a clone of
+// the repository would have it: the last element of --path, else the
+// repository's name from its URL without ".git". It stands for the
+// repository where a local checkout's folder name would (see the
+// inventory's repository identity), so a checkout and its remote agree.
+func (s *Source) DirName() string {
+	if s.path != "" {
+		return path.Base(s.path)
+	}
+	name := strings.TrimSuffix(path.Base(strings.TrimRight(s.url.Path, "/")), ".git")
+	if name == "" || name == "." || name == "/" {
+		return s.url.String()
+	}
+	return name
+}
+
 // Snapshot lists the remote's refs and returns the snapshot of the commit
 // the ref names, fetching and writing it only when it is not already in
 // the cache. An unchanged ref costs one listing.

@@ -36,7 +36,7 @@ func TestReadmeUpOfThisRepository(t *testing.T) {
 		t.Errorf("second up of the repository wrote something:\n%v", r)
 	}
 	s.mustRun("-C", repo, "status")
-	s.mustRun("-C", repo, "down")
+	s.mustRun("-C", repo, "down", "--yes")
 	if got := s.serveProcs("envctl-local"); len(got) != 0 {
 		t.Errorf("serve processes after down: %v", got)
 	}

@@ -112,7 +112,7 @@ contexts:
 		t.Errorf("serve processes after the second up: %v, want just %d", got, pid)
 	}
 
-	r = s.mustRun("-C", repo, "down")
+	r = s.mustRun("-C", repo, "down", "--yes")
 	if !strings.Contains(r.stdout, "cluster updown deleted") {
 		t.Errorf("down does not say it deleted the cluster:\n%v", r)
 	}

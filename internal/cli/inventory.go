@@ -1,0 +1,140 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/spf13/cobra"
+
+	"github.com/envctl/envctl/internal/engine"
+	"github.com/envctl/envctl/internal/errs"
+	"github.com/envctl/envctl/internal/inventory"
+)
+
+func newInventoryCmd(f *Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "inventory",
+		Short: "Inspect and repair the record of what envctl applied to an environment",
+		Long: `envctl records what it applied to an environment in the cluster: ConfigMaps
+envctl-inventory-ENV in namespace envctl-system. Prune and down work from it.`,
+	}
+	cmd.AddCommand(newInventoryRebuildCmd(f))
+	return cmd
+}
+
+// inventoryRebuildOptions are the inputs of `envctl inventory rebuild`.
+type inventoryRebuildOptions struct {
+	Env     string
+	Output  string
+	Cluster clusterFlags
+}
+
+// rebuildReport is what `envctl inventory rebuild -o json` prints.
+type rebuildReport struct {
+	Environment string `json:"environment"`
+	// Objects counts the objects found, per component.
+	Objects map[string]int `json:"objects"`
+	// Replaced says whether a stored inventory (damaged or not) was
+	// replaced; Deleted that none was kept, since nothing was found.
+	Replaced bool `json:"replaced"`
+	Deleted  bool `json:"deleted,omitempty"`
+}
+
+func newInventoryRebuildCmd(f *Factory) *cobra.Command {
+	o := &inventoryRebuildOptions{}
+	cmd := &cobra.Command{
+		Use:   "rebuild [ENV]",
+		Short: "Rebuild an environment's inventory from the labels of its objects",
+		Long: `Rebuild the inventory of an environment from the objects in the cluster that
+carry its ownership labels (app.kubernetes.io/managed-by: envctl and
+envctl.dev/environment: ENV) and the digest annotation envctl writes when it
+applies an object. Every kind the cluster serves is searched. The rebuilt
+inventory replaces the stored one, damaged or not.
+
+envctl apply, up, diff and down stop with exit 2 on a damaged inventory
+rather than guess what was applied; this is the repair. A lost inventory
+(its namespace deleted) needs no repair: those commands rebuild it
+themselves. The next apply sends every object once, since the rebuilt
+inventory does not know which fields envctl owned.`,
+		Example: `  # Repair the damaged inventory of the staging environment
+  envctl inventory rebuild staging
+
+  # Against a cluster of your kubeconfig
+  envctl inventory rebuild ci --context ci-cluster -o json`,
+		Args: argsValidator(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				o.Env = args[0]
+			}
+			if err := checkOutput(o.Output, "text", "json"); err != nil {
+				return err
+			}
+			return runInventoryRebuild(cmd.Context(), f, o)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
+	o.Cluster.bind(fl)
+	return cmd
+}
+
+func runInventoryRebuild(ctx context.Context, f *Factory, o *inventoryRebuildOptions) error {
+	repo, env, err := localEnvironment(f, o.Env)
+	if err != nil {
+		return err
+	}
+	target, err := connect(ctx, f, repo, env, o.Cluster)
+	var missing *errNoCluster
+	if errors.As(err, &missing) {
+		return errs.Cluster(err)
+	}
+	if err != nil {
+		return err
+	}
+	store := inventory.NewStore(target.client.Clientset)
+	old, loadErr := store.Load(ctx, env.Name())
+	if loadErr == nil {
+		if err := engine.CheckRepository(old, repositoryName(repo), false); err != nil {
+			return err
+		}
+	}
+	inv, skipped, err := engine.RebuildInventory(ctx, target.client, env.Name(), repositoryName(repo), nil)
+	if err != nil {
+		return err
+	}
+	report := &rebuildReport{Environment: env.Name(), Objects: map[string]int{}, Replaced: !errors.Is(loadErr, inventory.ErrNotFound)}
+	for _, e := range inv.Entries {
+		report.Objects[e.Component]++
+	}
+	out := f.Streams.ErrOut
+	if len(skipped) > 0 {
+		fmt.Fprintf(out, "Warning: API groups %v could not be searched (their discovery failed); objects there are not in the rebuilt inventory.\n", skipped)
+	}
+	if len(inv.Entries) == 0 {
+		if err := store.Delete(ctx, env.Name()); err != nil {
+			return err
+		}
+		report.Deleted = report.Replaced
+	} else if _, err := store.Save(ctx, inv); err != nil {
+		return err
+	}
+	if o.Output == "json" {
+		return writeJSON(f.Streams.Out, report)
+	}
+	if len(inv.Entries) == 0 {
+		fmt.Fprintf(f.Streams.Out, "No object in the cluster is labelled for environment %s; it has no inventory now.\n", env.Name())
+		return nil
+	}
+	comps := make([]string, 0, len(report.Objects))
+	for c := range report.Objects {
+		comps = append(comps, c)
+	}
+	slices.Sort(comps)
+	fmt.Fprintf(f.Streams.Out, "Rebuilt the inventory of environment %s from %s:\n", env.Name(), plural(len(inv.Entries), "object"))
+	for _, c := range comps {
+		fmt.Fprintf(f.Streams.Out, "  %s: %s\n", c, plural(report.Objects[c], "object"))
+	}
+	return nil
+}

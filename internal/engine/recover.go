@@ -1,0 +1,100 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/envctl/envctl/internal/errs"
+	"github.com/envctl/envctl/internal/inventory"
+	"github.com/envctl/envctl/internal/kube"
+	"github.com/envctl/envctl/internal/render"
+)
+
+// helmHookAnnotation marks a Helm hook. Hooks are not in the inventory
+// (envctl runs them and, like Helm, leaves some in place), so a rebuild
+// leaves them out too.
+const helmHookAnnotation = "helm.sh/hook"
+
+// RebuildInventory rebuilds env's inventory from the objects in the cluster
+// that carry its ownership labels and envctl's digest annotation (so that
+// objects made from a template carrying the labels, such as a StatefulSet's
+// volume claims, are not taken for applied ones), leaving out objects a
+// controller owns and Helm hooks. It lists every kind the cluster serves
+// (metadata only; per namespace among namespaces where a cluster-wide LIST
+// is forbidden). The rebuilt entries record no owned-fields hash, so the
+// next apply sends every object once (the server finds most unchanged).
+//
+// It also returns the API groups it could not search (their discovery
+// failed); objects there are missing from the result.
+func RebuildInventory(ctx context.Context, client *kube.Client, env, repository string, namespaces []string) (*inventory.Inventory, []string, error) {
+	sel := labels.SelectorFromSet(labels.Set{
+		render.LabelManagedBy:   render.ManagedByValue,
+		render.LabelEnvironment: env,
+	}).String()
+	found, skipped, err := client.ListAllLabelled(ctx, sel, namespaces)
+	if err != nil {
+		return nil, skipped, errs.Cluster(err)
+	}
+	inv := &inventory.Inventory{Environment: env, Repository: repository, AppliedAt: time.Now().UTC()}
+	seen := map[inventory.Key]bool{}
+	for _, o := range found {
+		ann := o.GetAnnotations()
+		if _, ok := ann[kube.DigestAnnotation]; !ok {
+			continue
+		}
+		if _, hook := ann[helmHookAnnotation]; hook {
+			continue
+		}
+		if controlled(o.GetOwnerReferences()) {
+			continue
+		}
+		gvk := o.GroupVersionKind()
+		e := inventory.Entry{
+			Ref: inventory.Ref{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind, Namespace: o.GetNamespace(), Name: o.GetName()},
+			// The digest of a Secret is keyed and of any object is only
+			// compared with the live annotation; it is kept for the record.
+			Component: o.GetLabels()[render.LabelComponent],
+			Digest:    ann[kube.DigestAnnotation],
+		}
+		if seen[e.Key()] {
+			continue // served by two groups' versions (rare): once is enough
+		}
+		seen[e.Key()] = true
+		inv.Entries = append(inv.Entries, e)
+		if !slices.Contains(inv.Components, e.Component) {
+			inv.Components = append(inv.Components, e.Component)
+		}
+	}
+	slices.Sort(inv.Components)
+	inv.Sort()
+	return inv, skipped, nil
+}
+
+func controlled(refs []metav1.OwnerReference) bool {
+	for _, r := range refs {
+		if r.Controller != nil && *r.Controller {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckRepository refuses an inventory recorded by another repository than
+// repository, unless adopt: two repositories that both name an environment
+// alike must not apply over, and prune, each other's objects. An inventory
+// that records no repository (written before envctl recorded it), or a run
+// that names none, passes.
+func CheckRepository(inv *inventory.Inventory, repository string, adopt bool) error {
+	if inv == nil || inv.Repository == "" || repository == "" || inv.Repository == repository || adopt {
+		return nil
+	}
+	return errs.Conflict(fmt.Errorf("environment %s on this cluster was applied from repository %q (its inventory %s/%s says so), not from this repository %q: "+
+		"two repositories that name an environment alike must not apply over each other's objects. Give this environment another name, "+
+		"or rerun with --adopt to take the environment over (what this repository does not declare is then pruned)",
+		inv.Environment, inv.Repository, inventory.Namespace, inventory.ConfigMapName(inv.Environment, 0), repository))
+}
