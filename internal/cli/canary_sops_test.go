@@ -95,7 +95,7 @@ spec:
 	e.mustRun(ExitOK, "up", "-vv")
 	e.mustRun(diffExitNoChanges, "diff", "-vv")
 	e.mustRun(ExitOK, "status", "-vv")
-	e.mustRun(ExitOK, "down", "-vv")
+	e.mustRun(ExitOK, "down", "--yes", "-vv")
 
 	// Asked for, render shows it (outside the transcript).
 	var out, errOut strings.Builder

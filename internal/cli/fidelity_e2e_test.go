@@ -225,7 +225,7 @@ func TestFidelityEndToEnd(t *testing.T) {
 	}
 
 	// down runs the delete hooks, which leave their ConfigMaps in w.
-	code, _, stderr = runCLI(t, "down", "--repo", repo, "dev")
+	code, _, stderr = runCLI(t, "down", "--repo", repo, "dev", "--yes")
 	if code != ExitOK {
 		t.Fatalf("down: exit %d\n%s", code, stderr)
 	}

@@ -193,7 +193,7 @@ func TestGitUpApplyAndSecrets(t *testing.T) {
 	fmt.Fprintf(&g.transcript, "%s%s", out.String(), errOut.String())
 
 	t.Setenv(envGitPassword, g.password)
-	g.mustRunGit(ExitOK, "down", "gitup", "-vv")
+	g.mustRunGit(ExitOK, "down", "gitup", "--yes", "-vv")
 
 	transcript := g.transcript.String()
 	if !strings.Contains(transcript, "level=DEBUG") || !strings.Contains(transcript, g.url) {
