@@ -26,9 +26,10 @@ type clusterServeOptions struct {
 func newClusterServeCmd(f *Factory) *cobra.Command {
 	o := &clusterServeOptions{}
 	cmd := &cobra.Command{
-		Use:    "serve NAME",
-		Short:  "Run an embedded cluster's control plane in the foreground",
-		Hidden: true,
+		Annotations: map[string]string{annotationStopsOnSignal: "true"},
+		Use:         "serve NAME",
+		Short:       "Run an embedded cluster's control plane in the foreground",
+		Hidden:      true,
 		Long: `Run the control plane of an embedded cluster, created before with
 envctl cluster create NAME --provider embedded, in the foreground until
 SIGTERM or SIGINT, then stop it cleanly.

@@ -25,8 +25,9 @@ type daemonOptions struct {
 func newDaemonCmd(f *Factory) *cobra.Command {
 	o := &daemonOptions{}
 	cmd := &cobra.Command{
-		Use:   "daemon [ENV]",
-		Short: "Keep an environment converged from inside its cluster",
+		Annotations: map[string]string{annotationStopsOnSignal: "true"},
+		Use:         "daemon [ENV]",
+		Short:       "Keep an environment converged from inside its cluster",
 		Long: `Run the continuous reconcile loop of an environment as a long-lived service,
 normally inside the cluster it manages: the loop of 'envctl sync' (drift put
 back within a second, kubectl edits undone, fights backed off, failures never

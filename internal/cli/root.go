@@ -41,7 +41,9 @@ type GlobalOptions struct {
 // printed once, here.
 //
 // Ctrl-C (SIGINT) or SIGTERM stops the command cleanly (see interrupts):
-// the exit code is then 130 or 143, whatever the command's error.
+// the exit code is then 130 or 143, whatever the command's error, except
+// for the long-running commands (sync, daemon, cluster serve), for which a
+// signal is the normal way to stop: they exit 0 when they stopped cleanly.
 func Main(args []string, streams IOStreams) int {
 	in := watchInterrupts(streams.ErrOut)
 	defer in.stop()
@@ -49,7 +51,7 @@ func Main(args []string, streams IOStreams) int {
 	f := &Factory{Streams: streams, Global: &GlobalOptions{}}
 	root := NewRootCmd(f)
 	root.SetArgs(args)
-	err := root.ExecuteContext(in.ctx)
+	cmd, err := root.ExecuteContextC(in.ctx)
 	if err != nil && errs.KindOf(err) == errs.KindUnknown && strings.HasPrefix(err.Error(), "unknown command ") {
 		// cobra reports a mistyped command with a plain error.
 		err = usageError(fmt.Errorf("%w\nRun 'envctl --help' for the list of commands", err))
@@ -58,11 +60,19 @@ func Main(args []string, streams IOStreams) int {
 	if err != nil && err.Error() != "" {
 		fmt.Fprintf(streams.ErrOut, "Error: %v\n", err)
 	}
-	if sig := in.signal(); sig != nil {
+	if sig := in.signal(); sig != nil && !(err == nil && stopsOnSignal(cmd)) {
 		fmt.Fprintf(streams.ErrOut, "Interrupted by %s.\n", signalName(sig))
 		code = exitCodeOf(sig)
 	}
 	return code
+}
+
+// annotationStopsOnSignal marks a command that runs until a signal stops
+// it: a clean stop then exits 0, as a service manager expects.
+const annotationStopsOnSignal = "envctl.dev/stops-on-signal"
+
+func stopsOnSignal(cmd *cobra.Command) bool {
+	return cmd != nil && cmd.Annotations[annotationStopsOnSignal] == "true"
 }
 
 // NewRootCmd builds the envctl command tree.

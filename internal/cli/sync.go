@@ -20,8 +20,9 @@ type syncOptions struct {
 func newSyncCmd(f *Factory) *cobra.Command {
 	o := &syncOptions{}
 	cmd := &cobra.Command{
-		Use:   "sync [ENV]",
-		Short: "Bring the environment up, then keep it converged until interrupted",
+		Annotations: map[string]string{annotationStopsOnSignal: "true"},
+		Use:         "sync [ENV]",
+		Short:       "Bring the environment up, then keep it converged until interrupted",
 		Long: `Keep an environment converged in the foreground, on a laptop or in CI: make
 sure its cluster exists (as up does), reconcile, then watch and put things
 back until Ctrl-C or SIGTERM.

@@ -28,6 +28,9 @@ const repoRoot = "../../.."
 // always what `envctl daemon install staging` would apply, less the Secret.
 func TestBase(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	// Staging's model-serving Secret is a SOPS file; its test key is the
+	// render package's.
+	t.Setenv("SOPS_AGE_KEY_FILE", filepath.Join(repoRoot, "internal", "render", "testdata", "sops", "staging.agekey"))
 	repo, err := config.Load(config.LoadOptions{Dir: repoRoot})
 	if err != nil {
 		t.Fatal(err)
