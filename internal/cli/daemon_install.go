@@ -132,11 +132,7 @@ func runDaemonInstall(ctx context.Context, f *Factory, o *daemonInstallOptions) 
 	if err != nil {
 		return err
 	}
-	repo, err := config.Load(config.LoadOptions{Dir: f.Global.Repo})
-	if err != nil {
-		return err
-	}
-	env, err := repo.Environment(o.Env)
+	repo, env, err := localEnvironment(f, o.Env)
 	if err != nil {
 		return err
 	}
