@@ -66,9 +66,10 @@ test: compile-note
 test-short: compile-note
 	$(GO) test -count=1 -short $(PKGS)
 
-## bench: benchmarks, BENCH_COUNT runs each; compare medians with benchstat
-bench: compile-note
-	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) -timeout 60m $(PKGS) | tee bench.txt
+## bench: benchmarks, BENCH_COUNT runs each; compare medians with benchstat.
+## The daemon's benchmarks run the image's binary (ENVCTL_E2E_BINARY), as it ships.
+bench: compile-note image-binary
+	ENVCTL_E2E_BINARY=$(CURDIR)/$(IMAGE_BIN) $(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) -timeout 60m $(PKGS) | tee bench.txt
 	$(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da bench.txt
 
 ## lint: gofmt and go vet

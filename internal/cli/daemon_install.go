@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,6 +18,7 @@ import (
 	"github.com/envctl/envctl/internal/daemon/manifests"
 	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/errs"
+	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/kube"
 	"github.com/envctl/envctl/internal/render"
 	"github.com/envctl/envctl/internal/source"
@@ -36,12 +39,15 @@ type daemonInstallOptions struct {
 	PasswordFile   string
 	SSHKeyFile     string
 	KnownHostsFile string
-	Image          string
-	Replicas       int32
-	Timeout        time.Duration
-	NoWait         bool
-	Output         string
-	cluster        clusterFlags
+	// SOPSKeyFile holds the keys the daemon decrypts the environment's
+	// SOPS files with; they go into the credentials Secret too.
+	SOPSKeyFile string
+	Image       string
+	Replicas    int32
+	Timeout     time.Duration
+	NoWait      bool
+	Output      string
+	cluster     clusterFlags
 	// getenv reads the secret variables; os.Getenv unless a test says.
 	getenv func(string) string
 }
@@ -59,6 +65,7 @@ func (o *daemonInstallOptions) bindGitFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.PasswordFile, "git-password-file", "", "file holding the HTTPS password or token, stored in the daemon's Secret")
 	fs.StringVar(&o.SSHKeyFile, "ssh-key", "", "SSH private key file, stored in the daemon's Secret; its passphrase comes from "+envSSHKeyPassphrase)
 	fs.StringVar(&o.KnownHostsFile, "known-hosts", "", "known_hosts file that vouches for the SSH server's key")
+	fs.StringVar(&o.SOPSKeyFile, "sops-key-file", "", "file of age identities or OpenPGP private keys that open the environment's SOPS files, stored in the daemon's Secret")
 }
 
 // newDaemonInstallCmd is `envctl daemon install ENV`.
@@ -81,6 +88,11 @@ webhook on port 8080; a PodDisruptionBudget; and a Secret with the
 credentials, when there are any. Run it again after ENV starts declaring a
 new kind: the RBAC follows the render.
 
+An environment with SOPS-encrypted files needs --sops-key-file: the keys
+that open them go into the Secret, and the daemon decrypts with them (the
+install's own render uses them too). Give the daemon keys of its own, for
+the environments it runs, not a person's whole keyring.
+
 Secrets are read from the environment or from files, never from flags:
 ` + envGitPassword + ` (or --git-password-file), ` + envSSHKeyPassphrase + ` for --ssh-key, and
 ` + envWebhookSecret + ` for the webhook. Their values go only into the Secret; no
@@ -97,6 +109,10 @@ Exit codes: 0 installed, 2 bad input, 3 unhealthy, 4 timeout, 5 conflict,
   ENVCTL_GIT_PASSWORD=$TOKEN ENVCTL_WEBHOOK_SECRET=$HOOK \
     envctl daemon install staging --git https://github.com/acme/platform.git \
       --branch main --git-username envctl-bot
+
+  # An environment with SOPS-encrypted secrets: the daemon gets its own age key
+  envctl daemon install staging --git https://github.com/acme/platform.git \
+    --branch main --sops-key-file staging-daemon.agekey
 
   # Over SSH, in the cluster of another kubeconfig context
   envctl daemon install prod --git git@github.com:acme/platform.git --tag v1.4.0 \
@@ -156,7 +172,16 @@ func runDaemonInstall(ctx context.Context, f *Factory, o *daemonInstallOptions) 
 		return err
 	}
 	done := progress.Step(fmt.Sprintf("Rendering environment %s for the daemon's RBAC", env.Name()))
-	rendered, err := render.Render(ctx, render.Options{Source: snap, Environment: env, Settings: repo.Config.Spec.Render, Logger: f.Logger})
+	keyFile := f.Global.DecryptionKeyFile
+	if o.SOPSKeyFile != "" {
+		keyFile = o.SOPSKeyFile
+	}
+	rendered, err := render.Render(ctx, render.Options{
+		Source: snap, Environment: env, Settings: repo.Config.Spec.Render, Logger: f.Logger, DecryptionKeyFile: keyFile,
+	})
+	if err == nil && o.SOPSKeyFile == "" {
+		err = needsSOPSKeys(rendered)
+	}
 	var resources []manifests.Resource
 	if err == nil {
 		resources, err = manifests.ResourcesOf(ctx, rendered, t.client.Mapper)
@@ -175,6 +200,17 @@ func runDaemonInstall(ctx context.Context, f *Factory, o *daemonInstallOptions) 
 		Resources:   resources,
 	})
 	if err != nil {
+		return err
+	}
+
+	// Namespace envctl-system is every environment's: it holds their
+	// inventories, locks and daemons. It is made if missing, never owned
+	// by one daemon's install (which would keep a second environment's
+	// daemon out of it, and take it along on a prune).
+	objs = slices.DeleteFunc(objs, func(obj *unstructured.Unstructured) bool {
+		return obj.GetKind() == "Namespace" && obj.GetName() == inventory.Namespace
+	})
+	if err := inventory.EnsureNamespace(ctx, t.client.Clientset, inventory.Namespace); err != nil {
 		return err
 	}
 
@@ -283,12 +319,36 @@ func (o *daemonInstallOptions) credentials() (manifests.Credentials, error) {
 		}
 		c.KnownHosts = data
 	}
+	if o.SOPSKeyFile != "" {
+		data, err := readSecretFile("--sops-key-file", o.SOPSKeyFile)
+		if err != nil {
+			problems = append(problems, err)
+		} else if len(bytes.TrimSpace(data)) == 0 {
+			problems = append(problems, fmt.Errorf("--sops-key-file %s is empty", o.SOPSKeyFile))
+		}
+		c.SOPSKeys = data
+	}
 	c.SSHKeyPassphrase = []byte(o.getenv(envSSHKeyPassphrase))
 	c.WebhookSecret = []byte(o.getenv(envWebhookSecret))
 	if len(problems) > 0 {
 		return manifests.Credentials{}, errs.Input(errors.Join(problems...))
 	}
 	return c, nil
+}
+
+// needsSOPSKeys is an error when the environment decrypts SOPS files,
+// which the daemon could not do without keys of its own: the render here
+// had this machine's keys.
+func needsSOPSKeys(rendered *render.Result) error {
+	var files []string
+	for _, c := range rendered.Components {
+		files = append(files, c.SOPSFiles...)
+	}
+	if len(files) == 0 {
+		return nil
+	}
+	return errs.Inputf("environment %s decrypts SOPS files (%s): give the daemon the keys that open them with --sops-key-file",
+		rendered.Environment, strings.Join(files, ", "))
 }
 
 // readSecretFile reads a file a flag names; the error names the flag and

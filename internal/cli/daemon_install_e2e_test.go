@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -265,6 +268,7 @@ spec:
 		"overlays/app/kustomization.yaml": "resources: []\n",
 		"password":                        "from-a-file\n",
 		"not-a-key":                       "hello\n",
+		"empty.agekey":                    "\n",
 	})
 	git := []string{"--git", "https://git.example.invalid/x.git"}
 	for _, tc := range []struct {
@@ -282,6 +286,8 @@ spec:
 		{"password without user", append([]string{"daemon", "install", "dev"}, git...), map[string]string{envGitPassword: "from-env"}, []string{"no --git-username"}},
 		{"missing key file", append([]string{"daemon", "install", "dev", "--ssh-key", filepath.Join(repo, "missing")}, git...), nil, []string{"--ssh-key: open " + filepath.Join(repo, "missing")}},
 		{"not a key", append([]string{"daemon", "install", "dev", "--ssh-key", filepath.Join(repo, "not-a-key")}, git...), nil, []string{"--ssh-key " + filepath.Join(repo, "not-a-key") + " is not a PEM or OpenSSH private key"}},
+		{"missing SOPS keys", append([]string{"daemon", "install", "dev", "--sops-key-file", filepath.Join(repo, "missing")}, git...), nil, []string{"--sops-key-file: open " + filepath.Join(repo, "missing")}},
+		{"empty SOPS keys", append([]string{"daemon", "install", "dev", "--sops-key-file", filepath.Join(repo, "empty.agekey")}, git...), nil, []string{"--sops-key-file " + filepath.Join(repo, "empty.agekey") + " is empty"}},
 		{"two refs", append([]string{"daemon", "install", "dev", "--branch", "main", "--commit", "abc"}, git...), nil, []string{"--branch and --commit: give one reference"}},
 		{"output", append([]string{"daemon", "install", "dev", "-o", "yaml"}, git...), nil, []string{`unknown output format "yaml"`}},
 		{"no replicas", append([]string{"daemon", "install", "dev", "--replicas", "0"}, git...), nil, []string{"--replicas 0: want 1 or more"}},
@@ -321,5 +327,73 @@ func TestDaemonInstallHelp(t *testing.T) {
 	code = Main([]string{"daemon", "--help"}, IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &out})
 	if code != 0 || !regexp.MustCompile(`(?m)^Available Commands:\n\s+install\s`).MatchString(out.String()) {
 		t.Errorf("daemon --help does not list install (exit %d):\n%s", code, out.String())
+	}
+}
+
+// TestDaemonInstallSOPS: the platform's staging environment takes a Secret
+// from a SOPS file, so its daemon needs keys of its own. Without
+// --sops-key-file the install stops before writing anything, naming the
+// file; with it, the keys go into the daemon's Secret (and nowhere else)
+// and the daemon is told to decrypt with them.
+func TestDaemonInstallSOPS(t *testing.T) {
+	te := testenv.Get(t)
+	kubeconfig := te.Kubeconfig(t)
+	name := manifests.Name("staging")
+	t.Cleanup(func() {
+		ctx := context.Background()
+		rbac := te.Clientset().RbacV1()
+		_ = rbac.ClusterRoles().Delete(ctx, name, metav1.DeleteOptions{})
+		_ = rbac.ClusterRoleBindings().Delete(ctx, name, metav1.DeleteOptions{})
+	})
+	key, err := os.ReadFile(stagingKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	identity := strings.TrimSpace(string(key[bytes.LastIndex(key, []byte("AGE-SECRET-KEY-")):]))
+	t.Setenv("SOPS_AGE_KEY", "")
+	t.Setenv("SOPS_AGE_KEY_FILE", "")
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	install := []string{"-C", platformRepo, "daemon", "install", "staging", "--git", "https://git.example.invalid/platform.git",
+		"--branch", "main", "--kubeconfig", kubeconfig, "--no-wait"}
+	run := func(want int, args ...string) (string, string) {
+		t.Helper()
+		var out, errOut strings.Builder
+		code := Main(append(slices.Clone(install), args...), IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
+		if code != want {
+			t.Fatalf("daemon install staging %v: exit %d, want %d\n%s%s", args, code, want, out.String(), errOut.String())
+		}
+		if strings.Contains(out.String()+errOut.String(), identity) {
+			t.Fatalf("daemon install %v shows the age key", args)
+		}
+		return out.String(), errOut.String()
+	}
+
+	const sopsFile = "overlays/staging/model-serving/secrets.sops.env"
+	if _, errOut := run(ExitInput); !strings.Contains(errOut, sopsFile) {
+		t.Errorf("install without any key does not name %s:\n%s", sopsFile, errOut)
+	}
+	_, errOut := run(ExitInput, "--decryption-key-file", stagingKey)
+	if w := "environment staging decrypts SOPS files (" + sopsFile + "): give the daemon the keys that open them with --sops-key-file"; !strings.Contains(errOut, w) {
+		t.Errorf("install with only this machine's key does not say %q:\n%s", w, errOut)
+	}
+	cs := te.Clientset()
+	if _, err := cs.AppsV1().Deployments(manifests.Namespace).Get(t.Context(), name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("a refused install left Deployment %s: %v", name, err)
+	}
+
+	run(ExitOK, "--sops-key-file", stagingKey)
+	sec, err := cs.CoreV1().Secrets(manifests.Namespace).Get(t.Context(), name+"-credentials", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(sec.Data["sops-keys"], key) {
+		t.Errorf("Secret %s sops-keys does not hold the key file given", sec.Name)
+	}
+	d, err := cs.AppsV1().Deployments(manifests.Namespace).Get(t.Context(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if args := strings.Join(d.Spec.Template.Spec.Containers[0].Args, " "); !strings.Contains(args, "--decryption-key-file /etc/envctl/credentials/sops-keys") {
+		t.Errorf("the daemon is not told to decrypt with the Secret's keys: %s", args)
 	}
 }

@@ -49,7 +49,9 @@ func (c *computer) planPrune(ctx context.Context, p *Plan, current []inventory.E
 	held, _ := prune.Holds(opts, candidates)
 	heldKeys := map[inventory.Key]string{}
 	for _, it := range held {
-		heldKeys[it.Entry.Key()] = it.Reason
+		if it.Outcome == prune.Held {
+			heldKeys[it.Entry.Key()] = it.Reason
+		}
 	}
 	opts.Force = true
 	res, err := prune.Run(ctx, c.client, opts)

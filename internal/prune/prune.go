@@ -194,11 +194,22 @@ func Candidates(opts Options) []inventory.Entry {
 //     there, and a run of its old component must not delete it;
 //   - a component that rendered no objects keeps its objects;
 //   - a component the environment no longer declares keeps its objects.
+//
+// One guard nothing lifts: namespace envctl-system, where the inventories,
+// locks and daemons of every environment live, is never pruned. Its item
+// is Skipped, not Held: it leaves the environment's inventory, and the
+// inventory store removes it once the last inventory is gone.
 func Holds(opts Options, candidates []inventory.Entry) (held []Item, rest []inventory.Entry) {
-	if opts.Force || opts.All {
-		return nil, candidates
-	}
 	for _, e := range candidates {
+		if isSystemNamespace(e) {
+			held = append(held, Item{Entry: e, Outcome: Skipped, Reason: "it holds the inventories and locks of every envctl environment in the cluster: " +
+				"never pruned, and no longer recorded as this environment's (envctl removes it with the last inventory)"})
+			continue
+		}
+		if opts.Force || opts.All {
+			rest = append(rest, e)
+			continue
+		}
 		if reason := holdReason(opts, e); reason != "" {
 			held = append(held, Item{Entry: e, Outcome: Held, Reason: reason})
 			continue
@@ -206,6 +217,11 @@ func Holds(opts Options, candidates []inventory.Entry) (held []Item, rest []inve
 		rest = append(rest, e)
 	}
 	return held, rest
+}
+
+// isSystemNamespace says whether e is namespace envctl-system.
+func isSystemNamespace(e inventory.Entry) bool {
+	return e.Group == "" && e.Kind == "Namespace" && e.Name == inventory.Namespace
 }
 
 func holdReason(opts Options, e inventory.Entry) string {

@@ -79,6 +79,7 @@ func TestHolds(t *testing.T) {
 	prev := &inventory.Inventory{Environment: "ci", Components: []string{"app", "extra", "gone"}, Entries: []inventory.Entry{
 		entry("app", "", "ConfigMap", "ml", "app-removed"),
 		entry("app", "", "ConfigMap", "ml", "moved"),
+		entry("app", "", "Namespace", "", "envctl-system"),
 		entry("extra", "", "ConfigMap", "ml", "extra-1"),
 		entry("gone", "", "ConfigMap", "ml", "gone-1"),
 	}}
@@ -131,12 +132,20 @@ func TestHolds(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			opts := base
 			tt.opts(&opts)
+			tt.want["envctl-system"] = "inventories and locks of every envctl environment"
 			held, rest := Holds(opts, Candidates(opts))
 			got := map[string]string{}
 			for _, e := range rest {
 				got[e.Name] = ""
 			}
 			for _, it := range held {
+				if it.Entry.Name == "envctl-system" {
+					if it.Outcome != Skipped {
+						t.Errorf("envctl-system: outcome %s, want skipped (it leaves the inventory)", it.Outcome)
+					}
+					got[it.Entry.Name] = it.Reason
+					continue
+				}
 				if it.Outcome != Held {
 					t.Errorf("%s: outcome %s, want held", it.Entry.Name, it.Outcome)
 				}
@@ -154,14 +163,14 @@ func TestHolds(t *testing.T) {
 					t.Errorf("%s held: %s", name, reason)
 				case want != "" && !strings.Contains(reason, want):
 					t.Errorf("%s: reason %q, want it to say %q", name, reason, want)
-				case want != "" && !strings.Contains(reason, "--") && !strings.Contains(reason, "full apply"):
+				case want != "" && name != "envctl-system" && !strings.Contains(reason, "--") && !strings.Contains(reason, "full apply"):
 					t.Errorf("%s: reason %q does not say how to go past it", name, reason)
 				}
 			}
-			// Held objects stay recorded.
+			// Held objects stay recorded; envctl-system leaves the inventory.
 			res := &Result{Items: held}
-			if len(res.Retained()) != len(held) {
-				t.Errorf("retained %d of %d held", len(res.Retained()), len(held))
+			if len(res.Retained()) != len(held)-1 {
+				t.Errorf("retained %d of %d held, want all but envctl-system", len(res.Retained()), len(held))
 			}
 		})
 	}

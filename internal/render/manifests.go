@@ -159,7 +159,9 @@ func (r *renderer) decrypt(component string, data []byte, name string) ([]byte, 
 	defer r.secretsMu.Unlock()
 	if r.secrets == nil {
 		r.secrets = map[string][]string{}
+		r.sopsFiles = map[string][]string{}
 	}
 	r.secrets[component] = append(r.secrets[component], secrets...)
+	r.sopsFiles[component] = append(r.sopsFiles[component], name)
 	return plain, nil
 }

@@ -2,6 +2,7 @@ package render
 
 import (
 	"encoding/base64"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -20,6 +21,9 @@ const minSecretLen = 3
 // value decrypted from one of the component's SOPS files.
 func (r *renderer) markDecrypted(comps []*Component) {
 	for _, c := range comps {
+		if files := r.sopsFiles[c.Name]; len(files) > 0 {
+			c.SOPSFiles = slices.Compact(slices.Sorted(slices.Values(files)))
+		}
 		secrets := r.secrets[c.Name]
 		if len(secrets) == 0 {
 			continue

@@ -83,6 +83,8 @@ type renderer struct {
 	dec       *decrypter
 	secretsMu sync.Mutex
 	secrets   map[string][]string
+	// sopsFiles are the SOPS files each component decrypted.
+	sopsFiles map[string][]string
 }
 
 // Render renders the environment's components. Components render

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -250,6 +251,18 @@ func TestSOPSDecryption(t *testing.T) {
 				if got := secretValue(t, res, c.secret, c.key); got != c.want {
 					t.Errorf("Secret %s %s decrypted to %q, want %q", c.secret, c.key, got, c.want)
 				}
+			}
+			files := map[string][]string{}
+			for _, c := range res.Components {
+				files[c.Name] = c.SOPSFiles
+			}
+			wantFiles := map[string][]string{
+				"k": {"k/api.sops.env", "k/db.sops.yaml", "k/tls.sops.key"},
+				"m": {"m/secret.sops.json"},
+				"c": {"values/c.sops.yaml"},
+			}
+			if !reflect.DeepEqual(files, wantFiles) {
+				t.Errorf("SOPS files by component %v, want %v", files, wantFiles)
 			}
 			if got := findObject(t, res, "ConfigMap", "plain").Object["data"].(map[string]any)["sops"]; got != "not encrypted" {
 				t.Errorf("a plain file mentioning sops: %v", got)

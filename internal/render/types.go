@@ -60,6 +60,9 @@ type Component struct {
 	// Decrypted lists the Secrets holding values decrypted from the
 	// component's SOPS files, which output for reading masks (Masked).
 	Decrypted []ObjectID
+	// SOPSFiles are the repository paths of the SOPS-encrypted files the
+	// component decrypted.
+	SOPSFiles []string
 	// Edges say why the component comes after each component in
 	// DependsOn: declared in the environment, or inferred from what its
 	// objects need.

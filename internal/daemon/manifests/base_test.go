@@ -6,9 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
@@ -53,9 +55,24 @@ func TestBase(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := Options{Environment: BaseEnvironment, Git: BaseGit, Resources: resources}
+	for _, c := range rendered.Components {
+		o.DecryptsSOPS = o.DecryptsSOPS || len(c.SOPSFiles) > 0
+	}
 	objs, err := Build(o)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Staging's model server takes its Secret from a SOPS file: the base's
+	// daemon reads the keys for it from the Secret the user adds.
+	for _, obj := range objs {
+		if obj.GetKind() != "Deployment" {
+			continue
+		}
+		containers, _, _ := unstructured.NestedSlice(obj.Object, "spec", "template", "spec", "containers")
+		args, _, _ := unstructured.NestedStringSlice(containers[0].(map[string]any), "args")
+		if !strings.Contains(strings.Join(args, " "), "--decryption-key-file /etc/envctl/credentials/sops-keys") {
+			t.Errorf("the base's daemon for %s, which has SOPS files, is not given the Secret's sops-keys: %v", BaseEnvironment, args)
+		}
 	}
 	files, err := Base(o, objs)
 	if err != nil {

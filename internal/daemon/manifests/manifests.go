@@ -76,6 +76,10 @@ type Options struct {
 	Git Git
 	// Credentials, when any is set, go into a Secret the Deployment uses.
 	Credentials Credentials
+	// DecryptsSOPS says the environment has SOPS-encrypted files: the
+	// daemon reads its keys from the Secret's sops-keys even when
+	// Credentials leave them to someone else (the kustomize base).
+	DecryptsSOPS bool
 	// Resources are what the environment renders: the daemon's RBAC lets
 	// it apply and prune exactly these (see ResourcesOf).
 	Resources []Resource
@@ -108,6 +112,9 @@ type Credentials struct {
 	// WebhookSecret checks the signatures of Git webhooks
 	// (ENVCTL_WEBHOOK_SECRET).
 	WebhookSecret []byte
+	// SOPSKeys are the age identities or OpenPGP private keys that open
+	// the environment's SOPS-encrypted files (--sops-key-file).
+	SOPSKeys []byte
 }
 
 // Keys of the credentials Secret; the Deployment mounts it as files under
@@ -119,6 +126,7 @@ const (
 	keySSHKeyPassphrase = "ssh-key-passphrase"
 	keyKnownHosts       = "known-hosts"
 	keyWebhookSecret    = "webhook-secret"
+	keySOPSKeys         = "sops-keys"
 )
 
 // data is the Secret's data, only the keys that are set.
@@ -130,6 +138,7 @@ func (c Credentials) data() map[string][]byte {
 		keySSHKeyPassphrase: c.SSHKeyPassphrase,
 		keyKnownHosts:       c.KnownHosts,
 		keyWebhookSecret:    c.WebhookSecret,
+		keySOPSKeys:         c.SOPSKeys,
 	} {
 		if len(v) > 0 {
 			d[k] = v

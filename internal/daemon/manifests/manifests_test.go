@@ -27,6 +27,7 @@ const (
 	password   = "hunter2-token-value"
 	passphrase = "correct-horse-battery"
 	hookSecret = "webhook-hmac-value"
+	sopsKey    = "AGE-SECRET-KEY-1DAEMONTESTKEYVALUE"
 	sshKey     = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n"
 )
 
@@ -39,6 +40,7 @@ func fullOptions() Options {
 			GitPassword:      []byte(password),
 			SSHKey:           []byte(sshKey),
 			SSHKeyPassphrase: []byte(passphrase),
+			SOPSKeys:         []byte(sopsKey + "\n"),
 			KnownHosts:       []byte("git.example.com ssh-ed25519 AAAA\n"),
 			WebhookSecret:    []byte(hookSecret),
 		},
@@ -145,6 +147,7 @@ func TestBuildObjects(t *testing.T) {
 		"--git-password-file", "/etc/envctl/credentials/git-password",
 		"--ssh-key", "/etc/envctl/credentials/ssh-key",
 		"--known-hosts", "/etc/envctl/credentials/known-hosts",
+		"--decryption-key-file", "/etc/envctl/credentials/sops-keys",
 	}
 	if diff := cmp.Diff(wantArgs, c.Args); diff != "" {
 		t.Errorf("args (-want +got):\n%s", diff)
@@ -182,7 +185,7 @@ func TestBuildObjects(t *testing.T) {
 
 	s := typed[corev1.Secret](t, byKind["Secret"])
 	if s.Name != "envctl-daemon-staging-credentials" || string(s.Data["git-password"]) != password || string(s.Data["webhook-secret"]) != hookSecret ||
-		string(s.Data["ssh-key"]) != sshKey || string(s.Data["ssh-key-passphrase"]) != passphrase {
+		string(s.Data["ssh-key"]) != sshKey || string(s.Data["ssh-key-passphrase"]) != passphrase || string(s.Data["sops-keys"]) != sopsKey+"\n" {
 		t.Errorf("Secret %s keys %v: want every credential under its key", s.Name, slices.Sorted(maps.Keys(s.Data)))
 	}
 	// No object but the Secret carries a secret value.
@@ -191,7 +194,7 @@ func TestBuildObjects(t *testing.T) {
 			continue
 		}
 		b, _ := json.Marshal(o.Object)
-		for _, v := range []string{password, passphrase, hookSecret, "b3BlbnNzaC1rZXktdjEAAAAA"} {
+		for _, v := range []string{password, passphrase, hookSecret, "b3BlbnNzaC1rZXktdjEAAAAA", sopsKey} {
 			if strings.Contains(string(b), v) {
 				t.Errorf("%s %s holds a secret value", o.GetKind(), o.GetName())
 			}
@@ -218,7 +221,7 @@ func TestBuildWithoutCredentials(t *testing.T) {
 	}
 	d := typed[appsv1.Deployment](t, byKind["Deployment"])
 	args := strings.Join(d.Spec.Template.Spec.Containers[0].Args, " ")
-	for _, flag := range []string{"--git-password-file", "--ssh-key", "--known-hosts"} {
+	for _, flag := range []string{"--git-password-file", "--ssh-key", "--known-hosts", "--decryption-key-file"} {
 		if strings.Contains(args, flag) {
 			t.Errorf("args name %s without credentials: %s", flag, args)
 		}

@@ -137,6 +137,9 @@ func args(o Options) []string {
 	if c.has(keyKnownHosts) {
 		a = append(a, "--known-hosts", credentialsDir+"/"+keyKnownHosts)
 	}
+	if c.has(keySOPSKeys) || o.DecryptsSOPS {
+		a = append(a, "--decryption-key-file", credentialsDir+"/"+keySOPSKeys)
+	}
 	return a
 }
 

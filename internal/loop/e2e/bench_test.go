@@ -139,7 +139,7 @@ func baseRSS(b *testing.B) (float64, bool) {
 	if _, err := os.Stat("/usr/bin/time"); err != nil {
 		return 0, false
 	}
-	cmd := exec.Command("/usr/bin/time", "-f", "%M", os.Args[0], "version")
+	cmd := exec.Command("/usr/bin/time", "-f", "%M", envctlBinary(), "version")
 	cmd.Env = append(os.Environ(), asCLIEnv+"=1")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr

@@ -31,6 +31,19 @@ import (
 // asCLIEnv makes the test binary run envctl's CLI instead of the tests.
 const asCLIEnv = "ENVCTL_LOOP_E2E_AS_CLI"
 
+// binaryEnv names an envctl binary the tests and benchmarks run instead of
+// the test binary itself: `make bench` measures the daemon's footprint with
+// the image's binary (built without the embedded control plane) this way.
+const binaryEnv = "ENVCTL_E2E_BINARY"
+
+// envctlBinary is the program the tests run as envctl.
+func envctlBinary() string {
+	if bin := os.Getenv(binaryEnv); bin != "" {
+		return bin
+	}
+	return os.Args[0]
+}
+
 func TestMain(m *testing.M) {
 	if os.Getenv(asCLIEnv) == "1" {
 		os.Exit(cli.Main(os.Args[1:], cli.StdStreams()))
@@ -130,7 +143,7 @@ func (r *repo) start(args ...string) *proc {
 // name it in messages.
 func (r *repo) startRaw(full, args []string) *proc {
 	r.t.Helper()
-	cmd := exec.Command(os.Args[0], full...)
+	cmd := exec.Command(envctlBinary(), full...)
 	cmd.Env = append(os.Environ(), asCLIEnv+"=1", "HOME="+r.home, "KUBECONFIG="+r.kubeconfig, "ENVCTL_WEBHOOK_SECRET="+hookSecret)
 	p := &proc{t: r.t, args: args, cmd: cmd, out: &syncBuffer{}, err: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.err
