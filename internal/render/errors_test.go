@@ -17,7 +17,7 @@ import (
 
 // copyFixture copies testdata/repo into a temporary directory that a test
 // may break.
-func copyFixture(t *testing.T) string {
+func copyFixture(t testing.TB) string {
 	t.Helper()
 	dst := t.TempDir()
 	err := filepath.WalkDir("testdata/repo", func(p string, d fs.DirEntry, err error) error {
@@ -41,7 +41,7 @@ func copyFixture(t *testing.T) string {
 	return dst
 }
 
-func write(t *testing.T, dir, rel, content string) {
+func write(t testing.TB, dir, rel, content string) {
 	t.Helper()
 	p := filepath.Join(dir, rel)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
