@@ -6,9 +6,9 @@
 // fmt.Sprintf). Each of the 3,500 dependencies is parsed and type-checked
 // again from source for it: 650 of the 2,630 CPU-seconds of a cold
 // `make lint` (measured with go vet -debug-trace on 2 cores), and go test
-// does it all again with its own vet flags. This tool answers the go command's requests for a
-// dependency's facts at once, with none; envctl's own packages are
-// analyzed in full, facts included. What is lost is the printf check of
+// does it all again with its own vet flags. This tool answers the go
+// command's requests for a dependency's facts at once, with none; envctl's
+// own packages are analyzed in full, facts included. What is lost is the printf check of
 // calls to a dependency's own printf wrappers (klog.Infof, say); calls to
 // fmt, log and envctl's wrappers are still checked.
 package main
