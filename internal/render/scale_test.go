@@ -53,13 +53,16 @@ func BenchmarkRenderFiveThousand(b *testing.B) {
 	for _, kind := range []string{"manifests", "kustomize"} {
 		b.Run(kind, func(b *testing.B) {
 			dir := copyFixture(b)
-			write(b, dir, "overlays/dev/many.yaml", manyConfigMaps(scaleObjects))
+			many := manyConfigMaps(scaleObjects)
+			write(b, dir, "overlays/dev/many.yaml", many)
 			write(b, dir, "overlays/dev/kustomization.yaml", "resources:\n  - namespace.yaml\n  - many.yaml\n")
+			write(b, dir, "bulk/namespace.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: dev\n")
+			write(b, dir, "bulk/many.yaml", many)
 			mutate := func(o *Options) { o.Components = []string{"app"} }
 			if kind == "manifests" {
 				mutate = func(o *Options) {
 					o.Environment.Spec.Components = append(o.Environment.Spec.Components,
-						config.Component{Name: "bulk", Manifests: &config.Manifests{Path: "overlays/dev", Include: []string{"many.yaml", "namespace.yaml"}}})
+						config.Component{Name: "bulk", Manifests: &config.Manifests{Path: "bulk"}})
 					o.Components = []string{"bulk"}
 				}
 			}
