@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-
 	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/errs"
 )
@@ -88,7 +87,7 @@ func TestSOPSDecryption(t *testing.T) {
 	pgpID := readTestKey(t, "test.pgp.asc")
 	for _, tt := range []struct {
 		name  string
-		set   string                     // the fixtures' key type
+		set   string                    // the fixtures' key type
 		setup func(t *testing.T) string // returns --decryption-key-file
 	}{
 		{"age from SOPS_AGE_KEY_FILE", "age", func(t *testing.T) string {
