@@ -156,7 +156,12 @@ type sopsWalk struct {
 	hash           hash.Hash
 	encRe, unencRe *regexp.Regexp
 	secrets        []string
+	nodes          int
 }
+
+// maxSOPSNodes bounds the values of one file, which yaml.v3 would let an
+// attacker multiply with anchors.
+const maxSOPSNodes = 1 << 20
 
 // encrypted says whether sops encrypts the values at path, by the
 // metadata's suffix and regex rules, in sops' order.
@@ -181,14 +186,14 @@ func (w *sopsWalk) value(n *yaml.Node, path []string, depth int) error {
 	if depth > 1000 {
 		return errors.New("nested too deeply")
 	}
+	if w.nodes++; w.nodes > maxSOPSNodes {
+		return errors.New("too many values")
+	}
 	n.HeadComment, n.LineComment, n.FootComment = "", "", ""
 	switch n.Kind {
 	case yaml.AliasNode:
-		if n.Alias == nil {
-			return errors.New("a bad alias")
-		}
-		*n = *n.Alias
-		return w.value(n, path, depth+1)
+		// sops writes every value out in full, never an alias.
+		return errors.New("a YAML alias, which sops never writes")
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k := n.Content[i]

@@ -208,6 +208,14 @@ func FuzzSOPSFile(f *testing.F) {
 	})
 }
 
+// valueErrors are every message of parseSOPSValue: none depends on the
+// value.
+var valueErrors = []string{
+	"not an ENC[AES256_GCM,...] value", "an encrypted value lacks a field", "an encrypted value has a bad iv or tag",
+	"an encrypted value lacks its data", "an encrypted value lacks its iv", "an encrypted value lacks its tag", "an encrypted value lacks its type",
+	"an encrypted value's data is not base64", "an encrypted value's iv is not base64", "an encrypted value's tag is not base64",
+}
+
 // FuzzSOPSValue: parsing an ENC[...] value never panics, and its errors
 // never quote it.
 func FuzzSOPSValue(f *testing.F) {
@@ -217,8 +225,8 @@ func FuzzSOPSValue(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		v, err := parseSOPSValue(s)
 		if err != nil {
-			if len(s) > 8 && strings.Contains(err.Error(), s) {
-				t.Errorf("the error quotes the value: %v", err)
+			if !slices.Contains(valueErrors, err.Error()) {
+				t.Errorf("an error that may quote the value: %v", err)
 			}
 			return
 		}
