@@ -2,29 +2,15 @@ package render
 
 import (
 	"bytes"
-	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
-	"path"
-	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
-	"github.com/getsops/sops/v3"
-	"github.com/getsops/sops/v3/aes"
 	sopsage "github.com/getsops/sops/v3/age"
-	sopsconfig "github.com/getsops/sops/v3/config"
-	"github.com/getsops/sops/v3/keyservice"
 	"github.com/getsops/sops/v3/logging"
-	"github.com/getsops/sops/v3/stores/dotenv"
-	sopsjson "github.com/getsops/sops/v3/stores/json"
-	sopsyaml "github.com/getsops/sops/v3/stores/yaml"
-	"google.golang.org/grpc"
 
 	"github.com/envctl/envctl/internal/errs"
 )
@@ -129,69 +115,6 @@ func (k *keyring) describe() string {
 	return "none of the keys from " + strings.Join(k.from, ", ") + " opens it"
 }
 
-// Encrypt implements keyservice.KeyServiceClient; rendering only decrypts.
-func (k *keyring) Encrypt(context.Context, *keyservice.EncryptRequest, ...grpc.CallOption) (*keyservice.EncryptResponse, error) {
-	return nil, errors.New("envctl does not encrypt")
-}
-
-// Decrypt implements keyservice.KeyServiceClient: it opens a file's data
-// key with an age identity or an OpenPGP key of the keyring, never asking
-// an agent, a program or the network.
-func (k *keyring) Decrypt(_ context.Context, req *keyservice.DecryptRequest, _ ...grpc.CallOption) (*keyservice.DecryptResponse, error) {
-	switch {
-	case req.GetKey().GetAgeKey() != nil:
-		if len(k.age) == 0 {
-			return nil, errors.New("no age identity")
-		}
-		mk := &sopsage.MasterKey{Recipient: req.GetKey().GetAgeKey().GetRecipient(), EncryptedKey: string(req.GetCiphertext())}
-		k.age.ApplyToMasterKey(mk)
-		key, err := mk.Decrypt()
-		if err != nil {
-			return nil, errors.New("no age identity matches")
-		}
-		return &keyservice.DecryptResponse{Plaintext: key}, nil
-	case req.GetKey().GetPgpKey() != nil:
-		if len(k.pgp) == 0 {
-			return nil, errors.New("no OpenPGP key")
-		}
-		block, err := armor.Decode(bytes.NewReader(req.GetCiphertext()))
-		if err != nil {
-			return nil, fmt.Errorf("OpenPGP data key: %w", err)
-		}
-		md, err := openpgp.ReadMessage(block.Body, k.pgp, nil, nil)
-		if err != nil {
-			return nil, errors.New("no OpenPGP key matches, or the key is passphrase-protected")
-		}
-		key, err := io.ReadAll(md.UnverifiedBody)
-		if err != nil {
-			return nil, fmt.Errorf("OpenPGP data key: %w", err)
-		}
-		return &keyservice.DecryptResponse{Plaintext: key}, nil
-	default:
-		return nil, errors.New("a key type envctl does not use (only age and PGP keys are)")
-	}
-}
-
-// sopsStore is the part of a sops store envctl uses.
-type sopsStore interface {
-	LoadEncryptedFile(in []byte) (sops.Tree, error)
-	EmitPlainFile(in sops.TreeBranches) ([]byte, error)
-}
-
-// storeFor picks the sops store for a file name, as the sops tool does.
-func storeFor(name string) sopsStore {
-	switch strings.ToLower(path.Ext(name)) {
-	case ".yaml", ".yml":
-		return sopsyaml.NewStore(&sopsconfig.YAMLStoreConfig{})
-	case ".json":
-		return sopsjson.NewStore(&sopsconfig.JSONStoreConfig{})
-	case ".env":
-		return dotenv.NewStore(&sopsconfig.DotenvStoreConfig{})
-	default:
-		return sopsjson.NewBinaryStore(&sopsconfig.JSONBinaryStoreConfig{})
-	}
-}
-
 // looksEncrypted is a cheap test before parsing: every SOPS file names its
 // metadata.
 func looksEncrypted(data []byte) bool {
@@ -215,9 +138,8 @@ func (d *decrypter) decrypt(data []byte, name string) (plain []byte, secrets []s
 	if !looksEncrypted(data) {
 		return nil, nil, false, nil
 	}
-	store := storeFor(name)
-	tree, err := store.LoadEncryptedFile(data)
-	if errors.Is(err, sops.MetadataNotFound) {
+	doc, err := loadSOPS(data, sopsFormatFor(name))
+	if errors.Is(err, errNoMetadata) {
 		return nil, nil, false, nil
 	}
 	if err != nil {
@@ -226,40 +148,59 @@ func (d *decrypter) decrypt(data []byte, name string) (plain []byte, secrets []s
 		}
 		return nil, nil, false, errs.Inputf("%s: not a valid SOPS file: %s", name, firstLine(err.Error()))
 	}
+	if doc.meta.UnencryptedCommentRegex != "" || doc.meta.EncryptedCommentRegex != "" {
+		return nil, nil, false, errs.Inputf("%s: not a valid SOPS file for envctl: it uses unencrypted_comment_regex or encrypted_comment_regex, which envctl does not read", name)
+	}
 	d.once.Do(func() { d.keys, d.err = loadKeyring(d.keyFile) })
 	if d.err != nil {
 		return nil, nil, false, d.err
 	}
-	key, err := tree.Metadata.GetDataKeyWithKeyServices([]keyservice.KeyServiceClient{d.keys}, nil)
+	key, err := d.keys.dataKey(&doc.meta)
 	if err != nil {
-		return nil, nil, false, errs.Inputf("%s: cannot decrypt this SOPS file (encrypted for %s): %s", name, recipients(tree.Metadata), d.keys.describe())
+		return nil, nil, false, errs.Inputf("%s: cannot decrypt this SOPS file (encrypted for %s): %s", name, recipients(&doc.meta), d.keys.describe())
 	}
-	encrypted := cloneBranches(tree.Branches)
-	cipher := aes.NewCipher()
-	mac, err := tree.Decrypt(key, cipher)
+	mac, secrets, err := doc.decrypt(key)
 	if err != nil {
-		return nil, nil, false, errs.Inputf("%s: a value of this SOPS file does not decrypt: the file was changed after it was encrypted", name)
+		if errors.Is(err, errBadValue) {
+			return nil, nil, false, errs.Inputf("%s: a value of this SOPS file does not decrypt: the file was changed after it was encrypted", name)
+		}
+		return nil, nil, false, errs.Inputf("%s: not a valid SOPS file: %s", name, firstLine(err.Error()))
 	}
-	stored, err := cipher.Decrypt(tree.Metadata.MessageAuthenticationCode, key, tree.Metadata.LastModified.Format(time.RFC3339))
+	stored, err := doc.storedMAC(key)
 	if err != nil || stored != mac {
 		return nil, nil, false, errs.Inputf("%s: SOPS MAC mismatch: the file was changed after it was encrypted (edit it with sops, not by hand)", name)
 	}
-	plain, err = store.EmitPlainFile(tree.Branches)
+	plain, err = doc.emit()
 	if err != nil {
 		return nil, nil, false, errs.Inputf("%s: cannot write the decrypted document: %s", name, firstLine(err.Error()))
-	}
-	for _, b := range slicesZip(encrypted, tree.Branches) {
-		secrets = collectDecrypted(b[0], b[1], secrets)
 	}
 	return plain, secrets, true, nil
 }
 
 // recipients names the keys a file is encrypted for, without secrets.
-func recipients(m sops.Metadata) string {
+func recipients(m *sopsMetadata) string {
 	var out []string
-	for _, g := range m.KeyGroups {
-		for _, k := range g {
-			out = append(out, k.TypeToIdentifier()+" "+k.ToString())
+	for _, g := range m.groups() {
+		for _, k := range g.Age {
+			out = append(out, "age "+k.Recipient)
+		}
+		for _, k := range g.PGP {
+			out = append(out, "pgp "+k.Fingerprint)
+		}
+		for _, k := range g.KMS {
+			out = append(out, "kms "+k.Arn)
+		}
+		for _, k := range g.GCPKMS {
+			out = append(out, "gcp_kms "+k.ResourceID)
+		}
+		for _, k := range g.AzureKV {
+			out = append(out, "azure_kv "+k.VaultURL+"/keys/"+k.Name+"/"+k.Version)
+		}
+		for _, k := range g.Vault {
+			out = append(out, "hc_vault "+k.Address+"/v1/"+k.Engine+"/keys/"+k.Key)
+		}
+		for _, k := range g.HCKMS {
+			out = append(out, "hckms "+k.KeyID)
 		}
 	}
 	if len(out) == 0 {
@@ -271,71 +212,4 @@ func recipients(m sops.Metadata) string {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
-}
-
-func slicesZip(a, b sops.TreeBranches) [][2]any {
-	var out [][2]any
-	for i := range min(len(a), len(b)) {
-		out = append(out, [2]any{a[i], b[i]})
-	}
-	return out
-}
-
-// cloneBranches copies the tree's structure, so that the encrypted values
-// can be told from the clear ones once the tree is decrypted in place.
-func cloneBranches(in sops.TreeBranches) sops.TreeBranches {
-	out := make(sops.TreeBranches, len(in))
-	for i, b := range in {
-		out[i] = cloneValue(b).(sops.TreeBranch)
-	}
-	return out
-}
-
-func cloneValue(v any) any {
-	switch t := v.(type) {
-	case sops.TreeBranch:
-		out := make(sops.TreeBranch, len(t))
-		for i, it := range t {
-			out[i] = sops.TreeItem{Key: it.Key, Value: cloneValue(it.Value)}
-		}
-		return out
-	case []any:
-		out := make([]any, len(t))
-		for i, e := range t {
-			out[i] = cloneValue(e)
-		}
-		return out
-	default:
-		return v
-	}
-}
-
-// collectDecrypted appends the decrypted form of every value that was
-// encrypted (an ENC[...] string in enc) to out.
-func collectDecrypted(enc, dec any, out []string) []string {
-	switch e := enc.(type) {
-	case sops.TreeBranch:
-		d, ok := dec.(sops.TreeBranch)
-		if !ok {
-			return out
-		}
-		for i := range min(len(e), len(d)) {
-			out = collectDecrypted(e[i].Value, d[i].Value, out)
-		}
-	case []any:
-		d, ok := dec.([]any)
-		if !ok {
-			return out
-		}
-		for i := range min(len(e), len(d)) {
-			out = collectDecrypted(e[i], d[i], out)
-		}
-	case string:
-		if strings.HasPrefix(e, "ENC[") {
-			if s := fmt.Sprint(dec); s != "" && !slices.Contains(out, s) {
-				out = append(out, s)
-			}
-		}
-	}
-	return out
 }

@@ -2,158 +2,24 @@ package render
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
-	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
-	"time"
-
-	"filippo.io/age"
-	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
-	"github.com/getsops/sops/v3"
-	"github.com/getsops/sops/v3/aes"
-	sopsage "github.com/getsops/sops/v3/age"
-	"github.com/getsops/sops/v3/keys"
-	"github.com/getsops/sops/v3/pgp"
 
 	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/errs"
 )
-
-var updateSOPS = flag.Bool("update-sops", false, "re-encrypt the platform's SOPS fixtures with the test key under testdata/sops")
-
-// secretRegex encrypts the values of Secrets' data and stringData only, as
-// repositories' .sops.yaml files usually ask for Kubernetes manifests.
-const secretRegex = "^(data|stringData)$"
-
-// encryptSOPS encrypts plain (a file called name, whose extension says its
-// format) for the given master keys, as `sops --encrypt` does.
-func encryptSOPS(t testing.TB, plain []byte, name, encryptedRegex string, masters ...keys.MasterKey) []byte {
-	t.Helper()
-	st, ok := storeFor(name).(interface {
-		LoadPlainFile([]byte) (sops.TreeBranches, error)
-		EmitEncryptedFile(sops.Tree) ([]byte, error)
-	})
-	if !ok {
-		t.Fatalf("no sops store for %s", name)
-	}
-	branches, err := st.LoadPlainFile(plain)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dataKey := make([]byte, 32)
-	if _, err := rand.Read(dataKey); err != nil {
-		t.Fatal(err)
-	}
-	// Each file has its own data key, so a master key shared by several
-	// files encrypts it again; the stores know sops' own key types only.
-	group := make(sops.KeyGroup, 0, len(masters))
-	for _, m := range masters {
-		if err := m.Encrypt(dataKey); err != nil {
-			t.Fatal(err)
-		}
-		if p, ok := m.(pgpMaster); ok {
-			m = p.MasterKey
-		}
-		group = append(group, m)
-	}
-	tree := sops.Tree{Branches: branches, Metadata: sops.Metadata{
-		KeyGroups: []sops.KeyGroup{group}, EncryptedRegex: encryptedRegex, Version: "3.13.3",
-	}}
-	cipher := aes.NewCipher()
-	mac, err := tree.Encrypt(dataKey, cipher)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tree.Metadata.LastModified = time.Now().UTC()
-	if tree.Metadata.MessageAuthenticationCode, err = cipher.Encrypt(mac, dataKey, tree.Metadata.LastModified.Format(time.RFC3339)); err != nil {
-		t.Fatal(err)
-	}
-	out, err := st.EmitEncryptedFile(tree)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// newAgeKey makes an age identity and returns its master key (recipient)
-// and the key file's content.
-func newAgeKey(t testing.TB) (keys.MasterKey, string) {
-	t.Helper()
-	id, err := age.GenerateX25519Identity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	mk, err := sopsage.MasterKeyFromRecipient(id.Recipient().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return mk, "# test key\n" + id.String() + "\n"
-}
-
-// pgpMaster is a sops PGP master key for an entity made in memory, whose
-// data key is encrypted with go-crypto rather than GnuPG.
-type pgpMaster struct {
-	*pgp.MasterKey
-	entity *openpgp.Entity
-}
-
-func (p pgpMaster) Encrypt(dataKey []byte) error {
-	var buf bytes.Buffer
-	aw, err := armor.Encode(&buf, "PGP MESSAGE", nil)
-	if err != nil {
-		return err
-	}
-	w, err := openpgp.Encrypt(aw, []*openpgp.Entity{p.entity}, nil, nil, nil)
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write(dataKey); err != nil {
-		return err
-	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	if err := aw.Close(); err != nil {
-		return err
-	}
-	p.MasterKey.EncryptedKey = buf.String()
-	return nil
-}
-
-func newPGPKey(t testing.TB) (keys.MasterKey, string) {
-	t.Helper()
-	e, err := openpgp.NewEntity("envctl test", "", "test@example.com", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	aw, err := armor.Encode(&buf, openpgp.PrivateKeyType, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.SerializePrivate(aw, nil); err != nil {
-		t.Fatal(err)
-	}
-	aw.Close()
-	fp := strings.ToUpper(hex.EncodeToString(e.PrimaryKey.Fingerprint))
-	return pgpMaster{MasterKey: &pgp.MasterKey{Fingerprint: fp, CreationDate: time.Now().UTC()}, entity: e}, buf.String()
-}
 
 // sopsRepo writes a repository whose components read SOPS files: a
 // kustomization with an encrypted Secret manifest and a secretGenerator
 // from an encrypted dotenv file and an encrypted binary file, a manifest
 // directory with an encrypted JSON Secret, and a chart with an encrypted
 // values file. canary marks every secret value.
-func sopsRepo(t *testing.T, canary string, master keys.MasterKey) (string, *config.Environment) {
+func sopsRepo(t *testing.T, set string) (string, *config.Environment) {
 	t.Helper()
-	secret := "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: apps\nstringData:\n  password: " + canary + "-db\n"
 	files := map[string]string{
 		"k/kustomization.yaml": `namespace: apps
 resources: [namespace.yaml, db.sops.yaml]
@@ -165,15 +31,20 @@ secretGenerator:
 generatorOptions: {disableNameSuffixHash: true}
 `,
 		"k/namespace.yaml":    "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: apps\n",
-		"k/db.sops.yaml":      string(encryptSOPS(t, []byte(secret), "db.sops.yaml", secretRegex, master)),
-		"k/api.sops.env":      string(encryptSOPS(t, []byte("TOKEN="+canary+"-env\nUSER=svc\n"), "api.sops.env", "", master)),
-		"k/tls.sops.key":      string(encryptSOPS(t, []byte("-----BEGIN KEY-----\n"+canary+"-bin\n-----END KEY-----\n"), "tls.sops.key", "", master)),
-		"m/secret.sops.json":  string(encryptSOPS(t, []byte(`{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "json", "namespace": "apps"}, "data": {"key": "`+base64.StdEncoding.EncodeToString([]byte(canary+"-json"))+`"}}`), "secret.sops.json", secretRegex, master)),
 		"m/plain.yaml":        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: plain\n  namespace: apps\ndata:\n  sops: not encrypted\n",
 		"c/Chart.yaml":        "apiVersion: v2\nname: c\nversion: 1.0.0\n",
 		"c/templates/s.yaml":  "apiVersion: v1\nkind: Secret\nmetadata:\n  name: from-values\nstringData:\n  dsn: postgres://app:{{ .Values.password }}@db\n",
-		"values/c.sops.yaml":  string(encryptSOPS(t, []byte("password: "+canary+"-values\n"), "c.sops.yaml", "", master)),
 		"values/c-plain.yaml": "other: 1\n",
+	}
+	for dst, src := range map[string]string{
+		"k/db.sops.yaml": "db.sops.yaml", "k/api.sops.env": "api.sops.env", "k/tls.sops.key": "tls.sops.key",
+		"m/secret.sops.json": "secret.sops.json", "values/c.sops.yaml": "c.sops.yaml",
+	} {
+		data, err := os.ReadFile(filepath.Join("testdata", "sops", set, src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[dst] = string(data)
 	}
 	root := fidelityRepo(t, files)
 	sops := &config.Decryption{Provider: config.DecryptionSOPS}
@@ -212,29 +83,29 @@ func unstructuredString(obj map[string]any, field, key string) (string, bool, er
 func TestSOPSDecryption(t *testing.T) {
 	t.Setenv(EnvAgeKey, "")
 	t.Setenv(EnvAgeKeyFile, "")
-	ageKey, ageID := newAgeKey(t)
-	pgpKey, pgpID := newPGPKey(t)
+	ageID := readTestKey(t, "test.agekey")
+	pgpID := readTestKey(t, "test.pgp.asc")
 	for _, tt := range []struct {
-		name   string
-		master keys.MasterKey
-		setup  func(t *testing.T) string // returns --decryption-key-file
+		name  string
+		set   string                    // the fixtures' key type
+		setup func(t *testing.T) string // returns --decryption-key-file
 	}{
-		{"age from SOPS_AGE_KEY_FILE", ageKey, func(t *testing.T) string {
+		{"age from SOPS_AGE_KEY_FILE", "age", func(t *testing.T) string {
 			f := filepath.Join(t.TempDir(), "keys.txt")
 			os.WriteFile(f, []byte(ageID), 0o600)
 			t.Setenv(EnvAgeKeyFile, f)
 			return ""
 		}},
-		{"age from SOPS_AGE_KEY", ageKey, func(t *testing.T) string { t.Setenv(EnvAgeKey, ageID); return "" }},
-		{"pgp from --decryption-key-file", pgpKey, func(t *testing.T) string {
+		{"age from SOPS_AGE_KEY", "age", func(t *testing.T) string { t.Setenv(EnvAgeKey, ageID); return "" }},
+		{"pgp from --decryption-key-file", "pgp", func(t *testing.T) string {
 			f := filepath.Join(t.TempDir(), "key.asc")
 			os.WriteFile(f, []byte(pgpID), 0o600)
 			return f
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			canary := "sops-canary-" + hex.EncodeToString([]byte(tt.name))[:12]
-			root, env := sopsRepo(t, canary, tt.master)
+			canary := sopsRepoCanary + tt.set
+			root, env := sopsRepo(t, tt.set)
 			keyFile := tt.setup(t)
 			before := snapshotTree(t, root)
 			res, err := renderRepo(t, root, env, func(o *Options) { o.DecryptionKeyFile = keyFile })
@@ -309,10 +180,10 @@ func snapshotTree(t *testing.T, root string) string {
 func TestSOPSErrors(t *testing.T) {
 	t.Setenv(EnvAgeKey, "")
 	t.Setenv(EnvAgeKeyFile, "")
-	ageKey, ageID := newAgeKey(t)
-	_, otherID := newAgeKey(t)
-	const canary = "sops-error-canary-2718"
-	root, env := sopsRepo(t, canary, ageKey)
+	ageID := readTestKey(t, "test.agekey")
+	otherID := readTestKey(t, "other.agekey")
+	const canary = sopsRepoCanary + "age"
+	root, env := sopsRepo(t, "age")
 
 	_, err := renderRepo(t, root, env, nil)
 	for _, w := range []string{"k/db.sops.yaml", "no key was given", "SOPS_AGE_KEY_FILE"} {
@@ -347,31 +218,14 @@ func TestSOPSErrors(t *testing.T) {
 	}
 }
 
-// TestPlatformSOPSFixture keeps the staging overlay's encrypted secret in
-// step with the test key: -update-sops re-encrypts it.
+// TestPlatformSOPSFixture: the staging overlay's encrypted secret opens
+// with the test key (sops_fixtures_gen_test.go encrypts it again).
 func TestPlatformSOPSFixture(t *testing.T) {
 	keyFile, err := filepath.Abs("testdata/sops/staging.agekey")
 	if err != nil {
 		t.Fatal(err)
 	}
 	enc := filepath.Join("..", "..", "overlays", "staging", "model-serving", "secrets.sops.env")
-	if *updateSOPS {
-		k := &keyring{}
-		key, _ := os.ReadFile(keyFile)
-		if err := k.add(key, "test key"); err != nil {
-			t.Fatal(err)
-		}
-		mk, err := sopsage.MasterKeyFromRecipient(k.age[0].(*age.X25519Identity).Recipient().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		salt := make([]byte, 24)
-		rand.Read(salt)
-		plain := "# Staging's HMAC key for customer ids in the prediction log.\nprediction-log-salt=" + hex.EncodeToString(salt) + "\n"
-		if err := os.WriteFile(enc, encryptSOPS(t, []byte(plain), enc, "", mk), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	data, err := os.ReadFile(enc)
 	if err != nil {
 		t.Fatal(err)
@@ -386,4 +240,14 @@ func TestPlatformSOPSFixture(t *testing.T) {
 	if strings.Contains(string(data), secrets[0]) {
 		t.Error("the staging secret is in clear in the file")
 	}
+}
+
+// readTestKey reads a committed test key of testdata/sops.
+func readTestKey(t *testing.T, name string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "sops", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
 }
