@@ -1,10 +1,19 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/envctl/envctl/internal/inventory"
+	"github.com/envctl/envctl/internal/lease"
+	"github.com/envctl/envctl/internal/testenv"
 	"github.com/envctl/envctl/internal/testhook"
 )
 
@@ -74,4 +83,42 @@ func TestOneWriterPerEnvironment(t *testing.T) {
 		t.Errorf("the lock of the killed process took %v to expire, want about 3s", took.Round(time.Millisecond))
 	}
 	e.mustRun(ExitOK, "down", "--yes")
+}
+
+// A run whose lock is taken from it stops with a cluster error (exit 6),
+// not the generic exit 1, so that a CI job can tell it from a bug.
+func TestLostLockIsAClusterError(t *testing.T) {
+	t.Setenv(testhook.LeaseDurationEnv, "2s")
+	te := testenv.Get(t)
+	client := te.Clientset()
+	env := "lostlock-" + strings.ToLower(strconv.FormatInt(time.Now().UnixNano()%1_000_000, 36))
+	var errOut strings.Builder
+	f := &Factory{Streams: IOStreams{Out: &strings.Builder{}, ErrOut: &errOut}, Global: &GlobalOptions{}, Logger: slog.New(slog.DiscardHandler)}
+	runCtx, lock, err := lockEnvironment(t.Context(), f, client, env, "apply", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.release()
+	leases := client.CoordinationV1().Leases(inventory.Namespace)
+	l, err := leases.Get(t.Context(), lease.Name(env), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	thief := "another envctl"
+	l.Spec.HolderIdentity = &thief
+	if _, err := leases.Update(t.Context(), l, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-runCtx.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the run's context did not end within 10 s of its lock being taken")
+	}
+	cause := context.Cause(runCtx)
+	if code := ExitCode(cause); code != ExitCluster {
+		t.Errorf("a lost lock (%v) exits %d, want %d", cause, code, ExitCluster)
+	}
+	if !strings.Contains(errOut.String(), "lost the lock of environment "+env) {
+		t.Errorf("stderr does not say the lock was lost:\n%s", errOut.String())
+	}
 }
