@@ -2,7 +2,9 @@ package plan
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
+	"unicode"
 )
 
 // maxEditDistance bounds the work of the line diff: past it, the changed
@@ -184,7 +186,7 @@ func unifiedDiff(fromName, toName, a, b string, context int) string {
 		return ""
 	}
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "--- %s\n+++ %s\n", fromName, toName)
+	fmt.Fprintf(&sb, "--- %s\n+++ %s\n", headerName(fromName), headerName(toName))
 	for _, h := range hunks {
 		aStart, bStart := h[0].a, h[0].b
 		var aCount, bCount int
@@ -231,4 +233,14 @@ func splitLines(s string) []string {
 		return nil
 	}
 	return strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+}
+
+// headerName is a name as a diff header shows it: quoted, Go-style, when it
+// holds a control character (a newline in a kind or name would otherwise
+// break the header over lines, and the diff with it), as it is otherwise.
+func headerName(name string) string {
+	if strings.ContainsFunc(name, unicode.IsControl) {
+		return strconv.Quote(name)
+	}
+	return name
 }
