@@ -340,10 +340,7 @@ func (o *daemonInstallOptions) credentials() (manifests.Credentials, error) {
 // which the daemon could not do without keys of its own: the render here
 // had this machine's keys.
 func needsSOPSKeys(rendered *render.Result) error {
-	var files []string
-	for _, c := range rendered.Components {
-		files = append(files, c.SOPSFiles...)
-	}
+	files := rendered.SOPSFiles()
 	if len(files) == 0 {
 		return nil
 	}

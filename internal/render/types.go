@@ -41,6 +41,17 @@ type Result struct {
 	Capabilities *Capabilities
 }
 
+// SOPSFiles are the SOPS-encrypted files the render decrypted, in
+// component order: what anything that renders the environment later (a
+// daemon) needs keys for.
+func (r *Result) SOPSFiles() []string {
+	var files []string
+	for _, c := range r.Components {
+		files = append(files, c.SOPSFiles...)
+	}
+	return files
+}
+
 // Component is the rendered state of one component.
 type Component struct {
 	Name      string

@@ -54,10 +54,7 @@ func TestBase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := Options{Environment: BaseEnvironment, Git: BaseGit, Resources: resources}
-	for _, c := range rendered.Components {
-		o.DecryptsSOPS = o.DecryptsSOPS || len(c.SOPSFiles) > 0
-	}
+	o := Options{Environment: BaseEnvironment, Git: BaseGit, Resources: resources, DecryptsSOPS: len(rendered.SOPSFiles()) > 0}
 	objs, err := Build(o)
 	if err != nil {
 		t.Fatal(err)
