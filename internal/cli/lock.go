@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/lease"
 	"github.com/envctl/envctl/internal/testhook"
 )
@@ -83,9 +82,7 @@ func lockEnvironment(ctx context.Context, f *Factory, client kubernetes.Interfac
 		select {
 		case <-held.Lost():
 			fmt.Fprintf(errOut, "Error: lost the lock of environment %s (%v); stopping\n", env, held.Err())
-			// A cluster error (exit 6): the renewals failed for longer
-			// than the lock lasts, so the cluster could not be written.
-			cancel(errs.Cluster(fmt.Errorf("lost the lock of environment %s: %w", env, held.Err())))
+			cancel(held.LostError())
 		case <-l.stop:
 		}
 	}()

@@ -76,6 +76,21 @@ func (h *Held) Err() error {
 	return h.err
 }
 
+// LostError is the error a run that lost the lock stops with, the same in
+// one-shot commands and in the sync loop: "lost the lock of environment
+// ENV: why", classified as a cluster error (exit 6), whatever the cause.
+// Renewals that kept failing mean the cluster could not be written; a lock
+// found taken means another process counted it expired, which it does
+// only after this process's renewals stopped reaching the cluster. Nil
+// while the lock is held.
+func (h *Held) LostError() error {
+	err := h.Err()
+	if err == nil {
+		return nil
+	}
+	return errs.Cluster(fmt.Errorf("lost the lock of environment %s: %w", h.env, err))
+}
+
 // Release stops the renewal and clears the holder, so that a waiting
 // process takes the lock at its next poll instead of after the lease
 // duration. A lock already lost, or a Lease already gone, is not an error.

@@ -227,6 +227,13 @@ func TestLostWhenTakenAway(t *testing.T) {
 	if err := h.Err(); err == nil || !strings.Contains(err.Error(), "taken by thief") {
 		t.Errorf("Err = %v, want it to name the new holder", err)
 	}
+	lost := h.LostError()
+	if want := "lost the lock of environment dev: the lock of environment dev was taken by thief"; lost == nil || lost.Error() != want {
+		t.Errorf("LostError = %v, want %q", lost, want)
+	}
+	if kind := errs.KindOf(lost); kind != errs.KindCluster {
+		t.Errorf("LostError is a %v error, want cluster (exit 6)", kind)
+	}
 	// A lost lock is not released from under its new holder.
 	if err := h.Release(ctx); err != nil {
 		t.Fatal(err)

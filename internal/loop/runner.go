@@ -2,11 +2,9 @@ package loop
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
-	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/lease"
 	"github.com/envctl/envctl/internal/syncstate"
 )
@@ -83,9 +81,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		lost := fmt.Errorf("lost the lock of environment %s: %w", env, held.Err())
+		lost := held.LostError()
 		if !r.Standby {
-			return errs.Conflict(lost)
+			return lost
 		}
 		if log != nil {
 			log.Warn("back to standby", "err", lost)
