@@ -50,7 +50,7 @@ func hash(what string, i int) string {
 }
 
 // store returns a Store in a namespace of its own.
-func store(t *testing.T) (*inventory.Store, kubernetes.Interface, *kube.Counter) {
+func store(t testing.TB) (*inventory.Store, kubernetes.Interface, *kube.Counter) {
 	t.Helper()
 	env := testenv.Get(t)
 	cfg, counter := kube.CountingConfig(env.RESTConfig())
@@ -61,7 +61,7 @@ func store(t *testing.T) (*inventory.Store, kubernetes.Interface, *kube.Counter)
 	return &inventory.Store{Client: client.Clientset, Namespace: env.Namespace(t)}, env.Clientset(), counter
 }
 
-func shardNames(t *testing.T, cs kubernetes.Interface, ns, env string) []string {
+func shardNames(t testing.TB, cs kubernetes.Interface, ns, env string) []string {
 	t.Helper()
 	list, err := cs.CoreV1().ConfigMaps(ns).List(context.Background(), metav1.ListOptions{LabelSelector: inventory.LabelInventory + "=" + env})
 	if err != nil {

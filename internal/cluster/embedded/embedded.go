@@ -34,7 +34,10 @@ import (
 	"sync"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 
@@ -281,4 +284,70 @@ func withNegotiatedSerializer(cfg *rest.Config) *rest.Config {
 	cfg.GroupVersion = nil
 	cfg.APIPath = "/"
 	return cfg
+}
+
+// accessCheck is one request a user must be authorized for.
+type accessCheck struct {
+	user  string
+	attrs authorizationv1.ResourceAttributes
+}
+
+// componentAccess is what the controller manager and the scheduler do
+// first, which their bootstrap RBAC roles allow.
+var componentAccess = []accessCheck{
+	// kube-controller-manager with --use-service-account-credentials
+	// reads each controller's service account before the controller
+	// starts, and stops altogether when that is forbidden.
+	{controllerManagerUser, authorizationv1.ResourceAttributes{Namespace: "kube-system", Verb: "get", Resource: "serviceaccounts"}},
+	// kube-scheduler lists pods from its first moment.
+	{schedulerUser, authorizationv1.ResourceAttributes{Verb: "list", Resource: "pods"}},
+}
+
+// authorizeTimeout bounds waitAuthorized: the authorizer's caches catch up
+// within milliseconds of /readyz; a minute means they never will.
+const authorizeTimeout = time.Minute
+
+// waitAuthorized waits until the API server's authorizer allows each check
+// (componentAccess: what the controller manager and the scheduler do
+// first). /readyz answers 200 once the bootstrap RBAC roles are stored,
+// but the authorizer reads them from its informers' caches, which may not
+// have caught up yet on a loaded machine: a controller manager started in
+// that window was refused its first request and stopped the cluster.
+func (cp *ControlPlane) waitAuthorized(ctx context.Context, failures <-chan error, checks []accessCheck) error {
+	ctx, cancel := context.WithTimeout(ctx, authorizeTimeout)
+	defer cancel()
+	client, err := kubernetes.NewForConfig(cp.RESTConfig())
+	if err != nil {
+		return fmt.Errorf("embedded cluster: client: %w", err)
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for i := 0; i < len(checks); {
+		c := checks[i]
+		review := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+			User:               c.user,
+			ResourceAttributes: &c.attrs,
+		}}
+		rctx, rcancel := context.WithTimeout(ctx, 2*time.Second)
+		got, err := client.AuthorizationV1().SubjectAccessReviews().Create(rctx, review, metav1.CreateOptions{})
+		rcancel()
+		switch {
+		case err == nil && got.Status.Allowed:
+			i++
+			continue
+		case err != nil:
+			cp.logger.Debug("embedded cluster: waiting for the components' RBAC", "user", c.user, "err", err)
+		default:
+			cp.logger.Debug("embedded cluster: waiting for the components' RBAC", "user", c.user, "reason", got.Status.Reason)
+		}
+		select {
+		case err := <-failures:
+			return fmt.Errorf("embedded cluster: %w", err)
+		case <-ctx.Done():
+			return errs.Timeout(fmt.Errorf("embedded cluster: the API server does not authorize %s to %s %s: %w",
+				c.user, c.attrs.Verb, c.attrs.Resource, ctx.Err()))
+		case <-tick.C:
+		}
+	}
+	return nil
 }

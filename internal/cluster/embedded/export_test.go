@@ -1,7 +1,10 @@
 package embedded
 
 import (
+	"context"
 	"time"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
 
 	"github.com/envctl/envctl/internal/config"
 )
@@ -19,4 +22,15 @@ func WriteTestState(dir, name, webhooks string) error {
 		Name: name, Created: time.Now().UTC(),
 		Nodes: []config.NodePool{{Name: "node", Count: 1}}, Webhooks: webhooks,
 	})
+}
+
+// WaitComponentsAuthorized waits as Start does for the controller manager
+// and the scheduler to be authorized, and, when user is set, for user to
+// be allowed attrs as well.
+func (cp *ControlPlane) WaitComponentsAuthorized(ctx context.Context, user string, attrs authorizationv1.ResourceAttributes) error {
+	checks := componentAccess
+	if user != "" {
+		checks = append(checks[:len(checks):len(checks)], accessCheck{user, attrs})
+	}
+	return cp.waitAuthorized(ctx, nil, checks)
 }

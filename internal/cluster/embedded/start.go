@@ -93,6 +93,10 @@ func start(ctx context.Context, opts Options, ln net.Listener) (cp *ControlPlane
 		return nil, err
 	}
 	opts.Logger.Debug("embedded cluster: kube-apiserver ready", "elapsed", time.Since(began))
+	if err := cp.waitAuthorized(ctx, r.failures(), componentAccess); err != nil {
+		return nil, err
+	}
+	opts.Logger.Debug("embedded cluster: components authorized", "elapsed", time.Since(began))
 
 	ctrlCtx := r.tier("controllers")
 	kcm, err := newControllerManager(ctrlCtx, cp.pki, cp.componentKubeconfig("controller-manager"))
