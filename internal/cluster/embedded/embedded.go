@@ -252,30 +252,42 @@ func (cp *ControlPlane) waitAPI(ctx context.Context, r *runner) error {
 	if err != nil {
 		return fmt.Errorf("embedded cluster: client: %w", err)
 	}
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
 	var lastErr string
-	for {
+	return pollUntil(ctx, r.failures(), 50*time.Millisecond, func() bool {
 		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		res := client.Get().AbsPath("/readyz").Do(rctx)
 		cancel()
 		var code int
 		res.StatusCode(&code)
 		if code == 200 {
-			return nil
+			return true
 		}
 		if err := res.Error(); err != nil && err.Error() != lastErr {
 			lastErr = err.Error()
 			cp.logger.Debug("embedded cluster: waiting for kube-apiserver", "readyz", lastErr)
 		}
+		return false
+	}, func(err error) error {
+		return errs.Timeout(fmt.Errorf("embedded cluster: API server not ready: %w", err))
+	})
+}
+
+// pollUntil calls done every interval until it returns true (nil), a
+// component of the control plane fails (that failure), or ctx ends
+// (onEnd of ctx's error).
+func pollUntil(ctx context.Context, failures <-chan error, every time.Duration, done func() bool, onEnd func(error) error) error {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for !done() {
 		select {
-		case err := <-r.failures():
+		case err := <-failures:
 			return fmt.Errorf("embedded cluster: %w", err)
 		case <-ctx.Done():
-			return errs.Timeout(fmt.Errorf("embedded cluster: API server not ready: %w", ctx.Err()))
+			return onEnd(ctx.Err())
 		case <-tick.C:
 		}
 	}
+	return nil
 }
 
 // withNegotiatedSerializer prepares cfg for an unversioned REST client.
@@ -320,34 +332,30 @@ func (cp *ControlPlane) waitAuthorized(ctx context.Context, failures <-chan erro
 	if err != nil {
 		return fmt.Errorf("embedded cluster: client: %w", err)
 	}
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for i := 0; i < len(checks); {
+	i := 0
+	return pollUntil(ctx, failures, 20*time.Millisecond, func() bool {
+		for ; i < len(checks); i++ {
+			c := checks[i]
+			review := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+				User:               c.user,
+				ResourceAttributes: &c.attrs,
+			}}
+			rctx, rcancel := context.WithTimeout(ctx, 2*time.Second)
+			got, err := client.AuthorizationV1().SubjectAccessReviews().Create(rctx, review, metav1.CreateOptions{})
+			rcancel()
+			switch {
+			case err != nil:
+				cp.logger.Debug("embedded cluster: waiting for the components' RBAC", "user", c.user, "err", err)
+				return false
+			case !got.Status.Allowed:
+				cp.logger.Debug("embedded cluster: waiting for the components' RBAC", "user", c.user, "reason", got.Status.Reason)
+				return false
+			}
+		}
+		return true
+	}, func(err error) error {
 		c := checks[i]
-		review := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
-			User:               c.user,
-			ResourceAttributes: &c.attrs,
-		}}
-		rctx, rcancel := context.WithTimeout(ctx, 2*time.Second)
-		got, err := client.AuthorizationV1().SubjectAccessReviews().Create(rctx, review, metav1.CreateOptions{})
-		rcancel()
-		switch {
-		case err == nil && got.Status.Allowed:
-			i++
-			continue
-		case err != nil:
-			cp.logger.Debug("embedded cluster: waiting for the components' RBAC", "user", c.user, "err", err)
-		default:
-			cp.logger.Debug("embedded cluster: waiting for the components' RBAC", "user", c.user, "reason", got.Status.Reason)
-		}
-		select {
-		case err := <-failures:
-			return fmt.Errorf("embedded cluster: %w", err)
-		case <-ctx.Done():
-			return errs.Timeout(fmt.Errorf("embedded cluster: the API server does not authorize %s to %s %s: %w",
-				c.user, c.attrs.Verb, c.attrs.Resource, ctx.Err()))
-		case <-tick.C:
-		}
-	}
-	return nil
+		return errs.Timeout(fmt.Errorf("embedded cluster: the API server does not authorize %s to %s %s: %w",
+			c.user, c.attrs.Verb, c.attrs.Resource, err))
+	})
 }
