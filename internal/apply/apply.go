@@ -16,8 +16,8 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/kube"
+	"github.com/envctl/envctl/internal/object"
 )
 
 // DefaultFieldManager is the field manager envctl applies as.
@@ -88,12 +88,12 @@ type Options struct {
 	Live *Live
 	// Previous holds what the previous run recorded for each object, for
 	// the unchanged check. An object without an entry is always applied.
-	Previous map[inventory.Key]Recorded
+	Previous map[object.Key]Recorded
 	// Environment, when set, is the environment applying. A live object
 	// labelled for another environment is not taken over: its apply fails
 	// with an *OwnershipError (a conflict), unless Adopt is set. For the
 	// check to see such objects, Selector must select every environment's
-	// objects (render.LabelEnvironment, without a value).
+	// objects (ownership.LabelEnvironment, without a value).
 	Environment string
 	// Adopt takes over objects labelled for another environment.
 	Adopt bool

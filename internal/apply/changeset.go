@@ -5,6 +5,7 @@ import (
 
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/inventory"
+	"github.com/envctl/envctl/internal/object"
 )
 
 // Action is what Apply did with one object.
@@ -28,7 +29,7 @@ const (
 
 // Change is the outcome of applying one object.
 type Change struct {
-	Ref    inventory.Ref
+	Ref    object.Ref
 	Action Action
 	// Digest and Fields are what the inventory records for the object:
 	// the digest of the object as rendered and the hash of the fields

@@ -6,12 +6,12 @@ import (
 	"testing"
 
 	"github.com/envctl/envctl/internal/errs"
-	"github.com/envctl/envctl/internal/inventory"
+	"github.com/envctl/envctl/internal/object"
 )
 
 func TestChangeSet(t *testing.T) {
-	ref := func(name string) inventory.Ref {
-		return inventory.Ref{Version: "v1", Kind: "ConfigMap", Namespace: "ml", Name: name}
+	ref := func(name string) object.Ref {
+		return object.Ref{Version: "v1", Kind: "ConfigMap", Namespace: "ml", Name: name}
 	}
 	cs := &ChangeSet{Changes: []Change{
 		{Ref: ref("a"), Action: Created},

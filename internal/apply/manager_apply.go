@@ -11,9 +11,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/envctl/envctl/internal/errs"
-	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/kube"
-	"github.com/envctl/envctl/internal/render"
+	"github.com/envctl/envctl/internal/object"
+	"github.com/envctl/envctl/internal/ownership"
 	"github.com/envctl/envctl/internal/testhook"
 )
 
@@ -66,7 +66,7 @@ type applyRun struct {
 	m    *Manager
 	opts Options
 	objs []*unstructured.Unstructured
-	live map[inventory.Key]*unstructured.Unstructured
+	live map[object.Key]*unstructured.Unstructured
 	crds map[schema.GroupKind]bool
 	// decisions are made before any write for the objects whose kind is
 	// known; the others (kinds defined by a CRD of this apply) are decided
@@ -130,16 +130,13 @@ func (r *applyRun) record(i int, c Change) {
 	}
 }
 
-func failed(ref inventory.Ref, err error) Change {
+func failed(ref object.Ref, err error) Change {
 	return Change{Ref: ref, Action: Failed, Err: err}
 }
 
 // decision is what the unchanged check found for one object.
 type decision struct {
-	ref       inventory.Ref
-	mapping   *meta.RESTMapping
-	desired   *unstructured.Unstructured
-	digest    string
+	*Prepared
 	live      *unstructured.Unstructured
 	fields    string // recorded owned-fields hash, when unchanged
 	unchanged bool
@@ -170,33 +167,24 @@ func (r *applyRun) decideAll(ctx context.Context) bool {
 	return write
 }
 
-// decide runs the unchanged check: the live object carries the digest of
-// the object as rendered, and the fields envctl owns on it hash to what the
-// previous run recorded, so nobody changed them since.
+// decide runs the unchanged check (Manager.Unchanged) on obj as prepared.
 func (r *applyRun) decide(obj *unstructured.Unstructured, mapping *meta.RESTMapping) (*decision, error) {
-	// Fields a controller owns by design are neither sent nor part of the
-	// digest, so that its writes are not fought over on every run.
-	desired, _ := render.AsSent(normalize(obj, mapping))
-	d := &decision{ref: inventory.RefOf(desired), mapping: mapping, desired: desired}
-	var err error
-	if d.digest, err = r.m.fp.Digest(desired); err != nil {
-		return nil, errs.Input(err)
+	p, err := r.m.Prepare(obj, mapping)
+	if err != nil {
+		return nil, err
 	}
-	key := d.ref.Key()
+	d := &decision{Prepared: p}
+	key := p.Ref.Key()
 	d.live = r.live[key]
 	if d.live != nil && r.opts.Environment != "" {
-		if owner := d.live.GetLabels()[render.LabelEnvironment]; owner != r.opts.Environment {
+		if owner := d.live.GetLabels()[ownership.LabelEnvironment]; owner != r.opts.Environment {
 			// Listed with every environment's objects: this one is another's.
 			d.owner = owner
 			return d, nil
 		}
 	}
-	if d.live != nil && d.digest != "" {
-		if prev, ok := r.opts.Previous[key]; ok && prev.Fields != "" &&
-			d.live.GetAnnotations()[kube.DigestAnnotation] == d.digest &&
-			kube.FieldsHash(d.live, r.m.owner) == prev.Fields {
-			d.unchanged, d.fields = true, prev.Fields
-		}
+	if prev, ok := r.opts.Previous[key]; ok && r.m.Unchanged(p, d.live, prev) {
+		d.unchanged, d.fields = true, prev.Fields
 	}
 	return d, nil
 }
@@ -209,39 +197,37 @@ func (r *applyRun) applyOne(ctx context.Context, i int) Change {
 	if d == nil {
 		mapping, err := r.mapping(ctx, obj.GroupVersionKind())
 		if err != nil {
-			return failed(inventory.RefOf(obj), err)
+			return failed(object.RefOf(obj), err)
 		}
 		if d, err = r.decide(obj, mapping); err != nil {
-			return failed(inventory.RefOf(obj), err)
+			return failed(object.RefOf(obj), err)
 		}
 	}
 	if d.unchanged {
-		return Change{Ref: d.ref, Action: Unchanged, Digest: d.digest, Fields: d.fields, Object: d.live}
+		return Change{Ref: d.Ref, Action: Unchanged, Digest: d.Digest, Fields: d.fields, Object: d.live}
 	}
 	adopted := ""
 	if d.owner != "" {
 		if !r.opts.Adopt {
-			return failed(d.ref, errs.Conflict(&OwnershipError{Object: d.ref.String(), Owner: d.owner, Environment: r.opts.Environment}))
+			return failed(d.Ref, errs.Conflict(&OwnershipError{Object: d.Ref.String(), Owner: d.owner, Environment: r.opts.Environment}))
 		}
 		adopted = adoptedFrom(d.owner)
 	}
 
-	send := kube.WithDigest(d.desired, d.digest)
 	// A request sent is let finish even when ctx ends (Ctrl-C): its outcome
 	// is then known and recorded in the inventory. The server's own request
 	// timeout bounds it.
-	out, created, err := r.m.client.Apply(context.WithoutCancel(ctx), d.mapping, send, kube.ApplyOptions{FieldManager: r.m.owner, Force: r.opts.ForceConflicts})
+	out, created, err := r.m.Write(context.WithoutCancel(ctx), d.Prepared, WriteOptions{Force: r.opts.ForceConflicts})
 	action := Configured
 	switch {
 	case err != nil:
-		cerr := kube.ClassifyError(ctx, "apply", d.ref.String(), d.desired, err)
 		var imm *kube.ImmutableError
-		if !errors.As(cerr, &imm) || !(r.opts.ForceRecreate || d.desired.GetAnnotations()[kube.ForceRecreateAnnotation] == "true") {
-			return failed(d.ref, cerr)
+		if !errors.As(err, &imm) || !(r.opts.ForceRecreate || d.Desired.GetAnnotations()[kube.ForceRecreateAnnotation] == "true") {
+			return failed(d.Ref, err)
 		}
-		out, err = r.recreate(ctx, d.mapping, send, d.ref)
+		out, err = r.recreate(ctx, d.Prepared)
 		if err != nil {
-			return failed(d.ref, err)
+			return failed(d.Ref, err)
 		}
 		action = Recreated
 	case created:
@@ -257,27 +243,8 @@ func (r *applyRun) applyOne(ctx context.Context, i int) Change {
 	if action != Unchanged {
 		testhook.Reached(ctx, testhook.Apply)
 	}
-	r.m.log.Debug("applied", "object", d.ref.String(), "action", action)
-	return Change{Ref: d.ref, Action: action, Digest: d.digest, Fields: kube.FieldsHash(out, r.m.owner), Object: out, Adopted: adopted}
-}
-
-// normalize returns obj with its namespace made to fit its scope: kubectl
-// puts a namespaced object without one in "default", and ignores the
-// namespace of a cluster-scoped one. Doing the same here keeps the inventory
-// reference equal to the object's real identity.
-func normalize(obj *unstructured.Unstructured, mapping *meta.RESTMapping) *unstructured.Unstructured {
-	namespaced := mapping.Scope.Name() == meta.RESTScopeNameNamespace
-	switch ns := obj.GetNamespace(); {
-	case namespaced && ns == "":
-		c := obj.DeepCopy()
-		c.SetNamespace("default")
-		return c
-	case !namespaced && ns != "":
-		c := obj.DeepCopy()
-		c.SetNamespace("")
-		return c
-	}
-	return obj
+	r.m.log.Debug("applied", "object", d.Ref.String(), "action", action)
+	return Change{Ref: d.Ref, Action: action, Digest: d.Digest, Fields: kube.FieldsHash(out, r.m.owner), Object: out, Adopted: adopted}
 }
 
 // mapping returns the REST mapping of gvk. A kind defined by a CRD of this
@@ -288,7 +255,7 @@ func (r *applyRun) mapping(ctx context.Context, gvk schema.GroupVersionKind) (*m
 	if err == nil {
 		return mapping, nil
 	}
-	ref := inventory.Ref{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind}
+	ref := object.Ref{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind}
 	if !meta.IsNoMatchError(err) {
 		return nil, errs.Cluster(fmt.Errorf("discover kind %s: %w", ref.GroupVersionKind(), err))
 	}

@@ -11,8 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/envctl/envctl/internal/errs"
-	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/kube"
+	"github.com/envctl/envctl/internal/object"
 )
 
 // DeleteOptions configure Delete.
@@ -27,7 +27,7 @@ type DeleteOptions struct {
 // does not exist is not an error. Helm hooks use it for their delete
 // policies; prune has its own, guarded, deletion.
 func (m *Manager) Delete(ctx context.Context, obj *unstructured.Unstructured, opts DeleteOptions) error {
-	ref := inventory.RefOf(obj)
+	ref := object.RefOf(obj)
 	mapping, err := m.client.Mapper.Mapping(ctx, obj.GroupVersionKind())
 	if meta.IsNoMatchError(err) {
 		return nil // no such kind, so no such object
@@ -35,7 +35,7 @@ func (m *Manager) Delete(ctx context.Context, obj *unstructured.Unstructured, op
 	if err != nil {
 		return errs.Cluster(fmt.Errorf("delete %s: %w", ref, err))
 	}
-	obj = normalize(obj, mapping)
+	obj = InScope(obj, mapping)
 	res := m.client.Dynamic.Resource(mapping.Resource).Namespace(obj.GetNamespace())
 	policy := metav1.DeletePropagationBackground
 	err = res.Delete(ctx, obj.GetName(), metav1.DeleteOptions{PropagationPolicy: &policy})

@@ -9,7 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/envctl/envctl/internal/inventory"
+	"github.com/envctl/envctl/internal/object"
 )
 
 // Live is the live state of a set of objects, read once for several Apply
@@ -21,7 +21,7 @@ import (
 // by side share it.
 type Live struct {
 	readAt time.Time
-	objs   map[inventory.Key]*unstructured.Unstructured
+	objs   map[object.Key]*unstructured.Unstructured
 	// kinds are the kinds whose live objects were read, or which the
 	// cluster did not serve at the time (none of their objects existed).
 	kinds map[schema.GroupVersionKind]bool
@@ -33,7 +33,7 @@ type Live struct {
 func (m *Manager) ReadLive(ctx context.Context, objs []*unstructured.Unstructured, selector string) (*Live, error) {
 	l := &Live{readAt: time.Now(), kinds: map[schema.GroupVersionKind]bool{}}
 	if selector == "" {
-		l.objs = map[inventory.Key]*unstructured.Unstructured{}
+		l.objs = map[object.Key]*unstructured.Unstructured{}
 		return l, nil
 	}
 	live, err := m.listLive(ctx, objs, selector)
@@ -55,7 +55,7 @@ func (l *Live) ReadAt() time.Time { return l.readAt }
 // liveFor returns the live objects of one Apply call: those of opts.Live
 // that match opts.Selector, and, for kinds opts.Live does not cover, what a
 // LIST per kind with opts.Selector finds.
-func (m *Manager) liveFor(ctx context.Context, objs []*unstructured.Unstructured, opts Options) (map[inventory.Key]*unstructured.Unstructured, error) {
+func (m *Manager) liveFor(ctx context.Context, objs []*unstructured.Unstructured, opts Options) (map[object.Key]*unstructured.Unstructured, error) {
 	if opts.Live == nil || opts.Selector == "" {
 		return m.listLive(ctx, objs, opts.Selector)
 	}
@@ -85,10 +85,10 @@ func (m *Manager) liveFor(ctx context.Context, objs []*unstructured.Unstructured
 // with kube's ListLive (one LIST per kind). This is what lets a reconcile
 // with nothing to do cost a handful of reads instead of one per object. An
 // empty selector reads nothing, and every object is then applied.
-func (m *Manager) listLive(ctx context.Context, objs []*unstructured.Unstructured, selector string) (map[inventory.Key]*unstructured.Unstructured, error) {
-	refs := make([]inventory.Ref, len(objs))
+func (m *Manager) listLive(ctx context.Context, objs []*unstructured.Unstructured, selector string) (map[object.Key]*unstructured.Unstructured, error) {
+	refs := make([]object.Ref, len(objs))
 	for i, o := range objs {
-		refs[i] = inventory.RefOf(o)
+		refs[i] = object.RefOf(o)
 	}
 	return m.client.ListLive(ctx, refs, selector)
 }

@@ -9,7 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/envctl/envctl/internal/inventory"
+	"github.com/envctl/envctl/internal/object"
 )
 
 func labelled(obj *unstructured.Unstructured, component string) *unstructured.Unstructured {
@@ -22,19 +22,19 @@ func labelled(obj *unstructured.Unstructured, component string) *unstructured.Un
 // request when the Live covers all its kinds: the Manager here has no
 // client, so any request would panic.
 func TestLiveForSharedRead(t *testing.T) {
-	web := labelled(object("apps/v1", "Deployment", "ml", "web"), "serving")
-	cfg := labelled(object("v1", "ConfigMap", "ml", "web"), "serving")
-	grafana := labelled(object("apps/v1", "Deployment", "monitoring", "grafana"), "monitoring")
-	moved := labelled(object("v1", "ConfigMap", "ml", "moved"), "monitoring")
+	web := labelled(newObject("apps/v1", "Deployment", "ml", "web"), "serving")
+	cfg := labelled(newObject("v1", "ConfigMap", "ml", "web"), "serving")
+	grafana := labelled(newObject("apps/v1", "Deployment", "monitoring", "grafana"), "monitoring")
+	moved := labelled(newObject("v1", "ConfigMap", "ml", "moved"), "monitoring")
 	shared := &Live{
-		objs: map[inventory.Key]*unstructured.Unstructured{},
+		objs: map[object.Key]*unstructured.Unstructured{},
 		kinds: map[schema.GroupVersionKind]bool{
 			{Group: "apps", Version: "v1", Kind: "Deployment"}: true,
 			{Version: "v1", Kind: "ConfigMap"}:                 true,
 		},
 	}
 	for _, o := range []*unstructured.Unstructured{web, cfg, grafana, moved} {
-		shared.objs[inventory.RefOf(o).Key()] = o
+		shared.objs[object.RefOf(o).Key()] = o
 	}
 	m := &Manager{}
 
@@ -55,7 +55,7 @@ func TestLiveForSharedRead(t *testing.T) {
 			// cluster: not serving's live object, so it is applied, as it
 			// was when each component listed its own.
 			name:      "an object labelled for another component",
-			objs:      []*unstructured.Unstructured{labelled(object("v1", "ConfigMap", "ml", "moved"), "serving")},
+			objs:      []*unstructured.Unstructured{labelled(newObject("v1", "ConfigMap", "ml", "moved"), "serving")},
 			selector:  "envctl.dev/component=serving,envctl.dev/environment=ci",
 			wantNames: []string{"ml/web", "ml/web"},
 		},

@@ -5,21 +5,20 @@ import (
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/envctl/envctl/internal/errs"
-	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/kube"
 )
 
-// recreate deletes the live object of send, waits until it is gone and
-// applies send again, for a change to an immutable field that the user
-// asked to recreate. Dependents (a Job's pods, a ReplicaSet's) go with the
-// object, in the background.
-func (r *applyRun) recreate(ctx context.Context, mapping *meta.RESTMapping, send *unstructured.Unstructured, ref inventory.Ref) (*unstructured.Unstructured, error) {
-	res := r.m.client.Dynamic.Resource(mapping.Resource).Namespace(send.GetNamespace())
+// recreate deletes the live object of p, waits until it is gone and writes
+// p again, for a change to an immutable field that the user asked to
+// recreate. Dependents (a Job's pods, a ReplicaSet's) go with the object,
+// in the background.
+func (r *applyRun) recreate(ctx context.Context, p *Prepared) (*unstructured.Unstructured, error) {
+	ref, send := p.Ref, p.Desired
+	res := r.m.client.Dynamic.Resource(p.Mapping.Resource).Namespace(send.GetNamespace())
 	policy := metav1.DeletePropagationBackground
 	err := res.Delete(ctx, send.GetName(), metav1.DeleteOptions{PropagationPolicy: &policy})
 	if err != nil && !apierrors.IsNotFound(err) {
@@ -38,9 +37,9 @@ func (r *applyRun) recreate(ctx context.Context, mapping *meta.RESTMapping, send
 		}
 		return nil, errs.Timeout(fmt.Errorf("recreate %s: still present %s after deleting it (a finalizer may hold it): %w", ref, r.opts.DeleteTimeout, err))
 	}
-	out, _, err := r.m.client.Apply(ctx, mapping, send, kube.ApplyOptions{FieldManager: r.m.owner, Force: r.opts.ForceConflicts})
+	out, _, err := r.m.Write(ctx, p, WriteOptions{Force: r.opts.ForceConflicts, Describe: ref.String() + " (recreated)"})
 	if err != nil {
-		return nil, kube.ClassifyError(ctx, "recreate", ref.String(), send, err)
+		return nil, err
 	}
 	r.m.log.Info("recreated after an immutable change", "object", ref.String())
 	return out, nil

@@ -3,7 +3,7 @@ package apply
 import (
 	"fmt"
 
-	"github.com/envctl/envctl/internal/render"
+	"github.com/envctl/envctl/internal/ownership"
 )
 
 // OwnershipError reports an object that exists labelled for another
@@ -21,7 +21,7 @@ type OwnershipError struct {
 func (e *OwnershipError) Error() string {
 	return fmt.Sprintf("apply %s: it exists and belongs to environment %q (label %s), not %q; not taken over. "+
 		"Remove it from one of the environments, or rerun with --adopt to take it over",
-		e.Object, e.Owner, render.LabelEnvironment, e.Environment)
+		e.Object, e.Owner, ownership.LabelEnvironment, e.Environment)
 }
 
 // Adoption notes, for Change.Adopted.

@@ -16,7 +16,7 @@ const (
 
 // definitionKinds are the cluster-scoped kinds that other objects refer to
 // and that refer to nothing applied later: the cluster-scoped head of
-// render.KindOrder. Webhook configurations, APIServices and admission
+// object.KindOrder. Webhook configurations, APIServices and admission
 // policies are left out on purpose: webhooks and APIServices point at
 // Services that run in the second stage, and a policy registered first could
 // reject the component's own objects.

@@ -9,7 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
-func object(apiVersion, kind, ns, name string) *unstructured.Unstructured {
+func newObject(apiVersion, kind, ns, name string) *unstructured.Unstructured {
 	u := &unstructured.Unstructured{}
 	u.SetAPIVersion(apiVersion)
 	u.SetKind(kind)
@@ -19,18 +19,18 @@ func object(apiVersion, kind, ns, name string) *unstructured.Unstructured {
 }
 
 func TestStages(t *testing.T) {
-	crd := object("apiextensions.k8s.io/v1", "CustomResourceDefinition", "", "models.ml.example.com")
+	crd := newObject("apiextensions.k8s.io/v1", "CustomResourceDefinition", "", "models.ml.example.com")
 	_ = unstructured.SetNestedField(crd.Object, "ml.example.com", "spec", "group")
 	_ = unstructured.SetNestedField(crd.Object, "Model", "spec", "names", "kind")
 	objs := []*unstructured.Unstructured{
-		object("apps/v1", "Deployment", "ml", "web"),
+		newObject("apps/v1", "Deployment", "ml", "web"),
 		crd,
-		object("ml.example.com/v1", "Model", "ml", "bert"),
-		object("v1", "Namespace", "", "ml"),
-		object("rbac.authorization.k8s.io/v1", "ClusterRole", "", "reader"),
-		object("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration", "", "hook"),
+		newObject("ml.example.com/v1", "Model", "ml", "bert"),
+		newObject("v1", "Namespace", "", "ml"),
+		newObject("rbac.authorization.k8s.io/v1", "ClusterRole", "", "reader"),
+		newObject("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration", "", "hook"),
 		// A custom kind that happens to be called Namespace is not a definition.
-		object("example.com/v1", "Namespace", "", "lookalike"),
+		newObject("example.com/v1", "Namespace", "", "lookalike"),
 	}
 	got := stages(objs)
 	want := [numStages][]int{{1, 3, 4}, {0, 2, 5, 6}}
@@ -51,14 +51,14 @@ func TestNormalize(t *testing.T) {
 		mapping *meta.RESTMapping
 		wantNS  string
 	}{
-		{"namespaced without namespace goes to default", object("v1", "ConfigMap", "", "c"), namespaced, "default"},
-		{"namespaced keeps its namespace", object("v1", "ConfigMap", "ml", "c"), namespaced, "ml"},
-		{"cluster-scoped drops a namespace", object("rbac.authorization.k8s.io/v1", "ClusterRole", "ml", "r"), cluster, ""},
+		{"namespaced without namespace goes to default", newObject("v1", "ConfigMap", "", "c"), namespaced, "default"},
+		{"namespaced keeps its namespace", newObject("v1", "ConfigMap", "ml", "c"), namespaced, "ml"},
+		{"cluster-scoped drops a namespace", newObject("rbac.authorization.k8s.io/v1", "ClusterRole", "ml", "r"), cluster, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := tt.obj.GetNamespace()
-			got := normalize(tt.obj, tt.mapping)
+			got := InScope(tt.obj, tt.mapping)
 			if got.GetNamespace() != tt.wantNS {
 				t.Errorf("namespace = %q, want %q", got.GetNamespace(), tt.wantNS)
 			}

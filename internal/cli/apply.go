@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/envctl/envctl/internal/cluster"
 	"github.com/envctl/envctl/internal/errs"
 )
 
@@ -60,25 +61,20 @@ Exit codes: 0 converged, 2 bad input, 3 unhealthy, 4 timeout, 5 conflict,
 
 func runApply(ctx context.Context, f *Factory, o *applyOptions) error {
 	progress := newProgress(f)
+	defer progress.Close()
 	d, err := o.load(ctx, f, progress)
 	if err != nil {
-		progress.Close()
 		return err
 	}
-	t, err := connect(ctx, f, d.repo, d.env, o.cluster)
-	var missing *errNoCluster
+	t, err := cluster.Connect(ctx, d.Env, cluster.Kubeconfig{Path: o.cluster.Kubeconfig, Context: o.cluster.Context}, f.clusterOptions())
+	var missing *cluster.MissingError
 	if errors.As(err, &missing) {
-		progress.Close()
 		return errs.Cluster(err)
 	}
 	if err != nil {
-		progress.Close()
 		return err
 	}
-	cl := clusterInfo{Name: t.clusterName, Context: o.cluster.Context}
-	if t.provider != nil {
-		cl.Provider = t.provider.Name()
-	}
-	_, err = reconcile(ctx, f, &o.reconcileOptions, d, t.client, cl, progress)
+	cl := clusterInfo{Name: t.Name, Provider: t.ProviderName(), Context: o.cluster.Context}
+	_, err = reconcile(ctx, f, &o.reconcileOptions, d, t, cl, progress)
 	return err
 }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/envctl/envctl/internal/config"
+	"github.com/envctl/envctl/internal/cluster"
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/lease"
 	"github.com/envctl/envctl/internal/syncstate"
@@ -20,12 +20,14 @@ type controlOptions struct {
 	Timeout time.Duration
 	Output  string
 	Cluster clusterFlags
+	Source  sourceFlags
 }
 
 func (o *controlOptions) bind(cmd *cobra.Command, timeout time.Duration) {
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", timeout, "how long to wait for the running sync or daemon to answer")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
 	o.Cluster.bind(cmd.Flags())
+	o.Source.bind(cmd.Flags())
 }
 
 func (o *controlOptions) args(args []string) error {
@@ -115,44 +117,29 @@ one has acknowledged it.`
 	return cmd
 }
 
-// localEnvironment loads the environment name ("" for the default one)
-// from the local repository (-C): reconcile, suspend and resume only need
-// its name and cluster, which a checkout of the branch a daemon follows
-// declares as well as the daemon's own snapshot does.
-func localEnvironment(f *Factory, name string) (*config.Repo, *config.Environment, error) {
-	repo, err := config.Load(config.LoadOptions{Dir: f.Global.Repo})
-	if err != nil {
-		return nil, nil, err
-	}
-	env, err := repo.Environment(name)
-	if err != nil {
-		return nil, nil, err
-	}
-	return repo, env, nil
-}
-
 // controlTarget reaches the environment's cluster and its record.
 func controlTarget(ctx context.Context, f *Factory, o *controlOptions) (string, *syncstate.Store, *lease.Info, error) {
-	repo, env, err := localEnvironment(f, o.Env)
+	d, err := o.Source.load(ctx, f, o.Env, nil, nil, nil)
 	if err != nil {
 		return "", nil, nil, err
 	}
-	t, err := connect(ctx, f, repo, env, o.Cluster)
-	var noCluster *errNoCluster
-	if errors.As(err, &noCluster) {
+	_, client, err := connect(ctx, f, d.Env, o.Cluster)
+	var missing *cluster.MissingError
+	if errors.As(err, &missing) {
 		return "", nil, nil, errs.Input(err)
 	}
 	if err != nil {
 		return "", nil, nil, err
 	}
-	holder, err := lease.Get(ctx, t.client.Clientset, env.Name())
+	env := d.Env.Name()
+	holder, err := lease.Get(ctx, client.Clientset, env)
 	if err != nil {
 		return "", nil, nil, err
 	}
 	if holder != nil && !holder.Held(time.Now()) {
 		holder = nil
 	}
-	return env.Name(), &syncstate.Store{Client: t.client.Clientset}, holder, nil
+	return env, &syncstate.Store{Client: client.Clientset}, holder, nil
 }
 
 // runningLoop returns the loop's status when a sync or daemon runs for env

@@ -11,6 +11,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/envctl/envctl/internal/cluster/kubeconfig"
+	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/kube"
 	"github.com/envctl/envctl/internal/lease"
@@ -83,21 +84,26 @@ inventory is saved, the Lease released, and it exits 0.`,
 func runDaemon(ctx context.Context, f *Factory, log *slog.Logger, o *daemonOptions) error {
 	// file:// is for a person's own machine; a daemon follows a remote.
 	o.Source.refuseFile = true
-	d, err := o.Source.load(ctx, f, o.Env, o.Flags, nil)
+	d, err := o.Source.load(ctx, f, o.Env, o.Flags, nil, nil)
 	if err != nil {
 		return err
 	}
-	env := d.env
 	client, err := daemonClient(o.Cluster)
 	if err != nil {
 		return err
 	}
-	lr := o.newLoopRun(env.Name(), "daemon", d.src, client, log)
+	env := d.Env.Name()
+	lr := o.newLoopRun(f, "daemon", d, client, log)
+	// Another repository's environment of the same name: stop before the
+	// lock or the loop's record is touched.
+	if err := lr.runner.Loop.Engine.CheckOwner(ctx, engine.Request{Declared: d}); err != nil {
+		return err
+	}
 	lr.runner.Standby = true
 	lr.runner.Lease = lease.Options{
 		Wait: lease.Forever,
 		OnWait: func(holder string, since time.Time) {
-			log.Info("standby: another replica leads", "environment", env.Name(), "leader", holder, "since", since)
+			log.Info("standby: another replica leads", "environment", env, "leader", holder, "since", since)
 		},
 	}
 	return lr.run(ctx, o.Listen)

@@ -14,14 +14,13 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/envctl/envctl/internal/config"
+	"github.com/envctl/envctl/internal/cluster"
 	"github.com/envctl/envctl/internal/daemon/manifests"
 	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/kube"
 	"github.com/envctl/envctl/internal/render"
-	"github.com/envctl/envctl/internal/source"
 )
 
 // Environment variables `daemon install` reads secrets from, so that they
@@ -148,16 +147,18 @@ func runDaemonInstall(ctx context.Context, f *Factory, o *daemonInstallOptions) 
 	if err != nil {
 		return err
 	}
-	repo, env, err := localEnvironment(f, o.Env)
+	var src sourceFlags
+	d, err := src.load(ctx, f, o.Env, nil, nil, nil)
 	if err != nil {
 		return err
 	}
+	env := d.Env.Name()
 	// Check the flags before reaching for the cluster.
-	if _, err := manifests.Build(manifests.Options{Environment: env.Name(), Git: o.Git, Replicas: o.Replicas, Credentials: creds}); err != nil {
+	if _, err := manifests.Build(manifests.Options{Environment: env, Git: o.Git, Replicas: o.Replicas, Credentials: creds}); err != nil {
 		return err
 	}
-	t, err := connect(ctx, f, repo, env, o.cluster)
-	var missing *errNoCluster
+	t, client, err := connect(ctx, f, d.Env, o.cluster)
+	var missing *cluster.MissingError
 	if errors.As(err, &missing) {
 		return errs.Cluster(err)
 	}
@@ -167,31 +168,24 @@ func runDaemonInstall(ctx context.Context, f *Factory, o *daemonInstallOptions) 
 	progress := newProgress(f)
 	defer progress.Close()
 
-	snap, err := source.Local(repo.Root)
-	if err != nil {
-		return err
-	}
-	done := progress.Step(fmt.Sprintf("Rendering environment %s for the daemon's RBAC", env.Name()))
-	keyFile := f.Global.DecryptionKeyFile
-	if o.SOPSKeyFile != "" {
-		keyFile = o.SOPSKeyFile
-	}
-	rendered, err := render.Render(ctx, render.Options{
-		Source: snap, Environment: env, Settings: repo.Config.Spec.Render, Logger: f.Logger, DecryptionKeyFile: keyFile,
-	})
+	// The daemon's RBAC follows what the environment renders here and now,
+	// with the keys the daemon gets.
+	done := progress.Step(fmt.Sprintf("Rendering environment %s for the daemon's RBAC", env))
+	eng := f.engine(client, "", o.SOPSKeyFile)
+	rendered, err := eng.Render(ctx, engine.Request{Declared: d})
 	if err == nil && o.SOPSKeyFile == "" {
-		err = needsSOPSKeys(rendered)
+		err = needsSOPSKeys(rendered.Result)
 	}
 	var resources []manifests.Resource
 	if err == nil {
-		resources, err = manifests.ResourcesOf(ctx, rendered, t.client.Mapper)
+		resources, err = manifests.ResourcesOf(ctx, rendered.Result, client.Mapper)
 	}
 	done(err)
 	if err != nil {
-		return fmt.Errorf("daemon install %s: %w", env.Name(), err)
+		return fmt.Errorf("daemon install %s: %w", env, err)
 	}
 	objs, err := manifests.Build(manifests.Options{
-		Environment: env.Name(),
+		Environment: env,
 		Image:       o.Image,
 		Version:     version,
 		Replicas:    o.Replicas,
@@ -202,7 +196,6 @@ func runDaemonInstall(ctx context.Context, f *Factory, o *daemonInstallOptions) 
 	if err != nil {
 		return err
 	}
-
 	// Namespace envctl-system is every environment's: it holds their
 	// inventories, locks and daemons. It is made if missing, never owned
 	// by one daemon's install (which would keep a second environment's
@@ -210,71 +203,32 @@ func runDaemonInstall(ctx context.Context, f *Factory, o *daemonInstallOptions) 
 	objs = slices.DeleteFunc(objs, func(obj *unstructured.Unstructured) bool {
 		return obj.GetKind() == "Namespace" && obj.GetName() == inventory.Namespace
 	})
-	if err := inventory.EnsureNamespace(ctx, t.client.Clientset, inventory.Namespace); err != nil {
+	if err := inventory.EnsureNamespace(ctx, client.Clientset, inventory.Namespace); err != nil {
 		return err
 	}
 
-	cl := clusterInfo{Name: t.clusterName, Context: o.cluster.Context}
-	if t.provider != nil {
-		cl.Provider = t.provider.Name()
-	}
-	res, err := installDaemon(ctx, f, o, repo.Config.Spec, env.Name(), objs, t.client, cl, progress)
-	if err == nil && res != nil && o.Output == "text" {
-		fmt.Fprintf(f.Streams.Out, "daemon %s/%s follows %s; it may apply and prune %d kinds of environment %s\n",
-			manifests.Namespace, manifests.Name(env.Name()), gitTarget(o.Git), len(resources), env.Name())
-	}
-	return err
-}
-
-// installDaemon applies the daemon's objects as an environment of their
-// own, named manifests.Name(env), with one component, "daemon": its own
-// inventory, health wait and prune, and a second install that changes
-// nothing writes nothing.
-func installDaemon(ctx context.Context, f *Factory, o *daemonInstallOptions, settings config.Settings, env string, objs []*unstructured.Unstructured, client *kube.Client, cl clusterInfo, progress *progressView) (*engine.Result, error) {
-	name := manifests.Name(env)
-	const component = "daemon"
-	for _, obj := range objs {
-		labels := obj.GetLabels()
-		if labels == nil {
-			labels = map[string]string{}
-		}
-		labels[render.LabelManagedBy] = render.ManagedByValue
-		labels[render.LabelEnvironment] = name
-		labels[render.LabelComponent] = component
-		obj.SetLabels(labels)
-	}
-	installEnv := &config.Environment{
-		Metadata: config.Metadata{Name: name},
-		Spec:     config.EnvironmentSpec{Components: []config.Component{{Name: component}}},
-	}
-	installEnv.ApplyDefaults(settings)
-
-	cfg, counter := kube.CountingConfig(client.Config)
-	client, err := kube.New(cfg)
+	// Counted, so that the summary shows that a second install writes nothing.
+	cfg, counter := kube.CountingConfig(t.Config)
+	counted, err := kube.New(cfg)
 	if err != nil {
-		return nil, errs.Cluster(err)
+		return errs.Cluster(err)
 	}
-	res, err := engine.Reconcile(ctx, engine.Options{
-		Environment: installEnv,
-		Settings:    settings,
-		Revision:    "envctl " + version,
-		Render: func(context.Context) (*render.Result, error) {
-			return &render.Result{Environment: name, Components: []*render.Component{{Name: component, Objects: objs}}}, nil
-		},
-		Client:  client,
-		NoWait:  o.NoWait,
-		Timeout: o.Timeout,
-		OnEvent: progress.Event,
-		Logger:  f.Logger,
-	})
+	res, err := f.engine(counted, "", o.SOPSKeyFile).Install(ctx,
+		engine.Request{Declared: d, Policy: engine.Policy{NoWait: o.NoWait, Timeout: o.Timeout}, OnEvent: progress.Event},
+		engine.Installation{Environment: manifests.Name(env), Component: "daemon", Revision: "envctl " + version, Objects: objs})
 	progress.Close()
 	if res != nil {
+		cl := clusterInfo{Name: t.Name, Provider: t.ProviderName(), Context: o.cluster.Context}
 		reqs := counter.Snapshot()
 		if werr := writeSummary(f.Streams.Out, o.Output, res, cl, requestCounts{Total: reqs.Requests, Writes: reqs.Writes}); werr != nil && err == nil {
 			err = werr
 		}
 	}
-	return res, err
+	if err == nil && res != nil && o.Output == "text" {
+		fmt.Fprintf(f.Streams.Out, "daemon %s/%s follows %s; it may apply and prune %d kinds of environment %s\n",
+			manifests.Namespace, manifests.Name(env), gitTarget(o.Git), len(resources), env)
+	}
+	return err
 }
 
 // credentials gathers the secrets from the environment and the files the

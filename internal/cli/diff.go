@@ -2,22 +2,17 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"k8s.io/client-go/rest"
 
 	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/engine"
-	"github.com/envctl/envctl/internal/inventory"
-	"github.com/envctl/envctl/internal/kube"
+	"github.com/envctl/envctl/internal/object"
 	"github.com/envctl/envctl/internal/plan"
-	"github.com/envctl/envctl/internal/render"
 )
 
 // Exit codes of `envctl diff`, which a CI merge gate reads.
@@ -29,14 +24,11 @@ const (
 
 // diffOptions are the inputs of `envctl diff`.
 type diffOptions struct {
-	Env        string
-	Components []string
-	Output     string
-	// ForceConflicts and ForcePrune plan the apply as if run with them.
-	ForceConflicts bool
-	ForcePrune     bool
-	Adopt          bool
-	Cluster        clusterFlags
+	Env    string
+	Output string
+	// Policy plans the apply as if run with it.
+	Policy  engine.Policy
+	Cluster clusterFlags
 	// Flags holds the setting overrides, passed on to config.Load.
 	Flags *pflag.FlagSet
 	// Source says where the declared state comes from.
@@ -95,11 +87,12 @@ error (bad input, an object the server rejects, an unreachable cluster).`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringArrayVar(&o.Components, "component", nil, "limit the diff to this component (repeatable)")
+	bindPolicy(fl, &o.Policy, map[string]string{
+		flagForceConflicts: "plan the apply as taking over fields owned by other managers",
+		flagForcePrune:     "plan the apply as lifting prune's guards",
+		flagAdopt:          "plan the apply as taking over objects labelled for another environment",
+	}, flagComponent, flagForceConflicts, flagForcePrune, flagAdopt)
 	fl.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
-	fl.BoolVar(&o.ForceConflicts, "force-conflicts", false, "plan the apply as taking over fields owned by other managers")
-	fl.BoolVar(&o.ForcePrune, "force-prune", false, "plan the apply as lifting prune's guards")
-	fl.BoolVar(&o.Adopt, "adopt", false, "plan the apply as taking over objects labelled for another environment")
 	o.Cluster.bind(fl)
 	config.BindFlags(fl, "apply.fieldManager", "apply.forceConflicts", "prune.enabled", "prune.maxFraction", "prune.allowNamespaces")
 	o.Source.bind(fl)
@@ -108,136 +101,19 @@ error (bad input, an object the server rejects, an unreachable cluster).`,
 
 // runDiff computes and prints the plan and returns diff's exit code.
 func runDiff(ctx context.Context, f *Factory, o *diffOptions) (int, error) {
-	d, err := o.Source.load(ctx, f, o.Env, o.Flags, nil)
+	d, err := o.Source.load(ctx, f, o.Env, o.Flags, o.Policy.Components, nil)
 	if err != nil {
 		return diffExitError, err
 	}
-	repo, env, snap := d.repo, d.env, d.snap
-	settings := repo.Config.Spec
-	// Charts render for the cluster, as an apply would: its version and API
-	// versions, lookups against it when allowed, and upgrades of the
-	// releases the inventory holds. Without charts the render comes first,
-	// so that a render error is reported without a cluster.
-	var (
-		target  *envTarget
-		prev    *inventory.Inventory
-		missing bool
-		secrets *kube.SecretValues
-	)
-	reach := func() error {
-		if target, err = connect(ctx, f, repo, env, o.Cluster); err != nil {
-			return err
-		}
-		prev, err = inventory.NewStore(target.client.Clientset).Load(ctx, env.Name())
-		missing = errors.Is(err, inventory.ErrNotFound)
-		if err != nil && !missing {
-			return err
-		}
-		return nil
-	}
-	ropts := render.Options{
-		DecryptionKeyFile: f.Global.DecryptionKeyFile,
-		Source:            snap,
-		Environment:       env,
-		Settings:          settings.Render,
-		Components:        o.Components,
-		Logger:            f.Logger,
-	}
-	if settings.Render.AllowChartLookup || hasRelease(env, o.Components) {
-		if err := reach(); err != nil {
-			return diffExitError, err
-		}
-		if ropts.Capabilities, err = clusterCapabilities(ctx, target.client, env, o.Components); err != nil {
-			return diffExitError, err
-		}
-		ropts.Installed = prev.Has
-		if settings.Render.AllowChartLookup {
-			// Secret values the templates read are masked wherever they land.
-			var cfg *rest.Config
-			cfg, secrets = kube.RecordSecrets(target.client.Config)
-			ropts.Cluster = render.ClusterLookup(cfg)
-		}
-	}
-	rendered, err := render.Render(ctx, ropts)
+	_, client, err := connect(ctx, f, d.Env, o.Cluster)
 	if err != nil {
 		return diffExitError, err
 	}
-	// A run of some components never prunes what moved to another: the
-	// others are rendered to know what they declare.
-	var (
-		elsewhere        map[inventory.Key]string
-		elsewhereUnknown bool
-	)
-	if len(o.Components) > 0 {
-		all := ropts
-		all.Components = nil
-		if full, err := render.Render(ctx, all); err == nil {
-			elsewhere = map[inventory.Key]string{}
-			for _, c := range full.Components {
-				if !slices.Contains(o.Components, c.Name) {
-					for _, obj := range c.Objects {
-						elsewhere[inventory.RefOf(obj).Key()] = c.Name
-					}
-				}
-			}
-		} else {
-			elsewhereUnknown = true
-		}
-	}
-	if target == nil {
-		if err := reach(); err != nil {
-			return diffExitError, err
-		}
-	}
-	store := inventory.NewStore(target.client.Clientset)
-	var notes []string
-	if missing {
-		// Lost, perhaps: the apply would rebuild it from the labels of the
-		// environment's objects, and prune from that.
-		rebuilt, _, rerr := engine.RebuildInventory(ctx, target.client, env.Name(), repositoryName(repo), nil)
-		if rerr != nil {
-			return diffExitError, rerr
-		}
-		if len(rebuilt.Entries) > 0 {
-			prev = rebuilt
-			notes = append(notes, fmt.Sprintf("the inventory of environment %s is missing; the apply would rebuild it from the labels of %s, as this plan does", env.Name(), plural(len(rebuilt.Entries), "object")))
-		}
-	}
-	if err := engine.CheckRepository(prev, repositoryName(repo), o.Adopt); err != nil {
-		return diffExitError, err
-	}
-	// Read, never created: diff writes nothing.
-	key, err := store.SecretKey(ctx, false)
-	if err != nil {
-		return diffExitError, err
-	}
-	var sensitive []string
-	if secrets != nil {
-		sensitive = secrets.Values()
-	}
-	p, planErr := plan.Compute(ctx, target.client, rendered, plan.Options{
-		Environment:      env.Name(),
-		FieldManager:     settings.Apply.FieldManager,
-		ForceConflicts:   o.ForceConflicts || settings.Apply.ForceConflicts,
-		SecretKey:        key,
-		Adopt:            o.Adopt,
-		Sensitive:        sensitive,
-		Previous:         prev,
-		Components:       o.Components,
-		Prune:            settings.Prune,
-		ForcePrune:       o.ForcePrune,
-		Rendered:         renderedCounts(rendered),
-		Declared:         declaredComponents(env),
-		Elsewhere:        elsewhere,
-		ElsewhereUnknown: elsewhereUnknown,
-		Concurrency:      settings.Apply.Concurrency,
-		Logger:           f.Logger,
-	})
+	p, planErr := f.engine(client, "", "").Plan(ctx, engine.Request{Declared: d, Policy: o.Policy})
 	if p == nil {
 		return diffExitError, planErr
 	}
-	p.Warnings = append(notes, p.Warnings...)
-	if err := printPlan(f, p, o.Output, snap.Revision); err != nil {
+	if err := printPlan(f, p, o.Output); err != nil {
 		return diffExitError, err
 	}
 	if planErr != nil {
@@ -251,17 +127,17 @@ func runDiff(ctx context.Context, f *Factory, o *diffOptions) (int, error) {
 
 // diffItem is one entry of `envctl diff -o json`.
 type diffItem struct {
-	Ref       inventory.Ref `json:"ref"`
-	Component string        `json:"component,omitempty"`
-	Action    plan.Action   `json:"action"`
-	Diff      string        `json:"diff,omitempty"`
-	Note      string        `json:"note,omitempty"`
-	Error     string        `json:"error,omitempty"`
+	Ref       object.Ref  `json:"ref"`
+	Component string      `json:"component,omitempty"`
+	Action    plan.Action `json:"action"`
+	Diff      string      `json:"diff,omitempty"`
+	Note      string      `json:"note,omitempty"`
+	Error     string      `json:"error,omitempty"`
 }
 
 // printPlan prints the plan, and on the error stream a summary that names
 // the source revision it was computed from.
-func printPlan(f *Factory, p *plan.Plan, output, revision string) error {
+func printPlan(f *Factory, p *plan.Plan, output string) error {
 	for _, w := range p.Warnings {
 		fmt.Fprintf(f.Streams.ErrOut, "Warning: %s\n", w)
 	}
@@ -277,8 +153,8 @@ func printPlan(f *Factory, p *plan.Plan, output, revision string) error {
 		writePlanItem(f.Streams.Out, it, color)
 	}
 	at := ""
-	if revision != "" {
-		at = " at " + revision
+	if p.Revision != "" {
+		at = " at " + p.Revision
 	}
 	fmt.Fprintf(f.Streams.ErrOut, "Environment %s%s: %d to create, %d to change, %d to prune, %d unchanged",
 		p.Environment, at, p.Count(plan.Create), p.Count(plan.Change), p.Count(plan.Prune), p.Count(plan.Unchanged))
@@ -359,22 +235,4 @@ func writePlanItem(w io.Writer, it plan.Item, color bool) {
 	}
 	// A blank line ends the object's diff, so the next header stands out.
 	fmt.Fprintln(w)
-}
-
-// renderedCounts counts the objects each rendered component holds.
-func renderedCounts(r *render.Result) map[string]int {
-	out := map[string]int{}
-	for _, c := range r.Components {
-		out[c.Name] = len(c.Objects) + len(c.Hooks)
-	}
-	return out
-}
-
-// declaredComponents lists the environment's components.
-func declaredComponents(env *config.Environment) []string {
-	out := []string{}
-	for _, c := range env.Spec.Components {
-		out = append(out, c.Name)
-	}
-	return out
 }

@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/envctl/envctl/internal/inventory"
+	"github.com/envctl/envctl/internal/object"
 	"github.com/envctl/envctl/internal/plan"
 )
 
@@ -47,9 +47,9 @@ func golden(t *testing.T, name string, got []byte) {
 }
 
 func samplePlan() *plan.Plan {
-	cm := inventory.Ref{Version: "v1", Kind: "ConfigMap", Namespace: "ml", Name: "model-config"}
-	dep := inventory.Ref{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "ml", Name: "server"}
-	sec := inventory.Ref{Version: "v1", Kind: "Secret", Namespace: "ml", Name: "db"}
+	cm := object.Ref{Version: "v1", Kind: "ConfigMap", Namespace: "ml", Name: "model-config"}
+	dep := object.Ref{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "ml", Name: "server"}
+	sec := object.Ref{Version: "v1", Kind: "Secret", Namespace: "ml", Name: "db"}
 	return &plan.Plan{
 		Environment: "ci",
 		Warnings:    []string{"the apply would prune nothing: refusing to prune"},
@@ -57,12 +57,12 @@ func samplePlan() *plan.Plan {
 			{Ref: cm, Component: "serving", Action: plan.Change, Diff: "--- ConfigMap ml/model-config (live)\n+++ ConfigMap ml/model-config (after apply)\n@@ -1,3 +1,3 @@\n data:\n-  batch: \"8\"\n+  batch: \"16\"\n kind: ConfigMap\n"},
 			{Ref: sec, Component: "serving", Action: plan.Change, Diff: "--- Secret ml/db (live)\n+++ Secret ml/db (after apply)\n@@ -1,2 +1,2 @@\n data:\n-  password: (sensitive value)\n+  password: (sensitive value changed)\n"},
 			{Ref: dep, Component: "serving", Action: plan.Unchanged},
-			{Ref: inventory.Ref{Group: "ml.dev", Version: "v1", Kind: "Model", Namespace: "ml", Name: "resnet"}, Component: "serving", Action: plan.Create,
+			{Ref: object.Ref{Group: "ml.dev", Version: "v1", Kind: "Model", Namespace: "ml", Name: "resnet"}, Component: "serving", Action: plan.Create,
 				Note: "its kind is defined by CustomResourceDefinition models.ml.dev, which this apply creates or updates; shown as rendered, without a dry-run",
 				Diff: "--- /dev/null\n+++ Model.ml.dev ml/resnet (after apply)\n@@ -0,0 +1,2 @@\n+apiVersion: ml.dev/v1\n+kind: Model\n"},
-			{Ref: inventory.Ref{Version: "v1", Kind: "ConfigMap", Namespace: "ml", Name: "old"}, Component: "serving", Action: plan.Prune},
-			{Ref: inventory.Ref{Version: "v1", Kind: "Namespace", Name: "legacy"}, Component: "platform", Action: plan.Orphan, Note: "not deleted: a Namespace"},
-			{Ref: inventory.Ref{Version: "v1", Kind: "Service", Namespace: "ml", Name: "bad"}, Component: "serving", Action: plan.Error, Error: "dry-run Service ml/bad (component serving): Service \"bad\" is invalid: spec.ports: Required value"},
+			{Ref: object.Ref{Version: "v1", Kind: "ConfigMap", Namespace: "ml", Name: "old"}, Component: "serving", Action: plan.Prune},
+			{Ref: object.Ref{Version: "v1", Kind: "Namespace", Name: "legacy"}, Component: "platform", Action: plan.Orphan, Note: "not deleted: a Namespace"},
+			{Ref: object.Ref{Version: "v1", Kind: "Service", Namespace: "ml", Name: "bad"}, Component: "serving", Action: plan.Error, Error: "dry-run Service ml/bad (component serving): Service \"bad\" is invalid: spec.ports: Required value"},
 		},
 	}
 }
@@ -79,7 +79,9 @@ func TestPrintPlanText(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
 			f := &Factory{Streams: IOStreams{Out: &out, ErrOut: &errOut, OutTTY: tt.tty}, Global: &GlobalOptions{}}
-			if err := printPlan(f, samplePlan(), "text", "main@sha1:0123456789abcdef0123456789abcdef01234567"); err != nil {
+			p := samplePlan()
+			p.Revision = "main@sha1:0123456789abcdef0123456789abcdef01234567"
+			if err := printPlan(f, p, "text"); err != nil {
 				t.Fatal(err)
 			}
 			golden(t, tt.name, out.Bytes())
@@ -98,7 +100,7 @@ func TestPrintPlanText(t *testing.T) {
 func TestPrintPlanNoColorFlag(t *testing.T) {
 	var out bytes.Buffer
 	f := &Factory{Streams: IOStreams{Out: &out, ErrOut: &bytes.Buffer{}, OutTTY: true}, Global: &GlobalOptions{NoColor: true}}
-	if err := printPlan(f, samplePlan(), "text", ""); err != nil {
+	if err := printPlan(f, samplePlan(), "text"); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(out.String(), "\x1b[") {

@@ -4,28 +4,29 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/envctl/envctl/internal/cluster"
 	"github.com/envctl/envctl/internal/cluster/kubeconfig"
 	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/engine"
-	"github.com/envctl/envctl/internal/errs"
-	"github.com/envctl/envctl/internal/inventory"
+	"github.com/envctl/envctl/internal/object"
 	"github.com/envctl/envctl/internal/prune"
-	"github.com/envctl/envctl/internal/render"
 )
 
 // downOptions are the inputs of `envctl down`.
 type downOptions struct {
 	Env         string
 	KeepCluster bool
-	Timeout     time.Duration
-	Output      string
-	Cluster     clusterFlags
+	// Policy: the timeout of the deletions and hooks, and --force-prune.
+	Policy  engine.Policy
+	Output  string
+	Cluster clusterFlags
 	// Source says where the declared state comes from.
 	Source sourceFlags
 	// NoHooks skips the charts' pre-delete and post-delete hooks.
@@ -35,9 +36,6 @@ type downOptions struct {
 	Yes bool
 	// DryRun prints what down would delete and stops.
 	DryRun bool
-	// ForcePrune deletes CustomResourceDefinitions that still have custom
-	// resources envctl does not manage (they go with the CRD).
-	ForcePrune bool
 	// LockTimeout is how long to wait for the environment's lock.
 	LockTimeout time.Duration
 }
@@ -56,7 +54,7 @@ type downReport struct {
 }
 
 type downObject struct {
-	Ref     inventory.Ref `json:"ref"`
+	Ref     object.Ref    `json:"ref"`
 	Outcome prune.Outcome `json:"outcome"`
 	Reason  string        `json:"reason,omitempty"`
 }
@@ -104,20 +102,23 @@ missing, down rebuilds it from the labels of the environment's objects.`,
 			if err := checkOutput(o.Output, "text", "json"); err != nil {
 				return err
 			}
-			if o.Timeout <= 0 {
-				return usageError(fmt.Errorf("--timeout must be positive, not %s", o.Timeout))
+			if o.Policy.Timeout <= 0 {
+				return usageError(fmt.Errorf("--timeout must be positive, not %s", o.Policy.Timeout))
 			}
 			return runDown(cmd.Context(), f, o)
 		},
 	}
 	fl := cmd.Flags()
 	fl.BoolVar(&o.KeepCluster, "keep-cluster", false, "keep the cluster even when envctl created it")
-	fl.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "how long to wait for the objects to be deleted")
+	o.Policy.Timeout = 5 * time.Minute
+	bindPolicy(fl, &o.Policy, map[string]string{
+		flagTimeout:    "how long to wait for the objects to be deleted",
+		flagForcePrune: "also delete CustomResourceDefinitions whose custom resources envctl does not manage, and those resources with them",
+	}, flagTimeout, flagForcePrune)
 	fl.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
 	fl.BoolVar(&o.NoHooks, "no-hooks", false, "do not run the charts' pre-delete and post-delete hooks")
 	fl.BoolVarP(&o.Yes, "yes", "y", false, "delete without asking (required without a terminal)")
 	fl.BoolVar(&o.DryRun, "dry-run", false, "print what would be deleted and delete nothing")
-	fl.BoolVar(&o.ForcePrune, "force-prune", false, "also delete CustomResourceDefinitions whose custom resources envctl does not manage, and those resources with them")
 	bindLockTimeout(fl, &o.LockTimeout)
 	o.Cluster.bind(fl)
 	o.Source.bind(fl)
@@ -128,89 +129,72 @@ func runDown(ctx context.Context, f *Factory, o *downOptions) error {
 	if err := checkLockTimeout(o.LockTimeout); err != nil {
 		return err
 	}
-	releaseBeforeClusterDelete := func() {}
-	d, err := o.Source.load(ctx, f, o.Env, nil, nil)
+	d, err := o.Source.load(ctx, f, o.Env, nil, nil, nil)
 	if err != nil {
 		return err
 	}
-	repo, env := d.repo, d.env
-	report := &downReport{Environment: env.Name(), Objects: []downObject{}}
+	env := d.Env.Name()
+	report := &downReport{Environment: env, Objects: []downObject{}}
 	out := f.Streams.ErrOut
-	target, err := connect(ctx, f, repo, env, o.Cluster)
-	var noCluster *errNoCluster
-	if errors.As(err, &noCluster) {
-		fmt.Fprintf(out, "Cluster %s of environment %s does not exist; nothing to do.\n", target.clusterName, env.Name())
+	t, client, err := connect(ctx, f, d.Env, o.Cluster)
+	var missing *cluster.MissingError
+	if errors.As(err, &missing) {
+		fmt.Fprintf(out, "Cluster %s of environment %s does not exist; nothing to do.\n", t.Name, env)
 		return printDown(f, o, report, false)
 	}
 	if err != nil {
 		return err
 	}
 	if !o.Cluster.set() {
-		report.Cluster = target.clusterName
+		report.Cluster = t.Name
 	}
-	deleteCluster := target.createdByEnvctl() && !o.KeepCluster
-
+	deleteCluster := t.CreatedByEnvctl() && !o.KeepCluster
+	lock := &environmentLock{}
 	if !o.DryRun {
 		// One writer per environment: an up or apply running now would
 		// re-create what down deletes.
-		var lock *environmentLock
-		ctx, lock, err = lockEnvironment(ctx, f, target.client.Clientset, env.Name(), "down", o.LockTimeout)
-		if err != nil {
+		if ctx, lock, err = lockEnvironment(ctx, f, client.Clientset, env, "down", o.LockTimeout); err != nil {
 			return err
 		}
 		defer lock.release()
-		releaseBeforeClusterDelete = lock.release
 	}
-	inv, err := loadForDown(ctx, f, target)
+	eng := f.engine(client, "", "")
+	req := engine.Request{Declared: d, Policy: o.Policy, OnEvent: downEvents(out)}
+	inv, err := eng.Applied(ctx, req)
 	if err != nil {
 		return err
 	}
-	report.Plan = planDown(inv, target, deleteCluster)
+	if inv == nil {
+		fmt.Fprintf(out, "Environment %s has no inventory in this cluster, and no object is labelled for it; no objects to delete.\n", env)
+	}
+	report.Plan = planDown(env, inv, t, deleteCluster)
 	if o.DryRun {
 		return printDownPlan(f, o, report)
 	}
 	if err := confirmDown(f, o, report.Plan); err != nil {
 		return err
 	}
-
-	downErr := deleteObjects(ctx, f, target, inv, o, report)
+	res, downErr := eng.Teardown(ctx, req, inv, !o.NoHooks)
+	if res != nil {
+		report.InventoryDeleted = res.InventoryDeleted
+		for _, it := range res.Items {
+			report.Objects = append(report.Objects, downObject{Ref: it.Entry.Ref, Outcome: it.Outcome, Reason: it.Reason})
+		}
+	}
 	if downErr != nil && deleteCluster {
 		// The cluster goes anyway, and everything in it.
 		fmt.Fprintf(out, "Warning: %v\n", downErr)
 		downErr = nil
 	}
-	if downErr == nil {
-		if err := inventory.NewStore(target.client.Clientset).Delete(ctx, env.Name()); err != nil {
-			if !deleteCluster {
-				return err
-			}
-			fmt.Fprintf(out, "Warning: %v\n", err)
-		} else {
-			report.InventoryDeleted = true
-		}
-	}
 	if deleteCluster {
 		// The lock goes with the cluster: release it while it can be.
-		releaseBeforeClusterDelete()
-		progress := newProgress(f)
-		done := progress.Step(fmt.Sprintf("Deleting %s cluster %s", target.provider.Name(), target.clusterName))
-		err := target.provider.Delete(ctx, target.clusterName)
-		done(err)
-		progress.Close()
-		if err != nil {
-			return fmt.Errorf("delete cluster %s: %w", target.clusterName, err)
+		lock.release()
+		if err := deleteEnvCluster(ctx, f, t); err != nil {
+			return err
 		}
 		report.ClusterDeleted = true
-		// `envctl up` wrote the cluster's context into the user's kubeconfig.
-		path, err := kubeconfig.DefaultPath()
-		if _, statErr := os.Stat(path); err == nil && statErr == nil {
-			_, err = kubeconfig.Remove(ctx, path, target.clusterName)
-		}
-		if err != nil {
-			return fmt.Errorf("cluster %s is deleted, but its kubeconfig context %s is not: %w", target.clusterName, kubeconfig.ContextName(target.clusterName), err)
-		}
-	} else if target.provider != nil && target.provider.Name() == config.ProviderExisting {
-		fmt.Fprintf(out, "Cluster %s was not created by envctl; it is kept.\n", target.clusterName)
+	} else if t.ProviderName() == config.ProviderExisting {
+		fmt.Fprintf(out, "Cluster %s was not created by envctl; it is kept.\n", t.Name)
 	}
 	if err := printDown(f, o, report, downErr != nil); err != nil {
 		return err
@@ -218,145 +202,60 @@ func runDown(ctx context.Context, f *Factory, o *downOptions) error {
 	return downErr
 }
 
-// loadForDown reads the environment's inventory. A missing one is rebuilt
-// from the labels of the environment's objects, so that down works as if it
-// had never been lost; nil when there is none and nothing is labelled.
-func loadForDown(ctx context.Context, f *Factory, target *envTarget) (*inventory.Inventory, error) {
-	out := f.Streams.ErrOut
-	name := target.env.Name()
-	inv, err := inventory.NewStore(target.client.Clientset).Load(ctx, name)
-	if errors.Is(err, inventory.ErrNotFound) {
-		rebuilt, skipped, rerr := engine.RebuildInventory(ctx, target.client, name, repositoryName(target.repo), nil)
-		if rerr != nil {
-			return nil, fmt.Errorf("environment %s has no inventory; looking for its objects: %w", name, rerr)
-		}
-		if len(skipped) > 0 {
-			fmt.Fprintf(out, "Warning: could not look for objects in API groups %s (their discovery failed).\n", strings.Join(skipped, ", "))
-		}
-		if len(rebuilt.Entries) == 0 {
-			fmt.Fprintf(out, "Environment %s has no inventory in this cluster, and no object is labelled for it; no objects to delete.\n", name)
-			return nil, nil
-		}
-		fmt.Fprintf(out, "The inventory of environment %s was missing; rebuilt it from the labels of %s.\n", name, plural(len(rebuilt.Entries), "object"))
-		return rebuilt, nil
+// deleteEnvCluster deletes the cluster envctl created for an environment,
+// and the context `envctl up` wrote for it into the user's kubeconfig.
+func deleteEnvCluster(ctx context.Context, f *Factory, t *cluster.Target) error {
+	progress := newProgress(f)
+	done := progress.Step(fmt.Sprintf("Deleting %s cluster %s", t.ProviderName(), t.Name))
+	err := t.Provider.Delete(ctx, t.Name)
+	done(err)
+	progress.Close()
+	if err != nil {
+		return fmt.Errorf("delete cluster %s: %w", t.Name, err)
+	}
+	path, err := kubeconfig.DefaultPath()
+	if _, statErr := os.Stat(path); err == nil && statErr == nil {
+		_, err = kubeconfig.Remove(ctx, path, t.Name)
 	}
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("cluster %s is deleted, but its kubeconfig context %s is not: %w", t.Name, kubeconfig.ContextName(t.Name), err)
 	}
-	if err := engine.CheckRepository(inv, repositoryName(target.repo), false); err != nil {
-		return nil, err
-	}
-	return inv, nil
+	return nil
 }
 
-// deleteObjects deletes what the inventory lists, waiting until it is gone.
-// When something cannot be deleted the inventory keeps it, so that a later
-// down tries again.
-func deleteObjects(ctx context.Context, f *Factory, target *envTarget, inv *inventory.Inventory, o *downOptions, report *downReport) error {
-	out := f.Streams.ErrOut
-	if inv == nil {
-		return nil
-	}
-	store := inventory.NewStore(target.client.Clientset)
-	hooks := &deleteHooks{f: f, target: target, inv: inv, o: o}
-	if err := hooks.run(ctx, render.PreDelete); err != nil {
-		return fmt.Errorf("environment %s: nothing deleted: %w", inv.Environment, err)
-	}
-	fmt.Fprintf(out, "Deleting %d objects of environment %s...\n", len(inv.Entries), inv.Environment)
-	// The Namespaces of releases with post-delete hooks go after the hooks.
-	first, later, err := hooks.holdBack(ctx, inv)
-	if err != nil {
-		return fmt.Errorf("environment %s: nothing deleted: %w", inv.Environment, err)
-	}
-	res, err := prune.Run(ctx, target.client, downPruneOptions(f, o, first))
-	if err == nil {
-		if err = hooks.run(ctx, render.PostDelete); err == nil && later != nil {
-			var more *prune.Result
-			more, err = prune.Run(ctx, target.client, downPruneOptions(f, o, later))
-			if more != nil {
-				res.Items = append(res.Items, more.Items...)
+// downEvents prints the steps of a teardown: each hook and each object as
+// it is dealt with.
+func downEvents(out io.Writer) func(engine.Event) {
+	return func(e engine.Event) {
+		switch e.Type {
+		case engine.Notice:
+			fmt.Fprintf(out, "%s.\n", upperFirst(e.Message))
+		case engine.HookDone:
+			if e.Err == nil {
+				fmt.Fprintf(out, "✓ %s hook %s\n", e.Message, e.Object)
+			} else {
+				fmt.Fprintf(out, "✗ %s hook %s: %s\n", e.Message, e.Object, firstLine(e.Err.Error()))
 			}
-		}
-	}
-	var held []string
-	if res != nil {
-		for _, it := range res.Items {
-			report.Objects = append(report.Objects, downObject{Ref: it.Entry.Ref, Outcome: it.Outcome, Reason: it.Reason})
-		}
-		for _, it := range res.With(prune.Held) {
-			held = append(held, it.Entry.Ref.String())
-		}
-	}
-	if len(held) > 0 {
-		herr := errs.Inputf("%s kept: custom resources envctl does not manage would be deleted with it; rerun `envctl down %s --force-prune` to delete it and them",
-			strings.Join(held, ", "), inv.Environment)
-		err = errors.Join(err, herr)
-	}
-	if err == nil {
-		return nil
-	}
-	if res != nil {
-		// Everything not dealt with stays recorded: what failed or a guard
-		// held, the Namespaces held back for post-delete hooks, and what the
-		// run never reached (it stopped at the timeout before the
-		// Namespaces, deleted last).
-		left := inv.Replace(inv.Components, notDealtWith(inv, res))
-		left.AppliedAt = inv.AppliedAt
-		if _, serr := store.Save(ctx, left); serr != nil {
-			err = errors.Join(err, serr)
-		}
-	}
-	return fmt.Errorf("environment %s is not fully down: %w; run `envctl down %s` again", inv.Environment, err, inv.Environment)
-}
-
-// downPruneOptions deletes everything prev lists, waiting until it is gone.
-func downPruneOptions(f *Factory, o *downOptions, prev *inventory.Inventory) prune.Options {
-	out := f.Streams.ErrOut
-	return prune.Options{
-		Environment:    prev.Environment,
-		Previous:       prev,
-		ApplySucceeded: true,
-		// Everything goes, Namespaces included; the ownership labels,
-		// envctl.dev/prune: disabled and (unless --force-prune) the CRD
-		// guard are still honoured.
-		All:      true,
-		Force:    o.ForcePrune,
-		Settings: config.PruneSettings{AllowNamespaces: true, MaxFraction: 1},
-		Wait:     true,
-		Timeout:  o.Timeout,
-		OnItem: func(it prune.Item) {
-			switch it.Outcome {
+		case engine.ObjectPruned:
+			switch prune.Outcome(e.Action) {
 			case prune.Pruned, prune.Gone:
-				fmt.Fprintf(out, "✓ deleted %s\n", it.Entry.Ref)
+				fmt.Fprintf(out, "✓ deleted %s\n", e.Object)
 			case prune.Skipped:
-				fmt.Fprintf(out, "- kept %s: %s\n", it.Entry.Ref, it.Reason)
+				fmt.Fprintf(out, "- kept %s: %s\n", e.Object, e.Message)
 			case prune.Held:
-				fmt.Fprintf(out, "! kept %s: %s\n", it.Entry.Ref, it.Reason)
+				fmt.Fprintf(out, "! kept %s: %s\n", e.Object, e.Message)
 			case prune.Failed:
-				fmt.Fprintf(out, "✗ %s: %s\n", it.Entry.Ref, it.Reason)
+				fmt.Fprintf(out, "✗ %s: %s\n", e.Object, e.Message)
 			}
-		},
-		Logger: f.Logger,
+		}
 	}
 }
 
-// notDealtWith returns the entries of inv that res did not delete or
-// release (Skipped: left in place, no longer tracked).
-func notDealtWith(inv *inventory.Inventory, res *prune.Result) []inventory.Entry {
-	dealt := map[inventory.Key]bool{}
-	for _, it := range res.Items {
-		switch it.Outcome {
-		case prune.Pruned, prune.Gone, prune.Skipped:
-			dealt[it.Entry.Key()] = true
-		}
+func upperFirst(s string) string {
+	if s == "" {
+		return s
 	}
-	var out []inventory.Entry
-	for _, e := range inv.Entries {
-		if !dealt[e.Key()] {
-			out = append(out, e)
-		}
-	}
-	return out
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 func printDown(f *Factory, o *downOptions, r *downReport, incomplete bool) error {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/envctl/envctl/internal/cluster"
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/inventory"
 )
@@ -32,11 +33,11 @@ type kindCount struct {
 }
 
 // planDown summarizes inv (nil: nothing to delete) for the confirmation.
-func planDown(inv *inventory.Inventory, target *envTarget, deleteCluster bool) *downPlan {
-	p := &downPlan{Environment: target.env.Name(), Kinds: []kindCount{}, Namespaces: []string{}, ClusterDeleted: deleteCluster}
-	p.Cluster = target.clusterName
-	if target.provider == nil && target.client != nil && target.client.Config != nil {
-		p.Cluster = target.client.Config.Host
+func planDown(env string, inv *inventory.Inventory, t *cluster.Target, deleteCluster bool) *downPlan {
+	p := &downPlan{Environment: env, Kinds: []kindCount{}, Namespaces: []string{}, ClusterDeleted: deleteCluster}
+	p.Cluster = t.Name
+	if t.Provider == nil && t.Config != nil {
+		p.Cluster = t.Config.Host
 	}
 	if inv == nil {
 		return p

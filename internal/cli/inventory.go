@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/spf13/cobra"
 
+	"github.com/envctl/envctl/internal/cluster"
 	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/errs"
-	"github.com/envctl/envctl/internal/inventory"
 )
 
 func newInventoryCmd(f *Factory) *cobra.Command {
@@ -29,6 +30,7 @@ type inventoryRebuildOptions struct {
 	Env     string
 	Output  string
 	Cluster clusterFlags
+	Source  sourceFlags
 }
 
 // rebuildReport is what `envctl inventory rebuild -o json` prints.
@@ -77,63 +79,44 @@ inventory does not know which fields envctl owned.`,
 	fl := cmd.Flags()
 	fl.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
 	o.Cluster.bind(fl)
+	o.Source.bind(fl)
 	return cmd
 }
 
 func runInventoryRebuild(ctx context.Context, f *Factory, o *inventoryRebuildOptions) error {
-	repo, env, err := localEnvironment(f, o.Env)
+	d, err := o.Source.load(ctx, f, o.Env, nil, nil, nil)
 	if err != nil {
 		return err
 	}
-	target, err := connect(ctx, f, repo, env, o.Cluster)
-	var missing *errNoCluster
+	_, client, err := connect(ctx, f, d.Env, o.Cluster)
+	var missing *cluster.MissingError
 	if errors.As(err, &missing) {
 		return errs.Cluster(err)
 	}
 	if err != nil {
 		return err
 	}
-	store := inventory.NewStore(target.client.Clientset)
-	old, loadErr := store.Load(ctx, env.Name())
-	if loadErr == nil {
-		if err := engine.CheckRepository(old, repositoryName(repo), false); err != nil {
-			return err
-		}
-	}
-	inv, skipped, err := engine.RebuildInventory(ctx, target.client, env.Name(), repositoryName(repo), nil)
+	rb, err := f.engine(client, "", "").Rebuild(ctx, engine.Request{Declared: d})
 	if err != nil {
 		return err
 	}
-	report := &rebuildReport{Environment: env.Name(), Objects: map[string]int{}, Replaced: !errors.Is(loadErr, inventory.ErrNotFound)}
+	env, inv := d.Env.Name(), rb.Inventory
+	report := &rebuildReport{Environment: env, Objects: map[string]int{}, Replaced: rb.Replaced, Deleted: len(inv.Entries) == 0 && rb.Replaced}
 	for _, e := range inv.Entries {
 		report.Objects[e.Component]++
 	}
-	out := f.Streams.ErrOut
-	if len(skipped) > 0 {
-		fmt.Fprintf(out, "Warning: API groups %v could not be searched (their discovery failed); objects there are not in the rebuilt inventory.\n", skipped)
-	}
-	if len(inv.Entries) == 0 {
-		if err := store.Delete(ctx, env.Name()); err != nil {
-			return err
-		}
-		report.Deleted = report.Replaced
-	} else if _, err := store.Save(ctx, inv); err != nil {
-		return err
+	if len(rb.Skipped) > 0 {
+		fmt.Fprintf(f.Streams.ErrOut, "Warning: API groups %v could not be searched (their discovery failed); objects there are not in the rebuilt inventory.\n", rb.Skipped)
 	}
 	if o.Output == "json" {
 		return writeJSON(f.Streams.Out, report)
 	}
 	if len(inv.Entries) == 0 {
-		fmt.Fprintf(f.Streams.Out, "No object in the cluster is labelled for environment %s; it has no inventory now.\n", env.Name())
+		fmt.Fprintf(f.Streams.Out, "No object in the cluster is labelled for environment %s; it has no inventory now.\n", env)
 		return nil
 	}
-	comps := make([]string, 0, len(report.Objects))
-	for c := range report.Objects {
-		comps = append(comps, c)
-	}
-	slices.Sort(comps)
-	fmt.Fprintf(f.Streams.Out, "Rebuilt the inventory of environment %s from %s:\n", env.Name(), plural(len(inv.Entries), "object"))
-	for _, c := range comps {
+	fmt.Fprintf(f.Streams.Out, "Rebuilt the inventory of environment %s from %s:\n", env, plural(len(inv.Entries), "object"))
+	for _, c := range slices.Sorted(maps.Keys(report.Objects)) {
 		fmt.Fprintf(f.Streams.Out, "  %s: %s\n", c, plural(report.Objects[c], "object"))
 	}
 	return nil

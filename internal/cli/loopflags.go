@@ -27,15 +27,13 @@ import (
 
 // loopOptions are the flags `envctl sync` and `envctl daemon` share.
 type loopOptions struct {
-	Env            string
-	Interval       time.Duration
-	Resync         time.Duration
-	Drift          string
-	Listen         string
-	Timeout        time.Duration
-	NoPrune        bool
-	ForceConflicts bool
-	ForceRecreate  bool
+	Env      string
+	Interval time.Duration
+	Resync   time.Duration
+	Drift    string
+	Listen   string
+	// Policy of the loop's full reconciles.
+	Policy engine.Policy
 	// Flags holds the setting override flags, passed on to config.Load.
 	Flags *pflag.FlagSet
 	// Source says where the declared state comes from: the local
@@ -52,10 +50,9 @@ func (o *loopOptions) bind(fs *pflag.FlagSet, listen string) {
 		listenHelp += " (default: none)"
 	}
 	fs.StringVar(&o.Listen, "listen", listen, listenHelp)
-	fs.DurationVar(&o.Timeout, "timeout", 0, "time each component has to become healthy (default: the component's timeout, then apply.timeout)")
-	fs.BoolVar(&o.NoPrune, "no-prune", false, "do not delete objects that are no longer declared")
-	fs.BoolVar(&o.ForceConflicts, "force-conflicts", false, "take over fields owned by other field managers on full reconciles in --drift detect or off (with correct, every apply does)")
-	fs.BoolVar(&o.ForceRecreate, "force-recreate", false, "delete and recreate objects whose change touches an immutable field")
+	bindPolicy(fs, &o.Policy, map[string]string{
+		flagForceConflicts: "take over fields owned by other field managers on full reconciles in --drift detect or off (with correct, every apply does)",
+	}, flagTimeout, flagNoPrune, flagForceConflicts, flagForceRecreate)
 	config.BindFlags(fs, "apply.concurrency")
 	o.Source.bind(fs)
 }
@@ -70,26 +67,7 @@ func (o *loopOptions) validate() error {
 	if o.Resync < time.Second {
 		return usageError(fmt.Errorf("--resync must be at least 1s, got %s", o.Resync))
 	}
-	if o.Timeout < 0 {
-		return usageError(fmt.Errorf("--timeout must not be negative, got %s", o.Timeout))
-	}
-	return nil
-}
-
-// loader loads the configuration of a snapshot and the environment name,
-// with the command's setting overrides.
-func (o *loopOptions) loader(env string) func(*source.Snapshot) (*config.Repo, *config.Environment, error) {
-	return func(snap *source.Snapshot) (*config.Repo, *config.Environment, error) {
-		repo, err := config.Load(config.LoadOptions{Dir: snap.Root, NoSearch: true, Flags: o.Flags, LookupEnv: o.Source.lookupEnv})
-		if err != nil {
-			return nil, nil, err
-		}
-		e, err := repo.Environment(env)
-		if err != nil {
-			return nil, nil, err
-		}
-		return repo, e, nil
-	}
+	return o.Policy.Validate()
 }
 
 // loopRun is what sync and daemon assemble before running: the runner,
@@ -102,32 +80,29 @@ type loopRun struct {
 	log      *slog.Logger
 }
 
-// newLoopRun assembles the loop of env on client from the flags. A local
-// directory is watched for file changes; any other source (Git) is asked
-// for its revision every --interval.
-func (o *loopOptions) newLoopRun(env, mode string, src source.Source, client *kube.Client, log *slog.Logger) *loopRun {
+// newLoopRun assembles the loop of d's environment on client from the
+// flags. A local directory is watched for file changes; any other source
+// (Git) is asked for its revision every --interval.
+func (o *loopOptions) newLoopRun(f *Factory, mode string, d *engine.Declared, client *kube.Client, log *slog.Logger) *loopRun {
 	m := metrics.New()
 	interval, watchDir := o.Interval, ""
-	if dir, ok := src.(source.Dir); ok {
+	if dir, ok := d.Source.(source.Dir); ok {
 		interval, watchDir = 0, dir.Path // file events, not polls
 	}
+	env := d.Env.Name()
 	opts := loop.Options{
-		Environment:    env,
-		Source:         src,
-		Load:           o.loader(env),
-		Client:         client,
-		Mode:           mode,
-		Holder:         lease.Identity(mode),
-		Interval:       interval,
-		Resync:         o.Resync,
-		Drift:          drift.Mode(o.Drift),
-		Timeout:        o.Timeout,
-		NoPrune:        o.NoPrune,
-		ForceConflicts: o.ForceConflicts,
-		ForceRecreate:  o.ForceRecreate,
-		Metrics:        m,
-		OnEvent:        logEvent(log),
-		Logger:         log,
+		Environment: env,
+		Load:        o.Source.loadOptions(f, d.Source, env, o.Flags, nil),
+		Engine:      f.engine(client, "", ""),
+		Policy:      o.Policy,
+		Mode:        mode,
+		Holder:      lease.Identity(mode),
+		Interval:    interval,
+		Resync:      o.Resync,
+		Drift:       drift.Mode(o.Drift),
+		Metrics:     m,
+		OnEvent:     logEvent(log),
+		Logger:      log,
 	}
 	return &loopRun{runner: &loop.Runner{Loop: opts}, metrics: m, watchDir: watchDir, log: log}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/kube"
+	"github.com/envctl/envctl/internal/object"
 	"github.com/envctl/envctl/internal/testenv"
 )
 
@@ -155,7 +156,7 @@ func (iv *invariants) converge(what string, args ...string) {
 
 // ownedKeys lists the objects of every listable kind that carry env's
 // ownership labels and envctl's digest annotation: what envctl applied.
-func ownedKeys(t *testing.T, cfg *rest.Config, env string) []inventory.Key {
+func ownedKeys(t *testing.T, cfg *rest.Config, env string) []object.Key {
 	t.Helper()
 	disc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
@@ -169,7 +170,7 @@ func ownedKeys(t *testing.T, cfg *rest.Config, env string) []inventory.Key {
 	if err != nil && len(lists) == 0 {
 		t.Fatal(err)
 	}
-	var out []inventory.Key
+	var out []object.Key
 	for _, l := range lists {
 		gv, err := schema.ParseGroupVersion(l.GroupVersion)
 		if err != nil {
@@ -192,7 +193,7 @@ func ownedKeys(t *testing.T, cfg *rest.Config, env string) []inventory.Key {
 				if _, ok := it.GetAnnotations()[kube.DigestAnnotation]; !ok {
 					continue
 				}
-				out = append(out, inventory.Key{Group: gv.Group, Kind: r.Kind, Namespace: it.GetNamespace(), Name: it.GetName()})
+				out = append(out, object.Key{Group: gv.Group, Kind: r.Kind, Namespace: it.GetNamespace(), Name: it.GetName()})
 			}
 		}
 	}

@@ -37,6 +37,7 @@ type progressView struct {
 	stopped chan struct{}
 	frame   int
 	now     func() time.Time
+	closed  bool
 }
 
 // componentLine is what the live view shows for one component.
@@ -109,6 +110,11 @@ func (p *progressView) loop() {
 // does not keep a spinner that will never move again.
 func (p *progressView) Close() {
 	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
 	left := append([]*stepLine(nil), p.steps...)
 	p.mu.Unlock()
 	for _, s := range left {

@@ -4,35 +4,26 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/pflag"
 
-	"github.com/envctl/envctl/internal/cluster/kubeconfig"
+	"github.com/envctl/envctl/internal/cluster"
 	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/engine"
+	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/health"
 	"github.com/envctl/envctl/internal/kube"
 	"github.com/envctl/envctl/internal/prune"
-	"github.com/envctl/envctl/internal/render"
 )
 
 // reconcileOptions are the flags `envctl up` and `envctl apply` share.
 type reconcileOptions struct {
-	Env            string
-	Components     []string
-	Timeout        time.Duration
-	ForceConflicts bool
-	ForceRecreate  bool
-	ForcePrune     bool
-	NoPrune        bool
-	NoWait         bool
-	Adopt          bool
-	Output         string
+	Env    string
+	Policy engine.Policy
+	Output string
 	// LockTimeout is how long to wait for the environment's lock.
 	LockTimeout time.Duration
 	// command names the command (up, apply) in the lock's holder identity.
@@ -44,66 +35,27 @@ type reconcileOptions struct {
 }
 
 func (o *reconcileOptions) bind(fs *pflag.FlagSet) {
-	fs.StringSliceVar(&o.Components, "component", nil, "apply only these components (repeat or comma-separate); prune is limited to them too")
-	fs.DurationVar(&o.Timeout, "timeout", 0, "time each component has to become healthy (default: the component's timeout, then apply.timeout)")
-	fs.BoolVar(&o.ForceConflicts, "force-conflicts", false, "take over fields owned by other field managers")
-	fs.BoolVar(&o.ForceRecreate, "force-recreate", false, "delete and recreate objects whose change touches an immutable field")
-	fs.BoolVar(&o.ForcePrune, "force-prune", false, "prune even an empty render or more than prune.maxFraction of the inventory")
-	fs.BoolVar(&o.NoPrune, "no-prune", false, "do not delete objects that are no longer declared")
-	fs.BoolVar(&o.NoWait, "no-wait", false, "do not wait for components to become healthy (hooks are still waited for); prune then runs once every apply succeeded, without a health check")
-	fs.BoolVar(&o.Adopt, "adopt", false, "take over objects labelled for another environment, and an environment applied from another repository")
+	bindPolicy(fs, &o.Policy, nil, reconcileFlags...)
 	fs.StringVarP(&o.Output, "output", "o", "text", "summary format: text or json")
 	bindLockTimeout(fs, &o.LockTimeout)
 	config.BindFlags(fs, "apply.concurrency")
 	o.Source.bind(fs)
 }
 
-func (o *reconcileOptions) validate() error {
+// load checks the flags, takes the source's snapshot (a Git fetch shown as
+// a step of progress) and loads the environment: the start that up and
+// apply share.
+func (o *reconcileOptions) load(ctx context.Context, f *Factory, progress stepper) (*engine.Declared, error) {
 	if err := checkOutput(o.Output, "text", "json"); err != nil {
-		return err
+		return nil, err
 	}
-	if o.Timeout < 0 {
-		return usageError(fmt.Errorf("--timeout must not be negative, got %s", o.Timeout))
+	if err := o.Policy.Validate(); err != nil {
+		return nil, err
 	}
 	if err := checkLockTimeout(o.LockTimeout); err != nil {
-		return err
-	}
-	if o.ForcePrune && o.NoPrune {
-		return usageError(fmt.Errorf("--force-prune and --no-prune contradict each other"))
-	}
-	return nil
-}
-
-// load checks the flags, takes the source's snapshot (a Git fetch shown as
-// a step of progress), loads the environment with the setting overrides
-// and checks --component against it: the start that up and apply share.
-func (o *reconcileOptions) load(ctx context.Context, f *Factory, progress stepper) (*declared, error) {
-	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	d, err := o.Source.load(ctx, f, o.Env, o.Flags, progress)
-	if err != nil {
-		return nil, err
-	}
-	if err := o.checkComponents(d.env); err != nil {
-		return nil, err
-	}
-	return d, nil
-}
-
-// checkComponents reports a --component that the environment does not have.
-func (o *reconcileOptions) checkComponents(env *config.Environment) error {
-	var known []string
-	for _, c := range env.Spec.Components {
-		known = append(known, c.Name)
-	}
-	for _, name := range o.Components {
-		if env.Component(name) == nil {
-			return usageError(fmt.Errorf("--component %s: environment %s (%s) has no such component; it has: %s",
-				name, env.Name(), env.File, strings.Join(known, ", ")))
-		}
-	}
-	return nil
+	return o.Source.load(ctx, f, o.Env, o.Flags, o.Policy.Components, progress)
 }
 
 // clusterInfo is the cluster a reconcile ran against, for the summary.
@@ -115,80 +67,34 @@ type clusterInfo struct {
 	// (up makes it so when the kubeconfig had none).
 	CurrentContext bool `json:"currentContext,omitempty"`
 	Created        bool `json:"created,omitempty"`
-	// written is what up wrote to the kubeconfig, for the summary.
-	written kubeconfig.Written
 }
 
-// reconcile renders the environment and reconciles the cluster of client
-// with it, showing progress on the error stream and the summary on the
-// output stream.
-//
-// It holds the environment's lock (see lockEnvironment) for the whole run.
-func reconcile(ctx context.Context, f *Factory, o *reconcileOptions, d *declared, client *kube.Client, cl clusterInfo, progress *progressView) (*engine.Result, error) {
-	repo, env, snap := d.repo, d.env, d.snap
-	ctx, lock, err := lockEnvironment(ctx, f, client.Clientset, env.Name(), o.command, o.LockTimeout)
+// reconcile runs the engine's reconcile of d on target t, holding the
+// environment's lock, with progress on the error stream and the summary on
+// the output stream.
+func reconcile(ctx context.Context, f *Factory, o *reconcileOptions, d *engine.Declared, t *cluster.Target, cl clusterInfo, progress *progressView) (*engine.Result, error) {
+	defer progress.Close()
+	lockClient, err := kube.New(t.Config)
 	if err != nil {
-		progress.Close()
+		return nil, errs.Cluster(err)
+	}
+	ctx, lock, err := lockEnvironment(ctx, f, lockClient.Clientset, d.Env.Name(), o.command, o.LockTimeout)
+	if err != nil {
 		return nil, err
 	}
 	defer lock.release()
-	// Count the requests, so that the summary can show that a run with
-	// nothing to do wrote nothing.
-	cfg, counter := kube.CountingConfig(client.Config)
-	client, err = kube.New(cfg)
+	// Count the run's requests (the lock's aside), so that the summary can
+	// show that a run with nothing to do wrote nothing.
+	cfg, counter := kube.CountingConfig(t.Config)
+	client, err := kube.New(cfg)
 	if err != nil {
-		return nil, err
+		return nil, errs.Cluster(err)
 	}
-	settings := repo.Config.Spec
-	var warnings []string
-	// renderOf renders components (all when nil); the run's own render
-	// (withWarnings) also notes the webhooks the embedded cluster skips.
-	renderOf := func(components []string, withWarnings bool) engine.RenderFunc {
-		return func(ctx context.Context) (*render.Result, error) {
-			caps, err := clusterCapabilities(ctx, client, env, components)
-			if err != nil {
-				return nil, err
-			}
-			rendered, err := render.Render(ctx, render.Options{
-				DecryptionKeyFile: f.Global.DecryptionKeyFile,
-				Source:            snap,
-				Environment:       env,
-				Settings:          settings.Render,
-				Components:        components,
-				Logger:            f.Logger,
-				Capabilities:      caps,
-				// Used only when render.allowChartLookup is set.
-				Cluster: render.ClusterLookup(client.Config),
-			})
-			if err == nil && withWarnings {
-				warnings = skippedWebhooks(ctx, client, rendered, f.Logger)
-			}
-			return rendered, err
-		}
-	}
-	res, err := engine.Reconcile(ctx, engine.Options{
-		Environment:    env,
-		Settings:       settings,
-		Revision:       snap.Revision,
-		Repository:     repositoryName(repo),
-		Render:         renderOf(o.Components, true),
-		RenderAll:      renderOf(nil, false),
-		Adopt:          o.Adopt,
-		Client:         client,
-		Components:     o.Components,
-		ForceConflicts: o.ForceConflicts,
-		ForceRecreate:  o.ForceRecreate,
-		ForcePrune:     o.ForcePrune,
-		NoPrune:        o.NoPrune,
-		NoWait:         o.NoWait,
-		Timeout:        o.Timeout,
-		OnEvent:        progress.Event,
-		Logger:         f.Logger,
-	})
+	res, err := f.engine(client, "", "").Reconcile(ctx, engine.Request{Declared: d, Policy: o.Policy, OnEvent: progress.Event})
 	progress.Close()
 	if res != nil {
 		reqs := counter.Snapshot()
-		if werr := writeSummary(f.Streams.Out, o.Output, res, cl, requestCounts{Total: reqs.Requests, Writes: reqs.Writes}, warnings...); werr != nil && err == nil {
+		if werr := writeSummary(f.Streams.Out, o.Output, res, cl, requestCounts{Total: reqs.Requests, Writes: reqs.Writes}); werr != nil && err == nil {
 			err = werr
 		}
 	}
@@ -261,6 +167,7 @@ func summarize(res *engine.Result, cl clusterInfo, reqs requestCounts) summary {
 		PruneNotRun:      res.PruneSkipped,
 		HealthNotChecked: res.HealthNotChecked && res.Prune != nil,
 		InventoryRebuilt: res.InventoryRebuilt,
+		Warnings:         res.Warnings,
 	}
 	for _, c := range res.Components {
 		cs := componentSummary{
@@ -297,9 +204,8 @@ func summarize(res *engine.Result, cl clusterInfo, reqs requestCounts) summary {
 }
 
 // writeSummary prints the per-component summary, then the warnings.
-func writeSummary(w io.Writer, format string, res *engine.Result, cl clusterInfo, reqs requestCounts, warnings ...string) error {
+func writeSummary(w io.Writer, format string, res *engine.Result, cl clusterInfo, reqs requestCounts) error {
 	s := summarize(res, cl, reqs)
-	s.Warnings = warnings
 	if format == "json" {
 		return writeJSON(w, s)
 	}
@@ -361,39 +267,3 @@ func writeSummary(w io.Writer, format string, res *engine.Result, cl clusterInfo
 }
 
 func indent(s string) string { return strings.ReplaceAll(s, "\n", "\n  ") }
-
-// clusterCapabilities reads the version and API versions of the cluster, as
-// `helm install` does, when a Helm release among the components (all of
-// them when none are named) renders against them; nil otherwise, since
-// nothing else needs them and the reads would cost a reconcile with nothing
-// to do three requests.
-func clusterCapabilities(ctx context.Context, client *kube.Client, env *config.Environment, components []string) (*render.Capabilities, error) {
-	if !hasRelease(env, components) {
-		return nil, nil
-	}
-	return render.Discover(ctx, client.Clientset.Discovery())
-}
-
-// hasRelease says whether a Helm release is among the components (all of
-// them when none are named).
-func hasRelease(env *config.Environment, components []string) bool {
-	for _, c := range env.Spec.Components {
-		if c.Helm != nil && (len(components) == 0 || slices.Contains(components, c.Name)) {
-			return true
-		}
-	}
-	return false
-}
-
-// repositoryName is the repository's identity, recorded in inventories:
-// config.yaml's metadata.name, or the name of the repository's directory
-// when it has none.
-func repositoryName(repo *config.Repo) string {
-	if n := repo.Config.Metadata.Name; n != "" {
-		return n
-	}
-	if repo.DirName != "" {
-		return repo.DirName
-	}
-	return filepath.Base(repo.Root)
-}

@@ -10,6 +10,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/envctl/envctl/internal/config"
+	"github.com/envctl/envctl/internal/engine"
+	"github.com/envctl/envctl/internal/kube"
 	"github.com/envctl/envctl/internal/render"
 )
 
@@ -17,8 +19,8 @@ import (
 type renderOptions struct {
 	// Env is the environment; "" is the default environment.
 	Env string
-	// Components limits the output to these components.
-	Components []string
+	// Policy: the components to render.
+	Policy engine.Policy
 	// Output is yaml or json.
 	Output string
 	// OutputDir, when set, receives one file per object instead of stdout.
@@ -31,6 +33,8 @@ type renderOptions struct {
 	// ShowSecrets prints the data of Secrets decrypted from SOPS files
 	// instead of masking it.
 	ShowSecrets bool
+	// Cluster, when set, is the cluster to render for, as up would.
+	Cluster clusterFlags
 	// Flags holds the setting override flags, passed on to config.Load.
 	Flags *pflag.FlagSet
 	// Source says where the declared state comes from.
@@ -61,8 +65,10 @@ each edge.
 
 Charts are rendered for the cluster the environment gets: the embedded
 control plane's Kubernetes version, or the kind node image's, or
-render.kubeVersion; 'envctl up', 'apply' and 'diff' ask the cluster itself.
-The CRDs the environment declares count as served API versions.
+render.kubeVersion; 'envctl up', 'apply' and 'diff' ask the cluster itself,
+and so does render with --kubeconfig or --context, which then prints exactly
+what up would apply there. The CRDs the environment declares count as served
+API versions.
 
 Rendering is offline: remote kustomize bases are refused unless
 render.allowRemoteBases is set, chart templates get no DNS and their lookup
@@ -92,7 +98,10 @@ of $SOPS_AGE_KEY_FILE, $SOPS_AGE_KEY and --decryption-key-file.`,
   envctl render ci --git https://github.com/acme/platform.git --branch main
 
   # The order components apply in, and why each waits for another
-  envctl render --graph`,
+  envctl render --graph
+
+  # What up would apply to the staging cluster (its API versions, its releases)
+  envctl render staging --context staging-admin`,
 		Args: argsValidator(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -103,13 +112,16 @@ of $SOPS_AGE_KEY_FILE, $SOPS_AGE_KEY and --decryption-key-file.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringArrayVar(&o.Components, "component", nil, "render only this component (repeatable)")
+	bindPolicy(fl, &o.Policy, map[string]string{flagComponent: "render only these components (repeat or comma-separate)"}, flagComponent)
 	fl.StringVarP(&o.Output, "output", "o", "yaml", "output format: yaml or json")
 	fl.StringVar(&o.OutputDir, "output-dir", "", "write one YAML file per object under this directory (which must be empty or absent) instead of printing")
 	fl.BoolVar(&o.ShowSecrets, "show-secrets", false, "print the data of Secrets decrypted from SOPS files instead of masking it")
 	fl.BoolVar(&o.Graph, "graph", false, "print the order components apply in and why each waits for another, instead of the objects")
 	fl.StringVar(&o.ChartCacheDir, "chart-cache-dir", "", "where charts from repositories and registries are cached (default $XDG_CACHE_HOME/envctl/charts)")
 	config.BindFlags(fl, "render.concurrency", "render.allowRemoteBases", "render.allowChartLookup", "render.kubeVersion")
+	o.Cluster.bind(fl)
+	fl.Lookup("kubeconfig").Usage = "render for the cluster of this kubeconfig file, as up would: its version and API versions, releases it holds as upgrades"
+	fl.Lookup("context").Usage = "render for the cluster of this kubeconfig context (with or without --kubeconfig), as up would"
 	o.Source.bind(fl)
 	return cmd
 }
@@ -124,23 +136,23 @@ func runRender(ctx context.Context, f *Factory, o *renderOptions) error {
 	if o.OutputDir != "" && o.Output != "yaml" {
 		return usageError(fmt.Errorf("--output-dir writes YAML files; it cannot be combined with -o %s", o.Output))
 	}
-	d, err := o.Source.load(ctx, f, o.Env, o.Flags, nil)
+	d, err := o.Source.load(ctx, f, o.Env, o.Flags, o.Policy.Components, nil)
 	if err != nil {
 		return err
 	}
 	start := time.Now()
-	res, err := render.Render(ctx, render.Options{
-		DecryptionKeyFile: f.Global.DecryptionKeyFile,
-		Source:            d.snap,
-		Environment:       d.env,
-		Settings:          d.repo.Config.Spec.Render,
-		Components:        o.Components,
-		Logger:            f.Logger,
-		ChartCacheDir:     o.ChartCacheDir,
-	})
+	// Offline, charts render for the cluster the environment would get.
+	var client *kube.Client
+	if o.Cluster.set() {
+		if _, client, err = connect(ctx, f, d.Env, o.Cluster); err != nil {
+			return err
+		}
+	}
+	r, err := f.engine(client, o.ChartCacheDir, "").Render(ctx, engine.Request{Declared: d, Policy: o.Policy})
 	if err != nil {
 		return err
 	}
+	res := r.Result
 	objects, hooks := 0, 0
 	for _, c := range res.Components {
 		objects += len(c.Objects)

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -14,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/envctl/envctl/internal/config"
+	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/source"
 	"github.com/envctl/envctl/internal/source/git"
@@ -28,30 +27,9 @@ const (
 // sourceFlags say where the declared state comes from: the local
 // repository (-C/--repo, the default) or a Git repository (--git and the
 // flags beside it). Each flag can also be set by its ENVCTL_* variable (the
-// flag's name upper-cased, dashes as underscores: --known-hosts is
-// ENVCTL_KNOWN_HOSTS); a flag on the command line wins.
-//
-// Every command that reads the declared state uses it the same way:
-//
-//	type fooOptions struct{ Source sourceFlags; ... }
-//	o.Source.bind(cmd.Flags())                 // when building the command
-//
-//	// in RunE, once:
-//	d, err := o.Source.load(ctx, f, envName, settingsFlags, progress)
-//	// d.src is the Source, d.snap its snapshot, d.repo and d.env the
-//	// configuration and environment loaded from d.snap.Root.
-//
-// A continuous loop (sync, daemon) opens the source once and asks it again
-// each cycle; an unchanged Git remote costs one ref listing:
-//
-//	o.Source.refuseFile = true                 // daemon only: no file:// URLs
-//	src, err := o.Source.open(f)               // source.Source
-//	snap, err := src.Snapshot(ctx)             // each cycle
-//	d, err := o.Source.loadSnapshot(f, src, snap, envName, settingsFlags)
-//
-// Errors are typed (errs.Input for bad flags, refused trees, failed
-// signature checks and authentication; see internal/source/git), so exit.go
-// maps them without the caller looking.
+// flag's name upper-cased, dashes as underscores); a flag on the command
+// line wins. Every command that reads the declared state loads it through
+// load, which hands the opened source to the engine's loader.
 type sourceFlags struct {
 	URL                            string
 	Branch, Tag, Semver, Commit    string
@@ -152,6 +130,9 @@ func (s *sourceFlags) env(name string) string {
 // variables are let be: a CI job may set ENVCTL_CA_FILE for every step,
 // local or not.
 func (s *sourceFlags) gitOnly() string {
+	if s.fs == nil {
+		return ""
+	}
 	for _, name := range sourceFlagNames[1:] {
 		if f := s.fs.Lookup(name); f != nil && f.Changed {
 			return "--" + name
@@ -259,63 +240,29 @@ type stepper interface {
 	Step(name string) func(error)
 }
 
-// declared is the state a command works from: a snapshot of the source,
-// the configuration in it and one environment.
-type declared struct {
-	src  source.Source
-	snap *source.Snapshot
-	repo *config.Repo
-	env  *config.Environment
-}
-
-// load takes a snapshot of the source and loads the configuration and the
-// environment name ("" for the default one) from it, with the setting
-// overrides of settings. progress, when set, shows the fetch of a Git
-// source as a step.
-func (s *sourceFlags) load(ctx context.Context, f *Factory, name string, settings *pflag.FlagSet, progress stepper) (*declared, error) {
+// load opens the source and loads environment env ("" for the default
+// one) from it through the engine's loader, with the setting overrides of
+// settings, checking that components exist. progress, when set, shows the
+// fetch of a Git source as a step.
+func (s *sourceFlags) load(ctx context.Context, f *Factory, env string, settings *pflag.FlagSet, components []string, progress stepper) (*engine.Declared, error) {
 	src, err := s.open(f)
 	if err != nil {
 		return nil, err
 	}
-	start := time.Now()
-	_, remote := src.(*git.Source)
-	done := func(error) {}
-	if remote && progress != nil {
-		done = progress.Step("Fetching " + src.String())
+	lo := s.loadOptions(f, src, env, settings, components)
+	if progress != nil {
+		lo.OnFetch = progress.Step
 	}
-	snap, err := src.Snapshot(ctx)
-	done(err)
-	if err != nil {
-		return nil, err
-	}
-	f.Logger.Info("source ready", "source", src.String(), "revision", snap.Revision, "duration", time.Since(start).Round(time.Millisecond))
-	return s.loadSnapshot(f, src, snap, name, settings)
+	return engine.Load(ctx, lo)
 }
 
-// loadSnapshot loads the configuration and the environment name ("" for
-// the default one) from snap, a snapshot of src, with the setting
-// overrides of settings. A snapshot of a Git source that holds no
-// config.yaml is an input error naming --path and the revision.
-func (s *sourceFlags) loadSnapshot(f *Factory, src source.Source, snap *source.Snapshot, name string, settings *pflag.FlagSet) (*declared, error) {
-	d := &declared{src: src, snap: snap}
-	if _, remote := src.(*git.Source); remote {
-		if _, err := os.Stat(filepath.Join(snap.Root, config.FileName)); errors.Is(err, fs.ErrNotExist) {
-			where := "the repository's root"
-			if s.Path != "" {
-				where = fmt.Sprintf("--path %q", s.Path)
-			}
-			return nil, errs.Inputf("%s holds no %s at %s (%s)", where, config.FileName, snap.Revision, src)
-		}
+// loadOptions are the engine's options for loading env from src.
+func (s *sourceFlags) loadOptions(f *Factory, src source.Source, env string, settings *pflag.FlagSet, components []string) engine.LoadOptions {
+	return engine.LoadOptions{
+		Source:      src,
+		Environment: env,
+		Config:      config.LoadOptions{Flags: settings, LookupEnv: s.lookupEnv},
+		Components:  components,
+		Logger:      f.Logger,
 	}
-	var err error
-	if d.repo, err = config.Load(config.LoadOptions{Dir: snap.Root, NoSearch: true, Flags: settings, LookupEnv: s.lookupEnv}); err != nil {
-		return nil, err
-	}
-	if g, remote := src.(*git.Source); remote {
-		d.repo.DirName = g.DirName()
-	}
-	if d.env, err = d.repo.Environment(name); err != nil {
-		return nil, err
-	}
-	return d, nil
 }

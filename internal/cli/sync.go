@@ -8,6 +8,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/envctl/envctl/internal/cluster"
+	"github.com/envctl/envctl/internal/engine"
+	"github.com/envctl/envctl/internal/errs"
+	"github.com/envctl/envctl/internal/kube"
 	"github.com/envctl/envctl/internal/lease"
 )
 
@@ -84,25 +88,34 @@ the lock (within 10 seconds).`,
 
 func runSync(ctx context.Context, f *Factory, log *slog.Logger, o *syncOptions) error {
 	progress := newProgress(f)
-	d, err := o.Source.load(ctx, f, o.Env, o.Flags, progress)
+	d, err := o.Source.load(ctx, f, o.Env, o.Flags, nil, progress)
 	if err != nil {
 		progress.Close()
 		return err
 	}
-	env := d.env
-	client, _, err := ensureCluster(ctx, f, env, progress)
+	env := d.Env.Name()
+	t, err := cluster.Ensure(ctx, d.Env.ClusterName(), d.Env.Spec.Cluster, f.clusterOptions(), progress)
 	progress.Close()
 	if err != nil {
 		return err
 	}
-	lr := o.newLoopRun(env.Name(), "sync", d.src, client, log)
+	client, err := kube.New(t.Config)
+	if err != nil {
+		return errs.Cluster(err)
+	}
+	lr := o.newLoopRun(f, "sync", d, client, log)
+	// Another repository's environment of the same name: stop before the
+	// lock or the loop's record is touched.
+	if err := lr.runner.Loop.Engine.CheckOwner(ctx, engine.Request{Declared: d}); err != nil {
+		return err
+	}
 	lr.runner.Lease = lease.Options{
 		Wait: o.LockTimeout,
 		OnWait: func(holder string, since time.Time) {
 			fmt.Fprintf(f.Streams.ErrOut, "waiting for %s, who holds environment %s since %s (--lock-timeout %s)\n",
-				holderName(holder), env.Name(), since.Local().Format(time.DateTime), o.LockTimeout)
+				holderName(holder), env, since.Local().Format(time.DateTime), o.LockTimeout)
 		},
 	}
-	log.Info("syncing; stop with Ctrl-C", "environment", env.Name(), "source", d.src.String(), "revision", d.snap.Revision)
+	log.Info("syncing; stop with Ctrl-C", "environment", env, "source", d.Source.String(), "revision", d.Revision())
 	return lr.run(ctx, o.Listen)
 }

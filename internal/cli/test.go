@@ -2,28 +2,26 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/envctl/envctl/internal/cluster"
 	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/engine"
-	"github.com/envctl/envctl/internal/errs"
-	"github.com/envctl/envctl/internal/inventory"
-	"github.com/envctl/envctl/internal/render"
-	"github.com/envctl/envctl/internal/source"
+	"github.com/envctl/envctl/internal/kube"
 )
 
 // testOptions are the inputs of `envctl test`.
 type testOptions struct {
-	Env        string
-	Components []string
-	Timeout    time.Duration
-	Output     string
-	Cluster    clusterFlags
+	Env string
+	// Policy: the components whose tests run and each test's timeout.
+	Policy  engine.Policy
+	Output  string
+	Cluster clusterFlags
+	Source  sourceFlags
 }
 
 // testReport is what `envctl test -o json` prints.
@@ -31,16 +29,9 @@ type testReport struct {
 	Environment string `json:"environment"`
 	// Simulated says that the cluster runs no containers (the embedded
 	// cluster), so a test's outcome is simulated.
-	Simulated bool         `json:"simulated"`
-	Passed    bool         `json:"passed"`
-	Tests     []testResult `json:"tests"`
-}
-
-type testResult struct {
-	Component string `json:"component"`
-	Object    string `json:"object"`
-	Passed    bool   `json:"passed"`
-	Error     string `json:"error,omitempty"`
+	Simulated bool                `json:"simulated"`
+	Passed    bool                `json:"passed"`
+	Tests     []engine.TestResult `json:"tests"`
 }
 
 func newTestCmd(f *Factory) *cobra.Command {
@@ -75,90 +66,52 @@ failed, 4 a test timed out, 6 cluster error.`,
 			if err := checkOutput(o.Output, "text", "json"); err != nil {
 				return err
 			}
-			if o.Timeout <= 0 {
-				return usageError(fmt.Errorf("--timeout must be positive, not %s", o.Timeout))
+			if o.Policy.Timeout <= 0 {
+				return usageError(fmt.Errorf("--timeout must be positive, not %s", o.Policy.Timeout))
 			}
 			return runTest(cmd.Context(), f, o)
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringArrayVar(&o.Components, "component", nil, "run only this component's tests (repeatable)")
-	fl.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "time each test has to finish")
+	o.Policy.Timeout = 5 * time.Minute
+	bindPolicy(fl, &o.Policy, map[string]string{
+		flagComponent: "run only these components' tests (repeat or comma-separate)",
+		flagTimeout:   "time each test has to finish",
+	}, flagComponent, flagTimeout)
 	fl.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
 	o.Cluster.bind(fl)
+	o.Source.bind(fl)
 	return cmd
 }
 
 func runTest(ctx context.Context, f *Factory, o *testOptions) error {
-	repo, env, err := localEnvironment(f, o.Env)
+	d, err := o.Source.load(ctx, f, o.Env, nil, o.Policy.Components, nil)
 	if err != nil {
 		return err
 	}
-	target, err := connect(ctx, f, repo, env, o.Cluster)
+	t, client, err := connect(ctx, f, d.Env, o.Cluster)
 	if err != nil {
 		return err
 	}
-	prev, err := inventory.NewStore(target.client.Clientset).Load(ctx, env.Name())
-	if errors.Is(err, inventory.ErrNotFound) {
-		return errs.Inputf("environment %s is not up in cluster %s: bring it up with `envctl up %s` before testing it", env.Name(), target.clusterName, env.Name())
-	}
-	if err != nil {
-		return err
-	}
-	snap, err := source.Local(repo.Root)
-	if err != nil {
-		return err
-	}
-	caps, err := clusterCapabilities(ctx, target.client, env, o.Components)
-	if err != nil {
-		return err
-	}
-	res, err := render.Render(ctx, render.Options{
-		DecryptionKeyFile: f.Global.DecryptionKeyFile,
-		Source:            snap,
-		Environment:       env,
-		Settings:          repo.Config.Spec.Render,
-		Components:        o.Components,
-		Logger:            f.Logger,
-		Capabilities:      caps,
-		Installed:         prev.Has,
-	})
-	if err != nil {
-		return err
-	}
-
-	report := &testReport{Environment: env.Name(), Passed: true, Tests: []testResult{}}
-	report.Simulated = simulatedNodes(ctx, target)
+	report := &testReport{Environment: d.Env.Name(), Passed: true}
 	out := f.Streams.ErrOut
-	if report.Simulated {
+	if report.Simulated = simulatedNodes(ctx, t, client); report.Simulated {
 		fmt.Fprintln(out, "Note: pods are simulated on the embedded cluster: no container runs, and a test Pod passes once it is scheduled.")
 	}
-	runner := engine.NewHookRunner(target.client, repo.Config.Spec, f.Logger, nil)
-	var failed error
-	for _, c := range res.Components {
-		if !engine.HasHooks(c, render.Test) {
-			continue
+	tests, failed := f.engine(client, "", "").Test(ctx, engine.Request{Declared: d, Policy: o.Policy, OnEvent: func(e engine.Event) {
+		if e.Type != engine.HookDone {
+			return
 		}
-		hooks, err := runner.Run(ctx, c, render.Test, o.Timeout)
-		for _, h := range hooks {
-			tr := testResult{Component: c.Name, Object: h.Object, Passed: h.Error == "", Error: h.Error}
-			report.Tests = append(report.Tests, tr)
-			if tr.Passed {
-				fmt.Fprintf(out, "✓ %s: %s passed\n", c.Name, h.Object)
-			} else {
-				fmt.Fprintf(out, "✗ %s: %s failed: %s\n", c.Name, h.Object, h.Error)
-			}
+		if e.Err == nil {
+			fmt.Fprintf(out, "✓ %s: %s passed\n", e.Component, e.Object)
+		} else {
+			fmt.Fprintf(out, "✗ %s: %s failed: %s\n", e.Component, e.Object, firstLine(e.Err.Error()))
 		}
-		if err != nil {
-			report.Passed = false
-			if failed == nil {
-				failed = fmt.Errorf("component %s: %w", c.Name, err)
-			}
-			if ctx.Err() != nil {
-				break
-			}
-		}
+	}})
+	if tests == nil && failed != nil {
+		return failed
 	}
+	report.Tests, report.Passed = tests, failed == nil
 	if o.Output == "json" {
 		if err := writeJSON(f.Streams.Out, report); err != nil {
 			return err
@@ -170,29 +123,22 @@ func runTest(ctx context.Context, f *Factory, o *testOptions) error {
 				passed++
 			}
 		}
-		switch {
-		case len(report.Tests) == 0:
-			fmt.Fprintf(f.Streams.Out, "Environment %s has no chart tests.\n", env.Name())
-		default:
-			fmt.Fprintf(f.Streams.Out, "Environment %s: %d of %s passed.\n", env.Name(), passed, plural(len(report.Tests), "test"))
+		if len(report.Tests) == 0 {
+			fmt.Fprintf(f.Streams.Out, "Environment %s has no chart tests.\n", d.Env.Name())
+		} else {
+			fmt.Fprintf(f.Streams.Out, "Environment %s: %d of %s passed.\n", d.Env.Name(), passed, plural(len(report.Tests), "test"))
 		}
 	}
-	if failed != nil {
-		if errs.KindOf(failed) == errs.KindUnknown {
-			failed = errs.Unhealthy(failed)
-		}
-		return fmt.Errorf("environment %s: a test failed: %w", env.Name(), failed)
-	}
-	return nil
+	return failed
 }
 
 // simulatedNodes says whether the cluster is envctl's embedded one, whose
 // nodes are simulated and run no container: its nodes carry the
 // envctl.dev/simulated label, however the cluster was reached.
-func simulatedNodes(ctx context.Context, target *envTarget) bool {
-	if target.provider != nil && target.provider.Name() == config.ProviderEmbedded {
+func simulatedNodes(ctx context.Context, t *cluster.Target, client *kube.Client) bool {
+	if t.ProviderName() == config.ProviderEmbedded {
 		return true
 	}
-	nodes, err := target.client.Clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: "envctl.dev/simulated", Limit: 1})
+	nodes, err := client.Clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: "envctl.dev/simulated", Limit: 1})
 	return err == nil && len(nodes.Items) > 0
 }

@@ -7,10 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/envctl/envctl/internal/cluster"
-	"github.com/envctl/envctl/internal/cluster/kubeconfig"
-	"github.com/envctl/envctl/internal/config"
-	"github.com/envctl/envctl/internal/errs"
-	"github.com/envctl/envctl/internal/kube"
 )
 
 // upOptions are the inputs of `envctl up`.
@@ -69,67 +65,22 @@ Exit codes: 0 converged, 2 bad input, 3 unhealthy, 4 timeout, 5 conflict,
 
 func runUp(ctx context.Context, f *Factory, o *upOptions) error {
 	progress := newProgress(f)
+	defer progress.Close()
 	d, err := o.load(ctx, f, progress)
 	if err != nil {
-		progress.Close()
 		return err
 	}
-	client, cl, err := ensureCluster(ctx, f, d.env, progress)
+	t, err := cluster.Ensure(ctx, d.Env.ClusterName(), d.Env.Spec.Cluster, f.clusterOptions(), progress)
 	if err != nil {
-		progress.Close()
 		return err
 	}
-	res, err := reconcile(ctx, f, &o.reconcileOptions, d, client, cl, progress)
+	cl := clusterInfo{Name: t.Name, Provider: t.ProviderName(), Created: t.Created, Context: t.Kubeconfig.Context, CurrentContext: t.Kubeconfig.Current}
+	res, err := reconcile(ctx, f, &o.reconcileOptions, d, t, cl, progress)
 	if res != nil && o.Output == "text" && cl.Context != "" {
 		fmt.Fprintf(f.Streams.Out, "reach the cluster with: kubectl --context %s get pods -A\n", cl.Context)
-		if hint := useContextHint(cl.written); hint != "" {
+		if hint := useContextHint(t.Kubeconfig); hint != "" {
 			fmt.Fprintln(f.Streams.Out, hint)
 		}
 	}
 	return err
-}
-
-// ensureCluster makes sure the environment's cluster exists, creating it
-// when it does not, writes its context into the user's kubeconfig (current
-// when the kubeconfig has no current context, as cluster create does), and
-// returns a client for it.
-func ensureCluster(ctx context.Context, f *Factory, env *config.Environment, progress *progressView) (*kube.Client, clusterInfo, error) {
-	spec := env.Spec.Cluster
-	name := env.ClusterName()
-	opts := cluster.Options{Logger: f.Logger}
-	if spec.Existing != nil {
-		opts.Existing = &cluster.ExistingTarget{Name: name, ExistingSpec: *spec.Existing}
-	}
-	sel, err := cluster.Select(ctx, spec.Provider, name, opts)
-	if err != nil {
-		return nil, clusterInfo{}, err
-	}
-	p := sel.Provider
-	cl := clusterInfo{Name: name, Provider: p.Name()}
-	if sel.Reason != "" {
-		progress.Note("cluster %s: provider %s (%s)", name, p.Name(), sel.Reason)
-	} else {
-		progress.Note("cluster %s: provider %s", name, p.Name())
-	}
-	existed, err := p.Exists(ctx, name)
-	if err != nil {
-		return nil, cl, errs.Cluster(fmt.Errorf("cluster %s: %w", name, err))
-	}
-	cl.Created = !existed
-	if _, err := p.Ensure(ctx, cluster.Spec{Name: name, Cluster: spec, Progress: progress}); err != nil {
-		return nil, cl, fmt.Errorf("cluster %s: %w", name, err)
-	}
-	if cl.written, err = cluster.WriteKubeconfig(ctx, p, name, kubeconfig.WriteOptions{Current: kubeconfig.CurrentIfUnset}); err != nil {
-		return nil, cl, fmt.Errorf("cluster %s: write kubeconfig: %w", name, err)
-	}
-	cl.Context, cl.CurrentContext = cl.written.Context, cl.written.Current
-	cfg, err := p.RESTConfig(ctx, name)
-	if err != nil {
-		return nil, cl, fmt.Errorf("cluster %s: %w", name, err)
-	}
-	client, err := kube.New(cfg)
-	if err != nil {
-		return nil, cl, errs.Cluster(fmt.Errorf("cluster %s: %w", name, err))
-	}
-	return client, cl, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/health"
 	"github.com/envctl/envctl/internal/inventory"
+	"github.com/envctl/envctl/internal/object"
 	"github.com/envctl/envctl/internal/prune"
 )
 
@@ -146,8 +147,8 @@ func TestUpHelp(t *testing.T) {
 }
 
 func sampleResult() *engine.Result {
-	ref := func(group, kind, ns, name string) inventory.Ref {
-		return inventory.Ref{Group: group, Version: "v1", Kind: kind, Namespace: ns, Name: name}
+	ref := func(group, kind, ns, name string) object.Ref {
+		return object.Ref{Group: group, Version: "v1", Kind: kind, Namespace: ns, Name: name}
 	}
 	return &engine.Result{
 		Environment: "ci",
@@ -199,7 +200,7 @@ func TestProgressPlain(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
 	pending := []health.ObjectStatus{{
-		Ref:    inventory.Ref{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "ml", Name: "web"},
+		Ref:    object.Ref{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "ml", Name: "web"},
 		Status: kstatus.InProgressStatus, Message: "Available: 0/2",
 	}}
 	events := []engine.Event{

@@ -13,7 +13,7 @@ import (
 	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/tools/cache"
 
-	"github.com/envctl/envctl/internal/inventory"
+	"github.com/envctl/envctl/internal/object"
 )
 
 // Kind is one kind to watch: its resource and its group and kind, which
@@ -26,7 +26,7 @@ type Kind struct {
 // Event is a change the watch saw: Key's object was added, changed or
 // removed (or lost the environment's label) at At.
 type Event struct {
-	Key inventory.Key
+	Key object.Key
 	At  time.Time
 }
 
@@ -93,7 +93,7 @@ func (w *Watcher) start(k Kind) *kindWatch {
 		if !ok {
 			return
 		}
-		w.onEvent(Event{Key: inventory.Key{Group: k.GroupKind.Group, Kind: k.GroupKind.Kind, Namespace: m.Namespace, Name: m.Name}, At: time.Now()})
+		w.onEvent(Event{Key: object.Key{Group: k.GroupKind.Group, Kind: k.GroupKind.Kind, Namespace: m.Namespace, Name: m.Name}, At: time.Now()})
 	}
 	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    report,
@@ -151,7 +151,7 @@ func (w *Watcher) Synced() bool {
 // Get returns the cached metadata of the object with key k. watched is
 // false when k's kind is not watched or not yet synced, in which case the
 // cache cannot tell a missing object from an unknown one.
-func (w *Watcher) Get(k inventory.Key) (obj *metav1.PartialObjectMetadata, watched bool) {
+func (w *Watcher) Get(k object.Key) (obj *metav1.PartialObjectMetadata, watched bool) {
 	w.mu.Lock()
 	kw := w.kinds[schema.GroupKind{Group: k.Group, Kind: k.Kind}]
 	w.mu.Unlock()

@@ -13,7 +13,9 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/envctl/envctl/internal/config"
+	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/kube"
+	"github.com/envctl/envctl/internal/ownership"
 	"github.com/envctl/envctl/internal/render"
 )
 
@@ -34,9 +36,9 @@ func generate(env, prefix string) []*unstructured.Unstructured {
 	var out []*unstructured.Unstructured
 	label := func(u *unstructured.Unstructured) *unstructured.Unstructured {
 		u.SetLabels(map[string]string{
-			render.LabelManagedBy:   render.ManagedByValue,
-			render.LabelEnvironment: env,
-			render.LabelComponent:   "bench",
+			ownership.LabelManagedBy:   ownership.ManagedByValue,
+			ownership.LabelEnvironment: env,
+			ownership.LabelComponent:   "bench",
 		})
 		return u
 	}
@@ -82,17 +84,17 @@ func generate(env, prefix string) []*unstructured.Unstructured {
 	return out
 }
 
-func benchOptions(b testing.TB, client *kube.Client, env string, objs []*unstructured.Unstructured) Options {
+func benchOptions(b testing.TB, client *kube.Client, env string, objs []*unstructured.Unstructured) runOptions {
 	b.Helper()
-	return Options{
+	return runOptions{
 		Environment: &config.Environment{Metadata: config.Metadata{Name: env}, Spec: config.EnvironmentSpec{Components: []config.Component{{Name: "bench"}}}},
 		Settings:    config.DefaultSettings(),
 		Revision:    "bench",
-		Render: func(context.Context) (*render.Result, error) {
+		Render: func(context.Context, *inventory.Inventory) (*render.Result, error) {
 			return &render.Result{Environment: env, Components: []*render.Component{{Name: "bench", Objects: objs}}}, nil
 		},
-		Client:  client,
-		Timeout: 3 * time.Minute,
+		Client: client,
+		Policy: Policy{Timeout: 3 * time.Minute},
 	}
 }
 
@@ -170,7 +172,7 @@ func BenchmarkFirstApply1000(b *testing.B) {
 		before := counter.Snapshot()
 		w.start()
 		b.StartTimer()
-		res, err := Reconcile(context.Background(), opts)
+		res, err := reconcile(context.Background(), opts)
 		b.StopTimer()
 		w.stop()
 		if err != nil {
@@ -198,7 +200,7 @@ func BenchmarkNoOpReconcile1000(b *testing.B) {
 	prefix := fmt.Sprintf("bn%d", id)
 	objs := generate(env, prefix)
 	opts := benchOptions(b, client, env, objs)
-	if _, err := Reconcile(context.Background(), opts); err != nil {
+	if _, err := reconcile(context.Background(), opts); err != nil {
 		b.Fatalf("setup: %v", err)
 	}
 	b.Cleanup(func() { deleteNamespaces(b, client, prefix) })
@@ -208,7 +210,7 @@ func BenchmarkNoOpReconcile1000(b *testing.B) {
 		b.StopTimer()
 		w.start()
 		b.StartTimer()
-		res, err := Reconcile(context.Background(), opts)
+		res, err := reconcile(context.Background(), opts)
 		b.StopTimer()
 		w.stop()
 		b.StartTimer()

@@ -17,7 +17,6 @@ import (
 	"github.com/envctl/envctl/internal/cluster/embedded"
 	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/kube"
-	"github.com/envctl/envctl/internal/render"
 	"github.com/envctl/envctl/internal/source"
 )
 
@@ -38,14 +37,20 @@ func upCIChild() int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	repo, err := config.Load(config.LoadOptions{Dir: filepath.Join("..", ".."), LookupEnv: func(string) (string, bool) { return "", false }})
+	root := filepath.Join("..", "..")
+	snap, err := source.Local(root)
 	if err != nil {
 		return fail(err)
 	}
-	env, err := repo.Environment("ci")
+	d, err := LoadSnapshot(snap, LoadOptions{
+		Source:      source.Dir{Path: root},
+		Environment: "ci",
+		Config:      config.LoadOptions{LookupEnv: func(string) (string, bool) { return "", false }},
+	})
 	if err != nil {
 		return fail(err)
 	}
+	env := d.Env
 	var nodes []config.NodePool
 	if env.Spec.Cluster.Embedded != nil {
 		nodes = env.Spec.Cluster.Embedded.Nodes
@@ -71,19 +76,7 @@ func upCIChild() int {
 	if err != nil {
 		return fail(err)
 	}
-	snap, err := source.Local(repo.Root)
-	if err != nil {
-		return fail(err)
-	}
-	_, err = Reconcile(ctx, Options{
-		Environment: env,
-		Settings:    repo.Config.Spec,
-		Revision:    snap.Revision,
-		Render: func(ctx context.Context) (*render.Result, error) {
-			return render.Render(ctx, render.Options{Source: snap, Environment: env, Settings: repo.Config.Spec.Render})
-		},
-		Client: client,
-	})
+	_, err = New(Config{Client: client}).Reconcile(ctx, Request{Declared: d})
 	if err != nil {
 		return fail(err)
 	}

@@ -4,16 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/envctl/envctl/internal/apply"
 	"github.com/envctl/envctl/internal/health"
 	"github.com/envctl/envctl/internal/inventory"
+	"github.com/envctl/envctl/internal/object"
+	"github.com/envctl/envctl/internal/ownership"
 	"github.com/envctl/envctl/internal/render"
 	"github.com/envctl/envctl/internal/testhook"
 )
@@ -39,7 +39,7 @@ func (r *run) applyComponents(ctx context.Context, rendered *render.Result, prev
 	for _, c := range comps {
 		inRun[c.Name] = true
 	}
-	previous := map[inventory.Key]apply.Recorded{}
+	previous := map[object.Key]apply.Recorded{}
 	if prev != nil {
 		for _, e := range prev.Entries {
 			previous[e.Key()] = apply.Recorded{Digest: e.Digest, Fields: e.Fields}
@@ -157,7 +157,7 @@ func joinComma(items []string) string {
 }
 
 // component runs one component: pre hooks, apply, health, post hooks.
-func (r *run) component(ctx context.Context, c *render.Component, prev *inventory.Inventory, previous map[inventory.Key]apply.Recorded, live *apply.Live) ComponentResult {
+func (r *run) component(ctx context.Context, c *render.Component, prev *inventory.Inventory, previous map[object.Key]apply.Recorded, live *apply.Live) ComponentResult {
 	start := time.Now()
 	res := ComponentResult{Name: c.Name}
 	r.emit(Event{Type: ComponentStarted, Component: c.Name, Objects: len(c.Objects), Message: plural(len(c.Objects), "object")})
@@ -173,7 +173,7 @@ func (r *run) component(ctx context.Context, c *render.Component, prev *inventor
 		return res
 	}
 
-	upgrade := hadComponent(prev, c.Name)
+	upgrade := prev.Has(c.Name)
 	pre, post := render.PreInstall, render.PostInstall
 	if upgrade {
 		pre, post = render.PreUpgrade, render.PostUpgrade
@@ -239,18 +239,6 @@ func (r *run) component(ctx context.Context, c *render.Component, prev *inventor
 	return finish(state, nil)
 }
 
-// hadComponent says whether the previous inventory holds the component,
-// which makes this run an upgrade of it in Helm's terms.
-func hadComponent(prev *inventory.Inventory, name string) bool {
-	if prev == nil {
-		return false
-	}
-	if slices.Contains(prev.Components, name) {
-		return true
-	}
-	return len(prev.ComponentEntries(name)) > 0
-}
-
 // timeout is the component's health timeout: --timeout, then the
 // component's own, then apply.timeout.
 func (r *run) timeout(component string) time.Duration {
@@ -276,14 +264,11 @@ func (r *run) waitFor(component string) bool {
 
 // liveSelector finds the live objects of every environment: the apply reads
 // them all, so that it sees an object another environment owns.
-var liveSelector = render.LabelEnvironment
+const liveSelector = ownership.AnyEnvironment
 
 // selector finds the live objects of one component of this environment.
 func (r *run) selector(component string) string {
-	return labels.SelectorFromSet(labels.Set{
-		render.LabelEnvironment: r.env,
-		render.LabelComponent:   component,
-	}).String()
+	return ownership.Component(r.env, component)
 }
 
 func countChanges(cs *apply.ChangeSet) Counts {

@@ -14,6 +14,7 @@ import (
 	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/inventory"
+	"github.com/envctl/envctl/internal/object"
 	"github.com/envctl/envctl/internal/prune"
 	"github.com/envctl/envctl/internal/render"
 )
@@ -21,7 +22,7 @@ import (
 // testRun is a run without a cluster, for the logic that needs none.
 func testRun(env string) *run {
 	e := &config.Environment{Metadata: config.Metadata{Name: env}}
-	return &run{opts: Options{Environment: e}, env: env, result: &Result{Environment: env}}
+	return &run{opts: runOptions{Environment: e}, env: env, result: &Result{Environment: env}}
 }
 
 func TestSchedulingSkipsDependentsOnly(t *testing.T) {
@@ -37,7 +38,7 @@ func TestSchedulingSkipsDependentsOnly(t *testing.T) {
 	cStarted := make(chan struct{})
 	var events []Event
 	r.opts.OnEvent = func(e Event) { events = append(events, e) }
-	r.runComponent = func(ctx context.Context, c *render.Component, _ *inventory.Inventory, _ map[inventory.Key]apply.Recorded, _ *apply.Live) ComponentResult {
+	r.runComponent = func(ctx context.Context, c *render.Component, _ *inventory.Inventory, _ map[object.Key]apply.Recorded, _ *apply.Live) ComponentResult {
 		switch c.Name {
 		case "a":
 			// a fails, but only after c has started: independent components
@@ -91,7 +92,7 @@ func TestSchedulingSkipsDependentsOnly(t *testing.T) {
 }
 
 func entry(component, kind, name, digest string) inventory.Entry {
-	return inventory.Entry{Ref: inventory.Ref{Version: "v1", Kind: kind, Namespace: "ml", Name: name}, Component: component, Digest: digest, Fields: "f-" + digest}
+	return inventory.Entry{Ref: object.Ref{Version: "v1", Kind: kind, Namespace: "ml", Name: name}, Component: component, Digest: digest, Fields: "f-" + digest}
 }
 
 func change(e inventory.Entry, a apply.Action) apply.Change {
@@ -270,7 +271,7 @@ func TestErrorMessage(t *testing.T) {
 
 func TestUnchangedInventory(t *testing.T) {
 	entry := func(name, digest string) inventory.Entry {
-		return inventory.Entry{Ref: inventory.Ref{Version: "v1", Kind: "ConfigMap", Namespace: "ml", Name: name}, Component: "platform", Digest: digest, Fields: "f"}
+		return inventory.Entry{Ref: object.Ref{Version: "v1", Kind: "ConfigMap", Namespace: "ml", Name: name}, Component: "platform", Digest: digest, Fields: "f"}
 	}
 	prev := &inventory.Inventory{
 		Environment: "ci", Revision: "abc", AppliedAt: time.Unix(100, 0),

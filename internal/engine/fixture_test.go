@@ -14,7 +14,9 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/envctl/envctl/internal/config"
+	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/kube"
+	"github.com/envctl/envctl/internal/ownership"
 	"github.com/envctl/envctl/internal/render"
 )
 
@@ -71,31 +73,31 @@ func (f *fixture) object(component, doc string) *unstructured.Unstructured {
 	if l == nil {
 		l = map[string]string{}
 	}
-	l[render.LabelManagedBy] = render.ManagedByValue
-	l[render.LabelEnvironment] = f.name
-	l[render.LabelComponent] = component
+	l[ownership.LabelManagedBy] = ownership.ManagedByValue
+	l[ownership.LabelEnvironment] = f.name
+	l[ownership.LabelComponent] = component
 	u.SetLabels(l)
 	return u
 }
 
 // reconcile runs the engine on the current render and returns the result,
 // the error and the requests it made.
-func (f *fixture) reconcile(edit ...func(*Options)) (*Result, error, kube.Snapshot) {
+func (f *fixture) reconcile(edit ...func(*runOptions)) (*Result, error, kube.Snapshot) {
 	f.t.Helper()
 	env := &config.Environment{Metadata: config.Metadata{Name: f.name}}
 	for _, c := range f.comps {
 		env.Spec.Components = append(env.Spec.Components, config.Component{Name: c.Name, DependsOn: c.DependsOn})
 	}
 	comps := append([]*render.Component(nil), f.comps...)
-	opts := Options{
+	opts := runOptions{
 		Environment: env,
 		Settings:    config.DefaultSettings(),
 		Revision:    "test",
-		Render: func(context.Context) (*render.Result, error) {
+		Render: func(context.Context, *inventory.Inventory) (*render.Result, error) {
 			return &render.Result{Environment: f.name, Components: comps}, nil
 		},
 		Client:  f.client,
-		Timeout: 60 * time.Second,
+		Policy:  Policy{Timeout: 60 * time.Second},
 		OnEvent: func(e Event) { f.events = append(f.events, e) },
 	}
 	for _, e := range edit {
@@ -105,7 +107,7 @@ func (f *fixture) reconcile(edit ...func(*Options)) (*Result, error, kube.Snapsh
 	before := f.counter.Snapshot()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	res, err := Reconcile(ctx, opts)
+	res, err := reconcile(ctx, opts)
 	return res, err, f.counter.Snapshot().Sub(before)
 }
 

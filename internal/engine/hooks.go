@@ -11,7 +11,7 @@ import (
 
 	"github.com/envctl/envctl/internal/apply"
 	"github.com/envctl/envctl/internal/health"
-	"github.com/envctl/envctl/internal/inventory"
+	"github.com/envctl/envctl/internal/object"
 	"github.com/envctl/envctl/internal/render"
 )
 
@@ -27,7 +27,7 @@ func hooksFor(c *render.Component, phase render.HookPhase) []*render.Hook {
 	slices.SortStableFunc(out, func(a, b *render.Hook) int {
 		return cmp.Or(
 			cmp.Compare(a.Weight, b.Weight),
-			render.CompareObjects(a.Object, b.Object),
+			object.Compare(a.Object, b.Object),
 		)
 	})
 	return out
@@ -50,7 +50,7 @@ func hasPolicy(h *render.Hook, p string) bool {
 // run's before-hook-creation.
 func (r *run) runHooks(ctx context.Context, c *render.Component, phase render.HookPhase, timeout time.Duration, res *ComponentResult) error {
 	for _, h := range hooksFor(c, phase) {
-		name := inventory.RefOf(h.Object).String()
+		name := object.RefOf(h.Object).String()
 		r.emit(Event{Type: HookStarted, Component: c.Name, Object: name, Message: string(phase)})
 		hr, err := r.runHook(ctx, h, timeout)
 		hr.Object, hr.Phase = name, string(phase)
@@ -88,7 +88,7 @@ func (r *run) runHook(ctx context.Context, h *render.Hook, timeout time.Duration
 	}
 	if hasPolicy(h, policy) {
 		if err := r.applier.Delete(ctx, h.Object, apply.DeleteOptions{}); err != nil {
-			r.log.Warn("could not delete hook after it ran", "hook", inventory.RefOf(h.Object).String(), "err", err)
+			r.log.Warn("could not delete hook after it ran", "hook", object.RefOf(h.Object).String(), "err", err)
 		} else {
 			hr.Deleted = true
 		}

@@ -140,7 +140,7 @@ func TestJobHookRunsToCompletion(t *testing.T) {
 	// it ready as soon as it started.
 	var succeededAtDone int32 = -1
 	var mainAppliedBeforeHookDone bool
-	_, err, _ := f.reconcile(func(o *Options) {
+	_, err, _ := f.reconcile(func(o *runOptions) {
 		next := o.OnEvent
 		o.OnEvent = func(e Event) {
 			next(e)

@@ -181,7 +181,7 @@ func TestImmutableChangeFailsThenRecreates(t *testing.T) {
 		return `{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"migrate","namespace":"NS"},
 			"spec":{"suspend":true,"template":{"spec":{"restartPolicy":"Never","containers":[{"name":"m","image":"` + image + `"}]}}}}`
 	}
-	noWait := func(o *Options) { o.NoWait = true }
+	noWait := func(o *runOptions) { o.NoWait = true }
 	f.component("db", nil, job("migrate:1"))
 	if _, err, _ := f.reconcile(noWait); err != nil {
 		t.Fatal(err)
@@ -202,7 +202,7 @@ func TestImmutableChangeFailsThenRecreates(t *testing.T) {
 		}
 	}
 
-	res, err, _ := f.reconcile(noWait, func(o *Options) { o.ForceRecreate = true })
+	res, err, _ := f.reconcile(noWait, func(o *runOptions) { o.ForceRecreate = true })
 	if err != nil {
 		t.Fatalf("reconcile with ForceRecreate: %v", err)
 	}
@@ -255,7 +255,7 @@ func TestDriftIsReportedOrTakenBack(t *testing.T) {
 		}
 	}
 
-	res, err, _ := f.reconcile(func(o *Options) { o.ForceConflicts = true })
+	res, err, _ := f.reconcile(func(o *runOptions) { o.ForceConflicts = true })
 	if err != nil {
 		t.Fatalf("with force: %v", err)
 	}
@@ -276,7 +276,7 @@ func TestHealthReportsUnschedulablePod(t *testing.T) {
 	f := newFixture(t)
 	requireNodes(t, f)
 	f.component("serving", nil, deployment("model-server", 1, "1000"))
-	res, err, _ := f.reconcile(func(o *Options) { o.Timeout = 8 * time.Second })
+	res, err, _ := f.reconcile(func(o *runOptions) { o.Timeout = 8 * time.Second })
 	if errs.KindOf(err) != errs.KindTimeout {
 		t.Fatalf("error kind = %v, want timeout: %v", errs.KindOf(err), err)
 	}

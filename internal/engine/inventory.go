@@ -12,6 +12,7 @@ import (
 
 	"github.com/envctl/envctl/internal/apply"
 	"github.com/envctl/envctl/internal/inventory"
+	"github.com/envctl/envctl/internal/object"
 	"github.com/envctl/envctl/internal/prune"
 	"github.com/envctl/envctl/internal/render"
 )
@@ -73,6 +74,7 @@ func (r *run) saveInventory(ctx context.Context, prev *inventory.Inventory, prun
 	if unchangedInventory(prev, next) {
 		// What this run loaded is what it would store: the store's own
 		// unchanged check would cost a LIST to find the same.
+		r.result.Inventory = prev
 		return
 	}
 	// An interrupted run (Ctrl-C, a deadline) must still record what it
@@ -86,6 +88,7 @@ func (r *run) saveInventory(ctx context.Context, prev *inventory.Inventory, prun
 		return
 	}
 	r.result.InventorySaved = saved
+	r.result.Inventory = next
 	if saved {
 		r.emit(Event{Type: InventorySaved, Objects: len(next.Entries), Message: plural(len(next.Entries), "object")})
 	}
@@ -115,8 +118,8 @@ func (r *run) nextInventory(prev *inventory.Inventory, pruned *prune.Result) *in
 	if next.Repository == "" && prev != nil {
 		next.Repository = prev.Repository
 	}
-	byKey := map[inventory.Key]inventory.Entry{}
-	var order []inventory.Key
+	byKey := map[object.Key]inventory.Entry{}
+	var order []object.Key
 	put := func(e inventory.Entry) {
 		k := e.Key()
 		if _, ok := byKey[k]; !ok {
@@ -146,7 +149,7 @@ func (r *run) nextInventory(prev *inventory.Inventory, pruned *prune.Result) *in
 			}
 		}
 		// Entries not applied now: dropped only when prune dealt with them.
-		dealt := map[inventory.Key]bool{}
+		dealt := map[object.Key]bool{}
 		if pruned != nil && !pruned.Disabled && !pruned.DryRun {
 			for _, it := range pruned.Items {
 				if it.Outcome != prune.Failed && it.Outcome != prune.Held {
@@ -190,7 +193,7 @@ func (r *run) nextInventory(prev *inventory.Inventory, pruned *prune.Result) *in
 func (r *run) recordIntent(ctx context.Context, prev *inventory.Inventory, rendered *render.Result) error {
 	known := prev.Index()
 	if known == nil {
-		known = map[inventory.Key]inventory.Entry{}
+		known = map[object.Key]inventory.Entry{}
 	}
 	intent := &inventory.Inventory{Environment: r.env, Repository: r.opts.Repository, Entries: []inventory.Entry{}}
 	if prev != nil {
@@ -236,8 +239,8 @@ func (r *run) recordIntent(ctx context.Context, prev *inventory.Inventory, rende
 // it: "default" for a namespaced object without one, none for a
 // cluster-scoped object. A kind the cluster does not serve yet is taken as
 // rendered.
-func (r *run) normalizedRef(ctx context.Context, o *unstructured.Unstructured) inventory.Ref {
-	ref := inventory.RefOf(o)
+func (r *run) normalizedRef(ctx context.Context, o *unstructured.Unstructured) object.Ref {
+	ref := object.RefOf(o)
 	mapping, err := r.opts.Client.Mapper.Mapping(ctx, o.GroupVersionKind())
 	if err != nil {
 		return ref

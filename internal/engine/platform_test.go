@@ -10,7 +10,6 @@ import (
 
 	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/kube"
-	"github.com/envctl/envctl/internal/render"
 	"github.com/envctl/envctl/internal/source"
 )
 
@@ -24,32 +23,21 @@ func TestReconcileCIPlatform(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	repo, err := config.Load(config.LoadOptions{Dir: filepath.Join("..", ".."), LookupEnv: func(string) (string, bool) { return "", false }})
+	d, err := LoadSnapshot(mustLocal(t, filepath.Join("..", "..")), LoadOptions{
+		Source:      source.Dir{Path: filepath.Join("..", "..")},
+		Environment: "ci",
+		Config:      config.LoadOptions{LookupEnv: func(string) (string, bool) { return "", false }},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, err := repo.Environment("ci")
-	if err != nil {
-		t.Fatal(err)
-	}
-	snap, err := source.Local(repo.Root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := Options{
-		Environment: env,
-		Settings:    repo.Config.Spec,
-		Revision:    snap.Revision,
-		Render: func(ctx context.Context) (*render.Result, error) {
-			return render.Render(ctx, render.Options{Source: snap, Environment: env, Settings: repo.Config.Spec.Render})
-		},
-		Client: client,
-	}
+	eng := New(Config{Client: client})
+	req := Request{Declared: d}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
 	start := time.Now()
-	res, err := Reconcile(ctx, opts)
+	res, err := eng.Reconcile(ctx, req)
 	if err != nil {
 		t.Fatalf("first reconcile: %v", err)
 	}
@@ -70,7 +58,7 @@ func TestReconcileCIPlatform(t *testing.T) {
 	}
 
 	start = time.Now()
-	res, err = Reconcile(ctx, opts)
+	res, err = eng.Reconcile(ctx, req)
 	if err != nil {
 		t.Fatalf("second reconcile: %v", err)
 	}
@@ -96,4 +84,14 @@ func TestReconcileCIPlatform(t *testing.T) {
 			t.Errorf("second reconcile: component %s %s %+v", c.Name, c.State, c.Counts)
 		}
 	}
+}
+
+// mustLocal is the snapshot of a local directory.
+func mustLocal(t testing.TB, dir string) *source.Snapshot {
+	t.Helper()
+	snap, err := source.Local(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return snap
 }

@@ -5,7 +5,9 @@ import (
 	"fmt"
 
 	"github.com/envctl/envctl/internal/apply"
+	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/inventory"
+	"github.com/envctl/envctl/internal/object"
 	"github.com/envctl/envctl/internal/prune"
 	"github.com/envctl/envctl/internal/render"
 )
@@ -48,18 +50,15 @@ func (r *run) prune(ctx context.Context, prev *inventory.Inventory, rendered *re
 		ApplySucceeded: true,
 		Settings:       r.opts.Settings.Prune,
 		Force:          r.opts.ForcePrune,
-		Rendered:       map[string]int{},
-		Declared:       r.declared(),
+		Rendered:       renderedCounts(rendered),
+		Declared:       componentNames(r.opts.Environment),
 		OnItem: func(it prune.Item) {
 			r.emit(Event{Type: ObjectPruned, Component: it.Entry.Component, Object: it.Entry.Ref.String(), Action: string(it.Outcome), Message: it.Reason, Err: it.Err})
 		},
 		Logger: r.log,
 	}
-	for _, c := range rendered.Components {
-		opts.Rendered[c.Name] = len(c.Objects) + len(c.Hooks)
-	}
 	if len(r.opts.Components) > 0 && len(prune.Candidates(opts)) > 0 {
-		opts.Elsewhere, opts.ElsewhereUnknown = r.declaredElsewhere(ctx)
+		opts.Elsewhere, opts.ElsewhereUnknown = r.declaredElsewhere(ctx, prev)
 	}
 	if r.opts.NoWait {
 		r.result.HealthNotChecked = true
@@ -83,36 +82,51 @@ func (r *run) prune(ctx context.Context, prev *inventory.Inventory, rendered *re
 	return res
 }
 
-// declared lists the components the environment declares.
-func (r *run) declared() []string {
-	out := []string{}
-	for _, c := range r.opts.Environment.Spec.Components {
-		out = append(out, c.Name)
-	}
-	return out
-}
-
 // declaredElsewhere renders the components outside a --component run and
 // maps each object they declare to its component, so that prune never
 // deletes an object that moved to one of them. It reports true when they
 // could not be rendered: prune then holds every candidate.
-func (r *run) declaredElsewhere(ctx context.Context) (map[inventory.Key]string, bool) {
+func (r *run) declaredElsewhere(ctx context.Context, prev *inventory.Inventory) (map[object.Key]string, bool) {
 	if r.opts.RenderAll == nil {
 		return nil, true
 	}
-	all, err := r.opts.RenderAll(ctx)
+	all, err := r.opts.RenderAll(ctx, prev)
 	if err != nil {
 		r.log.Warn("could not render the components outside this run; prune holds every candidate", "err", err)
 		return nil, true
 	}
-	out := map[inventory.Key]string{}
+	return declaredOutside(all, func(name string) bool { return r.result.Component(name) != nil }), false
+}
+
+// declaredOutside maps each object that the components of all outside the
+// run (inRun says which are in it) declare to its component.
+func declaredOutside(all *render.Result, inRun func(component string) bool) map[object.Key]string {
+	out := map[object.Key]string{}
 	for _, c := range all.Components {
-		if r.result.Component(c.Name) != nil {
+		if inRun(c.Name) {
 			continue
 		}
 		for _, o := range c.Objects {
-			out[inventory.RefOf(o).Key()] = c.Name
+			out[object.RefOf(o).Key()] = c.Name
 		}
 	}
-	return out, false
+	return out
+}
+
+// renderedCounts counts the objects (hooks included) of each component.
+func renderedCounts(res *render.Result) map[string]int {
+	out := map[string]int{}
+	for _, c := range res.Components {
+		out[c.Name] = len(c.Objects) + len(c.Hooks)
+	}
+	return out
+}
+
+// componentNames lists the components the environment declares.
+func componentNames(env *config.Environment) []string {
+	out := []string{}
+	for _, c := range env.Spec.Components {
+		out = append(out, c.Name)
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/envctl/envctl/internal/apply"
 	"github.com/envctl/envctl/internal/health"
+	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/prune"
 )
 
@@ -46,6 +47,14 @@ type Result struct {
 	// not waited for (--no-wait).
 	HealthNotChecked bool          `json:"healthNotChecked,omitempty"`
 	Duration         time.Duration `json:"duration"`
+	// Warnings are what the run did not do as declared, such as webhooks
+	// the embedded cluster skips; each is said once.
+	Warnings []string `json:"warnings,omitempty"`
+	// Inventory is the inventory as the run left it; nil when it stopped
+	// before applying anything or could not save it.
+	Inventory *inventory.Inventory `json:"-"`
+	// Rendered is the render the run applied; nil when the render failed.
+	Rendered *Rendering `json:"-"`
 }
 
 // Component returns the result of the named component, or nil.

@@ -14,8 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
-	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/kube"
+	"github.com/envctl/envctl/internal/object"
 )
 
 // Checker waits for objects of one cluster.
@@ -76,7 +76,7 @@ type Condition struct {
 
 // ObjectStatus is the health of one object.
 type ObjectStatus struct {
-	Ref     inventory.Ref  `json:"ref"`
+	Ref     object.Ref     `json:"ref"`
 	Status  kstatus.Status `json:"status"`
 	Message string         `json:"message,omitempty"`
 	// Conditions are the object's abnormal conditions, for objects that are
@@ -154,7 +154,7 @@ func (e *NotReadyError) Error() string {
 
 // compute returns the status of obj as observed, in mode.
 func compute(obj *unstructured.Unstructured, mode Mode) ObjectStatus {
-	st := ObjectStatus{Ref: inventory.RefOf(obj)}
+	st := ObjectStatus{Ref: object.RefOf(obj)}
 	if mode == Complete {
 		if done, ok := completion(obj); ok {
 			st.Status, st.Message = done.Status, done.Message

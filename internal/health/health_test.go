@@ -12,7 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
-	"github.com/envctl/envctl/internal/inventory"
+	"github.com/envctl/envctl/internal/object"
 )
 
 func obj(apiVersion, kind string, status map[string]any) *unstructured.Unstructured {
@@ -96,7 +96,7 @@ func TestAbnormal(t *testing.T) {
 
 func TestObjectStatusString(t *testing.T) {
 	s := ObjectStatus{
-		Ref:        inventory.Ref{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "ml-serving", Name: "model-server"},
+		Ref:        object.Ref{Group: "apps", Version: "v1", Kind: "Deployment", Namespace: "ml-serving", Name: "model-server"},
 		Status:     kstatus.InProgressStatus,
 		Message:    "Available: 0/2",
 		Conditions: []Condition{{Type: "Available", Status: "False", Reason: "MinimumReplicasUnavailable", Message: "Deployment does not have minimum availability."}},

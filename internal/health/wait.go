@@ -17,7 +17,7 @@ import (
 	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	"github.com/envctl/envctl/internal/errs"
-	"github.com/envctl/envctl/internal/inventory"
+	"github.com/envctl/envctl/internal/object"
 )
 
 // Wait waits until every object in objs is ready in opts.Mode. The objects
@@ -129,7 +129,7 @@ func (w *waiter) refresh(ctx context.Context) error {
 			perKind[s.Ref.GroupVersionKind()]++
 		}
 	}
-	var listed []inventory.Ref
+	var listed []object.Ref
 	for _, i := range pending {
 		if ref := w.status[i].Ref; perKind[ref.GroupVersionKind()] > 1 {
 			listed = append(listed, ref)
@@ -140,7 +140,7 @@ func (w *waiter) refresh(ctx context.Context) error {
 		return err
 	}
 	// GET what the LIST did not return, one kind per goroutine.
-	toGet := map[schema.GroupVersionKind][]inventory.Ref{}
+	toGet := map[schema.GroupVersionKind][]object.Ref{}
 	for _, i := range pending {
 		if ref := w.status[i].Ref; found[ref.Key()] == nil {
 			toGet[ref.GroupVersionKind()] = append(toGet[ref.GroupVersionKind()], ref)
@@ -183,7 +183,7 @@ func (w *waiter) refresh(ctx context.Context) error {
 
 // get reads refs, all of kind gvk, one GET each; objects that do not exist,
 // or whose kind the cluster does not serve yet, are left out.
-func (w *waiter) get(ctx context.Context, gvk schema.GroupVersionKind, refs []inventory.Ref) (map[inventory.Key]*unstructured.Unstructured, error) {
+func (w *waiter) get(ctx context.Context, gvk schema.GroupVersionKind, refs []object.Ref) (map[object.Key]*unstructured.Unstructured, error) {
 	mapping, err := w.c.client.Mapper.Mapping(ctx, gvk)
 	if meta.IsNoMatchError(err) {
 		return nil, nil
@@ -192,7 +192,7 @@ func (w *waiter) get(ctx context.Context, gvk schema.GroupVersionKind, refs []in
 		return nil, errs.Cluster(fmt.Errorf("discover kind %s: %w", gvk, err))
 	}
 	res := w.c.client.Dynamic.Resource(mapping.Resource)
-	out := map[inventory.Key]*unstructured.Unstructured{}
+	out := map[object.Key]*unstructured.Unstructured{}
 	for _, ref := range refs {
 		var obj *unstructured.Unstructured
 		if mapping.Scope.Name() == meta.RESTScopeNameNamespace {

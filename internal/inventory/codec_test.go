@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/envctl/envctl/internal/errs"
+	"github.com/envctl/envctl/internal/object"
 )
 
 func sampleInventory(env string, n int) *Inventory {
@@ -22,7 +23,7 @@ func sampleInventory(env string, n int) *Inventory {
 	}
 	for i := range n {
 		inv.Entries = append(inv.Entries, Entry{
-			Ref:       Ref{Version: "v1", Kind: "ConfigMap", Namespace: fmt.Sprintf("ns-%d", i%10), Name: fmt.Sprintf("cm-%05d", i)},
+			Ref:       object.Ref{Version: "v1", Kind: "ConfigMap", Namespace: fmt.Sprintf("ns-%d", i%10), Name: fmt.Sprintf("cm-%05d", i)},
 			Component: inv.Components[i%2],
 			// Hashes are incompressible, like the real ones.
 			Digest: digest([]byte(fmt.Sprintf("d%d", i))),

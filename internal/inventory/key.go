@@ -10,7 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/envctl/envctl/internal/errs"
-	"github.com/envctl/envctl/internal/render"
+	"github.com/envctl/envctl/internal/ownership"
 )
 
 // KeySecret is the Secret, in envctl's namespace, that holds the key of the
@@ -55,7 +55,7 @@ func (s *Store) SecretKey(ctx context.Context, create bool) ([]byte, error) {
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      KeySecret,
 			Namespace: s.namespace(),
-			Labels:    map[string]string{render.LabelManagedBy: render.ManagedByValue},
+			Labels:    map[string]string{ownership.LabelManagedBy: ownership.ManagedByValue},
 		},
 		Type: corev1.SecretTypeOpaque,
 		Data: map[string][]byte{keyData: key},

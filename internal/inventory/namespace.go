@@ -11,7 +11,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/envctl/envctl/internal/errs"
-	"github.com/envctl/envctl/internal/render"
+	"github.com/envctl/envctl/internal/ownership"
 )
 
 // EnsureNamespace creates envctl's namespace (name, usually Namespace) if
@@ -23,7 +23,7 @@ import (
 func EnsureNamespace(ctx context.Context, client kubernetes.Interface, name string) error {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
 		Name:   name,
-		Labels: map[string]string{render.LabelManagedBy: render.ManagedByValue},
+		Labels: map[string]string{ownership.LabelManagedBy: ownership.ManagedByValue},
 	}}
 	namespaces := client.CoreV1().Namespaces()
 	_, err := namespaces.Create(ctx, ns, metav1.CreateOptions{})

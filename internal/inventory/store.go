@@ -13,7 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/envctl/envctl/internal/errs"
-	"github.com/envctl/envctl/internal/render"
+	"github.com/envctl/envctl/internal/ownership"
 	"github.com/envctl/envctl/internal/testhook"
 )
 
@@ -21,7 +21,7 @@ import (
 const Namespace = "envctl-system"
 
 // LabelInventory marks an inventory ConfigMap with its environment. The
-// inventory deliberately does not carry render.LabelEnvironment: it is not
+// inventory deliberately does not carry ownership.LabelEnvironment: it is not
 // declared state, so listing or pruning an environment's objects must never
 // find it.
 const LabelInventory = "envctl.dev/inventory"
@@ -183,7 +183,7 @@ func (s *Store) Delete(ctx context.Context, env string) error {
 	if err != nil {
 		return errs.Cluster(fmt.Errorf("get namespace %s: %w", s.namespace(), err))
 	}
-	if !render.ManagedByEnvctl(ns.Labels) || ns.DeletionTimestamp != nil {
+	if !ownership.ManagedByEnvctl(ns.Labels) || ns.DeletionTimestamp != nil {
 		// Someone else made the namespace (or it is already going): not ours to remove.
 		return nil
 	}
@@ -242,8 +242,8 @@ func (s *Store) shard(env string, i, n int, sum string, data []byte) *corev1.Con
 			Name:      shardName(env, i, sum),
 			Namespace: s.namespace(),
 			Labels: map[string]string{
-				render.LabelManagedBy: render.ManagedByValue,
-				LabelInventory:        env,
+				ownership.LabelManagedBy: ownership.ManagedByValue,
+				LabelInventory:           env,
 			},
 			Annotations: map[string]string{
 				annotationShard:  strconv.Itoa(i),

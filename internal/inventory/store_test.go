@@ -18,6 +18,7 @@ import (
 
 	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/kube"
+	"github.com/envctl/envctl/internal/object"
 	"github.com/envctl/envctl/internal/testenv"
 )
 
@@ -33,7 +34,7 @@ func makeInventory(env string, n int) *inventory.Inventory {
 	}
 	for i := range n {
 		inv.Entries = append(inv.Entries, inventory.Entry{
-			Ref:       inventory.Ref{Version: "v1", Kind: "ConfigMap", Namespace: fmt.Sprintf("ns-%d", i%10), Name: fmt.Sprintf("cm-%05d", i)},
+			Ref:       object.Ref{Version: "v1", Kind: "ConfigMap", Namespace: fmt.Sprintf("ns-%d", i%10), Name: fmt.Sprintf("cm-%05d", i)},
 			Component: inv.Components[i%2],
 			// SHA-256 hex hashes, as real entries carry; they barely compress.
 			Digest: hash("digest", i),

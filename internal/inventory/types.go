@@ -4,12 +4,10 @@
 package inventory
 
 import (
-	"cmp"
 	"slices"
 	"time"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
+	"github.com/envctl/envctl/internal/object"
 )
 
 // Inventory is what envctl last applied for one environment.
@@ -33,18 +31,9 @@ type Inventory struct {
 	Entries []Entry `json:"entries"`
 }
 
-// Ref identifies one object.
-type Ref struct {
-	Group     string `json:"group,omitempty"`
-	Version   string `json:"version,omitempty"`
-	Kind      string `json:"kind"`
-	Namespace string `json:"namespace,omitempty"`
-	Name      string `json:"name"`
-}
-
 // Entry is one applied object.
 type Entry struct {
-	Ref
+	object.Ref
 	Component string `json:"component"`
 	// Digest is a hash of the object as rendered (what envctl sent).
 	Digest string `json:"digest,omitempty"`
@@ -54,81 +43,17 @@ type Entry struct {
 	Fields string `json:"fields,omitempty"`
 }
 
-// Key is the identity of an object with the version left out: the same
-// object served at v1beta1 and v1 is one object, so an API version bump in
-// the manifests is an update, never a prune and a create.
-type Key struct {
-	Group     string
-	Kind      string
-	Namespace string
-	Name      string
-}
-
-// RefOf returns the Ref of obj.
-func RefOf(obj *unstructured.Unstructured) Ref {
-	gvk := obj.GroupVersionKind()
-	return Ref{
-		Group:     gvk.Group,
-		Version:   gvk.Version,
-		Kind:      gvk.Kind,
-		Namespace: obj.GetNamespace(),
-		Name:      obj.GetName(),
-	}
-}
-
-// Key returns r's version-independent identity.
-func (r Ref) Key() Key {
-	return Key{Group: r.Group, Kind: r.Kind, Namespace: r.Namespace, Name: r.Name}
-}
-
-// GroupVersionKind returns r's group, version and kind.
-func (r Ref) GroupVersionKind() schema.GroupVersionKind {
-	return schema.GroupVersionKind{Group: r.Group, Version: r.Version, Kind: r.Kind}
-}
-
-// String names the object the way messages do: "ConfigMap ml/model-config",
-// or "Namespace ml" for a cluster-scoped object.
-func (r Ref) String() string {
-	return r.Key().String()
-}
-
-// String names the object the way messages do; see Ref.String.
-func (k Key) String() string {
-	kind := k.Kind
-	if k.Group != "" {
-		// Kinds are not unique across groups (Event, Ingress); the group keeps
-		// the name unambiguous without the noise of a version.
-		kind += "." + k.Group
-	}
-	if k.Namespace == "" {
-		return kind + " " + k.Name
-	}
-	return kind + " " + k.Namespace + "/" + k.Name
-}
-
-// Compare orders refs by group, kind, namespace, name and then version, the
-// order of Inventory.Entries.
-func (r Ref) Compare(o Ref) int {
-	return cmp.Or(
-		cmp.Compare(r.Group, o.Group),
-		cmp.Compare(r.Kind, o.Kind),
-		cmp.Compare(r.Namespace, o.Namespace),
-		cmp.Compare(r.Name, o.Name),
-		cmp.Compare(r.Version, o.Version),
-	)
-}
-
 // Sort puts the entries in Ref order, the order Save stores them in.
 func (inv *Inventory) Sort() {
 	slices.SortFunc(inv.Entries, func(a, b Entry) int { return a.Compare(b.Ref) })
 }
 
 // Index maps each entry's Key to the entry.
-func (inv *Inventory) Index() map[Key]Entry {
+func (inv *Inventory) Index() map[object.Key]Entry {
 	if inv == nil {
 		return nil
 	}
-	m := make(map[Key]Entry, len(inv.Entries))
+	m := make(map[object.Key]Entry, len(inv.Entries))
 	for _, e := range inv.Entries {
 		m[e.Key()] = e
 	}
@@ -136,7 +61,7 @@ func (inv *Inventory) Index() map[Key]Entry {
 }
 
 // Lookup returns the entry for the object with key k.
-func (inv *Inventory) Lookup(k Key) (Entry, bool) {
+func (inv *Inventory) Lookup(k object.Key) (Entry, bool) {
 	if inv == nil {
 		return Entry{}, false
 	}

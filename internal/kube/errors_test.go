@@ -16,7 +16,7 @@ import (
 	"github.com/envctl/envctl/internal/errs"
 )
 
-func object(apiVersion, kind, ns, name string) *unstructured.Unstructured {
+func newObject(apiVersion, kind, ns, name string) *unstructured.Unstructured {
 	u := &unstructured.Unstructured{}
 	u.SetAPIVersion(apiVersion)
 	u.SetKind(kind)
@@ -26,10 +26,10 @@ func object(apiVersion, kind, ns, name string) *unstructured.Unstructured {
 }
 
 func TestClassify(t *testing.T) {
-	deploy := object("apps/v1", "Deployment", "ml", "model-server")
-	job := object("batch/v1", "Job", "ml", "migrate")
-	svc := object("v1", "Service", "ml", "api")
-	secret := object("v1", "Secret", "ml", "creds")
+	deploy := newObject("apps/v1", "Deployment", "ml", "model-server")
+	job := newObject("batch/v1", "Job", "ml", "migrate")
+	svc := newObject("v1", "Service", "ml", "api")
+	secret := newObject("v1", "Secret", "ml", "creds")
 	const canary = "s3cr3t-canary-value"
 
 	tests := []struct {
@@ -127,7 +127,7 @@ func TestClassifyCanceled(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 0)
 	defer cancel()
 	<-ctx.Done()
-	obj := object("v1", "ConfigMap", "ml", "c")
+	obj := newObject("v1", "ConfigMap", "ml", "c")
 	got := ClassifyError(ctx, "apply", Describe(obj), obj, ctx.Err())
 	if errs.KindOf(got) != errs.KindTimeout {
 		t.Errorf("kind = %v, want timeout", errs.KindOf(got))

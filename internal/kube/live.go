@@ -13,7 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/envctl/envctl/internal/errs"
-	"github.com/envctl/envctl/internal/inventory"
+	"github.com/envctl/envctl/internal/object"
 )
 
 // ListLive reads the live objects of the kinds of refs that carry
@@ -30,8 +30,8 @@ import (
 // (missing, or without the selector's labels) are absent from the map.
 //
 // An empty selector or no refs reads nothing and makes no request.
-func (c *Client) ListLive(ctx context.Context, refs []inventory.Ref, selector string) (map[inventory.Key]*unstructured.Unstructured, error) {
-	live := map[inventory.Key]*unstructured.Unstructured{}
+func (c *Client) ListLive(ctx context.Context, refs []object.Ref, selector string) (map[object.Key]*unstructured.Unstructured, error) {
+	live := map[object.Key]*unstructured.Unstructured{}
 	if selector == "" || len(refs) == 0 {
 		return live, nil
 	}
@@ -56,7 +56,7 @@ func (c *Client) ListLive(ctx context.Context, refs []inventory.Ref, selector st
 				return
 			}
 			for _, it := range items {
-				live[inventory.RefOf(it).Key()] = it
+				live[object.RefOf(it).Key()] = it
 			}
 		})
 	}
@@ -75,7 +75,7 @@ type kindToList struct {
 
 // kindsOf groups refs by the resource that serves them, so that two
 // versions of one kind cost one LIST.
-func (c *Client) kindsOf(ctx context.Context, refs []inventory.Ref) (map[schema.GroupVersionResource]*kindToList, error) {
+func (c *Client) kindsOf(ctx context.Context, refs []object.Ref) (map[schema.GroupVersionResource]*kindToList, error) {
 	kinds := map[schema.GroupVersionResource]*kindToList{}
 	mappings := map[schema.GroupVersionKind]*meta.RESTMapping{}
 	for _, r := range refs {

@@ -10,7 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/envctl/envctl/internal/inventory"
+	"github.com/envctl/envctl/internal/object"
 )
 
 // Annotations envctl reads or writes on the objects it manages.
@@ -27,7 +27,7 @@ const (
 )
 
 // Describe names obj for messages: "Deployment ml/model-server".
-func Describe(obj *unstructured.Unstructured) string { return inventory.RefOf(obj).String() }
+func Describe(obj *unstructured.Unstructured) string { return object.RefOf(obj).String() }
 
 // Digest fingerprints obj as rendered: the SHA-256 of its JSON (object keys
 // sorted, as encoding/json writes maps) without the digest annotation itself,

@@ -42,7 +42,7 @@ import (
 
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/inventory"
-	"github.com/envctl/envctl/internal/render"
+	"github.com/envctl/envctl/internal/ownership"
 )
 
 // Namespace is where the Leases live, next to the inventories.
@@ -58,7 +58,7 @@ const DefaultDuration = 15 * time.Second
 const Forever time.Duration = -1
 
 // LabelEnvironment marks a Lease with its environment, so that status can
-// list them. It is not render.LabelEnvironment: the Lease is not declared
+// list them. It is not ownership.LabelEnvironment: the Lease is not declared
 // state, and prune must never find it.
 const LabelEnvironment = "envctl.dev/lease"
 
@@ -261,7 +261,7 @@ func (a *acquirer) create(ctx context.Context) (*coordinationv1.Lease, error) {
 	l := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{
 		Name:      a.name,
 		Namespace: a.opts.Namespace,
-		Labels:    map[string]string{LabelEnvironment: a.env, render.LabelManagedBy: render.ManagedByValue},
+		Labels:    map[string]string{LabelEnvironment: a.env, ownership.LabelManagedBy: ownership.ManagedByValue},
 	}}
 	a.claim(l, "")
 	leases := a.client.CoordinationV1().Leases(a.opts.Namespace)

@@ -12,7 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 
-	"github.com/envctl/envctl/internal/inventory"
+	"github.com/envctl/envctl/internal/object"
 )
 
 // driftEvents is how many drift events one op of BenchmarkDriftCorrection
@@ -140,7 +140,7 @@ func BenchmarkNoOpResync1000(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		l.mu.Lock()
-		l.verified = map[inventory.Key]string{}
+		l.verified = map[object.Key]string{}
 		l.mu.Unlock()
 		if n := l.verifyAll(); n != 0 {
 			b.Fatalf("%d objects drifted in a converged environment", n)

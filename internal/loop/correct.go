@@ -13,9 +13,10 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/envctl/envctl/internal/apply"
 	"github.com/envctl/envctl/internal/drift"
-	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/kube"
+	"github.com/envctl/envctl/internal/object"
 )
 
 // failedCorrectionRetry spaces out the attempts at a correction that
@@ -42,7 +43,7 @@ func (l *Loop) verifyAll() int {
 	}
 	now := time.Now()
 	l.mu.Lock()
-	var drifted []inventory.Key
+	var drifted []object.Key
 	if l.cur != nil {
 		for key, o := range l.cur.objects {
 			exp, ok := l.expected[key]
@@ -89,14 +90,14 @@ func (l *Loop) work(ctx, inflight context.Context) {
 // correct handles one queued object: check it against how envctl left it
 // and, when it drifted, report it and (in correct mode, once its backoff
 // allows) apply it from the render.
-func (l *Loop) correct(ctx context.Context, key inventory.Key, it item) {
+func (l *Loop) correct(ctx context.Context, key object.Key, it item) {
 	l.writeMu.RLock()
 	defer l.writeMu.RUnlock()
 	if ctx.Err() != nil {
 		return
 	}
 	l.mu.Lock()
-	var o *object
+	var o *declaredObject
 	if l.cur != nil {
 		o = l.cur.objects[key]
 	}
@@ -174,14 +175,14 @@ func (l *Loop) correct(ctx context.Context, key inventory.Key, it item) {
 	fields := kube.FieldsHash(out, l.owner)
 	l.mu.Lock()
 	l.backoff.Corrected(key.String(), answered, delay)
-	l.expected[key] = drift.Expected{Digest: o.digest, Fields: fields, ResourceVersion: out.GetResourceVersion()}
+	l.expected[key] = drift.Expected{Digest: o.prep.Digest, Fields: fields, ResourceVersion: out.GetResourceVersion()}
 	l.verified[key] = out.GetResourceVersion()
 	delete(l.reported, key)
 	if l.inv != nil {
 		for i := range l.inv.Entries {
 			e := &l.inv.Entries[i]
-			if e.Key() == key && (e.Fields != fields || e.Digest != o.digest) {
-				e.Fields, e.Digest = fields, o.digest
+			if e.Key() == key && (e.Fields != fields || e.Digest != o.prep.Digest) {
+				e.Fields, e.Digest = fields, o.prep.Digest
 				l.invDirty = true
 			}
 		}
@@ -193,7 +194,7 @@ func (l *Loop) correct(ctx context.Context, key inventory.Key, it item) {
 	l.log.Info("drift corrected", "object", key.String(), "reason", string(v.Reason), "by", v.By, "latency", answered.Sub(it.first).Round(time.Millisecond))
 }
 
-func describe(key inventory.Key, v drift.Verdict) string {
+func describe(key object.Key, v drift.Verdict) string {
 	s := key.String() + " " + string(v.Reason)
 	if v.By != "" {
 		s += " by " + v.By
@@ -208,9 +209,9 @@ var errChanged = errors.New("object changed while being corrected")
 // reapply puts o back: when kubectl-like managers edited it, their fields
 // are first moved to envctl's manager (so the apply also removes what they
 // added), then o is applied with force, as its declared state is the truth.
-func (l *Loop) reapply(ctx context.Context, o *object, live *metav1.PartialObjectMetadata, v drift.Verdict) (*unstructured.Unstructured, error) {
+func (l *Loop) reapply(ctx context.Context, o *declaredObject, live *metav1.PartialObjectMetadata, v drift.Verdict) (*unstructured.Unstructured, error) {
 	if v.Reason == drift.Edited && live != nil {
-		entries, changed, err := drift.TakeOver(live.ManagedFields, l.owner, o.send.GetAPIVersion())
+		entries, changed, err := drift.TakeOver(live.ManagedFields, l.owner, o.prep.Desired.GetAPIVersion())
 		if err != nil {
 			return nil, fmt.Errorf("take over the fields of %s: %w", o.key, err)
 		}
@@ -220,26 +221,23 @@ func (l *Loop) reapply(ctx context.Context, o *object, live *metav1.PartialObjec
 			}
 		}
 	}
-	out, _, err := l.opts.Client.Apply(ctx, o.mapping, o.send, kube.ApplyOptions{FieldManager: l.owner, Force: true})
-	if err != nil {
-		return nil, kube.ClassifyError(ctx, "apply", o.key.String(), o.send, err)
-	}
-	return out, nil
+	out, _, err := l.writer.Write(ctx, o.prep, apply.WriteOptions{Force: true})
+	return out, err
 }
 
 // patchManagedFields replaces the object's managed fields, provided it is
 // still at version rv: a merge patch that carries the resource version is
 // refused with a conflict when the object changed since.
-func (l *Loop) patchManagedFields(ctx context.Context, o *object, rv string, entries []metav1.ManagedFieldsEntry) error {
+func (l *Loop) patchManagedFields(ctx context.Context, o *declaredObject, rv string, entries []metav1.ManagedFieldsEntry) error {
 	body, err := json.Marshal(map[string]any{
 		"metadata": map[string]any{"resourceVersion": rv, "managedFields": entries},
 	})
 	if err != nil {
 		return err
 	}
-	res := l.opts.Client.Dynamic.Resource(o.mapping.Resource)
+	res := l.client.Dynamic.Resource(o.prep.Mapping.Resource)
 	opts := metav1.PatchOptions{FieldManager: l.owner}
-	if o.mapping.Scope.Name() == meta.RESTScopeNameNamespace {
+	if o.prep.Mapping.Scope.Name() == meta.RESTScopeNameNamespace {
 		_, err = res.Namespace(o.key.Namespace).Patch(ctx, o.key.Name, types.MergePatchType, body, opts)
 	} else {
 		_, err = res.Patch(ctx, o.key.Name, types.MergePatchType, body, opts)

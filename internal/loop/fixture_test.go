@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/drift"
+	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/kube"
 	"github.com/envctl/envctl/internal/metrics"
 	"github.com/envctl/envctl/internal/source"
@@ -96,22 +96,14 @@ func (f *fixture) overlay(resources ...string) {
 func (f *fixture) options() Options {
 	return Options{
 		Environment: f.env,
-		Source:      source.Dir{Path: f.repo},
-		Load: func(snap *source.Snapshot) (*config.Repo, *config.Environment, error) {
-			repo, err := config.Load(config.LoadOptions{Dir: snap.Root})
-			if err != nil {
-				return nil, nil, err
-			}
-			env, err := repo.Environment(f.env)
-			return repo, env, err
-		},
-		Client:  f.client,
-		Mode:    "sync",
-		Holder:  "loop test " + f.t.Name(),
-		Resync:  time.Hour,
-		Drift:   drift.Correct,
-		Metrics: f.metrics,
-		Logger:  testLogger(f.t),
+		Load:        engine.LoadOptions{Source: source.Dir{Path: f.repo}, Environment: f.env},
+		Engine:      engine.New(engine.Config{Client: f.client}),
+		Mode:        "sync",
+		Holder:      "loop test " + f.t.Name(),
+		Resync:      time.Hour,
+		Drift:       drift.Correct,
+		Metrics:     f.metrics,
+		Logger:      testLogger(f.t),
 	}
 }
 

@@ -27,17 +27,16 @@ import (
 	"sync"
 	"time"
 
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/metadata"
 
 	"github.com/envctl/envctl/internal/apply"
-	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/drift"
 	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/kube"
 	"github.com/envctl/envctl/internal/metrics"
-	"github.com/envctl/envctl/internal/render"
+	"github.com/envctl/envctl/internal/object"
+	"github.com/envctl/envctl/internal/ownership"
 	"github.com/envctl/envctl/internal/source"
 	"github.com/envctl/envctl/internal/syncstate"
 )
@@ -66,14 +65,15 @@ const (
 type Options struct {
 	// Environment is the environment's name, as the commands resolved it.
 	Environment string
-	// Source yields the declared state.
-	Source source.Source
-	// Load reads the repository's configuration from a snapshot and returns
-	// the environment named Environment, with the command's setting
-	// overrides applied.
-	Load func(snap *source.Snapshot) (*config.Repo, *config.Environment, error)
-	// Client reaches the cluster.
-	Client *kube.Client
+	// Load says where the declared state comes from (its Source is asked
+	// for snapshots) and how each snapshot is loaded, overrides included.
+	Load engine.LoadOptions
+	// Engine renders and reconciles, on the cluster the loop keeps
+	// converged.
+	Engine *engine.Engine
+	// Policy is the driver's; with Drift Correct, conflicts are always
+	// forced.
+	Policy engine.Policy
 	// Mode is "sync" or "daemon", for the status record.
 	Mode string
 	// Holder names this process (lease.Identity).
@@ -86,14 +86,6 @@ type Options struct {
 	// Drift is what to do about drift.
 	Drift drift.Mode
 
-	// Timeout, NoPrune, ForceConflicts and ForceRecreate are passed to the
-	// engine as the flags of up are; with Drift Correct, conflicts are
-	// always forced.
-	Timeout        time.Duration
-	NoPrune        bool
-	ForceConflicts bool
-	ForceRecreate  bool
-
 	// Metrics receive the loop's instruments; nil makes a private set.
 	Metrics *metrics.Metrics
 	// OnEvent receives the progress of full reconciles.
@@ -101,11 +93,24 @@ type Options struct {
 	Logger  *slog.Logger
 }
 
+// source is where the loop's declared state comes from.
+func (o *Options) source() source.Source { return o.Load.Source }
+
+// policy is the policy of the loop's full reconciles. Correcting drift
+// means the declared state wins every field it declares: a full reconcile
+// takes fields from other managers as a drift correction does, or a
+// kubectl edit would fail it with a conflict until the correction came.
+func (o *Options) policy() engine.Policy {
+	p := o.Policy
+	p.ForceConflicts = p.ForceConflicts || o.Drift == drift.Correct
+	return p
+}
+
 // Loop keeps one environment converged while Run runs.
 type Loop struct {
 	opts    Options
 	env     string
-	owner   string
+	client  *kube.Client
 	log     *slog.Logger
 	m       *metrics.Metrics
 	records *syncstate.Store
@@ -120,12 +125,17 @@ type Loop struct {
 	// changed. Both coalesce.
 	sourceCh chan struct{}
 	filesCh  chan struct{}
+	// apisCh says the cluster's served APIs changed: charts render again.
+	apisCh chan struct{}
+	disc   discoveryWatch
+	// bg is the context of the work that lives as long as Run.
+	bg context.Context
 
 	mu       sync.Mutex
 	cur      *desired
-	expected map[inventory.Key]drift.Expected
-	verified map[inventory.Key]string
-	reported map[inventory.Key]string
+	expected map[object.Key]drift.Expected
+	verified map[object.Key]string
+	reported map[object.Key]string
 	backoff  *drift.Backoff
 	inv      *inventory.Inventory
 	invDirty bool
@@ -133,12 +143,16 @@ type Loop struct {
 	ready    bool
 	suspend  bool
 	statusCh chan struct{}
+	// writer is the object writer of the last run, which drift
+	// corrections write with; owner is its field manager.
+	writer *apply.Manager
+	owner  string
 }
 
 // New returns a Loop; Run starts it.
 func New(opts Options) (*Loop, error) {
-	if opts.Environment == "" || opts.Source == nil || opts.Load == nil || opts.Client == nil {
-		return nil, fmt.Errorf("loop: environment, source, loader and client are required")
+	if opts.Environment == "" || opts.Load.Source == nil || opts.Engine == nil || opts.Engine.Client() == nil {
+		return nil, fmt.Errorf("loop: environment, source and an engine with a cluster are required")
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -155,26 +169,31 @@ func New(opts Options) (*Loop, error) {
 	l := &Loop{
 		opts:     opts,
 		env:      opts.Environment,
+		client:   opts.Engine.Client(),
 		owner:    apply.DefaultFieldManager,
 		log:      opts.Logger.With("environment", opts.Environment),
 		m:        opts.Metrics,
-		records:  &syncstate.Store{Client: opts.Client.Clientset},
+		records:  &syncstate.Store{Client: opts.Engine.Client().Clientset},
 		queue:    newQueue(),
 		sourceCh: make(chan struct{}, 1),
 		filesCh:  make(chan struct{}, 1),
-		expected: map[inventory.Key]drift.Expected{},
-		verified: map[inventory.Key]string{},
-		reported: map[inventory.Key]string{},
+		apisCh:   make(chan struct{}, 1),
+		expected: map[object.Key]drift.Expected{},
+		verified: map[object.Key]string{},
+		reported: map[object.Key]string{},
 		backoff:  drift.NewBackoff(),
 		statusCh: make(chan struct{}, 1),
 	}
+	l.disc.changed = func() {
+		opts.Engine.RefreshCapabilities()
+		signal(l.apisCh)
+	}
 	if opts.Drift != drift.Off {
-		mc, err := metadata.NewForConfig(opts.Client.Config)
+		mc, err := metadata.NewForConfig(opts.Engine.Client().Config)
 		if err != nil {
 			return nil, fmt.Errorf("loop: metadata client: %w", err)
 		}
-		sel := labels.SelectorFromSet(labels.Set{render.LabelEnvironment: l.env}).String()
-		l.watcher = drift.NewWatcher(mc, sel, l.onWatchEvent, l.log)
+		l.watcher = drift.NewWatcher(mc, ownership.Environment(l.env), l.onWatchEvent, l.log)
 	}
 	return l, nil
 }
@@ -211,12 +230,13 @@ func signal(ch chan struct{}) {
 
 // Run reconciles until ctx ends, then stops within the shutdown grace:
 // the object in flight finishes or is cancelled, the inventory and the
-// status are saved. It returns nil after a stop by ctx, and an error only
-// when the loop cannot run at all.
+// status are saved. It returns nil after a stop by ctx, and an error when
+// the loop cannot run at all or must not go on (the environment was
+// applied from another repository).
 func (l *Loop) Run(ctx context.Context) error {
 	l.mu.Lock()
 	l.status = syncstate.Status{
-		Environment: l.env, Holder: l.opts.Holder, Mode: l.opts.Mode, Source: l.opts.Source.String(),
+		Environment: l.env, Holder: l.opts.Holder, Mode: l.opts.Mode, Source: l.opts.source().String(),
 		Since: time.Now().UTC(), Running: true, DriftMode: string(l.opts.Drift),
 	}
 	l.mu.Unlock()
@@ -225,6 +245,7 @@ func (l *Loop) Run(ctx context.Context) error {
 	// workers) that outlives it by the shutdown grace.
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
+	l.bg = bg
 	var wg sync.WaitGroup
 
 	requests, err := l.watchRecord(bg)
@@ -246,12 +267,14 @@ func (l *Loop) Run(ctx context.Context) error {
 	if !l.suspended() {
 		l.reconcileSource(ctx, r, true, first.Reconcile)
 	}
-	l.setReady(ctx)
+	if r.fatal == nil {
+		l.setReady(ctx)
+	}
 
 	poll := newTimer(l.nextPoll())
 	resync := time.NewTicker(l.opts.Resync)
 	defer resync.Stop()
-	for ctx.Err() == nil {
+	for ctx.Err() == nil && r.fatal == nil {
 		select {
 		case <-ctx.Done():
 		case req := <-requests:
@@ -262,6 +285,11 @@ func (l *Loop) Run(ctx context.Context) error {
 			}
 		case <-l.filesCh:
 			if !l.suspended() {
+				l.reconcileSource(ctx, r, true, "")
+			}
+		case <-l.apisCh:
+			if !l.suspended() {
+				l.log.Info("the cluster's served APIs changed; rendering again")
 				l.reconcileSource(ctx, r, true, "")
 			}
 		case <-poll.C():
@@ -280,7 +308,7 @@ func (l *Loop) Run(ctx context.Context) error {
 		}
 	}
 	l.shutdown(stopInflight, stopBG, &wg)
-	return nil
+	return r.fatal
 }
 
 // nextPoll is the interval with ±10% jitter; zero when not polling.
@@ -361,7 +389,7 @@ func (l *Loop) saveInventory(ctx context.Context) error {
 	inv.Entries = append([]inventory.Entry(nil), l.inv.Entries...)
 	l.invDirty = false
 	l.mu.Unlock()
-	_, err := inventory.NewStore(l.opts.Client.Clientset).Save(ctx, &inv)
+	_, err := inventory.NewStore(l.client.Clientset).Save(ctx, &inv)
 	if err != nil {
 		l.mu.Lock()
 		l.invDirty = true

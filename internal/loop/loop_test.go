@@ -13,6 +13,7 @@ import (
 
 	"github.com/envctl/envctl/internal/drift"
 	"github.com/envctl/envctl/internal/inventory"
+	"github.com/envctl/envctl/internal/object"
 	"github.com/envctl/envctl/internal/syncstate"
 )
 
@@ -217,7 +218,7 @@ func TestShutdownSavesInventoryAndRecordsTheStop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, ok := inv.Lookup(inventory.Key{Kind: "ConfigMap", Namespace: f.ns, Name: "a"})
+	e, ok := inv.Lookup(object.Key{Kind: "ConfigMap", Namespace: f.ns, Name: "a"})
 	if !ok {
 		t.Fatalf("inventory has no entry for the ConfigMap: %+v", inv.Entries)
 	}
@@ -278,7 +279,7 @@ func fieldsOf(t testing.TB, cm *corev1.ConfigMap) string {
 func TestUnhealthyApplyIsRetriedAndPrunesNothing(t *testing.T) {
 	f := newFixture(t)
 	f.overlay(configMap("keep", "v"))
-	l := f.start(func(o *Options) { o.Timeout = 2 * time.Second })
+	l := f.start(func(o *Options) { o.Policy.Timeout = 2 * time.Second })
 	good := l.Status().LastAppliedRevision
 
 	unschedulable := `apiVersion: apps/v1

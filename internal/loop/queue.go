@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/envctl/envctl/internal/inventory"
+	"github.com/envctl/envctl/internal/object"
 )
 
 // item is a queued object: when its drift was first seen (the start of the
@@ -20,20 +20,20 @@ type item struct {
 // that correction is done.
 type queue struct {
 	mu     sync.Mutex
-	items  map[inventory.Key]item
-	busy   map[inventory.Key]bool
+	items  map[object.Key]item
+	busy   map[object.Key]bool
 	wake   chan struct{}
 	closed bool
 	stop   chan struct{}
 }
 
 func newQueue() *queue {
-	return &queue{items: map[inventory.Key]item{}, busy: map[inventory.Key]bool{}, wake: make(chan struct{}, 1), stop: make(chan struct{})}
+	return &queue{items: map[object.Key]item{}, busy: map[object.Key]bool{}, wake: make(chan struct{}, 1), stop: make(chan struct{})}
 }
 
 // add queues key, seen drifting at at; an object already queued keeps its
 // first sighting and becomes due now.
-func (q *queue) add(key inventory.Key, at time.Time) {
+func (q *queue) add(key object.Key, at time.Time) {
 	q.mu.Lock()
 	it, ok := q.items[key]
 	if !ok || at.Before(it.first) {
@@ -47,7 +47,7 @@ func (q *queue) add(key inventory.Key, at time.Time) {
 
 // later queues key to be handled at notBefore, unless an event made it
 // due sooner.
-func (q *queue) later(key inventory.Key, first, notBefore time.Time) {
+func (q *queue) later(key object.Key, first, notBefore time.Time) {
 	q.mu.Lock()
 	if _, ok := q.items[key]; !ok {
 		q.items[key] = item{first: first, notBefore: notBefore}
@@ -64,12 +64,12 @@ func (q *queue) signal() {
 }
 
 // next waits for a due object that no worker holds and hands it out.
-func (q *queue) next(ctx context.Context) (inventory.Key, item, bool) {
+func (q *queue) next(ctx context.Context) (object.Key, item, bool) {
 	for {
 		q.mu.Lock()
 		if q.closed {
 			q.mu.Unlock()
-			return inventory.Key{}, item{}, false
+			return object.Key{}, item{}, false
 		}
 		now := time.Now()
 		var soonest time.Time
@@ -105,13 +105,13 @@ func (q *queue) next(ctx context.Context) (inventory.Key, item, bool) {
 			t.Stop()
 		}
 		if ctx.Err() != nil {
-			return inventory.Key{}, item{}, false
+			return object.Key{}, item{}, false
 		}
 	}
 }
 
 // done releases key after a worker handled it.
-func (q *queue) done(key inventory.Key) {
+func (q *queue) done(key object.Key) {
 	q.mu.Lock()
 	delete(q.busy, key)
 	_, again := q.items[key]

@@ -10,44 +10,36 @@ import (
 	"slices"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-
 	"github.com/envctl/envctl/internal/apply"
-	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/drift"
 	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/errs"
-	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/kube"
 	"github.com/envctl/envctl/internal/metrics"
+	"github.com/envctl/envctl/internal/object"
 	"github.com/envctl/envctl/internal/render"
 	"github.com/envctl/envctl/internal/source"
 )
 
 // desired is one render of the environment, kept for drift corrections.
 type desired struct {
-	revision string
-	repo     *config.Repo
-	env      *config.Environment
-	rendered *render.Result
+	revision  string
+	declared  *engine.Declared
+	rendering *engine.Rendering
 	// fingerprint hashes every object's identity and digest: two renders
 	// with one fingerprint declare the same state.
 	fingerprint string
 	// objects are filled once the engine ran (kinds a CRD of the render
 	// defines have a mapping only then).
-	objects map[inventory.Key]*object
+	objects map[object.Key]*declaredObject
 }
 
-// object is one declared object, ready to apply alone.
-type object struct {
-	key       inventory.Key
+// declaredObject is one declared object, ready to apply alone.
+type declaredObject struct {
+	key       object.Key
 	component string
-	mapping   *meta.RESTMapping
-	// send is the object as the engine sends it: namespace normalized,
-	// digest annotation set.
-	send   *unstructured.Unstructured
-	digest string
+	// prep is the object as the writer writes it.
+	prep *apply.Prepared
 	// ignore: declared with envctl.dev/drift: ignore.
 	ignore bool
 }
@@ -69,6 +61,8 @@ type runState struct {
 	renderErr error
 	// token and fetch are the last requests acted on.
 	token, fetch string
+	// fatal ends the loop: the environment belongs to another repository.
+	fatal error
 }
 
 // reconcileSource asks the source for its revision and reconciles when it
@@ -82,7 +76,7 @@ func (l *Loop) reconcileSource(ctx context.Context, r *runState, rerender bool, 
 		if ctx.Err() != nil {
 			return
 		}
-		l.failed(r, metrics.ResultFetchError, "", fmt.Errorf("fetch %s: %w", l.opts.Source, err))
+		l.failed(r, metrics.ResultFetchError, "", fmt.Errorf("fetch %s: %w", l.opts.source(), err))
 		r.fetchFailed = true
 		// A failed run waiting for its retry keeps it: the retry applies
 		// the render in memory and needs no fetch.
@@ -166,7 +160,7 @@ func (l *Loop) retry(ctx context.Context, r *runState) {
 // snapshot asks the source for its state, timed and counted.
 func (l *Loop) snapshot(ctx context.Context) (*source.Snapshot, error) {
 	start := time.Now()
-	snap, err := l.opts.Source.Snapshot(ctx)
+	snap, err := l.opts.source().Snapshot(ctx)
 	l.m.FetchDuration.Observe(time.Since(start).Seconds())
 	l.m.ReconcileDuration.WithLabelValues(metrics.PhaseFetch).Observe(time.Since(start).Seconds())
 	if err != nil {
@@ -177,27 +171,27 @@ func (l *Loop) snapshot(ctx context.Context) (*source.Snapshot, error) {
 	return snap, nil
 }
 
-// render loads the configuration of snap and renders the environment.
+// render loads the configuration of snap and renders the environment
+// through the engine, as every command does.
 func (l *Loop) render(ctx context.Context, snap *source.Snapshot) (*desired, error) {
-	repo, env, err := l.opts.Load(snap)
+	d, err := engine.LoadSnapshot(snap, l.opts.Load)
 	if err != nil {
 		return nil, err
 	}
-	res, err := render.Render(ctx, render.Options{
-		Source:      snap,
-		Environment: env,
-		Settings:    repo.Config.Spec.Render,
-		Logger:      l.opts.Logger,
-		Cluster:     render.ClusterLookup(l.opts.Client.Config),
-	})
+	r, err := l.opts.Engine.Render(ctx, engine.Request{Declared: d, Policy: l.opts.policy()})
 	if err != nil {
 		return nil, fmt.Errorf("render environment %s at %s: %w", l.env, snap.Revision, err)
 	}
-	d := &desired{revision: snap.Revision, repo: repo, env: env, rendered: res}
-	if d.fingerprint, err = fingerprint(res); err != nil {
+	return newDesired(d, r)
+}
+
+// newDesired is the state to keep of rendering r of d.
+func newDesired(d *engine.Declared, r *engine.Rendering) (*desired, error) {
+	fp, err := fingerprint(r.Result)
+	if err != nil {
 		return nil, errs.Input(err)
 	}
-	return d, nil
+	return &desired{revision: d.Revision(), declared: d, rendering: r, fingerprint: fp}, nil
 }
 
 // fingerprint hashes the identity and digest of every object rendered.
@@ -210,14 +204,14 @@ func fingerprint(res *render.Result) (string, error) {
 			if err != nil {
 				return "", err
 			}
-			fmt.Fprintf(h, "%s %s\n", inventory.RefOf(o), dg)
+			fmt.Fprintf(h, "%s %s\n", object.RefOf(o), dg)
 		}
 		for _, hk := range c.Hooks {
 			dg, err := kube.Digest(hk.Object)
 			if err != nil {
 				return "", err
 			}
-			fmt.Fprintf(h, "hook %s %s\n", inventory.RefOf(hk.Object), dg)
+			fmt.Fprintf(h, "hook %s %s\n", object.RefOf(hk.Object), dg)
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
@@ -233,27 +227,16 @@ func (l *Loop) runEngine(ctx context.Context, r *runState, d *desired, start tim
 	defer l.writeMu.Unlock()
 	l.log.Info("reconciling", "revision", d.revision)
 	ph := &phases{}
-	res, err := engine.Reconcile(ctx, engine.Options{
-		Environment: d.env,
-		Settings:    d.repo.Config.Spec,
-		Revision:    d.revision,
-		Render:      func(context.Context) (*render.Result, error) { return d.rendered, nil },
-		Client:      l.opts.Client,
-		// Correcting drift means the declared state wins every field it
-		// declares: a full reconcile takes fields from other managers as a
-		// drift correction does, or a kubectl edit would fail it with a
-		// conflict until the correction came.
-		ForceConflicts: l.opts.ForceConflicts || l.opts.Drift == drift.Correct,
-		ForceRecreate:  l.opts.ForceRecreate,
-		NoPrune:        l.opts.NoPrune,
-		Timeout:        l.opts.Timeout,
+	res, err := l.opts.Engine.Reconcile(ctx, engine.Request{
+		Declared: d.declared,
+		Policy:   l.opts.policy(),
+		Rendered: d.rendering,
 		OnEvent: func(e engine.Event) {
 			ph.observe(e)
 			if l.opts.OnEvent != nil {
 				l.opts.OnEvent(e)
 			}
 		},
-		Logger: l.opts.Logger,
 	})
 	ph.report(l.m, start)
 	if res != nil {
@@ -261,6 +244,14 @@ func (l *Loop) runEngine(ctx context.Context, r *runState, d *desired, start tim
 	}
 	if err != nil && ctx.Err() != nil {
 		return errInterrupted
+	}
+	var other *engine.RepositoryError
+	if errors.As(err, &other) {
+		// Not a failure to retry: every attempt would be refused alike.
+		l.failed(r, metrics.ResultFailure, d.revision, err)
+		l.log.Error("stopping: the environment was applied from another repository", "err", err)
+		r.fatal = err
+		return err
 	}
 	l.setObjectHealth(res)
 	if err != nil {
@@ -312,12 +303,12 @@ func (l *Loop) scheduleRetry(r *runState, pending *desired) {
 }
 
 // adopt takes what the engine applied as the state to keep converged:
-// the render's objects, how the engine left each (its expectation), the
-// kinds to watch and the inventory. An object the run did not apply keeps
-// its previous expectation when it is declared as before; otherwise it is
-// not corrected until a run applies it.
+// the render's objects as the writer writes them, how the engine left each
+// (its expectation), the kinds to watch and the inventory. An object the
+// run did not apply keeps its previous expectation when it is declared as
+// before; otherwise it is not corrected until a run applies it.
 func (l *Loop) adopt(ctx context.Context, d *desired, res *engine.Result) {
-	changes := map[inventory.Key]apply.Change{}
+	changes := map[object.Key]apply.Change{}
 	applied := 0
 	for _, c := range res.Components {
 		for _, ch := range c.Changes {
@@ -330,29 +321,34 @@ func (l *Loop) adopt(ctx context.Context, d *desired, res *engine.Result) {
 	if applied == 0 && len(res.Components) == 0 {
 		return // nothing ran: keep the last good state entirely
 	}
-	objects := map[inventory.Key]*object{}
+	if res.Rendered != nil && res.Rendered != d.rendering {
+		// The engine rendered again (the inventory moved since): keep what
+		// it applied.
+		if nd, err := newDesired(d.declared, res.Rendered); err == nil {
+			*d = *nd
+		}
+	}
+	w, err := l.opts.Engine.Writer(ctx, d.declared)
+	if err != nil {
+		l.log.Warn("drift corrections wait for the next reconcile: no writer", "err", err)
+		return
+	}
+	objects := map[object.Key]*declaredObject{}
 	var kinds []drift.Kind
 	seen := map[string]bool{}
-	for _, c := range d.rendered.Components {
+	for _, c := range d.rendering.Result.Components {
 		for _, o := range c.Objects {
-			mapping, err := l.opts.Client.Mapper.Mapping(ctx, o.GroupVersionKind())
+			mapping, err := l.client.Mapper.Mapping(ctx, o.GroupVersionKind())
 			if err != nil {
 				continue // a kind not served: the engine reported it
 			}
-			// As the apply engine sends it: fields a controller owns by
-			// design left out (render.AsSent), so a correction does not
-			// fight that controller either.
-			n, _ := render.AsSent(normalize(o, mapping))
-			key := inventory.RefOf(n).Key()
-			digest := changes[key].Digest
-			if digest == "" {
-				if digest, err = kube.Digest(n); err != nil {
-					continue
-				}
+			p, err := w.Prepare(o, mapping)
+			if err != nil {
+				continue
 			}
-			objects[key] = &object{
-				key: key, component: c.Name, mapping: mapping,
-				send: kube.WithDigest(n, digest), digest: digest,
+			key := p.Ref.Key()
+			objects[key] = &declaredObject{
+				key: key, component: c.Name, prep: p,
 				ignore: o.GetAnnotations()[drift.IgnoreAnnotation] == "ignore",
 			}
 			gk := mapping.GroupVersionKind.GroupKind()
@@ -364,20 +360,15 @@ func (l *Loop) adopt(ctx context.Context, d *desired, res *engine.Result) {
 	}
 	d.objects = objects
 
-	inv, err := inventory.NewStore(l.opts.Client.Clientset).Load(ctx, l.env)
-	if err != nil && !errors.Is(err, inventory.ErrNotFound) {
-		l.log.Warn("could not read the inventory after the reconcile", "err", err)
-	}
-
 	l.mu.Lock()
 	prev := l.cur
-	expected := map[inventory.Key]drift.Expected{}
+	expected := map[object.Key]drift.Expected{}
 	for key, o := range objects {
 		ch, ok := changes[key]
 		switch {
 		case ok && ch.Action != apply.Failed && ch.Object != nil:
 			expected[key] = drift.Expected{Digest: ch.Digest, Fields: ch.Fields, ResourceVersion: ch.Object.GetResourceVersion()}
-		case prev != nil && prev.objects[key] != nil && prev.objects[key].digest == o.digest:
+		case prev != nil && prev.objects[key] != nil && prev.objects[key].prep.Digest == o.prep.Digest:
 			if e, ok := l.expected[key]; ok {
 				expected[key] = e
 			}
@@ -390,33 +381,30 @@ func (l *Loop) adopt(ctx context.Context, d *desired, res *engine.Result) {
 	}
 	l.cur = d
 	l.expected = expected
-	l.verified = map[inventory.Key]string{}
-	if inv != nil {
-		l.inv, l.invDirty = inv, false
+	l.verified = map[object.Key]string{}
+	l.writer, l.owner = w, w.Owner()
+	if res.Inventory != nil {
+		l.inv, l.invDirty = res.Inventory, false
 	}
 	l.mu.Unlock()
+	if l.bg != nil && hasRelease(d.declared) {
+		l.disc.start(l.bg, l)
+	}
 	if l.watcher != nil {
 		slices.SortFunc(kinds, func(a, b drift.Kind) int { return cmp.Compare(a.GroupKind.String(), b.GroupKind.String()) })
 		l.watcher.Watch(kinds)
 	}
 }
 
-// normalize gives obj the namespace its scope calls for, as the apply
-// engine does: "default" for a namespaced object without one, none for a
-// cluster-scoped one.
-func normalize(obj *unstructured.Unstructured, mapping *meta.RESTMapping) *unstructured.Unstructured {
-	namespaced := mapping.Scope.Name() == meta.RESTScopeNameNamespace
-	switch ns := obj.GetNamespace(); {
-	case namespaced && ns == "":
-		c := obj.DeepCopy()
-		c.SetNamespace("default")
-		return c
-	case !namespaced && ns != "":
-		c := obj.DeepCopy()
-		c.SetNamespace("")
-		return c
+// hasRelease says whether the environment renders a Helm chart, whose
+// templates may ask what the cluster serves.
+func hasRelease(d *engine.Declared) bool {
+	for _, c := range d.Env.Spec.Components {
+		if c.Helm != nil {
+			return true
+		}
 	}
-	return obj
+	return false
 }
 
 func (l *Loop) current() *desired {
@@ -432,7 +420,7 @@ func (l *Loop) setObjectHealth(res *engine.Result) {
 	}
 	counts := map[string]int{}
 	for _, c := range res.Components {
-		notReady := map[inventory.Key]string{}
+		notReady := map[object.Key]string{}
 		for _, nr := range c.NotReady {
 			notReady[nr.Ref.Key()] = string(nr.Status)
 		}

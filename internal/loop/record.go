@@ -147,7 +147,7 @@ func (m *mailbox) take() syncstate.Requests {
 // once the watch has listed it.
 func (l *Loop) watchRecord(ctx context.Context) (<-chan syncstate.Requests, error) {
 	box := &mailbox{ch: make(chan struct{}, 1)}
-	lw := cache.NewListWatchFromClient(l.opts.Client.Clientset.CoreV1().RESTClient(), "configmaps", syncstate.Namespace,
+	lw := cache.NewListWatchFromClient(l.client.Clientset.CoreV1().RESTClient(), "configmaps", syncstate.Namespace,
 		fields.OneTermEqualSelector("metadata.name", syncstate.ConfigMapName(l.env)))
 	inf := cache.NewSharedIndexInformer(lw, &corev1.ConfigMap{}, 0, cache.Indexers{})
 	deliver := func(obj any) {

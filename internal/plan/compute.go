@@ -18,28 +18,29 @@ import (
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/kube"
+	"github.com/envctl/envctl/internal/object"
+	"github.com/envctl/envctl/internal/ownership"
 	"github.com/envctl/envctl/internal/render"
 )
 
 // object is one rendered object on its way through the plan.
-type object struct {
+type planned struct {
 	component string
 	obj       *unstructured.Unstructured
-	mapping   *meta.RESTMapping
-	item      Item
-	// left are the fields the apply leaves to controllers (render.AsSent).
-	left []render.LeftField
+	// prep is obj as the apply would write it; nil when its kind is not
+	// served yet.
+	prep *apply.Prepared
+	item Item
 }
 
-// Compute plans the apply of rendered through client. The plan lists every
+// Compute plans the apply of rendered through client, as writer would
+// write it: the same prepared form, unchanged rule and request, as a
+// dry-run. The plan lists every
 // object in render order, then the objects to prune; the error joins the
 // objects whose dry-run failed (the plan still holds the rest). An error
 // that stops the plan as a whole (the cluster cannot be listed) returns no
 // plan.
-func Compute(ctx context.Context, client *kube.Client, rendered *render.Result, opts Options) (*Plan, error) {
-	if opts.FieldManager == "" {
-		opts.FieldManager = "envctl"
-	}
+func Compute(ctx context.Context, client *kube.Client, writer *apply.Manager, rendered *render.Result, opts Options) (*Plan, error) {
 	if opts.Concurrency < 1 {
 		opts.Concurrency = 16
 	}
@@ -49,26 +50,26 @@ func Compute(ctx context.Context, client *kube.Client, rendered *render.Result, 
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	c := &computer{client: client, opts: opts, declaredNS: map[string]bool{}, crdKinds: map[schema.GroupKind]string{}}
-	var objs []*object
+	c := &computer{client: client, w: writer, opts: opts, declaredNS: map[string]bool{}, crdKinds: map[schema.GroupKind]string{}}
+	var objs []*planned
 	for _, comp := range rendered.Components {
 		for _, o := range comp.Objects {
-			objs = append(objs, &object{component: comp.Name, obj: o})
+			objs = append(objs, &planned{component: comp.Name, obj: o})
 			c.declare(o)
 		}
 	}
 	for _, o := range objs {
 		c.resolve(ctx, o)
 	}
-	var refs []inventory.Ref
+	var refs []object.Ref
 	for _, o := range objs {
-		if o.mapping != nil {
+		if o.prep != nil {
 			refs = append(refs, o.item.Ref)
 		}
 	}
 	// Every environment's objects, so that one of another environment is
 	// seen (and not planned as taken over).
-	live, err := client.ListLive(ctx, refs, render.LabelEnvironment)
+	live, err := client.ListLive(ctx, refs, ownership.AnyEnvironment)
 	if err != nil {
 		return nil, err
 	}
@@ -92,8 +93,10 @@ func Compute(ctx context.Context, client *kube.Client, rendered *render.Result, 
 	p := &Plan{Environment: opts.Environment}
 	current := make([]inventory.Entry, 0, len(objs))
 	for _, o := range objs {
-		if note := render.DescribeLeft(o.left); note != "" && o.item.Action != Error {
-			o.item.Note = strings.TrimPrefix(o.item.Note+"; "+note, "; ")
+		if o.prep != nil && o.item.Action != Error {
+			if note := apply.DescribeLeft(o.prep.Left); note != "" {
+				o.item.Note = strings.TrimPrefix(o.item.Note+"; "+note, "; ")
+			}
 		}
 		p.Items = append(p.Items, o.item)
 		current = append(current, inventory.Entry{Ref: o.item.Ref, Component: o.component})
@@ -107,13 +110,14 @@ func Compute(ctx context.Context, client *kube.Client, rendered *render.Result, 
 
 type computer struct {
 	client *kube.Client
+	w      *apply.Manager
 	opts   Options
 	// declaredNS are the Namespaces the render declares; crdKinds the kinds
 	// its CRDs define, with the CRD's name.
 	declaredNS map[string]bool
 	crdKinds   map[schema.GroupKind]string
-	live       map[inventory.Key]*unstructured.Unstructured
-	previous   map[inventory.Key]inventory.Entry
+	live       map[object.Key]*unstructured.Unstructured
+	previous   map[object.Key]inventory.Entry
 }
 
 var crdGroupKind = schema.GroupKind{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}
@@ -137,9 +141,9 @@ func (c *computer) declare(obj *unstructured.Unstructured) {
 // apply uses (namespaced objects without one go to "default"). A kind the
 // cluster does not serve yet is planned right here: created, without a
 // dry-run, when a CRD of the render defines it; an error otherwise.
-func (c *computer) resolve(ctx context.Context, o *object) {
+func (c *computer) resolve(ctx context.Context, o *planned) {
 	gvk := o.obj.GroupVersionKind()
-	o.item = Item{Ref: inventory.RefOf(o.obj), Component: o.component}
+	o.item = Item{Ref: object.RefOf(o.obj), Component: o.component}
 	mapping, err := c.client.Mapper.Mapping(ctx, gvk)
 	if meta.IsNoMatchError(err) {
 		if crd, ok := c.crdKinds[gvk.GroupKind()]; ok {
@@ -153,59 +157,42 @@ func (c *computer) resolve(ctx context.Context, o *object) {
 		c.fail(o, errs.Cluster(fmt.Errorf("%s: discover kind %s: %w", o.item.Ref, gvk, err)))
 		return
 	}
-	o.mapping = mapping
-	namespaced := mapping.Scope.Name() == meta.RESTScopeNameNamespace
-	switch ns := o.obj.GetNamespace(); {
-	case namespaced && ns == "":
-		o.obj = o.obj.DeepCopy()
-		o.obj.SetNamespace("default")
-	case !namespaced && ns != "":
-		o.obj = o.obj.DeepCopy()
-		o.obj.SetNamespace("")
+	p, err := c.w.Prepare(o.obj, mapping)
+	if err != nil {
+		c.fail(o, err)
+		return
 	}
-	o.item.Ref = inventory.RefOf(o.obj)
-	o.obj, o.left = render.AsSent(o.obj)
+	o.prep, o.obj, o.item.Ref = p, p.Desired, p.Ref
 }
 
 // plan dry-runs o and compares the result with the live object.
-func (c *computer) plan(ctx context.Context, o *object) {
+func (c *computer) plan(ctx context.Context, o *planned) {
 	key := o.item.Ref.Key()
-	digest, err := kube.Fingerprints{Key: c.opts.SecretKey}.Digest(o.obj)
-	if err != nil {
-		c.fail(o, errs.Input(err))
-		return
-	}
 	live := c.live[key]
 	if live != nil {
-		if owner := live.GetLabels()[render.LabelEnvironment]; owner != c.opts.Environment {
+		if owner := live.GetLabels()[ownership.LabelEnvironment]; owner != c.opts.Environment {
 			if !c.opts.Adopt {
 				c.fail(o, errs.Conflict(&apply.OwnershipError{Object: o.item.Ref.String(), Owner: owner, Environment: c.opts.Environment}))
 				return
 			}
 			// Planned as the take-over --adopt makes it.
-			c.foreign(ctx, o, live, digest, owner)
+			c.foreign(ctx, o, live, owner)
 			return
 		}
 	}
-	if prev, ok := c.previous[key]; ok && live != nil && digest != "" && prev.Fields != "" &&
-		live.GetAnnotations()[kube.DigestAnnotation] == digest &&
-		kube.FieldsHash(live, c.opts.FieldManager) == prev.Fields {
+	if prev, ok := c.previous[key]; ok && c.w.Unchanged(o.prep, live, apply.Recorded{Digest: prev.Digest, Fields: prev.Fields}) {
 		// What the apply's own unchanged check sees: it would not write, so
 		// there is nothing to dry-run.
 		o.item.Action = Unchanged
 		return
 	}
-	out, created, err := c.client.Apply(ctx, o.mapping, kube.WithDigest(o.obj, digest), kube.ApplyOptions{
-		FieldManager: c.opts.FieldManager,
-		Force:        c.opts.ForceConflicts,
-		DryRun:       true,
-	})
+	out, created, err := c.dryRun(ctx, o)
 	if err != nil {
 		if ns := o.obj.GetNamespace(); c.declaredNS[ns] && isNamespaceNotFound(err, ns) {
 			c.createUnchecked(o, fmt.Sprintf("its Namespace %s is created by this apply; shown as rendered, without a dry-run", ns))
 			return
 		}
-		c.fail(o, classify(ctx, o, err))
+		c.fail(o, err)
 		return
 	}
 	if created {
@@ -218,7 +205,7 @@ func (c *computer) plan(ctx context.Context, o *object) {
 		// would take it over.
 		live, err = c.get(ctx, o)
 		if err != nil {
-			c.fail(o, classify(ctx, o, err))
+			c.fail(o, kube.ClassifyError(ctx, "read", c.describe(o), o.obj, err))
 			return
 		}
 		o.item.Note = "exists without envctl's labels; the apply would adopt it"
@@ -226,16 +213,22 @@ func (c *computer) plan(ctx context.Context, o *object) {
 	c.diff(o, live, out)
 }
 
+// dryRun writes o as the apply would, as a dry-run.
+func (c *computer) dryRun(ctx context.Context, o *planned) (*unstructured.Unstructured, bool, error) {
+	return c.w.Write(ctx, o.prep, apply.WriteOptions{Force: c.opts.ForceConflicts, DryRun: true, Describe: c.describe(o)})
+}
+
+// describe names o and its component in messages.
+func (c *computer) describe(o *planned) string {
+	return fmt.Sprintf("%s (component %s)", o.item.Ref, o.component)
+}
+
 // foreign plans the take-over (--adopt) of live, an object labelled for
 // environment owner.
-func (c *computer) foreign(ctx context.Context, o *object, live *unstructured.Unstructured, digest, owner string) {
-	out, _, err := c.client.Apply(ctx, o.mapping, kube.WithDigest(o.obj, digest), kube.ApplyOptions{
-		FieldManager: c.opts.FieldManager,
-		Force:        c.opts.ForceConflicts,
-		DryRun:       true,
-	})
+func (c *computer) foreign(ctx context.Context, o *planned, live *unstructured.Unstructured, owner string) {
+	out, _, err := c.dryRun(ctx, o)
 	if err != nil {
-		c.fail(o, classify(ctx, o, err))
+		c.fail(o, err)
 		return
 	}
 	c.diff(o, live, out)
@@ -244,7 +237,7 @@ func (c *computer) foreign(ctx context.Context, o *object, live *unstructured.Un
 
 // diff sets o's action and diff from the live object (nil when there is
 // none) and the object as it would be after the apply.
-func (c *computer) diff(o *object, live, after *unstructured.Unstructured) {
+func (c *computer) diff(o *planned, live, after *unstructured.Unstructured) {
 	before, afterC := clean(live), clean(after)
 	maskSecrets(before, afterC)
 	maskSensitive(before, c.opts.Sensitive)
@@ -271,20 +264,20 @@ func (c *computer) diff(o *object, live, after *unstructured.Unstructured) {
 
 // createUnchecked plans o as a create of the object as rendered, for when
 // the server cannot dry-run it yet.
-func (c *computer) createUnchecked(o *object, note string) {
+func (c *computer) createUnchecked(o *planned, note string) {
 	c.diff(o, nil, o.obj)
 	o.item.Note = note
 }
 
-func (c *computer) fail(o *object, err error) {
+func (c *computer) fail(o *planned, err error) {
 	o.item.Action = Error
 	o.item.Error = err.Error()
 	o.item.err = err
 }
 
-func (c *computer) get(ctx context.Context, o *object) (*unstructured.Unstructured, error) {
-	res := c.client.Dynamic.Resource(o.mapping.Resource)
-	if o.mapping.Scope.Name() == meta.RESTScopeNameNamespace {
+func (c *computer) get(ctx context.Context, o *planned) (*unstructured.Unstructured, error) {
+	res := c.client.Dynamic.Resource(o.prep.Mapping.Resource)
+	if o.prep.Mapping.Scope.Name() == meta.RESTScopeNameNamespace {
 		return res.Namespace(o.obj.GetNamespace()).Get(ctx, o.obj.GetName(), metav1.GetOptions{})
 	}
 	return res.Get(ctx, o.obj.GetName(), metav1.GetOptions{})
@@ -299,11 +292,4 @@ func isNamespaceNotFound(err error, ns string) bool {
 	}
 	d := status.Status().Details
 	return d != nil && d.Kind == "namespaces" && d.Name == ns
-}
-
-// classify turns the error of o's dry-run into one that names the object
-// and its component and is classified for the exit code, the way apply
-// reports the same server answer.
-func classify(ctx context.Context, o *object, err error) error {
-	return kube.ClassifyError(ctx, "dry-run", fmt.Sprintf("%s (component %s)", o.item.Ref, o.component), o.obj, err)
 }

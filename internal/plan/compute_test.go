@@ -18,6 +18,7 @@ import (
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/kube"
+	"github.com/envctl/envctl/internal/object"
 	"github.com/envctl/envctl/internal/plan"
 	"github.com/envctl/envctl/internal/render"
 	"github.com/envctl/envctl/internal/testenv"
@@ -66,7 +67,7 @@ func applied(t *testing.T, client *kube.Client, objs ...*unstructured.Unstructur
 		if err != nil {
 			t.Fatalf("apply %s: %v", kube.Describe(o), err)
 		}
-		out = append(out, inventory.Entry{Ref: inventory.RefOf(o), Component: "app", Digest: digest, Fields: kube.FieldsHash(live, "envctl")})
+		out = append(out, inventory.Entry{Ref: object.RefOf(o), Component: "app", Digest: digest, Fields: kube.FieldsHash(live, "envctl")})
 	}
 	return out
 }
@@ -112,7 +113,7 @@ func TestComputePlan(t *testing.T) {
 	}}}
 
 	before := counter.Snapshot()
-	p, err := plan.Compute(t.Context(), client, rendered, plan.Options{Environment: env, Previous: prev})
+	p, err := plan.Compute(t.Context(), client, writerWithKey(client, nil), rendered, plan.Options{Environment: env, Previous: prev})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +190,7 @@ func TestComputePlan(t *testing.T) {
 	}
 	scoped := &inventory.Inventory{Environment: env, Components: []string{"app"}, Entries: []inventory.Entry{sameEntry}}
 	before = counter.Snapshot()
-	p, err = plan.Compute(t.Context(), client, same, plan.Options{Environment: env, Previous: scoped})
+	p, err = plan.Compute(t.Context(), client, writerWithKey(client, nil), same, plan.Options{Environment: env, Previous: scoped})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +238,7 @@ spec:
 		obj(t, "apiVersion: nowhere.envctl.dev/v1\nkind: Phantom\nmetadata:\n  name: p\n  namespace: %s\n", ns),
 		obj(t, "apiVersion: v1\nkind: Service\nmetadata:\n  name: bad\n  namespace: %s\nspec:\n  ports: []\n  type: NoSuchType\n", ns),
 	}}}}
-	p, err := plan.Compute(t.Context(), client, rendered, plan.Options{Environment: env})
+	p, err := plan.Compute(t.Context(), client, writerWithKey(client, nil), rendered, plan.Options{Environment: env})
 	items := byName(p)
 	for _, k := range []string{"CustomResourceDefinition/gadgets.plan.envctl.dev", "Namespace/" + newNS, "Gadget/g", "ConfigMap/in-new-namespace"} {
 		if items[k].Action != plan.Create {

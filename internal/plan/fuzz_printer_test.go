@@ -9,7 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
-	"github.com/envctl/envctl/internal/inventory"
+	"github.com/envctl/envctl/internal/object"
 )
 
 // applyUnified applies the unified diff d to the lines of a and returns the
@@ -95,7 +95,7 @@ func FuzzDiffPrinter(f *testing.F) {
 			c.opts.Sensitive = []string{sensitive}
 		}
 		before, after := obj(oldValue), obj(newValue)
-		o := &object{item: Item{Ref: inventory.Ref{Kind: kind, Namespace: "ns", Name: "o"}}}
+		o := &planned{item: Item{Ref: object.Ref{Kind: kind, Namespace: "ns", Name: "o"}}}
 		c.diff(o, before, after)
 		if o.item.Action == Error {
 			return // YAML cannot hold the key; the error is the plan's

@@ -13,6 +13,7 @@ import (
 	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/inventory"
+	"github.com/envctl/envctl/internal/object"
 )
 
 // Action is what an apply would do with one object.
@@ -42,8 +43,7 @@ const (
 type Options struct {
 	// Environment names the environment; its label selects the live objects.
 	Environment string
-	// FieldManager defaults to "envctl"; ForceConflicts is the apply's.
-	FieldManager   string
+	// ForceConflicts is the apply's.
 	ForceConflicts bool
 	// Previous is the environment's inventory, nil when never applied. It
 	// gives the objects to prune and the owned-fields hashes that let an
@@ -60,12 +60,8 @@ type Options struct {
 	// per-component guards as the apply would (see prune.Options).
 	Rendered         map[string]int
 	Declared         []string
-	Elsewhere        map[inventory.Key]string
+	Elsewhere        map[object.Key]string
 	ElsewhereUnknown bool
-	// SecretKey is the cluster's fingerprint key (inventory.Store.SecretKey),
-	// with which an unchanged Secret is recognised without a dry-run; nil
-	// when there is none, and every Secret is then dry-run.
-	SecretKey []byte
 	// Adopt plans the apply as taking over objects labelled for another
 	// environment (--adopt); without it such an object is an error, as the
 	// apply would fail for it.
@@ -83,15 +79,15 @@ type Options struct {
 
 // Item is the plan for one object.
 type Item struct {
-	Ref       inventory.Ref `json:"ref"`
-	Component string        `json:"component,omitempty"`
-	Action    Action        `json:"action"`
+	Ref       object.Ref `json:"ref"`
+	Component string     `json:"component,omitempty"`
+	Action    Action     `json:"action"`
 	// Diff is a unified diff of the object's YAML, live against after the
 	// apply; for a create, against nothing. Secret values are masked.
 	Diff string `json:"diff,omitempty"`
 	// Note explains an unusual plan: a create shown without a dry-run, an
 	// object adopted from outside envctl, a prune that would be skipped,
-	// fields left to the controller that owns them (render.AsSent).
+	// fields left to the controller that owns them (apply.AsSent).
 	Note string `json:"note,omitempty"`
 	// Error is the message of a failed dry-run, with Secret values withheld.
 	Error string `json:"error,omitempty"`
@@ -101,7 +97,9 @@ type Item struct {
 // Plan is what an apply of an environment would do.
 type Plan struct {
 	Environment string `json:"environment"`
-	Items       []Item `json:"items"`
+	// Revision is the source revision the plan was computed from.
+	Revision string `json:"revision,omitempty"`
+	Items    []Item `json:"items"`
 	// Warnings are things the apply would do differently from what the items
 	// suggest, such as refusing to prune.
 	Warnings []string `json:"warnings,omitempty"`

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/envctl/envctl/internal/inventory"
+	"github.com/envctl/envctl/internal/object"
 	"github.com/envctl/envctl/internal/prune"
 )
 
@@ -47,7 +48,7 @@ func (c *computer) planPrune(ctx context.Context, p *Plan, current []inventory.E
 	// would come to if the prune went ahead. What a per-component guard
 	// holds is listed as held.
 	held, _ := prune.Holds(opts, candidates)
-	heldKeys := map[inventory.Key]string{}
+	heldKeys := map[object.Key]string{}
 	for _, it := range held {
 		if it.Outcome == prune.Held {
 			heldKeys[it.Entry.Key()] = it.Reason

@@ -7,8 +7,10 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/envctl/envctl/internal/apply"
 	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/kube"
+	"github.com/envctl/envctl/internal/object"
 	"github.com/envctl/envctl/internal/plan"
 	"github.com/envctl/envctl/internal/render"
 	"github.com/envctl/envctl/internal/testenv"
@@ -48,7 +50,7 @@ func TestUnchangedSecretWithTheFingerprintKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	prev := &inventory.Inventory{Environment: env, Components: []string{"app"}, Entries: []inventory.Entry{
-		{Ref: inventory.RefOf(s), Component: "app", Digest: digest, Fields: kube.FieldsHash(live, "envctl")},
+		{Ref: object.RefOf(s), Component: "app", Digest: digest, Fields: kube.FieldsHash(live, "envctl")},
 	}}
 	rendered := &render.Result{Environment: env, Components: []*render.Component{{Name: "app", Objects: []*unstructured.Unstructured{s}}}}
 
@@ -63,7 +65,7 @@ func TestUnchangedSecretWithTheFingerprintKey(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			before := counter.Snapshot()
-			p, err := plan.Compute(t.Context(), client, rendered, plan.Options{Environment: env, Previous: prev, SecretKey: tt.key})
+			p, err := plan.Compute(t.Context(), client, writerWithKey(client, tt.key), rendered, plan.Options{Environment: env, Previous: prev})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -76,4 +78,12 @@ func TestUnchangedSecretWithTheFingerprintKey(t *testing.T) {
 			}
 		})
 	}
+}
+
+// writerWithKey is the writer an apply would use, with the cluster's
+// fingerprint key (nil: none).
+func writerWithKey(client *kube.Client, key []byte) *apply.Manager {
+	w := apply.NewManager(client, apply.ManagerOptions{})
+	w.UseSecretKey(key)
+	return w
 }

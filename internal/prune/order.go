@@ -4,7 +4,7 @@ import (
 	"cmp"
 
 	"github.com/envctl/envctl/internal/inventory"
-	"github.com/envctl/envctl/internal/render"
+	"github.com/envctl/envctl/internal/object"
 )
 
 // componentOrder maps each component of inv to its position in the apply
@@ -35,7 +35,7 @@ func componentRank(order map[string]int, c string) int {
 // they depend on.
 func compareDeletion(a, b inventory.Entry, order map[string]int) int {
 	return cmp.Or(
-		cmp.Compare(render.KindRank(b.Kind), render.KindRank(a.Kind)),
+		cmp.Compare(object.KindRank(b.Kind), object.KindRank(a.Kind)),
 		cmp.Compare(componentRank(order, b.Component), componentRank(order, a.Component)),
 		cmp.Compare(a.Namespace, b.Namespace),
 		cmp.Compare(a.Name, b.Name),
@@ -50,7 +50,7 @@ func compareDeletion(a, b inventory.Entry, order map[string]int) int {
 func waves(entries []inventory.Entry) [][]inventory.Entry {
 	var out [][]inventory.Entry
 	for i, e := range entries {
-		if i == 0 || render.KindRank(e.Kind) != render.KindRank(entries[i-1].Kind) {
+		if i == 0 || object.KindRank(e.Kind) != object.KindRank(entries[i-1].Kind) {
 			out = append(out, nil)
 		}
 		out[len(out)-1] = append(out[len(out)-1], e)

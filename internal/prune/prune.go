@@ -22,7 +22,8 @@ import (
 	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/inventory"
-	"github.com/envctl/envctl/internal/render"
+	"github.com/envctl/envctl/internal/object"
+	"github.com/envctl/envctl/internal/ownership"
 )
 
 // DefaultMaxFraction is used when the settings give none.
@@ -76,7 +77,7 @@ type Options struct {
 	// an object moved to that component and is held, never pruned. With
 	// Components set and ElsewhereUnknown true (the other components could
 	// not be rendered), every candidate is held.
-	Elsewhere        map[inventory.Key]string
+	Elsewhere        map[object.Key]string
 	ElsewhereUnknown bool
 	// DryRun reads the objects and reports what would be pruned, deleting
 	// nothing.
@@ -170,7 +171,7 @@ func (r *Result) Err() error {
 // reverse of the apply order, then components in the reverse of theirs,
 // then by namespace and name. Those a guard holds (see Held) are among them.
 func Candidates(opts Options) []inventory.Entry {
-	current := map[inventory.Key]bool{}
+	current := map[object.Key]bool{}
 	for _, e := range opts.Current {
 		current[e.Key()] = true
 	}
@@ -306,11 +307,11 @@ func enabled(s config.PruneSettings) bool {
 // or returns "" when they do. The live labels decide, not the inventory:
 // someone may have taken the object over since envctl applied it.
 func notOwnedReason(labels map[string]string, env string) string {
-	if !render.ManagedByEnvctl(labels) {
-		return fmt.Sprintf("its label %s is not %q, so envctl does not manage it; left alone", render.LabelManagedBy, render.ManagedByValue)
+	if !ownership.ManagedByEnvctl(labels) {
+		return fmt.Sprintf("its label %s is not %q, so envctl does not manage it; left alone", ownership.LabelManagedBy, ownership.ManagedByValue)
 	}
-	if got := labels[render.LabelEnvironment]; got != env {
-		return fmt.Sprintf("its label %s is %q, not %q, so it is not this environment's; left alone", render.LabelEnvironment, got, env)
+	if got := labels[ownership.LabelEnvironment]; got != env {
+		return fmt.Sprintf("its label %s is %q, not %q, so it is not this environment's; left alone", ownership.LabelEnvironment, got, env)
 	}
 	return ""
 }

@@ -10,10 +10,11 @@ import (
 	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/inventory"
+	"github.com/envctl/envctl/internal/object"
 )
 
 func entry(component, group, kind, ns, name string) inventory.Entry {
-	return inventory.Entry{Ref: inventory.Ref{Group: group, Version: "v1", Kind: kind, Namespace: ns, Name: name}, Component: component}
+	return inventory.Entry{Ref: object.Ref{Group: group, Version: "v1", Kind: kind, Namespace: ns, Name: name}, Component: component}
 }
 
 func names(entries []inventory.Entry) []string {
@@ -115,7 +116,7 @@ func TestHolds(t *testing.T) {
 			name: "run of component app, moved declared by extra",
 			opts: func(o *Options) {
 				o.Components = []string{"app"}
-				o.Elsewhere = map[inventory.Key]string{entry("", "", "ConfigMap", "ml", "moved").Key(): "extra"}
+				o.Elsewhere = map[object.Key]string{entry("", "", "ConfigMap", "ml", "moved").Key(): "extra"}
 			},
 			want: map[string]string{"app-removed": "", "moved": "moved to component extra"},
 		},

@@ -18,6 +18,7 @@ import (
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/kube"
+	"github.com/envctl/envctl/internal/object"
 	"github.com/envctl/envctl/internal/testhook"
 )
 
@@ -258,7 +259,7 @@ func (r *runner) skip(t *target, reason string) *target {
 // resource returns the dynamic client for ref's kind, in ref's namespace.
 // The version the inventory recorded may no longer be served after an
 // upgrade; the object is then reached through the preferred version.
-func (r *runner) resource(ctx context.Context, ref inventory.Ref) (dynamic.ResourceInterface, error) {
+func (r *runner) resource(ctx context.Context, ref object.Ref) (dynamic.ResourceInterface, error) {
 	mapping, err := r.client.Mapper.Mapping(ctx, ref.GroupVersionKind())
 	if meta.IsNoMatchError(err) && ref.Version != "" {
 		gvk := ref.GroupVersionKind()

@@ -18,6 +18,7 @@ import (
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/kube"
+	"github.com/envctl/envctl/internal/object"
 	"github.com/envctl/envctl/internal/prune"
 	"github.com/envctl/envctl/internal/testenv"
 )
@@ -63,7 +64,7 @@ func (f *fixture) add(obj *unstructured.Unstructured) inventory.Entry {
 	if _, _, err := f.client.Apply(ctx, mapping, obj, kube.ApplyOptions{FieldManager: "envctl"}); err != nil {
 		f.t.Fatalf("apply %s: %v", kube.Describe(obj), err)
 	}
-	e := inventory.Entry{Ref: inventory.RefOf(obj), Component: "app"}
+	e := inventory.Entry{Ref: object.RefOf(obj), Component: "app"}
 	f.inv.Entries = append(f.inv.Entries, e)
 	return e
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/kubeversion"
+	"github.com/envctl/envctl/internal/ownership"
 )
 
 // gadgetCRD defines the cluster-scoped... no: namespaced kind
@@ -183,15 +184,6 @@ func TestReleaseIsUpgrade(t *testing.T) {
 			t.Errorf("installed=%v: IsUpgrade=%v IsInstall=%v", installed, data["isUpgrade"], data["isInstall"])
 		}
 	}
-	// The engine passes it through the context.
-	ctx := WithInstalled(context.Background(), func(string) bool { return true })
-	res, err := Render(ctx, Options{Source: fixtureSnapshot(t, root), Environment: env, Settings: config.RenderSettings{Concurrency: 1}, ChartCacheDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := configData(t, res, "caps-report")["isUpgrade"]; got != "true" {
-		t.Errorf("IsUpgrade from the context = %v, want true", got)
-	}
 }
 
 func boolString(b bool) string {
@@ -257,7 +249,7 @@ func TestReleaseNamespaces(t *testing.T) {
 		}
 	}
 	ns := findObject(t, res, "Namespace", "apps")
-	if ns.GetLabels()[LabelComponent] != "a" || ns.GetLabels()[LabelEnvironment] != "fid" {
+	if ns.GetLabels()[ownership.LabelComponent] != "a" || ns.GetLabels()[ownership.LabelEnvironment] != "fid" {
 		t.Errorf("created namespace labels = %v, want the ownership labels of component a", ns.GetLabels())
 	}
 	var order []string
@@ -337,7 +329,7 @@ items:
 	if diff := cmp.Diff(want, sourcesOf(res, "plain")); diff != "" {
 		t.Errorf("objects (-want +got):\n%s", diff)
 	}
-	if got := findObject(t, res, "ConfigMap", "web").GetLabels()[LegacyLabelManagedBy]; got != "kubectl" {
+	if got := findObject(t, res, "ConfigMap", "web").GetLabels()[ownership.LegacyLabelManagedBy]; got != "kubectl" {
 		t.Errorf("the manifest's managed-by label = %q, want kubectl as written", got)
 	}
 

@@ -25,6 +25,8 @@ import (
 
 	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/errs"
+	"github.com/envctl/envctl/internal/object"
+	"github.com/envctl/envctl/internal/ownership"
 	"github.com/envctl/envctl/internal/source"
 )
 
@@ -57,8 +59,7 @@ type Options struct {
 	Capabilities *Capabilities
 	// Installed says which components already have objects in the
 	// cluster: their releases render with .Release.IsUpgrade set, as
-	// `helm upgrade` would. Nil takes it from the context (WithInstalled),
-	// else every release renders as an install.
+	// `helm upgrade` would. Nil renders every release as an install.
 	Installed func(component string) bool
 	// DecryptionKeyFile holds age identities or OpenPGP private keys for
 	// the SOPS files of components that decrypt, besides those of
@@ -253,9 +254,6 @@ func newRenderer(ctx context.Context, opts Options) (*renderer, error) {
 		installed: opts.Installed,
 		dec:       &decrypter{keyFile: opts.DecryptionKeyFile},
 	}
-	if r.installed == nil {
-		r.installed = installedFrom(ctx)
-	}
 	caps := opts.Capabilities
 	if caps == nil {
 		caps = OfflineCapabilities(opts.Environment)
@@ -421,7 +419,7 @@ func (r *renderer) finish(comps, others []*Component) error {
 			}
 			owner[id] = c.Name
 		}
-		slices.SortFunc(c.Objects, CompareObjects)
+		slices.SortFunc(c.Objects, object.Compare)
 		slices.SortFunc(c.Hooks, compareHooks)
 		slices.SortFunc(c.Tests, compareHooks)
 	}
@@ -472,9 +470,9 @@ func (r *renderer) label(o *unstructured.Unstructured, component string) {
 	if labels == nil {
 		labels = map[string]string{}
 	}
-	labels[LabelManagedBy] = ManagedByValue
-	labels[LabelEnvironment] = r.env.Metadata.Name
-	labels[LabelComponent] = component
+	labels[ownership.LabelManagedBy] = ownership.ManagedByValue
+	labels[ownership.LabelEnvironment] = r.env.Metadata.Name
+	labels[ownership.LabelComponent] = component
 	o.SetLabels(labels)
 }
 
@@ -490,7 +488,7 @@ func compareHooks(a, b *Hook) int {
 		}
 		return 1
 	}
-	return CompareObjects(a.Object, b.Object)
+	return object.Compare(a.Object, b.Object)
 }
 
 // joinFailures joins errors, keeping the result classified as bad input when
@@ -511,20 +509,4 @@ func quoteList(names []string) string {
 		q[i] = fmt.Sprintf("%q", n)
 	}
 	return strings.Join(q, ", ")
-}
-
-// installedKey is the context key of WithInstalled.
-type installedKey struct{}
-
-// WithInstalled returns a context that tells Render which components
-// already have objects in the cluster (Options.Installed). The engine,
-// which loads the inventory before it calls the renderer it was given,
-// passes it this way, so that the CLI's render function need not know.
-func WithInstalled(ctx context.Context, installed func(component string) bool) context.Context {
-	return context.WithValue(ctx, installedKey{}, installed)
-}
-
-func installedFrom(ctx context.Context) func(string) bool {
-	f, _ := ctx.Value(installedKey{}).(func(string) bool)
-	return f
 }

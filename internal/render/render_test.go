@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/envctl/envctl/internal/config"
+	"github.com/envctl/envctl/internal/ownership"
 	"github.com/envctl/envctl/internal/source"
 )
 
@@ -146,7 +147,7 @@ func TestRenderFixture(t *testing.T) {
 	for _, it := range res.Items() {
 		sources = append(sources, it.Source())
 		labels := it.Object.GetLabels()
-		for k, v := range map[string]string{LabelManagedBy: ManagedByValue, LabelEnvironment: "dev", LabelComponent: it.Component} {
+		for k, v := range map[string]string{ownership.LabelManagedBy: ownership.ManagedByValue, ownership.LabelEnvironment: "dev", ownership.LabelComponent: it.Component} {
 			if labels[k] != v {
 				t.Errorf("%s: label %s = %q, want %q", it.Source(), k, labels[k], v)
 			}
@@ -180,8 +181,8 @@ func TestRenderFixture(t *testing.T) {
 	dep := findObject(t, res, "Deployment", "demo")
 	// The chart's own labels reach the output as written, managed-by too:
 	// envctl's marks are all under envctl.dev/.
-	if got := dep.GetLabels()[LegacyLabelManagedBy]; got != "Helm" {
-		t.Errorf("the chart's label %s = %q, want Helm as the chart sets it", LegacyLabelManagedBy, got)
+	if got := dep.GetLabels()[ownership.LegacyLabelManagedBy]; got != "Helm" {
+		t.Errorf("the chart's label %s = %q, want Helm as the chart sets it", ownership.LegacyLabelManagedBy, got)
 	}
 	replicas, _, _ := unstructured.NestedInt64(dep.Object, "spec", "replicas")
 	if replicas != 3 {
@@ -199,7 +200,7 @@ func TestRenderFixture(t *testing.T) {
 	}
 	// Selectors and pod templates are not relabelled.
 	sel := dep.Object["spec"].(map[string]any)["selector"].(map[string]any)["matchLabels"].(map[string]any)
-	if _, ok := sel[LabelComponent]; ok {
+	if _, ok := sel[ownership.LabelComponent]; ok {
 		t.Errorf("ownership label added to the selector: %v", sel)
 	}
 

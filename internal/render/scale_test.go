@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/envctl/envctl/internal/config"
+	"github.com/envctl/envctl/internal/ownership"
 )
 
 // scaleObjects is how many objects the scale test and benchmark render in
@@ -39,7 +40,7 @@ func TestRenderFiveThousandObjects(t *testing.T) {
 	}
 	objs := res.Components[0].Objects
 	for i, o := range objs[1:] {
-		if want := fmt.Sprintf("cm-%04d", i); o.GetName() != want || o.GetNamespace() != "dev" || o.GetLabels()[LabelComponent] != "bulk" {
+		if want := fmt.Sprintf("cm-%04d", i); o.GetName() != want || o.GetNamespace() != "dev" || o.GetLabels()[ownership.LabelComponent] != "bulk" {
 			t.Fatalf("object %d is %s %s/%s labelled %v, want ConfigMap dev/%s of component bulk", i+1, o.GetKind(), o.GetNamespace(), o.GetName(), o.GetLabels(), want)
 		}
 	}

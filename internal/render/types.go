@@ -4,32 +4,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// Ownership labels added to every rendered object. Prune only ever touches
-// objects that carry all three with this environment's values. They all
-// live under envctl.dev/, so that every label and annotation a manifest or
-// chart sets (app.kubernetes.io/managed-by: Helm included) reaches the
-// cluster as written.
-const (
-	LabelManagedBy   = "envctl.dev/managed-by"
-	LabelEnvironment = "envctl.dev/environment"
-	LabelComponent   = "envctl.dev/component"
-	ManagedByValue   = "envctl"
-)
-
-// LegacyLabelManagedBy is where envctl releases before envctl.dev/managed-by
-// marked their objects. Objects applied by such a release and never applied
-// since still carry only it; ManagedByEnvctl accepts it so that prune and
-// down still recognise them.
-const LegacyLabelManagedBy = "app.kubernetes.io/managed-by"
-
-// ManagedByEnvctl reports whether labels mark an object as envctl's.
-func ManagedByEnvctl(labels map[string]string) bool {
-	if v, ok := labels[LabelManagedBy]; ok {
-		return v == ManagedByValue
-	}
-	return labels[LegacyLabelManagedBy] == ManagedByValue
-}
-
 // Result is the rendered state of one environment.
 type Result struct {
 	Environment string

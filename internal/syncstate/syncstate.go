@@ -23,7 +23,7 @@ import (
 
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/inventory"
-	"github.com/envctl/envctl/internal/render"
+	"github.com/envctl/envctl/internal/ownership"
 )
 
 // Namespace is where the record lives.
@@ -205,7 +205,7 @@ func (s *Store) SetSuspended(ctx context.Context, env string, suspended bool) er
 // when it is missing.
 func (s *Store) apply(ctx context.Context, env, manager string, set func(*corev1ac.ConfigMapApplyConfiguration)) error {
 	cm := corev1ac.ConfigMap(ConfigMapName(env), s.namespace()).
-		WithLabels(map[string]string{LabelEnvironment: env, render.LabelManagedBy: render.ManagedByValue})
+		WithLabels(map[string]string{LabelEnvironment: env, ownership.LabelManagedBy: ownership.ManagedByValue})
 	set(cm)
 	opts := metav1.ApplyOptions{FieldManager: manager, Force: true}
 	cms := s.Client.CoreV1().ConfigMaps(s.namespace())

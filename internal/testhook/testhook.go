@@ -40,6 +40,8 @@ const (
 	// duration), so that a test sees the lock of a killed process expire
 	// in seconds rather than after the default.
 	LeaseDurationEnv = "ENVCTL_TEST_LEASE_DURATION"
+	// RecordEnv names a file that Record appends its lines to.
+	RecordEnv = "ENVCTL_TEST_RECORD"
 )
 
 // Phases a test can pause at.
@@ -147,4 +149,30 @@ func LeaseDuration() time.Duration {
 		return 0
 	}
 	return d
+}
+
+// Recording says whether Record writes anywhere, so that a caller can skip
+// preparing what it would record.
+func Recording() bool { return enabled() && os.Getenv(RecordEnv) != "" }
+
+// Record appends "what line" to the file RecordEnv names, so that a test
+// can see what a real envctl process worked from (the renders it made, say)
+// without parsing its output.
+func Record(what, line string) {
+	if !enabled() {
+		return
+	}
+	path := os.Getenv(RecordEnv)
+	if path == "" {
+		return
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "testhook: %v\n", err)
+		return
+	}
+	defer f.Close()
+	fmt.Fprintf(f, "%s %s\n", what, line)
 }

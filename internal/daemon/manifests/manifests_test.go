@@ -331,6 +331,8 @@ func TestClusterRoleRules(t *testing.T) {
 		{APIGroups: []string{"apps"}, Resources: []string{"deployments", "statefulsets"}, Verbs: manageVerbs},
 		{APIGroups: []string{""}, Resources: []string{"events", "namespaces", "pods"}, Verbs: readVerbs},
 		{APIGroups: []string{"apps"}, Resources: []string{"replicasets"}, Verbs: readVerbs},
+		{APIGroups: []string{"apiextensions.k8s.io"}, Resources: []string{"customresourcedefinitions"}, Verbs: readVerbs},
+		{APIGroups: []string{"apiregistration.k8s.io"}, Resources: []string{"apiservices"}, Verbs: readVerbs},
 		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
 		{APIGroups: []string{"events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
 	}

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/envctl/envctl/internal/object"
 	"github.com/envctl/envctl/internal/render"
 )
 
@@ -75,7 +76,7 @@ func ResourcesOf(ctx context.Context, res *render.Result, mapper Mapper) ([]Reso
 		gvk := o.GroupVersionKind()
 		r, err := resourceOf(ctx, gvk, crds, mapper)
 		if err != nil {
-			failed = append(failed, fmt.Errorf("%s: %w", render.IDOf(o), err))
+			failed = append(failed, fmt.Errorf("%s: %w", object.RefOf(o), err))
 			continue
 		}
 		seen[r] = true
@@ -119,8 +120,9 @@ const rbacGroup = "rbac.authorization.k8s.io"
 
 // clusterRoleRules are the rules of the daemon's ClusterRole: manage every
 // resource the environment renders, read what the health report explains
-// failures with (Pods, ReplicaSets, Events), read Namespaces, and record
-// Events.
+// failures with (Pods, ReplicaSets, Events), read Namespaces and the API
+// definitions charts may be gated on (CRDs and APIServices, watched for a
+// new render), and record Events.
 func clusterRoleRules(o Options) []rbacv1.PolicyRule {
 	byGroup := map[string][]string{}
 	escalate := false
@@ -146,6 +148,8 @@ func clusterRoleRules(o Options) []rbacv1.PolicyRule {
 	rules = append(rules,
 		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"events", "namespaces", "pods"}, Verbs: readVerbs},
 		rbacv1.PolicyRule{APIGroups: []string{"apps"}, Resources: []string{"replicasets"}, Verbs: readVerbs},
+		rbacv1.PolicyRule{APIGroups: []string{"apiextensions.k8s.io"}, Resources: []string{"customresourcedefinitions"}, Verbs: readVerbs},
+		rbacv1.PolicyRule{APIGroups: []string{"apiregistration.k8s.io"}, Resources: []string{"apiservices"}, Verbs: readVerbs},
 		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
 		rbacv1.PolicyRule{APIGroups: []string{"events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
 	)

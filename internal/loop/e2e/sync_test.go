@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/envctl/envctl/internal/inventory"
+	"github.com/envctl/envctl/internal/object"
 )
 
 // running waits until p's loop has applied and recorded that it runs.
@@ -82,7 +83,7 @@ func TestSyncCorrectsDriftAndStopsCleanlyOnSIGTERM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, ok := inv.Lookup(inventory.Key{Kind: "ConfigMap", Namespace: r.ns, Name: "a"})
+	e, ok := inv.Lookup(object.Key{Kind: "ConfigMap", Namespace: r.ns, Name: "a"})
 	if !ok {
 		t.Fatal("the inventory lost the ConfigMap")
 	}

@@ -149,6 +149,10 @@ func (s *Source) String() string {
 	return out + ")"
 }
 
+// Path is the folder of the repository that holds config.yaml; "" for its
+// root.
+func (s *Source) Path() string { return s.path }
+
 // DirName is the name of the folder that holds config.yaml as a clone of
 // the repository would have it: the last element of --path, else the
 // repository's name from its URL without ".git". It stands for the

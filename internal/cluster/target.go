@@ -1,0 +1,147 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/client-go/rest"
+
+	"github.com/envctl/envctl/internal/cluster/kubeconfig"
+	"github.com/envctl/envctl/internal/config"
+	"github.com/envctl/envctl/internal/errs"
+)
+
+// Target is an environment's cluster as a command reaches it.
+type Target struct {
+	// Name is the environment's cluster name.
+	Name string
+	// Provider has the cluster; nil when a kubeconfig the user named
+	// reaches it, and envctl must then never delete it.
+	Provider Provider
+	// Config reaches the cluster's API server.
+	Config *rest.Config
+	// Created says that Ensure created the cluster.
+	Created bool
+	// Kubeconfig is what Ensure wrote into the user's kubeconfig.
+	Kubeconfig kubeconfig.Written
+}
+
+// ProviderName is the name of the target's provider; "" when a kubeconfig
+// the user named reaches it.
+func (t *Target) ProviderName() string {
+	if t.Provider == nil {
+		return ""
+	}
+	return t.Provider.Name()
+}
+
+// CreatedByEnvctl says whether envctl made the cluster and so may delete
+// it: an embedded or kind cluster, never an existing one or one reached
+// through a kubeconfig the user named.
+func (t *Target) CreatedByEnvctl() bool {
+	switch t.ProviderName() {
+	case config.ProviderEmbedded, config.ProviderKind:
+		return true
+	}
+	return false
+}
+
+// Noter hears a sentence worth showing beside a step's progress, such as
+// which provider was chosen and why.
+type Noter interface {
+	Note(format string, args ...any)
+}
+
+// Ensure makes sure the cluster spec describes, called name, exists,
+// creating it when it does not, and writes its context into the user's
+// kubeconfig (current when the kubeconfig has no current context, as kind
+// does). progress hears each step; one that is also a Noter hears which
+// provider was chosen and why.
+func Ensure(ctx context.Context, name string, spec config.ClusterSpec, opts Options, progress Progress) (*Target, error) {
+	if spec.Existing != nil {
+		opts.Existing = &ExistingTarget{Name: name, ExistingSpec: *spec.Existing}
+	}
+	sel, err := Select(ctx, spec.Provider, name, opts)
+	if err != nil {
+		return nil, err
+	}
+	p := sel.Provider
+	if n, ok := progress.(Noter); ok {
+		if sel.Reason != "" {
+			n.Note("cluster %s: provider %s (%s)", name, p.Name(), sel.Reason)
+		} else {
+			n.Note("cluster %s: provider %s", name, p.Name())
+		}
+	}
+	t := &Target{Name: name, Provider: p}
+	existed, err := p.Exists(ctx, name)
+	if err != nil {
+		return nil, errs.Cluster(fmt.Errorf("cluster %s: %w", name, err))
+	}
+	t.Created = !existed
+	if _, err := p.Ensure(ctx, Spec{Name: name, Cluster: spec, Progress: progress}); err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", name, err)
+	}
+	if t.Kubeconfig, err = WriteKubeconfig(ctx, p, name, kubeconfig.WriteOptions{Current: kubeconfig.CurrentIfUnset}); err != nil {
+		return nil, fmt.Errorf("cluster %s: write kubeconfig: %w", name, err)
+	}
+	if t.Config, err = p.RESTConfig(ctx, name); err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", name, err)
+	}
+	return t, nil
+}
+
+// Kubeconfig names a cluster through a kubeconfig file and context instead
+// of an environment's own cluster; both empty name none.
+type Kubeconfig struct {
+	Path, Context string
+}
+
+// Set says whether a kubeconfig is named.
+func (k Kubeconfig) Set() bool { return k.Path != "" || k.Context != "" }
+
+// MissingError says that an environment's cluster does not exist; commands
+// decide whether that is an error.
+type MissingError struct {
+	Environment, Cluster string
+	Err                  error
+}
+
+func (e *MissingError) Error() string {
+	return fmt.Sprintf("environment %s: its cluster %s does not exist (bring it up with `envctl up %s`): %v", e.Environment, e.Cluster, e.Environment, e.Err)
+}
+
+func (e *MissingError) Unwrap() error { return e.Err }
+
+// Connect reaches the cluster of env, or the one kc names. It never
+// creates a cluster: one that does not exist is a *MissingError, returned
+// with the target (which names the cluster and its provider).
+func Connect(ctx context.Context, env *config.Environment, kc Kubeconfig, opts Options) (*Target, error) {
+	t := &Target{Name: env.ClusterName()}
+	if kc.Set() {
+		cfg, err := kubeconfig.RESTConfig(kc.Path, kc.Context)
+		if err != nil {
+			return nil, err
+		}
+		t.Config = cfg
+		return t, nil
+	}
+	spec := env.Spec.Cluster
+	if spec.Existing != nil {
+		opts.Existing = &ExistingTarget{Name: t.Name, ExistingSpec: *spec.Existing}
+	}
+	sel, err := Select(ctx, spec.Provider, t.Name, opts)
+	if err != nil {
+		return nil, err
+	}
+	t.Provider = sel.Provider
+	cfg, err := sel.Provider.RESTConfig(ctx, t.Name)
+	if IsNotFound(err) {
+		return t, &MissingError{Environment: env.Name(), Cluster: t.Name, Err: err}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("environment %s: cluster %s: %w", env.Name(), t.Name, err)
+	}
+	t.Config = cfg
+	return t, nil
+}
