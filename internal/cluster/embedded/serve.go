@@ -55,13 +55,9 @@ const watchdogInterval = 2 * time.Second
 // restarts from the cluster's data, on the port the cluster had when that
 // port is free and on a free one otherwise (the state file then records
 // the new server). It also stops when its pid file stops naming it, which
-// is what deleting the state directory from under it amounts to.
-//
-// The Go runtime's memory settings are left at their defaults: idle with a
-// 3-replica Deployment a serve process measured about 370 MiB resident and
-// 2% of one core, and GOGC=50 or GOMEMLIMIT=250MiB saved under 30 MiB of
-// it: a third is the binary's own pages (RssFile), the rest live data, the
-// API server's watch caches and the components' informers.
+// is what deleting the state directory from under it amounts to. The Go
+// runtime's memory settings are left at their defaults (README: the serve
+// process's footprint).
 func Serve(ctx context.Context, opts ServeOptions) (err error) {
 	log := opts.Logger
 	if log == nil {
