@@ -7,7 +7,6 @@ import (
 	"slices"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/envctl/envctl/internal/apply"
@@ -236,21 +235,12 @@ func (r *run) recordIntent(ctx context.Context, prev *inventory.Inventory, rende
 }
 
 // normalizedRef is o's reference with its namespace as the apply will set
-// it: "default" for a namespaced object without one, none for a
-// cluster-scoped object. A kind the cluster does not serve yet is taken as
+// it (apply.InScope). A kind the cluster does not serve yet is taken as
 // rendered.
 func (r *run) normalizedRef(ctx context.Context, o *unstructured.Unstructured) object.Ref {
-	ref := object.RefOf(o)
 	mapping, err := r.opts.Client.Mapper.Mapping(ctx, o.GroupVersionKind())
 	if err != nil {
-		return ref
+		return object.RefOf(o)
 	}
-	namespaced := mapping.Scope.Name() == meta.RESTScopeNameNamespace
-	switch {
-	case namespaced && ref.Namespace == "":
-		ref.Namespace = "default"
-	case !namespaced:
-		ref.Namespace = ""
-	}
-	return ref
+	return object.RefOf(apply.InScope(o, mapping))
 }
