@@ -60,6 +60,8 @@ type repo struct {
 	ns         string
 	kubeconfig string
 	home       string
+	// vars are more environment variables for its processes (with).
+	vars []string
 }
 
 func newRepo(t testing.TB) *repo {
@@ -145,6 +147,7 @@ func (r *repo) startRaw(full, args []string) *proc {
 	r.t.Helper()
 	cmd := exec.Command(envctlBinary(), full...)
 	cmd.Env = append(os.Environ(), asCLIEnv+"=1", "HOME="+r.home, "KUBECONFIG="+r.kubeconfig, "ENVCTL_WEBHOOK_SECRET="+hookSecret)
+	cmd.Env = append(cmd.Env, r.vars...)
 	p := &proc{t: r.t, args: args, cmd: cmd, out: &syncBuffer{}, err: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.err
 	if err := cmd.Start(); err != nil {
