@@ -117,9 +117,8 @@ const (
 	chartRelease = "gated"
 	chartDir     = "charts/gated"
 	// chartObjects is what the chart renders where the cluster does not
-	// serve the Widget API: the release's Namespace (which envctl
-	// declares for it) and the ConfigMap. withWidget adds the Widget.
-	chartObjects = 2
+	// serve the Widget API: the ConfigMap. withWidget adds the Widget.
+	chartObjects = 1
 	withWidget   = chartObjects + 1
 )
 
@@ -128,7 +127,8 @@ const (
 func (r *repo) widgetGroup() string { return r.env + ".loop-e2e.envctl.dev" }
 
 // chart copies the test chart into r and makes it the environment's one
-// component, released into r's namespace with r's Widget group.
+// component, released into r's namespace (the test's, which the release
+// does not own) with r's Widget group.
 func (r *repo) chart() {
 	r.t.Helper()
 	if err := os.CopyFS(filepath.Join(r.dir, chartDir), os.DirFS(filepath.Join("testdata", "gated"))); err != nil {
@@ -147,6 +147,7 @@ spec:
         chart: `+chartDir+`
         release: `+chartRelease+`
         namespace: `+r.ns+`
+        createNamespace: false
         values: {widgetGroup: `+r.widgetGroup()+`}
 `)
 }
