@@ -21,29 +21,28 @@ import (
 // The inventory store and the environment lease both keep their objects
 // there.
 func EnsureNamespace(ctx context.Context, client kubernetes.Interface, name string) error {
+	namespaces := client.CoreV1().Namespaces()
+	// Looked up before it is created: a writer allowed into the namespace
+	// (a daemon's ServiceAccount) need not be allowed to create namespaces,
+	// and the API server refuses such a create before it finds the
+	// namespace there.
+	existing, err := namespaces.Get(ctx, name, metav1.GetOptions{})
+	if err == nil && existing.DeletionTimestamp == nil {
+		return nil
+	}
+	if err == nil {
+		// Being deleted, say by an `envctl down` of the last other
+		// environment: nothing can be created in it until it is gone.
+		if err := waitNamespaceGone(ctx, client, name); err != nil {
+			return err
+		}
+	}
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
 		Name:   name,
 		Labels: map[string]string{ownership.LabelManagedBy: ownership.ManagedByValue},
 	}}
-	namespaces := client.CoreV1().Namespaces()
-	_, err := namespaces.Create(ctx, ns, metav1.CreateOptions{})
-	if !apierrors.IsAlreadyExists(err) {
-		if err != nil {
-			return errs.Cluster(fmt.Errorf("create namespace %s: %w", ns.Name, err))
-		}
-		return nil
-	}
-	existing, err := namespaces.Get(ctx, ns.Name, metav1.GetOptions{})
-	if err != nil || existing.DeletionTimestamp == nil {
-		return nil // there (or a race that the write will report)
-	}
-	// Being deleted, say by an `envctl down` of the last other environment:
-	// nothing can be created in it until it is gone.
-	if err := waitNamespaceGone(ctx, client, name); err != nil {
-		return err
-	}
 	if _, err := namespaces.Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return errs.Cluster(fmt.Errorf("create namespace %s: %w", ns.Name, err))
+		return errs.Cluster(fmt.Errorf("create namespace %s: %w", name, err))
 	}
 	return nil
 }

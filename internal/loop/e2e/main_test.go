@@ -20,9 +20,11 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/envctl/envctl/internal/cli"
+	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/lease"
 	"github.com/envctl/envctl/internal/syncstate"
 	"github.com/envctl/envctl/internal/testenv"
@@ -60,6 +62,8 @@ type repo struct {
 	ns         string
 	kubeconfig string
 	home       string
+	// vars are more environment variables for its processes (with).
+	vars []string
 }
 
 func newRepo(t testing.TB) *repo {
@@ -70,6 +74,7 @@ func newRepo(t testing.TB) *repo {
 	// characters. The namespace's random suffix keeps it unique.
 	env := "e2e-" + ns[strings.LastIndexByte(ns, '-')+1:]
 	r := &repo{t: t, te: te, dir: t.TempDir(), env: env, ns: ns, kubeconfig: te.Kubeconfig(t), home: t.TempDir()}
+	t.Cleanup(r.forget)
 	r.write("config.yaml", `apiVersion: envctl.dev/v1alpha1
 kind: Config
 metadata: {name: loop-e2e}
@@ -89,6 +94,24 @@ spec:
       kustomize: overlays/app
 `)
 	return r
+}
+
+// forget deletes what envctl keeps of r's environment outside the test's
+// namespace: its inventory, lock and loop record in envctl-system.
+func (r *repo) forget() {
+	ctx := context.Background()
+	cs := r.te.Clientset()
+	ns := inventory.Namespace
+	for what, err := range map[string]error{
+		"inventory": cs.CoreV1().ConfigMaps(ns).DeleteCollection(ctx, metav1.DeleteOptions{},
+			metav1.ListOptions{LabelSelector: inventory.LabelInventory + "=" + r.env}),
+		"lock":        cs.CoordinationV1().Leases(ns).Delete(ctx, lease.Name(r.env), metav1.DeleteOptions{}),
+		"sync record": cs.CoreV1().ConfigMaps(ns).Delete(ctx, syncstate.ConfigMapName(r.env), metav1.DeleteOptions{}),
+	} {
+		if err != nil && !apierrors.IsNotFound(err) {
+			r.t.Errorf("delete the %s of environment %s: %v", what, r.env, err)
+		}
+	}
 }
 
 func (r *repo) write(rel, content string) {
@@ -145,6 +168,7 @@ func (r *repo) startRaw(full, args []string) *proc {
 	r.t.Helper()
 	cmd := exec.Command(envctlBinary(), full...)
 	cmd.Env = append(os.Environ(), asCLIEnv+"=1", "HOME="+r.home, "KUBECONFIG="+r.kubeconfig, "ENVCTL_WEBHOOK_SECRET="+hookSecret)
+	cmd.Env = append(cmd.Env, r.vars...)
 	p := &proc{t: r.t, args: args, cmd: cmd, out: &syncBuffer{}, err: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.err
 	if err := cmd.Start(); err != nil {
