@@ -21,8 +21,8 @@ type TestResult struct {
 // Test runs the test hooks of the environment's charts (helm.sh/hook:
 // test), as `helm test` does: each test Pod or Job is created, waited for
 // until it finished, and deleted as its delete policy says, one after the
-// other, components in apply order. The environment must be up: its
-// releases render as the upgrades they are. The policy's timeout bounds
+// other, components in apply order. The environment must be up, from this
+// repository: its releases render as the upgrades they are. The policy's timeout bounds
 // each test. The error is the first failure, unhealthy unless classified
 // otherwise.
 func (e *Engine) Test(ctx context.Context, req Request) ([]TestResult, error) {
@@ -35,6 +35,9 @@ func (e *Engine) Test(ctx context.Context, req Request) ([]TestResult, error) {
 		return nil, errs.Inputf("environment %s is not up in this cluster: bring it up with `envctl up %s` before testing it", d.Env.Name(), d.Env.Name())
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := CheckRepository(prev, d.Repository(), req.Policy.Adopt); err != nil {
 		return nil, err
 	}
 	r, err := e.render(ctx, d, req.Policy.Components, prev)
