@@ -8,6 +8,7 @@ import (
 
 	"github.com/envctl/envctl/internal/cluster"
 	"github.com/envctl/envctl/internal/errs"
+	"github.com/envctl/envctl/internal/ui"
 )
 
 // applyOptions are the inputs of `envctl apply`.
@@ -74,7 +75,7 @@ func runApply(ctx context.Context, f *Factory, o *applyOptions) error {
 	if err != nil {
 		return err
 	}
-	cl := clusterInfo{Name: t.Name, Provider: t.ProviderName(), Context: o.cluster.Context}
+	cl := ui.ClusterInfo{Name: t.Name, Provider: t.ProviderName(), Context: o.cluster.Context}
 	_, err = reconcile(ctx, f, &o.reconcileOptions, d, t, cl, progress)
 	return err
 }

@@ -3,16 +3,13 @@ package cli
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/envctl/envctl/internal/cluster"
-	"github.com/envctl/envctl/internal/cluster/kubeconfig"
 	"github.com/envctl/envctl/internal/config"
-	"github.com/envctl/envctl/internal/errs"
 )
 
 // newClusterCmd groups the commands that manage clusters on their own,
@@ -50,15 +47,6 @@ removes it when it deletes the cluster.`,
 	return cmd
 }
 
-// clusterTarget is what the cluster commands take from an environment:
-// the cluster's name, its spec, and how to reach an existing one.
-type clusterTarget struct {
-	// Env is the environment the spec came from; "" when none was used.
-	Env  string
-	Name string
-	Spec config.ClusterSpec
-}
-
 // namedCluster are the inputs of the commands that act on one cluster
 // envctl already has (delete, kubeconfig): its name, the provider that has
 // it, and the environment that declares it.
@@ -89,22 +77,14 @@ func (n *namedCluster) setName(cmd *cobra.Command, args []string, missing string
 	return nil
 }
 
-// provider returns the provider that has the cluster (see findProvider).
+// provider returns the provider that has the cluster (see
+// cluster.FindProvider).
 func (n *namedCluster) provider(ctx context.Context, f *Factory) (cluster.Provider, error) {
-	t, err := loadClusterTarget(f, n.Env, nil)
+	d, err := cluster.LoadDeclared(f.Global.Repo, n.Env, f.Logger)
 	if err != nil {
 		return nil, err
 	}
-	return findProvider(ctx, n.Provider, n.Name, providerOptions(f, t))
-}
-
-// kubeconfigPath is the --kubeconfig flag's file, or the user's default
-// kubeconfig when the flag is empty.
-func kubeconfigPath(flag string) (string, error) {
-	if flag != "" {
-		return flag, nil
-	}
-	return kubeconfig.DefaultPath()
+	return cluster.FindProvider(ctx, n.Provider, n.Name, d.Options(f.clusterOptions()))
 }
 
 // clusterNameArg reads a cluster name given as the positional NAME or as
@@ -117,63 +97,6 @@ func clusterNameArg(args []string, flag string) (string, error) {
 		return args[0], nil
 	}
 	return flag, nil
-}
-
-// loadClusterTarget finds the cluster an environment declares. With env
-// set, the repository and that environment must load. Without it, the
-// repository's default environment is used when there is a repository and
-// that environment exists; otherwise the target is empty and callers use
-// defaults, so that the cluster commands work outside any repository.
-func loadClusterTarget(f *Factory, env string, fs *pflag.FlagSet) (*clusterTarget, error) {
-	repo, err := config.Load(config.LoadOptions{Dir: f.Global.Repo, Flags: fs})
-	if err != nil {
-		if env == "" && f.Global.Repo == "" && noRepository(err) {
-			f.Logger.Debug("no repository; using default cluster settings", "reason", err)
-			return &clusterTarget{}, nil
-		}
-		return nil, err
-	}
-	if env == "" {
-		names, err := repo.EnvironmentNames()
-		if err != nil {
-			return nil, err
-		}
-		if !slices.Contains(names, repo.Config.Spec.DefaultEnvironment) {
-			return &clusterTarget{}, nil
-		}
-	}
-	e, err := repo.Environment(env)
-	if err != nil {
-		return nil, err
-	}
-	return &clusterTarget{Env: e.Name(), Name: e.ClusterName(), Spec: e.Spec.Cluster}, nil
-}
-
-// noRepository recognises config.Load's error for a directory with no
-// envctl repository above it, the one case in which the cluster commands
-// fall back to defaults rather than fail.
-func noRepository(err error) bool {
-	return errs.KindOf(err) == errs.KindInput && strings.HasPrefix(err.Error(), "no envctl repository found")
-}
-
-// providerOptions are the options every provider is built with.
-func providerOptions(f *Factory, t *clusterTarget) cluster.Options {
-	opts := cluster.Options{Logger: f.Logger}
-	if t.Spec.Existing != nil && t.Name != "" {
-		opts.Existing = &cluster.ExistingTarget{Name: t.Name, ExistingSpec: *t.Spec.Existing}
-	}
-	return opts
-}
-
-// findProvider returns the provider that has cluster name: whichever has
-// it, or the one --provider names, which then answers for the cluster
-// itself (its errors say more than "not found", for instance that a kind
-// cluster exists but was made with the kind CLI).
-func findProvider(ctx context.Context, provider, name string, opts cluster.Options) (cluster.Provider, error) {
-	if provider == "" || provider == config.ProviderAuto {
-		return cluster.Find(ctx, name, opts)
-	}
-	return cluster.New(provider, opts)
 }
 
 // providerFlagHelp is the --provider flag's description.

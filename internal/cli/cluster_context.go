@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -49,25 +48,4 @@ func (c currentFlag) rule() kubeconfig.Current {
 		return kubeconfig.CurrentAlways
 	}
 	return kubeconfig.CurrentNever
-}
-
-// useContextHint is the line a summary adds when envctl wrote a context
-// that is not kubectl's current one (the user had chosen another, or
-// --set-context=false): how to switch. Empty when there is nothing to say.
-func useContextHint(w kubeconfig.Written) string {
-	if w.Path == "" || w.Current {
-		return ""
-	}
-	if w.Previous != "" {
-		return fmt.Sprintf("the current context is still %s; switch with: kubectl config use-context %s", w.Previous, w.Context)
-	}
-	return fmt.Sprintf("switch to it with: kubectl config use-context %s", w.Context)
-}
-
-// sentence capitalises a line for the summaries that print sentences.
-func sentence(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
 }

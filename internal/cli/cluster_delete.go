@@ -6,8 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/envctl/envctl/internal/cluster/kubeconfig"
-	"github.com/envctl/envctl/internal/config"
+	"github.com/envctl/envctl/internal/cluster"
 )
 
 // clusterDeleteOptions are the inputs of `envctl cluster delete`.
@@ -53,24 +52,8 @@ func runClusterDelete(ctx context.Context, f *Factory, o *clusterDeleteOptions) 
 	}
 	progress := newProgress(f)
 	defer progress.Close()
-
-	done := progress.Step(fmt.Sprintf("Deleting %s cluster %s", p.Name(), o.Name))
-	err = p.Delete(ctx, o.Name)
-	done(err)
-	if err != nil {
+	if err := cluster.Delete(ctx, p, o.Name, o.Kubeconfig, progress); err != nil {
 		return err
-	}
-	if p.Name() != config.ProviderExisting {
-		path, err := kubeconfigPath(o.Kubeconfig)
-		if err != nil {
-			return err
-		}
-		done := progress.Step(fmt.Sprintf("Removing context %s from %s", kubeconfig.ContextName(o.Name), path))
-		_, err = kubeconfig.Remove(ctx, path, o.Name)
-		done(err)
-		if err != nil {
-			return fmt.Errorf("cluster %s is deleted, but its context is not: %w", o.Name, err)
-		}
 	}
 	progress.Close()
 	fmt.Fprintf(f.Streams.Out, "Deleted cluster %s (%s).\n", o.Name, p.Name())

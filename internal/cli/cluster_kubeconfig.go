@@ -9,6 +9,7 @@ import (
 	"github.com/envctl/envctl/internal/cluster"
 	"github.com/envctl/envctl/internal/cluster/kubeconfig"
 	"github.com/envctl/envctl/internal/config"
+	"github.com/envctl/envctl/internal/ui"
 )
 
 // clusterKubeconfigOptions are the inputs of `envctl cluster kubeconfig`.
@@ -72,7 +73,7 @@ func runClusterKubeconfig(ctx context.Context, f *Factory, o *clusterKubeconfigO
 	if p.Name() == config.ProviderExisting {
 		return usageError(fmt.Errorf("cluster %s is an existing cluster: its context is already in your kubeconfig; use --print for a file of its own", o.Name))
 	}
-	path, err := kubeconfigPath(o.Kubeconfig)
+	path, err := kubeconfig.PathOr(o.Kubeconfig)
 	if err != nil {
 		return err
 	}
@@ -80,13 +81,6 @@ func runClusterKubeconfig(ctx context.Context, f *Factory, o *clusterKubeconfigO
 	if err != nil {
 		return err
 	}
-	current := ""
-	if w.Current {
-		current = " (current)"
-	}
-	fmt.Fprintf(f.Streams.Out, "Wrote context %s to %s%s.\n", w.Context, path, current)
-	if hint := useContextHint(w); hint != "" {
-		fmt.Fprintln(f.Streams.Out, sentence(hint))
-	}
+	ui.WriteContextWritten(f.Streams.Out, w)
 	return nil
 }

@@ -10,8 +10,8 @@ import (
 
 	"github.com/envctl/envctl/internal/cluster"
 	"github.com/envctl/envctl/internal/errs"
-	"github.com/envctl/envctl/internal/lease"
 	"github.com/envctl/envctl/internal/syncstate"
+	"github.com/envctl/envctl/internal/ui"
 )
 
 // controlOptions are the inputs of reconcile, suspend and resume.
@@ -117,114 +117,67 @@ one has acknowledged it.`
 	return cmd
 }
 
-// controlTarget reaches the environment's cluster and its record.
-func controlTarget(ctx context.Context, f *Factory, o *controlOptions) (string, *syncstate.Store, *lease.Info, error) {
+// control reaches the environment's cluster and, through its record, the
+// loop that keeps it converged.
+func control(ctx context.Context, f *Factory, o *controlOptions) (*syncstate.Control, error) {
 	d, err := o.Source.load(ctx, f, o.Env, nil, nil, nil)
 	if err != nil {
-		return "", nil, nil, err
+		return nil, err
 	}
 	_, client, err := connect(ctx, f, d.Env, o.Cluster)
 	var missing *cluster.MissingError
 	if errors.As(err, &missing) {
-		return "", nil, nil, errs.Input(err)
+		return nil, errs.Input(err)
 	}
-	if err != nil {
-		return "", nil, nil, err
-	}
-	env := d.Env.Name()
-	holder, err := lease.Get(ctx, client.Clientset, env)
-	if err != nil {
-		return "", nil, nil, err
-	}
-	if holder != nil && !holder.Held(time.Now()) {
-		holder = nil
-	}
-	return env, &syncstate.Store{Client: client.Clientset}, holder, nil
-}
-
-// runningLoop returns the loop's status when a sync or daemon runs for env
-// now: its record says it runs, and the lock is held.
-func runningLoop(ctx context.Context, store *syncstate.Store, env string, holder *lease.Info) (*syncstate.Status, error) {
-	cm, err := store.Get(ctx, env)
 	if err != nil {
 		return nil, err
 	}
-	st, err := syncstate.StatusOf(cm)
-	if err != nil {
-		return nil, errs.Cluster(err)
-	}
-	if st == nil || !st.Running || holder == nil || holder.Holder != st.Holder {
-		return nil, nil
-	}
-	return st, nil
+	return syncstate.NewControl(ctx, client.Clientset, d.Env.Name())
 }
 
 func runReconcileRequest(ctx context.Context, f *Factory, o *controlOptions) error {
-	env, store, holder, err := controlTarget(ctx, f, o)
+	c, err := control(ctx, f, o)
 	if err != nil {
 		return err
 	}
-	st, err := runningLoop(ctx, store, env, holder)
-	if err != nil {
-		return err
-	}
-	if st == nil {
-		return errs.Inputf("no envctl sync or daemon runs for environment %s; start one (envctl sync %s), or apply once with envctl apply %s", env, env, env)
-	}
-	if st.Suspended {
-		return errs.Inputf("environment %s is suspended; resume it first (envctl resume %s)", env, env)
-	}
-	token, err := store.RequestReconcile(ctx, env)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(f.Streams.ErrOut, "asked %s to reconcile environment %s; waiting for the result\n", st.Holder, env)
-	ans, err := waitFor(ctx, o.Timeout, store, env, func(st *syncstate.Status) bool {
-		return st.Reconcile != nil && st.Reconcile.Token == token
+	env := c.Env
+	a, err := c.Reconcile(ctx, o.Timeout, func(holder string) {
+		fmt.Fprintf(f.Streams.ErrOut, "asked %s to reconcile environment %s; waiting for the result\n", holder, env)
 	})
 	if err != nil {
 		return err
 	}
-	a := ans.Reconcile
 	if o.Output == "json" {
-		if err := writeJSON(f.Streams.Out, a); err != nil {
+		if err := ui.WriteJSON(f.Streams.Out, a); err != nil {
 			return err
 		}
 	} else if a.Succeeded {
 		fmt.Fprintf(f.Streams.Out, "environment %s reconciled at revision %s\n", env, a.Revision)
 	}
-	if !a.Succeeded {
-		return errs.New(kindNamed(a.ErrorKind), fmt.Errorf("reconcile of environment %s failed: %s", env, a.Error))
-	}
-	return nil
+	return a.Err(env)
 }
 
 func runSuspend(ctx context.Context, f *Factory, o *controlOptions, suspend bool) error {
-	env, store, holder, err := controlTarget(ctx, f, o)
+	c, err := control(ctx, f, o)
 	if err != nil {
 		return err
 	}
-	if err := store.SetSuspended(ctx, env, suspend); err != nil {
+	env := c.Env
+	st, err := c.SetSuspended(ctx, suspend, o.Timeout)
+	if err != nil {
 		return err
 	}
 	verb := "resumed"
 	if suspend {
 		verb = "suspended"
 	}
-	st, err := runningLoop(ctx, store, env, holder)
-	if err != nil {
-		return err
-	}
 	report := map[string]any{"environment": env, "suspended": suspend, "acknowledged": false}
 	if st != nil {
-		if _, err := waitFor(ctx, o.Timeout, store, env, func(st *syncstate.Status) bool { return st.Suspended == suspend }); err != nil {
-			return err
-		}
 		report["acknowledged"] = true
 		report["holder"] = st.Holder
 	}
 	if o.Output == "json" {
-		return writeJSON(f.Streams.Out, report)
+		return ui.WriteJSON(f.Streams.Out, report)
 	}
 	if st != nil {
 		fmt.Fprintf(f.Streams.Out, "environment %s %s (acknowledged by %s)\n", env, verb, st.Holder)
@@ -232,37 +185,4 @@ func runSuspend(ctx context.Context, f *Factory, o *controlOptions, suspend bool
 		fmt.Fprintf(f.Streams.Out, "environment %s %s; no sync or daemon runs now, the next one starts %s\n", env, verb, verb)
 	}
 	return nil
-}
-
-// waitFor polls env's record until done says so, or timeout passes.
-func waitFor(ctx context.Context, timeout time.Duration, store *syncstate.Store, env string, done func(*syncstate.Status) bool) (*syncstate.Status, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	for {
-		cm, err := store.Get(ctx, env)
-		if err == nil {
-			st, serr := syncstate.StatusOf(cm)
-			if serr == nil && st != nil && done(st) {
-				return st, nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			if errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
-				return nil, errs.Timeout(fmt.Errorf("no answer from the sync or daemon of environment %s within %s", env, timeout))
-			}
-			return nil, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
-
-// kindNamed maps errs.Kind's name back to the kind.
-func kindNamed(name string) errs.Kind {
-	for k := errs.KindUnknown; k <= errs.KindUnhealthy; k++ {
-		if k.String() == name {
-			return k
-		}
-	}
-	return errs.KindUnknown
 }

@@ -2,18 +2,13 @@ package cli
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/rest"
 
-	"github.com/envctl/envctl/internal/cluster/kubeconfig"
+	"github.com/envctl/envctl/internal/daemon"
 	"github.com/envctl/envctl/internal/engine"
-	"github.com/envctl/envctl/internal/errs"
-	"github.com/envctl/envctl/internal/kube"
 	"github.com/envctl/envctl/internal/lease"
 )
 
@@ -23,13 +18,7 @@ type daemonOptions struct {
 	Cluster clusterFlags
 }
 
-func newDaemonCmd(f *Factory) *cobra.Command {
-	o := &daemonOptions{}
-	cmd := &cobra.Command{
-		Annotations: map[string]string{annotationStopsOnSignal: "true"},
-		Use:         "daemon [ENV]",
-		Short:       "Keep an environment converged from inside its cluster",
-		Long: `Run the continuous reconcile loop of an environment as a long-lived service,
+const daemonLong = `Run the continuous reconcile loop of an environment as a long-lived service,
 normally inside the cluster it manages: the loop of 'envctl sync' (drift put
 back within a second, kubectl edits undone, fights backed off, failures never
 pruned and retried with backoff), with:
@@ -52,8 +41,9 @@ repository in), whose file changes are applied. A fetch, authentication or
 render failure keeps the last good revision applied and prunes nothing.
 
 SIGTERM stops it within 10 seconds: the object in flight finishes, the
-inventory is saved, the Lease released, and it exits 0.`,
-		Example: `  # In the cluster (what the Deployment runs): follow the main branch
+inventory is saved, the Lease released, and it exits 0.`
+
+const daemonExample = `  # In the cluster (what the Deployment runs): follow the main branch
   ENVCTL_GIT_PASSWORD=$TOKEN ENVCTL_WEBHOOK_SECRET=$HOOK_SECRET \
     envctl daemon staging --git https://github.com/acme/platform.git --branch main \
       --git-username envctl-bot --cache-dir /var/cache/envctl
@@ -62,8 +52,17 @@ inventory is saved, the Lease released, and it exits 0.`,
   envctl daemon staging --context staging-admin --listen 127.0.0.1:8080 --log-format text
 
   # Install the daemon in the cluster, following a Git branch
-  envctl daemon install staging --git https://github.com/acme/platform.git --branch main`,
-		Args: argsValidator(cobra.MaximumNArgs(1)),
+  envctl daemon install staging --git https://github.com/acme/platform.git --branch main`
+
+func newDaemonCmd(f *Factory) *cobra.Command {
+	o := &daemonOptions{}
+	cmd := &cobra.Command{
+		Annotations: map[string]string{annotationStopsOnSignal: "true"},
+		Use:         "daemon [ENV]",
+		Short:       "Keep an environment converged from inside its cluster",
+		Long:        daemonLong,
+		Example:     daemonExample,
+		Args:        argsValidator(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				o.Env = args[0]
@@ -88,49 +87,23 @@ func runDaemon(ctx context.Context, f *Factory, log *slog.Logger, o *daemonOptio
 	if err != nil {
 		return err
 	}
-	client, err := daemonClient(o.Cluster)
+	client, err := daemon.Connect(o.Cluster.Kubeconfig, o.Cluster.Context)
 	if err != nil {
 		return err
 	}
 	env := d.Env.Name()
-	lr := o.newLoopRun(f, "daemon", d, client, log)
+	runner, serve := o.newRunner(f, "daemon", d, client, log)
 	// Another repository's environment of the same name: stop before the
 	// lock or the loop's record is touched.
-	if err := lr.runner.Loop.Engine.CheckOwner(ctx, engine.Request{Declared: d}); err != nil {
+	if err := runner.Loop.Engine.CheckOwner(ctx, engine.Request{Declared: d}); err != nil {
 		return err
 	}
-	lr.runner.Standby = true
-	lr.runner.Lease = lease.Options{
+	runner.Standby = true
+	runner.Lease = lease.Options{
 		Wait: lease.Forever,
 		OnWait: func(holder string, since time.Time) {
 			log.Info("standby: another replica leads", "environment", env, "leader", holder, "since", since)
 		},
 	}
-	return lr.run(ctx, o.Listen)
-}
-
-// daemonClient reaches the cluster: the pod's service account, or the
-// kubeconfig the flags name.
-func daemonClient(flags clusterFlags) (*kube.Client, error) {
-	var cfg *rest.Config
-	var err error
-	if flags.set() {
-		cfg, err = kubeconfig.RESTConfig(flags.Kubeconfig, flags.Context)
-		if err != nil {
-			return nil, err
-		}
-	} else {
-		cfg, err = rest.InClusterConfig()
-		if errors.Is(err, rest.ErrNotInCluster) {
-			return nil, errs.Inputf("not running inside a cluster (no service account token); run the daemon in the cluster, or point it at one with --kubeconfig/--context")
-		}
-		if err != nil {
-			return nil, errs.Cluster(fmt.Errorf("in-cluster configuration: %w", err))
-		}
-	}
-	client, err := kube.New(cfg)
-	if err != nil {
-		return nil, errs.Cluster(err)
-	}
-	return client, nil
+	return runner.Serve(ctx, serve)
 }

@@ -1,52 +1,35 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/envctl/envctl/internal/cluster"
+	"github.com/envctl/envctl/internal/daemon"
 	"github.com/envctl/envctl/internal/daemon/manifests"
 	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/errs"
-	"github.com/envctl/envctl/internal/inventory"
-	"github.com/envctl/envctl/internal/kube"
-	"github.com/envctl/envctl/internal/render"
-)
-
-// Environment variables `daemon install` reads secrets from, so that they
-// never sit in a command line or a shell history.
-const (
-	envWebhookSecret = "ENVCTL_WEBHOOK_SECRET"
+	"github.com/envctl/envctl/internal/ui"
 )
 
 // daemonInstallOptions are the inputs of `envctl daemon install`.
 type daemonInstallOptions struct {
 	Env string
 	Git manifests.Git
-	// PasswordFile, SSHKeyFile and KnownHostsFile are read on this
-	// machine and go into the credentials Secret.
-	PasswordFile   string
-	SSHKeyFile     string
-	KnownHostsFile string
-	// SOPSKeyFile holds the keys the daemon decrypts the environment's
-	// SOPS files with; they go into the credentials Secret too.
-	SOPSKeyFile string
-	Image       string
-	Replicas    int32
-	Timeout     time.Duration
-	NoWait      bool
-	Output      string
-	cluster     clusterFlags
+	// Files are read on this machine and go into the credentials Secret.
+	Files    daemon.CredentialFiles
+	Image    string
+	Replicas int32
+	Timeout  time.Duration
+	NoWait   bool
+	Output   string
+	cluster  clusterFlags
 	// getenv reads the secret variables; os.Getenv unless a test says.
 	getenv func(string) string
 }
@@ -60,20 +43,14 @@ func (o *daemonInstallOptions) bindGitFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Git.SemVer, "semver", "", "follow the highest tag within this semver range")
 	fs.StringVar(&o.Git.Commit, "commit", "", "stay at this commit")
 	fs.StringVar(&o.Git.Path, "path", "", "directory of the repository that holds config.yaml")
-	fs.StringVar(&o.Git.Username, "git-username", "", "user name for HTTPS; the password comes from "+envGitPassword+" or --git-password-file")
-	fs.StringVar(&o.PasswordFile, "git-password-file", "", "file holding the HTTPS password or token, stored in the daemon's Secret")
-	fs.StringVar(&o.SSHKeyFile, "ssh-key", "", "SSH private key file, stored in the daemon's Secret; its passphrase comes from "+envSSHKeyPassphrase)
-	fs.StringVar(&o.KnownHostsFile, "known-hosts", "", "known_hosts file that vouches for the SSH server's key")
-	fs.StringVar(&o.SOPSKeyFile, "sops-key-file", "", "file of age identities or OpenPGP private keys that open the environment's SOPS files, stored in the daemon's Secret")
+	fs.StringVar(&o.Git.Username, "git-username", "", "user name for HTTPS; the password comes from "+daemon.EnvGitPassword+" or --git-password-file")
+	fs.StringVar(&o.Files.PasswordFile, "git-password-file", "", "file holding the HTTPS password or token, stored in the daemon's Secret")
+	fs.StringVar(&o.Files.SSHKeyFile, "ssh-key", "", "SSH private key file, stored in the daemon's Secret; its passphrase comes from "+daemon.EnvSSHKeyPassphrase)
+	fs.StringVar(&o.Files.KnownHostsFile, "known-hosts", "", "known_hosts file that vouches for the SSH server's key")
+	fs.StringVar(&o.Files.SOPSKeyFile, "sops-key-file", "", "file of age identities or OpenPGP private keys that open the environment's SOPS files, stored in the daemon's Secret")
 }
 
-// newDaemonInstallCmd is `envctl daemon install ENV`.
-func newDaemonInstallCmd(f *Factory) *cobra.Command {
-	o := &daemonInstallOptions{getenv: os.Getenv}
-	cmd := &cobra.Command{
-		Use:   "install ENV --git URL",
-		Short: "Install envctl's daemon in the environment's cluster",
-		Long: `Install the daemon that keeps environment ENV converged from a Git branch,
+const daemonInstallLong = `Install the daemon that keeps environment ENV converged from a Git branch,
 inside the environment's cluster (or the one --kubeconfig/--context name),
 through the same engine as envctl apply: server-side apply, a health wait,
 an inventory of its own and prune of what an earlier install left.
@@ -93,15 +70,16 @@ install's own render uses them too). Give the daemon keys of its own, for
 the environments it runs, not a person's whole keyring.
 
 Secrets are read from the environment or from files, never from flags:
-` + envGitPassword + ` (or --git-password-file), ` + envSSHKeyPassphrase + ` for --ssh-key, and
-` + envWebhookSecret + ` for the webhook. Their values go only into the Secret; no
+` + daemon.EnvGitPassword + ` (or --git-password-file), ` + daemon.EnvSSHKeyPassphrase + ` for --ssh-key, and
+` + daemon.EnvWebhookSecret + ` for the webhook. Their values go only into the Secret; no
 output shows them.
 
 The same objects, less the Secret, are in bases/envctl for kustomize.
 
 Exit codes: 0 installed, 2 bad input, 3 unhealthy, 4 timeout, 5 conflict,
-6 cluster error.`,
-		Example: `  # Follow the main branch of a public repository
+6 cluster error.`
+
+const daemonInstallExample = `  # Follow the main branch of a public repository
   envctl daemon install staging --git https://github.com/acme/platform.git --branch main
 
   # A private repository over HTTPS, with a token and a webhook secret
@@ -115,8 +93,17 @@ Exit codes: 0 installed, 2 bad input, 3 unhealthy, 4 timeout, 5 conflict,
 
   # Over SSH, in the cluster of another kubeconfig context
   envctl daemon install prod --git git@github.com:acme/platform.git --tag v1.4.0 \
-    --ssh-key ~/.ssh/envctl --known-hosts ~/.ssh/known_hosts --context prod-admin`,
-		Args: argsValidator(cobra.ExactArgs(1)),
+    --ssh-key ~/.ssh/envctl --known-hosts ~/.ssh/known_hosts --context prod-admin`
+
+// newDaemonInstallCmd is `envctl daemon install ENV`.
+func newDaemonInstallCmd(f *Factory) *cobra.Command {
+	o := &daemonInstallOptions{getenv: os.Getenv}
+	cmd := &cobra.Command{
+		Use:     "install ENV --git URL",
+		Short:   "Install envctl's daemon in the environment's cluster",
+		Long:    daemonInstallLong,
+		Example: daemonInstallExample,
+		Args:    argsValidator(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Env = args[0]
 			return runDaemonInstall(cmd.Context(), f, o)
@@ -143,7 +130,7 @@ func runDaemonInstall(ctx context.Context, f *Factory, o *daemonInstallOptions) 
 	if o.Replicas < 1 {
 		return usageError(fmt.Errorf("--replicas %d: want 1 or more", o.Replicas))
 	}
-	creds, err := o.credentials()
+	creds, err := daemon.ReadCredentials(o.Files, o.Git.Username, o.getenv)
 	if err != nil {
 		return err
 	}
@@ -167,167 +154,25 @@ func runDaemonInstall(ctx context.Context, f *Factory, o *daemonInstallOptions) 
 	}
 	progress := newProgress(f)
 	defer progress.Close()
-
-	// The daemon's RBAC follows what the environment renders here and now,
-	// with the keys the daemon gets.
-	done := progress.Step(fmt.Sprintf("Rendering environment %s for the daemon's RBAC", env))
-	eng := f.engine(client, "", o.SOPSKeyFile)
-	rendered, err := eng.Render(ctx, engine.Request{Declared: d})
-	if err == nil && o.SOPSKeyFile == "" {
-		err = needsSOPSKeys(rendered.Result)
+	in := &daemon.Install{
+		Declared: d, Target: t, Client: client,
+		Engine:    f.engineConfig("", o.Files.SOPSKeyFile),
+		Manifests: manifests.Options{Image: o.Image, Version: version, Replicas: o.Replicas, Git: o.Git, Credentials: creds},
+		Policy:    engine.Policy{NoWait: o.NoWait, Timeout: o.Timeout},
+		Progress:  progress, OnEvent: progress.Event,
 	}
-	var resources []manifests.Resource
-	if err == nil {
-		resources, err = manifests.ResourcesOf(ctx, rendered.Result, client.Mapper)
-	}
-	done(err)
-	if err != nil {
-		return fmt.Errorf("daemon install %s: %w", env, err)
-	}
-	objs, err := manifests.Build(manifests.Options{
-		Environment: env,
-		Image:       o.Image,
-		Version:     version,
-		Replicas:    o.Replicas,
-		Git:         o.Git,
-		Credentials: creds,
-		Resources:   resources,
-	})
-	if err != nil {
-		return err
-	}
-	// Namespace envctl-system is every environment's: it holds their
-	// inventories, locks and daemons. It is made if missing, never owned
-	// by one daemon's install (which would keep a second environment's
-	// daemon out of it, and take it along on a prune).
-	objs = slices.DeleteFunc(objs, func(obj *unstructured.Unstructured) bool {
-		return obj.GetKind() == "Namespace" && obj.GetName() == inventory.Namespace
-	})
-	if err := inventory.EnsureNamespace(ctx, client.Clientset, inventory.Namespace); err != nil {
-		return err
-	}
-
-	// Counted, so that the summary shows that a second install writes nothing.
-	cfg, counter := kube.CountingConfig(t.Config)
-	counted, err := kube.New(cfg)
-	if err != nil {
-		return errs.Cluster(err)
-	}
-	res, err := f.engine(counted, "", o.SOPSKeyFile).Install(ctx,
-		engine.Request{Declared: d, Policy: engine.Policy{NoWait: o.NoWait, Timeout: o.Timeout}, OnEvent: progress.Event},
-		engine.Installation{Environment: manifests.Name(env), Component: "daemon", Revision: "envctl " + version, Objects: objs})
+	done, err := in.Run(ctx)
 	progress.Close()
-	if res != nil {
-		cl := clusterInfo{Name: t.Name, Provider: t.ProviderName(), Context: o.cluster.Context}
-		reqs := counter.Snapshot()
-		if werr := writeSummary(f.Streams.Out, o.Output, res, cl, requestCounts{Total: reqs.Requests, Writes: reqs.Writes}); werr != nil && err == nil {
-			err = werr
-		}
+	if done == nil {
+		return err
 	}
-	if err == nil && res != nil && o.Output == "text" {
+	cl := ui.ClusterInfo{Name: t.Name, Provider: t.ProviderName(), Context: o.cluster.Context}
+	if werr := writeSummary(f, o.Output, done.Result, cl, done.Requests); werr != nil && err == nil {
+		err = werr
+	}
+	if err == nil && o.Output == "text" {
 		fmt.Fprintf(f.Streams.Out, "daemon %s/%s follows %s; it may apply and prune %d kinds of environment %s\n",
-			manifests.Namespace, manifests.Name(env), gitTarget(o.Git), len(resources), env)
+			manifests.Namespace, manifests.Name(env), daemon.Following(o.Git), done.Kinds, env)
 	}
 	return err
-}
-
-// credentials gathers the secrets from the environment and the files the
-// flags name. Every problem is bad input naming the variable or file.
-func (o *daemonInstallOptions) credentials() (manifests.Credentials, error) {
-	var c manifests.Credentials
-	var problems []error
-	password := o.getenv(envGitPassword)
-	switch {
-	case password != "" && o.PasswordFile != "":
-		problems = append(problems, fmt.Errorf("%s and --git-password-file both give the Git password; give one", envGitPassword))
-	case o.PasswordFile != "":
-		data, err := readSecretFile("--git-password-file", o.PasswordFile)
-		if err != nil {
-			problems = append(problems, err)
-		}
-		// A password file written by echo ends in a newline that is not
-		// part of the password.
-		c.GitPassword = bytes.TrimRight(data, "\r\n")
-		if err == nil && len(c.GitPassword) == 0 {
-			problems = append(problems, fmt.Errorf("--git-password-file %s is empty", o.PasswordFile))
-		}
-	default:
-		c.GitPassword = []byte(password)
-	}
-	if len(c.GitPassword) > 0 && o.Git.Username == "" {
-		problems = append(problems, errors.New("a Git password is given but no --git-username"))
-	}
-	if o.SSHKeyFile != "" {
-		data, err := readSecretFile("--ssh-key", o.SSHKeyFile)
-		if err != nil {
-			problems = append(problems, err)
-		} else if !bytes.Contains(data, []byte("PRIVATE KEY-----")) {
-			problems = append(problems, fmt.Errorf("--ssh-key %s is not a PEM or OpenSSH private key", o.SSHKeyFile))
-		}
-		c.SSHKey = data
-	}
-	if o.KnownHostsFile != "" {
-		data, err := readSecretFile("--known-hosts", o.KnownHostsFile)
-		if err != nil {
-			problems = append(problems, err)
-		}
-		c.KnownHosts = data
-	}
-	if o.SOPSKeyFile != "" {
-		data, err := readSecretFile("--sops-key-file", o.SOPSKeyFile)
-		if err != nil {
-			problems = append(problems, err)
-		} else if len(bytes.TrimSpace(data)) == 0 {
-			problems = append(problems, fmt.Errorf("--sops-key-file %s is empty", o.SOPSKeyFile))
-		}
-		c.SOPSKeys = data
-	}
-	c.SSHKeyPassphrase = []byte(o.getenv(envSSHKeyPassphrase))
-	c.WebhookSecret = []byte(o.getenv(envWebhookSecret))
-	if len(problems) > 0 {
-		return manifests.Credentials{}, errs.Input(errors.Join(problems...))
-	}
-	return c, nil
-}
-
-// needsSOPSKeys is an error when the environment decrypts SOPS files,
-// which the daemon could not do without keys of its own: the render here
-// had this machine's keys.
-func needsSOPSKeys(rendered *render.Result) error {
-	files := rendered.SOPSFiles()
-	if len(files) == 0 {
-		return nil
-	}
-	return errs.Inputf("environment %s decrypts SOPS files (%s): give the daemon the keys that open them with --sops-key-file",
-		rendered.Environment, strings.Join(files, ", "))
-}
-
-// readSecretFile reads a file a flag names; the error names the flag and
-// file, never the content.
-func readSecretFile(flag, path string) ([]byte, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", flag, err)
-	}
-	return data, nil
-}
-
-// gitTarget says what the daemon follows, for the closing line.
-func gitTarget(g manifests.Git) string {
-	ref := "the default branch"
-	switch {
-	case g.Branch != "":
-		ref = "branch " + g.Branch
-	case g.Tag != "":
-		ref = "tag " + g.Tag
-	case g.SemVer != "":
-		ref = "semver " + g.SemVer
-	case g.Commit != "":
-		ref = "commit " + g.Commit
-	}
-	s := g.URL + " " + ref
-	if g.Path != "" {
-		s += " (path " + g.Path + ")"
-	}
-	return s
 }

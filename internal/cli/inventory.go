@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 
 	"github.com/spf13/cobra"
 
 	"github.com/envctl/envctl/internal/cluster"
 	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/errs"
+	"github.com/envctl/envctl/internal/ui"
 )
 
 func newInventoryCmd(f *Factory) *cobra.Command {
@@ -31,17 +30,6 @@ type inventoryRebuildOptions struct {
 	Output  string
 	Cluster clusterFlags
 	Source  sourceFlags
-}
-
-// rebuildReport is what `envctl inventory rebuild -o json` prints.
-type rebuildReport struct {
-	Environment string `json:"environment"`
-	// Objects counts the objects found, per component.
-	Objects map[string]int `json:"objects"`
-	// Replaced says whether a stored inventory (damaged or not) was
-	// replaced; Deleted that none was kept, since nothing was found.
-	Replaced bool `json:"replaced"`
-	Deleted  bool `json:"deleted,omitempty"`
 }
 
 func newInventoryRebuildCmd(f *Factory) *cobra.Command {
@@ -100,24 +88,8 @@ func runInventoryRebuild(ctx context.Context, f *Factory, o *inventoryRebuildOpt
 	if err != nil {
 		return err
 	}
-	env, inv := d.Env.Name(), rb.Inventory
-	report := &rebuildReport{Environment: env, Objects: map[string]int{}, Replaced: rb.Replaced, Deleted: len(inv.Entries) == 0 && rb.Replaced}
-	for _, e := range inv.Entries {
-		report.Objects[e.Component]++
-	}
 	if len(rb.Skipped) > 0 {
 		fmt.Fprintf(f.Streams.ErrOut, "Warning: API groups %v could not be searched (their discovery failed); objects there are not in the rebuilt inventory.\n", rb.Skipped)
 	}
-	if o.Output == "json" {
-		return writeJSON(f.Streams.Out, report)
-	}
-	if len(inv.Entries) == 0 {
-		fmt.Fprintf(f.Streams.Out, "No object in the cluster is labelled for environment %s; it has no inventory now.\n", env)
-		return nil
-	}
-	fmt.Fprintf(f.Streams.Out, "Rebuilt the inventory of environment %s from %s:\n", env, plural(len(inv.Entries), "object"))
-	for _, c := range slices.Sorted(maps.Keys(report.Objects)) {
-		fmt.Fprintf(f.Streams.Out, "  %s: %s\n", c, plural(report.Objects[c], "object"))
-	}
-	return nil
+	return ui.WriteRebuild(f.Streams.Out, o.Output, ui.NewRebuildReport(d.Env.Name(), rb))
 }

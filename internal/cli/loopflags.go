@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"log"
 	"log/slog"
@@ -20,7 +19,6 @@ import (
 	"github.com/envctl/envctl/internal/kube"
 	"github.com/envctl/envctl/internal/lease"
 	"github.com/envctl/envctl/internal/loop"
-	"github.com/envctl/envctl/internal/metrics"
 	"github.com/envctl/envctl/internal/source"
 	"github.com/envctl/envctl/internal/webhook"
 )
@@ -70,24 +68,15 @@ func (o *loopOptions) validate() error {
 	return o.Policy.Validate()
 }
 
-// loopRun is what sync and daemon assemble before running: the runner,
-// its metrics and the local-directory watch.
-type loopRun struct {
-	runner  *loop.Runner
-	metrics *metrics.Metrics
-	// watchDir, when set, is a local source to watch for file changes.
-	watchDir string
-	log      *slog.Logger
-}
-
-// newLoopRun assembles the loop of d's environment on client from the
-// flags. A local directory is watched for file changes; any other source
-// (Git) is asked for its revision every --interval.
-func (o *loopOptions) newLoopRun(f *Factory, mode string, d *engine.Declared, client *kube.Client, log *slog.Logger) *loopRun {
-	m := metrics.New()
-	interval, watchDir := o.Interval, ""
+// newRunner assembles the loop of d's environment on client from the
+// flags, and what to serve beside it. A local directory is watched for
+// file changes; any other source (Git) is asked for its revision every
+// --interval.
+func (o *loopOptions) newRunner(f *Factory, mode string, d *engine.Declared, client *kube.Client, log *slog.Logger) (*loop.Runner, loop.ServeOptions) {
+	serve := loop.ServeOptions{Listen: o.Listen, WebhookSecret: []byte(os.Getenv(webhook.SecretEnv))}
+	interval := o.Interval
 	if dir, ok := d.Source.(source.Dir); ok {
-		interval, watchDir = 0, dir.Path // file events, not polls
+		interval, serve.WatchDir = 0, dir.Path // file events, not polls
 	}
 	env := d.Env.Name()
 	opts := loop.Options{
@@ -100,47 +89,10 @@ func (o *loopOptions) newLoopRun(f *Factory, mode string, d *engine.Declared, cl
 		Interval:    interval,
 		Resync:      o.Resync,
 		Drift:       drift.Mode(o.Drift),
-		Metrics:     m,
-		OnEvent:     logEvent(log),
+		OnEvent:     loop.LogEvent(log),
 		Logger:      log,
 	}
-	return &loopRun{runner: &loop.Runner{Loop: opts}, metrics: m, watchDir: watchDir, log: log}
-}
-
-// run serves the endpoints (when --listen is set), watches the local
-// directory, and runs the loop until ctx ends.
-func (lr *loopRun) run(ctx context.Context, listen string) error {
-	if listen != "" {
-		hook := &webhook.Handler{
-			Secret:  []byte(os.Getenv(webhook.SecretEnv)),
-			Trigger: lr.runner.Trigger,
-			Count:   func(r string) { lr.metrics.Webhooks.WithLabelValues(r).Inc() },
-			Logger:  lr.log,
-		}
-		if len(hook.Secret) == 0 {
-			lr.log.Warn("POST /hooks/git refuses every request: " + webhook.SecretEnv + " is not set")
-		}
-		srv, err := loop.Listen(listen, loop.Handler(lr.runner, lr.metrics, hook), lr.log)
-		if err != nil {
-			return err
-		}
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			_ = srv.Shutdown(sctx)
-		}()
-	}
-	if lr.watchDir != "" {
-		changed := func() {
-			if l := lr.runner.Current(); l != nil {
-				l.FilesChanged()
-			}
-		}
-		if err := loop.WatchFiles(ctx, lr.watchDir, loop.DefaultDebounce, changed, lr.log); err != nil {
-			return err
-		}
-	}
-	return lr.runner.Run(ctx)
+	return &loop.Runner{Loop: opts}, serve
 }
 
 // loopLogger is the logger of a long-running loop: the global flags'
@@ -160,26 +112,6 @@ func loopLogger(cmd *cobra.Command, f *Factory, format string) *slog.Logger {
 	log.SetOutput(slogWriter{logger})
 	f.Logger = logger
 	return logger
-}
-
-// logEvent logs the steps of a full reconcile that a person following a
-// sync wants to see: what each component did, prune, and failures.
-func logEvent(log *slog.Logger) func(engine.Event) {
-	return func(e engine.Event) {
-		switch e.Type {
-		case engine.ComponentDone:
-			attrs := []any{"component", e.Component, "state", string(e.State), "objects", countsText(e.Counts)}
-			if e.Err != nil {
-				log.Warn("component done", append(attrs, "err", firstLine(e.Err.Error()))...)
-				return
-			}
-			log.Info("component done", attrs...)
-		case engine.ObjectPruned:
-			log.Info("pruned", "object", e.Object, "outcome", e.Action)
-		case engine.RenderFailed:
-			log.Warn("render failed", "err", firstLine(errString(e.Err)))
-		}
-	}
 }
 
 // holderName shortens a lease holder for messages: "envctl sync (pid 7 on

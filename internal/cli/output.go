@@ -1,11 +1,14 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
+	"os"
 	"slices"
 	"strings"
+
+	"golang.org/x/term"
+
+	"github.com/envctl/envctl/internal/ui"
 )
 
 // checkOutput reports an -o value outside formats ("text", "json") as a
@@ -18,9 +21,15 @@ func checkOutput(output string, formats ...string) error {
 		strings.Join(formats[:len(formats)-1], ", "), formats[len(formats)-1]))
 }
 
-// writeJSON writes v as the indented JSON that `-o json` prints for scripts.
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+// newProgress makes the progress view for f's error stream: live when it is
+// a terminal and colour is allowed, plain lines otherwise.
+func newProgress(f *Factory) *ui.Progress {
+	live := f.Streams.ErrTTY && !f.Global.NoColor
+	width := 0
+	if live {
+		if w, _, err := term.GetSize(int(os.Stderr.Fd())); err == nil {
+			width = w
+		}
+	}
+	return ui.NewProgress(f.Streams.ErrOut, live, width)
 }

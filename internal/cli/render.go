@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,6 +12,7 @@ import (
 	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/kube"
 	"github.com/envctl/envctl/internal/render"
+	"github.com/envctl/envctl/internal/ui"
 )
 
 // renderOptions are the inputs of `envctl render`.
@@ -41,12 +41,7 @@ type renderOptions struct {
 	Source sourceFlags
 }
 
-func newRenderCmd(f *Factory) *cobra.Command {
-	o := &renderOptions{}
-	cmd := &cobra.Command{
-		Use:   "render [ENV]",
-		Short: "Print the objects an environment declares",
-		Long: `Render an environment's components, kustomize overlays built with the
+const renderLong = `Render an environment's components, kustomize overlays built with the
 kustomize API and Helm charts rendered client-side as 'helm template' does,
 and print the resulting objects: the exact state 'envctl up' would apply,
 ownership labels included. No cluster is needed.
@@ -81,8 +76,9 @@ treat it as you treat the repository. Errors and logs never show it. Secrets
 decrypted from SOPS files (components with decryption: {provider: sops})
 are the exception: their data is masked unless --show-secrets is given.
 SOPS files are decrypted in memory with the age identities or OpenPGP keys
-of $SOPS_AGE_KEY_FILE, $SOPS_AGE_KEY and --decryption-key-file.`,
-		Example: `  # Everything the default environment declares, as YAML
+of $SOPS_AGE_KEY_FILE, $SOPS_AGE_KEY and --decryption-key-file.`
+
+const renderExample = `  # Everything the default environment declares, as YAML
   envctl render
 
   # One component of the ci environment, as a JSON List for scripts
@@ -101,8 +97,16 @@ of $SOPS_AGE_KEY_FILE, $SOPS_AGE_KEY and --decryption-key-file.`,
   envctl render --graph
 
   # What up would apply to the staging cluster (its API versions, its releases)
-  envctl render staging --context staging-admin`,
-		Args: argsValidator(cobra.MaximumNArgs(1)),
+  envctl render staging --context staging-admin`
+
+func newRenderCmd(f *Factory) *cobra.Command {
+	o := &renderOptions{}
+	cmd := &cobra.Command{
+		Use:     "render [ENV]",
+		Short:   "Print the objects an environment declares",
+		Long:    renderLong,
+		Example: renderExample,
+		Args:    argsValidator(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				o.Env = args[0]
@@ -166,7 +170,7 @@ func runRender(ctx context.Context, f *Factory, o *renderOptions) error {
 	}
 	switch {
 	case o.Graph:
-		return writeGraph(f, o.Output, res)
+		return ui.WriteGraph(f.Streams.Out, o.Output, res)
 	case o.OutputDir != "":
 		return render.WriteDir(o.OutputDir, res)
 	case o.Output == "json":
@@ -174,48 +178,4 @@ func runRender(ctx context.Context, f *Factory, o *renderOptions) error {
 	default:
 		return render.WriteYAML(f.Streams.Out, res)
 	}
-}
-
-// graphNode is one component of `envctl render --graph -o json`.
-type graphNode struct {
-	Name      string      `json:"name"`
-	DependsOn []graphEdge `json:"dependsOn"`
-}
-
-type graphEdge struct {
-	On       string   `json:"on"`
-	Declared bool     `json:"declared"`
-	Reasons  []string `json:"reasons,omitempty"`
-}
-
-// writeGraph prints the components in apply order with their edges: as
-// text, each component and below it what it waits for and why; as JSON, a
-// list of nodes.
-func writeGraph(f *Factory, format string, res *render.Result) error {
-	nodes := make([]graphNode, 0, len(res.Components))
-	for _, c := range res.Components {
-		n := graphNode{Name: c.Name, DependsOn: []graphEdge{}}
-		for _, e := range c.Edges {
-			n.DependsOn = append(n.DependsOn, graphEdge{On: e.On, Declared: e.Declared, Reasons: e.Reasons})
-		}
-		nodes = append(nodes, n)
-	}
-	if format == "json" {
-		return writeJSON(f.Streams.Out, nodes)
-	}
-	w := f.Streams.Out
-	for i, n := range nodes {
-		fmt.Fprintf(w, "%d. %s\n", i+1, n.Name)
-		for _, e := range n.DependsOn {
-			switch {
-			case e.Declared && len(e.Reasons) > 0:
-				fmt.Fprintf(w, "     after %s: dependsOn, and %s\n", e.On, strings.Join(e.Reasons, "; "))
-			case e.Declared:
-				fmt.Fprintf(w, "     after %s: dependsOn\n", e.On)
-			default:
-				fmt.Fprintf(w, "     after %s: %s\n", e.On, strings.Join(e.Reasons, "; "))
-			}
-		}
-	}
-	return nil
 }

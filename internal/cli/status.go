@@ -4,14 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/envctl/envctl/internal/cluster"
 	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/errs"
+	"github.com/envctl/envctl/internal/syncstate"
+	"github.com/envctl/envctl/internal/ui"
 )
 
 // statusOptions are the inputs of `envctl status`.
@@ -21,18 +21,6 @@ type statusOptions struct {
 	Cluster clusterFlags
 	// Source says where the declared state comes from.
 	Source sourceFlags
-}
-
-// statusReport is what `envctl status -o json` prints.
-type statusReport struct {
-	*engine.Health
-	Cluster string `json:"cluster,omitempty"`
-	// SourceRevision is the revision the source is at now; when it is not
-	// Revision, the environment is behind its source.
-	SourceRevision string `json:"sourceRevision,omitempty"`
-	// Sync is the continuous reconcile of the environment (envctl sync or
-	// daemon), when one ever ran.
-	Sync *syncReport `json:"sync,omitempty"`
 }
 
 func newStatusCmd(f *Factory) *cobra.Command {
@@ -92,57 +80,23 @@ func runStatus(ctx context.Context, f *Factory, o *statusOptions) error {
 	if err != nil {
 		return err
 	}
-	report := &statusReport{Health: h, SourceRevision: d.Revision()}
+	report := &ui.StatusReport{Health: h, SourceRevision: d.Revision()}
 	if !o.Cluster.set() {
 		report.Cluster = t.Name
 	}
-	if report.Sync, err = readSyncReport(ctx, client.Clientset, env); err != nil {
+	if report.Sync, err = syncstate.ReadReport(ctx, client.Clientset, env); err != nil {
 		return err
 	}
 	if o.Output == "json" {
-		if err := writeJSON(f.Streams.Out, report); err != nil {
+		if err := ui.WriteJSON(f.Streams.Out, report); err != nil {
 			return err
 		}
 	} else {
-		printStatus(f, report)
+		ui.WriteStatus(f.Streams.Out, report)
 	}
 	if h.Healthy {
 		return nil
 	}
 	bad, total := h.NotHealthy()
 	return errs.Unhealthy(fmt.Errorf("environment %s: %d of %d objects are not healthy", env, bad, total))
-}
-
-func printStatus(f *Factory, r *statusReport) {
-	w := f.Streams.Out
-	where := ""
-	if r.Cluster != "" {
-		where = " on cluster " + r.Cluster
-	}
-	rev := r.Revision
-	if rev == "" {
-		rev = "(unknown)"
-	}
-	fmt.Fprintf(w, "Environment %s%s: revision %s, applied %s (%s ago)\n",
-		r.Environment, where, rev, r.AppliedAt.UTC().Format(time.RFC3339), time.Since(r.AppliedAt).Round(time.Second))
-	if r.SourceRevision != "" && r.SourceRevision != r.Revision {
-		fmt.Fprintf(w, "The source is now at %s, which is not applied yet.\n", r.SourceRevision)
-	}
-	fmt.Fprintln(w)
-	if r.Sync != nil {
-		printSync(w, r.Sync)
-		fmt.Fprintln(w)
-	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "COMPONENT\tOBJECT\tSTATUS\tMESSAGE")
-	for _, c := range r.Components {
-		for i, ob := range c.Objects {
-			name := c.Name
-			if i > 0 {
-				name = ""
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, ob.Ref, ob.Status, ob.Message)
-		}
-	}
-	tw.Flush()
 }

@@ -21,13 +21,7 @@ type syncOptions struct {
 	LockTimeout time.Duration
 }
 
-func newSyncCmd(f *Factory) *cobra.Command {
-	o := &syncOptions{}
-	cmd := &cobra.Command{
-		Annotations: map[string]string{annotationStopsOnSignal: "true"},
-		Use:         "sync [ENV]",
-		Short:       "Bring the environment up, then keep it converged until interrupted",
-		Long: `Keep an environment converged in the foreground, on a laptop or in CI: make
+const syncLong = `Keep an environment converged in the foreground, on a laptop or in CI: make
 sure its cluster exists (as up does), reconcile, then watch and put things
 back until Ctrl-C or SIGTERM.
 
@@ -54,8 +48,9 @@ so 'envctl status' shows it; 'envctl reconcile', 'suspend' and 'resume' talk to
 it. With --listen it serves /metrics, /healthz, /readyz and POST /hooks/git.
 
 It exits 0 when stopped by a signal, after saving the inventory and releasing
-the lock (within 10 seconds).`,
-		Example: `  # Keep the local environment converged while you edit its overlays
+the lock (within 10 seconds).`
+
+const syncExample = `  # Keep the local environment converged while you edit its overlays
   envctl sync
 
   # Report drift only, and serve metrics on localhost
@@ -65,8 +60,17 @@ the lock (within 10 seconds).`,
   envctl sync staging --git https://github.com/acme/platform.git --branch main --interval 1m
 
   # Wait up to ten minutes for a CI job's up to release the environment
-  envctl sync ci --lock-timeout 10m`,
-		Args: argsValidator(cobra.MaximumNArgs(1)),
+  envctl sync ci --lock-timeout 10m`
+
+func newSyncCmd(f *Factory) *cobra.Command {
+	o := &syncOptions{}
+	cmd := &cobra.Command{
+		Annotations: map[string]string{annotationStopsOnSignal: "true"},
+		Use:         "sync [ENV]",
+		Short:       "Bring the environment up, then keep it converged until interrupted",
+		Long:        syncLong,
+		Example:     syncExample,
+		Args:        argsValidator(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				o.Env = args[0]
@@ -103,13 +107,13 @@ func runSync(ctx context.Context, f *Factory, log *slog.Logger, o *syncOptions) 
 	if err != nil {
 		return errs.Cluster(err)
 	}
-	lr := o.newLoopRun(f, "sync", d, client, log)
+	runner, serve := o.newRunner(f, "sync", d, client, log)
 	// Another repository's environment of the same name: stop before the
 	// lock or the loop's record is touched.
-	if err := lr.runner.Loop.Engine.CheckOwner(ctx, engine.Request{Declared: d}); err != nil {
+	if err := runner.Loop.Engine.CheckOwner(ctx, engine.Request{Declared: d}); err != nil {
 		return err
 	}
-	lr.runner.Lease = lease.Options{
+	runner.Lease = lease.Options{
 		Wait: o.LockTimeout,
 		OnWait: func(holder string, since time.Time) {
 			fmt.Fprintf(f.Streams.ErrOut, "waiting for %s, who holds environment %s since %s (--lock-timeout %s)\n",
@@ -117,5 +121,5 @@ func runSync(ctx context.Context, f *Factory, log *slog.Logger, o *syncOptions) 
 		},
 	}
 	log.Info("syncing; stop with Ctrl-C", "environment", env, "source", d.Source.String(), "revision", d.Revision())
-	return lr.run(ctx, o.Listen)
+	return runner.Serve(ctx, serve)
 }

@@ -51,8 +51,15 @@ func (f *Factory) clusterOptions() cluster.Options {
 // another file); charts is where remote charts are cached ("" for the
 // default).
 func (f *Factory) engine(client *kube.Client, charts, keys string) *engine.Engine {
+	c := f.engineConfig(charts, keys)
+	c.Client = client
+	return engine.New(c)
+}
+
+// engineConfig is the configuration of f's engines, without a client.
+func (f *Factory) engineConfig(charts, keys string) engine.Config {
 	if keys == "" {
 		keys = f.Global.DecryptionKeyFile
 	}
-	return engine.New(engine.Config{Client: client, DecryptionKeyFile: keys, ChartCacheDir: charts, Logger: f.Logger})
+	return engine.Config{DecryptionKeyFile: keys, ChartCacheDir: charts, Logger: f.Logger}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/kube"
+	"github.com/envctl/envctl/internal/ui"
 )
 
 // testOptions are the inputs of `envctl test`.
@@ -22,16 +23,6 @@ type testOptions struct {
 	Output  string
 	Cluster clusterFlags
 	Source  sourceFlags
-}
-
-// testReport is what `envctl test -o json` prints.
-type testReport struct {
-	Environment string `json:"environment"`
-	// Simulated says that the cluster runs no containers (the embedded
-	// cluster), so a test's outcome is simulated.
-	Simulated bool                `json:"simulated"`
-	Passed    bool                `json:"passed"`
-	Tests     []engine.TestResult `json:"tests"`
 }
 
 func newTestCmd(f *Factory) *cobra.Command {
@@ -93,41 +84,18 @@ func runTest(ctx context.Context, f *Factory, o *testOptions) error {
 	if err != nil {
 		return err
 	}
-	report := &testReport{Environment: d.Env.Name(), Passed: true}
+	report := &ui.TestReport{Environment: d.Env.Name(), Passed: true}
 	out := f.Streams.ErrOut
 	if report.Simulated = simulatedNodes(ctx, t, client); report.Simulated {
 		fmt.Fprintln(out, "Note: pods are simulated on the embedded cluster: no container runs, and a test Pod passes once it is scheduled.")
 	}
-	tests, failed := f.engine(client, "", "").Test(ctx, engine.Request{Declared: d, Policy: o.Policy, OnEvent: func(e engine.Event) {
-		if e.Type != engine.HookDone {
-			return
-		}
-		if e.Err == nil {
-			fmt.Fprintf(out, "✓ %s: %s passed\n", e.Component, e.Object)
-		} else {
-			fmt.Fprintf(out, "✗ %s: %s failed: %s\n", e.Component, e.Object, firstLine(e.Err.Error()))
-		}
-	}})
+	tests, failed := f.engine(client, "", "").Test(ctx, engine.Request{Declared: d, Policy: o.Policy, OnEvent: ui.TestEvents(out)})
 	if tests == nil && failed != nil {
 		return failed
 	}
 	report.Tests, report.Passed = tests, failed == nil
-	if o.Output == "json" {
-		if err := writeJSON(f.Streams.Out, report); err != nil {
-			return err
-		}
-	} else {
-		passed := 0
-		for _, t := range report.Tests {
-			if t.Passed {
-				passed++
-			}
-		}
-		if len(report.Tests) == 0 {
-			fmt.Fprintf(f.Streams.Out, "Environment %s has no chart tests.\n", d.Env.Name())
-		} else {
-			fmt.Fprintf(f.Streams.Out, "Environment %s: %d of %s passed.\n", d.Env.Name(), passed, plural(len(report.Tests), "test"))
-		}
+	if err := ui.WriteTests(f.Streams.Out, o.Output, report); err != nil {
+		return err
 	}
 	return failed
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/envctl/envctl/internal/cluster"
+	"github.com/envctl/envctl/internal/ui"
 )
 
 // upOptions are the inputs of `envctl up`.
@@ -74,11 +75,11 @@ func runUp(ctx context.Context, f *Factory, o *upOptions) error {
 	if err != nil {
 		return err
 	}
-	cl := clusterInfo{Name: t.Name, Provider: t.ProviderName(), Created: t.Created, Context: t.Kubeconfig.Context, CurrentContext: t.Kubeconfig.Current}
+	cl := ui.ClusterInfo{Name: t.Name, Provider: t.ProviderName(), Created: t.Created, Context: t.Kubeconfig.Context, CurrentContext: t.Kubeconfig.Current}
 	res, err := reconcile(ctx, f, &o.reconcileOptions, d, t, cl, progress)
 	if res != nil && o.Output == "text" && cl.Context != "" {
 		fmt.Fprintf(f.Streams.Out, "reach the cluster with: kubectl --context %s get pods -A\n", cl.Context)
-		if hint := useContextHint(t.Kubeconfig); hint != "" {
+		if hint := ui.UseContextHint(t.Kubeconfig); hint != "" {
 			fmt.Fprintln(f.Streams.Out, hint)
 		}
 	}

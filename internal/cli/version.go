@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/envctl/envctl/internal/ui"
 )
 
 // version is set at build time with -ldflags "-X ...cli.version=v0.1.0".
@@ -45,7 +47,7 @@ func newVersionCmd(f *Factory) *cobra.Command {
 			v := currentVersion()
 			switch output {
 			case "json":
-				return writeJSON(f.Streams.Out, v)
+				return ui.WriteJSON(f.Streams.Out, v)
 			case "", "text":
 				fmt.Fprintf(f.Streams.Out, "envctl %s (%s, %s)\n", v.Version, v.GoVersion, v.Platform)
 				return nil

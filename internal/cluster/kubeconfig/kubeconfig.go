@@ -37,6 +37,15 @@ func ContextName(cluster string) string {
 	return contextPrefix + cluster
 }
 
+// PathOr is file, or DefaultPath when file is "" (a --kubeconfig flag
+// left out).
+func PathOr(file string) (string, error) {
+	if file != "" {
+		return file, nil
+	}
+	return DefaultPath()
+}
+
 // DefaultPath is the file envctl writes contexts to, chosen as kind does:
 // the first file named in $KUBECONFIG, otherwise ~/.kube/config.
 func DefaultPath() (string, error) {
