@@ -8,6 +8,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/envctl/envctl/internal/ui"
 )
 
 // clusterServeOptions are the inputs of `envctl cluster serve`.
@@ -73,9 +75,5 @@ func serveLogger(f *Factory) *slog.Logger {
 	if f.Global.Verbosity > 0 {
 		return f.Logger
 	}
-	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
-	if f.Global.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(f.Streams.ErrOut, opts))
-	}
-	return slog.New(slog.NewTextHandler(f.Streams.ErrOut, opts))
+	return ui.NewLogger(f.Streams.ErrOut, 1, f.Global.LogFormat)
 }

@@ -140,21 +140,16 @@ func runReconcileRequest(ctx context.Context, f *Factory, o *controlOptions) err
 	if err != nil {
 		return err
 	}
-	env := c.Env
 	a, err := c.Reconcile(ctx, o.Timeout, func(holder string) {
-		fmt.Fprintf(f.Streams.ErrOut, "asked %s to reconcile environment %s; waiting for the result\n", holder, env)
+		fmt.Fprintf(f.Streams.ErrOut, "asked %s to reconcile environment %s; waiting for the result\n", holder, c.Env)
 	})
 	if err != nil {
 		return err
 	}
-	if o.Output == "json" {
-		if err := ui.WriteJSON(f.Streams.Out, a); err != nil {
-			return err
-		}
-	} else if a.Succeeded {
-		fmt.Fprintf(f.Streams.Out, "environment %s reconciled at revision %s\n", env, a.Revision)
+	if err := ui.WriteReconciled(f.Streams.Out, o.Output, c.Env, a); err != nil {
+		return err
 	}
-	return a.Err(env)
+	return a.Err(c.Env)
 }
 
 func runSuspend(ctx context.Context, f *Factory, o *controlOptions, suspend bool) error {
@@ -162,27 +157,9 @@ func runSuspend(ctx context.Context, f *Factory, o *controlOptions, suspend bool
 	if err != nil {
 		return err
 	}
-	env := c.Env
 	st, err := c.SetSuspended(ctx, suspend, o.Timeout)
 	if err != nil {
 		return err
 	}
-	verb := "resumed"
-	if suspend {
-		verb = "suspended"
-	}
-	report := map[string]any{"environment": env, "suspended": suspend, "acknowledged": false}
-	if st != nil {
-		report["acknowledged"] = true
-		report["holder"] = st.Holder
-	}
-	if o.Output == "json" {
-		return ui.WriteJSON(f.Streams.Out, report)
-	}
-	if st != nil {
-		fmt.Fprintf(f.Streams.Out, "environment %s %s (acknowledged by %s)\n", env, verb, st.Holder)
-	} else {
-		fmt.Fprintf(f.Streams.Out, "environment %s %s; no sync or daemon runs now, the next one starts %s\n", env, verb, verb)
-	}
-	return nil
+	return ui.WriteSuspended(f.Streams.Out, o.Output, c.Env, suspend, st)
 }

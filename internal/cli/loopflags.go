@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"log"
 	"log/slog"
 	"os"
 	"slices"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"k8s.io/klog/v2"
 
 	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/drift"
@@ -20,6 +18,7 @@ import (
 	"github.com/envctl/envctl/internal/lease"
 	"github.com/envctl/envctl/internal/loop"
 	"github.com/envctl/envctl/internal/source"
+	"github.com/envctl/envctl/internal/ui"
 	"github.com/envctl/envctl/internal/webhook"
 )
 
@@ -100,17 +99,11 @@ func (o *loopOptions) newRunner(f *Factory, mode string, d *engine.Declared, cli
 // since the loop's log is its progress. klog and the standard logger are
 // routed into it as for every command.
 func loopLogger(cmd *cobra.Command, f *Factory, format string) *slog.Logger {
-	g := *f.Global
-	if !cmd.Root().PersistentFlags().Changed("log-format") {
-		g.LogFormat = format
+	if cmd.Root().PersistentFlags().Changed("log-format") {
+		format = f.Global.LogFormat
 	}
-	if g.Verbosity == 0 {
-		g.Verbosity = 1
-	}
-	logger := newLogger(f.Streams.ErrOut, &g)
-	klog.SetSlogLogger(slog.New(klogHandler{logger.Handler()}))
-	log.SetOutput(slogWriter{logger})
-	f.Logger = logger
+	logger := ui.NewLogger(f.Streams.ErrOut, max(f.Global.Verbosity, 1), format)
+	useLogger(f, logger)
 	return logger
 }
 

@@ -14,6 +14,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/envctl/envctl/internal/errs"
+	"github.com/envctl/envctl/internal/ui"
 )
 
 // Factory holds what every command needs: streams, global options and the
@@ -88,16 +89,11 @@ func NewRootCmd(f *Factory) *cobra.Command {
 		Long: `envctl renders the environments declared in a repository (kustomize overlays
 and Helm releases), applies them with server-side apply in dependency order,
 waits until they are healthy and prunes what is no longer declared.`,
-		Version:       currentVersion().Version,
+		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			f.Logger = newLogger(f.Streams.ErrOut, f.Global)
-			klog.SetSlogLogger(slog.New(klogHandler{f.Logger.Handler()}))
-			// Helm and kustomize warn through the standard library's log
-			// package; route it into our logger so it obeys -v.
-			log.SetFlags(0)
-			log.SetOutput(slogWriter{f.Logger})
+			useLogger(f, ui.NewLogger(f.Streams.ErrOut, f.Global.Verbosity, f.Global.LogFormat))
 			return nil
 		},
 	}
@@ -135,6 +131,16 @@ waits until they are healthy and prunes what is no longer declared.`,
 		newInventoryCmd(f),
 	)
 	return root
+}
+
+// useLogger makes logger f's, and routes klog and the standard library's
+// log package (through which Helm and kustomize warn) into it, so that
+// they obey -v.
+func useLogger(f *Factory, logger *slog.Logger) {
+	f.Logger = logger
+	klog.SetSlogLogger(slog.New(ui.KlogHandler(logger.Handler())))
+	log.SetFlags(0)
+	log.SetOutput(ui.LogWriter(logger))
 }
 
 // usageError marks a flag or argument error as bad input.

@@ -84,13 +84,8 @@ func (s *sourceFlags) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&s.MaxFileSize, "git-max-file-size", "64Mi", "with --git: refuse a file larger than this")
 	for _, name := range sourceFlagNames {
 		f := fs.Lookup(name)
-		f.Usage += " (env " + flagEnv(name) + ")"
+		f.Usage += " (env " + config.FlagEnv(name) + ")"
 	}
-}
-
-// flagEnv is the variable of a flag: ENVCTL_ and its name upper-cased.
-func flagEnv(name string) string {
-	return config.EnvPrefix + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
 }
 
 // applyEnv sets each flag the command line did not from its variable.
@@ -98,23 +93,7 @@ func (s *sourceFlags) applyEnv() error {
 	if s.fs == nil {
 		return nil
 	}
-	lookup := s.lookupEnv
-	if lookup == nil {
-		lookup = os.LookupEnv
-	}
-	var bad []error
-	for _, name := range sourceFlagNames {
-		f := s.fs.Lookup(name)
-		if f == nil || f.Changed {
-			continue
-		}
-		if v, ok := lookup(flagEnv(name)); ok && v != "" {
-			if err := f.Value.Set(strings.TrimSpace(v)); err != nil {
-				bad = append(bad, fmt.Errorf("environment variable %s: %w", flagEnv(name), err))
-			}
-		}
-	}
-	return errs.Input(errors.Join(bad...))
+	return config.FlagsFromEnv(s.fs, sourceFlagNames, s.lookupEnv)
 }
 
 func (s *sourceFlags) env(name string) string {

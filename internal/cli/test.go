@@ -6,12 +6,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/envctl/envctl/internal/cluster"
-	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/engine"
-	"github.com/envctl/envctl/internal/kube"
 	"github.com/envctl/envctl/internal/ui"
 )
 
@@ -86,7 +82,7 @@ func runTest(ctx context.Context, f *Factory, o *testOptions) error {
 	}
 	report := &ui.TestReport{Environment: d.Env.Name(), Passed: true}
 	out := f.Streams.ErrOut
-	if report.Simulated = simulatedNodes(ctx, t, client); report.Simulated {
+	if report.Simulated = t.Simulated(ctx, client.Clientset); report.Simulated {
 		fmt.Fprintln(out, "Note: pods are simulated on the embedded cluster: no container runs, and a test Pod passes once it is scheduled.")
 	}
 	tests, failed := f.engine(client, "", "").Test(ctx, engine.Request{Declared: d, Policy: o.Policy, OnEvent: ui.TestEvents(out)})
@@ -98,15 +94,4 @@ func runTest(ctx context.Context, f *Factory, o *testOptions) error {
 		return err
 	}
 	return failed
-}
-
-// simulatedNodes says whether the cluster is envctl's embedded one, whose
-// nodes are simulated and run no container: its nodes carry the
-// envctl.dev/simulated label, however the cluster was reached.
-func simulatedNodes(ctx context.Context, t *cluster.Target, client *kube.Client) bool {
-	if t.ProviderName() == config.ProviderEmbedded {
-		return true
-	}
-	nodes, err := client.Clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: "envctl.dev/simulated", Limit: 1})
-	return err == nil && len(nodes.Items) > 0
 }

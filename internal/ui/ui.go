@@ -1,6 +1,7 @@
 // Package ui is how envctl shows results to a person or a script: the
 // progress view of a run, the summaries, tables and plans the commands
-// print, and the JSON documents of -o json. It reads what the engine and
+// print, the JSON documents of -o json, and the loggers whose lines go
+// beside them (apart from the progress view). It reads what the engine and
 // the other stages return and never changes anything; the engine does not
 // import it.
 package ui
