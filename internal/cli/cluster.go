@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/envctl/envctl/internal/cluster"
+	"github.com/envctl/envctl/internal/cluster/kubeconfig"
 	"github.com/envctl/envctl/internal/config"
 )
 
@@ -97,6 +98,15 @@ func clusterNameArg(args []string, flag string) (string, error) {
 		return args[0], nil
 	}
 	return flag, nil
+}
+
+// bindSetContext adds --set-context, with which the commands that write a
+// context choose whether it becomes current. Left out, the kubeconfig rules
+// decide (the context becomes current only when the kubeconfig has none);
+// given, it forces the choice either way.
+func bindSetContext(fs *pflag.FlagSet, c *kubeconfig.Current, usage string) {
+	fs.Var(c, "set-context", usage)
+	fs.Lookup("set-context").NoOptDefVal = "true"
 }
 
 // providerFlagHelp is the --provider flag's description.

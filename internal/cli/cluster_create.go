@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/envctl/envctl/internal/cluster"
+	"github.com/envctl/envctl/internal/cluster/kubeconfig"
 	"github.com/envctl/envctl/internal/ui"
 )
 
@@ -22,7 +23,7 @@ type clusterCreateOptions struct {
 	Kubeconfig string
 	// SetContext is --set-context: when given, it says whether the new
 	// context becomes current; when not, the kubeconfig rules decide.
-	SetContext currentFlag
+	SetContext kubeconfig.Current
 	Output     string
 }
 
@@ -71,7 +72,7 @@ answers and reports its version.`,
 	fl.StringVarP(&o.Env, "env", "e", "", "environment whose cluster to create (default: the repository's default environment, if any)")
 	fl.DurationVar(&o.Wait, "wait", 10*time.Minute, "give up, and delete what was half-created, after this long; 0 waits as long as it takes")
 	fl.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig file to write the context to (default: the first file in $KUBECONFIG, else ~/.kube/config)")
-	o.SetContext.bind(fl, "make the new context the current one (default: only when the kubeconfig has no current context)")
+	bindSetContext(fl, &o.SetContext, "make the new context the current one (default: only when the kubeconfig has no current context)")
 	fl.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
 	return cmd
 }
@@ -100,7 +101,7 @@ func runClusterCreate(ctx context.Context, f *Factory, o *clusterCreateOptions, 
 		Options:    f.clusterOptions(),
 		Wait:       o.Wait,
 		Kubeconfig: o.Kubeconfig,
-		Current:    o.SetContext.rule(),
+		Current:    o.SetContext,
 		Progress:   progress,
 	})
 	if err != nil {

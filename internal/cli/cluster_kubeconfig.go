@@ -18,7 +18,7 @@ type clusterKubeconfigOptions struct {
 	Print      bool
 	Write      bool
 	Kubeconfig string
-	SetContext currentFlag
+	SetContext kubeconfig.Current
 }
 
 func newClusterKubeconfigCmd(f *Factory) *cobra.Command {
@@ -53,7 +53,7 @@ when asked with --print.`,
 	fl.BoolVar(&o.Write, "write", false, "merge the context into the kubeconfig file (the default)")
 	fl.BoolVar(&o.Print, "print", false, "print a kubeconfig with only this cluster's context, credentials included")
 	fl.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig file to write to (default: the first file in $KUBECONFIG, else ~/.kube/config)")
-	o.SetContext.bind(fl, "make the context the current one (default: only when the kubeconfig has no current context)")
+	bindSetContext(fl, &o.SetContext, "make the context the current one (default: only when the kubeconfig has no current context)")
 	return cmd
 }
 
@@ -77,7 +77,7 @@ func runClusterKubeconfig(ctx context.Context, f *Factory, o *clusterKubeconfigO
 	if err != nil {
 		return err
 	}
-	w, err := cluster.WriteKubeconfig(ctx, p, o.Name, kubeconfig.WriteOptions{Path: path, Current: o.SetContext.rule()})
+	w, err := cluster.WriteKubeconfig(ctx, p, o.Name, kubeconfig.WriteOptions{Path: path, Current: o.SetContext})
 	if err != nil {
 		return err
 	}

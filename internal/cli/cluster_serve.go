@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/envctl/envctl/internal/cluster/builtin"
 	"github.com/envctl/envctl/internal/ui"
 )
 
@@ -65,7 +66,7 @@ func runClusterServe(ctx context.Context, f *Factory, o *clusterServeOptions) er
 		}
 		ready = os.NewFile(uintptr(o.ReadyFD), "ready")
 	}
-	return serveEmbedded(ctx, o, serveLogger(f), ready)
+	return builtin.Serve(ctx, builtin.ServeOptions{Name: o.Name, StateDir: o.StateDir, Logger: serveLogger(f), Ready: ready})
 }
 
 // serveLogger logs at info level by default, unlike other commands: the

@@ -2,13 +2,11 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/envctl/envctl/internal/cluster"
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/syncstate"
 	"github.com/envctl/envctl/internal/ui"
@@ -16,25 +14,17 @@ import (
 
 // controlOptions are the inputs of reconcile, suspend and resume.
 type controlOptions struct {
-	Env     string
+	envFlags
 	Timeout time.Duration
-	Output  string
-	Cluster clusterFlags
-	Source  sourceFlags
 }
 
 func (o *controlOptions) bind(cmd *cobra.Command, timeout time.Duration) {
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", timeout, "how long to wait for the running sync or daemon to answer")
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
-	o.Cluster.bind(cmd.Flags())
-	o.Source.bind(cmd.Flags())
+	o.envFlags.bind(cmd.Flags(), "text", "json")
 }
 
 func (o *controlOptions) args(args []string) error {
-	if len(args) == 1 {
-		o.Env = args[0]
-	}
-	if err := checkOutput(o.Output, "text", "json"); err != nil {
+	if err := o.envFlags.args(args); err != nil {
 		return err
 	}
 	if o.Timeout <= 0 {
@@ -43,12 +33,7 @@ func (o *controlOptions) args(args []string) error {
 	return nil
 }
 
-func newReconcileCmd(f *Factory) *cobra.Command {
-	o := &controlOptions{}
-	cmd := &cobra.Command{
-		Use:   "reconcile [ENV]",
-		Short: "Ask the running sync or daemon to reconcile now, and wait for the result",
-		Long: `Ask the envctl sync or envctl daemon that keeps the environment converged to
+const reconcileLong = `Ask the envctl sync or envctl daemon that keeps the environment converged to
 reconcile now: look at its source, render again (even a revision whose render
 failed before), apply, wait for health and prune. The request goes through
 the environment's record in the cluster (ConfigMap envctl-sync-ENV in
@@ -56,13 +41,22 @@ envctl-system), so it reaches a daemon from any laptop.
 
 It waits for the answer and exits as the reconcile did: 0 converged, 2 bad
 input, 3 unhealthy, 4 timeout, 5 conflict, 6 cluster error. It fails with 2
-when no sync or daemon runs for the environment.`,
-		Example: `  # Apply what was just pushed, without waiting for the next poll
+when no sync or daemon runs for the environment.`
+
+const reconcileExample = `  # Apply what was just pushed, without waiting for the next poll
   envctl reconcile staging --context staging-admin
 
   # From a script
-  envctl reconcile ci -o json | jq .succeeded`,
-		Args: argsValidator(cobra.MaximumNArgs(1)),
+  envctl reconcile ci -o json | jq .succeeded`
+
+func newReconcileCmd(f *Factory) *cobra.Command {
+	o := &controlOptions{}
+	cmd := &cobra.Command{
+		Use:     "reconcile [ENV]",
+		Short:   "Ask the running sync or daemon to reconcile now, and wait for the result",
+		Long:    reconcileLong,
+		Example: reconcileExample,
+		Args:    argsValidator(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.args(args); err != nil {
 				return err
@@ -82,22 +76,32 @@ func newResumeCmd(f *Factory) *cobra.Command {
 	return newSuspendResumeCmd(f, false)
 }
 
-func newSuspendResumeCmd(f *Factory, suspend bool) *cobra.Command {
-	o := &controlOptions{}
-	cmd := &cobra.Command{
-		Use:   "suspend [ENV]",
-		Short: "Pause the environment's sync or daemon: no reconcile, no drift correction",
-		Long: `Pause the continuous reconcile of an environment: the running envctl sync or
+const suspendLong = `Pause the continuous reconcile of an environment: the running envctl sync or
 daemon stops applying new revisions and correcting drift until 'envctl
 resume'. The pause is recorded in the cluster (ConfigMap envctl-sync-ENV in
 envctl-system), so it holds across restarts of the daemon, and a sync or
 daemon started later starts paused. It waits until a running one has
-acknowledged it.`,
-		Example: `  # Stop envctl from undoing a manual fix while you investigate
+acknowledged it.`
+
+const suspendExample = `  # Stop envctl from undoing a manual fix while you investigate
   envctl suspend staging
   kubectl -n ml edit deployment model-server
-  envctl resume staging`,
-		Args: argsValidator(cobra.MaximumNArgs(1)),
+  envctl resume staging`
+
+const resumeLong = `Undo 'envctl suspend': the running envctl sync or daemon looks at its source,
+applies what changed and puts drifted objects back. It waits until a running
+one has acknowledged it.`
+
+const resumeExample = `  envctl resume staging`
+
+func newSuspendResumeCmd(f *Factory, suspend bool) *cobra.Command {
+	o := &controlOptions{}
+	cmd := &cobra.Command{
+		Use:     "suspend [ENV]",
+		Short:   "Pause the environment's sync or daemon: no reconcile, no drift correction",
+		Long:    suspendLong,
+		Example: suspendExample,
+		Args:    argsValidator(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.args(args); err != nil {
 				return err
@@ -108,10 +112,7 @@ acknowledged it.`,
 	if !suspend {
 		cmd.Use = "resume [ENV]"
 		cmd.Short = "Restart the environment's paused sync or daemon"
-		cmd.Long = `Undo 'envctl suspend': the running envctl sync or daemon looks at its source,
-applies what changed and puts drifted objects back. It waits until a running
-one has acknowledged it.`
-		cmd.Example = `  envctl resume staging`
+		cmd.Long, cmd.Example = resumeLong, resumeExample
 	}
 	o.bind(cmd, 30*time.Second)
 	return cmd
@@ -120,16 +121,8 @@ one has acknowledged it.`
 // control reaches the environment's cluster and, through its record, the
 // loop that keeps it converged.
 func control(ctx context.Context, f *Factory, o *controlOptions) (*syncstate.Control, error) {
-	d, err := o.Source.load(ctx, f, o.Env, nil, nil, nil)
-	if err != nil {
-		return nil, err
-	}
-	_, client, err := connect(ctx, f, d.Env, o.Cluster)
-	var missing *cluster.MissingError
-	if errors.As(err, &missing) {
-		return nil, errs.Input(err)
-	}
-	if err != nil {
+	d, _, client, err := o.open(ctx, f, nil, nil)
+	if err = missingAs(err, errs.Input); err != nil {
 		return nil, err
 	}
 	return syncstate.NewControl(ctx, client.Clientset, d.Env.Name())

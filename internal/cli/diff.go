@@ -21,15 +21,11 @@ const (
 
 // diffOptions are the inputs of `envctl diff`.
 type diffOptions struct {
-	Env    string
-	Output string
+	envFlags
 	// Policy plans the apply as if run with it.
-	Policy  engine.Policy
-	Cluster clusterFlags
+	Policy engine.Policy
 	// Flags holds the setting overrides, passed on to config.Load.
 	Flags *pflag.FlagSet
-	// Source says where the declared state comes from.
-	Source sourceFlags
 }
 
 const diffLong = `Show what applying the environment would change. Every rendered object is
@@ -67,11 +63,8 @@ func newDiffCmd(f *Factory) *cobra.Command {
 		Example: diffExample,
 		Args:    argsValidator(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				o.Env = args[0]
-			}
 			o.Flags = cmd.Flags()
-			if err := checkOutput(o.Output, "text", "json"); err != nil {
+			if err := o.args(args); err != nil {
 				return err
 			}
 			code, err := runDiff(cmd.Context(), f, o)
@@ -93,20 +86,14 @@ func newDiffCmd(f *Factory) *cobra.Command {
 		flagForcePrune:     "plan the apply as lifting prune's guards",
 		flagAdopt:          "plan the apply as taking over objects labelled for another environment",
 	}, flagComponent, flagForceConflicts, flagForcePrune, flagAdopt)
-	fl.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
-	o.Cluster.bind(fl)
+	o.bind(fl, "text", "json")
 	config.BindFlags(fl, "apply.fieldManager", "apply.forceConflicts", "prune.enabled", "prune.maxFraction", "prune.allowNamespaces")
-	o.Source.bind(fl)
 	return cmd
 }
 
 // runDiff computes and prints the plan and returns diff's exit code.
 func runDiff(ctx context.Context, f *Factory, o *diffOptions) (int, error) {
-	d, err := o.Source.load(ctx, f, o.Env, o.Flags, o.Policy.Components, nil)
-	if err != nil {
-		return diffExitError, err
-	}
-	_, client, err := connect(ctx, f, d.Env, o.Cluster)
+	d, _, client, err := o.open(ctx, f, o.Flags, o.Policy.Components)
 	if err != nil {
 		return diffExitError, err
 	}

@@ -18,14 +18,10 @@ import (
 
 // downOptions are the inputs of `envctl down`.
 type downOptions struct {
-	Env         string
+	envFlags
 	KeepCluster bool
 	// Policy: the timeout of the deletions and hooks, and --force-prune.
-	Policy  engine.Policy
-	Output  string
-	Cluster clusterFlags
-	// Source says where the declared state comes from.
-	Source sourceFlags
+	Policy engine.Policy
 	// NoHooks skips the charts' pre-delete and post-delete hooks.
 	NoHooks bool
 	// Yes skips the confirmation, which down asks on a terminal and
@@ -78,10 +74,7 @@ func newDownCmd(f *Factory) *cobra.Command {
 		Example: downExample,
 		Args:    argsValidator(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				o.Env = args[0]
-			}
-			if err := checkOutput(o.Output, "text", "json"); err != nil {
+			if err := o.args(args); err != nil {
 				return err
 			}
 			if o.Policy.Timeout <= 0 {
@@ -97,13 +90,11 @@ func newDownCmd(f *Factory) *cobra.Command {
 		flagTimeout:    "how long to wait for the objects to be deleted",
 		flagForcePrune: "also delete CustomResourceDefinitions whose custom resources envctl does not manage, and those resources with them",
 	}, flagTimeout, flagForcePrune)
-	fl.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
+	o.bind(fl, "text", "json")
 	fl.BoolVar(&o.NoHooks, "no-hooks", false, "do not run the charts' pre-delete and post-delete hooks")
 	fl.BoolVarP(&o.Yes, "yes", "y", false, "delete without asking (required without a terminal)")
 	fl.BoolVar(&o.DryRun, "dry-run", false, "print what would be deleted and delete nothing")
 	bindLockTimeout(fl, &o.LockTimeout)
-	o.Cluster.bind(fl)
-	o.Source.bind(fl)
 	return cmd
 }
 
@@ -111,17 +102,15 @@ func runDown(ctx context.Context, f *Factory, o *downOptions) error {
 	if err := checkLockTimeout(o.LockTimeout); err != nil {
 		return err
 	}
-	d, err := o.Source.load(ctx, f, o.Env, nil, nil, nil)
-	if err != nil {
+	d, t, client, err := o.open(ctx, f, nil, nil)
+	if d == nil {
 		return err
 	}
 	env := d.Env.Name()
 	report := &ui.DownReport{Environment: env, Objects: []ui.DownObject{}}
-	out := f.Streams.ErrOut
-	t, client, err := connect(ctx, f, d.Env, o.Cluster)
 	var missing *cluster.MissingError
 	if errors.As(err, &missing) {
-		fmt.Fprintf(out, "Cluster %s of environment %s does not exist; nothing to do.\n", t.Name, env)
+		fmt.Fprintf(f.Streams.ErrOut, "Cluster %s of environment %s does not exist; nothing to do.\n", t.Name, env)
 		return ui.WriteDown(f.Streams.Out, o.Output, report, false)
 	}
 	if err != nil {

@@ -2,12 +2,10 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
-	"github.com/envctl/envctl/internal/cluster"
 	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/ui"
@@ -26,18 +24,10 @@ envctl-inventory-ENV in namespace envctl-system. Prune and down work from it.`,
 
 // inventoryRebuildOptions are the inputs of `envctl inventory rebuild`.
 type inventoryRebuildOptions struct {
-	Env     string
-	Output  string
-	Cluster clusterFlags
-	Source  sourceFlags
+	envFlags
 }
 
-func newInventoryRebuildCmd(f *Factory) *cobra.Command {
-	o := &inventoryRebuildOptions{}
-	cmd := &cobra.Command{
-		Use:   "rebuild [ENV]",
-		Short: "Rebuild an environment's inventory from the labels of its objects",
-		Long: `Rebuild the inventory of an environment from the objects in the cluster that
+const inventoryRebuildLong = `Rebuild the inventory of an environment from the objects in the cluster that
 carry its ownership labels (app.kubernetes.io/managed-by: envctl and
 envctl.dev/environment: ENV) and the digest annotation envctl writes when it
 applies an object. Every kind the cluster serves is searched. The rebuilt
@@ -47,41 +37,36 @@ envctl apply, up, diff and down stop with exit 2 on a damaged inventory
 rather than guess what was applied; this is the repair. A lost inventory
 (its namespace deleted) needs no repair: those commands rebuild it
 themselves. The next apply sends every object once, since the rebuilt
-inventory does not know which fields envctl owned.`,
-		Example: `  # Repair the damaged inventory of the staging environment
+inventory does not know which fields envctl owned.`
+
+const inventoryRebuildExample = `  # Repair the damaged inventory of the staging environment
   envctl inventory rebuild staging
 
   # Against a cluster of your kubeconfig
-  envctl inventory rebuild ci --context ci-cluster -o json`,
-		Args: argsValidator(cobra.MaximumNArgs(1)),
+  envctl inventory rebuild ci --context ci-cluster -o json`
+
+func newInventoryRebuildCmd(f *Factory) *cobra.Command {
+	o := &inventoryRebuildOptions{}
+	cmd := &cobra.Command{
+		Use:     "rebuild [ENV]",
+		Short:   "Rebuild an environment's inventory from the labels of its objects",
+		Long:    inventoryRebuildLong,
+		Example: inventoryRebuildExample,
+		Args:    argsValidator(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				o.Env = args[0]
-			}
-			if err := checkOutput(o.Output, "text", "json"); err != nil {
+			if err := o.args(args); err != nil {
 				return err
 			}
 			return runInventoryRebuild(cmd.Context(), f, o)
 		},
 	}
-	fl := cmd.Flags()
-	fl.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
-	o.Cluster.bind(fl)
-	o.Source.bind(fl)
+	o.bind(cmd.Flags(), "text", "json")
 	return cmd
 }
 
 func runInventoryRebuild(ctx context.Context, f *Factory, o *inventoryRebuildOptions) error {
-	d, err := o.Source.load(ctx, f, o.Env, nil, nil, nil)
-	if err != nil {
-		return err
-	}
-	_, client, err := connect(ctx, f, d.Env, o.Cluster)
-	var missing *cluster.MissingError
-	if errors.As(err, &missing) {
-		return errs.Cluster(err)
-	}
-	if err != nil {
+	d, _, client, err := o.open(ctx, f, nil, nil)
+	if err = missingAs(err, errs.Cluster); err != nil {
 		return err
 	}
 	rb, err := f.engine(client, "", "").Rebuild(ctx, engine.Request{Declared: d})

@@ -17,12 +17,11 @@ import (
 
 // renderOptions are the inputs of `envctl render`.
 type renderOptions struct {
-	// Env is the environment; "" is the default environment.
-	Env string
+	// envFlags: ENV ("" is the default environment), -o (yaml or json),
+	// the source, and a cluster to render for, as up would.
+	envFlags
 	// Policy: the components to render.
 	Policy engine.Policy
-	// Output is yaml or json.
-	Output string
 	// OutputDir, when set, receives one file per object instead of stdout.
 	OutputDir string
 	// ChartCacheDir overrides where remote charts are cached.
@@ -33,12 +32,8 @@ type renderOptions struct {
 	// ShowSecrets prints the data of Secrets decrypted from SOPS files
 	// instead of masking it.
 	ShowSecrets bool
-	// Cluster, when set, is the cluster to render for, as up would.
-	Cluster clusterFlags
 	// Flags holds the setting override flags, passed on to config.Load.
 	Flags *pflag.FlagSet
-	// Source says where the declared state comes from.
-	Source sourceFlags
 }
 
 const renderLong = `Render an environment's components, kustomize overlays built with the
@@ -108,32 +103,27 @@ func newRenderCmd(f *Factory) *cobra.Command {
 		Example: renderExample,
 		Args:    argsValidator(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				o.Env = args[0]
-			}
 			o.Flags = cmd.Flags()
+			if err := o.args(args); err != nil {
+				return err
+			}
 			return runRender(cmd.Context(), f, o)
 		},
 	}
 	fl := cmd.Flags()
 	bindPolicy(fl, &o.Policy, map[string]string{flagComponent: "render only these components (repeat or comma-separate)"}, flagComponent)
-	fl.StringVarP(&o.Output, "output", "o", "yaml", "output format: yaml or json")
+	o.bind(fl, "yaml", "json")
 	fl.StringVar(&o.OutputDir, "output-dir", "", "write one YAML file per object under this directory (which must be empty or absent) instead of printing")
 	fl.BoolVar(&o.ShowSecrets, "show-secrets", false, "print the data of Secrets decrypted from SOPS files instead of masking it")
 	fl.BoolVar(&o.Graph, "graph", false, "print the order components apply in and why each waits for another, instead of the objects")
 	fl.StringVar(&o.ChartCacheDir, "chart-cache-dir", "", "where charts from repositories and registries are cached (default $XDG_CACHE_HOME/envctl/charts)")
 	config.BindFlags(fl, "render.concurrency", "render.allowRemoteBases", "render.allowChartLookup", "render.kubeVersion")
-	o.Cluster.bind(fl)
 	fl.Lookup("kubeconfig").Usage = "render for the cluster of this kubeconfig file, as up would: its version and API versions, releases it holds as upgrades"
 	fl.Lookup("context").Usage = "render for the cluster of this kubeconfig context (with or without --kubeconfig), as up would"
-	o.Source.bind(fl)
 	return cmd
 }
 
 func runRender(ctx context.Context, f *Factory, o *renderOptions) error {
-	if err := checkOutput(o.Output, "yaml", "json"); err != nil {
-		return err
-	}
 	if o.Graph && o.OutputDir != "" {
 		return usageError(fmt.Errorf("--graph prints the order; it cannot be combined with --output-dir"))
 	}

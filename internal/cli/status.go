@@ -16,25 +16,17 @@ import (
 
 // statusOptions are the inputs of `envctl status`.
 type statusOptions struct {
-	Env     string
-	Output  string
-	Cluster clusterFlags
-	// Source says where the declared state comes from.
-	Source sourceFlags
+	envFlags
 }
 
-func newStatusCmd(f *Factory) *cobra.Command {
-	o := &statusOptions{}
-	cmd := &cobra.Command{
-		Use:   "status [ENV]",
-		Short: "Show the components, objects and health of an applied environment",
-		Long: `Show what envctl last applied to the environment (from the inventory it keeps
+const statusLong = `Show what envctl last applied to the environment (from the inventory it keeps
 in the cluster): the source revision and when, each component with its
 objects, and each object's health as kstatus sees it now.
 
 Exit status: 0 when every object is Current, 3 when some object is not, 2 when
-the environment was never applied (no cluster or no inventory).`,
-		Example: `  # Health of the default environment
+the environment was never applied (no cluster or no inventory).`
+
+const statusExample = `  # Health of the default environment
   envctl status
 
   # In a script: wait for CI's environment to be healthy
@@ -44,38 +36,37 @@ the environment was never applied (no cluster or no inventory).`,
   envctl status ci -o json | jq '.components[].objects[] | select(.status != "Current")'
 
   # Is the environment at the head of its branch?
-  envctl status staging --git https://github.com/acme/platform.git --branch main -o json | jq '.revision == .sourceRevision'`,
-		Args: argsValidator(cobra.MaximumNArgs(1)),
+  envctl status staging --git https://github.com/acme/platform.git --branch main -o json | jq '.revision == .sourceRevision'`
+
+func newStatusCmd(f *Factory) *cobra.Command {
+	o := &statusOptions{}
+	cmd := &cobra.Command{
+		Use:     "status [ENV]",
+		Short:   "Show the components, objects and health of an applied environment",
+		Long:    statusLong,
+		Example: statusExample,
+		Args:    argsValidator(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				o.Env = args[0]
-			}
-			if err := checkOutput(o.Output, "table", "json"); err != nil {
+			if err := o.args(args); err != nil {
 				return err
 			}
 			return runStatus(cmd.Context(), f, o)
 		},
 	}
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "table", "output format: table or json")
-	o.Cluster.bind(cmd.Flags())
-	o.Source.bind(cmd.Flags())
+	o.bind(cmd.Flags(), "table", "json")
 	return cmd
 }
 
 func runStatus(ctx context.Context, f *Factory, o *statusOptions) error {
-	d, err := o.Source.load(ctx, f, o.Env, nil, nil, nil)
+	d, t, client, err := o.open(ctx, f, nil, nil)
+	var missing *cluster.MissingError
+	if errors.As(err, &missing) {
+		return errs.Inputf("environment %[1]s was never applied: its cluster %[2]s does not exist; bring it up with `envctl up %[1]s`", d.Env.Name(), t.Name)
+	}
 	if err != nil {
 		return err
 	}
 	env := d.Env.Name()
-	t, client, err := connect(ctx, f, d.Env, o.Cluster)
-	var missing *cluster.MissingError
-	if errors.As(err, &missing) {
-		return errs.Inputf("environment %s was never applied: its cluster %s does not exist; bring it up with `envctl up %s`", env, t.Name, env)
-	}
-	if err != nil {
-		return err
-	}
 	h, err := f.engine(client, "", "").Status(ctx, engine.Request{Declared: d})
 	if err != nil {
 		return err

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -25,6 +27,57 @@ func (c *clusterFlags) bind(fs *pflag.FlagSet) {
 }
 
 func (c clusterFlags) set() bool { return c.Kubeconfig != "" || c.Context != "" }
+
+// envFlags are the inputs every command that works on one environment
+// takes: ENV, -o, where the declared state comes from, and a cluster to
+// reach instead of the environment's own.
+type envFlags struct {
+	Env     string
+	Output  string
+	Cluster clusterFlags
+	Source  sourceFlags
+	// formats are the -o values the command takes, the default first.
+	formats []string
+}
+
+// bind adds -o, taking formats (the first the default), and the cluster
+// and source flags.
+func (e *envFlags) bind(fs *pflag.FlagSet, formats ...string) {
+	e.formats = formats
+	fs.StringVarP(&e.Output, "output", "o", formats[0], "output format: "+strings.Join(formats, " or "))
+	e.Cluster.bind(fs)
+	e.Source.bind(fs)
+}
+
+// args takes ENV from the command's arguments and checks -o.
+func (e *envFlags) args(args []string) error {
+	if len(args) == 1 {
+		e.Env = args[0]
+	}
+	return checkOutput(e.Output, e.formats...)
+}
+
+// open loads the environment (with the setting overrides of settings, and
+// components checked) and reaches its cluster, as connect does. The
+// environment is nil only when it did not load.
+func (e *envFlags) open(ctx context.Context, f *Factory, settings *pflag.FlagSet, components []string) (*engine.Declared, *cluster.Target, *kube.Client, error) {
+	d, err := e.Source.load(ctx, f, e.Env, settings, components, nil)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	t, client, err := connect(ctx, f, d.Env, e.Cluster)
+	return d, t, client, err
+}
+
+// missingAs classifies err with kind when it says that the environment's
+// cluster does not exist.
+func missingAs(err error, kind func(error) error) error {
+	var missing *cluster.MissingError
+	if errors.As(err, &missing) {
+		return kind(err)
+	}
+	return err
+}
 
 // connect reaches env's cluster, or the one the flags name, and returns a
 // client for it. It never creates a cluster: one that does not exist is a

@@ -13,20 +13,12 @@ import (
 
 // testOptions are the inputs of `envctl test`.
 type testOptions struct {
-	Env string
+	envFlags
 	// Policy: the components whose tests run and each test's timeout.
-	Policy  engine.Policy
-	Output  string
-	Cluster clusterFlags
-	Source  sourceFlags
+	Policy engine.Policy
 }
 
-func newTestCmd(f *Factory) *cobra.Command {
-	o := &testOptions{}
-	cmd := &cobra.Command{
-		Use:   "test [ENV]",
-		Short: "Run the Helm charts' tests against the environment",
-		Long: `Run the test hooks of the environment's Helm charts (templates annotated
+const testLong = `Run the test hooks of the environment's Helm charts (templates annotated
 helm.sh/hook: test), as 'helm test' does: each test Pod or Job is created in
 the cluster, waited for until it finished, and reported as passed or failed;
 its delete policy then removes it or leaves it for inspection.
@@ -39,18 +31,24 @@ Pod succeeds once it is scheduled (the annotation
 envctl.dev/simulated-exit-code sets another outcome). The report says so.
 
 Exit codes: 0 every test passed (or there were none), 2 bad input, 3 a test
-failed, 4 a test timed out, 6 cluster error.`,
-		Example: `  # Run every chart test of the default environment
+failed, 4 a test timed out, 6 cluster error.`
+
+const testExample = `  # Run every chart test of the default environment
   envctl test
 
   # Only the monitoring chart's tests, with a JSON report
-  envctl test ci --component monitoring -o json`,
-		Args: argsValidator(cobra.MaximumNArgs(1)),
+  envctl test ci --component monitoring -o json`
+
+func newTestCmd(f *Factory) *cobra.Command {
+	o := &testOptions{}
+	cmd := &cobra.Command{
+		Use:     "test [ENV]",
+		Short:   "Run the Helm charts' tests against the environment",
+		Long:    testLong,
+		Example: testExample,
+		Args:    argsValidator(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				o.Env = args[0]
-			}
-			if err := checkOutput(o.Output, "text", "json"); err != nil {
+			if err := o.args(args); err != nil {
 				return err
 			}
 			if o.Policy.Timeout <= 0 {
@@ -65,18 +63,12 @@ failed, 4 a test timed out, 6 cluster error.`,
 		flagComponent: "run only these components' tests (repeat or comma-separate)",
 		flagTimeout:   "time each test has to finish",
 	}, flagComponent, flagTimeout)
-	fl.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
-	o.Cluster.bind(fl)
-	o.Source.bind(fl)
+	o.bind(fl, "text", "json")
 	return cmd
 }
 
 func runTest(ctx context.Context, f *Factory, o *testOptions) error {
-	d, err := o.Source.load(ctx, f, o.Env, nil, o.Policy.Components, nil)
-	if err != nil {
-		return err
-	}
-	t, client, err := connect(ctx, f, d.Env, o.Cluster)
+	d, t, client, err := o.open(ctx, f, nil, o.Policy.Components)
 	if err != nil {
 		return err
 	}
