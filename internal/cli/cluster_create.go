@@ -8,23 +8,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/envctl/envctl/internal/cluster"
-	"github.com/envctl/envctl/internal/cluster/kubeconfig"
 	"github.com/envctl/envctl/internal/ui"
 )
 
 // clusterCreateOptions are the inputs of `envctl cluster create`.
 type clusterCreateOptions struct {
-	Name     string
-	Provider string
-	Env      string
-	// Wait bounds the whole creation; 0 waits as long as it takes.
-	Wait time.Duration
-	// Kubeconfig is the file the context is written to; "" is the default.
-	Kubeconfig string
-	// SetContext is --set-context: when given, it says whether the new
-	// context becomes current; when not, the kubeconfig rules decide.
-	SetContext kubeconfig.Current
-	Output     string
+	Name, Provider, Env, Output string
+	// create takes --wait, --kubeconfig and --set-context as they are.
+	create cluster.CreateOptions
 }
 
 func newClusterCreateCmd(f *Factory) *cobra.Command {
@@ -70,9 +61,9 @@ answers and reports its version.`,
 	fl.StringVar(&o.Name, "name", "", "cluster name (instead of the NAME argument)")
 	fl.StringVar(&o.Provider, "provider", "", providerFlagHelp+" (default: the environment's, else auto)")
 	fl.StringVarP(&o.Env, "env", "e", "", "environment whose cluster to create (default: the repository's default environment, if any)")
-	fl.DurationVar(&o.Wait, "wait", 10*time.Minute, "give up, and delete what was half-created, after this long; 0 waits as long as it takes")
-	fl.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig file to write the context to (default: the first file in $KUBECONFIG, else ~/.kube/config)")
-	bindSetContext(fl, &o.SetContext, "make the new context the current one (default: only when the kubeconfig has no current context)")
+	fl.DurationVar(&o.create.Wait, "wait", 10*time.Minute, "give up, and delete what was half-created, after this long; 0 waits as long as it takes")
+	fl.StringVar(&o.create.Kubeconfig, "kubeconfig", "", "kubeconfig file to write the context to (default: the first file in $KUBECONFIG, else ~/.kube/config)")
+	bindSetContext(fl, &o.create.Current, "make the new context the current one (default: only when the kubeconfig has no current context)")
 	fl.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
 	return cmd
 }
@@ -81,8 +72,8 @@ func runClusterCreate(ctx context.Context, f *Factory, o *clusterCreateOptions, 
 	if err := checkOutput(o.Output, "text", "json"); err != nil {
 		return err
 	}
-	if o.Wait < 0 {
-		return usageError(fmt.Errorf("--wait %v: want a positive duration, or 0 for no limit", o.Wait))
+	if o.create.Wait < 0 {
+		return usageError(fmt.Errorf("--wait %v: want a positive duration, or 0 for no limit", o.create.Wait))
 	}
 	d, err := cluster.LoadDeclared(f.Global.Repo, o.Env, f.Logger)
 	if err != nil {
@@ -96,22 +87,12 @@ func runClusterCreate(ctx context.Context, f *Factory, o *clusterCreateOptions, 
 	}
 	progress := newProgress(f)
 	defer progress.Close()
-	created, err := cluster.Create(ctx, cluster.CreateOptions{
-		Declared:   *d,
-		Options:    f.clusterOptions(),
-		Wait:       o.Wait,
-		Kubeconfig: o.Kubeconfig,
-		Current:    o.SetContext,
-		Progress:   progress,
-	})
+	c := o.create
+	c.Declared, c.Options, c.Progress = *d, f.clusterOptions(), progress
+	created, err := cluster.Create(ctx, c)
 	if err != nil {
 		return err
 	}
 	progress.Close()
-	res := ui.NewClusterResult(created)
-	if o.Output == "json" {
-		return ui.WriteJSON(f.Streams.Out, res)
-	}
-	ui.WriteClusterSummary(f.Streams.Out, res)
-	return nil
+	return ui.WriteClusterResult(f.Streams.Out, o.Output, ui.NewClusterResult(created))
 }

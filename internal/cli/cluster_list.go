@@ -56,12 +56,8 @@ func runClusterList(ctx context.Context, f *Factory, o *clusterListOptions) erro
 		return err
 	}
 	all, listErr := cluster.ListAll(ctx, d.Options(f.clusterOptions()))
-	if o.Output == "json" {
-		if err := ui.WriteJSON(f.Streams.Out, all); err != nil {
-			return err
-		}
-	} else {
-		ui.WriteClusters(f.Streams.Out, f.Streams.ErrOut, all, o.now())
+	if err := ui.WriteClusters(f.Streams.Out, f.Streams.ErrOut, o.Output, all, o.now()); err != nil {
+		return err
 	}
 	return listErr
 }

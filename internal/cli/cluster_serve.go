@@ -1,11 +1,7 @@
 package cli
 
 import (
-	"context"
-	"fmt"
 	"log/slog"
-	"os"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -13,21 +9,11 @@ import (
 	"github.com/envctl/envctl/internal/ui"
 )
 
-// clusterServeOptions are the inputs of `envctl cluster serve`.
-type clusterServeOptions struct {
-	Name string
-	// StateDir is envctl's state root; "" means the default.
-	StateDir string
-	// ReadyFD is a descriptor inherited from the process that started this
-	// one, told "api SERVER" and "usable" as the start progresses; 0 for none.
-	ReadyFD int
-}
-
 // newClusterServeCmd is the hidden command each embedded cluster runs as:
 // `envctl cluster create --provider embedded` starts it detached, and
 // `envctl cluster delete` stops it with SIGTERM.
 func newClusterServeCmd(f *Factory) *cobra.Command {
-	o := &clusterServeOptions{}
+	o := &builtin.ServeOptions{}
 	cmd := &cobra.Command{
 		Annotations: map[string]string{annotationStopsOnSignal: "true"},
 		Use:         "serve NAME",
@@ -44,29 +30,14 @@ by hand to watch a stopped cluster's log in the terminal.`,
   envctl cluster serve envctl-local -vv`,
 		Args: argsValidator(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Name = args[0]
-			return runClusterServe(cmd.Context(), f, o)
+			o.Name, o.Logger = args[0], serveLogger(f)
+			return builtin.Serve(cmd.Context(), *o)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&o.StateDir, "state-dir", "", "envctl's state directory (default: $XDG_STATE_HOME/envctl, else ~/.local/state/envctl)")
 	fl.IntVar(&o.ReadyFD, "ready-fd", 0, "file descriptor to report readiness on (used by envctl itself)")
 	return cmd
-}
-
-func runClusterServe(ctx context.Context, f *Factory, o *clusterServeOptions) error {
-	if o.ReadyFD < 0 || o.ReadyFD > 0 && o.ReadyFD < 3 {
-		return usageError(fmt.Errorf("--ready-fd %d: want a descriptor of 3 or more", o.ReadyFD))
-	}
-	var ready *os.File
-	if o.ReadyFD > 0 {
-		var st syscall.Stat_t
-		if err := syscall.Fstat(o.ReadyFD, &st); err != nil {
-			return usageError(fmt.Errorf("--ready-fd %d: %w", o.ReadyFD, err))
-		}
-		ready = os.NewFile(uintptr(o.ReadyFD), "ready")
-	}
-	return builtin.Serve(ctx, builtin.ServeOptions{Name: o.Name, StateDir: o.StateDir, Logger: serveLogger(f), Ready: ready})
 }
 
 // serveLogger logs at info level by default, unlike other commands: the

@@ -96,17 +96,9 @@ func runConfigView(f *Factory, o *configViewOptions) error {
 			return err
 		}
 	}
-	if o.Output == "json" {
-		return ui.WriteJSON(f.Streams.Out, view)
-	}
 	var origins *config.Repo
 	if o.ShowOrigin {
 		origins = repo
 	}
-	data, err := view.YAML(origins)
-	if err != nil {
-		return err
-	}
-	_, err = f.Streams.Out.Write(data)
-	return err
+	return ui.WriteConfigView(f.Streams.Out, o.Output, view, origins)
 }

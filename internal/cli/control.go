@@ -33,7 +33,12 @@ func (o *controlOptions) args(args []string) error {
 	return nil
 }
 
-const reconcileLong = `Ask the envctl sync or envctl daemon that keeps the environment converged to
+func newReconcileCmd(f *Factory) *cobra.Command {
+	o := &controlOptions{}
+	cmd := &cobra.Command{
+		Use:   "reconcile [ENV]",
+		Short: "Ask the running sync or daemon to reconcile now, and wait for the result",
+		Long: `Ask the envctl sync or envctl daemon that keeps the environment converged to
 reconcile now: look at its source, render again (even a revision whose render
 failed before), apply, wait for health and prune. The request goes through
 the environment's record in the cluster (ConfigMap envctl-sync-ENV in
@@ -41,22 +46,13 @@ envctl-system), so it reaches a daemon from any laptop.
 
 It waits for the answer and exits as the reconcile did: 0 converged, 2 bad
 input, 3 unhealthy, 4 timeout, 5 conflict, 6 cluster error. It fails with 2
-when no sync or daemon runs for the environment.`
-
-const reconcileExample = `  # Apply what was just pushed, without waiting for the next poll
+when no sync or daemon runs for the environment.`,
+		Example: `  # Apply what was just pushed, without waiting for the next poll
   envctl reconcile staging --context staging-admin
 
   # From a script
-  envctl reconcile ci -o json | jq .succeeded`
-
-func newReconcileCmd(f *Factory) *cobra.Command {
-	o := &controlOptions{}
-	cmd := &cobra.Command{
-		Use:     "reconcile [ENV]",
-		Short:   "Ask the running sync or daemon to reconcile now, and wait for the result",
-		Long:    reconcileLong,
-		Example: reconcileExample,
-		Args:    argsValidator(cobra.MaximumNArgs(1)),
+  envctl reconcile ci -o json | jq .succeeded`,
+		Args: argsValidator(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.args(args); err != nil {
 				return err

@@ -27,7 +27,12 @@ type inventoryRebuildOptions struct {
 	envFlags
 }
 
-const inventoryRebuildLong = `Rebuild the inventory of an environment from the objects in the cluster that
+func newInventoryRebuildCmd(f *Factory) *cobra.Command {
+	o := &inventoryRebuildOptions{}
+	cmd := &cobra.Command{
+		Use:   "rebuild [ENV]",
+		Short: "Rebuild an environment's inventory from the labels of its objects",
+		Long: `Rebuild the inventory of an environment from the objects in the cluster that
 carry its ownership labels (app.kubernetes.io/managed-by: envctl and
 envctl.dev/environment: ENV) and the digest annotation envctl writes when it
 applies an object. Every kind the cluster serves is searched. The rebuilt
@@ -37,22 +42,13 @@ envctl apply, up, diff and down stop with exit 2 on a damaged inventory
 rather than guess what was applied; this is the repair. A lost inventory
 (its namespace deleted) needs no repair: those commands rebuild it
 themselves. The next apply sends every object once, since the rebuilt
-inventory does not know which fields envctl owned.`
-
-const inventoryRebuildExample = `  # Repair the damaged inventory of the staging environment
+inventory does not know which fields envctl owned.`,
+		Example: `  # Repair the damaged inventory of the staging environment
   envctl inventory rebuild staging
 
   # Against a cluster of your kubeconfig
-  envctl inventory rebuild ci --context ci-cluster -o json`
-
-func newInventoryRebuildCmd(f *Factory) *cobra.Command {
-	o := &inventoryRebuildOptions{}
-	cmd := &cobra.Command{
-		Use:     "rebuild [ENV]",
-		Short:   "Rebuild an environment's inventory from the labels of its objects",
-		Long:    inventoryRebuildLong,
-		Example: inventoryRebuildExample,
-		Args:    argsValidator(cobra.MaximumNArgs(1)),
+  envctl inventory rebuild ci --context ci-cluster -o json`,
+		Args: argsValidator(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.args(args); err != nil {
 				return err

@@ -2,15 +2,20 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/envctl/envctl/internal/cluster"
 	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/kube"
+	"github.com/envctl/envctl/internal/lease"
+	"github.com/envctl/envctl/internal/testhook"
 	"github.com/envctl/envctl/internal/ui"
 )
 
@@ -40,7 +45,7 @@ func (o *reconcileOptions) bind(fs *pflag.FlagSet) {
 // load checks the flags, takes the source's snapshot (a Git fetch shown as
 // a step of progress) and loads the environment: the start that up and
 // apply share.
-func (o *reconcileOptions) load(ctx context.Context, f *Factory, progress stepper) (*engine.Declared, error) {
+func (o *reconcileOptions) load(ctx context.Context, f *Factory, progress cluster.Progress) (*engine.Declared, error) {
 	if err := checkOutput(o.Output, "text", "json"); err != nil {
 		return nil, err
 	}
@@ -87,4 +92,173 @@ func reconcile(ctx context.Context, f *Factory, o *reconcileOptions, d *engine.D
 // writeSummary prints the summary of a run that made reqs.
 func writeSummary(f *Factory, format string, res *engine.Result, cl ui.ClusterInfo, reqs kube.Snapshot) error {
 	return ui.WriteSummary(f.Streams.Out, format, res, cl, ui.RequestCounts{Total: reqs.Requests, Writes: reqs.Writes})
+}
+
+// defaultLockTimeout is how long a command waits, by default, for another
+// envctl that is writing the same environment.
+const defaultLockTimeout = 2 * time.Minute
+
+// bindLockTimeout adds --lock-timeout, shared by the commands that write an
+// environment.
+func bindLockTimeout(fs *pflag.FlagSet, p *time.Duration) {
+	fs.DurationVar(p, "lock-timeout", defaultLockTimeout,
+		"how long to wait for another envctl writing this environment to finish (0: do not wait)")
+}
+
+func checkLockTimeout(d time.Duration) error {
+	if d < 0 {
+		return usageError(fmt.Errorf("--lock-timeout must not be negative, got %s", d))
+	}
+	return nil
+}
+
+// lockEnvironment takes env's lock for command, waiting up to timeout,
+// with its messages on the error stream (see lease.Hold). The lock of a
+// process that is killed expires after lease.DefaultDuration.
+func lockEnvironment(ctx context.Context, f *Factory, client kubernetes.Interface, env, command string, timeout time.Duration) (context.Context, *lease.Holding, error) {
+	return lease.Hold(ctx, client, env, lease.Options{
+		Holder: lease.Identity(command),
+		Wait:   timeout,
+		Logger: f.Logger,
+		// lease.DefaultDuration, but in envctl's own tests.
+		Duration: testhook.LeaseDuration(),
+	}, f.Streams.ErrOut)
+}
+
+// upOptions are the inputs of `envctl up`.
+type upOptions struct {
+	reconcileOptions
+}
+
+func newUpCmd(f *Factory) *cobra.Command {
+	o := &upOptions{}
+	cmd := &cobra.Command{
+		Use:   "up [ENV]",
+		Short: "Create the environment's cluster if needed and bring it to the declared state",
+		Long: `Bring an environment up: make sure its cluster exists (creating it when it
+does not), render the environment, apply it with server-side apply in
+dependency order, wait until every component is healthy, prune what is no
+longer declared, and print a summary and how to reach the cluster.
+
+The cluster comes from the environment's spec.cluster. With provider auto,
+envctl uses the provider that already has the cluster, else kind when a
+container runtime answers, else its embedded control plane, and says which
+and why. Running up again changes nothing when nothing changed: unchanged
+objects are not written.
+
+Progress goes to stderr (redrawn in place on a terminal, plain lines
+otherwise); the summary goes to stdout, as JSON with -o json.
+
+Exit codes: 0 converged, 2 bad input, 3 unhealthy, 4 timeout, 5 conflict,
+6 cluster error.`,
+		Example: `  # Bring up the default environment (spec.defaultEnvironment, usually local)
+  envctl up
+
+  # Bring up the CI environment and read the summary from a script
+  envctl up ci -o json > summary.json
+
+  # Apply only the model-serving component, giving it two minutes to be healthy
+  envctl up local --component model-serving --timeout 2m
+
+  # Take over fields another tool changed, and recreate objects with immutable changes
+  envctl up staging --force-conflicts --force-recreate
+
+  # In CI: the environment of the commit under test, from the Git server
+  ENVCTL_GIT_PASSWORD=$TOKEN envctl up ci --git https://git.example.com/platform.git --commit "$SHA"`,
+		Args: argsValidator(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				o.Env = args[0]
+			}
+			o.Flags = cmd.Flags()
+			return runUp(cmd.Context(), f, o)
+		},
+	}
+	o.command = "up"
+	o.bind(cmd.Flags())
+	return cmd
+}
+
+func runUp(ctx context.Context, f *Factory, o *upOptions) error {
+	progress := newProgress(f)
+	defer progress.Close()
+	d, err := o.load(ctx, f, progress)
+	if err != nil {
+		return err
+	}
+	t, err := cluster.Ensure(ctx, d.Env.ClusterName(), d.Env.Spec.Cluster, f.clusterOptions(), progress)
+	if err != nil {
+		return err
+	}
+	cl := ui.ClusterInfo{Name: t.Name, Provider: t.ProviderName(), Created: t.Created, Context: t.Kubeconfig.Context, CurrentContext: t.Kubeconfig.Current}
+	res, err := reconcile(ctx, f, &o.reconcileOptions, d, t, cl, progress)
+	if res != nil && o.Output == "text" && cl.Context != "" {
+		ui.WriteReach(f.Streams.Out, t.Kubeconfig)
+	}
+	return err
+}
+
+// applyOptions are the inputs of `envctl apply`.
+type applyOptions struct {
+	reconcileOptions
+	cluster clusterFlags
+}
+
+func newApplyCmd(f *Factory) *cobra.Command {
+	o := &applyOptions{}
+	cmd := &cobra.Command{
+		Use:   "apply [ENV]",
+		Short: "Bring an existing cluster to the environment's declared state",
+		Long: `Apply an environment to a cluster that already exists: render it, apply it
+with server-side apply in dependency order, wait until every component is
+healthy, prune what is no longer declared, and print a summary. It is
+` + "`envctl up`" + ` without creating anything: the cluster is the environment's own
+(which must exist), or the one --kubeconfig/--context name.
+
+Progress goes to stderr (redrawn in place on a terminal, plain lines
+otherwise); the summary goes to stdout, as JSON with -o json.
+
+Exit codes: 0 converged, 2 bad input, 3 unhealthy, 4 timeout, 5 conflict,
+6 cluster error (including a cluster that does not exist).`,
+		Example: `  # Apply the staging environment to its cluster
+  envctl apply staging
+
+  # Apply to the cluster of a kubeconfig context instead
+  envctl apply staging --kubeconfig ~/.kube/config --context prod-eu
+
+  # Apply without waiting for health and without pruning
+  envctl apply local --no-wait --no-prune
+
+  # Apply the head of a release branch, signed by a release key
+  envctl apply staging --git git@github.com:acme/platform.git --branch release \
+    --ssh-key ~/.ssh/deploy --known-hosts ~/.ssh/known_hosts --verify-signatures release-signers`,
+		Args: argsValidator(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				o.Env = args[0]
+			}
+			o.Flags = cmd.Flags()
+			return runApply(cmd.Context(), f, o)
+		},
+	}
+	o.command = "apply"
+	o.bind(cmd.Flags())
+	o.cluster.bind(cmd.Flags())
+	return cmd
+}
+
+func runApply(ctx context.Context, f *Factory, o *applyOptions) error {
+	progress := newProgress(f)
+	defer progress.Close()
+	d, err := o.load(ctx, f, progress)
+	if err != nil {
+		return err
+	}
+	t, err := cluster.Connect(ctx, d.Env, cluster.Kubeconfig{Path: o.cluster.Kubeconfig, Context: o.cluster.Context}, f.clusterOptions())
+	if err = missingAs(err, errs.Cluster); err != nil {
+		return err
+	}
+	cl := ui.ClusterInfo{Name: t.Name, Provider: t.ProviderName(), Context: o.cluster.Context}
+	_, err = reconcile(ctx, f, &o.reconcileOptions, d, t, cl, progress)
+	return err
 }

@@ -147,14 +147,7 @@ func runRender(ctx context.Context, f *Factory, o *renderOptions) error {
 		return err
 	}
 	res := r.Result
-	objects, hooks := 0, 0
-	for _, c := range res.Components {
-		objects += len(c.Objects)
-		hooks += len(c.Hooks)
-	}
-	f.Logger.Info("rendered environment", "components", len(res.Components), "objects", objects, "hooks", hooks,
-		"revision", res.Revision, "duration", time.Since(start).Round(time.Millisecond))
-
+	ui.LogRendered(f.Logger, res, time.Since(start))
 	if !o.ShowSecrets {
 		res = res.Masked()
 	}
@@ -163,9 +156,6 @@ func runRender(ctx context.Context, f *Factory, o *renderOptions) error {
 		return ui.WriteGraph(f.Streams.Out, o.Output, res)
 	case o.OutputDir != "":
 		return render.WriteDir(o.OutputDir, res)
-	case o.Output == "json":
-		return render.WriteJSON(f.Streams.Out, res)
-	default:
-		return render.WriteYAML(f.Streams.Out, res)
 	}
+	return ui.WriteObjects(f.Streams.Out, o.Output, res)
 }

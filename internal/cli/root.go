@@ -1,6 +1,9 @@
-// Package cli is envctl's command line: one file per command, each built by
-// a newXCmd function from a Factory, with an options struct so that flag
-// parsing can be tested apart from the work the command does.
+// Package cli is envctl's command line: it parses flags, calls the engine
+// and the packages beside it, prints through internal/ui and maps errors to
+// exit codes. Each command (or group of commands, such as cluster's) has a
+// file, and each command is built by a newXCmd function from a Factory,
+// with an options struct so that flag parsing can be tested apart from the
+// work the command does.
 package cli
 
 import (
@@ -156,4 +159,27 @@ func argsValidator(check cobra.PositionalArgs) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// version is set at build time with -ldflags "-X ...cli.version=v0.1.0".
+var version = "dev"
+
+func newVersionCmd(f *Factory) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "version",
+		Short: "Print the envctl version",
+		Args:  argsValidator(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output == "" {
+				output = "text"
+			}
+			if err := checkOutput(output, "text", "json"); err != nil {
+				return err
+			}
+			return ui.WriteVersion(f.Streams.Out, output, ui.NewVersionInfo(version))
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	return cmd
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/envctl/envctl/internal/cluster"
 	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/errs"
@@ -194,16 +195,11 @@ func (s *sourceFlags) limits(l *git.Limits) error {
 	return nil
 }
 
-// stepper is the part of the progress view that shows a long step.
-type stepper interface {
-	Step(name string) func(error)
-}
-
 // load opens the source and loads environment env ("" for the default
 // one) from it through the engine's loader, with the setting overrides of
 // settings, checking that components exist. progress, when set, shows the
 // fetch of a Git source as a step.
-func (s *sourceFlags) load(ctx context.Context, f *Factory, env string, settings *pflag.FlagSet, components []string, progress stepper) (*engine.Declared, error) {
+func (s *sourceFlags) load(ctx context.Context, f *Factory, env string, settings *pflag.FlagSet, components []string, progress cluster.Progress) (*engine.Declared, error) {
 	src, err := s.open(f)
 	if err != nil {
 		return nil, err

@@ -19,14 +19,18 @@ type statusOptions struct {
 	envFlags
 }
 
-const statusLong = `Show what envctl last applied to the environment (from the inventory it keeps
+func newStatusCmd(f *Factory) *cobra.Command {
+	o := &statusOptions{}
+	cmd := &cobra.Command{
+		Use:   "status [ENV]",
+		Short: "Show the components, objects and health of an applied environment",
+		Long: `Show what envctl last applied to the environment (from the inventory it keeps
 in the cluster): the source revision and when, each component with its
 objects, and each object's health as kstatus sees it now.
 
 Exit status: 0 when every object is Current, 3 when some object is not, 2 when
-the environment was never applied (no cluster or no inventory).`
-
-const statusExample = `  # Health of the default environment
+the environment was never applied (no cluster or no inventory).`,
+		Example: `  # Health of the default environment
   envctl status
 
   # In a script: wait for CI's environment to be healthy
@@ -36,16 +40,8 @@ const statusExample = `  # Health of the default environment
   envctl status ci -o json | jq '.components[].objects[] | select(.status != "Current")'
 
   # Is the environment at the head of its branch?
-  envctl status staging --git https://github.com/acme/platform.git --branch main -o json | jq '.revision == .sourceRevision'`
-
-func newStatusCmd(f *Factory) *cobra.Command {
-	o := &statusOptions{}
-	cmd := &cobra.Command{
-		Use:     "status [ENV]",
-		Short:   "Show the components, objects and health of an applied environment",
-		Long:    statusLong,
-		Example: statusExample,
-		Args:    argsValidator(cobra.MaximumNArgs(1)),
+  envctl status staging --git https://github.com/acme/platform.git --branch main -o json | jq '.revision == .sourceRevision'`,
+		Args: argsValidator(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.args(args); err != nil {
 				return err
@@ -78,12 +74,8 @@ func runStatus(ctx context.Context, f *Factory, o *statusOptions) error {
 	if report.Sync, err = syncstate.ReadReport(ctx, client.Clientset, env); err != nil {
 		return err
 	}
-	if o.Output == "json" {
-		if err := ui.WriteJSON(f.Streams.Out, report); err != nil {
-			return err
-		}
-	} else {
-		ui.WriteStatus(f.Streams.Out, report)
+	if err := ui.WriteStatus(f.Streams.Out, o.Output, report); err != nil {
+		return err
 	}
 	if h.Healthy {
 		return nil

@@ -18,7 +18,12 @@ type testOptions struct {
 	Policy engine.Policy
 }
 
-const testLong = `Run the test hooks of the environment's Helm charts (templates annotated
+func newTestCmd(f *Factory) *cobra.Command {
+	o := &testOptions{}
+	cmd := &cobra.Command{
+		Use:   "test [ENV]",
+		Short: "Run the Helm charts' tests against the environment",
+		Long: `Run the test hooks of the environment's Helm charts (templates annotated
 helm.sh/hook: test), as 'helm test' does: each test Pod or Job is created in
 the cluster, waited for until it finished, and reported as passed or failed;
 its delete policy then removes it or leaves it for inspection.
@@ -31,22 +36,13 @@ Pod succeeds once it is scheduled (the annotation
 envctl.dev/simulated-exit-code sets another outcome). The report says so.
 
 Exit codes: 0 every test passed (or there were none), 2 bad input, 3 a test
-failed, 4 a test timed out, 6 cluster error.`
-
-const testExample = `  # Run every chart test of the default environment
+failed, 4 a test timed out, 6 cluster error.`,
+		Example: `  # Run every chart test of the default environment
   envctl test
 
   # Only the monitoring chart's tests, with a JSON report
-  envctl test ci --component monitoring -o json`
-
-func newTestCmd(f *Factory) *cobra.Command {
-	o := &testOptions{}
-	cmd := &cobra.Command{
-		Use:     "test [ENV]",
-		Short:   "Run the Helm charts' tests against the environment",
-		Long:    testLong,
-		Example: testExample,
-		Args:    argsValidator(cobra.MaximumNArgs(1)),
+  envctl test ci --component monitoring -o json`,
+		Args: argsValidator(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.args(args); err != nil {
 				return err

@@ -34,12 +34,16 @@ func NewClusterResult(c *cluster.Created) ClusterResult {
 	return r
 }
 
-// WriteClusterSummary tells the user what they have and how to reach it.
-func WriteClusterSummary(w io.Writer, r ClusterResult) {
+// WriteClusterResult prints r as JSON, or tells the user what they have
+// and how to reach it.
+func WriteClusterResult(w io.Writer, format string, r ClusterResult) error {
+	if format == "json" {
+		return WriteJSON(w, r)
+	}
 	fmt.Fprintf(w, "Cluster %s is ready: %s, Kubernetes %s, %s.\n", r.Name, r.Provider, r.Version, Plural(r.Nodes, "node"))
 	fmt.Fprintf(w, "  server:  %s\n", r.Server)
 	if r.Context == "" {
-		return
+		return nil
 	}
 	where := ""
 	if r.KubeconfigFile != "" {
@@ -53,6 +57,7 @@ func WriteClusterSummary(w io.Writer, r ClusterResult) {
 	if hint := UseContextHint(r.Written); hint != "" {
 		fmt.Fprintln(w, Sentence(hint))
 	}
+	return nil
 }
 
 // WriteContextWritten says where `cluster kubeconfig` wrote the context,
@@ -65,6 +70,15 @@ func WriteContextWritten(w io.Writer, written kubeconfig.Written) {
 	fmt.Fprintf(w, "Wrote context %s to %s%s.\n", written.Context, written.Path, current)
 	if hint := UseContextHint(written); hint != "" {
 		fmt.Fprintln(w, Sentence(hint))
+	}
+}
+
+// WriteReach says, after up's summary, how to reach the cluster through
+// the context it wrote.
+func WriteReach(w io.Writer, written kubeconfig.Written) {
+	fmt.Fprintf(w, "reach the cluster with: kubectl --context %s get pods -A\n", written.Context)
+	if hint := UseContextHint(written); hint != "" {
+		fmt.Fprintln(w, hint)
 	}
 }
 
@@ -81,12 +95,15 @@ func UseContextHint(w kubeconfig.Written) string {
 	return fmt.Sprintf("switch to it with: kubectl config use-context %s", w.Context)
 }
 
-// WriteClusters prints the clusters as a table on out, ages counted to
-// now; with none, it says so on errOut.
-func WriteClusters(out, errOut io.Writer, all []cluster.Info, now time.Time) {
+// WriteClusters prints the clusters as a JSON list, or as a table on out
+// with ages counted to now (with none, it says so on errOut).
+func WriteClusters(out, errOut io.Writer, format string, all []cluster.Info, now time.Time) error {
+	if format == "json" {
+		return WriteJSON(out, all)
+	}
 	if len(all) == 0 {
 		fmt.Fprintln(errOut, "No clusters.")
-		return
+		return nil
 	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tPROVIDER\tSTATUS\tSERVER\tVERSION\tNODES\tAGE")
@@ -101,7 +118,7 @@ func WriteClusters(out, errOut io.Writer, all []cluster.Info, now time.Time) {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Name, c.Provider, c.Status, dash(c.Server), dash(c.Version), nodes, age)
 	}
-	tw.Flush()
+	return tw.Flush()
 }
 
 // HumanAge prints an age the way kubectl does: 45s, 12m, 5h, 3d.

@@ -3,7 +3,9 @@ package ui
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/envctl/envctl/internal/render"
 )
@@ -50,4 +52,25 @@ func WriteGraph(w io.Writer, format string, res *render.Result) error {
 		}
 	}
 	return nil
+}
+
+// WriteObjects prints the objects of res as a JSON List or as YAML
+// documents, the format `envctl render` writes.
+func WriteObjects(w io.Writer, format string, res *render.Result) error {
+	if format == "json" {
+		return render.WriteJSON(w, res)
+	}
+	return render.WriteYAML(w, res)
+}
+
+// LogRendered logs, at info level (-v), what a render produced and how
+// long it took.
+func LogRendered(log *slog.Logger, res *render.Result, took time.Duration) {
+	objects, hooks := 0, 0
+	for _, c := range res.Components {
+		objects += len(c.Objects)
+		hooks += len(c.Hooks)
+	}
+	log.Info("rendered environment", "components", len(res.Components), "objects", objects, "hooks", hooks,
+		"revision", res.Revision, "duration", took.Round(time.Millisecond))
 }

@@ -22,9 +22,13 @@ type StatusReport struct {
 	Sync *syncstate.Report `json:"sync,omitempty"`
 }
 
-// WriteStatus prints the report as a person reads it: the revision and
-// when it was applied, the sync, then a table of every object's health.
-func WriteStatus(w io.Writer, r *StatusReport) {
+// WriteStatus prints the report as JSON, or as a person reads it: the
+// revision and when it was applied, the sync, then a table of every
+// object's health.
+func WriteStatus(w io.Writer, format string, r *StatusReport) error {
+	if format == "json" {
+		return WriteJSON(w, r)
+	}
 	where := ""
 	if r.Cluster != "" {
 		where = " on cluster " + r.Cluster
@@ -54,7 +58,7 @@ func WriteStatus(w io.Writer, r *StatusReport) {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, ob.Ref, ob.Status, ob.Message)
 		}
 	}
-	tw.Flush()
+	return tw.Flush()
 }
 
 // ago is when t was, in local time and how long ago; "never" for zero.

@@ -125,3 +125,12 @@ func dash(s string) string {
 	}
 	return s
 }
+
+// HolderName shortens a lock holder for messages: "envctl sync (pid 7 on
+// host)" stays as it is; anything else is quoted.
+func HolderName(h string) string {
+	if strings.HasPrefix(h, "envctl ") {
+		return h
+	}
+	return fmt.Sprintf("%q", h)
+}

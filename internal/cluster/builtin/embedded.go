@@ -13,9 +13,13 @@ import (
 
 // Serve runs the control plane of embedded cluster o.Name until ctx ends.
 func Serve(ctx context.Context, o ServeOptions) error {
+	ready, err := o.readyFile()
+	if err != nil {
+		return err
+	}
 	opts := embedded.ServeOptions{StateDir: o.StateDir, Name: o.Name, Logger: o.Logger}
-	if o.Ready != nil {
-		opts.Ready = o.Ready // not a nil *os.File in a non-nil interface
+	if ready != nil {
+		opts.Ready = ready // not a nil *os.File in a non-nil interface
 	}
 	return embedded.Serve(ctx, opts)
 }

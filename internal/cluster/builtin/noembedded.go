@@ -18,5 +18,8 @@ func init() { cluster.Unavailable(config.ProviderEmbedded, noEmbedded) }
 
 // Serve fails: there is no control plane in this build to serve.
 func Serve(_ context.Context, o ServeOptions) error {
+	if _, err := o.readyFile(); err != nil {
+		return err
+	}
 	return errs.Inputf("cluster serve %s: %s", o.Name, noEmbedded)
 }
