@@ -118,7 +118,10 @@ func WriteClusters(out, errOut io.Writer, format string, all []cluster.Info, now
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Name, c.Provider, c.Status, dash(c.Server), dash(c.Version), nodes, age)
 	}
-	return tw.Flush()
+	// The table is best effort: a failed write to the terminal changes
+	// nothing about the command's outcome.
+	_ = tw.Flush()
+	return nil
 }
 
 // HumanAge prints an age the way kubectl does: 45s, 12m, 5h, 3d.

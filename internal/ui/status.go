@@ -58,7 +58,10 @@ func WriteStatus(w io.Writer, format string, r *StatusReport) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, ob.Ref, ob.Status, ob.Message)
 		}
 	}
-	return tw.Flush()
+	// The table is best effort: a failed write to the terminal changes
+	// nothing about the command's outcome.
+	_ = tw.Flush()
+	return nil
 }
 
 // ago is when t was, in local time and how long ago; "never" for zero.
