@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -12,7 +11,7 @@ import (
 	"github.com/envctl/envctl/internal/cluster"
 	"github.com/envctl/envctl/internal/cluster/kubeconfig"
 	"github.com/envctl/envctl/internal/config"
-	"github.com/envctl/envctl/internal/errs"
+	"github.com/envctl/envctl/internal/ui"
 )
 
 // newClusterCmd groups the commands that manage clusters on their own,
@@ -50,15 +49,6 @@ removes it when it deletes the cluster.`,
 	return cmd
 }
 
-// clusterTarget is what the cluster commands take from an environment:
-// the cluster's name, its spec, and how to reach an existing one.
-type clusterTarget struct {
-	// Env is the environment the spec came from; "" when none was used.
-	Env  string
-	Name string
-	Spec config.ClusterSpec
-}
-
 // namedCluster are the inputs of the commands that act on one cluster
 // envctl already has (delete, kubeconfig): its name, the provider that has
 // it, and the environment that declares it.
@@ -89,22 +79,14 @@ func (n *namedCluster) setName(cmd *cobra.Command, args []string, missing string
 	return nil
 }
 
-// provider returns the provider that has the cluster (see findProvider).
+// provider returns the provider that has the cluster (see
+// cluster.FindProvider).
 func (n *namedCluster) provider(ctx context.Context, f *Factory) (cluster.Provider, error) {
-	t, err := loadClusterTarget(f, n.Env, nil)
+	d, err := cluster.LoadDeclared(f.Global.Repo, n.Env, f.Logger)
 	if err != nil {
 		return nil, err
 	}
-	return findProvider(ctx, n.Provider, n.Name, providerOptions(f, t))
-}
-
-// kubeconfigPath is the --kubeconfig flag's file, or the user's default
-// kubeconfig when the flag is empty.
-func kubeconfigPath(flag string) (string, error) {
-	if flag != "" {
-		return flag, nil
-	}
-	return kubeconfig.DefaultPath()
+	return cluster.FindProvider(ctx, n.Provider, n.Name, d.Options(f.clusterOptions()))
 }
 
 // clusterNameArg reads a cluster name given as the positional NAME or as
@@ -119,62 +101,138 @@ func clusterNameArg(args []string, flag string) (string, error) {
 	return flag, nil
 }
 
-// loadClusterTarget finds the cluster an environment declares. With env
-// set, the repository and that environment must load. Without it, the
-// repository's default environment is used when there is a repository and
-// that environment exists; otherwise the target is empty and callers use
-// defaults, so that the cluster commands work outside any repository.
-func loadClusterTarget(f *Factory, env string, fs *pflag.FlagSet) (*clusterTarget, error) {
-	repo, err := config.Load(config.LoadOptions{Dir: f.Global.Repo, Flags: fs})
-	if err != nil {
-		if env == "" && f.Global.Repo == "" && noRepository(err) {
-			f.Logger.Debug("no repository; using default cluster settings", "reason", err)
-			return &clusterTarget{}, nil
-		}
-		return nil, err
-	}
-	if env == "" {
-		names, err := repo.EnvironmentNames()
-		if err != nil {
-			return nil, err
-		}
-		if !slices.Contains(names, repo.Config.Spec.DefaultEnvironment) {
-			return &clusterTarget{}, nil
-		}
-	}
-	e, err := repo.Environment(env)
-	if err != nil {
-		return nil, err
-	}
-	return &clusterTarget{Env: e.Name(), Name: e.ClusterName(), Spec: e.Spec.Cluster}, nil
-}
-
-// noRepository recognises config.Load's error for a directory with no
-// envctl repository above it, the one case in which the cluster commands
-// fall back to defaults rather than fail.
-func noRepository(err error) bool {
-	return errs.KindOf(err) == errs.KindInput && strings.HasPrefix(err.Error(), "no envctl repository found")
-}
-
-// providerOptions are the options every provider is built with.
-func providerOptions(f *Factory, t *clusterTarget) cluster.Options {
-	opts := cluster.Options{Logger: f.Logger}
-	if t.Spec.Existing != nil && t.Name != "" {
-		opts.Existing = &cluster.ExistingTarget{Name: t.Name, ExistingSpec: *t.Spec.Existing}
-	}
-	return opts
-}
-
-// findProvider returns the provider that has cluster name: whichever has
-// it, or the one --provider names, which then answers for the cluster
-// itself (its errors say more than "not found", for instance that a kind
-// cluster exists but was made with the kind CLI).
-func findProvider(ctx context.Context, provider, name string, opts cluster.Options) (cluster.Provider, error) {
-	if provider == "" || provider == config.ProviderAuto {
-		return cluster.Find(ctx, name, opts)
-	}
-	return cluster.New(provider, opts)
+// bindSetContext adds --set-context, with which the commands that write a
+// context choose whether it becomes current. Left out, the kubeconfig rules
+// decide (the context becomes current only when the kubeconfig has none);
+// given, it forces the choice either way.
+func bindSetContext(fs *pflag.FlagSet, c *kubeconfig.Current, usage string) {
+	fs.Var(c, "set-context", usage)
+	fs.Lookup("set-context").NoOptDefVal = "true"
 }
 
 // providerFlagHelp is the --provider flag's description.
 var providerFlagHelp = "cluster provider: " + strings.Join(config.Providers, ", ")
+
+// clusterDeleteOptions are the inputs of `envctl cluster delete`.
+type clusterDeleteOptions struct {
+	namedCluster
+	Kubeconfig string
+}
+
+func newClusterDeleteCmd(f *Factory) *cobra.Command {
+	o := &clusterDeleteOptions{}
+	cmd := &cobra.Command{
+		Use:   "delete NAME",
+		Short: "Delete a cluster envctl created",
+		Long: `Delete a cluster envctl created, everything envctl kept for it, and its
+envctl-NAME context in your kubeconfig.
+
+envctl deletes only clusters it created: not an existing cluster, and not a
+kind cluster made with the kind CLI. The provider that has NAME is found
+unless --provider says which.`,
+		Example: `  # Delete a cluster, whichever provider has it
+  envctl cluster delete envctl-local
+
+  # The same, naming the cluster with a flag
+  envctl cluster delete --name scratch --provider kind`,
+		Args: argsValidator(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.setName(cmd, args, "name the cluster to delete: envctl cluster delete NAME"); err != nil {
+				return err
+			}
+			return runClusterDelete(cmd.Context(), f, o)
+		},
+	}
+	fl := cmd.Flags()
+	o.namedCluster.bind(fl)
+	fl.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig file to remove the context from (default: the first file in $KUBECONFIG, else ~/.kube/config)")
+	return cmd
+}
+
+func runClusterDelete(ctx context.Context, f *Factory, o *clusterDeleteOptions) error {
+	p, err := o.provider(ctx, f)
+	if err != nil {
+		return err
+	}
+	progress := newProgress(f)
+	defer progress.Close()
+	if err := cluster.Delete(ctx, p, o.Name, o.Kubeconfig, progress); err != nil {
+		return err
+	}
+	progress.Close()
+	fmt.Fprintf(f.Streams.Out, "Deleted cluster %s (%s).\n", o.Name, p.Name())
+	return nil
+}
+
+// clusterKubeconfigOptions are the inputs of `envctl cluster kubeconfig`.
+type clusterKubeconfigOptions struct {
+	namedCluster
+	Print      bool
+	Write      bool
+	Kubeconfig string
+	SetContext kubeconfig.Current
+}
+
+func newClusterKubeconfigCmd(f *Factory) *cobra.Command {
+	o := &clusterKubeconfigOptions{}
+	cmd := &cobra.Command{
+		Use:   "kubeconfig NAME",
+		Short: "Write a cluster's context into your kubeconfig, or print it",
+		Long: `Write the cluster's envctl-NAME context into your kubeconfig (--write, the
+default), for instance after the file was replaced, or print a kubeconfig
+holding only that context (--print).
+
+The printed kubeconfig holds the cluster's credentials: envctl prints it only
+when asked with --print.`,
+		Example: `  # Restore the context of a cluster in ~/.kube/config
+  envctl cluster kubeconfig envctl-local
+
+  # A kubeconfig file of its own for a CI job
+  envctl cluster kubeconfig --name envctl-ci --print > "$RUNNER_TEMP/kubeconfig"`,
+		Args: argsValidator(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.setName(cmd, args, "name the cluster: envctl cluster kubeconfig NAME"); err != nil {
+				return err
+			}
+			if o.Print && o.Write {
+				return usageError(fmt.Errorf("--print and --write exclude each other"))
+			}
+			return runClusterKubeconfig(cmd.Context(), f, o)
+		},
+	}
+	fl := cmd.Flags()
+	o.namedCluster.bind(fl)
+	fl.BoolVar(&o.Write, "write", false, "merge the context into the kubeconfig file (the default)")
+	fl.BoolVar(&o.Print, "print", false, "print a kubeconfig with only this cluster's context, credentials included")
+	fl.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig file to write to (default: the first file in $KUBECONFIG, else ~/.kube/config)")
+	bindSetContext(fl, &o.SetContext, "make the context the current one (default: only when the kubeconfig has no current context)")
+	return cmd
+}
+
+func runClusterKubeconfig(ctx context.Context, f *Factory, o *clusterKubeconfigOptions) error {
+	p, err := o.provider(ctx, f)
+	if err != nil {
+		return err
+	}
+	if o.Print {
+		data, err := p.Kubeconfig(ctx, o.Name)
+		if err != nil {
+			return err
+		}
+		_, err = f.Streams.Out.Write(data)
+		return err
+	}
+	if p.Name() == config.ProviderExisting {
+		return usageError(fmt.Errorf("cluster %s is an existing cluster: its context is already in your kubeconfig; use --print for a file of its own", o.Name))
+	}
+	path, err := kubeconfig.PathOr(o.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	w, err := cluster.WriteKubeconfig(ctx, p, o.Name, kubeconfig.WriteOptions{Path: path, Current: o.SetContext})
+	if err != nil {
+		return err
+	}
+	ui.WriteContextWritten(f.Streams.Out, w)
+	return nil
+}

@@ -1,30 +1,19 @@
 package cli
 
 import (
-	"context"
-	"fmt"
 	"log/slog"
-	"os"
-	"syscall"
 
 	"github.com/spf13/cobra"
-)
 
-// clusterServeOptions are the inputs of `envctl cluster serve`.
-type clusterServeOptions struct {
-	Name string
-	// StateDir is envctl's state root; "" means the default.
-	StateDir string
-	// ReadyFD is a descriptor inherited from the process that started this
-	// one, told "api SERVER" and "usable" as the start progresses; 0 for none.
-	ReadyFD int
-}
+	"github.com/envctl/envctl/internal/cluster/builtin"
+	"github.com/envctl/envctl/internal/ui"
+)
 
 // newClusterServeCmd is the hidden command each embedded cluster runs as:
 // `envctl cluster create --provider embedded` starts it detached, and
 // `envctl cluster delete` stops it with SIGTERM.
 func newClusterServeCmd(f *Factory) *cobra.Command {
-	o := &clusterServeOptions{}
+	o := &builtin.ServeOptions{}
 	cmd := &cobra.Command{
 		Annotations: map[string]string{annotationStopsOnSignal: "true"},
 		Use:         "serve NAME",
@@ -41,29 +30,14 @@ by hand to watch a stopped cluster's log in the terminal.`,
   envctl cluster serve envctl-local -vv`,
 		Args: argsValidator(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Name = args[0]
-			return runClusterServe(cmd.Context(), f, o)
+			o.Name, o.Logger = args[0], serveLogger(f)
+			return builtin.Serve(cmd.Context(), *o)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&o.StateDir, "state-dir", "", "envctl's state directory (default: $XDG_STATE_HOME/envctl, else ~/.local/state/envctl)")
 	fl.IntVar(&o.ReadyFD, "ready-fd", 0, "file descriptor to report readiness on (used by envctl itself)")
 	return cmd
-}
-
-func runClusterServe(ctx context.Context, f *Factory, o *clusterServeOptions) error {
-	if o.ReadyFD < 0 || o.ReadyFD > 0 && o.ReadyFD < 3 {
-		return usageError(fmt.Errorf("--ready-fd %d: want a descriptor of 3 or more", o.ReadyFD))
-	}
-	var ready *os.File
-	if o.ReadyFD > 0 {
-		var st syscall.Stat_t
-		if err := syscall.Fstat(o.ReadyFD, &st); err != nil {
-			return usageError(fmt.Errorf("--ready-fd %d: %w", o.ReadyFD, err))
-		}
-		ready = os.NewFile(uintptr(o.ReadyFD), "ready")
-	}
-	return serveEmbedded(ctx, o, serveLogger(f), ready)
 }
 
 // serveLogger logs at info level by default, unlike other commands: the
@@ -73,9 +47,5 @@ func serveLogger(f *Factory) *slog.Logger {
 	if f.Global.Verbosity > 0 {
 		return f.Logger
 	}
-	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
-	if f.Global.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(f.Streams.ErrOut, opts))
-	}
-	return slog.New(slog.NewTextHandler(f.Streams.ErrOut, opts))
+	return ui.NewLogger(f.Streams.ErrOut, 1, f.Global.LogFormat)
 }

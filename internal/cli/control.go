@@ -2,39 +2,29 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/envctl/envctl/internal/cluster"
 	"github.com/envctl/envctl/internal/errs"
-	"github.com/envctl/envctl/internal/lease"
 	"github.com/envctl/envctl/internal/syncstate"
+	"github.com/envctl/envctl/internal/ui"
 )
 
 // controlOptions are the inputs of reconcile, suspend and resume.
 type controlOptions struct {
-	Env     string
+	envFlags
 	Timeout time.Duration
-	Output  string
-	Cluster clusterFlags
-	Source  sourceFlags
 }
 
 func (o *controlOptions) bind(cmd *cobra.Command, timeout time.Duration) {
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", timeout, "how long to wait for the running sync or daemon to answer")
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
-	o.Cluster.bind(cmd.Flags())
-	o.Source.bind(cmd.Flags())
+	o.envFlags.bind(cmd.Flags(), "text", "json")
 }
 
 func (o *controlOptions) args(args []string) error {
-	if len(args) == 1 {
-		o.Env = args[0]
-	}
-	if err := checkOutput(o.Output, "text", "json"); err != nil {
+	if err := o.envFlags.args(args); err != nil {
 		return err
 	}
 	if o.Timeout <= 0 {
@@ -82,22 +72,32 @@ func newResumeCmd(f *Factory) *cobra.Command {
 	return newSuspendResumeCmd(f, false)
 }
 
-func newSuspendResumeCmd(f *Factory, suspend bool) *cobra.Command {
-	o := &controlOptions{}
-	cmd := &cobra.Command{
-		Use:   "suspend [ENV]",
-		Short: "Pause the environment's sync or daemon: no reconcile, no drift correction",
-		Long: `Pause the continuous reconcile of an environment: the running envctl sync or
+const suspendLong = `Pause the continuous reconcile of an environment: the running envctl sync or
 daemon stops applying new revisions and correcting drift until 'envctl
 resume'. The pause is recorded in the cluster (ConfigMap envctl-sync-ENV in
 envctl-system), so it holds across restarts of the daemon, and a sync or
 daemon started later starts paused. It waits until a running one has
-acknowledged it.`,
-		Example: `  # Stop envctl from undoing a manual fix while you investigate
+acknowledged it.`
+
+const suspendExample = `  # Stop envctl from undoing a manual fix while you investigate
   envctl suspend staging
   kubectl -n ml edit deployment model-server
-  envctl resume staging`,
-		Args: argsValidator(cobra.MaximumNArgs(1)),
+  envctl resume staging`
+
+const resumeLong = `Undo 'envctl suspend': the running envctl sync or daemon looks at its source,
+applies what changed and puts drifted objects back. It waits until a running
+one has acknowledged it.`
+
+const resumeExample = `  envctl resume staging`
+
+func newSuspendResumeCmd(f *Factory, suspend bool) *cobra.Command {
+	o := &controlOptions{}
+	cmd := &cobra.Command{
+		Use:     "suspend [ENV]",
+		Short:   "Pause the environment's sync or daemon: no reconcile, no drift correction",
+		Long:    suspendLong,
+		Example: suspendExample,
+		Args:    argsValidator(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.args(args); err != nil {
 				return err
@@ -108,161 +108,47 @@ acknowledged it.`,
 	if !suspend {
 		cmd.Use = "resume [ENV]"
 		cmd.Short = "Restart the environment's paused sync or daemon"
-		cmd.Long = `Undo 'envctl suspend': the running envctl sync or daemon looks at its source,
-applies what changed and puts drifted objects back. It waits until a running
-one has acknowledged it.`
-		cmd.Example = `  envctl resume staging`
+		cmd.Long, cmd.Example = resumeLong, resumeExample
 	}
 	o.bind(cmd, 30*time.Second)
 	return cmd
 }
 
-// controlTarget reaches the environment's cluster and its record.
-func controlTarget(ctx context.Context, f *Factory, o *controlOptions) (string, *syncstate.Store, *lease.Info, error) {
-	d, err := o.Source.load(ctx, f, o.Env, nil, nil, nil)
-	if err != nil {
-		return "", nil, nil, err
-	}
-	_, client, err := connect(ctx, f, d.Env, o.Cluster)
-	var missing *cluster.MissingError
-	if errors.As(err, &missing) {
-		return "", nil, nil, errs.Input(err)
-	}
-	if err != nil {
-		return "", nil, nil, err
-	}
-	env := d.Env.Name()
-	holder, err := lease.Get(ctx, client.Clientset, env)
-	if err != nil {
-		return "", nil, nil, err
-	}
-	if holder != nil && !holder.Held(time.Now()) {
-		holder = nil
-	}
-	return env, &syncstate.Store{Client: client.Clientset}, holder, nil
-}
-
-// runningLoop returns the loop's status when a sync or daemon runs for env
-// now: its record says it runs, and the lock is held.
-func runningLoop(ctx context.Context, store *syncstate.Store, env string, holder *lease.Info) (*syncstate.Status, error) {
-	cm, err := store.Get(ctx, env)
-	if err != nil {
+// control reaches the environment's cluster and, through its record, the
+// loop that keeps it converged.
+func control(ctx context.Context, f *Factory, o *controlOptions) (*syncstate.Control, error) {
+	d, _, client, err := o.open(ctx, f, nil, nil)
+	if err = missingAs(err, errs.Input); err != nil {
 		return nil, err
 	}
-	st, err := syncstate.StatusOf(cm)
-	if err != nil {
-		return nil, errs.Cluster(err)
-	}
-	if st == nil || !st.Running || holder == nil || holder.Holder != st.Holder {
-		return nil, nil
-	}
-	return st, nil
+	return syncstate.NewControl(ctx, client.Clientset, d.Env.Name())
 }
 
 func runReconcileRequest(ctx context.Context, f *Factory, o *controlOptions) error {
-	env, store, holder, err := controlTarget(ctx, f, o)
+	c, err := control(ctx, f, o)
 	if err != nil {
 		return err
 	}
-	st, err := runningLoop(ctx, store, env, holder)
-	if err != nil {
-		return err
-	}
-	if st == nil {
-		return errs.Inputf("no envctl sync or daemon runs for environment %s; start one (envctl sync %s), or apply once with envctl apply %s", env, env, env)
-	}
-	if st.Suspended {
-		return errs.Inputf("environment %s is suspended; resume it first (envctl resume %s)", env, env)
-	}
-	token, err := store.RequestReconcile(ctx, env)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(f.Streams.ErrOut, "asked %s to reconcile environment %s; waiting for the result\n", st.Holder, env)
-	ans, err := waitFor(ctx, o.Timeout, store, env, func(st *syncstate.Status) bool {
-		return st.Reconcile != nil && st.Reconcile.Token == token
+	a, err := c.Reconcile(ctx, o.Timeout, func(holder string) {
+		fmt.Fprintf(f.Streams.ErrOut, "asked %s to reconcile environment %s; waiting for the result\n", holder, c.Env)
 	})
 	if err != nil {
 		return err
 	}
-	a := ans.Reconcile
-	if o.Output == "json" {
-		if err := writeJSON(f.Streams.Out, a); err != nil {
-			return err
-		}
-	} else if a.Succeeded {
-		fmt.Fprintf(f.Streams.Out, "environment %s reconciled at revision %s\n", env, a.Revision)
+	if err := ui.WriteReconciled(f.Streams.Out, o.Output, c.Env, a); err != nil {
+		return err
 	}
-	if !a.Succeeded {
-		return errs.New(kindNamed(a.ErrorKind), fmt.Errorf("reconcile of environment %s failed: %s", env, a.Error))
-	}
-	return nil
+	return a.Err(c.Env)
 }
 
 func runSuspend(ctx context.Context, f *Factory, o *controlOptions, suspend bool) error {
-	env, store, holder, err := controlTarget(ctx, f, o)
+	c, err := control(ctx, f, o)
 	if err != nil {
 		return err
 	}
-	if err := store.SetSuspended(ctx, env, suspend); err != nil {
-		return err
-	}
-	verb := "resumed"
-	if suspend {
-		verb = "suspended"
-	}
-	st, err := runningLoop(ctx, store, env, holder)
+	st, err := c.SetSuspended(ctx, suspend, o.Timeout)
 	if err != nil {
 		return err
 	}
-	report := map[string]any{"environment": env, "suspended": suspend, "acknowledged": false}
-	if st != nil {
-		if _, err := waitFor(ctx, o.Timeout, store, env, func(st *syncstate.Status) bool { return st.Suspended == suspend }); err != nil {
-			return err
-		}
-		report["acknowledged"] = true
-		report["holder"] = st.Holder
-	}
-	if o.Output == "json" {
-		return writeJSON(f.Streams.Out, report)
-	}
-	if st != nil {
-		fmt.Fprintf(f.Streams.Out, "environment %s %s (acknowledged by %s)\n", env, verb, st.Holder)
-	} else {
-		fmt.Fprintf(f.Streams.Out, "environment %s %s; no sync or daemon runs now, the next one starts %s\n", env, verb, verb)
-	}
-	return nil
-}
-
-// waitFor polls env's record until done says so, or timeout passes.
-func waitFor(ctx context.Context, timeout time.Duration, store *syncstate.Store, env string, done func(*syncstate.Status) bool) (*syncstate.Status, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	for {
-		cm, err := store.Get(ctx, env)
-		if err == nil {
-			st, serr := syncstate.StatusOf(cm)
-			if serr == nil && st != nil && done(st) {
-				return st, nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			if errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
-				return nil, errs.Timeout(fmt.Errorf("no answer from the sync or daemon of environment %s within %s", env, timeout))
-			}
-			return nil, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
-
-// kindNamed maps errs.Kind's name back to the kind.
-func kindNamed(name string) errs.Kind {
-	for k := errs.KindUnknown; k <= errs.KindUnhealthy; k++ {
-		if k.String() == name {
-			return k
-		}
-	}
-	return errs.KindUnknown
+	return ui.WriteSuspended(f.Streams.Out, o.Output, c.Env, suspend, st)
 }

@@ -2,19 +2,20 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/rest"
+	"github.com/spf13/pflag"
 
-	"github.com/envctl/envctl/internal/cluster/kubeconfig"
+	"github.com/envctl/envctl/internal/daemon"
+	"github.com/envctl/envctl/internal/daemon/manifests"
 	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/errs"
-	"github.com/envctl/envctl/internal/kube"
 	"github.com/envctl/envctl/internal/lease"
+	"github.com/envctl/envctl/internal/ui"
 )
 
 // daemonOptions are the inputs of `envctl daemon`.
@@ -88,49 +89,178 @@ func runDaemon(ctx context.Context, f *Factory, log *slog.Logger, o *daemonOptio
 	if err != nil {
 		return err
 	}
-	client, err := daemonClient(o.Cluster)
+	client, err := daemon.Connect(o.Cluster.Kubeconfig, o.Cluster.Context)
 	if err != nil {
 		return err
 	}
 	env := d.Env.Name()
-	lr := o.newLoopRun(f, "daemon", d, client, log)
+	runner, serve := o.newRunner(f, "daemon", d, client, log)
 	// Another repository's environment of the same name: stop before the
 	// lock or the loop's record is touched.
-	if err := lr.runner.Loop.Engine.CheckOwner(ctx, engine.Request{Declared: d}); err != nil {
+	if err := runner.Loop.Engine.CheckOwner(ctx, engine.Request{Declared: d}); err != nil {
 		return err
 	}
-	lr.runner.Standby = true
-	lr.runner.Lease = lease.Options{
+	runner.Standby = true
+	runner.Lease = lease.Options{
 		Wait: lease.Forever,
 		OnWait: func(holder string, since time.Time) {
 			log.Info("standby: another replica leads", "environment", env, "leader", holder, "since", since)
 		},
 	}
-	return lr.run(ctx, o.Listen)
+	return runner.Serve(ctx, serve)
 }
 
-// daemonClient reaches the cluster: the pod's service account, or the
-// kubeconfig the flags name.
-func daemonClient(flags clusterFlags) (*kube.Client, error) {
-	var cfg *rest.Config
-	var err error
-	if flags.set() {
-		cfg, err = kubeconfig.RESTConfig(flags.Kubeconfig, flags.Context)
-		if err != nil {
-			return nil, err
-		}
-	} else {
-		cfg, err = rest.InClusterConfig()
-		if errors.Is(err, rest.ErrNotInCluster) {
-			return nil, errs.Inputf("not running inside a cluster (no service account token); run the daemon in the cluster, or point it at one with --kubeconfig/--context")
-		}
-		if err != nil {
-			return nil, errs.Cluster(fmt.Errorf("in-cluster configuration: %w", err))
-		}
+// daemonInstallOptions are the inputs of `envctl daemon install`.
+type daemonInstallOptions struct {
+	Env string
+	// Manifests takes --image, --replicas and the Git flags as they are.
+	Manifests manifests.Options
+	// Files are read on this machine and go into the credentials Secret.
+	Files   daemon.CredentialFiles
+	Timeout time.Duration
+	NoWait  bool
+	Output  string
+	cluster clusterFlags
+	// getenv reads the secret variables; os.Getenv unless a test says.
+	getenv func(string) string
+}
+
+// bindGitFlags binds the daemon's Git flags. They are plain strings here,
+// passed through to the daemon's arguments as given.
+func (o *daemonInstallOptions) bindGitFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.Manifests.Git.URL, "git", "", "URL of the Git repository the daemon follows (https://, ssh:// or user@host:path)")
+	fs.StringVar(&o.Manifests.Git.Branch, "branch", "", "branch to follow")
+	fs.StringVar(&o.Manifests.Git.Tag, "tag", "", "tag to follow")
+	fs.StringVar(&o.Manifests.Git.SemVer, "semver", "", "follow the highest tag within this semver range")
+	fs.StringVar(&o.Manifests.Git.Commit, "commit", "", "stay at this commit")
+	fs.StringVar(&o.Manifests.Git.Path, "path", "", "directory of the repository that holds config.yaml")
+	fs.StringVar(&o.Manifests.Git.Username, "git-username", "", "user name for HTTPS; the password comes from "+daemon.EnvGitPassword+" or --git-password-file")
+	fs.StringVar(&o.Files.PasswordFile, "git-password-file", "", "file holding the HTTPS password or token, stored in the daemon's Secret")
+	fs.StringVar(&o.Files.SSHKeyFile, "ssh-key", "", "SSH private key file, stored in the daemon's Secret; its passphrase comes from "+daemon.EnvSSHKeyPassphrase)
+	fs.StringVar(&o.Files.KnownHostsFile, "known-hosts", "", "known_hosts file that vouches for the SSH server's key")
+	fs.StringVar(&o.Files.SOPSKeyFile, "sops-key-file", "", "file of age identities or OpenPGP private keys that open the environment's SOPS files, stored in the daemon's Secret")
+}
+
+const daemonInstallLong = `Install the daemon that keeps environment ENV converged from a Git branch,
+inside the environment's cluster (or the one --kubeconfig/--context name),
+through the same engine as envctl apply: server-side apply, a health wait,
+an inventory of its own and prune of what an earlier install left.
+
+It applies, in namespace ` + manifests.Namespace + `: a ServiceAccount; RBAC that lets the
+daemon apply and prune exactly the kinds ENV renders here and now, plus
+leases, events and the inventories envctl keeps in ` + manifests.Namespace + `; a Deployment of
+two replicas (non-root, read-only root filesystem, probes on /healthz and
+/readyz, an emptyDir for the Git cache); a Service for metrics and the Git
+webhook on port 8080; a PodDisruptionBudget; and a Secret with the
+credentials, when there are any. Run it again after ENV starts declaring a
+new kind: the RBAC follows the render.
+
+An environment with SOPS-encrypted files needs --sops-key-file: the keys
+that open them go into the Secret, and the daemon decrypts with them (the
+install's own render uses them too). Give the daemon keys of its own, for
+the environments it runs, not a person's whole keyring.
+
+Secrets are read from the environment or from files, never from flags:
+` + daemon.EnvGitPassword + ` (or --git-password-file), ` + daemon.EnvSSHKeyPassphrase + ` for --ssh-key, and
+` + daemon.EnvWebhookSecret + ` for the webhook. Their values go only into the Secret; no
+output shows them.
+
+The same objects, less the Secret, are in bases/envctl for kustomize.
+
+Exit codes: 0 installed, 2 bad input, 3 unhealthy, 4 timeout, 5 conflict,
+6 cluster error.`
+
+const daemonInstallExample = `  # Follow the main branch of a public repository
+  envctl daemon install staging --git https://github.com/acme/platform.git --branch main
+
+  # A private repository over HTTPS, with a token and a webhook secret
+  ENVCTL_GIT_PASSWORD=$TOKEN ENVCTL_WEBHOOK_SECRET=$HOOK \
+    envctl daemon install staging --git https://github.com/acme/platform.git \
+      --branch main --git-username envctl-bot
+
+  # An environment with SOPS-encrypted secrets: the daemon gets its own age key
+  envctl daemon install staging --git https://github.com/acme/platform.git \
+    --branch main --sops-key-file staging-daemon.agekey
+
+  # Over SSH, in the cluster of another kubeconfig context
+  envctl daemon install prod --git git@github.com:acme/platform.git --tag v1.4.0 \
+    --ssh-key ~/.ssh/envctl --known-hosts ~/.ssh/known_hosts --context prod-admin`
+
+// newDaemonInstallCmd is `envctl daemon install ENV`.
+func newDaemonInstallCmd(f *Factory) *cobra.Command {
+	o := &daemonInstallOptions{getenv: os.Getenv}
+	cmd := &cobra.Command{
+		Use:     "install ENV --git URL",
+		Short:   "Install envctl's daemon in the environment's cluster",
+		Long:    daemonInstallLong,
+		Example: daemonInstallExample,
+		Args:    argsValidator(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Env = args[0]
+			return runDaemonInstall(cmd.Context(), f, o)
+		},
 	}
-	client, err := kube.New(cfg)
+	fl := cmd.Flags()
+	o.bindGitFlags(fl)
+	fl.StringVar(&o.Manifests.Image, "image", "", "container image of the daemon (default: "+manifests.DefaultImage(version)+")")
+	fl.Int32Var(&o.Manifests.Replicas, "replicas", manifests.DefaultReplicas, "daemons to run; one leads, the others stand by")
+	fl.DurationVar(&o.Timeout, "timeout", 0, "time the daemon has to become healthy (default: apply.timeout)")
+	fl.BoolVar(&o.NoWait, "no-wait", false, "do not wait for the daemon to become healthy")
+	fl.StringVarP(&o.Output, "output", "o", "text", "summary format: text or json")
+	o.cluster.bind(fl)
+	return cmd
+}
+
+func runDaemonInstall(ctx context.Context, f *Factory, o *daemonInstallOptions) error {
+	if err := checkOutput(o.Output, "text", "json"); err != nil {
+		return err
+	}
+	if o.Timeout < 0 {
+		return usageError(fmt.Errorf("--timeout must not be negative, got %s", o.Timeout))
+	}
+	if o.Manifests.Replicas < 1 {
+		return usageError(fmt.Errorf("--replicas %d: want 1 or more", o.Manifests.Replicas))
+	}
+	creds, err := daemon.ReadCredentials(o.Files, o.Manifests.Git.Username, o.getenv)
 	if err != nil {
-		return nil, errs.Cluster(err)
+		return err
 	}
-	return client, nil
+	o.Manifests.Version, o.Manifests.Credentials = version, creds
+	var src sourceFlags
+	d, err := src.load(ctx, f, o.Env, nil, nil, nil)
+	if err != nil {
+		return err
+	}
+	env := d.Env.Name()
+	// Check the flags before reaching for the cluster.
+	if _, err := manifests.Build(manifests.Options{Environment: env, Git: o.Manifests.Git, Replicas: o.Manifests.Replicas, Credentials: creds}); err != nil {
+		return err
+	}
+	t, client, err := connect(ctx, f, d.Env, o.cluster)
+	if err = missingAs(err, errs.Cluster); err != nil {
+		return err
+	}
+	progress := newProgress(f)
+	defer progress.Close()
+	in := &daemon.Install{
+		Declared: d, Target: t, Client: client,
+		Engine:    f.engineConfig("", o.Files.SOPSKeyFile),
+		Manifests: o.Manifests,
+		Policy:    engine.Policy{NoWait: o.NoWait, Timeout: o.Timeout},
+		Progress:  progress, OnEvent: progress.Event,
+	}
+	done, err := in.Run(ctx)
+	progress.Close()
+	if done == nil {
+		return err
+	}
+	cl := ui.ClusterInfo{Name: t.Name, Provider: t.ProviderName(), Context: o.cluster.Context}
+	if werr := writeSummary(f, o.Output, done.Result, cl, done.Requests); werr != nil && err == nil {
+		err = werr
+	}
+	if err == nil && o.Output == "text" {
+		fmt.Fprintf(f.Streams.Out, "daemon %s/%s follows %s; it may apply and prune %d kinds of environment %s\n",
+			manifests.Namespace, manifests.Name(env), daemon.Following(o.Manifests.Git), done.Kinds, env)
+	}
+	return err
 }

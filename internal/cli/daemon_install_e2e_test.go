@@ -17,8 +17,10 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/envctl/envctl/internal/daemon"
 	"github.com/envctl/envctl/internal/daemon/manifests"
 	"github.com/envctl/envctl/internal/testenv"
+	"github.com/envctl/envctl/internal/ui"
 )
 
 // Secret values the test hands to daemon install; no output may show them.
@@ -115,7 +117,7 @@ func TestDaemonInstall(t *testing.T) {
 	})
 
 	t.Setenv(envGitPassword, installPassword)
-	t.Setenv(envWebhookSecret, installHook)
+	t.Setenv(daemon.EnvWebhookSecret, installHook)
 	install := []string{"daemon", "install", e.env, "--git", "https://git.example.invalid/platform.git", "--branch", "main",
 		"--git-username", "bot", "--image", "registry.example/envctl:test", "--kubeconfig", e.kubeconfig, "--timeout", "90s"}
 	stdout, stderr := e.mustRun(ExitOK, install...)
@@ -182,7 +184,7 @@ func TestDaemonInstall(t *testing.T) {
 		t.Errorf("second install wrote:\n%s", stdout2)
 	}
 	stdout3, stderr3 := e.mustRun(ExitOK, append([]string{"-vv"}, append(install, "-o", "json")...)...)
-	var sum summary
+	var sum ui.Summary
 	if err := json.Unmarshal([]byte(stdout3), &sum); err != nil {
 		t.Fatalf("install -o json: %v\n%s", err, stdout3)
 	}
@@ -293,7 +295,7 @@ spec:
 		{"no replicas", append([]string{"daemon", "install", "dev", "--replicas", "0"}, git...), nil, []string{"--replicas 0: want 1 or more"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, k := range []string{envGitPassword, envSSHKeyPassphrase, envWebhookSecret} {
+			for _, k := range []string{envGitPassword, envSSHKeyPassphrase, daemon.EnvWebhookSecret} {
 				t.Setenv(k, tc.env[k])
 			}
 			var out, errOut strings.Builder

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/envctl/envctl/internal/plan"
+	"github.com/envctl/envctl/internal/ui"
 )
 
 // Manifests of the end-to-end environments; NS is the test's namespace.
@@ -70,7 +71,7 @@ func TestDiffExitCodes(t *testing.T) {
 
 	// Never applied: everything is to be created.
 	stdout, _ := e.mustRun(diffExitChanges, "diff", "-o", "json")
-	var items []diffItem
+	var items []ui.DiffItem
 	if err := json.Unmarshal([]byte(stdout), &items); err != nil {
 		t.Fatalf("diff -o json is not a JSON list: %v\n%s", err, stdout)
 	}

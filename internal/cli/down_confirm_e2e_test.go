@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/envctl/envctl/internal/ui"
 )
 
 // down lists what it will delete and asks; without a terminal it needs
@@ -28,7 +30,7 @@ func TestDownAsksFirst(t *testing.T) {
 	stdout, _ := e.mustRun(ExitOK, "down", "--dry-run")
 	mustContain(t, "down --dry-run", stdout, "4 objects in all", "2  ConfigMap", e.ns)
 	stdout, _ = e.mustRun(ExitOK, "down", "--dry-run", "-o", "json")
-	var p downPlan
+	var p ui.DownPlan
 	if err := json.Unmarshal([]byte(stdout), &p); err != nil || p.Objects != 4 || len(p.Kinds) != 3 {
 		t.Errorf("down --dry-run -o json: %+v, %v\n%s", p, err, stdout)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/envctl/envctl/internal/kubeversion"
 	"github.com/envctl/envctl/internal/testenv"
+	"github.com/envctl/envctl/internal/ui"
 )
 
 // fidelityRepo writes an environment shaped like a platform copied from
@@ -189,7 +190,7 @@ func TestFidelityEndToEnd(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("second apply: exit %d\n%s", code, stderr)
 	}
-	var s summary
+	var s ui.Summary
 	if err := json.Unmarshal([]byte(stdout), &s); err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +213,7 @@ func TestFidelityEndToEnd(t *testing.T) {
 	if code != ExitUnhealthy {
 		t.Errorf("test: exit %d, want %d\n%s\n%s", code, ExitUnhealthy, stdout, stderr)
 	}
-	var tr testReport
+	var tr ui.TestReport
 	if err := json.Unmarshal([]byte(stdout), &tr); err != nil {
 		t.Fatalf("test report: %v\n%s", err, stdout)
 	}

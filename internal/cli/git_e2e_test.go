@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/envctl/envctl/internal/source/git/gittest"
+	"github.com/envctl/envctl/internal/ui"
 )
 
 // gitE2E is an end-to-end test whose repository is also pushed to a Git
@@ -161,7 +162,7 @@ func TestGitUpApplyAndSecrets(t *testing.T) {
 	}
 
 	stdout, _ = g.mustRunGit(ExitOK, "status", "gitup", "-o", "json", "-vv")
-	var st statusReport
+	var st ui.StatusReport
 	if err := json.Unmarshal([]byte(stdout), &st); err != nil {
 		t.Fatal(err)
 	}

@@ -2,16 +2,13 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"maps"
-	"slices"
 
 	"github.com/spf13/cobra"
 
-	"github.com/envctl/envctl/internal/cluster"
 	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/errs"
+	"github.com/envctl/envctl/internal/ui"
 )
 
 func newInventoryCmd(f *Factory) *cobra.Command {
@@ -27,21 +24,7 @@ envctl-inventory-ENV in namespace envctl-system. Prune and down work from it.`,
 
 // inventoryRebuildOptions are the inputs of `envctl inventory rebuild`.
 type inventoryRebuildOptions struct {
-	Env     string
-	Output  string
-	Cluster clusterFlags
-	Source  sourceFlags
-}
-
-// rebuildReport is what `envctl inventory rebuild -o json` prints.
-type rebuildReport struct {
-	Environment string `json:"environment"`
-	// Objects counts the objects found, per component.
-	Objects map[string]int `json:"objects"`
-	// Replaced says whether a stored inventory (damaged or not) was
-	// replaced; Deleted that none was kept, since nothing was found.
-	Replaced bool `json:"replaced"`
-	Deleted  bool `json:"deleted,omitempty"`
+	envFlags
 }
 
 func newInventoryRebuildCmd(f *Factory) *cobra.Command {
@@ -67,57 +50,27 @@ inventory does not know which fields envctl owned.`,
   envctl inventory rebuild ci --context ci-cluster -o json`,
 		Args: argsValidator(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				o.Env = args[0]
-			}
-			if err := checkOutput(o.Output, "text", "json"); err != nil {
+			if err := o.args(args); err != nil {
 				return err
 			}
 			return runInventoryRebuild(cmd.Context(), f, o)
 		},
 	}
-	fl := cmd.Flags()
-	fl.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
-	o.Cluster.bind(fl)
-	o.Source.bind(fl)
+	o.bind(cmd.Flags(), "text", "json")
 	return cmd
 }
 
 func runInventoryRebuild(ctx context.Context, f *Factory, o *inventoryRebuildOptions) error {
-	d, err := o.Source.load(ctx, f, o.Env, nil, nil, nil)
-	if err != nil {
-		return err
-	}
-	_, client, err := connect(ctx, f, d.Env, o.Cluster)
-	var missing *cluster.MissingError
-	if errors.As(err, &missing) {
-		return errs.Cluster(err)
-	}
-	if err != nil {
+	d, _, client, err := o.open(ctx, f, nil, nil)
+	if err = missingAs(err, errs.Cluster); err != nil {
 		return err
 	}
 	rb, err := f.engine(client, "", "").Rebuild(ctx, engine.Request{Declared: d})
 	if err != nil {
 		return err
 	}
-	env, inv := d.Env.Name(), rb.Inventory
-	report := &rebuildReport{Environment: env, Objects: map[string]int{}, Replaced: rb.Replaced, Deleted: len(inv.Entries) == 0 && rb.Replaced}
-	for _, e := range inv.Entries {
-		report.Objects[e.Component]++
-	}
 	if len(rb.Skipped) > 0 {
 		fmt.Fprintf(f.Streams.ErrOut, "Warning: API groups %v could not be searched (their discovery failed); objects there are not in the rebuilt inventory.\n", rb.Skipped)
 	}
-	if o.Output == "json" {
-		return writeJSON(f.Streams.Out, report)
-	}
-	if len(inv.Entries) == 0 {
-		fmt.Fprintf(f.Streams.Out, "No object in the cluster is labelled for environment %s; it has no inventory now.\n", env)
-		return nil
-	}
-	fmt.Fprintf(f.Streams.Out, "Rebuilt the inventory of environment %s from %s:\n", env, plural(len(inv.Entries), "object"))
-	for _, c := range slices.Sorted(maps.Keys(report.Objects)) {
-		fmt.Fprintf(f.Streams.Out, "  %s: %s\n", c, plural(report.Objects[c], "object"))
-	}
-	return nil
+	return ui.WriteRebuild(f.Streams.Out, o.Output, ui.NewRebuildReport(d.Env.Name(), rb))
 }

@@ -98,7 +98,7 @@ func TestLostLockIsAClusterError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lock.release()
+	defer lock.Release()
 	leases := client.CoordinationV1().Leases(inventory.Namespace)
 	l, err := leases.Get(t.Context(), lease.Name(env), metav1.GetOptions{})
 	if err != nil {

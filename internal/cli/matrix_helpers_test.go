@@ -22,6 +22,7 @@ import (
 	"github.com/envctl/envctl/internal/kube"
 	"github.com/envctl/envctl/internal/object"
 	"github.com/envctl/envctl/internal/testenv"
+	"github.com/envctl/envctl/internal/ui"
 )
 
 // invariants are the four checks every scenario of the fault-injection
@@ -144,7 +145,7 @@ func (iv *invariants) converge(what string, args ...string) {
 	if code := p.wait(timeoutRun); code != ExitOK {
 		iv.t.Fatalf("%s: the run after it exited %d", what, code)
 	}
-	var s summary
+	var s ui.Summary
 	if err := json.Unmarshal(p.out.Bytes(), &s); err != nil {
 		iv.t.Fatalf("%s: summary: %v", what, err)
 	}

@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/envctl/envctl/internal/testenv"
+	"github.com/envctl/envctl/internal/ui"
 )
 
 // An object labelled for another environment is not taken over: the apply
@@ -72,7 +73,7 @@ func TestUnlabelledObjectIsAdoptedWithANote(t *testing.T) {
 	mustContain(t, "diff", stdout, "ConfigMap "+e.ns+"/preexisting", "without envctl's labels", "adopt")
 
 	stdout, _ = e.mustRun(ExitOK, "apply", "-o", "json")
-	var s summary
+	var s ui.Summary
 	if err := json.Unmarshal([]byte(stdout), &s); err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +132,7 @@ func TestTwoRepositoriesSameEnvironmentName(t *testing.T) {
 		t.Error("the second repository applied over the first one's environment")
 	}
 	stdout, stderr = one.mustRun(ExitOK, "apply", "-o", "json")
-	var s summary
+	var s ui.Summary
 	if err := json.Unmarshal([]byte(stdout), &s); err != nil {
 		t.Fatal(err)
 	}

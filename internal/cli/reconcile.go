@@ -3,20 +3,20 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
-	"strings"
-	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/envctl/envctl/internal/cluster"
 	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/errs"
-	"github.com/envctl/envctl/internal/health"
 	"github.com/envctl/envctl/internal/kube"
-	"github.com/envctl/envctl/internal/prune"
+	"github.com/envctl/envctl/internal/lease"
+	"github.com/envctl/envctl/internal/testhook"
+	"github.com/envctl/envctl/internal/ui"
 )
 
 // reconcileOptions are the flags `envctl up` and `envctl apply` share.
@@ -45,7 +45,7 @@ func (o *reconcileOptions) bind(fs *pflag.FlagSet) {
 // load checks the flags, takes the source's snapshot (a Git fetch shown as
 // a step of progress) and loads the environment: the start that up and
 // apply share.
-func (o *reconcileOptions) load(ctx context.Context, f *Factory, progress stepper) (*engine.Declared, error) {
+func (o *reconcileOptions) load(ctx context.Context, f *Factory, progress cluster.Progress) (*engine.Declared, error) {
 	if err := checkOutput(o.Output, "text", "json"); err != nil {
 		return nil, err
 	}
@@ -58,21 +58,10 @@ func (o *reconcileOptions) load(ctx context.Context, f *Factory, progress steppe
 	return o.Source.load(ctx, f, o.Env, o.Flags, o.Policy.Components, progress)
 }
 
-// clusterInfo is the cluster a reconcile ran against, for the summary.
-type clusterInfo struct {
-	Name     string `json:"name,omitempty"`
-	Provider string `json:"provider,omitempty"`
-	Context  string `json:"context,omitempty"`
-	// CurrentContext says whether Context is kubectl's current context
-	// (up makes it so when the kubeconfig had none).
-	CurrentContext bool `json:"currentContext,omitempty"`
-	Created        bool `json:"created,omitempty"`
-}
-
 // reconcile runs the engine's reconcile of d on target t, holding the
 // environment's lock, with progress on the error stream and the summary on
 // the output stream.
-func reconcile(ctx context.Context, f *Factory, o *reconcileOptions, d *engine.Declared, t *cluster.Target, cl clusterInfo, progress *progressView) (*engine.Result, error) {
+func reconcile(ctx context.Context, f *Factory, o *reconcileOptions, d *engine.Declared, t *cluster.Target, cl ui.ClusterInfo, progress *ui.Progress) (*engine.Result, error) {
 	defer progress.Close()
 	lockClient, err := kube.New(t.Config)
 	if err != nil {
@@ -82,7 +71,7 @@ func reconcile(ctx context.Context, f *Factory, o *reconcileOptions, d *engine.D
 	if err != nil {
 		return nil, err
 	}
-	defer lock.release()
+	defer lock.Release()
 	// Count the run's requests (the lock's aside), so that the summary can
 	// show that a run with nothing to do wrote nothing.
 	cfg, counter := kube.CountingConfig(t.Config)
@@ -93,177 +82,183 @@ func reconcile(ctx context.Context, f *Factory, o *reconcileOptions, d *engine.D
 	res, err := f.engine(client, "", "").Reconcile(ctx, engine.Request{Declared: d, Policy: o.Policy, OnEvent: progress.Event})
 	progress.Close()
 	if res != nil {
-		reqs := counter.Snapshot()
-		if werr := writeSummary(f.Streams.Out, o.Output, res, cl, requestCounts{Total: reqs.Requests, Writes: reqs.Writes}); werr != nil && err == nil {
+		if werr := writeSummary(f, o.Output, res, cl, counter.Snapshot()); werr != nil && err == nil {
 			err = werr
 		}
 	}
 	return res, err
 }
 
-// summary is what `-o json` prints.
-type summary struct {
-	Environment     string             `json:"environment"`
-	Revision        string             `json:"revision,omitempty"`
-	Cluster         clusterInfo        `json:"cluster"`
-	Succeeded       bool               `json:"succeeded"`
-	DurationSeconds float64            `json:"durationSeconds"`
-	Components      []componentSummary `json:"components"`
-	Pruned          []string           `json:"pruned"`
-	PruneSkipped    []prunedSkip       `json:"pruneSkipped,omitempty"`
-	// PruneHeld are objects a prune guard kept (they stay recorded).
-	PruneHeld   []prunedSkip `json:"pruneHeld,omitempty"`
-	PruneNotRun string       `json:"pruneNotRun,omitempty"`
-	// HealthNotChecked says that prune ran without a health check (--no-wait).
-	HealthNotChecked bool `json:"healthNotChecked,omitempty"`
-	// Adopted are the objects this run took over, and whose they were.
-	Adopted []prunedSkip `json:"adopted,omitempty"`
-	// InventoryRebuilt is how many objects a lost inventory was rebuilt from.
-	InventoryRebuilt int           `json:"inventoryRebuilt,omitempty"`
-	Requests         requestCounts `json:"requests"`
-	// Warnings are things the run did not do as declared, such as
-	// webhooks the embedded cluster skips; each is said once.
-	Warnings []string `json:"warnings,omitempty"`
+// writeSummary prints the summary of a run that made reqs.
+func writeSummary(f *Factory, format string, res *engine.Result, cl ui.ClusterInfo, reqs kube.Snapshot) error {
+	return ui.WriteSummary(f.Streams.Out, format, res, cl, ui.RequestCounts{Total: reqs.Requests, Writes: reqs.Writes})
 }
 
-// requestCounts are the API requests a run made to the cluster; writes
-// include every POST, PUT, PATCH and DELETE.
-type requestCounts struct {
-	Total  int `json:"total"`
-	Writes int `json:"writes"`
+// defaultLockTimeout is how long a command waits, by default, for another
+// envctl that is writing the same environment.
+const defaultLockTimeout = 2 * time.Minute
+
+// bindLockTimeout adds --lock-timeout, shared by the commands that write an
+// environment.
+func bindLockTimeout(fs *pflag.FlagSet, p *time.Duration) {
+	fs.DurationVar(p, "lock-timeout", defaultLockTimeout,
+		"how long to wait for another envctl writing this environment to finish (0: do not wait)")
 }
 
-type componentSummary struct {
-	Name            string                `json:"name"`
-	State           engine.State          `json:"state"`
-	Reason          string                `json:"reason,omitempty"`
-	Counts          engine.Counts         `json:"counts"`
-	Changed         []objectChange        `json:"changed,omitempty"`
-	NotReady        []health.ObjectStatus `json:"notReady,omitempty"`
-	Hooks           []engine.HookResult   `json:"hooks,omitempty"`
-	DurationSeconds float64               `json:"durationSeconds"`
-}
-
-type objectChange struct {
-	Object string `json:"object"`
-	Action string `json:"action"`
-	Error  string `json:"error,omitempty"`
-}
-
-type prunedSkip struct {
-	Object string `json:"object"`
-	Reason string `json:"reason"`
-}
-
-func summarize(res *engine.Result, cl clusterInfo, reqs requestCounts) summary {
-	s := summary{
-		Requests:         reqs,
-		Environment:      res.Environment,
-		Revision:         res.Revision,
-		Cluster:          cl,
-		Succeeded:        res.Succeeded,
-		DurationSeconds:  res.Duration.Seconds(),
-		Pruned:           []string{},
-		PruneNotRun:      res.PruneSkipped,
-		HealthNotChecked: res.HealthNotChecked && res.Prune != nil,
-		InventoryRebuilt: res.InventoryRebuilt,
-		Warnings:         res.Warnings,
+func checkLockTimeout(d time.Duration) error {
+	if d < 0 {
+		return usageError(fmt.Errorf("--lock-timeout must not be negative, got %s", d))
 	}
-	for _, c := range res.Components {
-		cs := componentSummary{
-			Name: c.Name, State: c.State, Reason: c.Reason, Counts: c.Counts,
-			NotReady: c.NotReady, Hooks: c.Hooks, DurationSeconds: c.Duration.Seconds(),
-		}
-		for _, ch := range c.Changes {
-			if ch.Adopted != "" {
-				s.Adopted = append(s.Adopted, prunedSkip{Object: ch.Ref.String(), Reason: ch.Adopted})
-			}
-			if ch.Action == "unchanged" {
-				continue
-			}
-			oc := objectChange{Object: ch.Ref.String(), Action: string(ch.Action)}
-			if ch.Err != nil {
-				oc.Error = ch.Err.Error()
-			}
-			cs.Changed = append(cs.Changed, oc)
-		}
-		s.Components = append(s.Components, cs)
-	}
-	if res.Prune != nil {
-		for _, it := range res.Prune.With(prune.Pruned) {
-			s.Pruned = append(s.Pruned, it.Entry.Ref.String())
-		}
-		for _, it := range res.Prune.With(prune.Skipped) {
-			s.PruneSkipped = append(s.PruneSkipped, prunedSkip{Object: it.Entry.Ref.String(), Reason: it.Reason})
-		}
-		for _, it := range res.Prune.With(prune.Held) {
-			s.PruneHeld = append(s.PruneHeld, prunedSkip{Object: it.Entry.Ref.String(), Reason: it.Reason})
-		}
-	}
-	return s
-}
-
-// writeSummary prints the per-component summary, then the warnings.
-func writeSummary(w io.Writer, format string, res *engine.Result, cl clusterInfo, reqs requestCounts) error {
-	s := summarize(res, cl, reqs)
-	if format == "json" {
-		return writeJSON(w, s)
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "COMPONENT\tSTATE\tCREATED\tCHANGED\tUNCHANGED\tPRUNED\tTIME")
-	for _, c := range s.Components {
-		took := "-"
-		if c.State != engine.Skipped {
-			took = round(time.Duration(c.DurationSeconds * float64(time.Second))).String()
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\n", c.Name, c.State, c.Counts.Created, c.Counts.Changed(), c.Counts.Unchanged, c.Counts.Pruned, took)
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	for _, c := range s.Components {
-		if c.State == engine.Failed || c.State == engine.Skipped {
-			fmt.Fprintf(w, "\n%s %s: %s\n", c.Name, c.State, indent(c.Reason))
-		}
-	}
-	if len(s.Pruned) > 0 {
-		fmt.Fprintf(w, "\npruned %s:\n", plural(len(s.Pruned), "object"))
-		for _, p := range s.Pruned {
-			fmt.Fprintf(w, "  %s\n", p)
-		}
-	}
-	for _, p := range s.PruneSkipped {
-		fmt.Fprintf(w, "not pruned: %s: %s\n", p.Object, p.Reason)
-	}
-	for _, p := range s.PruneHeld {
-		fmt.Fprintf(w, "held, not pruned: %s: %s\n", p.Object, p.Reason)
-	}
-	for _, a := range s.Adopted {
-		fmt.Fprintf(w, "adopted: %s: %s; envctl manages it for environment %s from now on\n", a.Object, a.Reason, s.Environment)
-	}
-	if s.InventoryRebuilt > 0 {
-		fmt.Fprintf(w, "note: the inventory was missing and was rebuilt from the labels of %s\n", plural(s.InventoryRebuilt, "object"))
-	}
-	if s.HealthNotChecked {
-		fmt.Fprintln(w, "note: prune ran after every apply succeeded, but health was not checked (--no-wait)")
-	}
-	if len(s.Warnings) > 0 {
-		fmt.Fprintln(w)
-		for _, warn := range s.Warnings {
-			fmt.Fprintf(w, "warning: %s\n", warn)
-		}
-	}
-	verdict := "is up to date"
-	if !s.Succeeded {
-		verdict = "did not fully converge"
-	}
-	at := ""
-	if s.Revision != "" {
-		at = " at " + s.Revision
-	}
-	fmt.Fprintf(w, "\nenvironment %s %s%s (%s, %s, %s)\n", s.Environment, verdict, at, round(res.Duration),
-		plural(s.Requests.Total, "request"), plural(s.Requests.Writes, "write"))
 	return nil
 }
 
-func indent(s string) string { return strings.ReplaceAll(s, "\n", "\n  ") }
+// lockEnvironment takes env's lock for command, waiting up to timeout,
+// with its messages on the error stream (see lease.Hold). The lock of a
+// process that is killed expires after lease.DefaultDuration.
+func lockEnvironment(ctx context.Context, f *Factory, client kubernetes.Interface, env, command string, timeout time.Duration) (context.Context, *lease.Holding, error) {
+	return lease.Hold(ctx, client, env, lease.Options{
+		Holder: lease.Identity(command),
+		Wait:   timeout,
+		Logger: f.Logger,
+		// lease.DefaultDuration, but in envctl's own tests.
+		Duration: testhook.LeaseDuration(),
+	}, f.Streams.ErrOut)
+}
+
+// upOptions are the inputs of `envctl up`.
+type upOptions struct {
+	reconcileOptions
+}
+
+func newUpCmd(f *Factory) *cobra.Command {
+	o := &upOptions{}
+	cmd := &cobra.Command{
+		Use:   "up [ENV]",
+		Short: "Create the environment's cluster if needed and bring it to the declared state",
+		Long: `Bring an environment up: make sure its cluster exists (creating it when it
+does not), render the environment, apply it with server-side apply in
+dependency order, wait until every component is healthy, prune what is no
+longer declared, and print a summary and how to reach the cluster.
+
+The cluster comes from the environment's spec.cluster. With provider auto,
+envctl uses the provider that already has the cluster, else kind when a
+container runtime answers, else its embedded control plane, and says which
+and why. Running up again changes nothing when nothing changed: unchanged
+objects are not written.
+
+Progress goes to stderr (redrawn in place on a terminal, plain lines
+otherwise); the summary goes to stdout, as JSON with -o json.
+
+Exit codes: 0 converged, 2 bad input, 3 unhealthy, 4 timeout, 5 conflict,
+6 cluster error.`,
+		Example: `  # Bring up the default environment (spec.defaultEnvironment, usually local)
+  envctl up
+
+  # Bring up the CI environment and read the summary from a script
+  envctl up ci -o json > summary.json
+
+  # Apply only the model-serving component, giving it two minutes to be healthy
+  envctl up local --component model-serving --timeout 2m
+
+  # Take over fields another tool changed, and recreate objects with immutable changes
+  envctl up staging --force-conflicts --force-recreate
+
+  # In CI: the environment of the commit under test, from the Git server
+  ENVCTL_GIT_PASSWORD=$TOKEN envctl up ci --git https://git.example.com/platform.git --commit "$SHA"`,
+		Args: argsValidator(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				o.Env = args[0]
+			}
+			o.Flags = cmd.Flags()
+			return runUp(cmd.Context(), f, o)
+		},
+	}
+	o.command = "up"
+	o.bind(cmd.Flags())
+	return cmd
+}
+
+func runUp(ctx context.Context, f *Factory, o *upOptions) error {
+	progress := newProgress(f)
+	defer progress.Close()
+	d, err := o.load(ctx, f, progress)
+	if err != nil {
+		return err
+	}
+	t, err := cluster.Ensure(ctx, d.Env.ClusterName(), d.Env.Spec.Cluster, f.clusterOptions(), progress)
+	if err != nil {
+		return err
+	}
+	cl := ui.ClusterInfo{Name: t.Name, Provider: t.ProviderName(), Created: t.Created, Context: t.Kubeconfig.Context, CurrentContext: t.Kubeconfig.Current}
+	res, err := reconcile(ctx, f, &o.reconcileOptions, d, t, cl, progress)
+	if res != nil && o.Output == "text" && cl.Context != "" {
+		ui.WriteReach(f.Streams.Out, t.Kubeconfig)
+	}
+	return err
+}
+
+// applyOptions are the inputs of `envctl apply`.
+type applyOptions struct {
+	reconcileOptions
+	cluster clusterFlags
+}
+
+func newApplyCmd(f *Factory) *cobra.Command {
+	o := &applyOptions{}
+	cmd := &cobra.Command{
+		Use:   "apply [ENV]",
+		Short: "Bring an existing cluster to the environment's declared state",
+		Long: `Apply an environment to a cluster that already exists: render it, apply it
+with server-side apply in dependency order, wait until every component is
+healthy, prune what is no longer declared, and print a summary. It is
+` + "`envctl up`" + ` without creating anything: the cluster is the environment's own
+(which must exist), or the one --kubeconfig/--context name.
+
+Progress goes to stderr (redrawn in place on a terminal, plain lines
+otherwise); the summary goes to stdout, as JSON with -o json.
+
+Exit codes: 0 converged, 2 bad input, 3 unhealthy, 4 timeout, 5 conflict,
+6 cluster error (including a cluster that does not exist).`,
+		Example: `  # Apply the staging environment to its cluster
+  envctl apply staging
+
+  # Apply to the cluster of a kubeconfig context instead
+  envctl apply staging --kubeconfig ~/.kube/config --context prod-eu
+
+  # Apply without waiting for health and without pruning
+  envctl apply local --no-wait --no-prune
+
+  # Apply the head of a release branch, signed by a release key
+  envctl apply staging --git git@github.com:acme/platform.git --branch release \
+    --ssh-key ~/.ssh/deploy --known-hosts ~/.ssh/known_hosts --verify-signatures release-signers`,
+		Args: argsValidator(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				o.Env = args[0]
+			}
+			o.Flags = cmd.Flags()
+			return runApply(cmd.Context(), f, o)
+		},
+	}
+	o.command = "apply"
+	o.bind(cmd.Flags())
+	o.cluster.bind(cmd.Flags())
+	return cmd
+}
+
+func runApply(ctx context.Context, f *Factory, o *applyOptions) error {
+	progress := newProgress(f)
+	defer progress.Close()
+	d, err := o.load(ctx, f, progress)
+	if err != nil {
+		return err
+	}
+	t, err := cluster.Connect(ctx, d.Env, cluster.Kubeconfig{Path: o.cluster.Kubeconfig, Context: o.cluster.Context}, f.clusterOptions())
+	if err = missingAs(err, errs.Cluster); err != nil {
+		return err
+	}
+	cl := ui.ClusterInfo{Name: t.Name, Provider: t.ProviderName(), Context: o.cluster.Context}
+	_, err = reconcile(ctx, f, &o.reconcileOptions, d, t, cl, progress)
+	return err
+}

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,16 +12,16 @@ import (
 	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/kube"
 	"github.com/envctl/envctl/internal/render"
+	"github.com/envctl/envctl/internal/ui"
 )
 
 // renderOptions are the inputs of `envctl render`.
 type renderOptions struct {
-	// Env is the environment; "" is the default environment.
-	Env string
+	// envFlags: ENV ("" is the default environment), -o (yaml or json),
+	// the source, and a cluster to render for, as up would.
+	envFlags
 	// Policy: the components to render.
 	Policy engine.Policy
-	// Output is yaml or json.
-	Output string
 	// OutputDir, when set, receives one file per object instead of stdout.
 	OutputDir string
 	// ChartCacheDir overrides where remote charts are cached.
@@ -33,20 +32,11 @@ type renderOptions struct {
 	// ShowSecrets prints the data of Secrets decrypted from SOPS files
 	// instead of masking it.
 	ShowSecrets bool
-	// Cluster, when set, is the cluster to render for, as up would.
-	Cluster clusterFlags
 	// Flags holds the setting override flags, passed on to config.Load.
 	Flags *pflag.FlagSet
-	// Source says where the declared state comes from.
-	Source sourceFlags
 }
 
-func newRenderCmd(f *Factory) *cobra.Command {
-	o := &renderOptions{}
-	cmd := &cobra.Command{
-		Use:   "render [ENV]",
-		Short: "Print the objects an environment declares",
-		Long: `Render an environment's components, kustomize overlays built with the
+const renderLong = `Render an environment's components, kustomize overlays built with the
 kustomize API and Helm charts rendered client-side as 'helm template' does,
 and print the resulting objects: the exact state 'envctl up' would apply,
 ownership labels included. No cluster is needed.
@@ -81,8 +71,9 @@ treat it as you treat the repository. Errors and logs never show it. Secrets
 decrypted from SOPS files (components with decryption: {provider: sops})
 are the exception: their data is masked unless --show-secrets is given.
 SOPS files are decrypted in memory with the age identities or OpenPGP keys
-of $SOPS_AGE_KEY_FILE, $SOPS_AGE_KEY and --decryption-key-file.`,
-		Example: `  # Everything the default environment declares, as YAML
+of $SOPS_AGE_KEY_FILE, $SOPS_AGE_KEY and --decryption-key-file.`
+
+const renderExample = `  # Everything the default environment declares, as YAML
   envctl render
 
   # One component of the ci environment, as a JSON List for scripts
@@ -101,35 +92,38 @@ of $SOPS_AGE_KEY_FILE, $SOPS_AGE_KEY and --decryption-key-file.`,
   envctl render --graph
 
   # What up would apply to the staging cluster (its API versions, its releases)
-  envctl render staging --context staging-admin`,
-		Args: argsValidator(cobra.MaximumNArgs(1)),
+  envctl render staging --context staging-admin`
+
+func newRenderCmd(f *Factory) *cobra.Command {
+	o := &renderOptions{}
+	cmd := &cobra.Command{
+		Use:     "render [ENV]",
+		Short:   "Print the objects an environment declares",
+		Long:    renderLong,
+		Example: renderExample,
+		Args:    argsValidator(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				o.Env = args[0]
-			}
 			o.Flags = cmd.Flags()
+			if err := o.args(args); err != nil {
+				return err
+			}
 			return runRender(cmd.Context(), f, o)
 		},
 	}
 	fl := cmd.Flags()
 	bindPolicy(fl, &o.Policy, map[string]string{flagComponent: "render only these components (repeat or comma-separate)"}, flagComponent)
-	fl.StringVarP(&o.Output, "output", "o", "yaml", "output format: yaml or json")
+	o.bind(fl, "yaml", "json")
 	fl.StringVar(&o.OutputDir, "output-dir", "", "write one YAML file per object under this directory (which must be empty or absent) instead of printing")
 	fl.BoolVar(&o.ShowSecrets, "show-secrets", false, "print the data of Secrets decrypted from SOPS files instead of masking it")
 	fl.BoolVar(&o.Graph, "graph", false, "print the order components apply in and why each waits for another, instead of the objects")
 	fl.StringVar(&o.ChartCacheDir, "chart-cache-dir", "", "where charts from repositories and registries are cached (default $XDG_CACHE_HOME/envctl/charts)")
 	config.BindFlags(fl, "render.concurrency", "render.allowRemoteBases", "render.allowChartLookup", "render.kubeVersion")
-	o.Cluster.bind(fl)
 	fl.Lookup("kubeconfig").Usage = "render for the cluster of this kubeconfig file, as up would: its version and API versions, releases it holds as upgrades"
 	fl.Lookup("context").Usage = "render for the cluster of this kubeconfig context (with or without --kubeconfig), as up would"
-	o.Source.bind(fl)
 	return cmd
 }
 
 func runRender(ctx context.Context, f *Factory, o *renderOptions) error {
-	if err := checkOutput(o.Output, "yaml", "json"); err != nil {
-		return err
-	}
 	if o.Graph && o.OutputDir != "" {
 		return usageError(fmt.Errorf("--graph prints the order; it cannot be combined with --output-dir"))
 	}
@@ -153,69 +147,15 @@ func runRender(ctx context.Context, f *Factory, o *renderOptions) error {
 		return err
 	}
 	res := r.Result
-	objects, hooks := 0, 0
-	for _, c := range res.Components {
-		objects += len(c.Objects)
-		hooks += len(c.Hooks)
-	}
-	f.Logger.Info("rendered environment", "components", len(res.Components), "objects", objects, "hooks", hooks,
-		"revision", res.Revision, "duration", time.Since(start).Round(time.Millisecond))
-
+	ui.LogRendered(f.Logger, res, time.Since(start))
 	if !o.ShowSecrets {
 		res = res.Masked()
 	}
 	switch {
 	case o.Graph:
-		return writeGraph(f, o.Output, res)
+		return ui.WriteGraph(f.Streams.Out, o.Output, res)
 	case o.OutputDir != "":
 		return render.WriteDir(o.OutputDir, res)
-	case o.Output == "json":
-		return render.WriteJSON(f.Streams.Out, res)
-	default:
-		return render.WriteYAML(f.Streams.Out, res)
 	}
-}
-
-// graphNode is one component of `envctl render --graph -o json`.
-type graphNode struct {
-	Name      string      `json:"name"`
-	DependsOn []graphEdge `json:"dependsOn"`
-}
-
-type graphEdge struct {
-	On       string   `json:"on"`
-	Declared bool     `json:"declared"`
-	Reasons  []string `json:"reasons,omitempty"`
-}
-
-// writeGraph prints the components in apply order with their edges: as
-// text, each component and below it what it waits for and why; as JSON, a
-// list of nodes.
-func writeGraph(f *Factory, format string, res *render.Result) error {
-	nodes := make([]graphNode, 0, len(res.Components))
-	for _, c := range res.Components {
-		n := graphNode{Name: c.Name, DependsOn: []graphEdge{}}
-		for _, e := range c.Edges {
-			n.DependsOn = append(n.DependsOn, graphEdge{On: e.On, Declared: e.Declared, Reasons: e.Reasons})
-		}
-		nodes = append(nodes, n)
-	}
-	if format == "json" {
-		return writeJSON(f.Streams.Out, nodes)
-	}
-	w := f.Streams.Out
-	for i, n := range nodes {
-		fmt.Fprintf(w, "%d. %s\n", i+1, n.Name)
-		for _, e := range n.DependsOn {
-			switch {
-			case e.Declared && len(e.Reasons) > 0:
-				fmt.Fprintf(w, "     after %s: dependsOn, and %s\n", e.On, strings.Join(e.Reasons, "; "))
-			case e.Declared:
-				fmt.Fprintf(w, "     after %s: dependsOn\n", e.On)
-			default:
-				fmt.Fprintf(w, "     after %s: %s\n", e.On, strings.Join(e.Reasons, "; "))
-			}
-		}
-	}
-	return nil
+	return ui.WriteObjects(f.Streams.Out, o.Output, res)
 }

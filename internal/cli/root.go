@@ -1,6 +1,9 @@
-// Package cli is envctl's command line: one file per command, each built by
-// a newXCmd function from a Factory, with an options struct so that flag
-// parsing can be tested apart from the work the command does.
+// Package cli is envctl's command line: it parses flags, calls the engine
+// and the packages beside it, prints through internal/ui and maps errors to
+// exit codes. Each command (or group of commands, such as cluster's) has a
+// file, and each command is built by a newXCmd function from a Factory,
+// with an options struct so that flag parsing can be tested apart from the
+// work the command does.
 package cli
 
 import (
@@ -14,6 +17,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/envctl/envctl/internal/errs"
+	"github.com/envctl/envctl/internal/ui"
 )
 
 // Factory holds what every command needs: streams, global options and the
@@ -88,16 +92,11 @@ func NewRootCmd(f *Factory) *cobra.Command {
 		Long: `envctl renders the environments declared in a repository (kustomize overlays
 and Helm releases), applies them with server-side apply in dependency order,
 waits until they are healthy and prunes what is no longer declared.`,
-		Version:       currentVersion().Version,
+		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			f.Logger = newLogger(f.Streams.ErrOut, f.Global)
-			klog.SetSlogLogger(slog.New(klogHandler{f.Logger.Handler()}))
-			// Helm and kustomize warn through the standard library's log
-			// package; route it into our logger so it obeys -v.
-			log.SetFlags(0)
-			log.SetOutput(slogWriter{f.Logger})
+			useLogger(f, ui.NewLogger(f.Streams.ErrOut, f.Global.Verbosity, f.Global.LogFormat))
 			return nil
 		},
 	}
@@ -137,6 +136,16 @@ waits until they are healthy and prunes what is no longer declared.`,
 	return root
 }
 
+// useLogger makes logger f's, and routes klog and the standard library's
+// log package (through which Helm and kustomize warn) into it, so that
+// they obey -v.
+func useLogger(f *Factory, logger *slog.Logger) {
+	f.Logger = logger
+	klog.SetSlogLogger(slog.New(ui.KlogHandler(logger.Handler())))
+	log.SetFlags(0)
+	log.SetOutput(ui.LogWriter(logger))
+}
+
 // usageError marks a flag or argument error as bad input.
 func usageError(err error) error {
 	return errs.Input(err)
@@ -150,4 +159,27 @@ func argsValidator(check cobra.PositionalArgs) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// version is set at build time with -ldflags "-X ...cli.version=v0.1.0".
+var version = "dev"
+
+func newVersionCmd(f *Factory) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "version",
+		Short: "Print the envctl version",
+		Args:  argsValidator(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output == "" {
+				output = "text"
+			}
+			if err := checkOutput(output, "text", "json"); err != nil {
+				return err
+			}
+			return ui.WriteVersion(f.Streams.Out, output, ui.NewVersionInfo(version))
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	return cmd
 }

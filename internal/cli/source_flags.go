@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/envctl/envctl/internal/cluster"
 	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/errs"
@@ -31,16 +32,9 @@ const (
 // line wins. Every command that reads the declared state loads it through
 // load, which hands the opened source to the engine's loader.
 type sourceFlags struct {
-	URL                            string
-	Branch, Tag, Semver, Commit    string
-	Path                           string
-	Username, PasswordFile, CAFile string
-	SSHKey, KnownHosts             string
-	CacheDir                       string
-	VerifySignatures               string
-	RecurseSubmodules              bool
-	Timeout                        time.Duration
-	MaxFiles                       int
+	// git takes the flags that are Git options as they are.
+	git                            git.Options
+	PasswordFile, VerifySignatures string
 	MaxSize, MaxFileSize           string
 
 	// refuseFile makes open refuse file:// URLs, which only the command
@@ -63,34 +57,28 @@ var sourceFlagNames = []string{
 // bind adds the source flags to fs.
 func (s *sourceFlags) bind(fs *pflag.FlagSet) {
 	s.fs = fs
-	def := git.DefaultLimits()
-	fs.StringVar(&s.URL, "git", "", "take the declared state from this Git repository (https://, ssh://, git@host:org/repo.git or file://) instead of the local one")
-	fs.StringVar(&s.Branch, "branch", "", "with --git: the branch (default: the remote's HEAD branch)")
-	fs.StringVar(&s.Tag, "tag", "", "with --git: the tag")
-	fs.StringVar(&s.Semver, "semver", "", "with --git: the highest tag in this version range, such as \">=1.2 <2\"")
-	fs.StringVar(&s.Commit, "commit", "", "with --git: the commit (full 40-character hash)")
-	fs.StringVar(&s.Path, "path", "", "with --git: the folder of the repository that holds config.yaml (default: its root)")
-	fs.StringVar(&s.Username, "git-username", "", "with --git over https: the user name (the password or token comes from "+envGitPassword+" or --git-password-file)")
+	fs.StringVar(&s.git.URL, "git", "", "take the declared state from this Git repository (https://, ssh://, git@host:org/repo.git or file://) instead of the local one")
+	fs.StringVar(&s.git.Ref.Branch, "branch", "", "with --git: the branch (default: the remote's HEAD branch)")
+	fs.StringVar(&s.git.Ref.Tag, "tag", "", "with --git: the tag")
+	fs.StringVar(&s.git.Ref.Semver, "semver", "", "with --git: the highest tag in this version range, such as \">=1.2 <2\"")
+	fs.StringVar(&s.git.Ref.Commit, "commit", "", "with --git: the commit (full 40-character hash)")
+	fs.StringVar(&s.git.Path, "path", "", "with --git: the folder of the repository that holds config.yaml (default: its root)")
+	fs.StringVar(&s.git.Auth.Username, "git-username", "", "with --git over https: the user name (the password or token comes from "+envGitPassword+" or --git-password-file)")
 	fs.StringVar(&s.PasswordFile, "git-password-file", "", "with --git over https: a file holding the password or token")
-	fs.StringVar(&s.CAFile, "ca-file", "", "with --git over https: PEM certificates to trust besides the system's")
-	fs.StringVar(&s.SSHKey, "ssh-key", "", "with --git over ssh: the private key (passphrase from "+envSSHKeyPassphrase+"; default: ssh-agent)")
-	fs.StringVar(&s.KnownHosts, "known-hosts", "", "with --git over ssh: the known_hosts file that must list the server's key (required)")
+	fs.StringVar(&s.git.Auth.CAFile, "ca-file", "", "with --git over https: PEM certificates to trust besides the system's")
+	fs.StringVar(&s.git.Auth.SSHKeyFile, "ssh-key", "", "with --git over ssh: the private key (passphrase from "+envSSHKeyPassphrase+"; default: ssh-agent)")
+	fs.StringVar(&s.git.Auth.KnownHostsFile, "known-hosts", "", "with --git over ssh: the known_hosts file that must list the server's key (required)")
 	fs.StringVar(&s.VerifySignatures, "verify-signatures", "", "with --git: a file of SSH allowed_signers lines or OpenPGP public keys; the commit (or the tag, for --tag and --semver) must be signed by one")
-	fs.BoolVar(&s.RecurseSubmodules, "recurse-submodules", false, "with --git: fetch submodules into the snapshot (refused otherwise)")
-	fs.StringVar(&s.CacheDir, "cache-dir", "", "with --git: where fetched repositories and snapshots are kept (default $XDG_CACHE_HOME/envctl/git)")
-	fs.DurationVar(&s.Timeout, "git-timeout", 60*time.Second, "with --git: how long listing and fetching may take")
-	fs.IntVar(&s.MaxFiles, "git-max-files", def.Files, "with --git: refuse a tree of more files")
+	fs.BoolVar(&s.git.RecurseSubmodules, "recurse-submodules", false, "with --git: fetch submodules into the snapshot (refused otherwise)")
+	fs.StringVar(&s.git.CacheDir, "cache-dir", "", "with --git: where fetched repositories and snapshots are kept (default $XDG_CACHE_HOME/envctl/git)")
+	fs.DurationVar(&s.git.Timeout, "git-timeout", 60*time.Second, "with --git: how long listing and fetching may take")
+	fs.IntVar(&s.git.Limits.Files, "git-max-files", git.DefaultLimits().Files, "with --git: refuse a tree of more files")
 	fs.StringVar(&s.MaxSize, "git-max-size", "1Gi", "with --git: refuse a tree larger than this in all")
 	fs.StringVar(&s.MaxFileSize, "git-max-file-size", "64Mi", "with --git: refuse a file larger than this")
 	for _, name := range sourceFlagNames {
 		f := fs.Lookup(name)
-		f.Usage += " (env " + flagEnv(name) + ")"
+		f.Usage += " (env " + config.FlagEnv(name) + ")"
 	}
-}
-
-// flagEnv is the variable of a flag: ENVCTL_ and its name upper-cased.
-func flagEnv(name string) string {
-	return config.EnvPrefix + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
 }
 
 // applyEnv sets each flag the command line did not from its variable.
@@ -98,23 +86,7 @@ func (s *sourceFlags) applyEnv() error {
 	if s.fs == nil {
 		return nil
 	}
-	lookup := s.lookupEnv
-	if lookup == nil {
-		lookup = os.LookupEnv
-	}
-	var bad []error
-	for _, name := range sourceFlagNames {
-		f := s.fs.Lookup(name)
-		if f == nil || f.Changed {
-			continue
-		}
-		if v, ok := lookup(flagEnv(name)); ok && v != "" {
-			if err := f.Value.Set(strings.TrimSpace(v)); err != nil {
-				bad = append(bad, fmt.Errorf("environment variable %s: %w", flagEnv(name), err))
-			}
-		}
-	}
-	return errs.Input(errors.Join(bad...))
+	return config.FlagsFromEnv(s.fs, sourceFlagNames, s.lookupEnv)
 }
 
 func (s *sourceFlags) env(name string) string {
@@ -148,7 +120,7 @@ func (s *sourceFlags) open(f *Factory) (source.Source, error) {
 	if err := s.applyEnv(); err != nil {
 		return nil, err
 	}
-	if s.URL == "" {
+	if s.git.URL == "" {
 		if name := s.gitOnly(); name != "" {
 			return nil, usageError(fmt.Errorf("%s is for a Git repository: give --git URL (or ENVCTL_GIT) too", name))
 		}
@@ -161,32 +133,20 @@ func (s *sourceFlags) open(f *Factory) (source.Source, error) {
 	if f.Global.Repo != "" {
 		return nil, usageError(errors.New("--repo/-C names a local repository and --git a remote one; give one of them"))
 	}
-	opts := git.Options{
-		URL:               s.URL,
-		Ref:               git.Ref{Branch: s.Branch, Tag: s.Tag, Semver: s.Semver, Commit: s.Commit},
-		Path:              s.Path,
-		CacheDir:          s.CacheDir,
-		RecurseSubmodules: s.RecurseSubmodules,
-		Timeout:           s.Timeout,
-		AllowFile:         !s.refuseFile,
-		Logger:            f.Logger,
-		Auth: git.Auth{
-			Username: s.Username, CAFile: s.CAFile,
-			SSHKeyFile: s.SSHKey, SSHKeyPassphrase: s.env(envSSHKeyPassphrase), KnownHostsFile: s.KnownHosts,
-		},
-	}
-	if s.Timeout <= 0 {
-		return nil, usageError(fmt.Errorf("--git-timeout must be positive, got %s", s.Timeout))
+	opts := s.git
+	opts.AllowFile, opts.Logger = !s.refuseFile, f.Logger
+	opts.Auth.SSHKeyPassphrase = s.env(envSSHKeyPassphrase)
+	if opts.Timeout <= 0 {
+		return nil, usageError(fmt.Errorf("--git-timeout must be positive, got %s", opts.Timeout))
 	}
 	if err := s.password(&opts.Auth); err != nil {
 		return nil, err
 	}
-	limits, err := s.limits()
-	if err != nil {
+	if err := s.limits(&opts.Limits); err != nil {
 		return nil, err
 	}
-	opts.Limits = limits
 	if s.VerifySignatures != "" {
+		var err error
 		if opts.Keys, err = git.LoadKeys(s.VerifySignatures); err != nil {
 			return nil, errs.Input(err)
 		}
@@ -216,35 +176,30 @@ func (s *sourceFlags) password(a *git.Auth) error {
 	return nil
 }
 
-// limits parses the size flags, which take quantities such as 512Mi.
-func (s *sourceFlags) limits() (git.Limits, error) {
-	l := git.Limits{Files: s.MaxFiles}
+// limits parses the size flags, which take quantities such as 512Mi,
+// into l.
+func (s *sourceFlags) limits(l *git.Limits) error {
 	for _, q := range []struct {
 		flag, val string
 		dst       *int64
 	}{{"git-max-size", s.MaxSize, &l.TotalBytes}, {"git-max-file-size", s.MaxFileSize, &l.FileBytes}} {
 		v, err := resource.ParseQuantity(q.val)
 		if err != nil || v.Sign() <= 0 {
-			return l, usageError(fmt.Errorf("--%s %q is not a positive size such as 512Mi or 2G", q.flag, q.val))
+			return usageError(fmt.Errorf("--%s %q is not a positive size such as 512Mi or 2G", q.flag, q.val))
 		}
 		*q.dst = v.Value()
 	}
 	if l.Files <= 0 {
-		return l, usageError(fmt.Errorf("--git-max-files must be positive, got %d", l.Files))
+		return usageError(fmt.Errorf("--git-max-files must be positive, got %d", l.Files))
 	}
-	return l, nil
-}
-
-// stepper is the part of the progress view that shows a long step.
-type stepper interface {
-	Step(name string) func(error)
+	return nil
 }
 
 // load opens the source and loads environment env ("" for the default
 // one) from it through the engine's loader, with the setting overrides of
 // settings, checking that components exist. progress, when set, shows the
 // fetch of a Git source as a step.
-func (s *sourceFlags) load(ctx context.Context, f *Factory, env string, settings *pflag.FlagSet, components []string, progress stepper) (*engine.Declared, error) {
+func (s *sourceFlags) load(ctx context.Context, f *Factory, env string, settings *pflag.FlagSet, components []string, progress cluster.Progress) (*engine.Declared, error) {
 	src, err := s.open(f)
 	if err != nil {
 		return nil, err

@@ -4,35 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/envctl/envctl/internal/cluster"
 	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/errs"
+	"github.com/envctl/envctl/internal/syncstate"
+	"github.com/envctl/envctl/internal/ui"
 )
 
 // statusOptions are the inputs of `envctl status`.
 type statusOptions struct {
-	Env     string
-	Output  string
-	Cluster clusterFlags
-	// Source says where the declared state comes from.
-	Source sourceFlags
-}
-
-// statusReport is what `envctl status -o json` prints.
-type statusReport struct {
-	*engine.Health
-	Cluster string `json:"cluster,omitempty"`
-	// SourceRevision is the revision the source is at now; when it is not
-	// Revision, the environment is behind its source.
-	SourceRevision string `json:"sourceRevision,omitempty"`
-	// Sync is the continuous reconcile of the environment (envctl sync or
-	// daemon), when one ever ran.
-	Sync *syncReport `json:"sync,omitempty"`
+	envFlags
 }
 
 func newStatusCmd(f *Factory) *cobra.Command {
@@ -59,90 +43,43 @@ the environment was never applied (no cluster or no inventory).`,
   envctl status staging --git https://github.com/acme/platform.git --branch main -o json | jq '.revision == .sourceRevision'`,
 		Args: argsValidator(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				o.Env = args[0]
-			}
-			if err := checkOutput(o.Output, "table", "json"); err != nil {
+			if err := o.args(args); err != nil {
 				return err
 			}
 			return runStatus(cmd.Context(), f, o)
 		},
 	}
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "table", "output format: table or json")
-	o.Cluster.bind(cmd.Flags())
-	o.Source.bind(cmd.Flags())
+	o.bind(cmd.Flags(), "table", "json")
 	return cmd
 }
 
 func runStatus(ctx context.Context, f *Factory, o *statusOptions) error {
-	d, err := o.Source.load(ctx, f, o.Env, nil, nil, nil)
+	d, t, client, err := o.open(ctx, f, nil, nil)
+	var missing *cluster.MissingError
+	if errors.As(err, &missing) {
+		return errs.Inputf("environment %[1]s was never applied: its cluster %[2]s does not exist; bring it up with `envctl up %[1]s`", d.Env.Name(), t.Name)
+	}
 	if err != nil {
 		return err
 	}
 	env := d.Env.Name()
-	t, client, err := connect(ctx, f, d.Env, o.Cluster)
-	var missing *cluster.MissingError
-	if errors.As(err, &missing) {
-		return errs.Inputf("environment %s was never applied: its cluster %s does not exist; bring it up with `envctl up %s`", env, t.Name, env)
-	}
-	if err != nil {
-		return err
-	}
 	h, err := f.engine(client, "", "").Status(ctx, engine.Request{Declared: d})
 	if err != nil {
 		return err
 	}
-	report := &statusReport{Health: h, SourceRevision: d.Revision()}
+	report := &ui.StatusReport{Health: h, SourceRevision: d.Revision()}
 	if !o.Cluster.set() {
 		report.Cluster = t.Name
 	}
-	if report.Sync, err = readSyncReport(ctx, client.Clientset, env); err != nil {
+	if report.Sync, err = syncstate.ReadReport(ctx, client.Clientset, env); err != nil {
 		return err
 	}
-	if o.Output == "json" {
-		if err := writeJSON(f.Streams.Out, report); err != nil {
-			return err
-		}
-	} else {
-		printStatus(f, report)
+	if err := ui.WriteStatus(f.Streams.Out, o.Output, report); err != nil {
+		return err
 	}
 	if h.Healthy {
 		return nil
 	}
 	bad, total := h.NotHealthy()
 	return errs.Unhealthy(fmt.Errorf("environment %s: %d of %d objects are not healthy", env, bad, total))
-}
-
-func printStatus(f *Factory, r *statusReport) {
-	w := f.Streams.Out
-	where := ""
-	if r.Cluster != "" {
-		where = " on cluster " + r.Cluster
-	}
-	rev := r.Revision
-	if rev == "" {
-		rev = "(unknown)"
-	}
-	fmt.Fprintf(w, "Environment %s%s: revision %s, applied %s (%s ago)\n",
-		r.Environment, where, rev, r.AppliedAt.UTC().Format(time.RFC3339), time.Since(r.AppliedAt).Round(time.Second))
-	if r.SourceRevision != "" && r.SourceRevision != r.Revision {
-		fmt.Fprintf(w, "The source is now at %s, which is not applied yet.\n", r.SourceRevision)
-	}
-	fmt.Fprintln(w)
-	if r.Sync != nil {
-		printSync(w, r.Sync)
-		fmt.Fprintln(w)
-	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "COMPONENT\tOBJECT\tSTATUS\tMESSAGE")
-	for _, c := range r.Components {
-		for i, ob := range c.Objects {
-			name := c.Name
-			if i > 0 {
-				name = ""
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, ob.Ref, ob.Status, ob.Message)
-		}
-	}
-	tw.Flush()
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/testenv"
+	"github.com/envctl/envctl/internal/ui"
 )
 
 func TestStatus(t *testing.T) {
@@ -24,7 +25,7 @@ func TestStatus(t *testing.T) {
 
 	e.mustRun(ExitOK, "apply")
 	stdout, _ := e.mustRun(ExitOK, "status", "-o", "json")
-	var r statusReport
+	var r ui.StatusReport
 	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
 		t.Fatalf("status -o json: %v\n%s", err, stdout)
 	}
@@ -60,7 +61,7 @@ func TestStatus(t *testing.T) {
 	if code != ExitUnhealthy {
 		t.Errorf("status with a deleted object: exit %d, want %d", code, ExitUnhealthy)
 	}
-	r = statusReport{}
+	r = ui.StatusReport{}
 	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +111,7 @@ generatorOptions:
 	}
 
 	stdout, stderr := e.mustRun(ExitOK, "down", "--yes", "-o", "json")
-	var r downReport
+	var r ui.DownReport
 	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
 		t.Fatalf("down -o json: %v\n%s", err, stdout)
 	}

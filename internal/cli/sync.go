@@ -4,15 +4,24 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/envctl/envctl/internal/cluster"
+	"github.com/envctl/envctl/internal/config"
+	"github.com/envctl/envctl/internal/drift"
 	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/kube"
 	"github.com/envctl/envctl/internal/lease"
+	"github.com/envctl/envctl/internal/loop"
+	"github.com/envctl/envctl/internal/source"
+	"github.com/envctl/envctl/internal/ui"
+	"github.com/envctl/envctl/internal/webhook"
 )
 
 // syncOptions are the inputs of `envctl sync`.
@@ -21,13 +30,7 @@ type syncOptions struct {
 	LockTimeout time.Duration
 }
 
-func newSyncCmd(f *Factory) *cobra.Command {
-	o := &syncOptions{}
-	cmd := &cobra.Command{
-		Annotations: map[string]string{annotationStopsOnSignal: "true"},
-		Use:         "sync [ENV]",
-		Short:       "Bring the environment up, then keep it converged until interrupted",
-		Long: `Keep an environment converged in the foreground, on a laptop or in CI: make
+const syncLong = `Keep an environment converged in the foreground, on a laptop or in CI: make
 sure its cluster exists (as up does), reconcile, then watch and put things
 back until Ctrl-C or SIGTERM.
 
@@ -54,8 +57,9 @@ so 'envctl status' shows it; 'envctl reconcile', 'suspend' and 'resume' talk to
 it. With --listen it serves /metrics, /healthz, /readyz and POST /hooks/git.
 
 It exits 0 when stopped by a signal, after saving the inventory and releasing
-the lock (within 10 seconds).`,
-		Example: `  # Keep the local environment converged while you edit its overlays
+the lock (within 10 seconds).`
+
+const syncExample = `  # Keep the local environment converged while you edit its overlays
   envctl sync
 
   # Report drift only, and serve metrics on localhost
@@ -65,8 +69,17 @@ the lock (within 10 seconds).`,
   envctl sync staging --git https://github.com/acme/platform.git --branch main --interval 1m
 
   # Wait up to ten minutes for a CI job's up to release the environment
-  envctl sync ci --lock-timeout 10m`,
-		Args: argsValidator(cobra.MaximumNArgs(1)),
+  envctl sync ci --lock-timeout 10m`
+
+func newSyncCmd(f *Factory) *cobra.Command {
+	o := &syncOptions{}
+	cmd := &cobra.Command{
+		Annotations: map[string]string{annotationStopsOnSignal: "true"},
+		Use:         "sync [ENV]",
+		Short:       "Bring the environment up, then keep it converged until interrupted",
+		Long:        syncLong,
+		Example:     syncExample,
+		Args:        argsValidator(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				o.Env = args[0]
@@ -103,19 +116,104 @@ func runSync(ctx context.Context, f *Factory, log *slog.Logger, o *syncOptions) 
 	if err != nil {
 		return errs.Cluster(err)
 	}
-	lr := o.newLoopRun(f, "sync", d, client, log)
+	runner, serve := o.newRunner(f, "sync", d, client, log)
 	// Another repository's environment of the same name: stop before the
 	// lock or the loop's record is touched.
-	if err := lr.runner.Loop.Engine.CheckOwner(ctx, engine.Request{Declared: d}); err != nil {
+	if err := runner.Loop.Engine.CheckOwner(ctx, engine.Request{Declared: d}); err != nil {
 		return err
 	}
-	lr.runner.Lease = lease.Options{
+	runner.Lease = lease.Options{
 		Wait: o.LockTimeout,
 		OnWait: func(holder string, since time.Time) {
 			fmt.Fprintf(f.Streams.ErrOut, "waiting for %s, who holds environment %s since %s (--lock-timeout %s)\n",
-				holderName(holder), env, since.Local().Format(time.DateTime), o.LockTimeout)
+				ui.HolderName(holder), env, since.Local().Format(time.DateTime), o.LockTimeout)
 		},
 	}
 	log.Info("syncing; stop with Ctrl-C", "environment", env, "source", d.Source.String(), "revision", d.Revision())
-	return lr.run(ctx, o.Listen)
+	return runner.Serve(ctx, serve)
+}
+
+// loopOptions are the flags `envctl sync` and `envctl daemon` share.
+type loopOptions struct {
+	Env      string
+	Interval time.Duration
+	Resync   time.Duration
+	Drift    string
+	Listen   string
+	// Policy of the loop's full reconciles.
+	Policy engine.Policy
+	// Flags holds the setting override flags, passed on to config.Load.
+	Flags *pflag.FlagSet
+	// Source says where the declared state comes from: the local
+	// repository, watched for file changes, or --git, polled.
+	Source sourceFlags
+}
+
+func (o *loopOptions) bind(fs *pflag.FlagSet, listen string) {
+	fs.DurationVar(&o.Interval, "interval", loop.DefaultInterval, "how often to list the Git remote's refs (±10% jitter); a local directory is watched for changes instead")
+	fs.DurationVar(&o.Resync, "resync", loop.DefaultResync, "how often to check every object against the watch caches again")
+	fs.StringVar(&o.Drift, "drift", string(drift.Correct), "what to do about drift: correct, detect (report only) or off")
+	listenHelp := "address to serve /metrics, /healthz, /readyz and POST /hooks/git on"
+	if listen == "" {
+		listenHelp += " (default: none)"
+	}
+	fs.StringVar(&o.Listen, "listen", listen, listenHelp)
+	bindPolicy(fs, &o.Policy, map[string]string{
+		flagForceConflicts: "take over fields owned by other field managers on full reconciles in --drift detect or off (with correct, every apply does)",
+	}, flagTimeout, flagNoPrune, flagForceConflicts, flagForceRecreate)
+	config.BindFlags(fs, "apply.concurrency")
+	o.Source.bind(fs)
+}
+
+func (o *loopOptions) validate() error {
+	if !slices.Contains(drift.Modes, drift.Mode(o.Drift)) {
+		return usageError(fmt.Errorf("--drift %q: want correct, detect or off", o.Drift))
+	}
+	if o.Interval < time.Second {
+		return usageError(fmt.Errorf("--interval must be at least 1s, got %s", o.Interval))
+	}
+	if o.Resync < time.Second {
+		return usageError(fmt.Errorf("--resync must be at least 1s, got %s", o.Resync))
+	}
+	return o.Policy.Validate()
+}
+
+// newRunner assembles the loop of d's environment on client from the
+// flags, and what to serve beside it. A local directory is watched for
+// file changes; any other source (Git) is asked for its revision every
+// --interval.
+func (o *loopOptions) newRunner(f *Factory, mode string, d *engine.Declared, client *kube.Client, log *slog.Logger) (*loop.Runner, loop.ServeOptions) {
+	serve := loop.ServeOptions{Listen: o.Listen, WebhookSecret: []byte(os.Getenv(webhook.SecretEnv))}
+	interval := o.Interval
+	if dir, ok := d.Source.(source.Dir); ok {
+		interval, serve.WatchDir = 0, dir.Path // file events, not polls
+	}
+	env := d.Env.Name()
+	opts := loop.Options{
+		Environment: env,
+		Load:        o.Source.loadOptions(f, d.Source, env, o.Flags, nil),
+		Engine:      f.engine(client, "", ""),
+		Policy:      o.Policy,
+		Mode:        mode,
+		Holder:      lease.Identity(mode),
+		Interval:    interval,
+		Resync:      o.Resync,
+		Drift:       drift.Mode(o.Drift),
+		OnEvent:     loop.LogEvent(log),
+		Logger:      log,
+	}
+	return &loop.Runner{Loop: opts}, serve
+}
+
+// loopLogger is the logger of a long-running loop: the global flags'
+// format (format when --log-format was not given), at info level at least,
+// since the loop's log is its progress. klog and the standard logger are
+// routed into it as for every command.
+func loopLogger(cmd *cobra.Command, f *Factory, format string) *slog.Logger {
+	if cmd.Root().PersistentFlags().Changed("log-format") {
+		format = f.Global.LogFormat
+	}
+	logger := ui.NewLogger(f.Streams.ErrOut, max(f.Global.Verbosity, 1), format)
+	useLogger(f, logger)
+	return logger
 }

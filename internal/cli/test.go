@@ -6,32 +6,16 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/envctl/envctl/internal/cluster"
-	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/engine"
-	"github.com/envctl/envctl/internal/kube"
+	"github.com/envctl/envctl/internal/ui"
 )
 
 // testOptions are the inputs of `envctl test`.
 type testOptions struct {
-	Env string
+	envFlags
 	// Policy: the components whose tests run and each test's timeout.
-	Policy  engine.Policy
-	Output  string
-	Cluster clusterFlags
-	Source  sourceFlags
-}
-
-// testReport is what `envctl test -o json` prints.
-type testReport struct {
-	Environment string `json:"environment"`
-	// Simulated says that the cluster runs no containers (the embedded
-	// cluster), so a test's outcome is simulated.
-	Simulated bool                `json:"simulated"`
-	Passed    bool                `json:"passed"`
-	Tests     []engine.TestResult `json:"tests"`
+	Policy engine.Policy
 }
 
 func newTestCmd(f *Factory) *cobra.Command {
@@ -60,10 +44,7 @@ failed, 4 a test timed out, 6 cluster error.`,
   envctl test ci --component monitoring -o json`,
 		Args: argsValidator(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				o.Env = args[0]
-			}
-			if err := checkOutput(o.Output, "text", "json"); err != nil {
+			if err := o.args(args); err != nil {
 				return err
 			}
 			if o.Policy.Timeout <= 0 {
@@ -78,67 +59,27 @@ failed, 4 a test timed out, 6 cluster error.`,
 		flagComponent: "run only these components' tests (repeat or comma-separate)",
 		flagTimeout:   "time each test has to finish",
 	}, flagComponent, flagTimeout)
-	fl.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
-	o.Cluster.bind(fl)
-	o.Source.bind(fl)
+	o.bind(fl, "text", "json")
 	return cmd
 }
 
 func runTest(ctx context.Context, f *Factory, o *testOptions) error {
-	d, err := o.Source.load(ctx, f, o.Env, nil, o.Policy.Components, nil)
+	d, t, client, err := o.open(ctx, f, nil, o.Policy.Components)
 	if err != nil {
 		return err
 	}
-	t, client, err := connect(ctx, f, d.Env, o.Cluster)
-	if err != nil {
-		return err
-	}
-	report := &testReport{Environment: d.Env.Name(), Passed: true}
+	report := &ui.TestReport{Environment: d.Env.Name(), Passed: true}
 	out := f.Streams.ErrOut
-	if report.Simulated = simulatedNodes(ctx, t, client); report.Simulated {
+	if report.Simulated = t.Simulated(ctx, client.Clientset); report.Simulated {
 		fmt.Fprintln(out, "Note: pods are simulated on the embedded cluster: no container runs, and a test Pod passes once it is scheduled.")
 	}
-	tests, failed := f.engine(client, "", "").Test(ctx, engine.Request{Declared: d, Policy: o.Policy, OnEvent: func(e engine.Event) {
-		if e.Type != engine.HookDone {
-			return
-		}
-		if e.Err == nil {
-			fmt.Fprintf(out, "✓ %s: %s passed\n", e.Component, e.Object)
-		} else {
-			fmt.Fprintf(out, "✗ %s: %s failed: %s\n", e.Component, e.Object, firstLine(e.Err.Error()))
-		}
-	}})
+	tests, failed := f.engine(client, "", "").Test(ctx, engine.Request{Declared: d, Policy: o.Policy, OnEvent: ui.TestEvents(out)})
 	if tests == nil && failed != nil {
 		return failed
 	}
 	report.Tests, report.Passed = tests, failed == nil
-	if o.Output == "json" {
-		if err := writeJSON(f.Streams.Out, report); err != nil {
-			return err
-		}
-	} else {
-		passed := 0
-		for _, t := range report.Tests {
-			if t.Passed {
-				passed++
-			}
-		}
-		if len(report.Tests) == 0 {
-			fmt.Fprintf(f.Streams.Out, "Environment %s has no chart tests.\n", d.Env.Name())
-		} else {
-			fmt.Fprintf(f.Streams.Out, "Environment %s: %d of %s passed.\n", d.Env.Name(), passed, plural(len(report.Tests), "test"))
-		}
+	if err := ui.WriteTests(f.Streams.Out, o.Output, report); err != nil {
+		return err
 	}
 	return failed
-}
-
-// simulatedNodes says whether the cluster is envctl's embedded one, whose
-// nodes are simulated and run no container: its nodes carry the
-// envctl.dev/simulated label, however the cluster was reached.
-func simulatedNodes(ctx context.Context, t *cluster.Target, client *kube.Client) bool {
-	if t.ProviderName() == config.ProviderEmbedded {
-		return true
-	}
-	nodes, err := client.Clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: "envctl.dev/simulated", Limit: 1})
-	return err == nil && len(nodes.Items) > 0
 }

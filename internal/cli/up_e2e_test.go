@@ -12,6 +12,7 @@ import (
 
 	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/testenv"
+	"github.com/envctl/envctl/internal/ui"
 )
 
 // upRepo writes a repository whose environment dev lives on the test
@@ -52,9 +53,9 @@ spec:
 	return writeRepoFiles(t, files)
 }
 
-func decodeSummary(t *testing.T, stdout string) summary {
+func decodeSummary(t *testing.T, stdout string) ui.Summary {
 	t.Helper()
-	var s summary
+	var s ui.Summary
 	if err := json.Unmarshal([]byte(stdout), &s); err != nil {
 		t.Fatalf("summary is not JSON: %v\n%s", err, stdout)
 	}
@@ -157,7 +158,7 @@ spec:
 		t.Errorf("the error does not give the scheduler's reason:\n%s", stderr)
 	}
 	s := decodeSummary(t, stdout)
-	var serving *componentSummary
+	var serving *ui.ComponentSummary
 	for i := range s.Components {
 		if s.Components[i].Name == "serving" {
 			serving = &s.Components[i]

@@ -5,7 +5,8 @@
 // a kubeconfig. Providers register themselves by name (see Register), so
 // that this package does not import them; Select picks one, resolving
 // "auto" to kind when a container runtime answers and to embedded when none
-// does.
+// does. Ensure and Connect reach an environment's cluster; Create, Delete
+// and ListAll are what the `envctl cluster` commands do.
 package cluster
 
 import (

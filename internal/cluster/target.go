@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/envctl/envctl/internal/cluster/kubeconfig"
@@ -44,6 +46,17 @@ func (t *Target) CreatedByEnvctl() bool {
 		return true
 	}
 	return false
+}
+
+// Simulated says whether the target is envctl's embedded cluster, whose
+// nodes are simulated and run no container: its nodes carry the
+// envctl.dev/simulated label, however the cluster was reached (client).
+func (t *Target) Simulated(ctx context.Context, client kubernetes.Interface) bool {
+	if t.ProviderName() == config.ProviderEmbedded {
+		return true
+	}
+	nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: "envctl.dev/simulated", Limit: 1})
+	return err == nil && len(nodes.Items) > 0
 }
 
 // Noter hears a sentence worth showing beside a step's progress, such as

@@ -18,6 +18,9 @@
 //
 // so defaultEnvironment is ENVCTL_DEFAULTENVIRONMENT and --default-environment.
 // An empty variable counts as unset. Only this package imports viper.
+//
+// View shows the effective configuration, defaults filled in, as YAML or
+// JSON (`envctl config view`).
 package config
 
 import (

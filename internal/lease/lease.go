@@ -4,7 +4,8 @@
 // for as long as it writes, and the daemon's leader election is the same
 // lock taken with an unbounded wait, so a sync on a laptop, an up in CI and
 // the replicas of an in-cluster daemon never apply to one environment at
-// once.
+// once. Hold is how a command takes it: it says whom it waits for, and
+// ends the command's context if the lock is lost.
 //
 // A holder renews its Lease in the background every third of the lease
 // duration (15 s by default). A process that is killed stops renewing, and

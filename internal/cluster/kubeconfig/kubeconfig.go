@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"k8s.io/client-go/tools/clientcmd"
@@ -35,6 +36,15 @@ func ContextName(cluster string) string {
 		return cluster
 	}
 	return contextPrefix + cluster
+}
+
+// PathOr is file, or DefaultPath when file is "" (a --kubeconfig flag
+// left out).
+func PathOr(file string) (string, error) {
+	if file != "" {
+		return file, nil
+	}
+	return DefaultPath()
 }
 
 // DefaultPath is the file envctl writes contexts to, chosen as kind does:
@@ -68,6 +78,27 @@ const (
 	// CurrentNever leaves current-context as it is.
 	CurrentNever
 )
+
+// String, Set and Type make a Current a boolean command-line flag
+// (--set-context): true is CurrentAlways, false CurrentNever, and a flag
+// left out keeps CurrentIfUnset, which help shows as false.
+func (c *Current) String() string { return strconv.FormatBool(*c == CurrentAlways) }
+
+// Set parses the flag's value.
+func (c *Current) Set(s string) error {
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return fmt.Errorf("want true or false, got %q", s)
+	}
+	*c = CurrentNever
+	if v {
+		*c = CurrentAlways
+	}
+	return nil
+}
+
+// Type makes pflag treat the flag as a boolean in help and parsing.
+func (c *Current) Type() string { return "bool" }
 
 // WriteOptions say where and how Merge writes.
 type WriteOptions struct {

@@ -1,4 +1,4 @@
-package cli
+package ui
 
 import (
 	"bytes"
@@ -21,7 +21,7 @@ func fakeClock(step time.Duration) func() time.Time {
 
 func TestProgressStepsPlain(t *testing.T) {
 	var buf bytes.Buffer
-	p := newProgressView(&buf, false, 0)
+	p := NewProgress(&buf, false, 0)
 	p.now = fakeClock(1500 * time.Millisecond)
 	done := p.Step("Checking container runtime")
 	done(nil)
@@ -45,7 +45,7 @@ Provider auto: docker 27.3.1 answered; using kind
 
 func TestProgressStepsLive(t *testing.T) {
 	var buf bytes.Buffer
-	p := &progressView{w: &buf, live: true, width: 100, comps: map[string]*componentLine{}, now: fakeClock(time.Second),
+	p := &Progress{w: &buf, live: true, width: 100, comps: map[string]*componentLine{}, now: fakeClock(time.Second),
 		stop: make(chan struct{}), stopped: make(chan struct{})}
 	go p.loop()
 	p.Step("Creating cluster")(nil)
@@ -68,8 +68,8 @@ func TestRoundDuration(t *testing.T) {
 		2 * time.Minute:         "2m",
 		150 * time.Second:       "2m30s",
 	} {
-		if got := roundDuration(d); got != want {
-			t.Errorf("roundDuration(%v) = %q, want %q", d, got, want)
+		if got := RoundDuration(d); got != want {
+			t.Errorf("RoundDuration(%v) = %q, want %q", d, got, want)
 		}
 	}
 }

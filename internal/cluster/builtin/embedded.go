@@ -1,11 +1,9 @@
 //go:build !noembedded
 
-package cli
+package builtin
 
 import (
 	"context"
-	"log/slog"
-	"os"
 
 	// Importing the embedded package is what builds the embedded provider
 	// into envctl (it registers itself with package cluster). A build with
@@ -13,9 +11,13 @@ import (
 	"github.com/envctl/envctl/internal/cluster/embedded"
 )
 
-// serveEmbedded runs the control plane of embedded cluster o.Name until ctx ends.
-func serveEmbedded(ctx context.Context, o *clusterServeOptions, log *slog.Logger, ready *os.File) error {
-	opts := embedded.ServeOptions{StateDir: o.StateDir, Name: o.Name, Logger: log}
+// Serve runs the control plane of embedded cluster o.Name until ctx ends.
+func Serve(ctx context.Context, o ServeOptions) error {
+	ready, err := o.readyFile()
+	if err != nil {
+		return err
+	}
+	opts := embedded.ServeOptions{StateDir: o.StateDir, Name: o.Name, Logger: o.Logger}
 	if ready != nil {
 		opts.Ready = ready // not a nil *os.File in a non-nil interface
 	}

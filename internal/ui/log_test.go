@@ -1,4 +1,4 @@
-package cli
+package ui
 
 import (
 	"bytes"
@@ -25,8 +25,8 @@ func TestKlogHandlerLevels(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			base := newLogger(&buf, &GlobalOptions{Verbosity: tt.verbosity})
-			l := slog.New(klogHandler{base.Handler()})
+			base := NewLogger(&buf, tt.verbosity, "text")
+			l := slog.New(KlogHandler(base.Handler()))
 			l.Log(t.Context(), tt.level, "canary-line")
 			if got := strings.Contains(buf.String(), "canary-line"); got != tt.want {
 				t.Errorf("logged = %v, want %v (output %q)", got, tt.want, buf.String())

@@ -1,4 +1,4 @@
-package cli
+package ui
 
 import (
 	"context"
@@ -7,27 +7,31 @@ import (
 	"strings"
 )
 
-func newLogger(w io.Writer, g *GlobalOptions) *slog.Logger {
+// NewLogger is a command's logger on w: warnings and errors by default,
+// info with verbosity 1 (-v), debug from 2 (-vv); format is text or json.
+func NewLogger(w io.Writer, verbosity int, format string) *slog.Logger {
 	level := slog.LevelWarn
 	switch {
-	case g.Verbosity >= 2:
+	case verbosity >= 2:
 		level = slog.LevelDebug
-	case g.Verbosity == 1:
+	case verbosity == 1:
 		level = slog.LevelInfo
 	}
 	opts := &slog.HandlerOptions{Level: level}
-	if g.LogFormat == "json" {
+	if format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// klogHandler lowers what client-go logs through klog: its errors are
-// mostly transient watch and retry failures that envctl handles itself and
-// reports in its own words, so they show with -v, and its info lines only
-// with -vv. Verbose lines (klog V(n), which arrive below slog's debug level)
-// are never raised: client-go logs request and response bodies, Secret data
-// included, at high verbosity.
+// KlogHandler lowers what client-go logs through klog before next sees
+// it: its errors are mostly transient watch and retry failures that envctl
+// handles itself and reports in its own words, so they show with -v, and
+// its info lines only with -vv. Verbose lines (klog V(n), which arrive
+// below slog's debug level) are never raised: client-go logs request and
+// response bodies, Secret data included, at high verbosity.
+func KlogHandler(next slog.Handler) slog.Handler { return klogHandler{next} }
+
 type klogHandler struct{ next slog.Handler }
 
 func (h klogHandler) level(l slog.Level) slog.Level {
@@ -62,11 +66,13 @@ func (h klogHandler) WithGroup(name string) slog.Handler {
 	return klogHandler{h.next.WithGroup(name)}
 }
 
-// slogWriter turns lines written through the standard log package into
-// debug records.
-type slogWriter struct{ l *slog.Logger }
+// LogWriter turns lines written through the standard log package (Helm
+// and kustomize warn that way) into debug records of l.
+func LogWriter(l *slog.Logger) io.Writer { return logWriter{l} }
 
-func (w slogWriter) Write(p []byte) (int, error) {
+type logWriter struct{ l *slog.Logger }
+
+func (w logWriter) Write(p []byte) (int, error) {
 	w.l.Debug(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }

@@ -1,27 +1,24 @@
-package cli
+package ui
 
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/term"
 
 	"github.com/envctl/envctl/internal/apply"
 	"github.com/envctl/envctl/internal/engine"
 )
 
-// progressView is the one progress printer of the CLI: every command that
+// Progress is the one progress printer of the CLI: every command that
 // reports steps or a reconcile (cluster create/delete, up, apply, down)
 // writes through it to the error stream. On a terminal it keeps a block at
 // the bottom, redrawn in place: one line per component and a spinner line per
 // step under way; finished steps and notes are printed above the block. Elsewhere
 // (CI logs, pipes) it prints one plain line per step that matters, so that a
 // long step such as an image pull does not look like a hang.
-type progressView struct {
+type Progress struct {
 	w    io.Writer
 	live bool
 	// width is the terminal's, so that no line of the live block wraps
@@ -60,24 +57,14 @@ type stepLine struct {
 
 const spinner = `⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏`
 
-// newProgress makes the progress view for f's error stream: live when it is
-// a terminal and colour is allowed, plain lines otherwise.
-func newProgress(f *Factory) *progressView {
-	live := f.Streams.ErrTTY && !f.Global.NoColor
-	width := 0
-	if live {
-		if w, _, err := term.GetSize(int(os.Stderr.Fd())); err == nil {
-			width = w
-		}
-	}
-	return newProgressView(f.Streams.ErrOut, live, width)
-}
-
-func newProgressView(w io.Writer, live bool, width int) *progressView {
+// NewProgress makes a progress view on w: live (redrawn in place, in
+// colour) on a terminal of width columns (0: unknown), plain lines
+// otherwise.
+func NewProgress(w io.Writer, live bool, width int) *Progress {
 	if width <= 20 {
 		width = 120
 	}
-	p := &progressView{w: w, live: live, width: width, comps: map[string]*componentLine{}, now: time.Now}
+	p := &Progress{w: w, live: live, width: width, comps: map[string]*componentLine{}, now: time.Now}
 	if live {
 		p.stop = make(chan struct{})
 		p.stopped = make(chan struct{})
@@ -88,7 +75,7 @@ func newProgressView(w io.Writer, live bool, width int) *progressView {
 
 // loop redraws the live block so that the spinner and the timers move
 // while nothing else happens.
-func (p *progressView) loop() {
+func (p *Progress) loop() {
 	defer close(p.stopped)
 	t := time.NewTicker(120 * time.Millisecond)
 	defer t.Stop()
@@ -108,7 +95,7 @@ func (p *progressView) loop() {
 // Close ends the steps left open as interrupted, stops the live redraw and
 // leaves the final state of the components on screen, so that the screen
 // does not keep a spinner that will never move again.
-func (p *progressView) Close() {
+func (p *Progress) Close() {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -133,7 +120,7 @@ func (p *progressView) Close() {
 // Step implements cluster.Progress: it shows the step while it runs and a
 // line ending in ✓ or ✗ with the time it took when it ends. The returned
 // function ends the step once; later calls do nothing.
-func (p *progressView) Step(name string) func(error) {
+func (p *Progress) Step(name string) func(error) {
 	s := &stepLine{name: name, start: p.now()}
 	p.mu.Lock()
 	p.steps = append(p.steps, s)
@@ -150,7 +137,7 @@ func (p *progressView) Step(name string) func(error) {
 	}
 }
 
-func (p *progressView) endStep(s *stepLine, err error) {
+func (p *Progress) endStep(s *stepLine, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for i, o := range p.steps {
@@ -164,16 +151,16 @@ func (p *progressView) endStep(s *stepLine, err error) {
 		mark, paint = "✗", "\x1b[31m"
 	}
 	if p.live {
-		// Live implies that colour is allowed (see newProgress).
+		// Live implies that colour is allowed (see NewProgress).
 		mark = paint + mark + "\x1b[0m"
 	}
 	p.clear()
-	fmt.Fprintf(p.w, "%s %s (%s)\n", mark, s.name, roundDuration(p.now().Sub(s.start)))
+	fmt.Fprintf(p.w, "%s %s (%s)\n", mark, s.name, RoundDuration(p.now().Sub(s.start)))
 	p.redraw()
 }
 
 // Note prints a line above the live block (or just a line).
-func (p *progressView) Note(format string, args ...any) {
+func (p *Progress) Note(format string, args ...any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.clear()
@@ -182,77 +169,10 @@ func (p *progressView) Note(format string, args ...any) {
 }
 
 // Event takes one engine event.
-func (p *progressView) Event(e engine.Event) {
+func (p *Progress) Event(e engine.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var line string
-	switch e.Type {
-	case engine.RenderDone:
-		line = "rendered " + e.Message
-	case engine.RenderFailed:
-		line = "✗ render failed"
-	case engine.ComponentStarted:
-		c := p.component(e.Component)
-		c.state, c.start, c.total = "applying", e.Time, e.Objects
-		line = fmt.Sprintf("%s: applying %s", e.Component, e.Message)
-	case engine.ObjectApplied:
-		c := p.component(e.Component)
-		c.applied++
-		switch apply.Action(e.Action) {
-		case apply.Unchanged:
-		case apply.Failed:
-			line = fmt.Sprintf("%s: ✗ %s", e.Component, firstLine(errString(e.Err)))
-		default:
-			line = fmt.Sprintf("%s: %s %s", e.Component, e.Object, e.Action)
-		}
-	case engine.HookStarted:
-		c := p.component(e.Component)
-		c.detail = fmt.Sprintf("%s hook %s", e.Message, e.Object)
-		line = fmt.Sprintf("%s: running %s hook %s", e.Component, e.Message, e.Object)
-	case engine.HookDone:
-		if e.Err != nil {
-			line = fmt.Sprintf("%s: ✗ %s hook %s failed", e.Component, e.Message, e.Object)
-		} else {
-			line = fmt.Sprintf("%s: ✓ %s hook %s", e.Component, e.Message, e.Object)
-		}
-	case engine.Waiting:
-		c := p.component(e.Component)
-		c.state = "waiting"
-		if len(e.Pending) > 0 {
-			c.detail = e.Pending[0].String()
-			if n := len(e.Pending) - 1; n > 0 {
-				c.detail = fmt.Sprintf("%s (and %d more)", c.detail, n)
-			}
-			line = fmt.Sprintf("%s: waiting for %s: %s", e.Component, plural(len(e.Pending), "object"), c.detail)
-		}
-	case engine.ComponentDone:
-		c := p.component(e.Component)
-		c.state, c.counts, c.detail = string(e.State), e.Counts, ""
-		if !c.start.IsZero() {
-			c.elapsed = e.Time.Sub(c.start)
-		}
-		switch e.State {
-		case engine.Skipped:
-			c.detail = e.Message
-			line = fmt.Sprintf("%s: - skipped: %s", e.Component, e.Message)
-		case engine.Failed:
-			c.detail = firstLine(errString(e.Err))
-			line = fmt.Sprintf("%s: ✗ failed after %s: %s", e.Component, round(c.elapsed), c.detail)
-		default:
-			line = fmt.Sprintf("%s: ✓ %s (%s) in %s", e.Component, e.State, countsText(e.Counts), round(c.elapsed))
-		}
-	case engine.ObjectPruned:
-		line = fmt.Sprintf("prune: %s %s", e.Object, e.Action)
-		if e.Message != "" {
-			line += ": " + e.Message
-		}
-	case engine.PruneSkipped:
-		line = "prune: skipped, " + e.Message
-	case engine.InventorySaved:
-		line = "inventory saved (" + e.Message + ")"
-	case engine.Notice:
-		line = "note: " + e.Message
-	}
+	line := p.eventLine(e)
 	if p.live {
 		// The live block shows components; other lines go above it.
 		if line != "" && e.Type != engine.ObjectApplied && e.Type != engine.Waiting &&
@@ -268,7 +188,91 @@ func (p *progressView) Event(e engine.Event) {
 	}
 }
 
-func (p *progressView) component(name string) *componentLine {
+// eventLine is the plain line of e ("" for none), after updating the
+// component e is about.
+func (p *Progress) eventLine(e engine.Event) string {
+	switch e.Type {
+	case engine.RenderDone:
+		return "rendered " + e.Message
+	case engine.RenderFailed:
+		return "✗ render failed"
+	case engine.ObjectPruned:
+		line := fmt.Sprintf("prune: %s %s", e.Object, e.Action)
+		if e.Message != "" {
+			line += ": " + e.Message
+		}
+		return line
+	case engine.PruneSkipped:
+		return "prune: skipped, " + e.Message
+	case engine.InventorySaved:
+		return "inventory saved (" + e.Message + ")"
+	case engine.Notice:
+		return "note: " + e.Message
+	case engine.ComponentDone:
+		return p.componentDone(e)
+	}
+	return p.componentStep(e)
+}
+
+// componentStep updates the component of an event within its run and
+// returns the event's line.
+func (p *Progress) componentStep(e engine.Event) string {
+	switch e.Type {
+	case engine.ComponentStarted:
+		c := p.component(e.Component)
+		c.state, c.start, c.total = "applying", e.Time, e.Objects
+		return fmt.Sprintf("%s: applying %s", e.Component, e.Message)
+	case engine.ObjectApplied:
+		p.component(e.Component).applied++
+		switch apply.Action(e.Action) {
+		case apply.Unchanged:
+			return ""
+		case apply.Failed:
+			return fmt.Sprintf("%s: ✗ %s", e.Component, FirstLine(ErrString(e.Err)))
+		}
+		return fmt.Sprintf("%s: %s %s", e.Component, e.Object, e.Action)
+	case engine.HookStarted:
+		p.component(e.Component).detail = fmt.Sprintf("%s hook %s", e.Message, e.Object)
+		return fmt.Sprintf("%s: running %s hook %s", e.Component, e.Message, e.Object)
+	case engine.HookDone:
+		if e.Err != nil {
+			return fmt.Sprintf("%s: ✗ %s hook %s failed", e.Component, e.Message, e.Object)
+		}
+		return fmt.Sprintf("%s: ✓ %s hook %s", e.Component, e.Message, e.Object)
+	case engine.Waiting:
+		c := p.component(e.Component)
+		c.state = "waiting"
+		if len(e.Pending) == 0 {
+			return ""
+		}
+		c.detail = e.Pending[0].String()
+		if n := len(e.Pending) - 1; n > 0 {
+			c.detail = fmt.Sprintf("%s (and %d more)", c.detail, n)
+		}
+		return fmt.Sprintf("%s: waiting for %s: %s", e.Component, Plural(len(e.Pending), "object"), c.detail)
+	}
+	return ""
+}
+
+// componentDone records how a component ended and returns its line.
+func (p *Progress) componentDone(e engine.Event) string {
+	c := p.component(e.Component)
+	c.state, c.counts, c.detail = string(e.State), e.Counts, ""
+	if !c.start.IsZero() {
+		c.elapsed = e.Time.Sub(c.start)
+	}
+	switch e.State {
+	case engine.Skipped:
+		c.detail = e.Message
+		return fmt.Sprintf("%s: - skipped: %s", e.Component, e.Message)
+	case engine.Failed:
+		c.detail = FirstLine(ErrString(e.Err))
+		return fmt.Sprintf("%s: ✗ failed after %s: %s", e.Component, Round(c.elapsed), c.detail)
+	}
+	return fmt.Sprintf("%s: ✓ %s (%s) in %s", e.Component, e.State, CountsText(e.Counts), Round(c.elapsed))
+}
+
+func (p *Progress) component(name string) *componentLine {
 	c, ok := p.comps[name]
 	if !ok {
 		c = &componentLine{name: name, state: "pending"}
@@ -279,7 +283,7 @@ func (p *progressView) component(name string) *componentLine {
 }
 
 // clear erases the live block so a plain line can be printed above it.
-func (p *progressView) clear() {
+func (p *Progress) clear() {
 	if !p.live || p.drawn == 0 {
 		return
 	}
@@ -288,7 +292,7 @@ func (p *progressView) clear() {
 }
 
 // redraw repaints the live block: the components, then the steps under way.
-func (p *progressView) redraw() {
+func (p *Progress) redraw() {
 	if !p.live {
 		return
 	}
@@ -304,7 +308,7 @@ func (p *progressView) redraw() {
 		b.WriteByte('\n')
 	}
 	for _, s := range p.steps {
-		line := fmt.Sprintf("%s %s (%s)", p.spinnerFrame(), s.name, roundDuration(p.now().Sub(s.start)))
+		line := fmt.Sprintf("%s %s (%s)", p.spinnerFrame(), s.name, RoundDuration(p.now().Sub(s.start)))
 		b.WriteString(truncate(line, p.width-1))
 		b.WriteByte('\n')
 	}
@@ -313,12 +317,12 @@ func (p *progressView) redraw() {
 }
 
 // spinnerFrame is the spinner's current frame.
-func (p *progressView) spinnerFrame() string {
+func (p *Progress) spinnerFrame() string {
 	frames := []rune(spinner)
 	return string(frames[p.frame%len(frames)])
 }
 
-func (p *progressView) render(c *componentLine, width int) string {
+func (p *Progress) render(c *componentLine, width int) string {
 	icon := p.spinnerFrame()
 	elapsed := c.elapsed
 	switch c.state {
@@ -340,11 +344,11 @@ func (p *progressView) render(c *componentLine, width int) string {
 			detail = fmt.Sprintf("%d/%d objects", c.applied, c.total)
 		}
 	case "healthy", "applied":
-		detail = countsText(c.counts)
+		detail = CountsText(c.counts)
 	}
 	line := fmt.Sprintf("%s %-*s  %-8s  %s", icon, width, c.name, c.state, detail)
 	if elapsed > 0 && c.state != "pending" && c.state != "skipped" {
-		line += "  " + round(elapsed).String()
+		line += "  " + Round(elapsed).String()
 	}
 	return truncate(line, p.width-1)
 }

@@ -1,11 +1,9 @@
 //go:build noembedded
 
-package cli
+package builtin
 
 import (
 	"context"
-	"log/slog"
-	"os"
 
 	"github.com/envctl/envctl/internal/cluster"
 	"github.com/envctl/envctl/internal/config"
@@ -18,7 +16,10 @@ const noEmbedded = "this build of envctl has no embedded control plane (it was b
 
 func init() { cluster.Unavailable(config.ProviderEmbedded, noEmbedded) }
 
-// serveEmbedded fails: there is no control plane in this build to serve.
-func serveEmbedded(_ context.Context, o *clusterServeOptions, _ *slog.Logger, _ *os.File) error {
+// Serve fails: there is no control plane in this build to serve.
+func Serve(_ context.Context, o ServeOptions) error {
+	if _, err := o.readyFile(); err != nil {
+		return err
+	}
 	return errs.Inputf("cluster serve %s: %s", o.Name, noEmbedded)
 }

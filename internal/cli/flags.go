@@ -1,0 +1,179 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/envctl/envctl/internal/cluster"
+	"github.com/envctl/envctl/internal/config"
+	"github.com/envctl/envctl/internal/engine"
+	"github.com/envctl/envctl/internal/errs"
+	"github.com/envctl/envctl/internal/kube"
+)
+
+// clusterFlags point a command at a cluster through a kubeconfig instead of
+// the environment's own cluster.
+type clusterFlags struct {
+	Kubeconfig string
+	Context    string
+}
+
+func (c *clusterFlags) bind(fs *pflag.FlagSet) {
+	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "use the cluster of this kubeconfig file instead of the environment's own cluster")
+	fs.StringVar(&c.Context, "context", "", "kubeconfig context to use (with or without --kubeconfig)")
+}
+
+func (c clusterFlags) set() bool { return c.Kubeconfig != "" || c.Context != "" }
+
+// envFlags are the inputs every command that works on one environment
+// takes: ENV, -o, where the declared state comes from, and a cluster to
+// reach instead of the environment's own.
+type envFlags struct {
+	Env     string
+	Output  string
+	Cluster clusterFlags
+	Source  sourceFlags
+	// formats are the -o values the command takes, the default first.
+	formats []string
+}
+
+// bind adds -o, taking formats (the first the default), and the cluster
+// and source flags.
+func (e *envFlags) bind(fs *pflag.FlagSet, formats ...string) {
+	e.formats = formats
+	fs.StringVarP(&e.Output, "output", "o", formats[0], "output format: "+strings.Join(formats, " or "))
+	e.Cluster.bind(fs)
+	e.Source.bind(fs)
+}
+
+// args takes ENV from the command's arguments and checks -o.
+func (e *envFlags) args(args []string) error {
+	if len(args) == 1 {
+		e.Env = args[0]
+	}
+	return checkOutput(e.Output, e.formats...)
+}
+
+// open loads the environment (with the setting overrides of settings, and
+// components checked) and reaches its cluster, as connect does. The
+// environment is nil only when it did not load.
+func (e *envFlags) open(ctx context.Context, f *Factory, settings *pflag.FlagSet, components []string) (*engine.Declared, *cluster.Target, *kube.Client, error) {
+	d, err := e.Source.load(ctx, f, e.Env, settings, components, nil)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	t, client, err := connect(ctx, f, d.Env, e.Cluster)
+	return d, t, client, err
+}
+
+// missingAs classifies err with kind when it says that the environment's
+// cluster does not exist.
+func missingAs(err error, kind func(error) error) error {
+	var missing *cluster.MissingError
+	if errors.As(err, &missing) {
+		return kind(err)
+	}
+	return err
+}
+
+// connect reaches env's cluster, or the one the flags name, and returns a
+// client for it. It never creates a cluster: one that does not exist is a
+// *cluster.MissingError, returned with the target.
+func connect(ctx context.Context, f *Factory, env *config.Environment, flags clusterFlags) (*cluster.Target, *kube.Client, error) {
+	t, err := cluster.Connect(ctx, env, cluster.Kubeconfig{Path: flags.Kubeconfig, Context: flags.Context}, f.clusterOptions())
+	if err != nil {
+		return t, nil, err
+	}
+	client, err := kube.New(t.Config)
+	if err != nil {
+		return t, nil, errs.Cluster(err)
+	}
+	return t, client, nil
+}
+
+// clusterOptions configure the cluster providers.
+func (f *Factory) clusterOptions() cluster.Options {
+	return cluster.Options{Logger: f.Logger}
+}
+
+// engine is the engine of a command on client (nil: offline), with the
+// operator's decryption keys (--decryption-key-file, unless keys names
+// another file); charts is where remote charts are cached ("" for the
+// default).
+func (f *Factory) engine(client *kube.Client, charts, keys string) *engine.Engine {
+	c := f.engineConfig(charts, keys)
+	c.Client = client
+	return engine.New(c)
+}
+
+// engineConfig is the configuration of f's engines, without a client.
+func (f *Factory) engineConfig(charts, keys string) engine.Config {
+	if keys == "" {
+		keys = f.Global.DecryptionKeyFile
+	}
+	return engine.Config{DecryptionKeyFile: keys, ChartCacheDir: charts, Logger: f.Logger}
+}
+
+// The flags of engine.Policy. Each command binds those it takes with
+// bindPolicy, so that a flag has one name, one parsing and one meaning
+// wherever it appears.
+const (
+	flagComponent      = "component"
+	flagTimeout        = "timeout"
+	flagForceConflicts = "force-conflicts"
+	flagForceRecreate  = "force-recreate"
+	flagForcePrune     = "force-prune"
+	flagNoPrune        = "no-prune"
+	flagNoWait         = "no-wait"
+	flagAdopt          = "adopt"
+)
+
+// reconcileFlags are the policy flags of the commands that reconcile.
+var reconcileFlags = []string{flagComponent, flagTimeout, flagForceConflicts, flagForceRecreate, flagForcePrune, flagNoPrune, flagNoWait, flagAdopt}
+
+var policyUsage = map[string]string{
+	flagComponent:      "only these components (repeat or comma-separate); prune is limited to them too",
+	flagTimeout:        "time each component has to become healthy (default: the component's timeout, then apply.timeout)",
+	flagForceConflicts: "take over fields owned by other field managers",
+	flagForceRecreate:  "delete and recreate objects whose change touches an immutable field",
+	flagForcePrune:     "prune even an empty render or more than prune.maxFraction of the inventory",
+	flagNoPrune:        "do not delete objects that are no longer declared",
+	flagNoWait:         "do not wait for components to become healthy (hooks are still waited for); prune then runs once every apply succeeded, without a health check",
+	flagAdopt:          "take over objects labelled for another environment, and an environment applied from another repository",
+}
+
+// bindPolicy binds the named flags of p to fs, each defaulting to p's
+// current value. usage replaces the usual help of a flag whose meaning the
+// command narrows (what --timeout bounds, say).
+func bindPolicy(fs *pflag.FlagSet, p *engine.Policy, usage map[string]string, names ...string) {
+	for _, name := range names {
+		help := policyUsage[name]
+		if u, ok := usage[name]; ok {
+			help = u
+		}
+		switch name {
+		case flagComponent:
+			fs.StringSliceVar(&p.Components, name, p.Components, help)
+		case flagTimeout:
+			fs.DurationVar(&p.Timeout, name, p.Timeout, help)
+		case flagForceConflicts:
+			fs.BoolVar(&p.ForceConflicts, name, p.ForceConflicts, help)
+		case flagForceRecreate:
+			fs.BoolVar(&p.ForceRecreate, name, p.ForceRecreate, help)
+		case flagForcePrune:
+			fs.BoolVar(&p.ForcePrune, name, p.ForcePrune, help)
+		case flagNoPrune:
+			fs.BoolVar(&p.NoPrune, name, p.NoPrune, help)
+		case flagNoWait:
+			fs.BoolVar(&p.NoWait, name, p.NoWait, help)
+		case flagAdopt:
+			fs.BoolVar(&p.Adopt, name, p.Adopt, help)
+		default:
+			panic(fmt.Sprintf("bindPolicy: no policy flag %q", name))
+		}
+	}
+}

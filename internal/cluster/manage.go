@@ -1,0 +1,178 @@
+package cluster
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/envctl/envctl/internal/cluster/kubeconfig"
+	"github.com/envctl/envctl/internal/config"
+	"github.com/envctl/envctl/internal/errs"
+)
+
+// FindProvider returns the provider that has cluster name: whichever has
+// it, or the one provider names, which then answers for the cluster itself
+// (its errors say more than "not found", for instance that a kind cluster
+// exists but was made with the kind CLI).
+func FindProvider(ctx context.Context, provider, name string, opts Options) (Provider, error) {
+	if provider == "" || provider == config.ProviderAuto {
+		return Find(ctx, name, opts)
+	}
+	return New(provider, opts)
+}
+
+// ListAll lists the clusters of every registered provider, sorted by name.
+// One provider failing does not hide the others' clusters: they are
+// returned with a cluster error naming each provider that failed.
+func ListAll(ctx context.Context, opts Options) ([]Info, error) {
+	all := []Info{}
+	var failures []error
+	for _, name := range Registered() {
+		p, err := New(name, opts)
+		if err == nil {
+			var infos []Info
+			infos, err = p.List(ctx)
+			all = append(all, infos...)
+		}
+		if err != nil {
+			failures = append(failures, fmt.Errorf("provider %s: %w", name, err))
+		}
+	}
+	slices.SortFunc(all, func(a, b Info) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Provider, b.Provider))
+	})
+	if len(failures) > 0 {
+		return all, errs.Cluster(fmt.Errorf("could not list every cluster: %w", errors.Join(failures...)))
+	}
+	return all, nil
+}
+
+// CreateOptions are the inputs of Create.
+type CreateOptions struct {
+	// Declared is the cluster to create: its name ("" for DefaultName),
+	// spec and environment. Its Spec.Provider picks the provider.
+	Declared Declared
+	// Options configure the providers.
+	Options Options
+	// Wait bounds the whole creation; 0 waits as long as it takes.
+	Wait time.Duration
+	// Kubeconfig is the file the context is written to; "" is the default.
+	Kubeconfig string
+	// Current says when the new context becomes current.
+	Current kubeconfig.Current
+	// Progress hears each step; one that is also a Noter hears which
+	// environment declares the cluster and why auto chose its provider.
+	Progress Progress
+}
+
+// Created is a cluster Create made ready.
+type Created struct {
+	Info
+	// Reason says why auto chose the provider.
+	Reason string
+	// Written is what the kubeconfig write did; zero for an existing
+	// cluster, whose context is the user's own.
+	Written kubeconfig.Written
+}
+
+// Create creates a cluster unless it exists, waits until it is usable,
+// and writes its context into the kubeconfig. With provider existing
+// nothing is created or written: the cluster is checked and described.
+func Create(ctx context.Context, o CreateOptions) (*Created, error) {
+	d := o.Declared
+	if d.Name == "" {
+		d.Name = DefaultName
+	}
+	if err := ValidateName(d.Name); err != nil {
+		return nil, err
+	}
+	note := func(string, ...any) {}
+	if n, ok := o.Progress.(Noter); ok {
+		note = n.Note
+	}
+	if d.Env != "" {
+		note("Cluster %s of environment %s", d.Name, d.Env)
+	}
+	sel, err := Select(ctx, d.Spec.Provider, d.Name, d.Options(o.Options))
+	if err != nil {
+		return nil, err
+	}
+	if sel.Reason != "" {
+		note("Provider auto: %s", sel.Reason)
+	}
+	if o.Wait > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, o.Wait, errs.Timeout(fmt.Errorf("--wait %v passed", o.Wait)))
+		defer cancel()
+	}
+	p := sel.Provider
+	info, err := p.Ensure(ctx, Spec{Name: d.Name, Cluster: d.Spec, Progress: o.Progress})
+	if err != nil {
+		return nil, err // providers name the cluster in their errors
+	}
+	c := &Created{Info: *info, Reason: sel.Reason}
+	if p.Name() == config.ProviderExisting {
+		return c, nil
+	}
+	path, err := kubeconfig.PathOr(o.Kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	done := o.Progress.Step(fmt.Sprintf("Writing context %s to %s", kubeconfig.ContextName(d.Name), path))
+	c.Written, err = WriteKubeconfig(ctx, p, d.Name, kubeconfig.WriteOptions{Path: path, Current: o.Current})
+	done(err)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: write kubeconfig: %w", d.Name, err)
+	}
+	return c, nil
+}
+
+// Delete deletes cluster name of provider p and then its context from
+// the kubeconfig file ("" for the default), each as a step of progress.
+func Delete(ctx context.Context, p Provider, name, file string, progress Progress) error {
+	done := progress.Step(fmt.Sprintf("Deleting %s cluster %s", p.Name(), name))
+	err := p.Delete(ctx, name)
+	done(err)
+	if err != nil {
+		return err
+	}
+	if p.Name() == config.ProviderExisting {
+		return nil
+	}
+	path, err := kubeconfig.PathOr(file)
+	if err != nil {
+		return err
+	}
+	done = progress.Step(fmt.Sprintf("Removing context %s from %s", kubeconfig.ContextName(name), path))
+	_, err = kubeconfig.Remove(ctx, path, name)
+	done(err)
+	if err != nil {
+		return fmt.Errorf("cluster %s is deleted, but its context is not: %w", name, err)
+	}
+	return nil
+}
+
+// Delete deletes the cluster envctl created for an environment (see
+// CreatedByEnvctl), and the context Ensure wrote for it into the user's
+// kubeconfig.
+func (t *Target) Delete(ctx context.Context, progress Progress) error {
+	done := progress.Step(fmt.Sprintf("Deleting %s cluster %s", t.ProviderName(), t.Name))
+	err := t.Provider.Delete(ctx, t.Name)
+	done(err)
+	if err != nil {
+		return fmt.Errorf("delete cluster %s: %w", t.Name, err)
+	}
+	path, err := kubeconfig.DefaultPath()
+	if _, statErr := os.Stat(path); err == nil && statErr == nil {
+		_, err = kubeconfig.Remove(ctx, path, t.Name)
+	}
+	if err != nil {
+		return fmt.Errorf("cluster %s is deleted, but its kubeconfig context %s is not: %w", t.Name, kubeconfig.ContextName(t.Name), err)
+	}
+	return nil
+}

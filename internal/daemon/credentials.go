@@ -1,0 +1,109 @@
+package daemon
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/envctl/envctl/internal/config"
+	"github.com/envctl/envctl/internal/daemon/manifests"
+	"github.com/envctl/envctl/internal/errs"
+	"github.com/envctl/envctl/internal/webhook"
+)
+
+// Variables the daemon's secrets are read from, so that they never sit in
+// a command line or a shell history.
+const (
+	EnvGitPassword      = config.EnvPrefix + "GIT_PASSWORD"
+	EnvSSHKeyPassphrase = config.EnvPrefix + "SSH_KEY_PASSPHRASE"
+	EnvWebhookSecret    = webhook.SecretEnv
+)
+
+// CredentialFiles name the files, read on this machine, that the daemon's
+// secrets come from besides the variables. Each is named by the flag that
+// gave it in errors.
+type CredentialFiles struct {
+	PasswordFile   string
+	SSHKeyFile     string
+	KnownHostsFile string
+	// SOPSKeyFile holds the keys the daemon decrypts the environment's
+	// SOPS files with.
+	SOPSKeyFile string
+}
+
+// ReadCredentials gathers the daemon's secrets from the variables (read
+// with getenv) and the files; username is the Git user name, which a
+// password needs. Every problem is bad input naming the variable or file,
+// never a secret.
+func ReadCredentials(files CredentialFiles, username string, getenv func(string) string) (manifests.Credentials, error) {
+	var c manifests.Credentials
+	var problems []error
+	add := func(err error) {
+		if err != nil {
+			problems = append(problems, err)
+		}
+	}
+	var err error
+	c.GitPassword, err = readPassword(files.PasswordFile, getenv(EnvGitPassword))
+	add(err)
+	if len(c.GitPassword) > 0 && username == "" {
+		add(errors.New("a Git password is given but no --git-username"))
+	}
+	if files.SSHKeyFile != "" {
+		c.SSHKey, err = readSecretFile("--ssh-key", files.SSHKeyFile)
+		if err == nil && !bytes.Contains(c.SSHKey, []byte("PRIVATE KEY-----")) {
+			err = fmt.Errorf("--ssh-key %s is not a PEM or OpenSSH private key", files.SSHKeyFile)
+		}
+		add(err)
+	}
+	if files.KnownHostsFile != "" {
+		c.KnownHosts, err = readSecretFile("--known-hosts", files.KnownHostsFile)
+		add(err)
+	}
+	if files.SOPSKeyFile != "" {
+		c.SOPSKeys, err = readSecretFile("--sops-key-file", files.SOPSKeyFile)
+		if err == nil && len(bytes.TrimSpace(c.SOPSKeys)) == 0 {
+			err = fmt.Errorf("--sops-key-file %s is empty", files.SOPSKeyFile)
+		}
+		add(err)
+	}
+	c.SSHKeyPassphrase = []byte(getenv(EnvSSHKeyPassphrase))
+	c.WebhookSecret = []byte(getenv(EnvWebhookSecret))
+	if len(problems) > 0 {
+		return manifests.Credentials{}, errs.Input(errors.Join(problems...))
+	}
+	return c, nil
+}
+
+// readPassword reads the Git password from its one place: the variable's
+// value, or the file.
+func readPassword(file, fromEnv string) ([]byte, error) {
+	switch {
+	case fromEnv != "" && file != "":
+		return nil, fmt.Errorf("%s and --git-password-file both give the Git password; give one", EnvGitPassword)
+	case file == "":
+		return []byte(fromEnv), nil
+	}
+	data, err := readSecretFile("--git-password-file", file)
+	if err != nil {
+		return nil, err
+	}
+	// A password file written by echo ends in a newline that is not part
+	// of the password.
+	password := bytes.TrimRight(data, "\r\n")
+	if len(password) == 0 {
+		return nil, fmt.Errorf("--git-password-file %s is empty", file)
+	}
+	return password, nil
+}
+
+// readSecretFile reads a file a flag names; the error names the flag and
+// file, never the content.
+func readSecretFile(flag, path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", flag, err)
+	}
+	return data, nil
+}
