@@ -69,7 +69,7 @@ func TestReconcileCommandsBadInput(t *testing.T) {
 		{"contradicting prune flags", []string{"up", "--repo", repo, "--force-prune", "--no-prune"}, []string{"--force-prune and --no-prune"}},
 		{"two environments", []string{"apply", "--repo", repo, "dev", "ci"}, []string{"accepts at most 1 arg", "envctl apply --help"}},
 		{"unknown flag", []string{"up", "--repo", repo, "--prune-everything"}, []string{"unknown flag: --prune-everything"}},
-		{"unknown component", []string{"up", "--repo", repo, "dev", "--component", "nope"}, []string{"--component nope", "environments/dev.yaml", "platform, serving"}},
+		{"unknown component", []string{"up", "--repo", repo, "dev", "--component", "nope"}, []string{`unknown component "nope"`, "environments/dev.yaml", "known components: platform, serving"}},
 		{"unknown environment", []string{"apply", "--repo", repo, "prod"}, []string{"prod"}},
 	}
 	for _, tt := range tests {
