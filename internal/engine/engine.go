@@ -81,6 +81,12 @@ type Request struct {
 	// (the loop keeps one per revision); it is used unless the inventory
 	// has changed since in a way that changes the render.
 	Rendered *Rendering
+	// Applied, when set, is the environment's inventory as the caller
+	// holds it (the loop keeps the one its last run left); Render then
+	// takes the installed releases from it instead of reading the cluster.
+	// Reconcile still reads the stored one, and renders again should they
+	// disagree.
+	Applied *inventory.Inventory
 	// OnEvent receives progress, one call at a time.
 	OnEvent func(Event)
 }

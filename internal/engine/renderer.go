@@ -38,8 +38,8 @@ type Rendering struct {
 // the releases the inventory holds rendered as upgrades; offline for the
 // cluster the environment would get, every release an install.
 func (e *Engine) Render(ctx context.Context, req Request) (*Rendering, error) {
-	var prev *inventory.Inventory
-	if e.client != nil {
+	prev := req.Applied
+	if e.client != nil && prev == nil {
 		var err error
 		prev, err = inventory.NewStore(e.client.Clientset).Load(ctx, req.Declared.Env.Name())
 		if err != nil && !errors.Is(err, inventory.ErrNotFound) {

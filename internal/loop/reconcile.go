@@ -14,6 +14,7 @@ import (
 	"github.com/envctl/envctl/internal/drift"
 	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/errs"
+	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/kube"
 	"github.com/envctl/envctl/internal/metrics"
 	"github.com/envctl/envctl/internal/object"
@@ -178,7 +179,17 @@ func (l *Loop) render(ctx context.Context, snap *source.Snapshot) (*desired, err
 	if err != nil {
 		return nil, err
 	}
-	r, err := l.opts.Engine.Render(ctx, engine.Request{Declared: d, Policy: l.opts.policy()})
+	// The loop holds the environment's lock, so the inventory its last run
+	// left is the stored one: no read to learn which releases are installed.
+	var applied *inventory.Inventory
+	l.mu.Lock()
+	if l.inv != nil {
+		c := *l.inv
+		c.Entries = slices.Clone(l.inv.Entries)
+		applied = &c
+	}
+	l.mu.Unlock()
+	r, err := l.opts.Engine.Render(ctx, engine.Request{Declared: d, Policy: l.opts.policy(), Applied: applied})
 	if err != nil {
 		return nil, fmt.Errorf("render environment %s at %s: %w", l.env, snap.Revision, err)
 	}
