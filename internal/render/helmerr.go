@@ -24,13 +24,14 @@ var (
 // helmErrorMessage is what envctl says of a Helm render error msg (its
 // paths already relative): the template's location always, but never a
 // message that may quote values, since values files and a chart's lookup
-// hold secrets. A fail or required whose message is a literal in the
-// template keeps its message; a function's error (which quotes its
-// argument: atoi of a password) and a YAML error quoting text do not.
+// hold secrets. A fail or required whose message is a literal in one of
+// the chart's templates keeps its message; a function's error (which
+// quotes its argument: atoi of a password) and a YAML error quoting text
+// do not.
 func helmErrorMessage(msg string, chrt *chart.Chart) string {
 	if m := helmExecFail.FindStringSubmatch(msg); m != nil {
 		loc := m[1]
-		if literalCallAt(templateFiles(chrt), loc) {
+		if isLiteralMessage(templateFiles(chrt), m[2]) {
 			return "template " + loc + ": " + m[2]
 		}
 		return "template " + loc + ": fail or required stopped the render with a message built from values " + withheld
@@ -78,32 +79,18 @@ func templateFiles(chrt *chart.Chart) map[string][]byte {
 	return out
 }
 
-// literalCallAt reports whether the template action at loc (NAME:LINE:COL)
-// calls fail or required with a string literal as its message.
-func literalCallAt(files map[string][]byte, loc string) bool {
-	parts := strings.Split(loc, ":")
-	if len(parts) < 2 {
-		return false
-	}
-	name := strings.Join(parts[:len(parts)-2], ":")
-	lineNo, err := strconv.Atoi(parts[len(parts)-2])
-	if len(parts) < 3 || err != nil {
-		name = strings.Join(parts[:len(parts)-1], ":")
-		if lineNo, err = strconv.Atoi(parts[len(parts)-1]); err != nil {
-			return false
+// isLiteralMessage reports whether msg is the string literal of a call of
+// fail or required in one of the templates. Helm reports such a call at
+// the outermost template action, often an include on another line or in
+// another file, so the message itself is what is looked for: text the
+// chart's author wrote holds no value.
+func isLiteralMessage(files map[string][]byte, msg string) bool {
+	for _, data := range files {
+		for _, m := range literalMessage.FindAllStringSubmatch(string(data), -1) {
+			if s, err := strconv.Unquote(m[2]); err == nil && s == msg {
+				return true
+			}
 		}
 	}
-	data, ok := files[name]
-	if !ok {
-		return false
-	}
-	lines := strings.Split(string(data), "\n")
-	if lineNo < 1 || lineNo > len(lines) {
-		return false
-	}
-	// The action may be any on the line; every call of fail or required on
-	// it must be literal for the message to be shown.
-	line := lines[lineNo-1]
-	calls := regexp.MustCompile(`\b(required|fail)\b`).FindAllStringIndex(line, -1)
-	return len(calls) > 0 && len(literalMessage.FindAllStringIndex(line, -1)) == len(calls)
+	return false
 }

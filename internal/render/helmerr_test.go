@@ -32,6 +32,16 @@ func TestHelmErrorsDoNotQuoteValues(t *testing.T) {
 			want:     []string{"demo/templates/bad.yaml:1", "set .Values.missing"},
 		},
 		{
+			name:     "required in a named template keeps its literal message",
+			template: "{{- define \"demo.password\" -}}\n{{ required \"set .Values.missing\" .Values.missing }}\n{{- end -}}\nvalue: {{ include \"demo.password\" . }}\n",
+			want:     []string{"demo/templates/bad.yaml:4", "set .Values.missing"},
+		},
+		{
+			name:     "fail built from a value in a named template, beside a literal required",
+			template: "{{- define \"demo.check\" -}}\n{{ fail (printf \"bad password %s\" .Values.password) }}\n{{- end -}}\n{{ required \"set .Values.password\" .Values.password }}{{ include \"demo.check\" . }}\n",
+			want:     []string{"demo/templates/bad.yaml:4", "fail or required", "withheld"},
+		},
+		{
 			name:     "YAML made invalid by a value",
 			template: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: broken\ndata:\n  a: {{ .Values.password }}: [\n",
 			want:     []string{"demo/templates/bad.yaml"},
