@@ -1,0 +1,1 @@
+INSERT INTO settings VALUES ('schema', '1') ON CONFLICT DO NOTHING;
