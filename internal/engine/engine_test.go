@@ -224,6 +224,9 @@ func TestHooksFor(t *testing.T) {
 		hook("Job", "a-seed", 0, pre),
 		hook("Job", "notify", 0, []render.HookPhase{render.PostInstall}),
 		hook("Job", "early", -5, []render.HookPhase{render.PreUpgrade}),
+		// One name for an account and the Job that runs as it: kind order.
+		hook("Job", "init", 3, pre),
+		hook("ServiceAccount", "init", 3, pre),
 	}}
 	names := func(hs []*render.Hook) []string {
 		var out []string
@@ -232,10 +235,23 @@ func TestHooksFor(t *testing.T) {
 		}
 		return out
 	}
-	if diff := cmp.Diff([]string{"z-settings", "a-seed", "b-seed", "migrate"}, names(hooksFor(c, render.PreInstall))); diff != "" {
+	kinds := func(hs []*render.Hook) []string {
+		var out []string
+		for _, h := range hs {
+			out = append(out, h.Object.GetKind())
+		}
+		return out
+	}
+	// Helm sorts by weight, then name: the ConfigMap z-settings runs after
+	// the Jobs of its weight, whatever its kind.
+	pre1 := hooksFor(c, render.PreInstall)
+	if diff := cmp.Diff([]string{"a-seed", "b-seed", "z-settings", "init", "init", "migrate"}, names(pre1)); diff != "" {
 		t.Errorf("pre-install order (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"early", "z-settings", "a-seed", "b-seed", "migrate"}, names(hooksFor(c, render.PreUpgrade))); diff != "" {
+	if diff := cmp.Diff([]string{"ServiceAccount", "Job"}, kinds(pre1[3:5])); diff != "" {
+		t.Errorf("hooks of one weight and name (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"early", "a-seed", "b-seed", "z-settings", "init", "init", "migrate"}, names(hooksFor(c, render.PreUpgrade))); diff != "" {
 		t.Errorf("pre-upgrade order (-want +got):\n%s", diff)
 	}
 	if got := names(hooksFor(c, render.PostUpgrade)); got != nil {

@@ -16,7 +16,8 @@ import (
 )
 
 // hooksFor returns the component's hooks of phase in the order Helm runs
-// them: by weight, then kind order, then name.
+// them: by weight, then name, then kind order (Helm sorts by weight and
+// name, keeping the kind order it listed them in).
 func hooksFor(c *render.Component, phase render.HookPhase) []*render.Hook {
 	var out []*render.Hook
 	for _, h := range c.Hooks {
@@ -27,6 +28,7 @@ func hooksFor(c *render.Component, phase render.HookPhase) []*render.Hook {
 	slices.SortStableFunc(out, func(a, b *render.Hook) int {
 		return cmp.Or(
 			cmp.Compare(a.Weight, b.Weight),
+			cmp.Compare(a.Object.GetName(), b.Object.GetName()),
 			object.Compare(a.Object, b.Object),
 		)
 	})
@@ -44,11 +46,17 @@ func hasPolicy(h *render.Hook, p string) bool {
 
 // runHooks runs the component's hooks of phase one after the other, each
 // applied and then waited for until it completed (a Job) or succeeded (a
-// Pod) or is ready (anything else), honouring the delete policies. The first
-// hook that fails fails the phase. Hooks are not recorded in the inventory:
-// like Helm, envctl leaves a hook it did not delete in place until the next
-// run's before-hook-creation.
+// Pod) or is ready (anything else). The first hook that fails fails the
+// phase, and is deleted at once if its policy is hook-failed. As in Helm,
+// hook-succeeded deletes only when the phase is over (the hooks before a
+// failed one, or all of them), last hook first: a hook may need one that
+// ran before it, as a Job needs the ServiceAccount it runs as. Hooks are
+// not recorded in the inventory: like Helm, envctl leaves a hook it did not
+// delete in place until the next run's before-hook-creation.
 func (r *run) runHooks(ctx context.Context, c *render.Component, phase render.HookPhase, timeout time.Duration, res *ComponentResult) error {
+	first := len(res.Hooks)
+	var succeeded []*render.Hook
+	var failed error
 	for _, h := range hooksFor(c, phase) {
 		name := object.RefOf(h.Object).String()
 		r.emit(Event{Type: HookStarted, Component: c.Name, Object: name, Message: string(phase)})
@@ -57,10 +65,19 @@ func (r *run) runHooks(ctx context.Context, c *render.Component, phase render.Ho
 		res.Hooks = append(res.Hooks, hr)
 		r.emit(Event{Type: HookDone, Component: c.Name, Object: name, Message: string(phase), Err: err})
 		if err != nil {
-			return fmt.Errorf("%s hook %s: %w", phase, name, err)
+			failed = fmt.Errorf("%s hook %s: %w", phase, name, err)
+			break
+		}
+		succeeded = append(succeeded, h)
+	}
+	for i := len(succeeded) - 1; i >= 0; i-- {
+		if h := succeeded[i]; hasPolicy(h, render.HookSucceeded) {
+			if r.deleteHook(ctx, h) {
+				res.Hooks[first+i].Deleted = true
+			}
 		}
 	}
-	return nil
+	return failed
 }
 
 func (r *run) runHook(ctx context.Context, h *render.Hook, timeout time.Duration) (HookResult, error) {
@@ -81,17 +98,21 @@ func (r *run) runHook(ctx context.Context, h *render.Hook, timeout time.Duration
 		return hr, err
 	}
 	_, werr := r.checker.Wait(ctx, objectsOf(cs), health.Options{Timeout: timeout, Mode: health.Complete})
-	policy := render.HookSucceeded
 	if werr != nil {
-		policy = render.HookFailed
 		hr.Error = werr.Error()
-	}
-	if hasPolicy(h, policy) {
-		if err := r.applier.Delete(ctx, h.Object, apply.DeleteOptions{}); err != nil {
-			r.log.Warn("could not delete hook after it ran", "hook", object.RefOf(h.Object).String(), "err", err)
-		} else {
-			hr.Deleted = true
+		if hasPolicy(h, render.HookFailed) {
+			hr.Deleted = r.deleteHook(ctx, h)
 		}
 	}
 	return hr, werr
+}
+
+// deleteHook deletes a hook its policy says to delete, and says whether it
+// did; a failure is only logged, as the hook's outcome stands.
+func (r *run) deleteHook(ctx context.Context, h *render.Hook) bool {
+	if err := r.applier.Delete(ctx, h.Object, apply.DeleteOptions{}); err != nil {
+		r.log.Warn("could not delete hook after it ran", "hook", object.RefOf(h.Object).String(), "err", err)
+		return false
+	}
+	return true
 }

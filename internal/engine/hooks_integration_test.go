@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -182,5 +183,39 @@ func TestJobHookRunsToCompletion(t *testing.T) {
 	}
 	if _, err := f.get(jobs, f.ns, "migrate"); !apierrors.IsNotFound(err) {
 		t.Errorf("Job still there after hook-succeeded (err=%v)", err)
+	}
+}
+
+// TestHookSucceededWaitsForThePhase: a hook-succeeded ServiceAccount that a
+// later Job of the phase runs as stays until the phase is over, as in Helm;
+// then both go.
+func TestHookSucceededWaitsForThePhase(t *testing.T) {
+	f := newFixture(t)
+	requireNodes(t, f)
+	job := `{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"init","namespace":"NS"},
+		"spec":{"template":{"spec":{"restartPolicy":"Never","serviceAccountName":"init-runner","containers":[{"name":"m","image":"example.com/init:1"}]}}}}`
+	sa := `{"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"init-runner","namespace":"NS"}}`
+	c := f.component("release", nil, configMap("main", "x"))
+	pre := []render.HookPhase{render.PreInstall}
+	c.Hooks = []*render.Hook{
+		{Object: f.object("release", job), Phases: pre, Weight: 0, DeletePolicies: []string{render.HookSucceeded}},
+		{Object: f.object("release", sa), Phases: pre, Weight: -1, DeletePolicies: []string{render.HookSucceeded}},
+	}
+	res, err, _ := f.reconcile(func(o *runOptions) { o.Timeout = 30 * time.Second })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var deleted []string
+	for _, h := range res.Components[0].Hooks {
+		if h.Deleted {
+			deleted = append(deleted, h.Object)
+		}
+	}
+	want := []string{"ServiceAccount " + f.ns + "/init-runner", "Job.batch " + f.ns + "/init"}
+	if fmt.Sprint(deleted) != fmt.Sprint(want) {
+		t.Errorf("deleted hooks = %v, want %v", deleted, want)
+	}
+	if _, err := f.client.Clientset.CoreV1().ServiceAccounts(f.ns).Get(context.Background(), "init-runner", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the ServiceAccount hook is still there after its phase (err=%v)", err)
 	}
 }
