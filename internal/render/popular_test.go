@@ -151,6 +151,11 @@ var popularCases = []popularCase{
 		nullMetadata: true,
 	},
 	{
+		name: "dns with null pod template annotations", chart: "dns", values: []string{"dns-minimal.yaml"},
+		objects: []string{"ServiceAccount dns", "ClusterRole dns", "ClusterRoleBinding dns-viewer", "Service dns", "Deployment dns"},
+		hooks:   []string{"Pod dns-test-metrics", "Job dns-test-provider"},
+	},
+	{
 		name: "dns beside a monitoring stack", chart: "dns", values: []string{"dns.yaml"}, crds: "charts/monitor/crds",
 		added: []string{"monitoring.example.com/v1", "monitoring.example.com/v1/Rule", "monitoring.example.com/v1/Monitor"},
 		objects: []string{"ServiceAccount dns", "Secret dns", "ClusterRole dns", "ClusterRoleBinding dns-viewer", "Service dns",
