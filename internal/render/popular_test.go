@@ -182,7 +182,7 @@ func TestPopularChartsRenderAsHelmTemplate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			comp := res.Components[slices.IndexFunc(res.Components, func(c *Component) bool { return c.Name == tc.chart })]
+			comp := popularComponent(t, res, tc.chart)
 
 			var gotObjects, gotHooks []string
 			for _, o := range comp.Objects {
@@ -236,6 +236,17 @@ func popularRender(t *testing.T, tc popularCase) (*Result, error) {
 			o.Capabilities = &Capabilities{KubeVersion: offline.KubeVersion, APIVersions: tc.cluster, Source: "test"}
 		}
 	})
+}
+
+func popularComponent(t *testing.T, res *Result, name string) *Component {
+	t.Helper()
+	for _, c := range res.Components {
+		if c.Name == name {
+			return c
+		}
+	}
+	t.Fatalf("no component %s in the render", name)
+	return nil
 }
 
 // helmTemplate renders a case as `helm template RELEASE CHART -n NS -f ...
@@ -439,7 +450,7 @@ func TestPopularChartsRenderValues(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return res.Components[slices.IndexFunc(res.Components, func(c *Component) bool { return c.Name == tc.chart })]
+		return popularComponent(t, res, tc.chart)
 	}
 	get := func(c *Component, kind, name string) *unstructured.Unstructured {
 		t.Helper()
@@ -527,6 +538,14 @@ func TestPopularChartsRenderValues(t *testing.T) {
 	}
 	if got := str(get(db, "ConfigMap", "db-initdb"), "data"); !strings.Contains(got, "01-schema.sql") || !strings.Contains(got, "02-seed.sql") {
 		t.Errorf(".Files.Glob AsConfig: %s", got)
+	}
+	// Hooks are listed as Helm runs them: weight, then name, then kind.
+	var order []string
+	for _, h := range db.Hooks {
+		order = append(order, h.Object.GetKind()+" "+h.Object.GetName())
+	}
+	if diff := cmp.Diff([]string{"Job db-check", "ConfigMap db-upgrade-plan", "Secret db-bootstrap"}, order); diff != "" {
+		t.Errorf("db hooks (-want +got):\n%s", diff)
 	}
 	if got := str(get(render("db upgrade"), "ConfigMap", "db-upgrade-plan"), "data", "from"); got != "the running release" {
 		t.Errorf("IsUpgrade: from = %q", got)

@@ -476,8 +476,8 @@ func (r *renderer) label(o *unstructured.Unstructured, component string) {
 	o.SetLabels(labels)
 }
 
-// compareHooks orders hooks by their first phase, then weight (as Helm runs
-// them), then kind order and identity.
+// compareHooks orders hooks by their first phase, then weight and name (as
+// Helm runs them), then kind order and identity.
 func compareHooks(a, b *Hook) int {
 	if d := slices.Index(phaseOrder, a.Phases[0]) - slices.Index(phaseOrder, b.Phases[0]); d != 0 {
 		return d
@@ -487,6 +487,9 @@ func compareHooks(a, b *Hook) int {
 			return -1
 		}
 		return 1
+	}
+	if d := strings.Compare(a.Object.GetName(), b.Object.GetName()); d != 0 {
+		return d
 	}
 	return object.Compare(a.Object, b.Object)
 }
