@@ -171,7 +171,11 @@ func prettyJSON(doc string) string {
 // A few of every kind stand for all where what varies is the stream, not
 // the object: a namespaced core kind, a custom resource, a cluster-scoped
 // kind.
-var streamBases = []string{"ConfigMap", "Widget", "Namespace"}
+var streamBases = []string{"ConfigMap", "Widget"}
+
+// Mutations of metadata take a few more, a Secret (whose values no error may
+// quote) and a workload among them.
+var metaBases = []string{"ConfigMap", "Secret", "Deployment", "Widget", "ClusterRole"}
 
 // long returns a string of n copies of s.
 func long(s string, n int) string { return strings.Repeat(s, n) }
@@ -192,29 +196,29 @@ func Mutations() []Mutation {
 // writes a key whose value is empty ("annotations:" and nothing under it).
 func nullsAndEmpties() []Mutation {
 	return []Mutation{
-		{Name: "labels: (null)", Apply: meta("  labels:")},
-		{Name: "labels: null", Apply: meta("  labels: null")},
-		{Name: "labels: {}", Apply: meta("  labels: {}")},
-		{Name: "annotations: (null)", Apply: meta("  annotations:")},
-		{Name: "annotations: ~", Apply: meta("  annotations: ~")},
-		{Name: "annotations: {}", Apply: meta("  annotations: {}")},
-		{Name: "label value (null)", Apply: meta("  labels:", "    tier:")},
-		{Name: "annotation value (null)", Apply: meta("  annotations:", "    note:")},
-		{Name: `label value ""`, Apply: meta("  labels:", `    tier: ""`)},
-		{Name: `annotation value ""`, Apply: meta("  annotations:", `    note: ""`)},
-		{Name: `namespace: ""`, Apply: meta(`  namespace: ""`)},
-		{Name: "namespace: (null)", Apply: meta("  namespace:")},
-		{Name: "finalizers: (null)", Apply: meta("  finalizers:")},
-		{Name: "finalizers: []", Apply: meta("  finalizers: []")},
-		{Name: "ownerReferences: (null)", Apply: meta("  ownerReferences:")},
-		{Name: "creationTimestamp: null", Apply: meta("  creationTimestamp: null")},
-		{Name: "status: {}", Apply: text(func(b Base) string { return b.Doc + "status: {}\n" })},
-		{Name: "status: (null)", Apply: text(func(b Base) string { return b.Doc + "status:\n" })},
+		{Name: "labels: (null)", Apply: meta("  labels:"), Bases: metaBases},
+		{Name: "labels: null", Apply: meta("  labels: null"), Bases: metaBases},
+		{Name: "labels: {}", Apply: meta("  labels: {}"), Bases: metaBases},
+		{Name: "annotations: (null)", Apply: meta("  annotations:"), Bases: metaBases},
+		{Name: "annotations: ~", Apply: meta("  annotations: ~"), Bases: metaBases},
+		{Name: "annotations: {}", Apply: meta("  annotations: {}"), Bases: metaBases},
+		{Name: "label value (null)", Apply: meta("  labels:", "    tier:"), Bases: metaBases},
+		{Name: "annotation value (null)", Apply: meta("  annotations:", "    note:"), Bases: metaBases},
+		{Name: `label value ""`, Apply: meta("  labels:", `    tier: ""`), Bases: metaBases},
+		{Name: `annotation value ""`, Apply: meta("  annotations:", `    note: ""`), Bases: metaBases},
+		{Name: `namespace: ""`, Apply: meta(`  namespace: ""`), Bases: metaBases},
+		{Name: "namespace: (null)", Apply: meta("  namespace:"), Bases: metaBases},
+		{Name: "finalizers: (null)", Apply: meta("  finalizers:"), Bases: metaBases},
+		{Name: "finalizers: []", Apply: meta("  finalizers: []"), Bases: metaBases},
+		{Name: "ownerReferences: (null)", Apply: meta("  ownerReferences:"), Bases: metaBases},
+		{Name: "creationTimestamp: null", Apply: meta("  creationTimestamp: null"), Bases: metaBases},
+		{Name: "status: {}", Apply: text(func(b Base) string { return b.Doc + "status: {}\n" }), Bases: metaBases},
+		{Name: "status: (null)", Apply: text(func(b Base) string { return b.Doc + "status:\n" }), Bases: metaBases},
 		{Name: "metadata: (null)", Apply: func(b Base) (string, bool) {
 			return strings.Replace(b.Doc, "metadata:\n"+nameLine(b), "metadata:\n", 1), true
 		}, Bases: []string{"ConfigMap", "Namespace"}},
-		{Name: `name: ""`, Apply: setName(`""`)},
-		{Name: "name: (null)", Apply: setName("")},
+		{Name: `name: ""`, Apply: setName(`""`), Bases: metaBases},
+		{Name: "name: (null)", Apply: setName(""), Bases: metaBases},
 		{Name: `apiVersion: ""`, Apply: line("apiVersion: ", `apiVersion: ""`), Bases: streamBases},
 		{Name: `kind: ""`, Apply: line("kind: ", `kind: ""`), Bases: streamBases},
 		{Name: "data: (null)", Apply: edit("data:\n  key: value\n", "data:\n")},
@@ -248,15 +252,15 @@ func nullsAndEmpties() []Mutation {
 // the YAML 1.1 scalars that YAML 1.2 reads otherwise.
 func scalars() []Mutation {
 	return []Mutation{
-		{Name: "label value 3", Apply: meta("  labels:", "    tier: 3")},
-		{Name: "label value on", Apply: meta("  labels:", "    tier: on")},
-		{Name: "annotation value true", Apply: meta("  annotations:", "    note: true")},
-		{Name: "annotation value yes", Apply: meta("  annotations:", "    note: yes")},
-		{Name: "annotation value 1.5", Apply: meta("  annotations:", "    note: 1.5")},
-		{Name: "annotation value 0777", Apply: meta("  annotations:", "    note: 0777")},
-		{Name: `annotation value "yes"`, Apply: meta("  annotations:", `    note: "yes"`)},
-		{Name: "annotation value 2001-12-14", Apply: meta("  annotations:", "    note: 2001-12-14")},
-		{Name: "name: 123", Apply: setName("123")},
+		{Name: "label value 3", Apply: meta("  labels:", "    tier: 3"), Bases: streamBases},
+		{Name: "label value on", Apply: meta("  labels:", "    tier: on"), Bases: streamBases},
+		{Name: "annotation value true", Apply: meta("  annotations:", "    note: true"), Bases: streamBases},
+		{Name: "annotation value yes", Apply: meta("  annotations:", "    note: yes"), Bases: streamBases},
+		{Name: "annotation value 1.5", Apply: meta("  annotations:", "    note: 1.5"), Bases: streamBases},
+		{Name: "annotation value 0777", Apply: meta("  annotations:", "    note: 0777"), Bases: streamBases},
+		{Name: `annotation value "yes"`, Apply: meta("  annotations:", `    note: "yes"`), Bases: streamBases},
+		{Name: "annotation value 2001-12-14", Apply: meta("  annotations:", "    note: 2001-12-14"), Bases: streamBases},
+		{Name: "name: 123", Apply: setName("123"), Bases: streamBases},
 		{Name: "name: yes", Apply: setName("yes"), Bases: streamBases},
 		{Name: "data value 3", Apply: edit("  key: value\n", "  key: 3\n")},
 		{Name: "data value on", Apply: edit("  key: value\n", "  key: on\n")},
@@ -264,6 +268,9 @@ func scalars() []Mutation {
 		{Name: "data value 0x1F", Apply: edit("  key: value\n", "  key: 0x1F\n")},
 		{Name: "data value 1e3", Apply: edit("  key: value\n", "  key: 1e3\n")},
 		{Name: "data value 2001-12-14", Apply: edit("  key: value\n", "  key: 2001-12-14\n")},
+		{Name: "data value 2001-12-14 21:59:43.10 -5", Apply: edit("  key: value\n", "  key: 2001-12-14 21:59:43.10 -5\n")},
+		{Name: "data value 0o777", Apply: edit("  key: value\n", "  key: 0o777\n")},
+		{Name: "data value 0b101", Apply: edit("  key: value\n", "  key: 0b101\n")},
 		{Name: "data value .inf", Apply: edit("  key: value\n", "  key: .inf\n")},
 		{Name: "stringData value no", Apply: edit("  password: difftest-canary-2718\n", "  password: no\n")},
 		{Name: "env value 3", Apply: edit("          value: fast\n", "          value: 3\n")},
@@ -296,21 +303,21 @@ func structure() []Mutation {
 		{Name: "duplicate name key, same value", Apply: func(b Base) (string, bool) {
 			nl := nameLine(b)
 			return strings.Replace(b.Doc, nl, nl+nl, 1), true
-		}},
+		}, Bases: streamBases},
 		{Name: "duplicate name key, other value", Apply: func(b Base) (string, bool) {
 			nl := nameLine(b)
 			return strings.Replace(b.Doc, nl, strings.TrimSuffix(nl, "\n")+"-x\n"+nl, 1), true
-		}},
-		{Name: "duplicate label key", Apply: meta("  labels:", "    tier: a", "    tier: b")},
+		}, Bases: streamBases},
+		{Name: "duplicate label key", Apply: meta("  labels:", "    tier: a", "    tier: b"), Bases: streamBases},
 		{Name: "duplicate top-level key", Apply: line("metadata:", "kind: Other", "metadata:"), Bases: streamBases},
 		{Name: "duplicate data key", Apply: edit("  key: value\n", "  key: value\n  key: other\n")},
-		{Name: "anchor and alias", Apply: meta("  labels: &l", "    tier: a", "  annotations: *l")},
-		{Name: "merge key", Apply: meta("  labels: &l", "    tier: a", "  annotations:", "    <<: *l", "    note: b")},
-		{Name: "merge key overridden", Apply: meta("  labels: &l", "    tier: a", "  annotations:", "    <<: *l", "    tier: b")},
+		{Name: "anchor and alias", Apply: meta("  labels: &l", "    tier: a", "  annotations: *l"), Bases: streamBases},
+		{Name: "merge key", Apply: meta("  labels: &l", "    tier: a", "  annotations:", "    <<: *l", "    note: b"), Bases: streamBases},
+		{Name: "merge key overridden", Apply: meta("  labels: &l", "    tier: a", "  annotations:", "    <<: *l", "    tier: b"), Bases: streamBases},
 		{Name: "selector anchored in template", Apply: edit("    matchLabels:\n      app: web\n  template:\n    metadata:\n      labels:\n        app: web\n",
 			"    matchLabels: &sel\n      app: web\n  template:\n    metadata:\n      labels: *sel\n")},
-		{Name: "labels: [] (a list)", Apply: meta("  labels: []")},
-		{Name: "annotations: a string", Apply: meta("  annotations: note")},
+		{Name: "labels: [] (a list)", Apply: meta("  labels: []"), Bases: streamBases},
+		{Name: "annotations: a string", Apply: meta("  annotations: note"), Bases: streamBases},
 		{Name: "metadata: []", Apply: func(b Base) (string, bool) {
 			return strings.Replace(b.Doc, "metadata:\n"+nameLine(b), "metadata: []\n", 1), true
 		}, Bases: streamBases},
@@ -320,8 +327,8 @@ func structure() []Mutation {
 			return strings.Replace(b.Doc, nameLine(b), "  generateName: difftest-\n", 1)
 		}), Bases: streamBases},
 		{Name: "unknown kind", Apply: line("kind: ", "kind: Gizmo"), Bases: streamBases},
-		{Name: "unknown field", Apply: text(func(b Base) string { return b.Doc + "spek: {}\n" })},
-		{Name: "unknown metadata field", Apply: meta("  labelz: {}")},
+		{Name: "unknown field", Apply: text(func(b Base) string { return b.Doc + "spek: {}\n" }), Bases: streamBases},
+		{Name: "unknown metadata field", Apply: meta("  labelz: {}"), Bases: streamBases},
 		{Name: "apiVersion with a space", Apply: func(b Base) (string, bool) {
 			return line("apiVersion: ", `apiVersion: "`+apiVersionOf(b)+` "`)(b)
 		}, Bases: streamBases},
@@ -345,6 +352,7 @@ func streams() []Mutation {
 	}
 	return []Mutation{
 		{Name: "two documents", Apply: second("---\n"), Bases: streamBases},
+		{Name: "the same object twice", Apply: text(func(b Base) string { return b.Doc + "---\n" + b.Doc }), Bases: streamBases},
 		{Name: "leading empty documents", Apply: text(func(b Base) string { return "---\n---\n" + b.Doc }), Bases: streamBases},
 		{Name: "leading comment-only document", Apply: text(func(b Base) string { return "# generated\n---\n" + b.Doc }), Bases: streamBases},
 		{Name: "trailing comment-only document", Apply: text(func(b Base) string { return b.Doc + "---\n# end\n" }), Bases: streamBases},
@@ -354,7 +362,7 @@ func streams() []Mutation {
 		{Name: "document end marker, then a document", Apply: second("...\n"), Bases: streamBases},
 		{Name: "%YAML directive", Apply: text(func(b Base) string { return "%YAML 1.1\n---\n" + b.Doc }), Bases: streamBases},
 		{Name: "no final newline", Apply: text(func(b Base) string { return strings.TrimSuffix(b.Doc, "\n") }), Bases: streamBases},
-		{Name: "indented comment lines", Apply: meta("  # a comment", "    # another")},
+		{Name: "indented comment lines", Apply: meta("  # a comment", "    # another"), Bases: streamBases},
 		{Name: "byte-order mark", Apply: text(func(b Base) string { return "\ufeff" + b.Doc }), Bases: streamBases},
 		{Name: "byte-order mark on the second document", Apply: second("---\n\ufeff"), Bases: streamBases},
 		{Name: "CRLF", Apply: text(func(b Base) string { return strings.ReplaceAll(b.Doc, "\n", "\r\n") }), Bases: streamBases},
@@ -364,7 +372,7 @@ func streams() []Mutation {
 		{Name: "tab indentation", Apply: text(func(b Base) string { return strings.Replace(b.Doc, "\n  name: ", "\n\tname: ", 1) }), Bases: streamBases},
 		{Name: "tab after a colon", Apply: text(func(b Base) string { return strings.Replace(b.Doc, "\n  name: ", "\n  name:\t", 1) }), Bases: streamBases},
 		{Name: "trailing tab", Apply: func(b Base) (string, bool) { return line("kind: ", "kind: "+b.Name+"\t")(b) }, Bases: streamBases},
-		{Name: "tab in a quoted value", Apply: meta("  annotations:", `    note: "a	b"`)},
+		{Name: "tab in a quoted value", Apply: meta("  annotations:", `    note: "a	b"`), Bases: streamBases},
 		{Name: "v1 List", Apply: list("v1", "List"), Bases: streamBases},
 		{Name: "kind-specific List", Apply: list("", ""), Bases: streamBases},
 		{Name: "empty List", Apply: text(func(b Base) string { return "apiVersion: v1\nkind: List\nitems: []\n" }), Bases: []string{"ConfigMap"}},
@@ -396,17 +404,16 @@ func streams() []Mutation {
 // sizes: very long strings and names beyond ASCII.
 func sizes() []Mutation {
 	return []Mutation{
-		{Name: "annotation of 200 KiB", Apply: meta("  annotations:", "    note: "+long("a", 200<<10)), Bases: streamBases},
-		{Name: "annotation of 300 KiB", Apply: meta("  annotations:", "    note: "+long("a", 300<<10)), Bases: streamBases},
-		{Name: "data value of 900 KiB", Apply: edit("  key: value\n", "  key: "+long("v", 900<<10)+"\n")},
-		{Name: "label value of 64 characters", Apply: meta("  labels:", "    tier: "+long("a", 64))},
-		{Name: "name of 63 characters", Apply: setName(long("a", 63))},
-		{Name: "name of 253 characters", Apply: setName(long("a", 253))},
-		{Name: "name of 254 characters", Apply: setName(long("a", 254))},
-		{Name: "non-ASCII name", Apply: setName("café")},
-		{Name: "non-ASCII label value", Apply: meta("  labels:", "    tier: café")},
-		{Name: "non-ASCII annotation value", Apply: meta("  annotations:", "    note: 日本語 ✓")},
-		{Name: "U+2028 in a quoted annotation", Apply: meta("  annotations:", "    note: \"a\u2028b\"")},
+		{Name: "annotation of 100 KiB", Apply: meta("  annotations:", "    note: "+long("a", 100<<10)), Bases: []string{"ConfigMap"}},
+		{Name: "annotations over 256 KiB", Apply: meta("  annotations:", "    note: "+long("a", 260<<10)), Bases: []string{"ConfigMap"}},
+		{Name: "label value of 64 characters", Apply: meta("  labels:", "    tier: "+long("a", 64)), Bases: streamBases},
+		{Name: "name of 63 characters", Apply: setName(long("a", 63)), Bases: streamBases},
+		{Name: "name of 253 characters", Apply: setName(long("a", 253)), Bases: streamBases},
+		{Name: "name of 254 characters", Apply: setName(long("a", 254)), Bases: streamBases},
+		{Name: "non-ASCII name", Apply: setName("café"), Bases: streamBases},
+		{Name: "non-ASCII label value", Apply: meta("  labels:", "    tier: café"), Bases: streamBases},
+		{Name: "non-ASCII annotation value", Apply: meta("  annotations:", "    note: 日本語 ✓"), Bases: streamBases},
+		{Name: "U+2028 in a quoted annotation", Apply: meta("  annotations:", "    note: \"a\u2028b\""), Bases: streamBases},
 		{Name: "non-ASCII data key", Apply: edit("  key: value\n", "  clé: value\n")},
 		{Name: "emoji data value", Apply: edit("  key: value\n", "  key: 🙂\n")},
 	}
