@@ -52,8 +52,9 @@ const sourcePrefix = "# Source: "
 // splitDocuments splits a YAML stream at its "---" separators. It keeps the
 // line each document starts at, so that errors point into the stream, and
 // follows Helm's "# Source:" comments so that they can also name the
-// template, counting lines from there. Documents holding only comments and
-// blank lines are dropped.
+// template, counting lines from there. Documents holding only blank lines
+// are dropped; those holding comments are kept, since YAML still refuses
+// some (invalid UTF-8, control characters) and kubectl with it.
 func splitDocuments(data []byte, source string) []document {
 	return splitDocumentsFrom(data, source, 1)
 }
@@ -64,14 +65,17 @@ func splitDocumentsFrom(data []byte, source string, first int) []document {
 	var docs []document
 	cur := document{source: source, start: first}
 	var body bytes.Buffer
-	empty := true
+	empty, comments := true, false
 	flush := func() {
-		if !empty {
+		if !empty || comments {
+			if empty {
+				cur.content = cur.start
+			}
 			cur.body = bytes.Clone(body.Bytes())
 			docs = append(docs, cur)
 		}
 		body.Reset()
-		empty = true
+		empty, comments = true, false
 	}
 	lineNo := first - 1
 	for len(data) > 0 {
@@ -91,7 +95,8 @@ func splitDocumentsFrom(data []byte, source string, first int) []document {
 		if strings.HasPrefix(text, "---") && cur.badSeparator == 0 {
 			cur.badSeparator = lineNo
 		}
-		trimmed := strings.TrimSpace(text)
+		// Blank as YAML sees it: other Unicode spaces are content.
+		trimmed := strings.Trim(text, " \t\r")
 		if s, ok := strings.CutPrefix(trimmed, sourcePrefix); ok && empty {
 			cur.source = strings.TrimSpace(s)
 			cur.offset = lineNo
@@ -99,6 +104,7 @@ func splitDocumentsFrom(data []byte, source string, first int) []document {
 		if empty && (trimmed == "" || strings.HasPrefix(trimmed, "#")) {
 			// Leading comments and blank lines do not make a document, but
 			// they keep their lines so that YAML errors count correctly.
+			comments = comments || trimmed != ""
 			body.Write(line)
 			continue
 		}

@@ -131,6 +131,16 @@ func TestDecodeManifests(t *testing.T) {
 			err:  []string{"test.yaml: JSON value at line 3 is not a Kubernetes object"},
 		},
 		{
+			name: "a comment that is not UTF-8",
+			in:   "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\n# \xb3\n",
+			err:  []string{"test.yaml: document at line 6"},
+		},
+		{
+			name: "a no-break space is content, not a blank",
+			in:   "\u00a0\n",
+			err:  []string{"is not a Kubernetes object"},
+		},
+		{
 			name: "a secret value never appears in an error",
 			in:   "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  password: " + canary + "\n  other: {\n",
 			err:  []string{"test.yaml: line"},
