@@ -104,7 +104,8 @@ func splitDocumentsFrom(data []byte, source string, first int) []document {
 		if empty && (trimmed == "" || strings.HasPrefix(trimmed, "#")) {
 			// Leading comments and blank lines do not make a document, but
 			// they keep their lines so that YAML errors count correctly.
-			comments = comments || trimmed != ""
+			// A tab YAML cannot start a token with is parsed, and refused.
+			comments = comments || trimmed != "" || strings.ContainsRune(text, '\t')
 			body.Write(line)
 			continue
 		}
