@@ -2,13 +2,20 @@ package render
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"sigs.k8s.io/yaml"
 
 	"github.com/envctl/envctl/internal/errs"
@@ -27,6 +34,9 @@ type document struct {
 	// when the stream is one file.
 	offset int
 	body   []byte
+	// badSeparator is the first line (counted within the stream) that
+	// starts with "---" and goes on with more than a comment; 0 if none.
+	badSeparator int
 }
 
 // line is the document's first content line, counted within its source.
@@ -42,22 +52,32 @@ const sourcePrefix = "# Source: "
 // splitDocuments splits a YAML stream at its "---" separators. It keeps the
 // line each document starts at, so that errors point into the stream, and
 // follows Helm's "# Source:" comments so that they can also name the
-// template, counting lines from there. Documents holding only comments and
-// blank lines are dropped.
+// template, counting lines from there. Documents holding only blank lines
+// are dropped; those holding comments are kept, since YAML still refuses
+// some (invalid UTF-8, control characters) and kubectl with it.
 func splitDocuments(data []byte, source string) []document {
+	return splitDocumentsFrom(data, source, 1)
+}
+
+// splitDocumentsFrom is splitDocuments for a stream whose first line is line
+// first of the file.
+func splitDocumentsFrom(data []byte, source string, first int) []document {
 	var docs []document
-	cur := document{source: source, start: 1}
+	cur := document{source: source, start: first}
 	var body bytes.Buffer
-	empty := true
+	empty, comments := true, false
 	flush := func() {
-		if !empty {
+		if !empty || comments {
+			if empty {
+				cur.content = cur.start
+			}
 			cur.body = bytes.Clone(body.Bytes())
 			docs = append(docs, cur)
 		}
 		body.Reset()
-		empty = true
+		empty, comments = true, false
 	}
-	lineNo := 0
+	lineNo := first - 1
 	for len(data) > 0 {
 		lineNo++
 		line := data
@@ -72,7 +92,11 @@ func splitDocuments(data []byte, source string) []document {
 			cur = document{source: cur.source, offset: cur.offset, start: lineNo + 1}
 			continue
 		}
-		trimmed := strings.TrimSpace(text)
+		if strings.HasPrefix(text, "---") && cur.badSeparator == 0 {
+			cur.badSeparator = lineNo
+		}
+		// Blank as YAML sees it: other Unicode spaces are content.
+		trimmed := strings.Trim(text, " \t\r")
 		if s, ok := strings.CutPrefix(trimmed, sourcePrefix); ok && empty {
 			cur.source = strings.TrimSpace(s)
 			cur.offset = lineNo
@@ -80,6 +104,8 @@ func splitDocuments(data []byte, source string) []document {
 		if empty && (trimmed == "" || strings.HasPrefix(trimmed, "#")) {
 			// Leading comments and blank lines do not make a document, but
 			// they keep their lines so that YAML errors count correctly.
+			// A tab YAML cannot start a token with is parsed, and refused.
+			comments = comments || trimmed != "" || strings.ContainsRune(text, '\t')
 			body.Write(line)
 			continue
 		}
@@ -121,13 +147,31 @@ func yamlError(err error, d document) string {
 	return fmt.Sprintf("document at line %d: %s", d.line(), msg)
 }
 
-// decodeManifests decodes a rendered multi-document YAML stream into
-// objects. Empty documents are dropped; a v1 List is expanded into its items.
-// Errors are classified as bad input and name the source and line, never the
+// jsonPeek is how far kubectl looks into a stream to tell JSON from YAML.
+const jsonPeek = 4096
+
+// decodeManifests decodes a rendered stream of documents into objects, as
+// kubectl reads a file: a stream whose first character is "{" is read as
+// JSON values one after another, anything else as YAML documents. Empty
+// documents are dropped; a List is expanded into its items. Errors are
+// classified as bad input and name the source and line, never the
 // document's content, which may hold Secret data.
+//
+// It differs from kubectl in one way, on purpose: a YAML document end
+// marker ("...") ends a document, so that what follows it is read as the
+// next document instead of being dropped without a word.
 func decodeManifests(data []byte, source string) ([]*unstructured.Unstructured, error) {
+	if bytes.HasPrefix(bytes.TrimLeftFunc(data[:min(len(data), jsonPeek)], unicode.IsSpace), []byte("{")) {
+		return decodeJSONStream(data, source)
+	}
+	return decodeYAMLStream(data, source, 1)
+}
+
+// decodeYAMLStream decodes YAML documents; first is the line of the file
+// the stream starts at.
+func decodeYAMLStream(data []byte, source string, first int) ([]*unstructured.Unstructured, error) {
 	var objs []*unstructured.Unstructured
-	for _, d := range splitDocuments(data, source) {
+	for _, d := range splitDocumentsFrom(data, source, first) {
 		got, err := decodeDocument(d)
 		if err != nil {
 			return nil, err
@@ -137,47 +181,162 @@ func decodeManifests(data []byte, source string) ([]*unstructured.Unstructured, 
 	return objs, nil
 }
 
+// decodeJSONStream decodes a stream of JSON values. As kubectl does, a
+// stream whose first or second value does not decode as JSON is read as
+// YAML from where the JSON values end (a YAML flow mapping, or JSON followed
+// by YAML documents); after two values it is JSON to the end.
+func decodeJSONStream(data []byte, source string) ([]*unstructured.Unstructured, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var objs []*unstructured.Unstructured
+	var end int64
+	for count := 0; ; count++ {
+		var raw json.RawMessage
+		err := dec.Decode(&raw)
+		if errors.Is(err, io.EOF) {
+			return objs, nil
+		}
+		if err != nil {
+			if count > 1 {
+				return nil, errs.Inputf("%s: line %d: %s", source, lineAt(data, jsonErrorOffset(err, dec)), jsonReason(err))
+			}
+			rest, line := yamlAfter(data, end)
+			more, yerr := decodeYAMLStream(rest, source, line)
+			if yerr != nil {
+				if count == 0 {
+					return nil, yerr
+				}
+				return nil, errs.Inputf("%s: line %d: %s", source, lineAt(data, jsonErrorOffset(err, dec)), jsonReason(err))
+			}
+			return append(objs, more...), nil
+		}
+		start := end
+		end = dec.InputOffset()
+		got, err := decodeObjects(raw)
+		if errors.Is(err, errNotObject) {
+			return nil, errs.Inputf("%s: JSON value at line %d is not a Kubernetes object (a JSON object)", source, lineAt(data, valueStart(data, start)))
+		}
+		if err != nil {
+			return nil, errs.Inputf("%s: JSON value at line %d: %v", source, lineAt(data, valueStart(data, start)), err)
+		}
+		objs = append(objs, got...)
+	}
+}
+
+// yamlAfter is the rest of a stream after its JSON values, as kubectl
+// reads it on: from end, past the blanks up to and including the first
+// line break. It returns the line that rest starts at.
+func yamlAfter(data []byte, end int64) ([]byte, int) {
+	i := int(end)
+	for i < len(data) {
+		r, size := utf8.DecodeRune(data[i:])
+		if !unicode.IsSpace(r) {
+			break
+		}
+		i += size
+		if r == '\n' {
+			break
+		}
+	}
+	return data[i:], lineAt(data, int64(i))
+}
+
+// valueStart is the offset of the first character after start that is not
+// blank.
+func valueStart(data []byte, start int64) int64 {
+	rest := data[start:]
+	return start + int64(len(rest)-len(bytes.TrimLeftFunc(rest, unicode.IsSpace)))
+}
+
+// lineAt is the line of data that offset falls on.
+func lineAt(data []byte, offset int64) int {
+	return 1 + bytes.Count(data[:min(int(offset), len(data))], []byte("\n"))
+}
+
+// jsonErrorOffset is where a JSON syntax error was found.
+func jsonErrorOffset(err error, dec *json.Decoder) int64 {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return se.Offset
+	}
+	return dec.InputOffset()
+}
+
+var quotedCharRE = regexp.MustCompile(` '[^']*'`)
+
+// jsonReason is a JSON syntax error without the character it quotes.
+func jsonReason(err error) string {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return "invalid JSON: unexpected end of input"
+	}
+	return "invalid JSON: " + quotedCharRE.ReplaceAllString(err.Error(), "")
+}
+
 func decodeDocument(d document) ([]*unstructured.Unstructured, error) {
 	where := func(format string, args ...any) error {
 		return errs.Inputf("%s: "+format, append([]any{d.source}, args...)...)
+	}
+	if d.badSeparator != 0 {
+		// kubectl refuses it too; YAML would read the rest of the line as
+		// the next document's content, which readers tend to drop.
+		return nil, where("line %d: a document separator (---) followed by more than a comment; put the document on the next line", d.badSeparator-d.offset)
 	}
 	j, err := yaml.YAMLToJSON(d.body)
 	if err != nil {
 		return nil, where("%s", yamlError(err, d))
 	}
+	objs, err := decodeObjects(j)
+	if errors.Is(err, errNotObject) {
+		return nil, where("document at line %d is not a Kubernetes object (a YAML mapping)", d.line())
+	}
+	if err != nil {
+		return nil, where("document at line %d: %v", d.line(), err)
+	}
+	return objs, nil
+}
+
+var errNotObject = errors.New("not a Kubernetes object")
+
+// decodeObjects decodes one document, as JSON, into objects the way kubectl
+// does (cli-runtime's builder): a document that is null or empty holds
+// none; one with an "items" field is a List, whose items without a kind and
+// apiVersion take the List's (a ConfigMapList's items are ConfigMaps); the
+// document's metadata must decode as Kubernetes object metadata. Each
+// object is then normalized and checked (prepareObject).
+func decodeObjects(j []byte) ([]*unstructured.Unstructured, error) {
 	j = bytes.TrimSpace(j)
 	if len(j) == 0 || bytes.Equal(j, []byte("null")) {
 		return nil, nil
 	}
 	if j[0] != '{' {
-		return nil, where("document at line %d is not a Kubernetes object (a YAML mapping)", d.line())
+		return nil, errNotObject
 	}
-	obj := &unstructured.Unstructured{}
-	if err := obj.UnmarshalJSON(j); err != nil {
-		return nil, where("document at line %d: %s", d.line(), objectDecodeReason(err))
+	decoded, _, err := unstructured.UnstructuredJSONScheme.Decode(j, nil, nil)
+	if err != nil {
+		return nil, errors.New(objectDecodeReason(err))
 	}
-	if obj.IsList() {
-		var items []*unstructured.Unstructured
-		err := obj.EachListItem(func(o runtime.Object) error {
-			u, ok := o.(*unstructured.Unstructured)
-			if !ok {
-				return fmt.Errorf("list item is not an object")
-			}
-			if err := checkObject(u); err != nil {
-				return err
-			}
-			items = append(items, u)
-			return nil
-		})
-		if err != nil {
-			return nil, where("list at line %d: %v", d.line(), err)
+	if err := checkMetadata(j); err != nil {
+		return nil, err
+	}
+	var objs []*unstructured.Unstructured
+	switch t := decoded.(type) {
+	case *unstructured.Unstructured:
+		objs = append(objs, t)
+	case *unstructured.UnstructuredList:
+		for i := range t.Items {
+			objs = append(objs, &t.Items[i])
 		}
-		return items, nil
+	default:
+		return nil, fmt.Errorf("decoded as %T, not an object", decoded)
 	}
-	if err := checkObject(obj); err != nil {
-		return nil, where("document at line %d: %v", d.line(), err)
+	for i, o := range objs {
+		if err := prepareObject(o); err != nil {
+			if _, list := decoded.(*unstructured.UnstructuredList); list {
+				return nil, fmt.Errorf("list item %d: %w", i, err)
+			}
+			return nil, err
+		}
 	}
-	return []*unstructured.Unstructured{obj}, nil
+	return objs, nil
 }
 
 // objectDecodeReason keeps the part of an unstructured decoding error that
@@ -185,9 +344,9 @@ func decodeDocument(d document) ([]*unstructured.Unstructured, error) {
 func objectDecodeReason(err error) string {
 	msg := err.Error()
 	switch {
-	case strings.Contains(msg, "'Kind' is missing"):
+	case runtime.IsMissingKind(err), strings.Contains(msg, "'Kind' is missing"):
 		return "object has no kind"
-	case strings.Contains(msg, "'apiVersion' is missing"):
+	case runtime.IsMissingVersion(err), strings.Contains(msg, "'apiVersion' is missing"):
 		return "object has no apiVersion"
 	}
 	if i := strings.Index(msg, " in '"); i > 0 {
@@ -198,14 +357,86 @@ func objectDecodeReason(err error) string {
 	return msg
 }
 
-// checkObject checks what envctl relies on: an apiVersion, a kind, a name
-// (server-side apply cannot generate one) and well-formed labels.
-func checkObject(obj *unstructured.Unstructured) error {
-	if obj.GetAPIVersion() == "" {
-		return fmt.Errorf("%s %q has no apiVersion", obj.GetKind(), obj.GetName())
+// metadataOnly is what kubectl decodes every document's metadata into
+// before it accepts the document.
+type metadataOnly struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+}
+
+// checkMetadata refuses a document whose metadata kubectl (and the API
+// server) cannot decode: labels that are not strings, a finalizer that is a
+// number, a malformed time. The error names the field, never its value.
+func checkMetadata(j []byte) error {
+	var m metadataOnly
+	err := utiljson.Unmarshal(j, &m)
+	if err == nil {
+		return nil
 	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		// Value may go on with the number itself: keep its first word.
+		what, _, _ := strings.Cut(te.Value, " ")
+		return fmt.Errorf("%s cannot hold a %s (it takes %s)", te.Field, what, te.Type)
+	}
+	if msg := err.Error(); strings.HasPrefix(msg, "json: cannot unmarshal ") && !strings.ContainsAny(msg, "'\"`") {
+		return errors.New(strings.TrimPrefix(msg, "json: "))
+	}
+	return errors.New("metadata does not decode as Kubernetes object metadata (a malformed time, or a field of the wrong type)")
+}
+
+// prepareObject puts a decoded object's metadata in the form the API server
+// stores (normalizeMetadata) and checks what envctl relies on: an
+// apiVersion and a kind to find its API, a name to apply it by, and labels
+// and annotations that are strings, which envctl reads and adds to.
+func prepareObject(obj *unstructured.Unstructured) error {
+	normalizeMetadata(obj)
+	return checkObject(obj)
+}
+
+// normalizeMetadata writes, in place, what the API server reads alike in
+// the form it stores: null labels and annotations as none, a null label or
+// annotation value as "", an empty or null namespace as none (the apply
+// engine gives a namespaced object "default", as kubectl does). envctl reads
+// these fields itself (ownership labels, its digest, Helm's hook
+// annotations), so they must hold what the server will hold.
+func normalizeMetadata(obj *unstructured.Unstructured) {
+	md, ok := obj.Object["metadata"].(map[string]any)
+	if !ok {
+		return
+	}
+	for _, k := range []string{"labels", "annotations"} {
+		v, found := md[k]
+		if !found {
+			continue
+		}
+		if v == nil {
+			delete(md, k)
+			continue
+		}
+		if m, ok := v.(map[string]any); ok {
+			for key, val := range m {
+				if val == nil {
+					m[key] = ""
+				}
+			}
+		}
+	}
+	if ns, found := md["namespace"]; found && (ns == nil || ns == "") {
+		delete(md, "namespace")
+	}
+}
+
+// checkObject checks what envctl relies on: an apiVersion and a kind, a
+// name (server-side apply cannot generate one) and labels and annotations
+// that map strings to strings. The API server refuses an object that
+// lacks any of these as well, so envctl is not stricter for it.
+func checkObject(obj *unstructured.Unstructured) error {
 	if obj.GetKind() == "" {
 		return fmt.Errorf("object %q has no kind", obj.GetName())
+	}
+	if obj.GetAPIVersion() == "" {
+		return fmt.Errorf("%s %q has no apiVersion", obj.GetKind(), obj.GetName())
 	}
 	if _, ok := obj.Object["metadata"].(map[string]any); !ok {
 		return fmt.Errorf("%s has no metadata", obj.GetKind())

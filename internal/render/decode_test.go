@@ -73,7 +73,72 @@ func TestDecodeManifests(t *testing.T) {
 		{
 			name: "labels that are not strings",
 			in:   "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  labels:\n    replicas: 3\n",
-			err:  []string{"metadata.labels must map strings to strings"},
+			err:  []string{"metadata.labels cannot hold a number"},
+		},
+		{
+			name: "null labels and annotations, as a template leaves them",
+			in:   "apiVersion: v1\nkind: Service\nmetadata:\n  name: a\n  labels:\n  annotations:\nspec: {}\n",
+			want: []string{"Service/a"},
+		},
+		{
+			name: "two JSON objects in a row",
+			in:   `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}}` + "\n" + `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"b"}}`,
+			want: []string{"ConfigMap/a", "ConfigMap/b"},
+		},
+		{
+			name: "a JSON object, then YAML documents",
+			in:   `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}}` + "\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n",
+			want: []string{"ConfigMap/a", "ConfigMap/b"},
+		},
+		{
+			name: "a YAML flow mapping",
+			in:   "{apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n",
+			want: []string{"ConfigMap/a"},
+		},
+		{
+			name: "a List whose items are null",
+			in:   "apiVersion: v1\nkind: List\nitems:\n",
+		},
+		{
+			name: "a kind-specific List's items take its kind",
+			in:   "apiVersion: v1\nkind: ConfigMapList\nitems:\n- metadata: {name: a}\n- apiVersion: v1\n  kind: Secret\n  metadata: {name: b}\n",
+			want: []string{"ConfigMap/a", "Secret/b"},
+		},
+		{
+			name: "a separator followed by content",
+			in:   "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n--- {kind: ConfigMap}\n",
+			err:  []string{"test.yaml: line 5: a document separator (---) followed by more than a comment"},
+		},
+		{
+			name: "metadata kubectl cannot decode names the field, not the value",
+			in:   "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  creationTimestamp: " + canary + "\n",
+			err:  []string{"test.yaml: document at line 1: metadata does not decode"},
+		},
+		{
+			name: "a finalizer that is a number",
+			in:   "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  finalizers: [3]\n",
+			err:  []string{"metadata.finalizers cannot hold a number"},
+		},
+		{
+			name: "a JSON stream broken after two objects, without the content",
+			in: `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}}` + "\n" + `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"b"}}` +
+				"\n{\"kind\": \"Secret\", " + canary + "}\n",
+			err: []string{"test.yaml: line 3: invalid JSON"},
+		},
+		{
+			name: "a JSON value that is not an object",
+			in:   `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}}` + "\n" + `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"b"}}` + "\n[1]\n",
+			err:  []string{"test.yaml: JSON value at line 3 is not a Kubernetes object"},
+		},
+		{
+			name: "a comment that is not UTF-8",
+			in:   "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\n# \xb3\n",
+			err:  []string{"test.yaml: document at line 6"},
+		},
+		{
+			name: "a no-break space is content, not a blank",
+			in:   "\u00a0\n",
+			err:  []string{"is not a Kubernetes object"},
 		},
 		{
 			name: "a secret value never appears in an error",
@@ -109,6 +174,33 @@ func TestDecodeManifests(t *testing.T) {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestDecodeNormalizesMetadata checks that null labels, annotations and
+// values, and an empty namespace, are held as the API server stores them,
+// so that what envctl reads of them is what the server will hold.
+func TestDecodeNormalizesMetadata(t *testing.T) {
+	objs, err := decodeManifests([]byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  namespace: \"\"\n  labels:\n    tier:\n  annotations: ~\n"+
+		"---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n  namespace:\n  labels:\n  annotations:\n    note:\ndata:\n  key:\n"), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []map[string]any{
+		{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "a", "labels": map[string]any{"tier": ""}}},
+		// Only metadata, which envctl reads, is normalized; data is sent
+		// as written, as kubectl sends it.
+		{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "b", "annotations": map[string]any{"note": ""}}, "data": map[string]any{"key": nil}},
+	}
+	var got []map[string]any
+	for _, o := range objs {
+		got = append(got, o.Object)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if l := objs[0].GetLabels(); l["tier"] != "" || len(l) != 1 {
+		t.Errorf("labels = %v, want tier=\"\" readable", l)
 	}
 }
 

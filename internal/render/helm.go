@@ -131,20 +131,18 @@ func (r *renderer) buildHelm(ctx context.Context, comp config.Component, p *prep
 	}
 	for _, hk := range rel.Hooks {
 		if isTestHook(hk) {
-			t, err := convertTest(hk)
+			t, err := convertHook(hk, []HookPhase{Test})
 			if err != nil {
 				return nil, fmt.Errorf("chart %s: %w", what, err)
 			}
-			out.tests = append(out.tests, t)
+			out.tests = append(out.tests, t...)
 			continue
 		}
-		hook, err := convertHook(hk)
+		hooks, err := convertHook(hk, hookPhasesOf(hk))
 		if err != nil {
 			return nil, fmt.Errorf("chart %s: %w", what, err)
 		}
-		if hook != nil {
-			out.hooks = append(out.hooks, hook)
-		}
+		out.hooks = append(out.hooks, hooks...)
 	}
 	return out, nil
 }
@@ -302,27 +300,31 @@ var hookPhases = map[release.HookEvent]HookPhase{
 // phaseOrder is the order hooks are listed in: by the first phase they run in.
 var phaseOrder = []HookPhase{PreInstall, PreUpgrade, PostInstall, PostUpgrade, PreDelete, PostDelete}
 
-// convertHook turns a Helm hook into a Hook, or nil when none of its events
-// is one envctl runs.
-func convertHook(hk *release.Hook) (*Hook, error) {
+// hookPhasesOf returns the phases envctl runs a Helm hook in, in phase
+// order; none when none of its events is one envctl runs.
+func hookPhasesOf(hk *release.Hook) []HookPhase {
 	var phases []HookPhase
 	for _, e := range hk.Events {
 		if p, ok := hookPhases[e]; ok && !slices.Contains(phases, p) {
 			phases = append(phases, p)
 		}
 	}
-	if len(phases) == 0 {
-		return nil, nil
-	}
 	slices.SortFunc(phases, func(a, b HookPhase) int {
 		return slices.Index(phaseOrder, a) - slices.Index(phaseOrder, b)
 	})
+	return phases
+}
+
+// convertHook turns a Helm hook into Hooks run in phases, one for each
+// object its manifest holds (a List hook holds several, and Helm creates
+// them all); none when phases is empty.
+func convertHook(hk *release.Hook, phases []HookPhase) ([]*Hook, error) {
+	if len(phases) == 0 {
+		return nil, nil
+	}
 	objs, err := decodeManifests([]byte(hk.Manifest), hk.Path)
 	if err != nil {
 		return nil, err
-	}
-	if len(objs) != 1 {
-		return nil, errs.Inputf("%s: hook %q renders %d objects; a hook must be exactly one object", hk.Path, hk.Name, len(objs))
 	}
 	var policies []string
 	for _, p := range hk.DeletePolicies {
@@ -335,32 +337,14 @@ func convertHook(hk *release.Hook) (*Hook, error) {
 		policies = []string{HookBeforeCreation}
 	}
 	slices.Sort(policies)
-	return &Hook{Object: objs[0], Phases: phases, Weight: hk.Weight, DeletePolicies: policies}, nil
+	hooks := make([]*Hook, 0, len(objs))
+	for _, o := range objs {
+		hooks = append(hooks, &Hook{Object: o, Phases: slices.Clone(phases), Weight: hk.Weight, DeletePolicies: slices.Clone(policies)})
+	}
+	return hooks, nil
 }
 
 // isTestHook says whether a hook is a chart test, run by `envctl test`.
 func isTestHook(hk *release.Hook) bool {
 	return slices.Contains(hk.Events, release.HookTest)
-}
-
-// convertTest turns a chart's test hook into a Hook of phase Test.
-func convertTest(hk *release.Hook) (*Hook, error) {
-	objs, err := decodeManifests([]byte(hk.Manifest), hk.Path)
-	if err != nil {
-		return nil, err
-	}
-	if len(objs) != 1 {
-		return nil, errs.Inputf("%s: test %q renders %d objects; a test must be exactly one object", hk.Path, hk.Name, len(objs))
-	}
-	var policies []string
-	for _, p := range hk.DeletePolicies {
-		if !slices.Contains(policies, string(p)) {
-			policies = append(policies, string(p))
-		}
-	}
-	if len(policies) == 0 {
-		policies = []string{HookBeforeCreation}
-	}
-	slices.Sort(policies)
-	return &Hook{Object: objs[0], Phases: []HookPhase{Test}, Weight: hk.Weight, DeletePolicies: policies}, nil
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/api/krusty"
@@ -77,7 +78,7 @@ func (r *renderer) buildKustomize(ctx context.Context, c config.Component) ([]*u
 		if err != nil {
 			return nil, fmt.Errorf("kustomize build %s: %s: %w", dir, res.CurId(), err)
 		}
-		if err := checkObject(obj); err != nil {
+		if err := prepareObject(obj); err != nil {
 			return nil, errs.Inputf("kustomize build %s: %v", dir, err)
 		}
 		objs = append(objs, obj)
@@ -108,6 +109,10 @@ func jsonValue(v any) (any, error) {
 	switch t := v.(type) {
 	case nil, string, bool, int64:
 		return t, nil
+	case time.Time:
+		// An unquoted timestamp (2001-12-14): `kustomize build` writes it
+		// as its JSON form, and so kubectl sends that.
+		return t.Format(time.RFC3339Nano), nil
 	case int:
 		return int64(t), nil
 	case uint64:
