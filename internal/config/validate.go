@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
+	"net/url"
 	"os"
 	"path"
-	"net/url"
 	"path/filepath"
 	"strings"
 
