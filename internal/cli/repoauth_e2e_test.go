@@ -134,7 +134,7 @@ func (s *chartServer) caFile() string {
 func packageChart(t *testing.T, name, from string) []byte {
 	t.Helper()
 	ch := &chart.Chart{
-		Metadata: &chart.Metadata{APIVersion: "v2", Name: name, Version: "1.0.0"},
+		Metadata:  &chart.Metadata{APIVersion: "v2", Name: name, Version: "1.0.0"},
 		Templates: []*chart.File{{Name: "templates/cm.yaml", Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-" + name + "\ndata:\n  from: " + from + "\n")}},
 	}
 	file, err := chartutil.Save(ch, t.TempDir())
