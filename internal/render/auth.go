@@ -74,10 +74,10 @@ func checkRepoAuth(a *config.RepoAuth) error {
 	return nil
 }
 
-// chartURL parses the URL of a chart repository or an oci:// reference,
+// parseChartURL parses the URL of a chart repository or an oci:// reference,
 // whose requests go over https unless envctl talks plain http to a
 // registry on this machine (never with a credential).
-func chartURL(raw string) (*url.URL, error) {
+func parseChartURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
 		return nil, errs.Inputf("%q is not a chart repository URL or oci:// reference", raw)
@@ -100,7 +100,7 @@ func (r *renderer) auth(a *config.RepoAuth, target string, dependency bool) (*cr
 	c := &credentials{}
 	var ca []byte
 	if a.Credential != "" {
-		u, err := chartURL(target)
+		u, err := parseChartURL(target)
 		if err != nil {
 			return nil, err
 		}
@@ -136,14 +136,12 @@ func (r *renderer) auth(a *config.RepoAuth, target string, dependency bool) (*cr
 	return c, nil
 }
 
-// credential is the operator's credential name for requests to u, or an
-// input error saying why it may not be sent there. For a dependency, a
-// host the credential is not bound to gets none, without an error.
+// credential is the operator's credential called name, to send with
+// requests to u, or an input error saying why it may not go there. For a
+// dependency, a host the credential is not bound to gets none, without an
+// error.
 func (r *renderer) credential(name string, u *url.URL, dependency bool) (*credential.Credential, error) {
-	where := ""
-	if r.env.File != "" {
-		where = " (" + r.env.File + ")"
-	}
+	where := r.envFile()
 	cred := r.opts.Credentials[name]
 	if cred == nil {
 		return nil, r.notBound(name, u.Host)
@@ -164,12 +162,16 @@ func (r *renderer) credential(name string, u *url.URL, dependency bool) (*creden
 // notBound says that the credential a release names has no binding, and
 // how the operator makes one for host.
 func (r *renderer) notBound(name, host string) error {
-	where := ""
-	if r.env.File != "" {
-		where = " (" + r.env.File + ")"
-	}
 	return errs.Inputf("helm.repoAuth.credential %q%s is not bound: the operator binds it with --helm-credential %s=%s and the variables %s and %s, or in --helm-credentials-file",
-		name, where, name, host, credential.EnvName(name, credential.PartUsername), credential.EnvName(name, credential.PartPassword))
+		name, r.envFile(), name, host, credential.EnvName(name, credential.PartUsername), credential.EnvName(name, credential.PartPassword))
+}
+
+// envFile names the environment's file in a message: " (environments/ci.yaml)".
+func (r *renderer) envFile() string {
+	if r.env.File == "" {
+		return ""
+	}
+	return " (" + r.env.File + ")"
 }
 
 // checkCredentials refuses, before any request is made, every selected
