@@ -2,10 +2,17 @@ package cli
 
 import (
 	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/envctl/envctl/internal/syncstate"
+	"github.com/envctl/envctl/internal/testenv"
 )
 
 // sopsCanary is the value of testdata/sops/token.sops.yaml, a Secret whose
@@ -77,6 +84,87 @@ spec:
 		if i := strings.Index(transcript, form); i >= 0 {
 			lo, hi := max(0, i-300), min(len(transcript), i+len(form)+100)
 			t.Errorf("a decrypted value (%q) appears in envctl's output:\n...%s...", form, transcript[lo:hi])
+		}
+	}
+}
+
+// TestRenderErrorNeverQuotesADecryptedValue: a kustomization that fails in
+// a way kustomize reports by quoting a field of the decrypted Secret (a
+// replacement into it) is bad input whose message, in render's, apply's
+// and sync's output and in sync's status record, says <redacted> instead.
+func TestRenderErrorNeverQuotesADecryptedValue(t *testing.T) {
+	key, err := os.ReadFile(filepath.Join("..", "render", "testdata", "sops", "test.agekey"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := os.ReadFile(filepath.Join("testdata", "sops", "token.sops.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newE2E(t, "sopsscrub")
+	e.write("environments/sopsscrub.yaml", `apiVersion: envctl.dev/v1alpha1
+kind: Environment
+metadata:
+  name: sopsscrub
+spec:
+  cluster:
+    provider: existing
+    existing:
+      kubeconfig: `+e.kubeconfig+`
+  components:
+    - name: app
+      kustomize: overlays/app
+      decryption: {provider: sops}
+`)
+	e.overlay(map[string]string{"namespace.yaml": nsYAML, "token.sops.yaml": "placeholder"}, `namespace: NS
+replacements:
+  - source: {kind: Namespace, fieldPath: metadata.name}
+    targets:
+      - select: {kind: Secret, name: token}
+        fieldPaths: [stringData.token.x]
+`)
+	e.write("overlays/app/token.sops.yaml", string(token))
+	keys := []string{"SOPS_AGE_KEY=" + string(key)}
+
+	var outputs []string
+	for _, args := range [][]string{{"render", "-vv"}, {"apply", "-vv"}} {
+		p := e.start("", keys, args...)
+		if code := p.wait(time.Minute); code != ExitInput {
+			t.Errorf("envctl %s: exit %d, want %d", strings.Join(args, " "), code, ExitInput)
+		}
+		mustContain(t, "envctl "+args[0]+"'s error", p.errOut.String(), "replacement target", "<redacted>")
+		outputs = append(outputs, p.out.String()+p.errOut.String())
+	}
+
+	// sync keeps running after the failed render, and records it.
+	p := e.start("", keys, "sync", "-vv")
+	store := &syncstate.Store{Client: testenv.Get(t).Clientset()}
+	var record string
+	var st syncstate.Status
+	deadline := time.Now().Add(2 * time.Minute)
+	for !strings.Contains(st.LastError, "replacement target") {
+		if time.Now().After(deadline) {
+			t.Fatalf("sync recorded no render error within 2 minutes: %s\nstderr:\n%s", record, p.errOut.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+		if cm, err := store.Get(t.Context(), e.env); err == nil && cm != nil {
+			record = fmt.Sprint(cm.Data)
+			_ = json.Unmarshal([]byte(cm.Data["status.json"]), &st)
+		}
+	}
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(30 * time.Second); code != ExitOK {
+		t.Errorf("sync after SIGTERM: exit %d", code)
+	}
+	outputs = append(outputs, p.out.String()+p.errOut.String(), record)
+	if !strings.Contains(st.LastError, "<redacted>") {
+		t.Errorf("the status record does not show the scrubbed error: %s", st.LastError)
+	}
+	for i, out := range outputs {
+		for _, form := range []string{sopsCanary, base64.StdEncoding.EncodeToString([]byte(sopsCanary))} {
+			if strings.Contains(out, form) {
+				t.Errorf("output %d (render, apply, sync, status record) shows the decrypted value:\n%s", i, out)
+			}
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/envctl/envctl/internal/credential"
 	"github.com/envctl/envctl/internal/daemon"
 	"github.com/envctl/envctl/internal/daemon/manifests"
 	"github.com/envctl/envctl/internal/engine"
@@ -43,7 +44,10 @@ pruned and retried with backoff), with:
   - JSON logs (unless --log-format says otherwise);
   - /metrics, /healthz, /readyz and POST /hooks/git on --listen (:8080). The
     webhook's secret comes from ENVCTL_WEBHOOK_SECRET; /readyz answers 200 on
-    a standby and on the leader once its first reconcile and watches are done.
+    a standby and on the leader once its first reconcile and watches are done;
+  - chart repository and registry credentials only from the operator: the
+    ones 'daemon install' put in its Secret (--helm-credentials-file), or
+    --helm-credential; a commit may name one, never choose its value or host.
 
 The declared state comes from a Git repository (--git and the flags beside
 it; the remote's refs are listed every --interval, 30s with 10% jitter, and
@@ -139,6 +143,7 @@ func (o *daemonInstallOptions) bindGitFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Files.SSHKeyFile, "ssh-key", "", "SSH private key file, stored in the daemon's Secret; its passphrase comes from "+daemon.EnvSSHKeyPassphrase)
 	fs.StringVar(&o.Files.KnownHostsFile, "known-hosts", "", "known_hosts file that vouches for the SSH server's key")
 	fs.StringVar(&o.Files.SOPSKeyFile, "sops-key-file", "", "file of age identities or OpenPGP private keys that open the environment's SOPS files, stored in the daemon's Secret")
+	fs.StringVar(&o.Files.CAFile, "ca-file", "", "PEM certificates the daemon trusts for the Git server over https besides the system's (a private CA), stored in the daemon's Secret")
 }
 
 const daemonInstallLong = `Install the daemon that keeps environment ENV converged from a Git branch,
@@ -159,6 +164,14 @@ An environment with SOPS-encrypted files needs --sops-key-file: the keys
 that open them go into the Secret, and the daemon decrypts with them (the
 install's own render uses them too). Give the daemon keys of its own, for
 the environments it runs, not a person's whole keyring.
+
+An environment whose Helm releases name chart repository or registry
+credentials (helm.repoAuth.credential) needs them bound, as for any
+command: --helm-credential NAME=HOST with ` + credential.EnvPrefix + `<NAME>_USERNAME
+and _PASSWORD (a CA from _CA_FILE), or --helm-credentials-file. The
+bindings, hosts included, go into the Secret's key helm-credentials, and
+the daemon sends each credential over https to its hosts only, whatever a
+commit says. A Git server with a private CA needs --ca-file.
 
 Secrets are read from the environment or from files, never from flags:
 ` + daemon.EnvGitPassword + ` (or --git-password-file), ` + daemon.EnvSSHKeyPassphrase + ` for --ssh-key, and
@@ -181,6 +194,11 @@ const daemonInstallExample = `  # Follow the main branch of a public repository
   # An environment with SOPS-encrypted secrets: the daemon gets its own age key
   envctl daemon install staging --git https://github.com/acme/platform.git \
     --branch main --sops-key-file staging-daemon.agekey
+
+  # Charts from a private repository, and Git behind a private CA
+  ENVCTL_HELM_CREDENTIAL_CHARTS_USERNAME=reader ENVCTL_HELM_CREDENTIAL_CHARTS_PASSWORD=$CHARTS_TOKEN \
+    envctl daemon install staging --git https://git.corp.example/platform.git --branch main \
+      --ca-file corp-ca.pem --helm-credential charts=charts.corp.example
 
   # Over SSH, in the cluster of another kubeconfig context
   envctl daemon install prod --git git@github.com:acme/platform.git --tag v1.4.0 \
@@ -221,7 +239,7 @@ func runDaemonInstall(ctx context.Context, f *Factory, o *daemonInstallOptions) 
 	if o.Manifests.Replicas < 1 {
 		return usageError(fmt.Errorf("--replicas %d: want 1 or more", o.Manifests.Replicas))
 	}
-	creds, err := daemon.ReadCredentials(o.Files, o.Manifests.Git.Username, o.getenv)
+	creds, err := daemon.ReadCredentials(o.Files, o.Manifests.Git.Username, f.Credentials, o.getenv)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/envctl/envctl/internal/credential"
 	"github.com/envctl/envctl/internal/daemon"
 	"github.com/envctl/envctl/internal/daemon/manifests"
 	"github.com/envctl/envctl/internal/testenv"
@@ -27,6 +31,7 @@ import (
 const (
 	installPassword = "ghp-install-e2e-token-3141"
 	installHook     = "hook-install-e2e-secret-2718"
+	installCharts   = "charts-install-e2e-pass-1618"
 )
 
 // daemonEnvResources is an environment that declares a bit of everything
@@ -118,8 +123,18 @@ func TestDaemonInstall(t *testing.T) {
 
 	t.Setenv(envGitPassword, installPassword)
 	t.Setenv(daemon.EnvWebhookSecret, installHook)
+	t.Setenv("ENVCTL_HELM_CREDENTIAL_CHARTS_USERNAME", "reader")
+	t.Setenv("ENVCTL_HELM_CREDENTIAL_CHARTS_PASSWORD", installCharts)
+	srv := httptest.NewTLSServer(http.NotFoundHandler())
+	srv.Close()
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	caFile := filepath.Join(t.TempDir(), "corp-ca.pem")
+	if err := os.WriteFile(caFile, ca, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	install := []string{"daemon", "install", e.env, "--git", "https://git.example.invalid/platform.git", "--branch", "main",
-		"--git-username", "bot", "--image", "registry.example/envctl:test", "--kubeconfig", e.kubeconfig, "--timeout", "90s"}
+		"--git-username", "bot", "--image", "registry.example/envctl:test", "--kubeconfig", e.kubeconfig, "--timeout", "90s",
+		"--ca-file", caFile, "--helm-credential", "charts=charts.example.invalid"}
 	stdout, stderr := e.mustRun(ExitOK, install...)
 	for _, w := range []string{"daemon envctl-system/" + name + " follows https://git.example.invalid/platform.git branch main", "kinds of environment " + e.env} {
 		if !strings.Contains(stdout, w) {
@@ -142,9 +157,20 @@ func TestDaemonInstall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(sec.Data["git-password"]) != installPassword || string(sec.Data["webhook-secret"]) != installHook {
+	if string(sec.Data["git-password"]) != installPassword || string(sec.Data["webhook-secret"]) != installHook || !bytes.Equal(sec.Data["git-ca.pem"], ca) {
 		t.Errorf("Secret %s does not hold the credentials given", sec.Name)
 	}
+	// The chart credential goes in with the host it is bound to, and the
+	// daemon is pointed at both files.
+	helm, err := credential.Parse(sec.Data["helm-credentials"], "helm-credentials")
+	if err != nil {
+		t.Fatalf("Secret %s key helm-credentials: %v", sec.Name, err)
+	}
+	if c := helm["charts"]; c == nil || c.Username != "reader" || c.Password != installCharts || !slices.Equal(c.Hosts, []string{"charts.example.invalid"}) {
+		t.Errorf("helm-credentials holds %+v, want credential charts bound to charts.example.invalid", helm["charts"])
+	}
+	args := strings.Join(d.Spec.Template.Spec.Containers[0].Args, " ")
+	mustContain(t, "the daemon's args", args, "--ca-file /etc/envctl/credentials/git-ca.pem", "--helm-credentials-file /etc/envctl/credentials/helm-credentials")
 	for what, get := range map[string]func() error{
 		"Service": func() error {
 			_, err := cs.CoreV1().Services(manifests.Namespace).Get(ctx, name, metav1.GetOptions{})
@@ -192,7 +218,7 @@ func TestDaemonInstall(t *testing.T) {
 		t.Errorf("third install: %d writes, succeeded %v; want 0 and true", sum.Requests.Writes, sum.Succeeded)
 	}
 	for _, out := range []string{stdout, stderr, stdout2, stderr2, stdout3, stderr3} {
-		for _, secret := range []string{installPassword, installHook} {
+		for _, secret := range []string{installPassword, installHook, installCharts} {
 			if strings.Contains(out, secret) {
 				t.Fatalf("install output shows a secret value:\n%s", out)
 			}

@@ -115,7 +115,7 @@ func (f *Factory) engineConfig(charts, keys string) engine.Config {
 	if keys == "" {
 		keys = f.Global.DecryptionKeyFile
 	}
-	return engine.Config{DecryptionKeyFile: keys, ChartCacheDir: charts, Logger: f.Logger}
+	return engine.Config{DecryptionKeyFile: keys, ChartCacheDir: charts, Credentials: f.Credentials, Logger: f.Logger}
 }
 
 // The flags of engine.Policy. Each command binds those it takes with

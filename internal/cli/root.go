@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/klog/v2"
 
+	"github.com/envctl/envctl/internal/credential"
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/ui"
 )
@@ -27,6 +28,12 @@ type Factory struct {
 	Global  *GlobalOptions
 	// Logger is set up from the global flags before any command runs.
 	Logger *slog.Logger
+	// Credentials are the operator's chart repository and registry
+	// credentials, read from the global flags before any command runs.
+	Credentials credential.Set
+	// lookupEnv reads the credentials' variables; os.LookupEnv unless a
+	// test sets it.
+	lookupEnv func(string) (string, bool)
 }
 
 // GlobalOptions are the flags every command accepts.
@@ -39,6 +46,11 @@ type GlobalOptions struct {
 	// DecryptionKeyFile holds keys for the SOPS files of components that
 	// decrypt, besides SOPS_AGE_KEY and SOPS_AGE_KEY_FILE.
 	DecryptionKeyFile string
+	// HelmCredentials bind credential names to hosts (NAME=HOST); the
+	// values come from ENVCTL_HELM_CREDENTIAL_<NAME>_* variables.
+	HelmCredentials []string
+	// HelmCredentialsFile holds whole bindings, values included.
+	HelmCredentialsFile string
 }
 
 // Main runs envctl with args and returns the process exit code. Errors are
@@ -97,7 +109,9 @@ waits until they are healthy and prunes what is no longer declared.`,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			useLogger(f, ui.NewLogger(f.Streams.ErrOut, f.Global.Verbosity, f.Global.LogFormat))
-			return nil
+			// Read once, before anything is fetched or rendered, so that a
+			// binding's mistake stops the command before any request.
+			return f.readCredentials()
 		},
 	}
 	root.SetVersionTemplate("envctl {{.Version}}\n")
@@ -114,6 +128,7 @@ waits until they are healthy and prunes what is no longer declared.`,
 	pf.StringVar(&f.Global.LogFormat, "log-format", "text", "log format: text or json")
 	pf.BoolVar(&f.Global.NoColor, "no-color", false, "disable colour and live progress")
 	pf.StringVar(&f.Global.DecryptionKeyFile, "decryption-key-file", "", "file of age identities or OpenPGP private keys for SOPS-encrypted files (besides $SOPS_AGE_KEY_FILE and $SOPS_AGE_KEY)")
+	bindCredentialFlags(pf, f.Global)
 
 	root.AddCommand(
 		newVersionCmd(f),

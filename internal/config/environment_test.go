@@ -483,13 +483,6 @@ spec:
     - name: secret
       kustomize: overlays/app
       decryption: {provider: vault}
-    - name: auth
-      helm:
-        chart: charts/mon
-        repoAuth:
-          username: u
-          passwordFile: secrets/pw
-          passwordEnv: BAD-NAME
 `,
 			want: []string{
 				f + `11:15: spec.components[1].manifests.path: component "plain2": manifests directory "overlays/nope" does not exist`,
@@ -497,9 +490,45 @@ spec:
 				f + `13:19: spec.components[1].manifests.exclude[0]: component "plain2": pattern "../x" must be relative to the directory and stay inside it`,
 				f + `14:7: spec.components[2]: component "two" sets kustomize and manifests; a component is exactly one of kustomize, helm or manifests`,
 				f + `19:30: spec.components[3].decryption.provider: component "secret": decryption provider "vault" is not supported; the provider is sops`,
-				f + `25:25: spec.components[4].helm.repoAuth.passwordFile: component "auth": passwordFile "secrets/pw" must be an absolute or ~/ path outside the repository`,
-				f + `26:24: spec.components[4].helm.repoAuth.passwordEnv: component "auth": set passwordEnv or passwordFile, not both`,
-				f + `26:24: spec.components[4].helm.repoAuth.passwordEnv: component "auth": "BAD-NAME" is not an environment variable name`,
+			},
+		},
+		{
+			// The repository names a credential; it never picks the
+			// operator's variables, files or user name, nor plain http.
+			name: "repository credentials",
+			env: header + `  components:
+    - name: auth
+      helm:
+        chart: charts/mon
+        repoAuth:
+          username: u
+          usernameEnv: ENVCTL_GIT_PASSWORD
+          passwordEnv: SOPS_AGE_KEY
+          passwordFile: /var/run/secrets/kubernetes.io/serviceaccount/token
+          caFile: /etc/passwd
+    - name: plain
+      helm:
+        chart: mon
+        repo: http://charts.example.com
+        version: 1.0.0
+        repoAuth: {credential: charts, caFile: ca.pem}
+    - name: named
+      helm: {chart: mon, repo: "https://bot:hunter2@charts.example.com", version: 1.0.0, repoAuth: {credential: Charts_1}}
+    - name: oci
+      helm: {chart: "oci://bot:hunter2@registry.example.com/charts/mon", version: 1.0.0}
+`,
+			want: []string{
+				f + `11:21: spec.components[0].helm.repoAuth.username: component "auth": username is refused: the user name comes with the operator's credential; ` + operatorCredential,
+				f + `12:24: spec.components[0].helm.repoAuth.usernameEnv: component "auth": usernameEnv is refused: a repository may not choose the operator's environment variables, nor where their values are sent; ` + operatorCredential,
+				f + `13:24: spec.components[0].helm.repoAuth.passwordEnv: component "auth": passwordEnv is refused: a repository may not choose the operator's environment variables, nor where their values are sent; ` + operatorCredential,
+				f + `14:25: spec.components[0].helm.repoAuth.passwordFile: component "auth": passwordFile is refused: a repository may not choose the operator's files, nor where their contents are sent; ` + operatorCredential,
+				f + `15:19: spec.components[0].helm.repoAuth.caFile: component "auth": caFile "/etc/passwd" is outside the repository: a repository may not choose the operator's files; commit the CA and give its path in the repository`,
+				f + `21:32: spec.components[1].helm.repoAuth.credential: component "plain": helm.repo "http://charts.example.com" is plain http, and a credential is only ever sent over https`,
+				f + `21:48: spec.components[1].helm.repoAuth.caFile: component "plain": caFile is not used with a credential: the CA trusted with credential "charts" is the operator's, given with its binding (ENVCTL_HELM_CREDENTIAL_CHARTS_CA_FILE or ca in --helm-credentials-file)`,
+				f + `21:48: spec.components[1].helm.repoAuth.caFile: component "plain": caFile "ca.pem" does not exist in the repository`,
+				f + `23:32: spec.components[2].helm.repo: component "named": helm.repo "https://bot:xxxxx@charts.example.com" holds user information; a credential is never committed: name one in helm.repoAuth.credential`,
+				f + `23:113: spec.components[2].helm.repoAuth.credential: component "named": "Charts_1" is not a credential name: lower-case letters, digits and '-', starting and ending with a letter or digit, at most 63 characters`,
+				f + `25:21: spec.components[3].helm.chart: component "oci": helm.chart "oci://bot:xxxxx@registry.example.com/charts/mon" holds user information; a credential is never committed: name one in helm.repoAuth.credential`,
 			},
 		},
 	}

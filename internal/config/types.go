@@ -263,20 +263,27 @@ type HelmRelease struct {
 	RepoAuth *RepoAuth `json:"repoAuth,omitempty"`
 }
 
-// RepoAuth are credentials for a chart repository or registry. Secrets are
-// never written in the file: they come from environment variables or files
-// outside the repository.
+// RepoAuth says how envctl authenticates to a chart repository or
+// registry. The repository only names a credential; the operator binds the
+// name to a user name, a password and the hosts it may be sent to
+// (--helm-credential, --helm-credentials-file), so that no commit can
+// choose the operator's secrets or where they go.
 type RepoAuth struct {
-	// Username is the user name, or UsernameEnv the variable holding it.
-	Username    string `json:"username,omitempty"`
-	UsernameEnv string `json:"usernameEnv,omitempty"`
-	// PasswordEnv is the variable holding the password (or token), or
-	// PasswordFile an absolute (or ~/) path to a file holding it.
+	// Credential names the operator's credential to send, over https,
+	// to the chart's host (and to dependencies on a host it is bound to).
+	Credential string `json:"credential,omitempty"`
+	// CAFile is a PEM bundle in the repository, trusted for a chart
+	// repository that takes no credential. The CA of a host that takes
+	// one comes with the operator's binding.
+	CAFile string `json:"caFile,omitempty"`
+
+	// Username, UsernameEnv, PasswordEnv and PasswordFile are refused with
+	// a message saying what to do instead: they let a commit pick the
+	// operator's variables and files and send them anywhere.
+	Username     string `json:"username,omitempty"`
+	UsernameEnv  string `json:"usernameEnv,omitempty"`
 	PasswordEnv  string `json:"passwordEnv,omitempty"`
 	PasswordFile string `json:"passwordFile,omitempty"`
-	// CAFile is a PEM bundle of the certificate authorities to trust for
-	// the server, a repository path or an absolute (or ~/) one.
-	CAFile string `json:"caFile,omitempty"`
 }
 
 // Manifests is a directory of plain manifests applied as they are, without

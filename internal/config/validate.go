@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -248,7 +249,9 @@ func validateHelm(p *problems, root, at, label string, c Component) {
 		p.addf(at+".chart", "%s: helm.chart %q is a URL; put the repository URL in helm.repo and the chart name in helm.chart, or use an oci:// reference", label, h.Chart)
 	case kind == ChartOCI:
 		ref := strings.TrimPrefix(h.Chart, "oci://")
-		if host, repo, ok := strings.Cut(ref, "/"); !ok || host == "" || repo == "" || strings.Contains(ref, "//") {
+		if u, err := url.Parse(h.Chart); err == nil && u.User != nil {
+			p.addf(at+".chart", "%s: helm.chart %q holds user information; a credential is never committed: name one in helm.repoAuth.credential", label, u.Redacted())
+		} else if host, repo, ok := strings.Cut(ref, "/"); !ok || host == "" || repo == "" || strings.Contains(ref, "//") {
 			p.addf(at+".chart", "%s: %q is not an OCI chart reference such as oci://registry.example.com/charts/name", label, h.Chart)
 		}
 		if h.Repo != "" {
@@ -282,7 +285,7 @@ func validateHelm(p *problems, root, at, label string, c Component) {
 		}
 	}
 	if h.RepoAuth != nil {
-		validateRepoAuth(p, root, at+".repoAuth", label, h.RepoAuth)
+		validateRepoAuth(p, root, at+".repoAuth", label, h)
 	}
 	for i, vf := range h.ValuesFiles {
 		vat := fmt.Sprintf("%s.valuesFiles[%d]", at, i)
@@ -309,6 +312,11 @@ func validateHelm(p *problems, root, at, label string, c Component) {
 }
 
 func checkRepoURL(p *problems, at, label, repo string) {
+	if u, err := url.Parse(repo); err == nil && u.User != nil {
+		// Redacted: the message must not repeat the password.
+		p.addf(at, "%s: helm.repo %q holds user information; a credential is never committed: name one in helm.repoAuth.credential", label, u.Redacted())
+		return
+	}
 	switch {
 	case strings.HasPrefix(repo, "oci://"):
 		p.addf(at, "%s: helm.repo %q is an OCI registry; write the full oci:// reference in helm.chart instead", label, repo)

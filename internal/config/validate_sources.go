@@ -7,8 +7,9 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"strings"
+
+	"github.com/envctl/envctl/internal/credential"
 )
 
 // SourceKinds lists which of kustomize, helm and manifests the component
@@ -121,34 +122,46 @@ func matchSegments(pat, parts []string) bool {
 	return len(parts) == 0
 }
 
-// envNameRE is what a portable environment variable name looks like.
-var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+// operatorCredential says what a repository does instead of naming the
+// operator's secrets, for the messages that refuse the old fields.
+const operatorCredential = "name a credential instead (repoAuth: {credential: NAME}); the operator binds it to its host with " +
+	"--helm-credential NAME=HOST and the variables " + credential.EnvPrefix + "<NAME>_USERNAME and _PASSWORD, or with --helm-credentials-file"
 
-// validateRepoAuth checks where the credentials of a chart source come from.
-func validateRepoAuth(p *problems, root, at, label string, a *RepoAuth) {
-	if a.Username != "" && a.UsernameEnv != "" {
-		p.addf(at+".username", "%s: set username or usernameEnv, not both", label)
-	}
-	if a.PasswordEnv != "" && a.PasswordFile != "" {
-		p.addf(at+".passwordEnv", "%s: set passwordEnv or passwordFile, not both", label)
-	}
-	hasUser := a.Username != "" || a.UsernameEnv != ""
-	hasPassword := a.PasswordEnv != "" || a.PasswordFile != ""
-	if hasUser != hasPassword {
-		p.addf(at, "%s: basic auth needs both a user name (username or usernameEnv) and a password (passwordEnv or passwordFile)", label)
-	}
-	for field, name := range map[string]string{"usernameEnv": a.UsernameEnv, "passwordEnv": a.PasswordEnv} {
-		if name != "" && !envNameRE.MatchString(name) {
-			p.addf(at+"."+field, "%s: %q is not an environment variable name", label, name)
+// validateRepoAuth checks how a release authenticates to its chart's
+// repository or registry: by a credential the operator binds, never by a
+// variable, a file or a user name the repository picks.
+func validateRepoAuth(p *problems, root, at, label string, h *HelmRelease) {
+	a := h.RepoAuth
+	for _, f := range []struct{ field, value, what string }{
+		{"username", a.Username, "the user name comes with the operator's credential"},
+		{"usernameEnv", a.UsernameEnv, "a repository may not choose the operator's environment variables, nor where their values are sent"},
+		{"passwordEnv", a.PasswordEnv, "a repository may not choose the operator's environment variables, nor where their values are sent"},
+		{"passwordFile", a.PasswordFile, "a repository may not choose the operator's files, nor where their contents are sent"},
+	} {
+		if f.value != "" {
+			p.addf(at+"."+f.field, "%s: %s is refused: %s; %s", label, f.field, f.what, operatorCredential)
 		}
 	}
-	if f := a.PasswordFile; f != "" && !filepath.IsAbs(f) && !strings.HasPrefix(f, "~/") {
-		p.addf(at+".passwordFile", "%s: passwordFile %q must be an absolute or ~/ path outside the repository: a password is never committed", label, f)
+	if a.Credential != "" {
+		if err := credential.CheckName(a.Credential); err != nil {
+			p.addf(at+".credential", "%s: %v", label, err)
+		}
+		if strings.HasPrefix(h.Repo, "http://") {
+			p.addf(at+".credential", "%s: helm.repo %q is plain http, and a credential is only ever sent over https", label, h.Repo)
+		}
+		if a.CAFile != "" {
+			p.addf(at+".caFile", "%s: caFile is not used with a credential: the CA trusted with credential %q is the operator's, given with its binding (%s or ca in --helm-credentials-file)",
+				label, a.Credential, credential.EnvName(a.Credential, credential.PartCAFile))
+		}
 	}
-	if f := a.CAFile; f != "" && root != "" && !filepath.IsAbs(f) && !strings.HasPrefix(f, "~/") {
-		if abs, ok := confined(p, root, at+".caFile", label, f); ok {
-			if _, err := os.Stat(abs); err != nil {
-				p.addf(at+".caFile", "%s: caFile %q does not exist in the repository", label, f)
+	if f := a.CAFile; f != "" {
+		if filepath.IsAbs(f) || strings.HasPrefix(f, "~") {
+			p.addf(at+".caFile", "%s: caFile %q is outside the repository: a repository may not choose the operator's files; commit the CA and give its path in the repository", label, f)
+		} else if root != "" {
+			if abs, ok := confined(p, root, at+".caFile", label, f); ok {
+				if _, err := os.Stat(abs); err != nil {
+					p.addf(at+".caFile", "%s: caFile %q does not exist in the repository", label, f)
+				}
 			}
 		}
 	}

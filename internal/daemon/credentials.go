@@ -2,11 +2,13 @@ package daemon
 
 import (
 	"bytes"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
 
 	"github.com/envctl/envctl/internal/config"
+	"github.com/envctl/envctl/internal/credential"
 	"github.com/envctl/envctl/internal/daemon/manifests"
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/webhook"
@@ -30,13 +32,16 @@ type CredentialFiles struct {
 	// SOPSKeyFile holds the keys the daemon decrypts the environment's
 	// SOPS files with.
 	SOPSKeyFile string
+	// CAFile holds PEM certificates the daemon trusts for its Git server.
+	CAFile string
 }
 
 // ReadCredentials gathers the daemon's secrets from the variables (read
 // with getenv) and the files; username is the Git user name, which a
-// password needs. Every problem is bad input naming the variable or file,
-// never a secret.
-func ReadCredentials(files CredentialFiles, username string, getenv func(string) string) (manifests.Credentials, error) {
+// password needs, and helm the chart credentials the operator bound, which
+// go into the Secret as a credentials file. Every problem is bad input
+// naming the variable or file, never a secret.
+func ReadCredentials(files CredentialFiles, username string, helm credential.Set, getenv func(string) string) (manifests.Credentials, error) {
 	var c manifests.Credentials
 	var problems []error
 	add := func(err error) {
@@ -66,6 +71,17 @@ func ReadCredentials(files CredentialFiles, username string, getenv func(string)
 		if err == nil && len(bytes.TrimSpace(c.SOPSKeys)) == 0 {
 			err = fmt.Errorf("--sops-key-file %s is empty", files.SOPSKeyFile)
 		}
+		add(err)
+	}
+	if files.CAFile != "" {
+		c.GitCA, err = readSecretFile("--ca-file", files.CAFile)
+		if err == nil && !x509.NewCertPool().AppendCertsFromPEM(c.GitCA) {
+			err = fmt.Errorf("--ca-file %s holds no PEM certificate", files.CAFile)
+		}
+		add(err)
+	}
+	if len(helm) > 0 {
+		c.HelmCredentials, err = credential.Marshal(helm)
 		add(err)
 	}
 	c.SSHKeyPassphrase = []byte(getenv(EnvSSHKeyPassphrase))

@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/envctl/envctl/internal/apply"
+	"github.com/envctl/envctl/internal/credential"
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/kube"
@@ -41,7 +42,11 @@ type Config struct {
 	// ChartCacheDir holds charts pulled from repositories and registries;
 	// "" is render.DefaultChartCacheDir.
 	ChartCacheDir string
-	Logger        *slog.Logger
+	// Credentials are the operator's chart repository and registry
+	// credentials by name, each bound to the hosts it may be sent to; a
+	// release names one with helm.repoAuth.credential.
+	Credentials credential.Set
+	Logger      *slog.Logger
 }
 
 // Engine runs envctl's pipeline against one cluster. It is safe to use
@@ -51,6 +56,7 @@ type Engine struct {
 	client  *kube.Client
 	keyFile string
 	charts  string
+	creds   credential.Set
 	log     *slog.Logger
 
 	mu       sync.Mutex
@@ -62,7 +68,7 @@ type Engine struct {
 
 // New returns an Engine for cfg.
 func New(cfg Config) *Engine {
-	e := &Engine{client: cfg.Client, keyFile: cfg.DecryptionKeyFile, charts: cfg.ChartCacheDir, log: cfg.Logger}
+	e := &Engine{client: cfg.Client, keyFile: cfg.DecryptionKeyFile, charts: cfg.ChartCacheDir, creds: cfg.Credentials, log: cfg.Logger}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}

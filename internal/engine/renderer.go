@@ -65,6 +65,7 @@ func (e *Engine) render(ctx context.Context, d *Declared, components []string, p
 		Logger:            e.log,
 		ChartCacheDir:     e.charts,
 		DecryptionKeyFile: e.keyFile,
+		Credentials:       e.creds,
 		Capabilities:      caps,
 		Installed:         func(c string) bool { return installed[c] },
 	}
@@ -75,7 +76,9 @@ func (e *Engine) render(ctx context.Context, d *Declared, components []string, p
 	}
 	res, err := render.Render(ctx, opts)
 	if err != nil {
-		return nil, err
+		// Render scrubs what it decrypted; what chart lookups read from
+		// the cluster's Secrets is known here.
+		return nil, render.Scrub(err, e.sensitive())
 	}
 	recordRender(res, installed)
 	return &Rendering{Declared: d, Components: slices.Clone(components), Result: res, installed: installed}, nil

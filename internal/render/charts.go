@@ -131,7 +131,7 @@ func (c *chartCache) pullRepo(ctx context.Context, repoURL, name, version string
 		return nil, errs.Inputf("chart %s %s in repository %s: %v", name, cv.Version, repoURL, err)
 	}
 	c.log.Info("pulling chart", "repo", repoURL, "chart", name, "version", cv.Version)
-	data, err := c.get(ctx, chartURL, creds.forURL(repoURL, chartURL))
+	data, err := c.get(ctx, chartURL, creds.forURL(chartURL))
 	if err != nil {
 		return nil, fmt.Errorf("download chart %s %s: %w (%s)", name, cv.Version, err, c.offlineHint())
 	}
@@ -155,7 +155,7 @@ func (c *chartCache) pullRepo(ctx context.Context, repoURL, name, version string
 // index fetches and parses a repository's index.yaml.
 func (c *chartCache) index(ctx context.Context, repoURL string, creds *credentials) (*repo.IndexFile, error) {
 	indexURL := strings.TrimSuffix(repoURL, "/") + "/index.yaml"
-	data, err := c.get(ctx, indexURL, creds)
+	data, err := c.get(ctx, indexURL, creds.forURL(indexURL))
 	if err != nil {
 		var se *statusError
 		if errors.As(err, &se) && se.code == http.StatusNotFound {
@@ -192,13 +192,11 @@ func (c *chartCache) get(ctx context.Context, u string, creds *credentials) ([]b
 		return nil, err
 	}
 	client := c.http
-	if creds != nil {
-		if creds.username != "" {
-			req.SetBasicAuth(creds.username, creds.password)
-		}
-		if creds.client != nil {
-			client = creds.client
-		}
+	if user, password, ok := creds.basic(); ok {
+		req.SetBasicAuth(user, password)
+	}
+	if creds != nil && creds.client != nil {
+		client = creds.client
 	}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -371,9 +369,10 @@ func (c *chartCache) resolveOCIConstraint(ctx context.Context, client *registry.
 	return "", errs.Inputf("no tag of oci://%s/%s satisfies version %q (tags: %s)", ref.Registry, ref.Repository, constraint, strings.Join(tags, ", "))
 }
 
-// registryClient builds a Helm registry client for a registry: credentials
-// from creds, else Helm's registry config with Docker's config as fallback;
-// plain HTTP only to a registry on this machine.
+// registryClient builds a Helm registry client for a registry: the
+// operator's credential from creds, else Helm's registry config with
+// Docker's config as fallback; plain HTTP only to a registry on this
+// machine, and never with a credential.
 func (c *chartCache) registryClient(host string, creds *credentials) (*registry.Client, error) {
 	hc := &http.Client{Timeout: 2 * time.Minute}
 	if creds != nil && creds.client != nil {
@@ -383,13 +382,16 @@ func (c *chartCache) registryClient(host string, creds *credentials) (*registry.
 		registry.ClientOptWriter(io.Discard),
 		registry.ClientOptHTTPClient(hc),
 	}
-	if isLoopback(host) && (creds == nil || creds.client == nil) {
+	user, password, withCredential := creds.basic()
+	if isLoopback(host) && !withCredential && (creds == nil || creds.client == nil) {
 		// Like container runtimes, talk plain HTTP to a registry on this
 		// machine unless told of a CA; everything else needs TLS.
 		opts = append(opts, registry.ClientOptPlainHTTP())
 	}
-	if creds != nil && creds.username != "" {
-		opts = append(opts, registry.ClientOptBasicAuth(creds.username, creds.password))
+	if withCredential {
+		// Helm's client offers these to any host that asks; the guard of
+		// creds.client lets them reach only the credential's hosts.
+		opts = append(opts, registry.ClientOptBasicAuth(user, password))
 	}
 	if c.credentialsFile != "" {
 		opts = append(opts, registry.ClientOptCredentialsFile(c.credentialsFile))

@@ -166,21 +166,24 @@ func (r *renderer) fetchDependency(ctx context.Context, comp config.Component, r
 	}
 }
 
-// depAuth gives a dependency the release's repoAuth when it is served from
-// the same host as the release's chart.
+// depAuth gives a dependency the credentials of its release: the named
+// credential where the operator bound it (plain http to such a host is
+// refused), and the repository's caFile on the host of the release's chart.
 func (r *renderer) depAuth(comp config.Component, repoURL string) (*credentials, error) {
 	h := comp.Helm
 	if h.RepoAuth == nil {
 		return nil, nil
 	}
-	own := h.Repo
-	if isOCI(h.Chart) {
-		own = h.Chart
+	if h.RepoAuth.Credential == "" {
+		own := h.Repo
+		if isOCI(h.Chart) {
+			own = h.Chart
+		}
+		if own == "" || hostOf(own) != hostOf(repoURL) {
+			return nil, nil
+		}
 	}
-	if own == "" || hostOf(own) != hostOf(repoURL) {
-		return nil, nil
-	}
-	return r.auth(h.RepoAuth, repoURL)
+	return r.auth(h.RepoAuth, repoURL, true)
 }
 
 func hostOf(u string) string {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"helm.sh/helm/v3/pkg/chart"
@@ -21,6 +22,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/envctl/envctl/internal/config"
+	"github.com/envctl/envctl/internal/credential"
 	"github.com/envctl/envctl/internal/errs"
 )
 
@@ -55,6 +57,11 @@ type testRegistry struct {
 	srv *httptest.Server
 	// user and password, when set, are required.
 	user, password string
+	// tokenRealm, when set, is the token service (on another host) whose
+	// bearer tokens the registry asks for; it takes any.
+	tokenRealm string
+	// requests counts the requests served.
+	requests atomic.Int32
 
 	mu    sync.Mutex
 	blobs map[string][]byte
@@ -111,6 +118,12 @@ func (r *testRegistry) push(repository, tag string, archive []byte) {
 }
 
 func (r *testRegistry) serve(w http.ResponseWriter, req *http.Request) {
+	r.requests.Add(1)
+	if r.tokenRealm != "" && !strings.HasPrefix(req.Header.Get("Authorization"), "Bearer ") {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="`+r.tokenRealm+`",service="test"`)
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
 	if r.user != "" {
 		u, p, ok := req.BasicAuth()
 		if !ok || u != r.user || p != r.password {
@@ -210,7 +223,8 @@ func TestOCITagMoved(t *testing.T) {
 }
 
 // TestOCICredentials: a registry that requires basic auth is refused
-// without credentials and accepted with Docker's config or helm.repoAuth.
+// without credentials, and accepted with Docker's config or with the
+// operator's credential bound to it, which goes over https only.
 func TestOCICredentials(t *testing.T) {
 	dir := isolateHelmConfig(t)
 	reg := newRegistry(t, false)
@@ -223,20 +237,46 @@ func TestOCICredentials(t *testing.T) {
 		t.Fatal("pulled from a private registry without credentials")
 	}
 
-	t.Setenv("TEST_REGISTRY_PASSWORD", reg.password)
-	res, err := renderRepo(t, t.TempDir(), ociEnv(ref, "1.0.0", &config.RepoAuth{Username: "robot", PasswordEnv: "TEST_REGISTRY_PASSWORD"}), nil)
-	if err != nil {
-		t.Fatalf("with helm.repoAuth: %v", err)
-	}
-	if got := configData(t, res, "remote-tiny")["from"]; got != "private" {
-		t.Errorf("from = %v", got)
-	}
-
 	auth := base64.StdEncoding.EncodeToString([]byte(reg.user + ":" + reg.password))
 	writeTree(t, dir, map[string]string{"docker/config.json": `{"auths": {"` + reg.host() + `": {"auth": "` + auth + `"}}}`})
 	if _, err := renderRepo(t, t.TempDir(), ociEnv(ref, "1.0.0", nil), nil); err != nil {
 		t.Fatalf("with Docker's config: %v", err)
 	}
+
+	// The operator's credential, bound to a registry over TLS.
+	secure := newRegistry(t, true)
+	secure.user, secure.password = "robot", "s3cret-tls-registry-pass"
+	secure.push("charts/tiny", "1.0.0", tinyChart(t, "tiny", "1.0.0", "operator"))
+	bound := func(host string) func(*Options) {
+		return func(o *Options) {
+			o.Credentials = credential.Set{"registry": {Name: "registry", Hosts: []string{host},
+				Username: secure.user, Password: secure.password, CA: caOf(secure.srv), From: "the test"}}
+		}
+	}
+	res, err := renderRepo(t, t.TempDir(), ociEnv("oci://"+secure.host()+"/charts/tiny", "1.0.0", &config.RepoAuth{Credential: "registry"}), bound(secure.host()))
+	if err != nil {
+		t.Fatalf("with the operator's credential: %v", err)
+	}
+	if got := configData(t, res, "remote-tiny")["from"]; got != "operator" {
+		t.Errorf("from = %v", got)
+	}
+
+	// Bound to the plain registry on loopback, to which envctl otherwise
+	// talks http: with a credential it asks over https, which fails,
+	// and the registry never sees a request.
+	before := reg.requests.Load()
+	_, err = renderRepo(t, t.TempDir(), ociEnv(ref, "1.0.0", &config.RepoAuth{Credential: "registry"}), bound(reg.host()))
+	if err == nil {
+		t.Fatal("a credential went to a registry over plain http")
+	}
+	if n := reg.requests.Load() - before; n != 0 {
+		t.Errorf("the plain-http registry served %d requests with a credential bound to it, want none", n)
+	}
+}
+
+// caOf is the PEM certificate of a test TLS server.
+func caOf(srv *httptest.Server) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
 }
 
 // tlsRepo serves an HTTP chart repository over TLS that requires basic
@@ -282,31 +322,38 @@ func tlsRepo(t *testing.T, user, password string, charts map[string][]byte) (*ht
 }
 
 // TestChartRepositoryAuth: an HTTPS repository with basic auth and its own
-// CA needs both from helm.repoAuth; each missing piece is a clear error.
+// CA needs the operator's credential with the CA; each missing piece is a
+// clear error that never shows the password.
 func TestChartRepositoryAuth(t *testing.T) {
 	srv, caFile := tlsRepo(t, "reader", "repo-pass-42", map[string][]byte{"tiny-1.0.0.tgz": tinyChart(t, "tiny", "1.0.0", "tls")})
-	pwFile := filepath.Join(t.TempDir(), "password")
-	if err := os.WriteFile(pwFile, []byte("repo-pass-42\n"), 0o600); err != nil {
+	ca, err := os.ReadFile(caFile)
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("TEST_REPO_USER", "reader")
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"certs/ca.pem": string(ca)})
 	env := func(auth *config.RepoAuth) *config.Environment {
 		return newEnv(config.ProviderEmbedded, config.Component{Name: "remote", Helm: &config.HelmRelease{
 			Chart: "tiny", Repo: srv.URL, Version: "1.0.0", Namespace: "remote", RepoAuth: auth}})
 	}
+	creds := func(password string, ca []byte) credential.Set {
+		return credential.Set{"charts": {Name: "charts", Hosts: []string{hostOf(srv.URL)}, Username: "reader", Password: password, CA: ca,
+			From: "--helm-credential charts with $ENVCTL_HELM_CREDENTIAL_CHARTS_USERNAME and $ENVCTL_HELM_CREDENTIAL_CHARTS_PASSWORD"}}
+	}
 	tests := []struct {
-		name string
-		auth *config.RepoAuth
-		want string
+		name  string
+		auth  *config.RepoAuth
+		creds credential.Set
+		want  string
 	}{
-		{"no CA", &config.RepoAuth{UsernameEnv: "TEST_REPO_USER", PasswordFile: pwFile}, "certificate"},
-		{"no credentials", &config.RepoAuth{CAFile: caFile}, "refused the request (401 Unauthorized): no credentials were sent"},
-		{"wrong password", &config.RepoAuth{Username: "reader", PasswordEnv: "TEST_WRONG", CAFile: caFile}, "TEST_WRONG is not set"},
-		{"all", &config.RepoAuth{UsernameEnv: "TEST_REPO_USER", PasswordFile: pwFile, CAFile: caFile}, ""},
+		{"no CA", &config.RepoAuth{Credential: "charts"}, creds("repo-pass-42", nil), "certificate"},
+		{"no credentials", &config.RepoAuth{CAFile: "certs/ca.pem"}, nil, "refused the request (401 Unauthorized): no credentials were sent; name a credential in helm.repoAuth.credential"},
+		{"wrong password", &config.RepoAuth{Credential: "charts"}, creds("wrong-pass-17", ca), `refused the request (401 Unauthorized): check credential "charts" (--helm-credential charts with $ENVCTL_HELM_CREDENTIAL_CHARTS_USERNAME`},
+		{"all", &config.RepoAuth{Credential: "charts"}, creds("repo-pass-42", ca), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := renderRepo(t, t.TempDir(), env(tt.auth), nil)
+			res, err := renderRepo(t, root, env(tt.auth), func(o *Options) { o.Credentials = tt.creds })
 			if tt.want == "" {
 				if err != nil {
 					t.Fatal(err)
@@ -319,8 +366,10 @@ func TestChartRepositoryAuth(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want one saying %q", err, tt.want)
 			}
-			if strings.Contains(err.Error(), "repo-pass-42") {
-				t.Errorf("the password appears in the error: %v", err)
+			for _, secret := range []string{"repo-pass-42", "wrong-pass-17"} {
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("the password appears in the error: %v", err)
+				}
 			}
 		})
 	}

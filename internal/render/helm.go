@@ -155,7 +155,7 @@ func (r *renderer) loadChart(ctx context.Context, comp config.Component) (*chart
 	switch {
 	case isOCI(h.Chart):
 		what := h.Chart + ":" + h.Version
-		creds, err := r.auth(h.RepoAuth, h.Chart)
+		creds, err := r.auth(h.RepoAuth, h.Chart, false)
 		if err != nil {
 			return nil, what, err
 		}
@@ -170,7 +170,7 @@ func (r *renderer) loadChart(ctx context.Context, comp config.Component) (*chart
 		return c, what, nil
 	case h.Repo != "":
 		what := fmt.Sprintf("%s %s from %s", h.Chart, h.Version, h.Repo)
-		creds, err := r.auth(h.RepoAuth, h.Repo)
+		creds, err := r.auth(h.RepoAuth, h.Repo, false)
 		if err != nil {
 			return nil, what, err
 		}

@@ -24,6 +24,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/envctl/envctl/internal/config"
+	"github.com/envctl/envctl/internal/credential"
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/object"
 	"github.com/envctl/envctl/internal/ownership"
@@ -65,6 +66,10 @@ type Options struct {
 	// the SOPS files of components that decrypt, besides those of
 	// SOPS_AGE_KEY and SOPS_AGE_KEY_FILE.
 	DecryptionKeyFile string
+	// Credentials are the operator's, by name. A release's
+	// helm.repoAuth.credential picks one, which is sent over https to the
+	// hosts it is bound to and nowhere else.
+	Credentials credential.Set
 }
 
 // renderer holds what the components of one render share.
@@ -94,13 +99,28 @@ type renderer struct {
 // Charts render last, once the CRDs of the whole environment are known, so
 // that .Capabilities.APIVersions holds the kinds the environment itself
 // defines, as it would once they are installed.
+//
+// Its errors are scrubbed of the values decrypted from SOPS files and of
+// the credentials' passwords (Scrub), since a kustomize or chart error may
+// quote what it was given and errors go into logs and the status record.
 func Render(ctx context.Context, opts Options) (*Result, error) {
 	r, err := newRenderer(ctx, opts)
 	if err != nil {
-		return nil, err
+		return nil, Scrub(err, opts.Credentials.Secrets())
 	}
+	res, err := r.render(ctx)
+	if err != nil {
+		return nil, Scrub(err, r.sensitive())
+	}
+	return res, nil
+}
+
+func (r *renderer) render(ctx context.Context) (*Result, error) {
 	comps, extra, err := r.selectComponents()
 	if err != nil {
+		return nil, err
+	}
+	if err := r.checkCredentials(comps); err != nil {
 		return nil, err
 	}
 	all := append(slices.Clone(comps), extra...)
@@ -155,7 +175,7 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 	for _, j := range jobs {
 		switch {
 		case j.context && j.err != nil:
-			r.log.Debug("a component outside the selection did not render; what it declares is not known", "component", j.comp.Name, "err", j.err)
+			r.log.Debug("a component outside the selection did not render; what it declares is not known", "component", j.comp.Name, "err", Scrub(j.err, r.sensitive()))
 		case j.context:
 			others = append(others, j.out)
 		case j.err != nil:

@@ -50,17 +50,21 @@ const kustomization = `# envctl's daemon for environment %[1]s, as a kustomize b
 # For a private repository or the Git webhook, add to your overlay a Secret
 #   %[4]s
 # (a secretGenerator will do) with the keys you need: git-password,
-# ssh-key, ssh-key-passphrase, known-hosts, webhook-secret, and sops-keys
-# (age identities or OpenPGP private keys for the environment's
-# SOPS-encrypted files). The Deployment mounts it at
-# %[5]s and reads ENVCTL_WEBHOOK_SECRET and
-# ENVCTL_SSH_KEY_PASSPHRASE from it. Add the flags of the files you give
-# to the container's args (the base has the last when the environment has
-# SOPS-encrypted files):
+# ssh-key, ssh-key-passphrase, known-hosts, git-ca.pem (a private CA of the
+# Git server), webhook-secret, sops-keys (age identities or OpenPGP private
+# keys for the environment's SOPS-encrypted files) and helm-credentials (a
+# file of kind HelmCredentials: the chart repository and registry
+# credentials the environment's releases name, each with the hosts it may
+# be sent to). The Deployment mounts it at %[5]s
+# and reads ENVCTL_WEBHOOK_SECRET and ENVCTL_SSH_KEY_PASSPHRASE from it.
+# Add the flags of the files you give to the container's args (the base
+# has --decryption-key-file when the environment has SOPS-encrypted files):
 #   --git-password-file %[5]s/git-password
 #   --ssh-key %[5]s/ssh-key
 #   --known-hosts %[5]s/known-hosts
+#   --ca-file %[5]s/git-ca.pem
 #   --decryption-key-file %[5]s/sops-keys
+#   --helm-credentials-file %[5]s/helm-credentials
 apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
 resources:

@@ -115,6 +115,13 @@ type Credentials struct {
 	// SOPSKeys are the age identities or OpenPGP private keys that open
 	// the environment's SOPS-encrypted files (--sops-key-file).
 	SOPSKeys []byte
+	// HelmCredentials is a credentials file (kind HelmCredentials) of the
+	// chart repository and registry credentials the operator bound, each
+	// with the hosts it may be sent to.
+	HelmCredentials []byte
+	// GitCA is the --ca-file the daemon trusts for its Git server: not
+	// secret, but it belongs with the credentials it protects.
+	GitCA []byte
 }
 
 // Keys of the credentials Secret; the Deployment mounts it as files under
@@ -127,6 +134,8 @@ const (
 	keyKnownHosts       = "known-hosts"
 	keyWebhookSecret    = "webhook-secret"
 	keySOPSKeys         = "sops-keys"
+	keyHelmCredentials  = "helm-credentials"
+	keyGitCA            = "git-ca.pem"
 )
 
 // data is the Secret's data, only the keys that are set.
@@ -139,6 +148,8 @@ func (c Credentials) data() map[string][]byte {
 		keyKnownHosts:       c.KnownHosts,
 		keyWebhookSecret:    c.WebhookSecret,
 		keySOPSKeys:         c.SOPSKeys,
+		keyHelmCredentials:  c.HelmCredentials,
+		keyGitCA:            c.GitCA,
 	} {
 		if len(v) > 0 {
 			d[k] = v

@@ -29,6 +29,9 @@ const (
 	hookSecret = "webhook-hmac-value"
 	sopsKey    = "AGE-SECRET-KEY-1DAEMONTESTKEYVALUE"
 	sshKey     = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n"
+	chartsPass = "charts-password-value"
+	helmCreds  = "apiVersion: envctl.dev/v1alpha1\nkind: HelmCredentials\ncredentials:\n- name: charts\n  hosts: [charts.example.com]\n  username: reader\n  password: " + chartsPass + "\n"
+	gitCA      = "-----BEGIN CERTIFICATE-----\nMIIBcorpCA\n-----END CERTIFICATE-----\n"
 )
 
 func fullOptions() Options {
@@ -43,6 +46,8 @@ func fullOptions() Options {
 			SOPSKeys:         []byte(sopsKey + "\n"),
 			KnownHosts:       []byte("git.example.com ssh-ed25519 AAAA\n"),
 			WebhookSecret:    []byte(hookSecret),
+			HelmCredentials:  []byte(helmCreds),
+			GitCA:            []byte(gitCA),
 		},
 		Resources: []Resource{{Group: "", Resource: "configmaps"}, {Group: "apps", Resource: "deployments"}},
 	}
@@ -148,6 +153,8 @@ func TestBuildObjects(t *testing.T) {
 		"--ssh-key", "/etc/envctl/credentials/ssh-key",
 		"--known-hosts", "/etc/envctl/credentials/known-hosts",
 		"--decryption-key-file", "/etc/envctl/credentials/sops-keys",
+		"--ca-file", "/etc/envctl/credentials/git-ca.pem",
+		"--helm-credentials-file", "/etc/envctl/credentials/helm-credentials",
 	}
 	if diff := cmp.Diff(wantArgs, c.Args); diff != "" {
 		t.Errorf("args (-want +got):\n%s", diff)
@@ -185,7 +192,8 @@ func TestBuildObjects(t *testing.T) {
 
 	s := typed[corev1.Secret](t, byKind["Secret"])
 	if s.Name != "envctl-daemon-staging-credentials" || string(s.Data["git-password"]) != password || string(s.Data["webhook-secret"]) != hookSecret ||
-		string(s.Data["ssh-key"]) != sshKey || string(s.Data["ssh-key-passphrase"]) != passphrase || string(s.Data["sops-keys"]) != sopsKey+"\n" {
+		string(s.Data["ssh-key"]) != sshKey || string(s.Data["ssh-key-passphrase"]) != passphrase || string(s.Data["sops-keys"]) != sopsKey+"\n" ||
+		string(s.Data["helm-credentials"]) != helmCreds || string(s.Data["git-ca.pem"]) != gitCA {
 		t.Errorf("Secret %s keys %v: want every credential under its key", s.Name, slices.Sorted(maps.Keys(s.Data)))
 	}
 	// No object but the Secret carries a secret value.
@@ -194,7 +202,7 @@ func TestBuildObjects(t *testing.T) {
 			continue
 		}
 		b, _ := json.Marshal(o.Object)
-		for _, v := range []string{password, passphrase, hookSecret, "b3BlbnNzaC1rZXktdjEAAAAA", sopsKey} {
+		for _, v := range []string{password, passphrase, hookSecret, "b3BlbnNzaC1rZXktdjEAAAAA", sopsKey, chartsPass} {
 			if strings.Contains(string(b), v) {
 				t.Errorf("%s %s holds a secret value", o.GetKind(), o.GetName())
 			}
@@ -221,7 +229,7 @@ func TestBuildWithoutCredentials(t *testing.T) {
 	}
 	d := typed[appsv1.Deployment](t, byKind["Deployment"])
 	args := strings.Join(d.Spec.Template.Spec.Containers[0].Args, " ")
-	for _, flag := range []string{"--git-password-file", "--ssh-key", "--known-hosts", "--decryption-key-file"} {
+	for _, flag := range []string{"--git-password-file", "--ssh-key", "--known-hosts", "--decryption-key-file", "--ca-file", "--helm-credentials-file"} {
 		if strings.Contains(args, flag) {
 			t.Errorf("args name %s without credentials: %s", flag, args)
 		}

@@ -140,6 +140,12 @@ func args(o Options) []string {
 	if c.has(keySOPSKeys) || o.DecryptsSOPS {
 		a = append(a, "--decryption-key-file", credentialsDir+"/"+keySOPSKeys)
 	}
+	if c.has(keyGitCA) {
+		a = append(a, "--ca-file", credentialsDir+"/"+keyGitCA)
+	}
+	if c.has(keyHelmCredentials) {
+		a = append(a, "--helm-credentials-file", credentialsDir+"/"+keyHelmCredentials)
+	}
 	return a
 }
 
