@@ -84,7 +84,11 @@ func (e *Engine) Teardown(ctx context.Context, req Request, inv *inventory.Inven
 		err = t.run(ctx, res)
 	}
 	if err == nil {
-		if err = inventory.NewStore(e.client.Clientset).Delete(ctx, req.Declared.Env.Name()); err == nil {
+		version := ""
+		if inv != nil {
+			version = inv.Version
+		}
+		if err = inventory.NewStore(e.client.Clientset).DeleteVersion(ctx, req.Declared.Env.Name(), version); err == nil {
 			res.InventoryDeleted = true
 		}
 		return res, err

@@ -307,7 +307,7 @@ func (l *Loop) Run(ctx context.Context) error {
 			}
 		}
 	}
-	l.shutdown(stopInflight, stopBG, &wg)
+	l.shutdown(ctx, stopInflight, stopBG, &wg)
 	return r.fatal
 }
 
@@ -338,7 +338,9 @@ func (l *Loop) setReady(ctx context.Context) {
 
 // shutdown stops the drift workers (the object in flight gets the grace),
 // saves the inventory, records that the loop stopped and ends the watches.
-func (l *Loop) shutdown(stopInflight, stopBG context.CancelFunc, wg *sync.WaitGroup) {
+// Its writes are made with Run's context (uncancelled): a loop that stops
+// because it lost its lock writes nothing more.
+func (l *Loop) shutdown(runCtx context.Context, stopInflight, stopBG context.CancelFunc, wg *sync.WaitGroup) {
 	start := time.Now()
 	l.log.Info("stopping")
 	l.queue.close()
@@ -360,8 +362,13 @@ func (l *Loop) shutdown(stopInflight, stopBG context.CancelFunc, wg *sync.WaitGr
 	}
 	wg.Wait()
 
-	ctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(runCtx), ShutdownGrace)
 	defer cancel()
+	if err := kube.FenceErr(ctx); err != nil {
+		l.log.Warn("stopping without saving the inventory or the status: the lock is no longer held", "err", err)
+		l.log.Info("stopped", "took", time.Since(start).Round(time.Millisecond))
+		return
+	}
 	if err := l.saveInventory(ctx); err != nil {
 		l.log.Error("could not save the inventory", "err", err)
 	}
@@ -385,16 +392,22 @@ func (l *Loop) saveInventory(ctx context.Context) error {
 		l.mu.Unlock()
 		return nil
 	}
+	src := l.inv
 	inv := *l.inv
 	inv.Entries = append([]inventory.Entry(nil), l.inv.Entries...)
 	l.invDirty = false
 	l.mu.Unlock()
+	// A compare-and-swap against the version the loop's last run read or
+	// wrote (Inventory.Version).
 	_, err := inventory.NewStore(l.client.Clientset).Save(ctx, &inv)
-	if err != nil {
-		l.mu.Lock()
+	l.mu.Lock()
+	switch {
+	case err != nil:
 		l.invDirty = true
-		l.mu.Unlock()
+	case l.inv == src:
+		l.inv.Version = inv.Version
 	}
+	l.mu.Unlock()
 	return err
 }
 

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/envctl/envctl/internal/kube"
 	"github.com/envctl/envctl/internal/lease"
 	"github.com/envctl/envctl/internal/syncstate"
 )
@@ -59,7 +60,9 @@ func (r *Runner) Run(ctx context.Context) error {
 			log.Info("holding the lock of the environment; reconciling", "environment", env, "holder", opts.Holder)
 		}
 		r.setTerm(l, true)
-		term, cancel := context.WithCancel(ctx)
+		// The term's writes, those of its shutdown included, are fenced by
+		// the lock: none is sent once it is lost.
+		term, cancel := context.WithCancel(kube.WithFence(ctx, held.Writable))
 		go func() {
 			select {
 			case <-held.Lost():
