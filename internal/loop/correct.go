@@ -120,6 +120,23 @@ func (l *Loop) correct(ctx context.Context, key object.Key, it item) {
 		}
 		return
 	}
+	if v.Reason == drift.Deleted && live == nil {
+		// Gone from the environment's watch: deleted, unlabelled, or
+		// relabelled for another environment, which is a conflict to
+		// report, not a drift to undo.
+		if err := l.writer.CheckOwner(ctx, o.prep, l.env); err != nil {
+			var other *apply.OwnershipError
+			if errors.As(err, &other) {
+				l.ownedElsewhere(key, other)
+				return
+			}
+			if ctx.Err() == nil {
+				l.log.Warn("could not check whose the object is; retrying", "object", key.String(), "err", err)
+				l.queue.later(key, it.first, time.Now().Add(failedCorrectionRetry))
+			}
+			return
+		}
+	}
 	state := "deleted"
 	if live != nil {
 		state = live.ResourceVersion
@@ -192,6 +209,28 @@ func (l *Loop) correct(ctx context.Context, key object.Key, it item) {
 	l.m.DriftLatency.Observe(answered.Sub(it.first).Seconds())
 	l.updateStatus(func(st *statusT) { st.DriftCorrected++ })
 	l.log.Info("drift corrected", "object", key.String(), "reason", string(v.Reason), "by", v.By, "latency", answered.Sub(it.first).Round(time.Millisecond))
+}
+
+// ownedElsewhere reports, once per owner, a declared object that is now
+// labelled for another environment: it is not corrected (that would take
+// it from the other environment, which the apply refuses without --adopt);
+// a full reconcile reports it as a conflict too.
+func (l *Loop) ownedElsewhere(key object.Key, err *apply.OwnershipError) {
+	state := "owned by " + err.Owner
+	l.mu.Lock()
+	first := l.reported[key] != state
+	l.reported[key] = state
+	l.mu.Unlock()
+	if !first {
+		return
+	}
+	what := fmt.Sprintf("%s is labelled for environment %q: a conflict, not corrected", key, err.Owner)
+	now := time.Now().UTC()
+	l.updateStatus(func(st *statusT) {
+		st.DriftConflicts++
+		st.LastDrift, st.LastDriftAt = what, now
+	})
+	l.log.Warn("not correcting drift: the object is labelled for another environment", "object", key.String(), "owner", err.Owner)
 }
 
 func describe(key object.Key, v drift.Verdict) string {

@@ -387,3 +387,50 @@ func counterValue(t testing.TB, m *metrics.Metrics, name string) float64 {
 	}
 	return sum
 }
+
+// An object relabelled for another environment leaves the environment's
+// watch as a deleted one would, but it is another's now: the loop reports
+// a conflict and does not take it back, while an object whose label was
+// merely removed beside it is put back.
+func TestObjectRelabelledForAnotherEnvironmentIsNotTakenBack(t *testing.T) {
+	f := newFixture(t)
+	f.overlay(namedConfigMap("taken"), namedConfigMap("unlabelled"))
+	f.start(nil)
+	ctx := context.Background()
+	cms := f.te.Clientset().CoreV1().ConfigMaps(f.ns)
+	before := counterValue(t, f.metrics, "envctl_drift_corrected_total")
+	if err := patch(ctx, f, "configmaps", "taken", "kubectl-label", types.MergePatchType,
+		`{"metadata":{"labels":{"envctl.dev/environment":"other"}},"data":{"mode":"the other environment's"}}`); err != nil {
+		t.Fatal(err)
+	}
+	if err := patch(ctx, f, "configmaps", "unlabelled", "kubectl-label", types.MergePatchType, `{"metadata":{"labels":{"envctl.dev/environment":null}}}`); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the conflict to be reported and the unlabelled object put back", func() error {
+		st := f.loop.Status()
+		if st.DriftConflicts != 1 || st.DriftCorrected == 0 {
+			return fmt.Errorf("status: %d conflicts, %d corrected, last drift %q", st.DriftConflicts, st.DriftCorrected, st.LastDrift)
+		}
+		cm, err := cms.Get(ctx, "unlabelled", metav1.GetOptions{})
+		if err != nil || cm.Labels["envctl.dev/environment"] != f.env {
+			return fmt.Errorf("unlabelled: labels %v, %v", cm.GetLabels(), err)
+		}
+		return nil
+	})
+	settle(f)
+	f.loop.verifyAll() // a resync finds it again: still not taken back, reported once
+	settle(f)
+	cm, err := cms.Get(ctx, "taken", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cm.Labels["envctl.dev/environment"] != "other" || cm.Data["mode"] != "the other environment's" {
+		t.Errorf("the relabelled object was taken back: labels %v, data %v", cm.Labels, cm.Data)
+	}
+	if got := counterValue(t, f.metrics, "envctl_drift_corrected_total") - before; got != 1 {
+		t.Errorf("%v corrections, want 1 (the unlabelled object's)", got)
+	}
+	if st := f.loop.Status(); st.DriftConflicts != 1 {
+		t.Errorf("conflicts reported %d times, want once", st.DriftConflicts)
+	}
+}

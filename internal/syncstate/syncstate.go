@@ -88,6 +88,9 @@ type Status struct {
 	DriftDetected  int64 `json:"driftDetected"`
 	DriftCorrected int64 `json:"driftCorrected"`
 	Fights         int64 `json:"fights"`
+	// DriftConflicts counts declared objects found labelled for another
+	// environment, which are not corrected.
+	DriftConflicts int64 `json:"driftConflicts,omitempty"`
 	// LastDrift describes the last drift seen: object, what, by whom.
 	LastDrift   string    `json:"lastDrift,omitempty"`
 	LastDriftAt time.Time `json:"lastDriftAt,omitzero"`
