@@ -214,6 +214,36 @@ func (l *Loop) Ready() bool {
 	return l.ready && (l.watcher == nil || l.watcher.Synced())
 }
 
+// Converged says whether the loop's last attempt applied the source's
+// revision, and in words how it stands: converged at a revision, retrying
+// a failure that may pass (its kind, how many attempts, when the next), or
+// blocked on a revision that does not render. A suspended loop counts as
+// converged: it was asked to stand still.
+func (l *Loop) Converged() (bool, string) {
+	l.mu.Lock()
+	st := l.status
+	l.mu.Unlock()
+	switch {
+	case st.Suspended:
+		return true, "suspended at " + orNone(st.LastAppliedRevision)
+	case st.State == syncstate.StateRetrying:
+		return false, fmt.Sprintf("failing: %s error at %s (%d failed attempts), next attempt in %s",
+			orNone(st.LastErrorKind), orNone(st.LastAttemptedRevision), st.Failures, time.Until(st.NextAttemptAt).Round(time.Second))
+	case st.State == syncstate.StateBlocked:
+		return false, fmt.Sprintf("failing: revision %s does not render (bad input); waiting for a new revision or envctl reconcile", orNone(st.LastAttemptedRevision))
+	case st.State == syncstate.StateConverged:
+		return true, "converged at " + orNone(st.LastAppliedRevision)
+	}
+	return false, "no reconcile has finished"
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
 // Status returns a copy of the loop's status.
 func (l *Loop) Status() syncstate.Status {
 	l.mu.Lock()

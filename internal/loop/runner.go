@@ -108,8 +108,11 @@ func (r *Runner) setTerm(l *Loop, leading bool) {
 }
 
 // Ready reports readiness for /readyz: a standby is ready (to take over,
-// and so that a rolling update of the daemon's replicas can proceed); the
-// leader once its loop is.
+// and so that a rolling update of the daemon's replicas can proceed, and
+// to pass webhooks on to the leader); the leader once its first reconcile
+// is done and its watches listed, and only while its last attempt
+// converged: a leader retrying a failure, or stuck on a revision that does
+// not render, is not ready, and says why.
 func (r *Runner) Ready() (bool, string) {
 	r.mu.Lock()
 	l, leading := r.loop, r.leading
@@ -117,11 +120,11 @@ func (r *Runner) Ready() (bool, string) {
 	switch {
 	case !leading:
 		return true, "standby"
-	case l.Ready():
-		return true, "leader, converging"
-	default:
+	case !l.Ready():
 		return false, "leader, first reconcile or watches not done"
 	}
+	ok, why := l.Converged()
+	return ok, "leader, " + why
 }
 
 // Loop returns the running loop, nil on a standby.
