@@ -83,9 +83,12 @@ func newDiffCmd(f *Factory) *cobra.Command {
 	fl := cmd.Flags()
 	bindPolicy(fl, &o.Policy, map[string]string{
 		flagForceConflicts: "plan the apply as taking over fields owned by other managers",
-		flagForcePrune:     "plan the apply as lifting prune's guards",
+		flagForcePrune:     "plan the apply as lifting every prune guard",
+		flagPruneRemoved:   "plan the apply as confirming the removal of these components",
+		flagPruneEmpty:     "plan the apply as lifting the empty-render guards",
+		flagPruneCRDs:      "plan the apply as lifting the CRD guard",
 		flagAdopt:          "plan the apply as taking over objects labelled for another environment",
-	}, flagComponent, flagForceConflicts, flagForcePrune, flagAdopt)
+	}, flagComponent, flagForceConflicts, flagForcePrune, flagPruneRemoved, flagPruneEmpty, flagPruneCRDs, flagAdopt)
 	o.bind(fl, "text", "json")
 	config.BindFlags(fl, "apply.fieldManager", "apply.forceConflicts", "prune.enabled", "prune.maxFraction", "prune.allowNamespaces")
 	return cmd

@@ -91,8 +91,9 @@ func newDownCmd(f *Factory) *cobra.Command {
 	o.Policy.Timeout = 5 * time.Minute
 	bindPolicy(fl, &o.Policy, map[string]string{
 		flagTimeout:    "how long to wait for the objects to be deleted",
-		flagForcePrune: "also delete CustomResourceDefinitions whose custom resources envctl does not manage, and those resources with them",
-	}, flagTimeout, flagForcePrune)
+		flagForcePrune: "lift every guard: also delete CustomResourceDefinitions whose custom resources envctl does not manage, and those resources with them",
+		flagPruneCRDs:  "also delete CustomResourceDefinitions whose custom resources envctl does not manage, and those resources with them",
+	}, flagTimeout, flagForcePrune, flagPruneCRDs)
 	o.bind(fl, "text", "json")
 	fl.BoolVar(&o.NoHooks, "no-hooks", false, "do not run the charts' pre-delete and post-delete hooks")
 	fl.BoolVarP(&o.Yes, "yes", "y", false, "delete without asking (required without a terminal)")

@@ -130,17 +130,24 @@ const (
 	flagNoPrune        = "no-prune"
 	flagNoWait         = "no-wait"
 	flagAdopt          = "adopt"
+	flagPruneRemoved   = "prune-removed"
+	flagPruneEmpty     = "prune-empty"
+	flagPruneCRDs      = "prune-crds"
 )
 
 // reconcileFlags are the policy flags of the commands that reconcile.
-var reconcileFlags = []string{flagComponent, flagTimeout, flagForceConflicts, flagForceRecreate, flagForcePrune, flagNoPrune, flagNoWait, flagAdopt}
+var reconcileFlags = []string{flagComponent, flagTimeout, flagForceConflicts, flagForceRecreate, flagForcePrune,
+	flagPruneRemoved, flagPruneEmpty, flagPruneCRDs, flagNoPrune, flagNoWait, flagAdopt}
 
 var policyUsage = map[string]string{
 	flagComponent:      "only these components (repeat or comma-separate); prune is limited to them too",
 	flagTimeout:        "time each component has to become healthy (default: the component's timeout, then apply.timeout)",
 	flagForceConflicts: "take over fields owned by other field managers",
 	flagForceRecreate:  "delete and recreate objects whose change touches an immutable field",
-	flagForcePrune:     "prune even an empty render or more than prune.maxFraction of the inventory",
+	flagForcePrune:     "lift every prune guard at once: delete the objects of removed and of empty components, what an empty render or more than prune.maxFraction of the inventory would delete, and CRDs whose custom resources envctl does not manage, with those resources",
+	flagPruneRemoved:   "confirm the removal of these components from the environment (repeat or comma-separate): their objects are pruned; every other guard keeps holding",
+	flagPruneEmpty:     "prune what a component, or the whole run, that renders nothing applied before (prune.maxFraction still holds)",
+	flagPruneCRDs:      "prune CustomResourceDefinitions even while custom resources of them exist that envctl does not manage, which are deleted with them",
 	flagNoPrune:        "do not delete objects that are no longer declared",
 	flagNoWait:         "do not wait for components to become healthy (hooks are still waited for); prune then runs once every apply succeeded, without a health check",
 	flagAdopt:          "take over objects labelled for another environment, and an environment applied from another repository",
@@ -166,6 +173,12 @@ func bindPolicy(fs *pflag.FlagSet, p *engine.Policy, usage map[string]string, na
 			fs.BoolVar(&p.ForceRecreate, name, p.ForceRecreate, help)
 		case flagForcePrune:
 			fs.BoolVar(&p.ForcePrune, name, p.ForcePrune, help)
+		case flagPruneRemoved:
+			fs.StringSliceVar(&p.PruneRemoved, name, p.PruneRemoved, help)
+		case flagPruneEmpty:
+			fs.BoolVar(&p.PruneEmpty, name, p.PruneEmpty, help)
+		case flagPruneCRDs:
+			fs.BoolVar(&p.PruneCRDs, name, p.PruneCRDs, help)
 		case flagNoPrune:
 			fs.BoolVar(&p.NoPrune, name, p.NoPrune, help)
 		case flagNoWait:

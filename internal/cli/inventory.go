@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -25,6 +26,7 @@ envctl-inventory-ENV in namespace envctl-system. Prune and down work from it.`,
 // inventoryRebuildOptions are the inputs of `envctl inventory rebuild`.
 type inventoryRebuildOptions struct {
 	envFlags
+	LockTimeout time.Duration
 }
 
 func newInventoryRebuildCmd(f *Factory) *cobra.Command {
@@ -42,7 +44,10 @@ envctl apply, up, diff and down stop with exit 2 on a damaged inventory
 rather than guess what was applied; this is the repair. A lost inventory
 (its namespace deleted) needs no repair: those commands rebuild it
 themselves. The next apply sends every object once, since the rebuilt
-inventory does not know which fields envctl owned.`,
+inventory does not know which fields envctl owned.
+
+It holds the environment's lock while it writes, as apply does: a sync,
+daemon or apply writing the environment is waited for (--lock-timeout).`,
 		Example: `  # Repair the damaged inventory of the staging environment
   envctl inventory rebuild staging
 
@@ -57,14 +62,25 @@ inventory does not know which fields envctl owned.`,
 		},
 	}
 	o.bind(cmd.Flags(), "text", "json")
+	bindLockTimeout(cmd.Flags(), &o.LockTimeout)
 	return cmd
 }
 
 func runInventoryRebuild(ctx context.Context, f *Factory, o *inventoryRebuildOptions) error {
+	if err := checkLockTimeout(o.LockTimeout); err != nil {
+		return err
+	}
 	d, _, client, err := o.open(ctx, f, nil, nil)
 	if err = missingAs(err, errs.Cluster); err != nil {
 		return err
 	}
+	// One writer per environment: a loop that saves the inventory while it
+	// is rebuilt would lose one of the two.
+	ctx, lock, err := lockEnvironment(ctx, f, client.Clientset, d.Env.Name(), "inventory rebuild", o.LockTimeout)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	rb, err := f.engine(client, "", "").Rebuild(ctx, engine.Request{Declared: d})
 	if err != nil {
 		return err

@@ -13,7 +13,9 @@ import (
 )
 
 // A component that renders nothing, or that leaves the environment, keeps
-// its objects unless --force-prune, and the run says why.
+// its objects unless its own guard is lifted (--prune-empty, or
+// --prune-removed naming it) or --force-prune lifts every guard, and the
+// run says why.
 func TestPruneHoldsEmptyAndRemovedComponents(t *testing.T) {
 	e := newE2E(t, "holds")
 	e.setComponents("app", "extra", "gone")
@@ -30,7 +32,7 @@ func TestPruneHoldsEmptyAndRemovedComponents(t *testing.T) {
 			t.Errorf("%s of component extra, which rendered nothing, was pruned", n)
 		}
 	}
-	mustContain(t, "the run", stdout+stderr, "component extra rendered no objects", "--force-prune")
+	mustContain(t, "the run", stdout+stderr, "component extra rendered no objects", "--prune-empty", "kept by the empty-render guard")
 
 	// gone leaves the environment: its object stays too.
 	e.setComponents("app", "extra")
@@ -38,7 +40,7 @@ func TestPruneHoldsEmptyAndRemovedComponents(t *testing.T) {
 	if !e.configMapExists("g1") {
 		t.Error("g1 of component gone, removed from the environment, was pruned")
 	}
-	mustContain(t, "the run", stdout+stderr, "component gone is no longer in the environment", "--force-prune")
+	mustContain(t, "the run", stdout+stderr, "component gone is no longer in the environment", "--prune-removed gone", "kept by the removed-component guard")
 	// Held objects stay recorded: a later forced run can still prune them.
 	inv, err := e.storedInventory()
 	if err != nil {
@@ -103,7 +105,7 @@ func TestMovedObjectSurvivesComponentRuns(t *testing.T) {
 }
 
 // A CRD is not pruned while custom resources of it that envctl does not
-// manage exist; down asks for --force-prune for it.
+// manage exist; down asks for --prune-crds for it.
 func TestCRDWithForeignResourcesIsKept(t *testing.T) {
 	e := newE2E(t, "crdheld")
 	group := e.env + ".e2e.example.com"
@@ -153,19 +155,19 @@ spec:
 	if !crdExists() {
 		t.Fatal("the CRD was pruned while a custom resource envctl does not manage existed")
 	}
-	mustContain(t, "the apply", stdout+stderr, "widgets."+group, "theirs", "--force-prune")
+	mustContain(t, "the apply", stdout+stderr, "widgets."+group, "theirs", "--prune-crds", "kept by the crd guard")
 
 	_, stderr, code := e.run("down", "--yes")
 	if code != ExitInput {
 		t.Errorf("down: exit %d, want %d", code, ExitInput)
 	}
 	if !crdExists() {
-		t.Fatal("down deleted the CRD, and their widget with it, without --force-prune")
+		t.Fatal("down deleted the CRD, and their widget with it, without --prune-crds")
 	}
-	mustContain(t, "down", stderr, "widgets."+group, "--force-prune")
+	mustContain(t, "down", stderr, "widgets."+group, "--prune-crds")
 
-	e.mustRun(ExitOK, "down", "--yes", "--force-prune")
+	e.mustRun(ExitOK, "down", "--yes", "--prune-crds")
 	if crdExists() {
-		t.Error("down --force-prune kept the CRD")
+		t.Error("down --prune-crds kept the CRD")
 	}
 }

@@ -38,7 +38,7 @@ func (o *reconcileOptions) bind(fs *pflag.FlagSet) {
 	bindPolicy(fs, &o.Policy, nil, reconcileFlags...)
 	fs.StringVarP(&o.Output, "output", "o", "text", "summary format: text or json")
 	bindLockTimeout(fs, &o.LockTimeout)
-	config.BindFlags(fs, "apply.concurrency")
+	config.BindFlags(fs, "apply.concurrency", "prune.maxFraction")
 	o.Source.bind(fs)
 }
 

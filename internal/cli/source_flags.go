@@ -72,7 +72,7 @@ func (s *sourceFlags) bind(fs *pflag.FlagSet) {
 	fs.BoolVar(&s.git.RecurseSubmodules, "recurse-submodules", false, "with --git: fetch submodules into the snapshot (refused otherwise)")
 	fs.StringVar(&s.git.CacheDir, "cache-dir", "", "with --git: where fetched repositories and snapshots are kept (default $XDG_CACHE_HOME/envctl/git)")
 	fs.DurationVar(&s.git.Timeout, "git-timeout", 60*time.Second, "with --git: how long listing and fetching may take")
-	fs.IntVar(&s.git.Limits.Files, "git-max-files", git.DefaultLimits().Files, "with --git: refuse a tree of more files")
+	fs.IntVar(&s.git.Limits.Files, "git-max-files", git.DefaultLimits().Files, "with --git: refuse a tree of more entries (files, directories, symlinks and submodules)")
 	fs.StringVar(&s.MaxSize, "git-max-size", "1Gi", "with --git: refuse a tree larger than this in all")
 	fs.StringVar(&s.MaxFileSize, "git-max-file-size", "64Mi", "with --git: refuse a file larger than this")
 	for _, name := range sourceFlagNames {

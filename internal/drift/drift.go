@@ -125,10 +125,15 @@ func older(a, b string) bool {
 // is immediate, each further one that follows soon after the previous
 // (within Window, or twice the last delay) waits Base, 2×Base, 4×Base, …
 // up to Max. The third correction in a row makes it a fight, counted once
-// per run of corrections. An object left alone for a while starts afresh.
+// per run of corrections. After GiveUpAfter corrections in a row the
+// object is left alone, until Release: envctl stops taking part in a
+// fight it cannot win. An object not drifting for a while starts afresh.
 type Backoff struct {
 	Base, Max, Window time.Duration
-	objects           map[string]*streak
+	// GiveUpAfter is how many corrections in a row leave an object alone;
+	// 0 never does.
+	GiveUpAfter int
+	objects     map[string]*streak
 }
 
 // streak is one object's run of corrections.
@@ -136,15 +141,23 @@ type streak struct {
 	count int
 	last  time.Time
 	delay time.Duration
+	// alone: GiveUpAfter was reached; no more corrections until Release.
+	alone bool
 }
 
 // FightAfter is how many corrections in a row make a fight.
 const FightAfter = 2
 
+// GiveUpAfter is how many corrections in a row the loop makes before it
+// leaves an object alone: with the default delays the tenth comes about
+// eight and a half minutes into a fight.
+const GiveUpAfter = 10
+
 // NewBackoff returns the backoff the loop uses: 1 s doubling to 5 min,
-// with corrections 10 s apart counted as one run.
+// with corrections 10 s apart counted as one run, and objects left alone
+// after GiveUpAfter corrections in a row.
 func NewBackoff() *Backoff {
-	return &Backoff{Base: time.Second, Max: 5 * time.Minute, Window: 10 * time.Second, objects: map[string]*streak{}}
+	return &Backoff{Base: time.Second, Max: 5 * time.Minute, Window: 10 * time.Second, GiveUpAfter: GiveUpAfter, objects: map[string]*streak{}}
 }
 
 // Delay says how long to wait before correcting key, which drifted at now,
@@ -161,8 +174,9 @@ func (b *Backoff) Delay(key string, now time.Time) (time.Duration, bool) {
 	return d, s.count == FightAfter
 }
 
-// Corrected records a correction of key at now, after waiting delay.
-func (b *Backoff) Corrected(key string, now time.Time, delay time.Duration) {
+// Corrected records a correction of key at now, after waiting delay, and
+// says whether it was the last: key is left alone from now on.
+func (b *Backoff) Corrected(key string, now time.Time, delay time.Duration) bool {
 	s := b.current(key, now)
 	if s == nil {
 		s = &streak{}
@@ -171,6 +185,30 @@ func (b *Backoff) Corrected(key string, now time.Time, delay time.Duration) {
 	s.count++
 	s.last = now
 	s.delay = delay
+	if b.GiveUpAfter > 0 && s.count >= b.GiveUpAfter && !s.alone {
+		s.alone = true
+		return true
+	}
+	return false
+}
+
+// LeftAlone says whether key is no longer corrected (GiveUpAfter).
+func (b *Backoff) LeftAlone(key string) bool {
+	s := b.objects[key]
+	return s != nil && s.alone
+}
+
+// Release lets every object left alone be corrected again, afresh, and
+// returns their keys: a new revision, or a reconcile someone asked for.
+func (b *Backoff) Release() []string {
+	var out []string
+	for key, s := range b.objects {
+		if s.alone {
+			out = append(out, key)
+			delete(b.objects, key)
+		}
+	}
+	return out
 }
 
 // InFight says whether key's corrections are a fight now.
@@ -188,7 +226,7 @@ func (b *Backoff) current(key string, now time.Time) *streak {
 	if s == nil {
 		return nil
 	}
-	if now.Sub(s.last) > max(b.Window, 2*s.delay) {
+	if !s.alone && now.Sub(s.last) > max(b.Window, 2*s.delay) {
 		delete(b.objects, key)
 		return nil
 	}

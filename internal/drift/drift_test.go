@@ -2,6 +2,7 @@ package drift
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -217,5 +218,40 @@ func TestBackoff(t *testing.T) {
 	}
 	if d, _ := b.Delay("cap", now); d != b.Max {
 		t.Errorf("delay after 20 corrections = %v, want the cap %v", d, b.Max)
+	}
+}
+
+// A fight is given up after GiveUpAfter corrections in a row: the object
+// is left alone, however long it stays quiet, until Release.
+func TestBackoffLeavesAFightAloneAfterItsBound(t *testing.T) {
+	b := NewBackoff()
+	b.GiveUpAfter = 4
+	now := time.Unix(1000, 0)
+	var last []bool
+	for range 4 {
+		d, _ := b.Delay("cm", now)
+		now = now.Add(d + 10*time.Millisecond)
+		last = append(last, b.Corrected("cm", now, d))
+		if b.LeftAlone("other") {
+			t.Fatal("another object is left alone")
+		}
+	}
+	if want := []bool{false, false, false, true}; !slices.Equal(last, want) {
+		t.Errorf("Corrected said last = %v, want %v", last, want)
+	}
+	if !b.LeftAlone("cm") {
+		t.Fatal("not left alone after 4 corrections in a row")
+	}
+	if now = now.Add(time.Hour); !b.LeftAlone("cm") {
+		t.Error("a quiet hour ended the giving up; only Release does")
+	}
+	if got := b.Release(); !slices.Equal(got, []string{"cm"}) {
+		t.Errorf("Release = %v, want [cm]", got)
+	}
+	if b.LeftAlone("cm") {
+		t.Error("still left alone after Release")
+	}
+	if d, fight := b.Delay("cm", now); d != 0 || fight {
+		t.Errorf("after Release: Delay = %v, fight %v; want a fresh start", d, fight)
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/kube"
+	"github.com/envctl/envctl/internal/prune"
 	"github.com/envctl/envctl/internal/render"
 )
 
@@ -111,8 +112,23 @@ type Policy struct {
 	// ForceRecreate deletes and recreates objects whose change touches an
 	// immutable field.
 	ForceRecreate bool
-	// ForcePrune lifts prune's empty-render and max-fraction guards.
+	// ForcePrune lifts every prune guard at once: the removed-component,
+	// empty-render, max-fraction and CRD guards (the four below lift one
+	// each).
 	ForcePrune bool
+	// PruneRemoved confirms the removal of these components from the
+	// environment: their objects are pruned. It lifts the removed-component
+	// guard for them alone; the CRD, empty-render and max-fraction guards
+	// keep holding.
+	PruneRemoved []string
+	// PruneEmpty lifts the empty-render guards: a run, or a component,
+	// that renders nothing prunes what it applied before.
+	PruneEmpty bool
+	// PruneCRDs lifts the CRD guard: a CustomResourceDefinition is pruned
+	// even while custom resources of it exist that envctl does not manage,
+	// which go with it. (prune.maxFraction, the fourth guard, is a setting:
+	// raising it is its override.)
+	PruneCRDs bool
 	// NoPrune skips prune.
 	NoPrune bool
 	// NoWait skips the health wait (hooks are still waited for, since each
@@ -130,8 +146,24 @@ func (p Policy) Validate() error {
 		return errs.Input(fmt.Errorf("--timeout must not be negative, got %s", p.Timeout))
 	case p.ForcePrune && p.NoPrune:
 		return errs.Input(fmt.Errorf("--force-prune and --no-prune contradict each other"))
+	case p.NoPrune && len(p.PruneRemoved) > 0:
+		return errs.Input(fmt.Errorf("--prune-removed and --no-prune contradict each other"))
+	case p.NoPrune && p.PruneEmpty:
+		return errs.Input(fmt.Errorf("--prune-empty and --no-prune contradict each other"))
+	case p.NoPrune && p.PruneCRDs:
+		return errs.Input(fmt.Errorf("--prune-crds and --no-prune contradict each other"))
 	}
 	return nil
+}
+
+// pruneOptions are the prune options the policy sets: the overrides of
+// the guards, the same for a reconcile, its plan and a teardown.
+func (p Policy) pruneOptions(o prune.Options) prune.Options {
+	o.Force = p.ForcePrune
+	o.Removed = p.PruneRemoved
+	o.Empty = p.PruneEmpty
+	o.CRDs = p.PruneCRDs
+	return o
 }
 
 // secretKey is the cluster's fingerprint key (inventory.Store.SecretKey),

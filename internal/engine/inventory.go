@@ -78,7 +78,9 @@ func (r *run) saveInventory(ctx context.Context, prev *inventory.Inventory, prun
 	}
 	// An interrupted run (Ctrl-C, a deadline) must still record what it
 	// applied, or those objects would never be pruned: the save gets a
-	// short time of its own.
+	// short time of its own. A run that lost its lock does not save: the
+	// lock's fence stops the writes, and the save replaces only the
+	// version this run read or wrote.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
 	defer cancel()
 	saved, err := r.opts.Inventory.Save(ctx, next)
@@ -86,6 +88,7 @@ func (r *run) saveInventory(ctx context.Context, prev *inventory.Inventory, prun
 		r.fail(fmt.Errorf("save the inventory: %w", err))
 		return
 	}
+	r.stored = next.Version
 	r.result.InventorySaved = saved
 	r.result.Inventory = next
 	if saved {
@@ -113,7 +116,7 @@ func unchangedInventory(prev, next *inventory.Inventory) bool {
 //     recorded unless prune deleted it (or released it), so that a run
 //     without prune, or a failed one, never loses track of it.
 func (r *run) nextInventory(prev *inventory.Inventory, pruned *prune.Result) *inventory.Inventory {
-	next := &inventory.Inventory{Environment: r.env, Repository: r.opts.Repository, Revision: r.opts.Revision, AppliedAt: time.Now().UTC()}
+	next := &inventory.Inventory{Environment: r.env, Repository: r.opts.Repository, Revision: r.opts.Revision, AppliedAt: time.Now().UTC(), Version: r.stored}
 	if next.Repository == "" && prev != nil {
 		next.Repository = prev.Repository
 	}
@@ -194,7 +197,7 @@ func (r *run) recordIntent(ctx context.Context, prev *inventory.Inventory, rende
 	if known == nil {
 		known = map[object.Key]inventory.Entry{}
 	}
-	intent := &inventory.Inventory{Environment: r.env, Repository: r.opts.Repository, Entries: []inventory.Entry{}}
+	intent := &inventory.Inventory{Environment: r.env, Repository: r.opts.Repository, Entries: []inventory.Entry{}, Version: r.stored}
 	if prev != nil {
 		intent.Revision, intent.AppliedAt = prev.Revision, prev.AppliedAt
 		intent.Components = slices.Clone(prev.Components)
@@ -230,6 +233,7 @@ func (r *run) recordIntent(ctx context.Context, prev *inventory.Inventory, rende
 	if _, err := r.opts.Inventory.Save(sctx, intent); err != nil {
 		return fmt.Errorf("record the %s about to be applied in the inventory before applying them: %w", plural(added, "new object"), err)
 	}
+	r.stored = intent.Version
 	r.log.Debug("recorded the objects about to be applied", "added", added)
 	return nil
 }

@@ -42,21 +42,20 @@ func (r *run) prune(ctx context.Context, prev *inventory.Inventory, rendered *re
 			}
 		}
 	}
-	opts := prune.Options{
+	opts := r.opts.Policy.pruneOptions(prune.Options{
 		Environment:    r.env,
 		Previous:       prev,
 		Current:        current,
 		Components:     r.opts.Components,
 		ApplySucceeded: true,
 		Settings:       r.opts.Settings.Prune,
-		Force:          r.opts.ForcePrune,
 		Rendered:       renderedCounts(rendered),
 		Declared:       componentNames(r.opts.Environment),
 		OnItem: func(it prune.Item) {
 			r.emit(Event{Type: ObjectPruned, Component: it.Entry.Component, Object: it.Entry.Ref.String(), Action: string(it.Outcome), Message: it.Reason, Err: it.Err})
 		},
 		Logger: r.log,
-	}
+	})
 	if len(r.opts.Components) > 0 && len(prune.Candidates(opts)) > 0 {
 		opts.Elsewhere, opts.ElsewhereUnknown = r.declaredElsewhere(ctx, prev)
 	}

@@ -155,19 +155,29 @@ func (e *Engine) Rebuild(ctx context.Context, req Request) (*Rebuilt, error) {
 	}
 	d := req.Declared
 	store := inventory.NewStore(e.client.Clientset)
-	old, err := store.Load(ctx, d.Env.Name())
-	if err == nil {
+	env := d.Env.Name()
+	old, err := store.Load(ctx, env)
+	var version string
+	switch {
+	case err == nil:
 		if err := CheckRepository(old, d.Repository(), req.Policy.Adopt); err != nil {
 			return nil, err
 		}
+		version = old.Version
+	case !errors.Is(err, inventory.ErrNotFound):
+		// Damaged: replaced, but only as it was read here.
+		if version, err = store.Version(ctx, env); err != nil {
+			return nil, err
+		}
 	}
-	out := &Rebuilt{Replaced: !errors.Is(err, inventory.ErrNotFound)}
-	if out.Inventory, out.Skipped, err = RebuildInventory(ctx, e.client, d.Env.Name(), d.Repository(), nil); err != nil {
+	out := &Rebuilt{Replaced: version != ""}
+	if out.Inventory, out.Skipped, err = RebuildInventory(ctx, e.client, env, d.Repository(), nil); err != nil {
 		return nil, err
 	}
 	if len(out.Inventory.Entries) == 0 {
-		return out, store.Delete(ctx, d.Env.Name())
+		return out, store.DeleteVersion(ctx, env, version)
 	}
+	out.Inventory.Version = version
 	_, err = store.Save(ctx, out.Inventory)
 	return out, err
 }

@@ -76,6 +76,9 @@ func reconcile(ctx context.Context, opts runOptions) (*Result, error) {
 	if err != nil {
 		return r.finish(err)
 	}
+	if prev != nil {
+		r.stored = prev.Version
+	}
 	rendered, err := r.render(ctx, prev)
 	if err != nil {
 		return r.finish(err)
@@ -104,6 +107,10 @@ type run struct {
 
 	// runComponent is r.component; unit tests of the scheduling replace it.
 	runComponent func(ctx context.Context, c *render.Component, prev *inventory.Inventory, previous map[object.Key]apply.Recorded, live *apply.Live) ComponentResult
+
+	// stored is the version of the inventory this run last read or wrote,
+	// the only one its saves may replace ("" for none stored).
+	stored string
 
 	eventMu sync.Mutex
 	mu      sync.Mutex

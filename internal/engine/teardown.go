@@ -84,7 +84,11 @@ func (e *Engine) Teardown(ctx context.Context, req Request, inv *inventory.Inven
 		err = t.run(ctx, res)
 	}
 	if err == nil {
-		if err = inventory.NewStore(e.client.Clientset).Delete(ctx, req.Declared.Env.Name()); err == nil {
+		version := ""
+		if inv != nil {
+			version = inv.Version
+		}
+		if err = inventory.NewStore(e.client.Clientset).DeleteVersion(ctx, req.Declared.Env.Name(), version); err == nil {
 			res.InventoryDeleted = true
 		}
 		return res, err
@@ -144,7 +148,7 @@ func (t *teardown) run(ctx context.Context, res *TeardownResult) error {
 		}
 	}
 	if len(held) > 0 {
-		err = errors.Join(err, errs.Inputf("%s kept: custom resources envctl does not manage would be deleted with it; rerun `envctl down %s --force-prune` to delete it and them",
+		err = errors.Join(err, errs.Inputf("%s kept: custom resources envctl does not manage would be deleted with it; rerun `envctl down %s --prune-crds` to delete it and them",
 			strings.Join(held, ", "), name))
 	}
 	return err
@@ -157,10 +161,11 @@ func (t *teardown) pruneOptions(prev *inventory.Inventory) prune.Options {
 		Previous:       prev,
 		ApplySucceeded: true,
 		// Everything goes, Namespaces included; the ownership labels,
-		// envctl.dev/prune: disabled and (unless forced) the CRD guard are
+		// envctl.dev/prune: disabled and (unless lifted) the CRD guard are
 		// still honoured.
 		All:      true,
 		Force:    t.req.Policy.ForcePrune,
+		CRDs:     t.req.Policy.PruneCRDs,
 		Settings: config.PruneSettings{AllowNamespaces: true, MaxFraction: 1},
 		Wait:     true,
 		Timeout:  t.timeout(),

@@ -119,3 +119,31 @@ func (e *objectsError) Error() string {
 }
 
 func (e *objectsError) Unwrap() []error { return e.errs }
+
+// Retryable says whether trying the same input again may succeed: false
+// only when every failure err holds is bad input, which stays bad until
+// the input changes. Network, registry, cluster, timeout and unhealthy
+// failures, and failures not classified at all (a fetch that could not
+// connect), may pass. A failure wrapped whole as bad input is bad input,
+// whatever it wraps.
+func Retryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	switch u := err.(type) {
+	case *Error:
+		return u.Kind != KindInput
+	case interface{ Unwrap() []error }:
+		for _, c := range u.Unwrap() {
+			if Retryable(c) {
+				return true
+			}
+		}
+		return false
+	case interface{ Unwrap() error }:
+		if inner := u.Unwrap(); inner != nil {
+			return Retryable(inner)
+		}
+	}
+	return true
+}

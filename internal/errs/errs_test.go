@@ -2,6 +2,7 @@ package errs
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -43,6 +44,35 @@ func TestObjects(t *testing.T) {
 				if !errors.Is(err, e) {
 					t.Errorf("errors.Is(%v) = false", e)
 				}
+			}
+		})
+	}
+}
+
+func TestRetryable(t *testing.T) {
+	net := errors.New("GET https://charts.example.com/index.yaml: 503 Service Unavailable")
+	bad := Inputf("kustomize build overlays/app: no such file")
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"nil", nil, false},
+		{"bad input", bad, false},
+		{"bad input, wrapped", fmt.Errorf("render environment ci: %w", bad), false},
+		{"not classified (a network failure)", fmt.Errorf("fetch index: %w", net), true},
+		{"cluster", Cluster(net), true},
+		{"timeout", Timeout(net), true},
+		{"unhealthy", Unhealthy(net), true},
+		{"conflict", Conflict(net), true},
+		{"every one of several is bad input", errors.Join(bad, fmt.Errorf("component b: %w", bad)), false},
+		{"one of several is not bad input", errors.Join(bad, fmt.Errorf("component b: %w", net)), true},
+		{"several, wrapped whole as bad input", Input(errors.Join(bad, net)), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Retryable(tt.err); got != tt.want {
+				t.Errorf("Retryable(%v) = %v, want %v", tt.err, got, tt.want)
 			}
 		})
 	}

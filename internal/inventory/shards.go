@@ -54,12 +54,7 @@ func (s *Store) assemble(env string, cms []corev1.ConfigMap) (*Inventory, error)
 	corrupt := func(name, format string, args ...any) error {
 		return errs.Input(&CorruptError{Environment: env, Namespace: s.namespace(), ConfigMap: name, Reason: fmt.Sprintf(format, args...)})
 	}
-	var head *corev1.ConfigMap
-	for i := range cms {
-		if cms[i].Name == ConfigMapName(env, 0) {
-			head = &cms[i]
-		}
-	}
+	head := headOf(env, cms)
 	if head == nil {
 		return nil, errNoHead
 	}

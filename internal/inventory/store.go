@@ -91,12 +91,70 @@ func (s *Store) Load(ctx context.Context, env string) (*Inventory, error) {
 		return nil, fmt.Errorf("environment %q: %w (only %d shard(s) of a save that never completed, no ConfigMap %s/%s)",
 			env, ErrNotFound, len(cms), s.namespace(), ConfigMapName(env, 0))
 	}
+	if inv != nil {
+		inv.Version = headOf(env, cms).ResourceVersion
+	}
 	return inv, err
+}
+
+// Version returns the stored version of env's inventory (see
+// Inventory.Version), damaged or not; "" when none is stored. A writer
+// that replaces an inventory it could not load (inventory rebuild) saves
+// over this version.
+func (s *Store) Version(ctx context.Context, env string) (string, error) {
+	cms, err := s.list(ctx, env)
+	if err != nil {
+		return "", err
+	}
+	if head := headOf(env, cms); head != nil {
+		return head.ResourceVersion, nil
+	}
+	return "", nil
+}
+
+// headOf returns the first shard among cms, nil when there is none.
+func headOf(env string, cms []corev1.ConfigMap) *corev1.ConfigMap {
+	for i := range cms {
+		if cms[i].Name == ConfigMapName(env, 0) {
+			return &cms[i]
+		}
+	}
+	return nil
+}
+
+// StaleError is a save refused because the stored inventory is not the
+// version the writer last read or wrote: another writer (one that took the
+// environment's lock since) stored a newer one, which is kept.
+type StaleError struct {
+	Environment string
+	// Expected is the version the writer had; "" for none stored.
+	Expected string
+	// Found is the version stored; "" for none.
+	Found string
+}
+
+func (e *StaleError) Error() string {
+	return fmt.Sprintf("the inventory of environment %s changed since this envctl read it (stored version %s, read %s): "+
+		"another envctl writes the environment now; this one's save is refused so that it cannot overwrite the newer inventory",
+		e.Environment, orNone(e.Found), orNone(e.Expected))
+}
+
+func orNone(v string) string {
+	if v == "" {
+		return "none"
+	}
+	return v
 }
 
 // Save stores inv unless the stored inventory already holds the same
 // content (AppliedAt aside), and reports whether it wrote. An unchanged
 // Save costs one LIST and no write.
+//
+// Save is a compare-and-swap: it writes only over inv.Version, the version
+// inv was loaded from or last saved as ("" for none stored), and sets
+// inv.Version to what it wrote. Any other stored version is a *StaleError,
+// classified as a conflict, and nothing is written: a writer that lost the
+// environment's lock can never overwrite what the new holder stored.
 //
 // A save interrupted at any point (the process killed, the connection
 // lost) leaves the stored inventory readable, old or new: the shards after
@@ -112,8 +170,13 @@ func (s *Store) Save(ctx context.Context, inv *Inventory) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	head := headOf(env, existing)
+	if found := versionOf(head); found != inv.Version {
+		return false, errs.Conflict(&StaleError{Environment: env, Expected: inv.Version, Found: found})
+	}
 	if len(existing) > 0 {
-		// A damaged stored inventory is simply replaced.
+		// A damaged stored inventory is replaced (by a writer that read its
+		// version: inventory rebuild).
 		if old, err := s.assemble(env, existing); err == nil && sameContent(old, inv) {
 			return false, nil
 		}
@@ -141,8 +204,12 @@ func (s *Store) Save(ctx context.Context, inv *Inventory) (bool, error) {
 			testhook.Reached(ctx, testhook.InventorySave)
 		}
 		cm := s.shard(env, i, len(shards), sum, shards[i])
-		if err := s.write(ctx, cm, byName[cm.Name]); err != nil {
-			return true, err
+		written, err := s.write(ctx, cm, byName[cm.Name])
+		if err != nil {
+			return i > 0, err
+		}
+		if i == 0 {
+			inv.Version = written.ResourceVersion
 		}
 		delete(byName, cm.Name)
 	}
@@ -159,12 +226,35 @@ func (s *Store) Save(ctx context.Context, inv *Inventory) (bool, error) {
 // environment's inventory remains in it, so that `envctl down` leaves
 // nothing behind. Deleting an inventory that does not exist is not an error.
 func (s *Store) Delete(ctx context.Context, env string) error {
+	return s.DeleteVersion(ctx, env, "")
+}
+
+// DeleteVersion is Delete of the stored version version (Inventory.Version)
+// only: when another is stored, it is a *StaleError (a conflict) and nothing
+// is deleted. An empty version deletes whatever is stored.
+func (s *Store) DeleteVersion(ctx context.Context, env, version string) error {
 	cms, err := s.list(ctx, env)
 	if err != nil {
 		return err
 	}
+	head := headOf(env, cms)
+	if version != "" && versionOf(head) != version {
+		return errs.Conflict(&StaleError{Environment: env, Expected: version, Found: versionOf(head)})
+	}
+	// The first shard goes first, on the version checked: without it, what
+	// is left reads as no inventory.
+	slices.SortStableFunc(cms, func(a, b corev1.ConfigMap) int {
+		return cmpBool(a.Name != ConfigMapName(env, 0), b.Name != ConfigMapName(env, 0))
+	})
 	for _, cm := range cms {
-		err := s.Client.CoreV1().ConfigMaps(s.namespace()).Delete(ctx, cm.Name, metav1.DeleteOptions{})
+		opts := metav1.DeleteOptions{}
+		if version != "" && cm.Name == ConfigMapName(env, 0) {
+			opts.Preconditions = &metav1.Preconditions{ResourceVersion: &version}
+		}
+		err := s.Client.CoreV1().ConfigMaps(s.namespace()).Delete(ctx, cm.Name, opts)
+		if apierrors.IsConflict(err) {
+			return errs.Conflict(&StaleError{Environment: env, Expected: version, Found: "a newer one"})
+		}
 		if err != nil && !apierrors.IsNotFound(err) {
 			return errs.Cluster(fmt.Errorf("delete inventory ConfigMap %s/%s: %w", s.namespace(), cm.Name, err))
 		}
@@ -255,23 +345,47 @@ func (s *Store) shard(env string, i, n int, sum string, data []byte) *corev1.Con
 	}
 }
 
-// write creates cm, or updates old to it; the update carries old's
-// resourceVersion so that two concurrent saves conflict instead of mixing.
-func (s *Store) write(ctx context.Context, cm, old *corev1.ConfigMap) error {
+// write creates cm, or updates old to it, and returns what was stored; the
+// update carries old's resourceVersion (for the first shard, the version
+// Save was given), so that a save over another version conflicts instead of
+// overwriting it.
+func (s *Store) write(ctx context.Context, cm, old *corev1.ConfigMap) (*corev1.ConfigMap, error) {
 	cms := s.Client.CoreV1().ConfigMaps(s.namespace())
-	var err error
+	var (
+		out *corev1.ConfigMap
+		err error
+	)
 	if old == nil {
-		_, err = cms.Create(ctx, cm, metav1.CreateOptions{})
+		out, err = cms.Create(ctx, cm, metav1.CreateOptions{})
 	} else {
 		cm.ResourceVersion = old.ResourceVersion
-		_, err = cms.Update(ctx, cm, metav1.UpdateOptions{})
+		out, err = cms.Update(ctx, cm, metav1.UpdateOptions{})
 	}
 	switch {
 	case err == nil:
-		return nil
+		return out, nil
 	case apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err):
-		return errs.Conflict(fmt.Errorf("save inventory ConfigMap %s/%s: another envctl wrote it at the same time; run again: %w", cm.Namespace, cm.Name, err))
+		return nil, errs.Conflict(fmt.Errorf("save inventory ConfigMap %s/%s: another envctl wrote it at the same time; run again: %w", cm.Namespace, cm.Name, err))
 	default:
-		return errs.Cluster(fmt.Errorf("save inventory ConfigMap %s/%s: %w", cm.Namespace, cm.Name, err))
+		return nil, errs.Cluster(fmt.Errorf("save inventory ConfigMap %s/%s: %w", cm.Namespace, cm.Name, err))
 	}
+}
+
+// cmpBool orders false before true.
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case !a:
+		return -1
+	}
+	return 1
+}
+
+// versionOf is the resourceVersion of cm; "" for none.
+func versionOf(cm *corev1.ConfigMap) string {
+	if cm == nil {
+		return ""
+	}
+	return cm.ResourceVersion
 }

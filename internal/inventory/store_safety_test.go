@@ -66,6 +66,7 @@ func TestInterruptedSaveKeepsTheStoredInventory(t *testing.T) {
 	cut := &inventory.Store{Client: kubernetes.NewForConfigOrDie(cfg), Namespace: ns, ShardSize: 2048}
 	next := makeInventory("cut", 320)
 	next.Revision = "rev-2"
+	next.Version = old.Version
 	if _, err := cut.Save(t.Context(), next); err == nil || fw.hits.Load() == 0 {
 		t.Fatalf("the cut save: %v (%d writes of the first shard refused); want it to fail there", err, fw.hits.Load())
 	}

@@ -123,6 +123,7 @@ func TestLargeInventoryIsSharded(t *testing.T) {
 
 	// Shrinking it removes the shards it no longer needs.
 	small := makeInventory("big", 3)
+	small.Version = big.Version
 	if _, err := s.Save(ctx, small); err != nil {
 		t.Fatal(err)
 	}
@@ -144,6 +145,7 @@ func TestUnchangedSaveMakesNoWrite(t *testing.T) {
 	before := counter.Snapshot()
 	again := makeInventory("same", 100)
 	again.AppliedAt = again.AppliedAt.Add(time.Hour) // a later run that changed nothing
+	again.Version = inv.Version
 	wrote, err := s.Save(ctx, again)
 	if err != nil {
 		t.Fatal(err)
@@ -196,8 +198,12 @@ func TestCorruptInventoryNamesTheConfigMap(t *testing.T) {
 	if want := s.Namespace + "/envctl-inventory-bad"; !strings.Contains(err.Error(), want) {
 		t.Errorf("error %q does not name %s", err, want)
 	}
-	// Saving over it repairs it.
-	if _, err := s.Save(ctx, makeInventory("bad", 5)); err != nil {
+	// Saving over the version it is stored at repairs it.
+	repair := makeInventory("bad", 5)
+	if repair.Version, err = s.Version(ctx, "bad"); err != nil || repair.Version == "" {
+		t.Fatalf("Version of the damaged inventory = %q, %v", repair.Version, err)
+	}
+	if _, err := s.Save(ctx, repair); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Load(ctx, "bad"); err != nil {

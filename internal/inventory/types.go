@@ -29,6 +29,11 @@ type Inventory struct {
 	Components []string `json:"components,omitempty"`
 	// Entries are the objects applied, sorted by Ref.
 	Entries []Entry `json:"entries"`
+
+	// Version is the stored version this inventory was loaded from or last
+	// saved as (the resourceVersion of its first ConfigMap); "" for one not
+	// stored yet. Save writes only over that version. It is not stored.
+	Version string `json:"-"`
 }
 
 // Entry is one applied object.
@@ -104,7 +109,7 @@ func (inv *Inventory) ComponentEntries(components ...string) []Entry {
 func (inv *Inventory) Replace(components []string, entries []Entry) *Inventory {
 	out := &Inventory{}
 	if inv != nil {
-		*out = *inv
+		*out = *inv // Version included: it replaces what inv was read as
 		out.Components = slices.Clone(inv.Components)
 		out.Entries = nil
 		for _, e := range inv.Entries {

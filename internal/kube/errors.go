@@ -137,6 +137,10 @@ func ClassifyError(ctx context.Context, verb, object string, obj *unstructured.U
 		}
 		return fmt.Errorf("%s %s: %w", verb, name, ctxErr)
 	}
+	var fence *FencedError
+	if errors.As(err, &fence) {
+		return errs.Cluster(fmt.Errorf("%s %s: not sent: %w", verb, name, fence.Err))
+	}
 	if c := fieldConflicts(err); len(c) > 0 {
 		return errs.Conflict(&ConflictError{Verb: verb, Object: name, Conflicts: c})
 	}

@@ -44,6 +44,9 @@ func withRetry(rt http.RoundTripper) http.RoundTripper {
 }
 
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := fenced(req); err != nil {
+		return nil, err
+	}
 	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
 		resp, err := t.attempt(req) // cannot be replayed
 		return final(resp), err
@@ -83,6 +86,10 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		case <-req.Context().Done():
 			return nil, req.Context().Err()
 		case <-time.After(wait):
+		}
+		// A retry is a new write: the fence is asked again.
+		if err := fenced(req); err != nil {
+			return nil, err
 		}
 		delay = min(2*delay, RetryMaxDelay)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -12,9 +13,6 @@ import (
 
 	"k8s.io/client-go/rest"
 )
-
-// maxRecordedBody bounds the response a SecretValues reads to record.
-const maxRecordedBody = 32 << 20
 
 // SecretValues collects the values of the Secrets read through a client,
 // so that output about other objects can mask them: a chart template that
@@ -80,12 +78,16 @@ func (t *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error
 	if err != nil || req.Method != http.MethodGet || !strings.Contains(req.URL.Path, "/secrets") || resp.StatusCode != http.StatusOK {
 		return resp, err
 	}
-	body, rerr := io.ReadAll(io.LimitReader(resp.Body, maxRecordedBody))
+	// Read whole, however large: the caller gets every byte the server
+	// sent (a list of Secrets cut short would decode as an error, or as
+	// fewer Secrets), and every value is recorded for masking. The client
+	// reads the whole answer anyway.
+	body, rerr := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	resp.Body = io.NopCloser(bytes.NewReader(body))
 	if rerr != nil {
-		return resp, nil
+		return nil, fmt.Errorf("read the answer to GET %s: %w", req.URL.Path, rerr)
 	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
 	var doc struct {
 		Data       map[string]string `json:"data"`
 		StringData map[string]string `json:"stringData"`

@@ -11,6 +11,8 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/envctl/envctl/internal/errs"
@@ -19,7 +21,8 @@ import (
 // Held is a lock this process holds. It renews itself in the background
 // until Release, or until renewal fails for long enough that another
 // process may have taken it; Lost then closes, and the holder must stop
-// writing at once.
+// writing at once. A watch of the Lease ends the hold as soon as another
+// holder shows in it, without waiting for the next renewal.
 type Held struct {
 	client kubernetes.Interface
 	env    string
@@ -30,28 +33,65 @@ type Held struct {
 	lost     chan struct{}
 	stop     chan struct{}
 	stopped  chan struct{}
+	watched  chan struct{}
 	lostOnce sync.Once
 	stopOnce sync.Once
 
 	mu    sync.Mutex
 	lease *coordinationv1.Lease
 	err   error
+	// confirmed is when the last write that took or renewed the Lease
+	// began; the hold is trusted for giveUp from then.
+	confirmed time.Time
 }
 
-func newHeld(client kubernetes.Interface, env string, opts Options, l *coordinationv1.Lease) *Held {
+func newHeld(client kubernetes.Interface, env string, opts Options, l *coordinationv1.Lease, confirmed time.Time) *Held {
 	h := &Held{
-		client:  client,
-		env:     env,
-		opts:    opts,
-		since:   acquiredAt(l),
-		log:     opts.Logger.With("environment", env),
-		lease:   l,
-		lost:    make(chan struct{}),
-		stop:    make(chan struct{}),
-		stopped: make(chan struct{}),
+		client:    client,
+		env:       env,
+		opts:      opts,
+		since:     acquiredAt(l),
+		log:       opts.Logger.With("environment", env),
+		lease:     l,
+		confirmed: confirmed,
+		lost:      make(chan struct{}),
+		stop:      make(chan struct{}),
+		stopped:   make(chan struct{}),
+		watched:   make(chan struct{}),
 	}
 	go h.renewLoop()
+	go h.watch()
 	return h
+}
+
+// giveUp is how long after its last confirmed renewal a holder trusts its
+// hold: two thirds of the duration, a third less than what a waiting
+// process counts before it takes the lock.
+func (h *Held) giveUp() time.Duration { return h.opts.Duration * 2 / 3 }
+
+// Writable says whether this process may still write under the lock: nil
+// while it holds it, else why not. It is false once the lock is lost or
+// released, and as soon as the last renewal that succeeded is older than
+// the hold is trusted for, even before the renewal loop notices. It is the
+// fence (kube.WithFence) of the writes made under the lock.
+func (h *Held) Writable() error {
+	select {
+	case <-h.lost:
+		return h.LostError()
+	default:
+	}
+	select {
+	case <-h.stop:
+		return fmt.Errorf("the lock of environment %s was released", h.env)
+	default:
+	}
+	h.mu.Lock()
+	since := time.Since(h.confirmed)
+	h.mu.Unlock()
+	if since >= h.giveUp() {
+		return errs.Cluster(fmt.Errorf("lost the lock of environment %s: not renewed for %s", h.env, since.Round(time.Millisecond)))
+	}
+	return nil
 }
 
 // Environment is the environment the lock is for.
@@ -102,6 +142,7 @@ func (h *Held) Release(ctx context.Context) error {
 		return nil
 	}
 	<-h.stopped
+	<-h.watched
 	select {
 	case <-h.lost:
 		return nil
@@ -147,8 +188,10 @@ func (h *Held) Release(ctx context.Context) error {
 func (h *Held) renewLoop() {
 	defer close(h.stopped)
 	every := h.opts.Duration / 3
-	giveUp := h.opts.Duration * 2 / 3
-	last := time.Now()
+	giveUp := h.giveUp()
+	h.mu.Lock()
+	last := h.confirmed
+	h.mu.Unlock()
 	t := time.NewTimer(every)
 	defer t.Stop()
 	for {
@@ -165,6 +208,9 @@ func (h *Held) renewLoop() {
 		switch {
 		case err == nil:
 			last = attempt
+			h.mu.Lock()
+			h.confirmed = attempt
+			h.mu.Unlock()
 			t.Reset(every)
 		case errors.As(err, &taken):
 			h.lose(err)
@@ -274,4 +320,95 @@ func Get(ctx context.Context, client kubernetes.Interface, env string) (*Info, e
 		info.Duration = time.Duration(*l.Spec.LeaseDurationSeconds) * time.Second
 	}
 	return info, nil
+}
+
+// watchRetry spaces out the attempts to watch the Lease again after the
+// API server refused or ended a watch.
+const watchRetry = time.Second
+
+// watch follows the Lease and loses the lock the moment the Lease names
+// another holder, or none while this process has not released it: a lock
+// taken by hand, or by a process that judged it expired, stops this
+// holder's writes at once rather than at its next renewal. A Lease deleted
+// under the holder is left to the renewal, which makes it again.
+func (h *Held) watch() {
+	defer close(h.watched)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-h.stop:
+		case <-h.lost:
+		}
+		cancel()
+	}()
+	leases := h.client.CoordinationV1().Leases(h.opts.Namespace)
+	h.mu.Lock()
+	rv, name := h.lease.ResourceVersion, h.lease.Name
+	h.mu.Unlock()
+	for ctx.Err() == nil {
+		w, err := leases.Watch(ctx, metav1.ListOptions{
+			FieldSelector:   fields.OneTermEqualSelector("metadata.name", name).String(),
+			ResourceVersion: rv,
+		})
+		if err != nil {
+			h.log.Debug("watching the lock failed; retrying", "err", err)
+			if !sleepCtx(ctx, watchRetry) {
+				return
+			}
+			continue
+		}
+		rv = h.follow(ctx, w, rv)
+	}
+}
+
+// follow judges each event of w until it ends, and returns the version to
+// watch from next: "" after the server said the last one is too old.
+func (h *Held) follow(ctx context.Context, w watch.Interface, rv string) string {
+	defer w.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return rv
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				return rv
+			}
+			switch ev.Type {
+			case watch.Error:
+				if apierrors.IsResourceExpired(apierrors.FromObject(ev.Object)) || apierrors.IsGone(apierrors.FromObject(ev.Object)) {
+					return ""
+				}
+				sleepCtx(ctx, watchRetry)
+				return rv
+			case watch.Added, watch.Modified:
+				l, ok := ev.Object.(*coordinationv1.Lease)
+				if !ok {
+					continue
+				}
+				rv = l.ResourceVersion
+				select {
+				case <-h.stop: // our own release
+					return rv
+				default:
+				}
+				if holder := holderOf(l); holder != h.opts.Holder {
+					h.lose(&takenError{env: h.env, holder: holder})
+					return rv
+				}
+			}
+		}
+	}
+}
+
+// sleepCtx waits d or until ctx ends, and says whether d passed.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }

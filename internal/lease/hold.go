@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/envctl/envctl/internal/kube"
 )
 
 // releaseTimeout bounds the release of a command's lock, which runs even
@@ -26,7 +28,10 @@ type Holding struct {
 // a conflict naming the holder. The returned context ends if the lock is
 // lost while the command runs (its renewal failed long enough for another
 // process to take it), with the loss as its cause and a line on out: the
-// command then stops writing as after Ctrl-C.
+// command then stops writing as after Ctrl-C. The context also carries the
+// lock's fence (Held.Writable, through kube.WithFence): no write made with
+// it, or with a context derived from it, is sent once the lock is lost or
+// released, not even those that outlive the context's cancellation.
 //
 // client should not be one whose requests a run counts: the lock's own
 // writes are not the run's.
@@ -47,7 +52,7 @@ func Hold(ctx context.Context, client kubernetes.Interface, env string, opts Opt
 	if err != nil {
 		return nil, nil, err
 	}
-	runCtx, cancel := context.WithCancelCause(ctx)
+	runCtx, cancel := context.WithCancelCause(kube.WithFence(ctx, held.Writable))
 	h := &Holding{held: held, stop: make(chan struct{}), opts: opts}
 	go func() {
 		select {

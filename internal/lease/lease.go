@@ -30,10 +30,13 @@ package lease
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -67,13 +70,26 @@ const LabelEnvironment = "envctl.dev/lease"
 func Name(env string) string { return "envctl-lock-" + env }
 
 // Identity names this process as a holder: "envctl sync (pid 4242 on
-// laptop)", which is what a waiting command prints.
+// laptop, 9f3a61c2)", which is what a waiting command prints. The random
+// part keeps it unique where pid and host are not: the first process of
+// every container is pid 1, and two pods can share a host name.
 func Identity(command string) string {
 	host, err := os.Hostname()
 	if err != nil || host == "" {
 		host = "unknown host"
 	}
-	return fmt.Sprintf("envctl %s (pid %d on %s)", command, os.Getpid(), host)
+	return fmt.Sprintf("envctl %s (pid %d on %s, %s)", command, os.Getpid(), host, nonce())
+}
+
+// nonce is 8 random hex digits.
+func nonce() string {
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		// crypto/rand does not fail on the systems Go supports; the clock
+		// still tells two processes apart.
+		return strconv.FormatInt(time.Now().UnixNano()&0xffffffff, 16)
+	}
+	return hex.EncodeToString(b[:])
 }
 
 // Options configure Acquire.
@@ -191,6 +207,8 @@ type acquirer struct {
 	seenAt time.Time
 	// told is the holder OnWait was last called with.
 	told string
+	// attempt is when the last try began.
+	attempt time.Time
 }
 
 // busy is who holds the lock when try could not take it.
@@ -201,6 +219,9 @@ type busy struct {
 
 // try takes the lock if it is free, expired, released or missing.
 func (a *acquirer) try(ctx context.Context) (*Held, *busy, error) {
+	// The hold counts from before the write that takes it, never from its
+	// answer: a slow answer must not lengthen what this process believes.
+	a.attempt = time.Now()
 	leases := a.client.CoordinationV1().Leases(a.opts.Namespace)
 	cur, err := leases.Get(ctx, a.name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
@@ -299,7 +320,7 @@ func (a *acquirer) claim(l *coordinationv1.Lease, previous string) {
 
 func (a *acquirer) hold(l *coordinationv1.Lease) *Held {
 	a.opts.Logger.Debug("lock taken", "environment", a.env, "holder", a.opts.Holder)
-	return newHeld(a.client, a.env, a.opts, l)
+	return newHeld(a.client, a.env, a.opts, l, a.attempt)
 }
 
 func holderOf(l *coordinationv1.Lease) string {

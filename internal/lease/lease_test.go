@@ -266,6 +266,11 @@ func TestIdentityNamesCommandAndProcess(t *testing.T) {
 	if !strings.HasPrefix(id, "envctl sync (pid ") || !strings.Contains(id, " on ") {
 		t.Errorf("Identity = %q", id)
 	}
+	// Containers share pids (1) and may share host names: two identities
+	// made alike still differ.
+	if other := Identity("sync"); other == id {
+		t.Errorf("two identities of one process are both %q", id)
+	}
 }
 
 func getIn(ctx context.Context, env *testenv.Env, ns, name string) (*coordinationv1.Lease, error) {

@@ -120,6 +120,23 @@ func (l *Loop) correct(ctx context.Context, key object.Key, it item) {
 		}
 		return
 	}
+	if v.Reason == drift.Deleted && live == nil {
+		// Gone from the environment's watch: deleted, unlabelled, or
+		// relabelled for another environment, which is a conflict to
+		// report, not a drift to undo.
+		if err := l.writer.CheckOwner(ctx, o.prep, l.env); err != nil {
+			var other *apply.OwnershipError
+			if errors.As(err, &other) {
+				l.ownedElsewhere(key, other)
+				return
+			}
+			if ctx.Err() == nil {
+				l.log.Warn("could not check whose the object is; retrying", "object", key.String(), "err", err)
+				l.queue.later(key, it.first, time.Now().Add(failedCorrectionRetry))
+			}
+			return
+		}
+	}
 	state := "deleted"
 	if live != nil {
 		state = live.ResourceVersion
@@ -146,8 +163,12 @@ func (l *Loop) correct(ctx context.Context, key object.Key, it item) {
 
 	now := time.Now()
 	l.mu.Lock()
+	alone := l.backoff.LeftAlone(key.String())
 	delay, fight := l.backoff.Delay(key.String(), now)
 	l.mu.Unlock()
+	if alone {
+		return // given up on: said when it was (leftAlone)
+	}
 	if wait := it.first.Add(delay); now.Before(wait) {
 		l.queue.later(key, it.first, wait)
 		return
@@ -174,7 +195,7 @@ func (l *Loop) correct(ctx context.Context, key object.Key, it item) {
 	answered := time.Now()
 	fields := kube.FieldsHash(out, l.owner)
 	l.mu.Lock()
-	l.backoff.Corrected(key.String(), answered, delay)
+	last := l.backoff.Corrected(key.String(), answered, delay)
 	l.expected[key] = drift.Expected{Digest: o.prep.Digest, Fields: fields, ResourceVersion: out.GetResourceVersion()}
 	l.verified[key] = out.GetResourceVersion()
 	delete(l.reported, key)
@@ -192,6 +213,60 @@ func (l *Loop) correct(ctx context.Context, key object.Key, it item) {
 	l.m.DriftLatency.Observe(answered.Sub(it.first).Seconds())
 	l.updateStatus(func(st *statusT) { st.DriftCorrected++ })
 	l.log.Info("drift corrected", "object", key.String(), "reason", string(v.Reason), "by", v.By, "latency", answered.Sub(it.first).Round(time.Millisecond))
+	if last {
+		l.leftAlone(key, v.By)
+	}
+}
+
+// leftAlone reports an object whose fight the loop gives up: it was
+// corrected drift.GiveUpAfter times in a row (backing off each time), and
+// is not corrected again until a new revision is applied or a reconcile is
+// requested.
+func (l *Loop) leftAlone(key object.Key, by string) {
+	with := "another writer"
+	if by != "" {
+		with = by
+	}
+	what := fmt.Sprintf("%s: fought with %s; left alone after %d corrections in a row, until a new revision or envctl reconcile", key, with, l.backoff.GiveUpAfter)
+	l.updateStatus(func(st *statusT) {
+		st.LeftAlone = append(st.LeftAlone, what)
+	})
+	l.log.Warn("giving up a fight: the object is no longer corrected until a new revision or envctl reconcile",
+		"object", key.String(), "with", with, "corrections", l.backoff.GiveUpAfter)
+}
+
+// releaseFights lets the objects left alone be corrected again.
+func (l *Loop) releaseFights(why string) {
+	l.mu.Lock()
+	released := l.backoff.Release()
+	l.mu.Unlock()
+	if len(released) == 0 {
+		return
+	}
+	l.log.Info("correcting again the objects whose fight was given up", "why", why, "objects", len(released))
+	l.updateStatus(func(st *statusT) { st.LeftAlone = nil })
+}
+
+// ownedElsewhere reports, once per owner, a declared object that is now
+// labelled for another environment: it is not corrected (that would take
+// it from the other environment, which the apply refuses without --adopt);
+// a full reconcile reports it as a conflict too.
+func (l *Loop) ownedElsewhere(key object.Key, err *apply.OwnershipError) {
+	state := "owned by " + err.Owner
+	l.mu.Lock()
+	first := l.reported[key] != state
+	l.reported[key] = state
+	l.mu.Unlock()
+	if !first {
+		return
+	}
+	what := fmt.Sprintf("%s is labelled for environment %q: a conflict, not corrected", key, err.Owner)
+	now := time.Now().UTC()
+	l.updateStatus(func(st *statusT) {
+		st.DriftConflicts++
+		st.LastDrift, st.LastDriftAt = what, now
+	})
+	l.log.Warn("not correcting drift: the object is labelled for another environment", "object", key.String(), "owner", err.Owner)
 }
 
 func describe(key object.Key, v drift.Verdict) string {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,11 +13,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/envctl/envctl/internal/drift"
 	"github.com/envctl/envctl/internal/metrics"
+	"github.com/envctl/envctl/internal/syncstate"
 )
 
 const configMapYAML = `apiVersion: v1
@@ -386,4 +389,133 @@ func counterValue(t testing.TB, m *metrics.Metrics, name string) float64 {
 		}
 	}
 	return sum
+}
+
+// An object relabelled for another environment leaves the environment's
+// watch as a deleted one would, but it is another's now: the loop reports
+// a conflict and does not take it back, while an object whose label was
+// merely removed beside it is put back.
+func TestObjectRelabelledForAnotherEnvironmentIsNotTakenBack(t *testing.T) {
+	f := newFixture(t)
+	f.overlay(namedConfigMap("taken"), namedConfigMap("unlabelled"))
+	f.start(nil)
+	ctx := context.Background()
+	cms := f.te.Clientset().CoreV1().ConfigMaps(f.ns)
+	before := counterValue(t, f.metrics, "envctl_drift_corrected_total")
+	if err := patch(ctx, f, "configmaps", "taken", "kubectl-label", types.MergePatchType,
+		`{"metadata":{"labels":{"envctl.dev/environment":"other"}},"data":{"mode":"the other environment's"}}`); err != nil {
+		t.Fatal(err)
+	}
+	if err := patch(ctx, f, "configmaps", "unlabelled", "kubectl-label", types.MergePatchType, `{"metadata":{"labels":{"envctl.dev/environment":null}}}`); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the conflict to be reported and the unlabelled object put back", func() error {
+		st := f.loop.Status()
+		if st.DriftConflicts != 1 || st.DriftCorrected == 0 {
+			return fmt.Errorf("status: %d conflicts, %d corrected, last drift %q", st.DriftConflicts, st.DriftCorrected, st.LastDrift)
+		}
+		cm, err := cms.Get(ctx, "unlabelled", metav1.GetOptions{})
+		if err != nil || cm.Labels["envctl.dev/environment"] != f.env {
+			return fmt.Errorf("unlabelled: labels %v, %v", cm.GetLabels(), err)
+		}
+		return nil
+	})
+	settle(f)
+	f.loop.verifyAll() // a resync finds it again: still not taken back, reported once
+	settle(f)
+	cm, err := cms.Get(ctx, "taken", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cm.Labels["envctl.dev/environment"] != "other" || cm.Data["mode"] != "the other environment's" {
+		t.Errorf("the relabelled object was taken back: labels %v, data %v", cm.Labels, cm.Data)
+	}
+	if got := counterValue(t, f.metrics, "envctl_drift_corrected_total") - before; got != 1 {
+		t.Errorf("%v corrections, want 1 (the unlabelled object's)", got)
+	}
+	if st := f.loop.Status(); st.DriftConflicts != 1 {
+		t.Errorf("conflicts reported %d times, want once", st.DriftConflicts)
+	}
+}
+
+// A fight has a bound: after the backoff's GiveUpAfter corrections in a
+// row the loop leaves the object to the other writer, says so (log and
+// status, naming it), and corrects it again only once a reconcile is
+// requested (or a new revision applied).
+func TestFightIsLeftAloneAfterItsBound(t *testing.T) {
+	f := newFixture(t)
+	f.overlay(configMapYAML)
+	f.tune = func(l *Loop) {
+		l.backoff.Base, l.backoff.GiveUpAfter = 100*time.Millisecond, 4
+	}
+	f.start(nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cms := f.te.Clientset().CoreV1().ConfigMaps(f.ns)
+
+	var mu sync.Mutex
+	var corrections []time.Time
+	counted := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(corrections)
+	}
+	fighter := make(chan struct{})
+	go func() {
+		defer close(fighter)
+		w, err := cms.Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=settings"})
+		if err != nil {
+			return
+		}
+		defer w.Stop()
+		_ = patch(ctx, f, "configmaps", "settings", "fighter", types.MergePatchType, `{"data":{"mode":"fighter"}}`)
+		for ev := range w.ResultChan() {
+			cm, ok := ev.Object.(*corev1.ConfigMap)
+			if !ok || ev.Type != watch.Modified || cm.Data["mode"] != "declared" {
+				continue
+			}
+			mu.Lock()
+			corrections = append(corrections, time.Now())
+			mu.Unlock()
+			_ = patch(ctx, f, "configmaps", "settings", "fighter", types.MergePatchType, `{"data":{"mode":"fighter"}}`)
+		}
+	}()
+	eventually(t, 10*time.Second, "the fight to be given up", func() error {
+		if st := f.loop.Status(); len(st.LeftAlone) != 1 {
+			return fmt.Errorf("left alone: %v", st.LeftAlone)
+		}
+		return nil
+	})
+	time.Sleep(2 * time.Second) // ten times the last delay: no further correction
+	if n := counted(); n != 4 {
+		t.Errorf("%d corrections, want 4: the bound", n)
+	}
+	st := f.loop.Status()
+	if want := "ConfigMap " + f.ns + "/settings: fought with fighter; left alone after 4 corrections"; !strings.HasPrefix(st.LeftAlone[0], want) {
+		t.Errorf("status says %q, want it to start %q", st.LeftAlone[0], want)
+	}
+	if st.Fights != 1 {
+		t.Errorf("fights = %d, want 1", st.Fights)
+	}
+	cm, err := cms.Get(ctx, "settings", metav1.GetOptions{})
+	if err != nil || cm.Data["mode"] != "fighter" {
+		t.Errorf("the object left alone: %v, %v; want the other writer's value", cm.Data, err)
+	}
+
+	// A requested reconcile takes the object back and ends the giving up.
+	store := &syncstate.Store{Client: f.te.Clientset()}
+	if _, err := store.RequestReconcile(ctx, f.env); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "corrections to resume", func() error {
+		if n := counted(); n <= 4 {
+			return fmt.Errorf("%d corrections", n)
+		}
+		if st := f.loop.Status(); len(st.LeftAlone) != 0 {
+			return fmt.Errorf("still left alone: %v", st.LeftAlone)
+		}
+		return nil
+	})
+	cancel()
+	<-fighter
 }

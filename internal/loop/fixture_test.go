@@ -36,6 +36,8 @@ type fixture struct {
 	done    chan error
 	// readyTimeout bounds the first reconcile (default 60s).
 	readyTimeout time.Duration
+	// tune, when set, changes the loop between New and Run.
+	tune func(*Loop)
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -118,6 +120,9 @@ func (f *fixture) start(change func(*Options)) *Loop {
 	l, err := New(opts)
 	if err != nil {
 		f.t.Fatal(err)
+	}
+	if f.tune != nil {
+		f.tune(l)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	f.loop, f.stop, f.done = l, cancel, make(chan error, 1)

@@ -214,6 +214,36 @@ func (l *Loop) Ready() bool {
 	return l.ready && (l.watcher == nil || l.watcher.Synced())
 }
 
+// Converged says whether the loop's last attempt applied the source's
+// revision, and in words how it stands: converged at a revision, retrying
+// a failure that may pass (its kind, how many attempts, when the next), or
+// blocked on a revision that does not render. A suspended loop counts as
+// converged: it was asked to stand still.
+func (l *Loop) Converged() (bool, string) {
+	l.mu.Lock()
+	st := l.status
+	l.mu.Unlock()
+	switch {
+	case st.Suspended:
+		return true, "suspended at " + orNone(st.LastAppliedRevision)
+	case st.State == syncstate.StateRetrying:
+		return false, fmt.Sprintf("failing: %s error at %s (%d failed attempts), next attempt in %s",
+			orNone(st.LastErrorKind), orNone(st.LastAttemptedRevision), st.Failures, time.Until(st.NextAttemptAt).Round(time.Second))
+	case st.State == syncstate.StateBlocked:
+		return false, fmt.Sprintf("failing: revision %s does not render (bad input); waiting for a new revision or envctl reconcile", orNone(st.LastAttemptedRevision))
+	case st.State == syncstate.StateConverged:
+		return true, "converged at " + orNone(st.LastAppliedRevision)
+	}
+	return false, "no reconcile has finished"
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
 // Status returns a copy of the loop's status.
 func (l *Loop) Status() syncstate.Status {
 	l.mu.Lock()
@@ -307,7 +337,7 @@ func (l *Loop) Run(ctx context.Context) error {
 			}
 		}
 	}
-	l.shutdown(stopInflight, stopBG, &wg)
+	l.shutdown(ctx, stopInflight, stopBG, &wg)
 	return r.fatal
 }
 
@@ -338,7 +368,9 @@ func (l *Loop) setReady(ctx context.Context) {
 
 // shutdown stops the drift workers (the object in flight gets the grace),
 // saves the inventory, records that the loop stopped and ends the watches.
-func (l *Loop) shutdown(stopInflight, stopBG context.CancelFunc, wg *sync.WaitGroup) {
+// Its writes are made with Run's context (uncancelled): a loop that stops
+// because it lost its lock writes nothing more.
+func (l *Loop) shutdown(runCtx context.Context, stopInflight, stopBG context.CancelFunc, wg *sync.WaitGroup) {
 	start := time.Now()
 	l.log.Info("stopping")
 	l.queue.close()
@@ -360,8 +392,13 @@ func (l *Loop) shutdown(stopInflight, stopBG context.CancelFunc, wg *sync.WaitGr
 	}
 	wg.Wait()
 
-	ctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(runCtx), ShutdownGrace)
 	defer cancel()
+	if err := kube.FenceErr(ctx); err != nil {
+		l.log.Warn("stopping without saving the inventory or the status: the lock is no longer held", "err", err)
+		l.log.Info("stopped", "took", time.Since(start).Round(time.Millisecond))
+		return
+	}
 	if err := l.saveInventory(ctx); err != nil {
 		l.log.Error("could not save the inventory", "err", err)
 	}
@@ -385,16 +422,22 @@ func (l *Loop) saveInventory(ctx context.Context) error {
 		l.mu.Unlock()
 		return nil
 	}
+	src := l.inv
 	inv := *l.inv
 	inv.Entries = append([]inventory.Entry(nil), l.inv.Entries...)
 	l.invDirty = false
 	l.mu.Unlock()
+	// A compare-and-swap against the version the loop's last run read or
+	// wrote (Inventory.Version).
 	_, err := inventory.NewStore(l.client.Clientset).Save(ctx, &inv)
-	if err != nil {
-		l.mu.Lock()
+	l.mu.Lock()
+	switch {
+	case err != nil:
 		l.invDirty = true
-		l.mu.Unlock()
+	case l.inv == src:
+		l.inv.Version = inv.Version
 	}
+	l.mu.Unlock()
 	return err
 }
 

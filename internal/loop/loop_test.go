@@ -91,6 +91,18 @@ func TestRenderErrorKeepsTheLastGoodRevision(t *testing.T) {
 	if got := counterValue(t, f.metrics, "envctl_reconciles_total"); got < 2 {
 		t.Errorf("reconciles counted = %v, want the success and the render error", got)
 	}
+	// Bad input: the revision is pinned, not retried, and said so.
+	if st := l.Status(); st.State != syncstate.StateBlocked || st.LastErrorKind != "input" || !st.NextAttemptAt.IsZero() {
+		t.Errorf("status after bad input: state %q, kind %q, next attempt %v; want blocked, input, none", st.State, st.LastErrorKind, st.NextAttemptAt)
+	}
+	if ok, why := l.Converged(); ok || !strings.Contains(why, "does not render (bad input)") {
+		t.Errorf("Converged = %v, %q; want false, saying the revision does not render", ok, why)
+	}
+	attempts := counterValue(t, f.metrics, "envctl_reconciles_total")
+	time.Sleep(2*retryBase + time.Second)
+	if got := counterValue(t, f.metrics, "envctl_reconciles_total"); got != attempts {
+		t.Errorf("a revision that does not render was tried again (%v attempts, then %v) without a change", attempts, got)
+	}
 	// The last good render still guards the objects.
 	if err := f.te.Clientset().CoreV1().ConfigMaps(f.ns).Delete(context.Background(), "b", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
@@ -102,8 +114,11 @@ func TestRenderErrorKeepsTheLastGoodRevision(t *testing.T) {
 	l.FilesChanged()
 	eventually(t, 15*time.Second, "the fixed revision to be applied", wantValue(f, "a", "fixed"))
 	eventually(t, 5*time.Second, "the error to be cleared", func() error {
-		if st := l.Status(); st.LastError != "" {
-			return fmt.Errorf("last error %q", st.LastError)
+		if st := l.Status(); st.LastError != "" || st.State != syncstate.StateConverged {
+			return fmt.Errorf("last error %q, state %q", st.LastError, st.State)
+		}
+		if ok, why := l.Converged(); !ok {
+			return fmt.Errorf("not converged: %s", why)
 		}
 		return nil
 	})

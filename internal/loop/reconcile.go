@@ -20,6 +20,7 @@ import (
 	"github.com/envctl/envctl/internal/object"
 	"github.com/envctl/envctl/internal/render"
 	"github.com/envctl/envctl/internal/source"
+	"github.com/envctl/envctl/internal/syncstate"
 )
 
 // desired is one render of the environment, kept for drift corrections.
@@ -47,12 +48,20 @@ type declaredObject struct {
 
 // runState is what the main loop remembers between triggers.
 type runState struct {
-	retry    timer
-	failures int
+	retry timer
+	// failures counts the failed attempts in a row at failingRev; a new
+	// revision starts the backoff afresh.
+	failures   int
+	failingRev string
 	// pending is the render whose engine run failed, retried as is.
 	pending *desired
-	// failedRender is the revision whose render failed, not rendered
-	// again until the source moves or a reconcile is requested.
+	// retryRender: the render of failingRev failed with an error that may
+	// pass (a registry, network or cluster failure); the retry renders it
+	// again.
+	retryRender bool
+	// failedRender is the revision whose render failed with bad input,
+	// not rendered again until the source moves or a reconcile is
+	// requested.
 	failedRender string
 	lastFailed   bool
 	// fetchFailed: the last fetch failed; the next that succeeds clears
@@ -81,7 +90,7 @@ func (l *Loop) reconcileSource(ctx context.Context, r *runState, rerender bool, 
 		r.fetchFailed = true
 		// A failed run waiting for its retry keeps it: the retry applies
 		// the render in memory and needs no fetch.
-		l.scheduleRetry(r, r.pending)
+		l.scheduleRetry(r, r.pending, r.failingRev)
 		l.answer(token, "", err)
 		return
 	}
@@ -94,6 +103,8 @@ func (l *Loop) reconcileSource(ctx context.Context, r *runState, rerender bool, 
 		switch {
 		case rev == r.failedRender:
 			return // not again until the source moves
+		case r.retryRender && rev == r.failingRev:
+			return // rendered again by its retry timer
 		case cur != nil && rev == cur.revision:
 			return // unchanged; a failed run is retried by its timer
 		}
@@ -103,14 +114,11 @@ func (l *Loop) reconcileSource(ctx context.Context, r *runState, rerender bool, 
 		if ctx.Err() != nil {
 			return
 		}
-		r.failedRender, r.renderErr = rev, err
-		r.retry.stop()
-		l.failed(r, metrics.ResultRenderError, rev, err)
-		l.log.Error("render failed; keeping the last good revision, nothing pruned", "revision", rev, "err", err)
+		l.renderFailed(r, rev, err)
 		l.answer(token, rev, err)
 		return
 	}
-	r.failedRender, r.renderErr = "", nil
+	r.failedRender, r.renderErr, r.retryRender = "", nil, false
 	if token == "" && cur != nil && !r.lastFailed && d.fingerprint == cur.fingerprint && d.revision == cur.revision {
 		l.log.Debug("render unchanged; nothing to apply", "revision", rev)
 		return
@@ -120,6 +128,29 @@ func (l *Loop) reconcileSource(ctx context.Context, r *runState, rerender bool, 
 	if !errors.Is(err, errInterrupted) {
 		l.answer(token, rev, err)
 	}
+}
+
+// renderFailed handles a render of rev that failed. Bad input (the commit
+// does not render) pins the revision: it is not rendered again until the
+// source moves or a reconcile is requested. Anything else (a chart
+// registry or the network failing, the cluster's API) is retried with
+// backoff, without a new commit. Either way the last good render stays
+// applied, its drift corrected, and nothing is pruned.
+func (l *Loop) renderFailed(r *runState, rev string, err error) {
+	l.failed(r, metrics.ResultRenderError, rev, err)
+	if errs.Retryable(err) {
+		r.failedRender, r.renderErr, r.retryRender = "", nil, true
+		l.log.Error("render failed; keeping the last good revision, nothing pruned; retrying with backoff", "revision", rev, "err", err)
+		l.scheduleRetry(r, nil, rev)
+		return
+	}
+	r.failedRender, r.renderErr, r.retryRender = rev, err, false
+	r.retry.stop()
+	r.pending, r.failures, r.failingRev = nil, 0, rev
+	l.log.Error("render failed (bad input); keeping the last good revision, nothing pruned; not retried until the source moves", "revision", rev, "err", err)
+	l.updateStatus(func(st *statusT) {
+		st.State, st.Failures, st.NextAttemptAt = syncstate.StateBlocked, 1, time.Time{}
+	})
 }
 
 // fetchRecovered clears the error of failed fetches once the source
@@ -135,27 +166,32 @@ func (l *Loop) fetchRecovered(r *runState, rev string, cur *desired) {
 		})
 		return
 	}
-	if r.pending != nil || r.failedRender != "" || cur == nil || rev != cur.revision {
+	if r.pending != nil || r.retryRender || r.failedRender != "" || cur == nil || rev != cur.revision {
 		return // what follows (a run, a retry) settles the status
 	}
-	r.lastFailed, r.failures = false, 0
+	r.lastFailed, r.failures, r.failingRev = false, 0, ""
 	r.retry.stop()
 	l.log.Info("the source answers again; the applied revision is current", "revision", rev)
 	l.updateStatus(func(st *statusT) {
 		st.LastAttemptedRevision, st.LastAttemptAt = rev, time.Now().UTC()
 		st.LastError, st.LastErrorKind = "", ""
+		st.State, st.Failures, st.NextAttemptAt = syncstate.StateConverged, 0, time.Time{}
 	})
 }
 
-// retry runs again what failed: the engine on the same render, or the
-// fetch.
+// retry runs again what failed: the engine on the same render, the render
+// of the same revision, or the fetch.
 func (l *Loop) retry(ctx context.Context, r *runState) {
-	if r.pending != nil {
+	switch {
+	case r.pending != nil:
 		l.log.Info("retrying the failed reconcile", "revision", r.pending.revision)
 		_ = l.runEngine(ctx, r, r.pending, time.Now())
-		return
+	case r.retryRender:
+		l.log.Info("retrying the failed render", "revision", r.failingRev)
+		l.reconcileSource(ctx, r, true, "")
+	default:
+		l.reconcileSource(ctx, r, false, "")
 	}
-	l.reconcileSource(ctx, r, false, "")
 }
 
 // snapshot asks the source for its state, timed and counted.
@@ -268,10 +304,10 @@ func (l *Loop) runEngine(ctx context.Context, r *runState, d *desired, start tim
 	if err != nil {
 		l.failed(r, metrics.ResultFailure, d.revision, err)
 		l.log.Error("reconcile failed; nothing pruned, retrying with backoff", "revision", d.revision, "err", err)
-		l.scheduleRetry(r, d)
+		l.scheduleRetry(r, d, d.revision)
 		return err
 	}
-	r.lastFailed, r.failures, r.pending = false, 0, nil
+	r.lastFailed, r.failures, r.failingRev, r.pending, r.retryRender = false, 0, "", nil, false
 	r.retry.stop()
 	l.m.Reconciles.WithLabelValues(metrics.ResultSuccess).Inc()
 	l.m.SetAppliedRevision(l.env, d.revision)
@@ -280,6 +316,7 @@ func (l *Loop) runEngine(ctx context.Context, r *runState, d *desired, start tim
 		st.LastAppliedRevision, st.LastAppliedAt = d.revision, now
 		st.LastAttemptedRevision, st.LastAttemptAt = d.revision, now
 		st.LastError, st.LastErrorKind = "", ""
+		st.State, st.Failures, st.NextAttemptAt = syncstate.StateConverged, 0, time.Time{}
 	})
 	l.log.Info("reconciled", "revision", d.revision, "took", time.Since(start).Round(time.Millisecond))
 	return nil
@@ -303,14 +340,23 @@ func (l *Loop) failed(r *runState, result, rev string, err error) {
 	}
 }
 
-// scheduleRetry arms the retry timer with backoff; pending is the render
-// to apply again, nil to fetch again.
-func (l *Loop) scheduleRetry(r *runState, pending *desired) {
+// scheduleRetry arms the retry timer with backoff for a failed attempt at
+// rev; pending is the render to apply again, nil to render or fetch again.
+// The backoff starts afresh for a revision other than the last failure's.
+func (l *Loop) scheduleRetry(r *runState, pending *desired, rev string) {
+	if rev != r.failingRev {
+		r.failures, r.failingRev = 0, rev
+	}
 	r.failures++
 	r.pending = pending
 	d := min(retryBase<<min(r.failures-1, 20), retryMax)
 	r.retry.reset(d)
-	l.log.Info("next attempt scheduled", "in", d)
+	next := time.Now().Add(d).UTC()
+	failures := r.failures
+	l.updateStatus(func(st *statusT) {
+		st.State, st.Failures, st.NextAttemptAt = syncstate.StateRetrying, failures, next
+	})
+	l.log.Info("next attempt scheduled", "in", d, "attempt", failures+1)
 }
 
 // adopt takes what the engine applied as the state to keep converged:
@@ -371,6 +417,9 @@ func (l *Loop) adopt(ctx context.Context, d *desired, res *engine.Result) {
 	}
 	d.objects = objects
 
+	if prev := l.current(); prev == nil || prev.revision != d.revision {
+		l.releaseFights("a new revision")
+	}
 	l.mu.Lock()
 	prev := l.cur
 	expected := map[object.Key]drift.Expected{}

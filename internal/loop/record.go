@@ -117,6 +117,7 @@ func (l *Loop) applyRequests(ctx context.Context, r *runState, req syncstate.Req
 			l.answer(req.Reconcile, "", errSuspended)
 		default:
 			l.log.Info("reconcile requested")
+			l.releaseFights("a reconcile was requested")
 			l.reconcileSource(ctx, r, true, req.Reconcile)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/envctl/envctl/internal/kube"
 	"github.com/envctl/envctl/internal/lease"
 	"github.com/envctl/envctl/internal/syncstate"
 )
@@ -59,7 +60,9 @@ func (r *Runner) Run(ctx context.Context) error {
 			log.Info("holding the lock of the environment; reconciling", "environment", env, "holder", opts.Holder)
 		}
 		r.setTerm(l, true)
-		term, cancel := context.WithCancel(ctx)
+		// The term's writes, those of its shutdown included, are fenced by
+		// the lock: none is sent once it is lost.
+		term, cancel := context.WithCancel(kube.WithFence(ctx, held.Writable))
 		go func() {
 			select {
 			case <-held.Lost():
@@ -105,8 +108,11 @@ func (r *Runner) setTerm(l *Loop, leading bool) {
 }
 
 // Ready reports readiness for /readyz: a standby is ready (to take over,
-// and so that a rolling update of the daemon's replicas can proceed); the
-// leader once its loop is.
+// and so that a rolling update of the daemon's replicas can proceed, and
+// to pass webhooks on to the leader); the leader once its first reconcile
+// is done and its watches listed, and only while its last attempt
+// converged: a leader retrying a failure, or stuck on a revision that does
+// not render, is not ready, and says why.
 func (r *Runner) Ready() (bool, string) {
 	r.mu.Lock()
 	l, leading := r.loop, r.leading
@@ -114,11 +120,11 @@ func (r *Runner) Ready() (bool, string) {
 	switch {
 	case !leading:
 		return true, "standby"
-	case l.Ready():
-		return true, "leader, converging"
-	default:
+	case !l.Ready():
 		return false, "leader, first reconcile or watches not done"
 	}
+	ok, why := l.Converged()
+	return ok, "leader, " + why
 }
 
 // Loop returns the running loop, nil on a standby.

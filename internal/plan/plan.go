@@ -56,6 +56,11 @@ type Options struct {
 	// say when the apply would refuse to prune.
 	Prune      config.PruneSettings
 	ForcePrune bool
+	// PruneRemoved, PruneEmpty and PruneCRDs are the apply's overrides of
+	// single guards (prune.Options Removed, Empty and CRDs).
+	PruneRemoved []string
+	PruneEmpty   bool
+	PruneCRDs    bool
 	// Rendered, Declared, Elsewhere and ElsewhereUnknown feed prune's
 	// per-component guards as the apply would (see prune.Options).
 	Rendered         map[string]int

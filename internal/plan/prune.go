@@ -5,13 +5,13 @@ import (
 	"fmt"
 
 	"github.com/envctl/envctl/internal/inventory"
-	"github.com/envctl/envctl/internal/object"
 	"github.com/envctl/envctl/internal/prune"
 )
 
 // planPrune adds the objects the apply would prune, as prune itself would
 // judge them: it reads each candidate (a dry-run prune) to tell those it
-// would delete from those it would leave alone, and warns when the apply
+// would delete from those a guard would keep (each with its guard and how
+// to lift it) and those it would leave alone, and warns when the apply
 // would refuse to prune at all.
 func (c *computer) planPrune(ctx context.Context, p *Plan, current []inventory.Entry) error {
 	opts := prune.Options{
@@ -22,6 +22,9 @@ func (c *computer) planPrune(ctx context.Context, p *Plan, current []inventory.E
 		ApplySucceeded:   true,
 		Settings:         c.opts.Prune,
 		Force:            c.opts.ForcePrune,
+		Removed:          c.opts.PruneRemoved,
+		Empty:            c.opts.PruneEmpty,
+		CRDs:             c.opts.PruneCRDs,
 		Rendered:         c.opts.Rendered,
 		Declared:         c.opts.Declared,
 		Elsewhere:        c.opts.Elsewhere,
@@ -44,28 +47,14 @@ func (c *computer) planPrune(ctx context.Context, p *Plan, current []inventory.E
 	if err := prune.Check(opts); err != nil {
 		p.Warnings = append(p.Warnings, "the apply would prune nothing: "+err.Error())
 	}
-	// The guards are reported above; the dry run lists what each candidate
-	// would come to if the prune went ahead. What a per-component guard
-	// holds is listed as held.
-	held, _ := prune.Holds(opts, candidates)
-	heldKeys := map[object.Key]string{}
-	for _, it := range held {
-		if it.Outcome == prune.Held {
-			heldKeys[it.Entry.Key()] = it.Reason
-		}
-	}
-	opts.Force = true
+	// A refused prune comes back with every candidate held by the guard
+	// that refused it, and its error, which the warning above says.
 	res, err := prune.Run(ctx, c.client, opts)
 	if res == nil {
 		return err
 	}
 	for _, it := range res.Items {
 		item := Item{Ref: it.Entry.Ref, Component: it.Entry.Component}
-		if reason, ok := heldKeys[it.Entry.Key()]; ok && it.Outcome != prune.Gone {
-			item.Action, item.Note = Held, "not deleted: "+reason
-			p.Items = append(p.Items, item)
-			continue
-		}
 		switch it.Outcome {
 		case prune.Held:
 			item.Action, item.Note = Held, "not deleted: "+it.Reason

@@ -36,7 +36,7 @@ func (r *runner) unmanagedCustomResources(ctx context.Context, crd *unstructured
 	)
 	for page := 0; ; page++ {
 		if page == maxCRListPages {
-			return fmt.Sprintf("more than %d %s objects exist; envctl did not read them all to check that none is another's, and deleting the CRD would delete them all. Rerun with --force-prune to delete it anyway", count, kind), nil
+			return fmt.Sprintf("more than %d %s objects exist; envctl did not read them all to check that none is another's, and deleting the CRD would delete them all. Rerun with --prune-crds to delete it anyway", count, kind), nil
 		}
 		list, err := res.List(ctx, metav1.ListOptions{Limit: 500, Continue: cont})
 		if err != nil {
@@ -63,7 +63,7 @@ func (r *runner) unmanagedCustomResources(ctx context.Context, crd *unstructured
 		return "", nil
 	}
 	return fmt.Sprintf("%d %s custom resource(s) that envctl does not manage for this environment exist (%s), and deleting the CRD would delete them with it. "+
-		"Rerun with --force-prune to delete it anyway", count, kind, strings.Join(examples, ", ")), nil
+		"Rerun with --prune-crds to delete it anyway, and them with it", count, kind, strings.Join(examples, ", ")), nil
 }
 
 // servedVersion is the version the CRD is stored at, else the first served.

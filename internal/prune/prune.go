@@ -1,11 +1,14 @@
 // Package prune deletes what an environment no longer declares: the
 // objects of the previous inventory that are not among the objects just
 // applied. Deleting is the one thing envctl does that cannot be undone, so
-// prune is guarded: it runs only after a fully successful apply, refuses an
-// empty render and a prune of more than a configured fraction unless forced,
-// touches only objects whose live labels say envctl manages them for this
+// prune is guarded: it runs only after a fully successful apply, touches
+// only objects whose live labels say envctl manages them for this
 // environment, never deletes a Namespace without an explicit opt-in and
-// never deletes an object annotated envctl.dev/prune: disabled.
+// never deletes an object annotated envctl.dev/prune: disabled. Each guard
+// against a mistaken render (Guard) is lifted by its own override and no
+// other: a removed component by naming it, an empty render, the max
+// fraction, a CRD whose custom resources are someone else's; Force lifts
+// them all.
 //
 // `envctl down` uses the same code with every guard but the labels lifted,
 // waiting for each deletion.
@@ -59,6 +62,19 @@ type Options struct {
 	// (a CRD is not deleted while custom resources of it exist that envctl
 	// does not manage, since they would go with it).
 	Force bool
+	// Removed confirms the removal of these components: the objects of a
+	// component the environment no longer declares are pruned when it is
+	// named here. It lifts the removed-component guard for them alone; the
+	// others keep holding. Naming a component the environment still
+	// declares is refused.
+	Removed []string
+	// Empty lifts the empty-render guards: a run that rendered nothing,
+	// or a component that rendered no objects, prunes what it applied.
+	Empty bool
+	// CRDs lifts the CRD guard: a CustomResourceDefinition is deleted even
+	// while custom resources of it exist that envctl does not manage, and
+	// they go with it.
+	CRDs bool
 	// All deletes everything in Previous within Components: the guards that
 	// protect against a bad render (empty render, max fraction, per
 	// component) do not apply, and the CRD guard still does unless Force.
@@ -111,10 +127,54 @@ const (
 	Held Outcome = "held"
 )
 
+// Guard is one of the guards that keep objects a run no longer declares,
+// when the render that dropped them is more likely a mistake than a wish
+// to delete them.
+type Guard string
+
+// The guards, each lifted by its own override (Lift) or by Force.
+const (
+	// GuardRemoved keeps the objects of a component the environment no
+	// longer declares.
+	GuardRemoved Guard = "removed-component"
+	// GuardEmpty keeps the objects of a run, or of a component, that
+	// rendered nothing.
+	GuardEmpty Guard = "empty-render"
+	// GuardMaxFraction keeps everything when more than prune.maxFraction
+	// of the inventory would go.
+	GuardMaxFraction Guard = "max-fraction"
+	// GuardCRD keeps a CustomResourceDefinition while custom resources of
+	// it exist that envctl does not manage.
+	GuardCRD Guard = "crd"
+	// GuardMoved keeps, in a run of some components, an object another
+	// component now declares, or every candidate when the others could
+	// not be rendered to tell.
+	GuardMoved Guard = "moved"
+)
+
+// Lift names the override that lifts g, and g alone.
+func (g Guard) Lift() string {
+	switch g {
+	case GuardRemoved:
+		return "--prune-removed COMPONENT"
+	case GuardEmpty:
+		return "--prune-empty"
+	case GuardMaxFraction:
+		return "a higher prune.maxFraction (--prune-max-fraction)"
+	case GuardCRD:
+		return "--prune-crds"
+	case GuardMoved:
+		return "a full apply, without --component"
+	}
+	return "--force-prune"
+}
+
 // Item is the outcome for one candidate.
 type Item struct {
 	Entry   inventory.Entry `json:"entry"`
 	Outcome Outcome         `json:"outcome"`
+	// Guard is the guard that held it (Outcome Held).
+	Guard Guard `json:"guard,omitempty"`
 	// Reason explains a skip or a failure in a sentence.
 	Reason string `json:"reason,omitempty"`
 	Err    error  `json:"-"`
@@ -189,12 +249,15 @@ func Candidates(opts Options) []inventory.Entry {
 }
 
 // Holds splits candidates into those a guard holds, as Held items with the
-// reason, and the rest. It makes no request. The guards (lifted by Force,
-// and by All but for the CRD guard, which needs the cluster):
+// guard and the reason, and the rest. It makes no request. The guards
+// (lifted by Force, and by All but for the CRD guard, which needs the
+// cluster):
 //   - an object that a component outside this run now declares moved
 //     there, and a run of its old component must not delete it;
-//   - a component that rendered no objects keeps its objects;
-//   - a component the environment no longer declares keeps its objects.
+//   - a component that rendered no objects keeps its objects (unless
+//     Empty);
+//   - a component the environment no longer declares keeps its objects
+//     (unless named in Removed).
 //
 // One guard nothing lifts: namespace envctl-system, where the inventories,
 // locks and daemons of every environment live, is never pruned. Its item
@@ -211,8 +274,8 @@ func Holds(opts Options, candidates []inventory.Entry) (held []Item, rest []inve
 			rest = append(rest, e)
 			continue
 		}
-		if reason := holdReason(opts, e); reason != "" {
-			held = append(held, Item{Entry: e, Outcome: Held, Reason: reason})
+		if g, reason := holdReason(opts, e); reason != "" {
+			held = append(held, Item{Entry: e, Outcome: Held, Guard: g, Reason: reason})
 			continue
 		}
 		rest = append(rest, e)
@@ -225,26 +288,30 @@ func isSystemNamespace(e inventory.Entry) bool {
 	return e.Group == "" && e.Kind == "Namespace" && e.Name == inventory.Namespace
 }
 
-func holdReason(opts Options, e inventory.Entry) string {
+func holdReason(opts Options, e inventory.Entry) (Guard, string) {
 	if len(opts.Components) > 0 {
 		if other, ok := opts.Elsewhere[e.Key()]; ok {
-			return fmt.Sprintf("it moved to component %s, which this run (--component %s) does not apply; it is never pruned by a run of its old component",
+			return GuardMoved, fmt.Sprintf("it moved to component %s, which this run (--component %s) does not apply; it is never pruned by a run of its old component",
 				other, strings.Join(opts.Components, ","))
 		}
 		if opts.ElsewhereUnknown {
-			return "the components outside this run could not be rendered, so envctl cannot tell whether one of them declares it now; it is not pruned (a full apply decides)"
+			return GuardMoved, "the components outside this run could not be rendered, so envctl cannot tell whether one of them declares it now; it is not pruned (a full apply decides)"
 		}
 	}
 	if opts.Rendered == nil {
-		return ""
+		return "", ""
 	}
 	if opts.Declared != nil && !slices.Contains(opts.Declared, e.Component) {
-		return fmt.Sprintf("its component %s is no longer in the environment; rerun with --force-prune to delete the component's objects", e.Component)
+		if slices.Contains(opts.Removed, e.Component) {
+			return "", ""
+		}
+		return GuardRemoved, fmt.Sprintf("its component %s is no longer in the environment; confirm its removal with --prune-removed %s to delete the component's objects",
+			e.Component, e.Component)
 	}
-	if n, ok := opts.Rendered[e.Component]; ok && n == 0 {
-		return fmt.Sprintf("its component %s rendered no objects, more often a mistake (a wrong path or values) than a wish to delete them; rerun with --force-prune to delete them", e.Component)
+	if n, ok := opts.Rendered[e.Component]; ok && n == 0 && !opts.Empty {
+		return GuardEmpty, fmt.Sprintf("its component %s rendered no objects, more often a mistake (a wrong path or values) than a wish to delete them; rerun with --prune-empty to delete them", e.Component)
 	}
-	return ""
+	return "", ""
 }
 
 // scoped returns the previous entries prune may consider.
@@ -266,36 +333,54 @@ func Check(opts Options) error {
 	}
 	all := Candidates(opts)
 	_, rest := Holds(opts, all)
-	return guard(opts, all, rest)
+	_, err := guard(opts, all, rest)
+	return err
+}
+
+// checkRemoved refuses to confirm the removal of a component the
+// environment still declares: the name is a mistake, not a confirmation.
+func checkRemoved(opts Options) error {
+	for _, name := range opts.Removed {
+		if slices.Contains(opts.Declared, name) {
+			return errs.Inputf("--prune-removed %s: environment %q still declares component %s; name only the components removed from it",
+				name, opts.Environment, name)
+		}
+	}
+	return nil
 }
 
 // Enabled reports whether settings allow pruning at all.
 func Enabled(s config.PruneSettings) bool { return enabled(s) }
 
-// guard refuses a prune the settings do not allow without Force: an empty
-// render of the whole run (judged on every candidate), or deleting more than
-// the max fraction (judged on those no other guard holds).
-func guard(opts Options, all, candidates []inventory.Entry) error {
+// guard refuses a prune the settings do not allow: an empty render of the
+// whole run (judged on every candidate; lifted by Empty), or deleting more
+// than the max fraction (judged on those no other guard holds; lifted by
+// raising it). Force lifts both. It returns the guard that refused.
+func guard(opts Options, all, candidates []inventory.Entry) (Guard, error) {
+	if err := checkRemoved(opts); err != nil {
+		return "", err
+	}
 	prev := len(scoped(opts))
 	if opts.Force || opts.All || prev == 0 || len(all) == 0 {
-		return nil
+		return "", nil
 	}
-	if len(opts.Current) == 0 {
-		return errs.Inputf("refusing to prune environment %q: nothing was rendered, but its inventory holds %d objects; "+
+	if len(opts.Current) == 0 && !opts.Empty {
+		return GuardEmpty, errs.Inputf("refusing to prune environment %q: nothing was rendered, but its inventory holds %d objects; "+
 			"an empty render is more often a mistake than a wish to delete everything. "+
-			"Run again with --force-prune to delete them, or use `envctl down %s`", opts.Environment, prev, opts.Environment)
+			"Run again with --prune-empty to delete them (prune.maxFraction still applies; --force-prune lifts every guard), or use `envctl down %s`",
+			opts.Environment, prev, opts.Environment)
 	}
 	max := opts.Settings.MaxFraction
 	if max <= 0 {
 		max = DefaultMaxFraction
 	}
 	if frac := float64(len(candidates)) / float64(prev); frac > max {
-		return errs.Inputf("refusing to prune environment %q: %d of the %d objects applied before (%.0f%%) are no longer declared, "+
+		return GuardMaxFraction, errs.Inputf("refusing to prune environment %q: %d of the %d objects applied before (%.0f%%) are no longer declared, "+
 			"more than prune.maxFraction (%.0f%%) allows. Check the render (`envctl diff %s` lists them); "+
-			"run again with --force-prune to delete them, or raise prune.maxFraction",
+			"to delete them, raise prune.maxFraction (--prune-max-fraction), or run again with --force-prune, which lifts every guard",
 			opts.Environment, len(candidates), prev, 100*frac, 100*max, opts.Environment)
 	}
-	return nil
+	return "", nil
 }
 
 // enabled reports whether the settings allow pruning at all.

@@ -108,6 +108,21 @@ func TestHolds(t *testing.T) {
 			want: map[string]string{"app-removed": "", "moved": "", "extra-1": "", "gone-1": ""},
 		},
 		{
+			name: "removal of gone confirmed: only its guard is lifted",
+			opts: func(o *Options) { o.Removed = []string{"gone"} },
+			want: map[string]string{"app-removed": "", "moved": "", "extra-1": "rerun with --prune-empty", "gone-1": ""},
+		},
+		{
+			name: "empty renders lifted: only their guard",
+			opts: func(o *Options) { o.Empty = true },
+			want: map[string]string{"app-removed": "", "moved": "", "extra-1": "", "gone-1": "confirm its removal with --prune-removed gone"},
+		},
+		{
+			name: "CRD guard lifted: the component guards hold",
+			opts: func(o *Options) { o.CRDs = true },
+			want: map[string]string{"app-removed": "", "moved": "", "extra-1": "rendered no objects", "gone-1": "no longer in the environment"},
+		},
+		{
 			name: "down",
 			opts: func(o *Options) { o.All = true },
 			want: map[string]string{"app-removed": "", "moved": "", "extra-1": "", "gone-1": ""},
@@ -190,33 +205,53 @@ func TestGuards(t *testing.T) {
 		return out
 	}
 	tests := []struct {
-		name     string
-		opts     Options
-		wantErr  string
-		wantKind errs.Kind
+		name      string
+		opts      Options
+		wantErr   string
+		wantGuard Guard
+		// lift is the override the refusal names.
+		lift string
 	}{
 		{name: "a prune within the fraction", opts: Options{Current: keep("a", "b")}},
 		{
-			name:     "above the default fraction",
-			opts:     Options{Current: keep("a")},
-			wantErr:  "3 of the 4 objects applied before (75%) are no longer declared, more than prune.maxFraction (50%)",
-			wantKind: errs.KindInput,
+			name:      "above the default fraction",
+			opts:      Options{Current: keep("a")},
+			wantErr:   "3 of the 4 objects applied before (75%) are no longer declared, more than prune.maxFraction (50%)",
+			wantGuard: GuardMaxFraction, lift: "--prune-max-fraction",
 		},
 		{name: "above the fraction, forced", opts: Options{Current: keep("a"), Force: true}},
 		{name: "a configured fraction allows it", opts: Options{Current: keep("a"), Settings: config.PruneSettings{MaxFraction: 0.8}}},
 		{
-			name:     "a configured lower fraction refuses",
-			opts:     Options{Current: keep("a", "b", "c"), Settings: config.PruneSettings{MaxFraction: 0.2}},
-			wantErr:  "more than prune.maxFraction (20%)",
-			wantKind: errs.KindInput,
+			name:      "a configured lower fraction refuses",
+			opts:      Options{Current: keep("a", "b", "c"), Settings: config.PruneSettings{MaxFraction: 0.2}},
+			wantErr:   "more than prune.maxFraction (20%)",
+			wantGuard: GuardMaxFraction, lift: "--prune-max-fraction",
 		},
 		{
-			name:     "empty render",
-			opts:     Options{Settings: config.PruneSettings{MaxFraction: 1}},
-			wantErr:  "nothing was rendered, but its inventory holds 4 objects",
-			wantKind: errs.KindInput,
+			name:      "above the fraction, other guards lifted: the fraction still holds",
+			opts:      Options{Current: keep("a"), Empty: true, CRDs: true, Removed: []string{"old"}},
+			wantErr:   "more than prune.maxFraction (50%)",
+			wantGuard: GuardMaxFraction, lift: "--prune-max-fraction",
+		},
+		{
+			name:      "empty render",
+			opts:      Options{Settings: config.PruneSettings{MaxFraction: 1}},
+			wantErr:   "nothing was rendered, but its inventory holds 4 objects",
+			wantGuard: GuardEmpty, lift: "--prune-empty",
 		},
 		{name: "empty render, forced", opts: Options{Force: true}},
+		{name: "empty render, lifted by its own override", opts: Options{Empty: true, Settings: config.PruneSettings{MaxFraction: 1}}},
+		{
+			name:      "empty render, lifted by its own override: the fraction still holds",
+			opts:      Options{Empty: true},
+			wantErr:   "4 of the 4 objects applied before (100%)",
+			wantGuard: GuardMaxFraction, lift: "--prune-max-fraction",
+		},
+		{
+			name:    "the removal of a component still declared is not a confirmation",
+			opts:    Options{Current: keep("a", "b", "c"), Removed: []string{"app"}, Declared: []string{"app"}},
+			wantErr: "--prune-removed app: environment \"ci\" still declares component app",
+		},
 		{name: "nothing to prune", opts: Options{Current: keep("a", "b", "c", "d")}},
 	}
 	for _, tt := range tests {
@@ -224,7 +259,7 @@ func TestGuards(t *testing.T) {
 			opts := tt.opts
 			opts.Environment, opts.Previous = "ci", prev
 			all := Candidates(opts)
-			err := guard(opts, all, all)
+			g, err := guard(opts, all, all)
 			if tt.wantErr == "" {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
@@ -234,13 +269,16 @@ func TestGuards(t *testing.T) {
 			if err == nil {
 				t.Fatal("allowed")
 			}
-			for _, want := range []string{tt.wantErr, "--force-prune", `"ci"`} {
+			if g != tt.wantGuard {
+				t.Errorf("refused by guard %q, want %q", g, tt.wantGuard)
+			}
+			for _, want := range []string{tt.wantErr, tt.lift, `"ci"`} {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("error %q does not say %q", err, want)
 				}
 			}
-			if got := errs.KindOf(err); got != tt.wantKind {
-				t.Errorf("kind = %v, want %v", got, tt.wantKind)
+			if got := errs.KindOf(err); got != errs.KindInput {
+				t.Errorf("kind = %v, want input", got)
 			}
 		})
 	}

@@ -41,8 +41,16 @@ func Run(ctx context.Context, client *kube.Client, opts Options) (*Result, error
 	}
 	all := Candidates(opts)
 	held, candidates := Holds(opts, all)
-	if err := guard(opts, all, candidates); err != nil {
-		return nil, err
+	if g, err := guard(opts, all, candidates); err != nil {
+		// Refused: every candidate is kept, by the guard that refused.
+		res := &Result{DryRun: opts.DryRun, Items: held}
+		if g != "" {
+			for _, e := range candidates {
+				res.Items = append(res.Items, Item{Entry: e, Outcome: Held, Guard: g,
+					Reason: fmt.Sprintf("the %s guard refused the whole prune (lifted by %s)", g, g.Lift())})
+			}
+		}
+		return res, err
 	}
 	if opts.Concurrency < 1 {
 		opts.Concurrency = 8
@@ -160,13 +168,13 @@ func (r *runner) deleteOne(ctx context.Context, e inventory.Entry) *target {
 	if live.GetAnnotations()[kube.PruneAnnotation] == DisabledValue {
 		return r.skip(t, fmt.Sprintf("annotated %s: %s", kube.PruneAnnotation, DisabledValue))
 	}
-	if e.Group == crdGroup && e.Kind == "CustomResourceDefinition" && !r.opts.Force {
+	if e.Group == crdGroup && e.Kind == "CustomResourceDefinition" && !r.opts.Force && !r.opts.CRDs {
 		reason, err := r.unmanagedCustomResources(ctx, live)
 		if err != nil {
 			return r.fail(t, clusterErr(ctx, "list the custom resources of", e, err))
 		}
 		if reason != "" {
-			t.item.Outcome, t.item.Reason = Held, reason
+			t.item.Outcome, t.item.Guard, t.item.Reason = Held, GuardCRD, reason
 			r.opts.Logger.Info("not pruned", "object", e.String(), "reason", reason)
 			return t
 		}

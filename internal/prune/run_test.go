@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/envctl/envctl/internal/config"
@@ -183,10 +184,19 @@ func TestPruneGuards(t *testing.T) {
 		}
 	}
 
-	// An empty render (say, an overlay that lost its resources) is refused.
-	_, err := prune.Run(t.Context(), f.client, f.options())
-	if errs.KindOf(err) != errs.KindInput || !strings.Contains(err.Error(), "--force-prune") {
-		t.Fatalf("empty render: err = %v, want a bad-input error saying how to force", err)
+	// An empty render (say, an overlay that lost its resources) is refused,
+	// and every candidate is kept by that guard.
+	refused, err := prune.Run(t.Context(), f.client, f.options())
+	if errs.KindOf(err) != errs.KindInput || !strings.Contains(err.Error(), "--prune-empty") {
+		t.Fatalf("empty render: err = %v, want a bad-input error saying how to lift the guard", err)
+	}
+	if refused == nil || len(refused.With(prune.Held)) != 4 {
+		t.Fatalf("empty render: result %+v, want the 4 candidates held", refused)
+	}
+	for _, it := range refused.Items {
+		if it.Guard != prune.GuardEmpty {
+			t.Errorf("%s kept by guard %q, want %q", it.Entry.Name, it.Guard, prune.GuardEmpty)
+		}
 	}
 	nothingDeleted()
 
@@ -314,5 +324,78 @@ func TestPruneWaitReportsFinalizers(t *testing.T) {
 	}
 	if o := outcomes(res)["held"]; o != prune.Gone && o != prune.Pruned {
 		t.Errorf("outcome %s", o)
+	}
+}
+
+// A CRD whose custom resources are someone else's is kept by the CRD guard
+// alone: the overrides of the other guards leave it held, its own lifts
+// it (and the custom resources go with the CRD).
+func TestCRDGuardHoldsUntilItsOwnOverride(t *testing.T) {
+	f := newFixture(t, "p-crd")
+	group := f.ns + ".prune.envctl.dev"
+	crd := f.add(&unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apiextensions.k8s.io/v1",
+		"kind":       "CustomResourceDefinition",
+		"metadata":   map[string]any{"name": "gadgets." + group, "labels": labels(f.env)},
+		"spec": map[string]any{
+			"group": group,
+			"scope": "Namespaced",
+			"names": map[string]any{"kind": "Gadget", "plural": "gadgets", "singular": "gadget", "listKind": "GadgetList"},
+			"versions": []any{map[string]any{
+				"name": "v1", "served": true, "storage": true,
+				"schema": map[string]any{"openAPIV3Schema": map[string]any{"type": "object", "x-kubernetes-preserve-unknown-fields": true}},
+			}},
+		},
+	}})
+	t.Cleanup(func() {
+		crds := f.client.Dynamic.Resource(schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"})
+		_ = crds.Delete(context.Background(), crd.Name, metav1.DeleteOptions{})
+	})
+	keep := f.configMap("keep", labels(f.env), nil)
+	gadgets := f.client.Dynamic.Resource(schema.GroupVersionResource{Group: group, Version: "v1", Resource: "gadgets"}).Namespace(f.ns)
+	theirs := &unstructured.Unstructured{Object: map[string]any{"apiVersion": group + "/v1", "kind": "Gadget", "metadata": map[string]any{"name": "theirs"}}}
+	var err error
+	for start := time.Now(); ; time.Sleep(100 * time.Millisecond) {
+		if _, err = gadgets.Create(t.Context(), theirs, metav1.CreateOptions{}); err == nil || time.Since(start) > 30*time.Second {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("create a Gadget: %v", err)
+	}
+
+	for _, tt := range []struct {
+		name string
+		set  func(*prune.Options)
+	}{
+		{"no override", func(*prune.Options) {}},
+		{"the other guards' overrides", func(o *prune.Options) { o.Empty, o.Removed = true, []string{"app"} }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := f.options(keep)
+			opts.Settings.MaxFraction = 1
+			tt.set(&opts)
+			res, err := prune.Run(t.Context(), f.client, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			held := res.With(prune.Held)
+			if len(held) != 1 || held[0].Guard != prune.GuardCRD || !strings.Contains(held[0].Reason, "theirs") || !strings.Contains(held[0].Reason, "--prune-crds") {
+				t.Fatalf("held %+v, want the CRD, by the CRD guard, naming the Gadget and --prune-crds", held)
+			}
+			if !f.exists(crd) {
+				t.Fatal("the CRD was deleted")
+			}
+		})
+	}
+
+	opts := f.options(keep)
+	opts.Settings.MaxFraction, opts.CRDs = 1, true
+	res, err := prune.Run(t.Context(), f.client, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := outcomes(res)[crd.Name]; got != prune.Pruned {
+		t.Errorf("with --prune-crds the CRD is %s, want pruned", got)
 	}
 }

@@ -84,10 +84,25 @@ type Status struct {
 	// LastErrorKind is errs.Kind's name for it, so that `envctl reconcile`
 	// exits as the command that failed would have.
 	LastErrorKind string `json:"lastErrorKind,omitempty"`
+	// State tells a loop that converged from one that is failing: see the
+	// State constants. Empty until the first attempt ends.
+	State string `json:"state,omitempty"`
+	// Failures counts the failed attempts in a row at the last attempted
+	// revision.
+	Failures int `json:"failures,omitempty"`
+	// NextAttemptAt is when a failure that may pass is tried again.
+	NextAttemptAt time.Time `json:"nextAttemptAt,omitzero"`
 
 	DriftDetected  int64 `json:"driftDetected"`
 	DriftCorrected int64 `json:"driftCorrected"`
 	Fights         int64 `json:"fights"`
+	// DriftConflicts counts declared objects found labelled for another
+	// environment, which are not corrected.
+	DriftConflicts int64 `json:"driftConflicts,omitempty"`
+	// LeftAlone lists the objects whose fight with another writer the
+	// loop gave up, with whom: they are not corrected until a new
+	// revision is applied or a reconcile is requested.
+	LeftAlone []string `json:"leftAlone,omitempty"`
 	// LastDrift describes the last drift seen: object, what, by whom.
 	LastDrift   string    `json:"lastDrift,omitempty"`
 	LastDriftAt time.Time `json:"lastDriftAt,omitzero"`
@@ -95,6 +110,21 @@ type Status struct {
 	// Reconcile answers the last `envctl reconcile`.
 	Reconcile *Answer `json:"reconcile,omitempty"`
 }
+
+// States of a loop (Status.State).
+const (
+	// StateConverged: the last attempt applied the source's revision and
+	// every component became healthy.
+	StateConverged = "converged"
+	// StateRetrying: the last attempt failed in a way that may pass (a
+	// registry, the network, the cluster, a timeout, an unhealthy
+	// component); it is tried again at NextAttemptAt, with backoff.
+	StateRetrying = "retrying"
+	// StateBlocked: the source's revision does not render (bad input); it
+	// is not tried again until the source moves or `envctl reconcile`
+	// asks. The last good revision stays applied.
+	StateBlocked = "blocked"
+)
 
 // Answer is the outcome of one requested reconcile.
 type Answer struct {

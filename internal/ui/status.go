@@ -72,6 +72,28 @@ func ago(t time.Time) string {
 	return fmt.Sprintf("%s (%s ago)", t.Local().Format(time.DateTime), Round(time.Since(t)))
 }
 
+// syncState says in a line whether the loop converged or is failing, and
+// what it does about it; "" before its first attempt ended, or when it no
+// longer runs.
+func syncState(s *syncstate.Report) string {
+	if !s.Alive {
+		return ""
+	}
+	switch s.State {
+	case syncstate.StateConverged:
+		return "converged"
+	case syncstate.StateRetrying:
+		next := "now"
+		if d := time.Until(s.NextAttemptAt); d > 0 {
+			next = "in " + max(d.Round(time.Second), time.Second).String()
+		}
+		return fmt.Sprintf("failing (%s error, %s in a row); retrying with backoff, next attempt %s", orNone(s.LastErrorKind), Plural(s.Failures, "attempt"), next)
+	case syncstate.StateBlocked:
+		return "failing: the revision does not render (bad input); not retried until the source moves or envctl reconcile asks"
+	}
+	return ""
+}
+
 // writeSync prints the state of the environment's sync or daemon.
 func writeSync(w io.Writer, s *syncstate.Report) {
 	if !s.Alive {
@@ -86,6 +108,9 @@ func writeSync(w io.Writer, s *syncstate.Report) {
 		fmt.Fprintf(w, "Sync: %s, reconciling since %s\n", s.Holder, ago(s.Since))
 	}
 	fmt.Fprintf(w, "  source:          %s\n", s.Source)
+	if st := syncState(s); st != "" {
+		fmt.Fprintf(w, "  state:           %s\n", st)
+	}
 	fmt.Fprintf(w, "  last applied:    %s at %s\n", orNone(s.LastAppliedRevision), ago(s.LastAppliedAt))
 	if s.LastAttemptedRevision != s.LastAppliedRevision || s.LastError != "" {
 		fmt.Fprintf(w, "  last attempted:  %s at %s\n", orNone(s.LastAttemptedRevision), ago(s.LastAttemptAt))
@@ -93,9 +118,16 @@ func writeSync(w io.Writer, s *syncstate.Report) {
 	if s.LastError != "" {
 		fmt.Fprintf(w, "  last error:      %s\n", indent(s.LastError))
 	}
-	fmt.Fprintf(w, "  drift (%s):  %d detected, %d corrected, %d %s\n", s.DriftMode, s.DriftDetected, s.DriftCorrected, s.Fights, pluralWord(s.Fights, "fight"))
+	conflicts := ""
+	if s.DriftConflicts > 0 {
+		conflicts = fmt.Sprintf(", %d %s (labelled for another environment, not corrected)", s.DriftConflicts, pluralWord(s.DriftConflicts, "conflict"))
+	}
+	fmt.Fprintf(w, "  drift (%s):  %d detected, %d corrected, %d %s%s\n", s.DriftMode, s.DriftDetected, s.DriftCorrected, s.Fights, pluralWord(s.Fights, "fight"), conflicts)
 	if s.LastDrift != "" {
 		fmt.Fprintf(w, "  last drift:      %s at %s\n", s.LastDrift, ago(s.LastDriftAt))
+	}
+	for _, a := range s.LeftAlone {
+		fmt.Fprintf(w, "  left alone:      %s\n", a)
 	}
 	susp := "no"
 	if s.Suspended {

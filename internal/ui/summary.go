@@ -32,7 +32,8 @@ type Summary struct {
 	Components      []ComponentSummary `json:"components"`
 	Pruned          []string           `json:"pruned"`
 	PruneSkipped    []ObjectReason     `json:"pruneSkipped,omitempty"`
-	// PruneHeld are objects a prune guard kept (they stay recorded).
+	// PruneHeld are objects a prune guard kept (they stay recorded), each
+	// with its guard.
 	PruneHeld   []ObjectReason `json:"pruneHeld,omitempty"`
 	PruneNotRun string         `json:"pruneNotRun,omitempty"`
 	// HealthNotChecked says that prune ran without a health check (--no-wait).
@@ -77,6 +78,8 @@ type ObjectChange struct {
 type ObjectReason struct {
 	Object string `json:"object"`
 	Reason string `json:"reason"`
+	// Guard is the prune guard that kept the object, for PruneHeld.
+	Guard prune.Guard `json:"guard,omitempty"`
 }
 
 // Summarize turns a reconcile's result into its summary.
@@ -128,7 +131,7 @@ func (s *Summary) summarizePrune(r *prune.Result) {
 		s.PruneSkipped = append(s.PruneSkipped, ObjectReason{Object: it.Entry.Ref.String(), Reason: it.Reason})
 	}
 	for _, it := range r.With(prune.Held) {
-		s.PruneHeld = append(s.PruneHeld, ObjectReason{Object: it.Entry.Ref.String(), Reason: it.Reason})
+		s.PruneHeld = append(s.PruneHeld, ObjectReason{Object: it.Entry.Ref.String(), Reason: it.Reason, Guard: it.Guard})
 	}
 }
 
@@ -179,6 +182,29 @@ func (s *Summary) writeTable(w io.Writer) error {
 	return nil
 }
 
+// writeKept prints what each prune guard kept, a guard at a time, with
+// how to lift it: the objects stay in the cluster and in the inventory.
+func (s *Summary) writeKept(w io.Writer) {
+	var order []prune.Guard
+	byGuard := map[prune.Guard][]ObjectReason{}
+	for _, p := range s.PruneHeld {
+		if _, ok := byGuard[p.Guard]; !ok {
+			order = append(order, p.Guard)
+		}
+		byGuard[p.Guard] = append(byGuard[p.Guard], p)
+	}
+	for _, g := range order {
+		name := "a guard"
+		if g != "" {
+			name = "the " + string(g) + " guard"
+		}
+		fmt.Fprintf(w, "\nkept by %s (lifted by %s; --force-prune lifts every guard):\n", name, g.Lift())
+		for _, p := range byGuard[g] {
+			fmt.Fprintf(w, "  %s: %s\n", p.Object, p.Reason)
+		}
+	}
+}
+
 // writeNotes prints what prune did and did not do, adoptions and warnings.
 func (s *Summary) writeNotes(w io.Writer) {
 	if len(s.Pruned) > 0 {
@@ -190,9 +216,7 @@ func (s *Summary) writeNotes(w io.Writer) {
 	for _, p := range s.PruneSkipped {
 		fmt.Fprintf(w, "not pruned: %s: %s\n", p.Object, p.Reason)
 	}
-	for _, p := range s.PruneHeld {
-		fmt.Fprintf(w, "held, not pruned: %s: %s\n", p.Object, p.Reason)
-	}
+	s.writeKept(w)
 	for _, a := range s.Adopted {
 		fmt.Fprintf(w, "adopted: %s: %s; envctl manages it for environment %s from now on\n", a.Object, a.Reason, s.Environment)
 	}

@@ -21,20 +21,31 @@ import (
 )
 
 // Limits bound what a snapshot may hold, so that a repository cannot fill
-// the disk or the memory of the machine that reads it.
+// the disk or the memory of the machine that reads it. Git stores a tree
+// once however often it is named: a few kilobytes of trees that name one
+// subtree a thousand times over, a few levels deep, expand into billions
+// of directories, so directories count as entries as files do.
 type Limits struct {
-	// Files is the most files and symlinks.
+	// Files is the most entries: files, symlinks, directories and
+	// submodules.
 	Files int
 	// TotalBytes is the most bytes of file content in all.
 	TotalBytes int64
 	// FileBytes is the largest a single file may be.
 	FileBytes int64
+	// Depth is the most directories (submodules included) one path may
+	// go through; DefaultDepth when zero.
+	Depth int
 }
+
+// DefaultDepth is the nesting DefaultLimits allow, far beyond a
+// repository of manifests and charts.
+const DefaultDepth = 64
 
 // DefaultLimits are generous for a repository of manifests and charts and
 // still stop a tree that would fill a disk.
 func DefaultLimits() Limits {
-	return Limits{Files: 100_000, TotalBytes: 1 << 30, FileBytes: 64 << 20}
+	return Limits{Files: 100_000, TotalBytes: 1 << 30, FileBytes: 64 << 20, Depth: DefaultDepth}
 }
 
 // PathError is a tree entry that envctl refuses to write.
@@ -108,19 +119,36 @@ type stats struct {
 	Bytes      int64 `json:"bytes"`
 	Largest    int64 `json:"largest"`
 	Submodules int   `json:"submodules"`
+	// Dirs counts the directories, submodules' included.
+	Dirs int `json:"dirs"`
+	// Depth is the deepest nesting of directories.
+	Depth int `json:"depth"`
 }
+
+// entries counts what the Files limit bounds.
+func (s stats) entries() int { return s.Files + s.Dirs + s.Submodules }
 
 // check compares stats with limits, for a snapshot written before.
 func (s stats) check(l Limits) error {
 	switch {
-	case l.Files > 0 && s.Files > l.Files:
-		return &LimitError{What: fmt.Sprintf("%d files, over the limit of %d", s.Files, l.Files)}
+	case l.Files > 0 && s.entries() > l.Files:
+		return &LimitError{What: fmt.Sprintf("%d entries (files, directories, symlinks and submodules), over the limit of %d", s.entries(), l.Files)}
+	case s.Depth > l.depth():
+		return &LimitError{What: fmt.Sprintf("directories nested %d deep, over the limit of %d", s.Depth, l.depth())}
 	case l.TotalBytes > 0 && s.Bytes > l.TotalBytes:
 		return &LimitError{What: fmt.Sprintf("%d bytes, over the limit of %d", s.Bytes, l.TotalBytes)}
 	case l.FileBytes > 0 && s.Largest > l.FileBytes:
 		return &LimitError{What: fmt.Sprintf("a file of %d bytes, over the per-file limit of %d", s.Largest, l.FileBytes)}
 	}
 	return nil
+}
+
+// depth is the nesting allowed.
+func (l Limits) depth() int {
+	if l.Depth <= 0 {
+		return DefaultDepth
+	}
+	return l.Depth
 }
 
 // submoduleFunc fetches the commit of the submodule at path (from the
@@ -204,7 +232,7 @@ func writeSnapshot(ctx context.Context, st storer.EncodedObjectStorer, tree *obj
 	for range writers {
 		w.workers.Go(w.work)
 	}
-	err = w.tree(ctx, st, tree, prevTree, "", base, subs)
+	err = w.tree(ctx, st, tree, prevTree, "", base, subs, 0)
 	close(w.jobs)
 	w.workers.Wait()
 	if err == nil {
@@ -284,8 +312,9 @@ func writeFile(dst string, data []byte, mode os.FileMode) error {
 
 // tree writes t's entries under rel ("" for the root), which exists. base
 // is rel's path in the repository t belongs to, which its submodules are
-// named by. prev is the previous snapshot's tree at rel, or nil.
-func (w *writer) tree(ctx context.Context, st storer.EncodedObjectStorer, t, prev *object.Tree, rel, base string, subs submoduleFunc) error {
+// named by. prev is the previous snapshot's tree at rel, or nil. depth is
+// how many directories rel goes through.
+func (w *writer) tree(ctx context.Context, st storer.EncodedObjectStorer, t, prev *object.Tree, rel, base string, subs submoduleFunc, depth int) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -315,6 +344,9 @@ func (w *writer) tree(ctx context.Context, st storer.EncodedObjectStorer, t, pre
 		dst := filepath.Join(w.root, filepath.FromSlash(p))
 		switch e.Mode {
 		case filemode.Dir:
+			if err := w.countDir(p, depth+1, false); err != nil {
+				return err
+			}
 			sub, err := object.GetTree(st, e.Hash)
 			if err != nil {
 				return fmt.Errorf("read tree %q: %w", p, err)
@@ -326,7 +358,7 @@ func (w *writer) tree(ctx context.Context, st storer.EncodedObjectStorer, t, pre
 			if old, ok := before[e.Name]; ok && old.Mode == filemode.Dir {
 				prevSub, _ = object.GetTree(st, old.Hash)
 			}
-			if err := w.tree(ctx, st, sub, prevSub, p, path.Join(base, e.Name), subs); err != nil {
+			if err := w.tree(ctx, st, sub, prevSub, p, path.Join(base, e.Name), subs, depth+1); err != nil {
 				return err
 			}
 		case filemode.Regular, filemode.Deprecated, filemode.Executable:
@@ -347,20 +379,42 @@ func (w *writer) tree(ctx context.Context, st storer.EncodedObjectStorer, t, pre
 			if subs == nil {
 				return &PathError{Path: p, Reason: "a submodule (gitlink); pass --recurse-submodules to fetch it"}
 			}
+			// Counted before it is fetched: a fetch is the costly part.
+			if err := w.countDir(p, depth+1, true); err != nil {
+				return err
+			}
 			subSt, subTree, nested, err := subs(ctx, path.Join(base, e.Name), e.Hash)
 			if err != nil {
 				return fmt.Errorf("submodule %q: %w", p, err)
 			}
-			w.stats.Submodules++
 			if err := os.Mkdir(dst, 0o755); err != nil {
 				return fmt.Errorf("write %q: %w", p, err)
 			}
-			if err := w.tree(ctx, subSt, subTree, nil, p, "", nested); err != nil {
+			if err := w.tree(ctx, subSt, subTree, nil, p, "", nested, depth+1); err != nil {
 				return err
 			}
 		default:
 			return &PathError{Path: p, Reason: fmt.Sprintf("an entry of unknown mode %o", uint32(e.Mode))}
 		}
+	}
+	return nil
+}
+
+// countDir adds one directory (or submodule) at depth, checking the
+// limits before it is made or fetched.
+func (w *writer) countDir(p string, depth int, submodule bool) error {
+	if submodule {
+		w.stats.Submodules++
+	} else {
+		w.stats.Dirs++
+	}
+	w.stats.Depth = max(w.stats.Depth, depth)
+	l := w.limits
+	switch {
+	case depth > l.depth():
+		return &LimitError{Path: p, What: fmt.Sprintf("directories nested %d deep, over the limit of %d", depth, l.depth())}
+	case l.Files > 0 && w.stats.entries() > l.Files:
+		return &LimitError{Path: p, What: fmt.Sprintf("entry number %d, over the limit of %d entries (files, directories, symlinks and submodules; --git-max-files)", w.stats.entries(), l.Files)}
 	}
 	return nil
 }
@@ -375,8 +429,8 @@ func (w *writer) count(p string, size int64) error {
 	switch {
 	case l.FileBytes > 0 && size > l.FileBytes:
 		return &LimitError{Path: p, What: fmt.Sprintf("%d bytes, over the per-file limit of %d (--git-max-file-size)", size, l.FileBytes)}
-	case l.Files > 0 && w.stats.Files > l.Files:
-		return &LimitError{Path: p, What: fmt.Sprintf("file number %d, over the limit of %d files (--git-max-files)", w.stats.Files, l.Files)}
+	case l.Files > 0 && w.stats.entries() > l.Files:
+		return &LimitError{Path: p, What: fmt.Sprintf("entry number %d, over the limit of %d entries (files, directories, symlinks and submodules; --git-max-files)", w.stats.entries(), l.Files)}
 	case l.TotalBytes > 0 && w.stats.Bytes > l.TotalBytes:
 		return &LimitError{Path: p, What: fmt.Sprintf("brings the tree to %d bytes, over the limit of %d (--git-max-size)", w.stats.Bytes, l.TotalBytes)}
 	}

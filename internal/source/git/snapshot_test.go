@@ -3,6 +3,7 @@ package git
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -139,8 +140,38 @@ func TestWriterRefuses(t *testing.T) {
 		{name: "huge file", limits: Limits{FileBytes: 1 << 10}, wantPath: "big.bin", wantReason: "over the per-file limit of 1024", limit: true, build: func(o objects) plumbing.Hash {
 			return o.tree(regular("big.bin", o.blob(strings.Repeat("0", 4<<10))), regular("small", o.blob("s")))
 		}},
-		{name: "too many files", limits: Limits{Files: 3}, wantPath: "f4", wantReason: "over the limit of 3 files", limit: true, build: func(o objects) plumbing.Hash {
+		{name: "too many files", limits: Limits{Files: 3}, wantPath: "f4", wantReason: "over the limit of 3 entries", limit: true, build: func(o objects) plumbing.Hash {
 			return o.tree(regular("f1", o.blob("1")), regular("f2", o.blob("2")), regular("f3", o.blob("3")), regular("f4", o.blob("4")))
+		}},
+		{name: "directories count as entries", limits: Limits{Files: 3}, wantPath: "d4", wantReason: "over the limit of 3 entries", limit: true, build: func(o objects) plumbing.Hash {
+			empty := o.tree()
+			return o.tree(dir("d1", empty), dir("d2", empty), dir("d3", empty), dir("d4", empty))
+		}},
+		{name: "one subtree named a thousand times, six deep", limits: Limits{Files: 5000}, wantReason: "over the limit of 5000 entries", limit: true, build: func(o objects) plumbing.Hash {
+			// A few kilobytes of trees that expand into 10^18 directories.
+			h := o.tree()
+			for range 6 {
+				var entries []object.TreeEntry
+				for i := range 1000 {
+					entries = append(entries, dir(fmt.Sprintf("d%03d", i), h))
+				}
+				h = o.tree(entries...)
+			}
+			return h
+		}},
+		{name: "nested too deep", limits: Limits{Depth: 5}, wantPath: "d/d/d/d/d/d", wantReason: "nested 6 deep, over the limit of 5", limit: true, build: func(o objects) plumbing.Hash {
+			h := o.tree(regular("f", o.blob("x")))
+			for range 6 {
+				h = o.tree(dir("d", h))
+			}
+			return h
+		}},
+		{name: "nested deeper than the default", wantReason: "over the limit of 64", limit: true, build: func(o objects) plumbing.Hash {
+			h := o.tree()
+			for range 65 {
+				h = o.tree(dir("d", h))
+			}
+			return h
 		}},
 		{name: "too many bytes", limits: Limits{TotalBytes: 10}, wantPath: "b", wantReason: "over the limit of 10", limit: true, build: func(o objects) plumbing.Hash {
 			return o.tree(regular("a", o.blob("123456")), regular("b", o.blob("123456")))
@@ -158,7 +189,7 @@ func TestWriterRefuses(t *testing.T) {
 			_, err = writeSnapshot(context.Background(), st, tree, "", filepath.Join(parent, "snap"), tt.limits, nil, nil)
 			if tt.limit {
 				var le *LimitError
-				if !errors.As(err, &le) || le.Path != tt.wantPath || !strings.Contains(le.What, tt.wantReason) {
+				if !errors.As(err, &le) || tt.wantPath != "" && le.Path != tt.wantPath || !strings.Contains(le.What, tt.wantReason) {
 					t.Fatalf("writeSnapshot = %v, want a LimitError naming %q and saying %q", err, tt.wantPath, tt.wantReason)
 				}
 			} else {
@@ -236,5 +267,35 @@ func TestMaliciousTreeFromServer(t *testing.T) {
 	tmp, _ := filepath.Glob(filepath.Join(s.dir, "tmp", "*"))
 	if len(snaps)+len(tmp) != 0 {
 		t.Errorf("the refused tree left %v %v", snaps, tmp)
+	}
+}
+
+// Submodules count against the limits before they are fetched: a tree
+// over the limit names the submodule at fault, and the fetch of it never
+// starts.
+func TestSubmodulesCountBeforeTheyAreFetched(t *testing.T) {
+	st := memory.NewStorage()
+	o := objects{t: t, st: st}
+	gitlink := func(name string) object.TreeEntry {
+		return object.TreeEntry{Name: name, Mode: filemode.Submodule, Hash: plumbing.NewHash("0123456789abcdef0123456789abcdef01234567")}
+	}
+	h := o.tree(gitlink("a"), gitlink("b"), regular("z", o.blob("x")))
+	tree, err := object.GetTree(st, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fetched []string
+	subs := func(_ context.Context, p string, _ plumbing.Hash) (storer.EncodedObjectStorer, *object.Tree, submoduleFunc, error) {
+		fetched = append(fetched, p)
+		empty, err := object.GetTree(st, o.tree())
+		return st, empty, nil, err
+	}
+	_, err = writeSnapshot(context.Background(), st, tree, "", filepath.Join(t.TempDir(), "snap"), Limits{Files: 1}, subs, nil)
+	var le *LimitError
+	if !errors.As(err, &le) || le.Path != "b" || !strings.Contains(le.What, "over the limit of 1 entries") {
+		t.Fatalf("writeSnapshot = %v, want a LimitError naming submodule b", err)
+	}
+	if len(fetched) != 1 || fetched[0] != "a" {
+		t.Errorf("fetched %v, want a alone: b was over the limit before its fetch", fetched)
 	}
 }
