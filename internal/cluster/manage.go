@@ -177,3 +177,23 @@ func (t *Target) Delete(ctx context.Context, progress Progress) error {
 	}
 	return nil
 }
+
+// LoadImages copies images from the host's container runtime into the
+// nodes of cluster name of provider p, which must be able to (kind).
+func LoadImages(ctx context.Context, p Provider, name string, images []string, progress Progress) ([]LoadedImage, error) {
+	l, ok := p.(ImageLoader)
+	if !ok {
+		return nil, errs.Inputf("cluster %s is a %s cluster: envctl cluster load copies images into the nodes of a kind cluster (the embedded cluster runs no containers; an existing cluster pulls from a registry)", name, p.Name())
+	}
+	return l.LoadImages(ctx, name, images, progress)
+}
+
+// InternalKubeconfig returns the kubeconfig that containers on the
+// cluster's own network use, for providers that have one (kind).
+func InternalKubeconfig(ctx context.Context, p Provider, name string) ([]byte, error) {
+	k, ok := p.(InternalKubeconfiger)
+	if !ok {
+		return nil, errs.Inputf("cluster %s is a %s cluster, which has no internal address; the kubeconfig without --internal is the one to use", name, p.Name())
+	}
+	return k.InternalKubeconfig(ctx, name)
+}

@@ -62,8 +62,8 @@ type Settings struct {
 	// DefaultEnvironment is used when a command is given no environment.
 	DefaultEnvironment string `json:"defaultEnvironment"`
 	// EnvironmentsDir is where environment files live, relative to the repo root.
-	EnvironmentsDir string         `json:"environmentsDir"`
-	Render          RenderSettings `json:"render"`
+	EnvironmentsDir string          `json:"environmentsDir"`
+	Render          RenderSettings  `json:"render"`
 	Apply           ApplySettings   `json:"apply"`
 	Prune           PruneSettings   `json:"prune"`
 	Cluster         ClusterSettings `json:"cluster"`
