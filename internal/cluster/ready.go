@@ -17,8 +17,9 @@ import (
 	"github.com/envctl/envctl/internal/errs"
 )
 
-// ReportEvery is how often a wait for a cluster says what is still missing.
-const ReportEvery = 20 * time.Second
+// ReportEvery is how often a wait for a cluster says what is still
+// missing; tests shorten it.
+var ReportEvery = 20 * time.Second
 
 // WaitUsable blocks until the cluster behind cfg can take workloads: it
 // has at least one node, every node is Ready, and the ServiceAccount
