@@ -24,7 +24,9 @@ func (p *Provider) create(ctx context.Context, kp *kindcluster.Provider, log *lo
 		return err
 	}
 	result := make(chan error, 1)
+	p.creates.Add(1)
 	go func() {
+		defer p.creates.Done()
 		result <- kp.Create(rec.Name,
 			kindcluster.CreateWithV1Alpha4Config(cfg),
 			kindcluster.CreateWithKubeconfigPath(kubeconfigPath),

@@ -89,6 +89,9 @@ func mlNodes(status string) []*kindtest.Container {
 func (w *world) provider() *Provider {
 	p := New(cluster.Options{StateDir: w.state})
 	p.grace = time.Second
+	// A create that outlives its deadline must finish against this
+	// test's fake runtime, before PATH changes.
+	w.t.Cleanup(p.creates.Wait)
 	return p
 }
 

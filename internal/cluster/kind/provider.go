@@ -54,6 +54,10 @@ type Provider struct {
 
 	mu sync.Mutex
 	rt *cluster.Runtime // detected on first use
+
+	// creates counts kind creates still running, which may outlive a
+	// timed-out Ensure; tests wait for them.
+	creates sync.WaitGroup
 }
 
 var (

@@ -82,6 +82,7 @@ func TestEnsureDeadlineDeletesHalfCreatedCluster(t *testing.T) {
 	state := t.TempDir()
 	p := New(cluster.Options{StateDir: state})
 	p.grace = time.Second
+	t.Cleanup(p.creates.Wait)
 	progress := &steps{}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
