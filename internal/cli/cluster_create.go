@@ -69,7 +69,7 @@ checks that the cluster answers and reports its version.`,
 	fl.StringVarP(&o.Env, "env", "e", "", "environment whose cluster to create (default: the repository's default environment, if any)")
 	config.BindFlags(fl, clusterSettings...)
 	fl.DurationVar(&o.create.Timeout, "wait", 0, "the same as --cluster-timeout")
-	_ = fl.MarkDeprecated("wait", "use --cluster-timeout")
+	_ = fl.MarkHidden("wait")
 	fl.BoolVar(&o.create.Adopt, "adopt", false, "take back a kind cluster envctl created whose record in the state directory is lost")
 	fl.BoolVar(&o.Registry, "registry", false, "give a kind cluster a local registry on localhost:5001 (as spec.cluster.kind.registry: true)")
 	fl.StringVar(&o.create.Kubeconfig, "kubeconfig", "", "kubeconfig file to write the context to (default: the first file in $KUBECONFIG, else ~/.kube/config)")

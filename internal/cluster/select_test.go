@@ -192,7 +192,9 @@ func TestFind(t *testing.T) {
 // noteList records notes.
 type noteList struct{ said []string }
 
-func (n *noteList) Note(format string, args ...any) { n.said = append(n.said, fmt.Sprintf(format, args...)) }
+func (n *noteList) Note(format string, args ...any) {
+	n.said = append(n.said, fmt.Sprintf(format, args...))
+}
 
 // startingDocker fails its first two answers, as Docker Desktop does while
 // it starts, and then answers.

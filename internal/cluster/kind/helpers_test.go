@@ -3,8 +3,8 @@ package kind
 import (
 	"fmt"
 	"io"
-	"strconv"
 	"log/slog"
+	"strconv"
 
 	kindexec "sigs.k8s.io/kind/pkg/exec"
 
