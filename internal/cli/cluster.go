@@ -44,6 +44,7 @@ removes it when it deletes the cluster.`,
 		newClusterDeleteCmd(f),
 		newClusterListCmd(f),
 		newClusterKubeconfigCmd(f),
+		newClusterLoadCmd(f),
 		newClusterServeCmd(f),
 	)
 	return cmd
@@ -167,6 +168,7 @@ func runClusterDelete(ctx context.Context, f *Factory, o *clusterDeleteOptions) 
 // clusterKubeconfigOptions are the inputs of `envctl cluster kubeconfig`.
 type clusterKubeconfigOptions struct {
 	namedCluster
+	Internal   bool
 	Print      bool
 	Write      bool
 	Kubeconfig string
@@ -188,14 +190,17 @@ when asked with --print.`,
   envctl cluster kubeconfig envctl-local
 
   # A kubeconfig file of its own for a CI job
-  envctl cluster kubeconfig --name envctl-ci --print > "$RUNNER_TEMP/kubeconfig"`,
+  envctl cluster kubeconfig --name envctl-ci --print > "$RUNNER_TEMP/kubeconfig"
+
+  # For a job in a container on kind's network (docker run --network kind)
+  envctl cluster kubeconfig envctl-ci --internal > kubeconfig-internal`,
 		Args: argsValidator(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.setName(cmd, args, "name the cluster: envctl cluster kubeconfig NAME"); err != nil {
 				return err
 			}
-			if o.Print && o.Write {
-				return usageError(fmt.Errorf("--print and --write exclude each other"))
+			if o.Print && o.Write || o.Internal && o.Write {
+				return usageError(fmt.Errorf("--write excludes --print and --internal"))
 			}
 			return runClusterKubeconfig(cmd.Context(), f, o)
 		},
@@ -204,6 +209,7 @@ when asked with --print.`,
 	o.namedCluster.bind(fl)
 	fl.BoolVar(&o.Write, "write", false, "merge the context into the kubeconfig file (the default)")
 	fl.BoolVar(&o.Print, "print", false, "print a kubeconfig with only this cluster's context, credentials included")
+	fl.BoolVar(&o.Internal, "internal", false, "print the kubeconfig containers on the kind network use (server https://NAME-control-plane:6443)")
 	fl.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig file to write to (default: the first file in $KUBECONFIG, else ~/.kube/config)")
 	bindSetContext(fl, &o.SetContext, "make the context the current one (default: only when the kubeconfig has no current context)")
 	return cmd
@@ -214,8 +220,11 @@ func runClusterKubeconfig(ctx context.Context, f *Factory, o *clusterKubeconfigO
 	if err != nil {
 		return err
 	}
-	if o.Print {
+	if o.Print || o.Internal {
 		data, err := p.Kubeconfig(ctx, o.Name)
+		if o.Internal {
+			data, err = cluster.InternalKubeconfig(ctx, p, o.Name)
+		}
 		if err != nil {
 			return err
 		}

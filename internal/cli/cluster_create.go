@@ -1,20 +1,22 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/envctl/envctl/internal/cluster"
+	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/ui"
 )
 
 // clusterCreateOptions are the inputs of `envctl cluster create`.
 type clusterCreateOptions struct {
 	Name, Provider, Env, Output string
-	// create takes --wait, --kubeconfig and --set-context as they are.
+	Registry                    bool
+	// create takes --wait, --adopt, --kubeconfig and --set-context as they are.
 	create cluster.CreateOptions
 }
 
@@ -34,13 +36,17 @@ named by --env, or the repository's default environment when there is a
 repository and that environment exists. Flags override it. Outside a
 repository the cluster is called envctl-local and gets one node.
 
-With provider existing nothing is created: envctl checks that the cluster
-answers and reports its version.`,
+A kind cluster whose containers are stopped (after a reboot) is started
+again and waited for. With provider existing nothing is created: envctl
+checks that the cluster answers and reports its version.`,
 		Example: `  # A cluster for the default environment, on kind or the embedded provider
   envctl cluster create
 
-  # A kind cluster of your own, given at most five minutes
-  envctl cluster create scratch --provider kind --wait 5m
+  # A kind cluster of your own with a local registry, given at most five minutes
+  envctl cluster create scratch --provider kind --registry --cluster-timeout 5m
+
+  # Take back a kind cluster envctl created after its state directory was lost
+  envctl cluster create envctl-local --adopt
 
   # The cluster the ci environment declares, printed as JSON
   envctl cluster create --env ci -o json
@@ -61,7 +67,11 @@ answers and reports its version.`,
 	fl.StringVar(&o.Name, "name", "", "cluster name (instead of the NAME argument)")
 	fl.StringVar(&o.Provider, "provider", "", providerFlagHelp+" (default: the environment's, else auto)")
 	fl.StringVarP(&o.Env, "env", "e", "", "environment whose cluster to create (default: the repository's default environment, if any)")
-	fl.DurationVar(&o.create.Wait, "wait", 10*time.Minute, "give up, and delete what was half-created, after this long; 0 waits as long as it takes")
+	config.BindFlags(fl, clusterSettings...)
+	fl.DurationVar(&o.create.Timeout, "wait", 0, "the same as --cluster-timeout")
+	_ = fl.MarkHidden("wait")
+	fl.BoolVar(&o.create.Adopt, "adopt", false, "take back a kind cluster envctl created whose record in the state directory is lost")
+	fl.BoolVar(&o.Registry, "registry", false, "give a kind cluster a local registry on localhost:5001 (as spec.cluster.kind.registry: true)")
 	fl.StringVar(&o.create.Kubeconfig, "kubeconfig", "", "kubeconfig file to write the context to (default: the first file in $KUBECONFIG, else ~/.kube/config)")
 	bindSetContext(fl, &o.create.Current, "make the new context the current one (default: only when the kubeconfig has no current context)")
 	fl.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
@@ -72,12 +82,22 @@ func runClusterCreate(ctx context.Context, f *Factory, o *clusterCreateOptions, 
 	if err := checkOutput(o.Output, "text", "json"); err != nil {
 		return err
 	}
-	if o.create.Wait < 0 {
-		return usageError(fmt.Errorf("--wait %v: want a positive duration, or 0 for no limit", o.create.Wait))
-	}
-	d, err := cluster.LoadDeclared(f.Global.Repo, o.Env, f.Logger)
+	d, err := cluster.LoadDeclaredWith(config.LoadOptions{Dir: f.Global.Repo, Flags: cmd.Flags()}, o.Env, f.Logger)
 	if err != nil {
 		return err
+	}
+	c := o.create
+	if !cmd.Flags().Changed("wait") {
+		c.Timeout, c.TimeoutFlag = d.Settings.Cluster.Timeout.Duration, "--cluster-timeout"
+	} else {
+		c.TimeoutFlag = "--wait"
+	}
+	if c.Timeout < 0 {
+		return usageError(fmt.Errorf("%s %v: want a positive duration, or 0 for no limit", c.TimeoutFlag, c.Timeout))
+	}
+	if o.Registry {
+		d.Spec.Kind = cmp.Or(d.Spec.Kind, &config.KindSpec{})
+		d.Spec.Kind.Registry = &config.KindRegistry{Enabled: true}
 	}
 	if o.Name != "" {
 		d.Name = o.Name
@@ -87,8 +107,8 @@ func runClusterCreate(ctx context.Context, f *Factory, o *clusterCreateOptions, 
 	}
 	progress := newProgress(f)
 	defer progress.Close()
-	c := o.create
 	c.Declared, c.Options, c.Progress = *d, f.clusterOptions(), progress
+	c.Options.RuntimeWait = d.Settings.Cluster.RuntimeWait.Duration
 	created, err := cluster.Create(ctx, c)
 	if err != nil {
 		return err

@@ -100,6 +100,9 @@ func TestClusterCommandsRejectBadInput(t *testing.T) {
 		{[]string{"cluster", "create", "a", "b"}, []string{"accepts at most 1 arg(s)", "envctl cluster create --help"}, false},
 		{[]string{"cluster", "create", "-o", "yaml"}, []string{`unknown output format "yaml"`}, false},
 		{[]string{"cluster", "create", "--wait", "-1s"}, []string{"--wait -1s"}, false},
+		{[]string{"cluster", "create", "--cluster-timeout", "-1s"}, []string{"--cluster-timeout -1s"}, false},
+		{[]string{"cluster", "load"}, []string{"requires at least 1 arg(s)"}, false},
+		{[]string{"cluster", "load", "model:dev", "--name", "nope"}, []string{`cluster "nope" not found`}, false},
 		{[]string{"cluster", "create", "--provider", "kind"}, []string{
 			"provider kind needs a container runtime: no container runtime answered",
 			"docker: Cannot connect to the Docker daemon",
@@ -113,7 +116,7 @@ func TestClusterCommandsRejectBadInput(t *testing.T) {
 		{[]string{"cluster", "kubeconfig", "nope", "--provider", "kind", "--print"}, []string{`kind cluster "nope" not found`}, false},
 		{[]string{"cluster", "delete"}, []string{"name the cluster to delete"}, false},
 		{[]string{"cluster", "kubeconfig"}, []string{"name the cluster"}, false},
-		{[]string{"cluster", "kubeconfig", "x", "--print", "--write"}, []string{"--print and --write exclude each other"}, false},
+		{[]string{"cluster", "kubeconfig", "x", "--print", "--write"}, []string{"--write excludes --print and --internal"}, false},
 		{[]string{"cluster", "kubeconfig", "nope"}, []string{`cluster "nope" not found`}, false},
 		{[]string{"cluster", "list", "-o", "yaml"}, []string{`unknown output format "yaml"`}, false},
 		{[]string{"cluster", "list", "extra"}, []string{`unknown command "extra"`}, false},
@@ -140,7 +143,7 @@ func TestClusterCommandsRejectBadInput(t *testing.T) {
 
 func TestClusterHelpHasExamples(t *testing.T) {
 	c := newClusterCLI(t)
-	for _, sub := range []string{"create", "delete", "list", "kubeconfig"} {
+	for _, sub := range []string{"create", "delete", "list", "kubeconfig", "load"} {
 		code, out, _ := c.run("cluster", sub, "--help")
 		if code != 0 || !strings.Contains(out, "Examples:") || !strings.Contains(out, "envctl cluster "+sub) {
 			t.Errorf("cluster %s --help (exit %d) lacks examples:\n%s", sub, code, out)

@@ -100,6 +100,19 @@ func (f *Factory) clusterOptions() cluster.Options {
 	return cluster.Options{Logger: f.Logger}
 }
 
+// clusterSettings are the flags of the commands that create or start a
+// cluster and wait for it (up, sync): --cluster-timeout and
+// --cluster-runtime-wait.
+var clusterSettings = []string{"cluster.timeout", "cluster.runtimeWait"}
+
+// ensureOptions are the options of cluster.Ensure for d's environment.
+func (f *Factory) ensureOptions(d *engine.Declared, progress cluster.Progress, adopt bool) cluster.EnsureOptions {
+	s := d.Settings().Cluster
+	opts := f.clusterOptions()
+	opts.RuntimeWait = s.RuntimeWait.Duration
+	return cluster.EnsureOptions{Options: opts, Progress: progress, Timeout: s.Timeout.Duration, Env: d.Env.Name(), Adopt: adopt}
+}
+
 // engine is the engine of a command on client (nil: offline), with the
 // operator's decryption keys (--decryption-key-file, unless keys names
 // another file); charts is where remote charts are cached ("" for the
@@ -150,7 +163,7 @@ var policyUsage = map[string]string{
 	flagPruneCRDs:      "prune CustomResourceDefinitions even while custom resources of them exist that envctl does not manage, which are deleted with them",
 	flagNoPrune:        "do not delete objects that are no longer declared",
 	flagNoWait:         "do not wait for components to become healthy (hooks are still waited for); prune then runs once every apply succeeded, without a health check",
-	flagAdopt:          "take over objects labelled for another environment, and an environment applied from another repository",
+	flagAdopt:          "take over objects labelled for another environment, an environment applied from another repository, and a kind cluster envctl created whose record is lost",
 }
 
 // bindPolicy binds the named flags of p to fs, each defaulting to p's

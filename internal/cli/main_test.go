@@ -4,6 +4,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/envctl/envctl/internal/cluster/kind/kindtest"
 	"github.com/envctl/envctl/internal/testenv"
 )
 
@@ -16,6 +17,7 @@ const asCLIEnv = "ENVCTL_TEST_AS_CLI"
 // tests (none under -short); each test gets its own environment and
 // namespace in it. Run with ENVCTL_TEST_AS_CLI=1, the binary is envctl.
 func TestMain(m *testing.M) {
+	kindtest.MaybeRun()
 	if os.Getenv(asCLIEnv) == "1" {
 		os.Exit(Main(os.Args[1:], StdStreams()))
 	}

@@ -176,6 +176,7 @@ Exit codes: 0 converged, 2 bad input, 3 unhealthy, 4 timeout, 5 conflict,
 	}
 	o.command = "up"
 	o.bind(cmd.Flags())
+	config.BindFlags(cmd.Flags(), clusterSettings...)
 	return cmd
 }
 
@@ -186,7 +187,7 @@ func runUp(ctx context.Context, f *Factory, o *upOptions) error {
 	if err != nil {
 		return err
 	}
-	t, err := cluster.Ensure(ctx, d.Env.ClusterName(), d.Env.Spec.Cluster, f.clusterOptions(), progress)
+	t, err := cluster.Ensure(ctx, d.Env.ClusterName(), d.Env.Spec.Cluster, f.ensureOptions(d, progress, o.Policy.Adopt))
 	if err != nil {
 		return err
 	}

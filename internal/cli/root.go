@@ -18,6 +18,7 @@ import (
 
 	"github.com/envctl/envctl/internal/credential"
 	"github.com/envctl/envctl/internal/errs"
+	"github.com/envctl/envctl/internal/interrupt"
 	"github.com/envctl/envctl/internal/ui"
 )
 
@@ -56,18 +57,18 @@ type GlobalOptions struct {
 // Main runs envctl with args and returns the process exit code. Errors are
 // printed once, here.
 //
-// Ctrl-C (SIGINT) or SIGTERM stops the command cleanly (see interrupts):
+// Ctrl-C (SIGINT) or SIGTERM stops the command cleanly (see interrupt.Watcher):
 // the exit code is then 130 or 143, whatever the command's error, except
 // for the long-running commands (sync, daemon, cluster serve), for which a
 // signal is the normal way to stop: they exit 0 when they stopped cleanly.
 func Main(args []string, streams IOStreams) int {
-	in := watchInterrupts(streams.ErrOut)
-	defer in.stop()
+	in := interrupt.Watch(streams.ErrOut)
+	defer in.Stop()
 
 	f := &Factory{Streams: streams, Global: &GlobalOptions{}}
 	root := NewRootCmd(f)
 	root.SetArgs(args)
-	cmd, err := root.ExecuteContextC(in.ctx)
+	cmd, err := root.ExecuteContextC(in.Context())
 	if err != nil && errs.KindOf(err) == errs.KindUnknown && strings.HasPrefix(err.Error(), "unknown command ") {
 		// cobra reports a mistyped command with a plain error.
 		err = usageError(fmt.Errorf("%w\nRun 'envctl --help' for the list of commands", err))
@@ -76,9 +77,9 @@ func Main(args []string, streams IOStreams) int {
 	if err != nil && err.Error() != "" {
 		fmt.Fprintf(streams.ErrOut, "Error: %v\n", err)
 	}
-	if sig := in.signal(); sig != nil && !(err == nil && stopsOnSignal(cmd)) {
-		fmt.Fprintf(streams.ErrOut, "Interrupted by %s.\n", signalName(sig))
-		code = exitCodeOf(sig)
+	if sig := in.Signal(); sig != nil && !(err == nil && stopsOnSignal(cmd)) {
+		fmt.Fprintf(streams.ErrOut, "Interrupted by %s.\n", interrupt.SignalName(sig))
+		code = interrupt.ExitCode(sig)
 	}
 	return code
 }

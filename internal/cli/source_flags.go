@@ -5,16 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
-	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/envctl/envctl/internal/cluster"
 	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/engine"
-	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/source"
 	"github.com/envctl/envctl/internal/source/git"
 )
@@ -133,66 +130,15 @@ func (s *sourceFlags) open(f *Factory) (source.Source, error) {
 	if f.Global.Repo != "" {
 		return nil, usageError(errors.New("--repo/-C names a local repository and --git a remote one; give one of them"))
 	}
-	opts := s.git
-	opts.AllowFile, opts.Logger = !s.refuseFile, f.Logger
-	opts.Auth.SSHKeyPassphrase = s.env(envSSHKeyPassphrase)
-	if opts.Timeout <= 0 {
-		return nil, usageError(fmt.Errorf("--git-timeout must be positive, got %s", opts.Timeout))
-	}
-	if err := s.password(&opts.Auth); err != nil {
+	in := git.Inputs{Options: s.git, PasswordFile: s.PasswordFile, VerifySignatures: s.VerifySignatures,
+		MaxSize: s.MaxSize, MaxFileSize: s.MaxFileSize, PasswordEnv: envGitPassword, PasswordFromEnv: s.env(envGitPassword)}
+	in.AllowFile, in.Logger = !s.refuseFile, f.Logger
+	in.Auth.SSHKeyPassphrase = s.env(envSSHKeyPassphrase)
+	src, err := in.Open()
+	if err != nil {
 		return nil, err
 	}
-	if err := s.limits(&opts.Limits); err != nil {
-		return nil, err
-	}
-	if s.VerifySignatures != "" {
-		var err error
-		if opts.Keys, err = git.LoadKeys(s.VerifySignatures); err != nil {
-			return nil, errs.Input(err)
-		}
-	}
-	return git.New(opts)
-}
-
-// password reads the password or token from its one place.
-func (s *sourceFlags) password(a *git.Auth) error {
-	fromEnv := s.env(envGitPassword)
-	switch {
-	case s.PasswordFile != "" && fromEnv != "":
-		return usageError(fmt.Errorf("both %s and --git-password-file are set; give the password once", envGitPassword))
-	case s.PasswordFile != "":
-		data, err := os.ReadFile(s.PasswordFile)
-		if err != nil {
-			return errs.Input(fmt.Errorf("--git-password-file: %w", err))
-		}
-		a.Password = strings.TrimRight(string(data), "\r\n")
-		a.PasswordFrom = "--git-password-file " + s.PasswordFile
-		if a.Password == "" {
-			return errs.Inputf("--git-password-file %s is empty", s.PasswordFile)
-		}
-	case fromEnv != "":
-		a.Password, a.PasswordFrom = fromEnv, envGitPassword
-	}
-	return nil
-}
-
-// limits parses the size flags, which take quantities such as 512Mi,
-// into l.
-func (s *sourceFlags) limits(l *git.Limits) error {
-	for _, q := range []struct {
-		flag, val string
-		dst       *int64
-	}{{"git-max-size", s.MaxSize, &l.TotalBytes}, {"git-max-file-size", s.MaxFileSize, &l.FileBytes}} {
-		v, err := resource.ParseQuantity(q.val)
-		if err != nil || v.Sign() <= 0 {
-			return usageError(fmt.Errorf("--%s %q is not a positive size such as 512Mi or 2G", q.flag, q.val))
-		}
-		*q.dst = v.Value()
-	}
-	if l.Files <= 0 {
-		return usageError(fmt.Errorf("--git-max-files must be positive, got %d", l.Files))
-	}
-	return nil
+	return src, nil
 }
 
 // load opens the source and loads environment env ("" for the default

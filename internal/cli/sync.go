@@ -95,6 +95,7 @@ func newSyncCmd(f *Factory) *cobra.Command {
 		},
 	}
 	o.bind(cmd.Flags(), "")
+	config.BindFlags(cmd.Flags(), clusterSettings...)
 	cmd.Flags().DurationVar(&o.LockTimeout, "lock-timeout", 2*time.Minute, "how long to wait for another writer (up, apply, down, sync) of the environment to finish")
 	return cmd
 }
@@ -107,7 +108,7 @@ func runSync(ctx context.Context, f *Factory, log *slog.Logger, o *syncOptions) 
 		return err
 	}
 	env := d.Env.Name()
-	t, err := cluster.Ensure(ctx, d.Env.ClusterName(), d.Env.Spec.Cluster, f.clusterOptions(), progress)
+	t, err := cluster.Ensure(ctx, d.Env.ClusterName(), d.Env.Spec.Cluster, f.ensureOptions(d, progress, false))
 	progress.Close()
 	if err != nil {
 		return err

@@ -16,6 +16,9 @@ type Declared struct {
 	Env  string
 	Name string
 	Spec config.ClusterSpec
+	// Settings are the repository's (or, outside one, the defaults with
+	// the ENVCTL_* variables and flags of LoadOptions applied).
+	Settings config.Settings
 }
 
 // LoadDeclared finds the cluster an environment declares, in the
@@ -26,11 +29,18 @@ type Declared struct {
 // cluster commands work outside any repository (dir "" searches from the
 // working directory).
 func LoadDeclared(dir, env string, log *slog.Logger) (*Declared, error) {
-	repo, err := config.Load(config.LoadOptions{Dir: dir})
+	return LoadDeclaredWith(config.LoadOptions{Dir: dir}, env, log)
+}
+
+// LoadDeclaredWith is LoadDeclared with the setting overrides of lo
+// (flags, variables) applied.
+func LoadDeclaredWith(lo config.LoadOptions, env string, log *slog.Logger) (*Declared, error) {
+	repo, err := config.Load(lo)
 	if err != nil {
-		if env == "" && dir == "" && noRepository(err) {
+		if env == "" && lo.Dir == "" && noRepository(err) {
 			log.Debug("no repository; using default cluster settings", "reason", err)
-			return &Declared{}, nil
+			s, err := config.Overrides(lo)
+			return &Declared{Settings: s}, err
 		}
 		return nil, err
 	}
@@ -40,14 +50,14 @@ func LoadDeclared(dir, env string, log *slog.Logger) (*Declared, error) {
 			return nil, err
 		}
 		if !slices.Contains(names, repo.Config.Spec.DefaultEnvironment) {
-			return &Declared{}, nil
+			return &Declared{Settings: repo.Config.Spec}, nil
 		}
 	}
 	e, err := repo.Environment(env)
 	if err != nil {
 		return nil, err
 	}
-	return &Declared{Env: e.Name(), Name: e.ClusterName(), Spec: e.Spec.Cluster}, nil
+	return &Declared{Env: e.Name(), Name: e.ClusterName(), Spec: e.Spec.Cluster, Settings: repo.Config.Spec}, nil
 }
 
 // noRepository recognises config.Load's error for a directory with no

@@ -59,8 +59,12 @@ type CreateOptions struct {
 	Declared Declared
 	// Options configure the providers.
 	Options Options
-	// Wait bounds the whole creation; 0 waits as long as it takes.
-	Wait time.Duration
+	// Timeout bounds the whole creation; 0 waits as long as it takes.
+	Timeout time.Duration
+	// TimeoutFlag names the flag that set Timeout, for its message.
+	TimeoutFlag string
+	// Adopt takes back a cluster envctl created whose record is gone.
+	Adopt bool
 	// Kubeconfig is the file the context is written to; "" is the default.
 	Kubeconfig string
 	// Current says when the new context becomes current.
@@ -91,27 +95,24 @@ func Create(ctx context.Context, o CreateOptions) (*Created, error) {
 	if err := ValidateName(d.Name); err != nil {
 		return nil, err
 	}
-	note := func(string, ...any) {}
-	if n, ok := o.Progress.(Noter); ok {
-		note = n.Note
+	ctx, cancel := EnsureOptions{Timeout: o.Timeout, TimeoutFlag: o.TimeoutFlag}.deadline(ctx)
+	defer cancel()
+	opts := d.Options(o.Options)
+	if n, ok := o.Progress.(Noter); ok && opts.Notes == nil {
+		opts.Notes = n
 	}
 	if d.Env != "" {
-		note("Cluster %s of environment %s", d.Name, d.Env)
+		opts.Note("Cluster %s of environment %s", d.Name, d.Env)
 	}
-	sel, err := Select(ctx, d.Spec.Provider, d.Name, d.Options(o.Options))
+	sel, err := Select(ctx, d.Spec.Provider, d.Name, opts)
 	if err != nil {
 		return nil, err
 	}
 	if sel.Reason != "" {
-		note("Provider auto: %s", sel.Reason)
-	}
-	if o.Wait > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, o.Wait, errs.Timeout(fmt.Errorf("--wait %v passed", o.Wait)))
-		defer cancel()
+		opts.Note("Provider auto: %s", sel.Reason)
 	}
 	p := sel.Provider
-	info, err := p.Ensure(ctx, Spec{Name: d.Name, Cluster: d.Spec, Progress: o.Progress})
+	info, err := p.Ensure(ctx, Spec{Name: d.Name, Cluster: d.Spec, Progress: o.Progress, Env: d.Env, Adopt: o.Adopt})
 	if err != nil {
 		return nil, err // providers name the cluster in their errors
 	}
@@ -175,4 +176,24 @@ func (t *Target) Delete(ctx context.Context, progress Progress) error {
 		return fmt.Errorf("cluster %s is deleted, but its kubeconfig context %s is not: %w", t.Name, kubeconfig.ContextName(t.Name), err)
 	}
 	return nil
+}
+
+// LoadImages copies images from the host's container runtime into the
+// nodes of cluster name of provider p, which must be able to (kind).
+func LoadImages(ctx context.Context, p Provider, name string, images []string, progress Progress) ([]LoadedImage, error) {
+	l, ok := p.(ImageLoader)
+	if !ok {
+		return nil, errs.Inputf("cluster %s is a %s cluster: envctl cluster load copies images into the nodes of a kind cluster (the embedded cluster runs no containers; an existing cluster pulls from a registry)", name, p.Name())
+	}
+	return l.LoadImages(ctx, name, images, progress)
+}
+
+// InternalKubeconfig returns the kubeconfig that containers on the
+// cluster's own network use, for providers that have one (kind).
+func InternalKubeconfig(ctx context.Context, p Provider, name string) ([]byte, error) {
+	k, ok := p.(InternalKubeconfiger)
+	if !ok {
+		return nil, errs.Inputf("cluster %s is a %s cluster, which has no internal address; the kubeconfig without --internal is the one to use", name, p.Name())
+	}
+	return k.InternalKubeconfig(ctx, name)
 }

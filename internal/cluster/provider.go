@@ -40,3 +40,29 @@ type Provider interface {
 	// (for existing clusters, the configured context).
 	Kubeconfig(ctx context.Context, name string) ([]byte, error)
 }
+
+// InternalKubeconfiger is a provider whose clusters have a second API
+// server address, reachable from containers on the cluster's own network
+// (a CI job beside kind's nodes) rather than from the host.
+type InternalKubeconfiger interface {
+	// InternalKubeconfig is Kubeconfig with the internal address.
+	InternalKubeconfig(ctx context.Context, name string) ([]byte, error)
+}
+
+// ImageLoader is a provider that can copy images from the host's container
+// runtime into a cluster's nodes, as `kind load docker-image` does.
+type ImageLoader interface {
+	// LoadImages copies images into every node that lacks them and returns
+	// what it did per image.
+	LoadImages(ctx context.Context, name string, images []string, progress Progress) ([]LoadedImage, error)
+}
+
+// LoadedImage is what LoadImages did with one image.
+type LoadedImage struct {
+	Image string `json:"image"`
+	// ID is the image's ID in the host's runtime.
+	ID string `json:"id"`
+	// Loaded are the nodes it was copied into; Present those that had it.
+	Loaded  []string `json:"loaded,omitempty"`
+	Present []string `json:"present,omitempty"`
+}

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,10 @@ import (
 	"github.com/envctl/envctl/internal/errs"
 )
 
+// ReportEvery is how often a wait for a cluster says what is still
+// missing; tests shorten it.
+var ReportEvery = 20 * time.Second
+
 // WaitUsable blocks until the cluster behind cfg can take workloads: it
 // has at least one node, every node is Ready, and the ServiceAccount
 // "default" exists in namespace "default" (pods cannot be created before
@@ -23,11 +28,20 @@ import (
 // wait does not fail when its time runs out. When ctx ends first the error
 // is a timeout that says what was still missing.
 func WaitUsable(ctx context.Context, cfg *rest.Config) error {
+	return WaitUsableReporting(ctx, cfg, nil)
+}
+
+// WaitUsableReporting is WaitUsable that calls report every ReportEvery
+// with how long it has waited and what is still missing (the nodes'
+// conditions, the API server's last error), so that a long wait is never
+// a silent one.
+func WaitUsableReporting(ctx context.Context, cfg *rest.Config, report func(waited time.Duration, missing string)) error {
 	cs, err := kubernetes.NewForConfig(withTimeout(cfg, 10*time.Second))
 	if err != nil {
 		return fmt.Errorf("client for %s: %w", cfg.Host, err)
 	}
 	start := time.Now()
+	next := start.Add(ReportEvery)
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -35,16 +49,29 @@ func WaitUsable(ctx context.Context, cfg *rest.Config) error {
 		if missing == "" {
 			return nil
 		}
+		if now := time.Now(); report != nil && now.After(next) {
+			report(now.Sub(start).Round(time.Second), missing)
+			next = now.Add(ReportEvery)
+		}
 		select {
 		case <-ctx.Done():
-			err := fmt.Errorf("cluster at %s not usable after %v: %s", cfg.Host, time.Since(start).Round(time.Second), missing)
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return errs.Timeout(err)
-			}
-			return fmt.Errorf("%w: %w", err, context.Cause(ctx))
+			return waitError(ctx, fmt.Errorf("cluster at %s not usable after %v: %s", cfg.Host, time.Since(start).Round(time.Second), missing))
 		case <-tick.C:
 		}
 	}
+}
+
+// waitError classifies err, a wait that ctx ended: a timeout (exit 4)
+// when its deadline passed, saying which deadline when ctx has a cause.
+func waitError(ctx context.Context, err error) error {
+	cause := context.Cause(ctx)
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		if cause != nil && !errors.Is(cause, context.DeadlineExceeded) {
+			return errs.Timeout(fmt.Errorf("%w (%v)", err, cause))
+		}
+		return errs.Timeout(err)
+	}
+	return fmt.Errorf("%w: %w", err, cause)
 }
 
 // usable returns what keeps the cluster from being usable, or "".
@@ -75,19 +102,48 @@ func usable(ctx context.Context, cs kubernetes.Interface) string {
 	return ""
 }
 
+// nodeReady says whether n is Ready and, when not, why: the Ready
+// condition's reason and message, and any pressure condition that holds
+// (a full disk keeps a node from becoming Ready for good).
 func nodeReady(n *corev1.Node) (bool, string) {
+	var why, pressure []string
+	ready := false
+	found := false
 	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
+		switch {
+		case c.Type == corev1.NodeReady:
+			found = true
 			if c.Status == corev1.ConditionTrue {
-				return true, ""
+				ready = true
+				continue
 			}
-			if c.Reason != "" {
-				return false, c.Reason
+			r := cmp.Or(c.Reason, "Ready="+string(c.Status))
+			if c.Message != "" {
+				r += ": " + shorten(c.Message, 160)
 			}
-			return false, "Ready=" + string(c.Status)
+			why = append(why, r)
+		case c.Status == corev1.ConditionTrue && c.Type != corev1.NodeReady:
+			pressure = append(pressure, string(c.Type))
 		}
 	}
-	return false, "no Ready condition yet"
+	if ready {
+		return true, ""
+	}
+	if !found {
+		why = append(why, "no Ready condition yet")
+	}
+	if len(pressure) > 0 {
+		why = append(why, strings.Join(pressure, ", "))
+	}
+	return false, strings.Join(why, "; ")
+}
+
+// shorten cuts s to at most n bytes, marking the cut.
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 // Probe asks the cluster behind cfg for its version and node count, within

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/errs"
@@ -27,6 +28,19 @@ type Options struct {
 	// Existing is the cluster an environment points the existing provider
 	// at; nil means the current context of the default kubeconfig.
 	Existing *ExistingTarget
+	// RuntimeWait is how long auto waits for a container runtime that is
+	// installed but does not answer yet; zero does not wait.
+	RuntimeWait time.Duration
+	// Notes hears sentences worth showing the user (which provider auto
+	// chose and why, a runtime it waits for); nil drops them.
+	Notes Noter
+}
+
+// Note tells o.Notes, when there is one.
+func (o Options) Note(format string, args ...any) {
+	if o.Notes != nil {
+		o.Notes.Note(format, args...)
+	}
 }
 
 // ExistingTarget names a cluster envctl did not create.

@@ -82,10 +82,28 @@ func TestDetectRuntime(t *testing.T) {
 			want:  "podman 5.2.0",
 		},
 		{
-			name:    "KIND_EXPERIMENTAL_PROVIDER names an unsupported runtime",
+			// kind warns and ignores a value it does not know.
+			name:  "KIND_EXPERIMENTAL_PROVIDER names an unsupported runtime",
+			fakes: map[string]string{"docker": answers},
+			env:   "containerd",
+			want:  "docker 27.3.1",
+		},
+		{
+			name:  "KIND_EXPERIMENTAL_PROVIDER names finch, nerdctl under another name",
+			fakes: map[string]string{"docker": answers, "finch": answers},
+			env:   "finch",
+			want:  "nerdctl 27.3.1",
+		},
+		{
+			name:    "KIND_EXPERIMENTAL_PROVIDER names nerdctl.lima, which is not installed",
 			fakes:   map[string]string{"docker": answers},
-			env:     "containerd",
-			wantErr: []string{"containerd: not a supported runtime"},
+			env:     "nerdctl.lima",
+			wantErr: []string{"nerdctl.lima: not installed"},
+		},
+		{
+			name:  "kind's order: nerdctl before podman",
+			fakes: map[string]string{"docker": daemonDown, "podman": answers, "nerdctl": answers},
+			want:  "nerdctl 27.3.1",
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -106,7 +124,7 @@ func TestDetectRuntime(t *testing.T) {
 				if got := rt.Name + " " + rt.Version; got != tc.want {
 					t.Errorf("runtime = %s, want %s", got, tc.want)
 				}
-				if rt.Path != filepath.Join(dir, rt.Name) {
+				if rt.Path != filepath.Join(dir, rt.Client()) {
 					t.Errorf("path = %s", rt.Path)
 				}
 				return

@@ -57,22 +57,14 @@ func Select(ctx context.Context, name, cluster string, opts Options) (*Selection
 		}
 	}
 
-	rt := opts.Runtime
-	var rtErr error
-	if rt == nil {
-		rt, rtErr = DetectRuntime(ctx, DetectOptions{})
-	}
+	rt, why := autoRuntime(ctx, cluster, opts)
 	if rt != nil && slices.Contains(Registered(), config.ProviderKind) {
 		opts.Runtime = rt
 		p, err := New(config.ProviderKind, opts)
 		if err != nil {
 			return nil, err
 		}
-		return &Selection{Provider: p, Reason: fmt.Sprintf("%s %s answered; using kind", rt.Name, rt.Version)}, nil
-	}
-	why := "kind is not available in this build"
-	if rtErr != nil {
-		why = rtErr.Error()
+		return &Selection{Provider: p, Reason: fmt.Sprintf("%s %s answered; using kind", rt.Client(), rt.Version)}, nil
 	}
 	if !slices.Contains(Registered(), config.ProviderEmbedded) {
 		registry.RLock()
@@ -81,13 +73,49 @@ func Select(ctx context.Context, name, cluster string, opts Options) (*Selection
 		if missing != "" {
 			return nil, errs.Inputf("provider auto: %s, and %s", why, missing)
 		}
-		return nil, errs.Inputf("provider auto: %s, and the embedded provider is not available in this build of envctl; start a container runtime or use --provider existing", why)
+		return nil, errs.Inputf("provider auto: %s, and the embedded provider is not available in this build of envctl; start a container runtime, or point the environment at a cluster with spec.cluster.provider: existing", why)
 	}
 	p, err := New(config.ProviderEmbedded, opts)
 	if err != nil {
 		return nil, err
 	}
 	return &Selection{Provider: p, Reason: why + "; using embedded"}, nil
+}
+
+// autoRuntime finds the container runtime auto would put a new cluster
+// on. A runtime that is installed but does not answer is waited for up to
+// opts.RuntimeWait, saying so, since Docker Desktop or a podman machine
+// may be starting; when it still does not answer, why says so plainly.
+func autoRuntime(ctx context.Context, cluster string, opts Options) (*Runtime, string) {
+	if opts.Runtime != nil {
+		return opts.Runtime, ""
+	}
+	if !slices.Contains(Registered(), config.ProviderKind) {
+		return nil, "kind is not available in this build"
+	}
+	rt, err := DetectRuntime(ctx, DetectOptions{Logger: opts.Log()})
+	if rt != nil {
+		return rt, ""
+	}
+	var nre *NoRuntimeError
+	if !errors.As(err, &nre) || len(nre.Installed()) == 0 || opts.RuntimeWait <= 0 {
+		return nil, err.Error()
+	}
+	var names, reasons []string
+	for _, a := range nre.Installed() {
+		names = append(names, a.Name)
+		reasons = append(reasons, a.Name+": "+a.Err.Error())
+	}
+	list := strings.Join(names, " and ")
+	opts.Note("%s installed but not answering (%s); waiting up to %v for it to start (cluster.runtimeWait)", list, strings.Join(reasons, "; "), opts.RuntimeWait)
+	if rt, err = WaitRuntime(ctx, names, opts.RuntimeWait); rt != nil {
+		return rt, ""
+	}
+	why := fmt.Sprintf("%s did not answer within %v (%v)", list, opts.RuntimeWait, err)
+	if cluster != "" {
+		why += fmt.Sprintf("; once it does, `envctl cluster delete %s` lets the next up create the cluster on kind", cluster)
+	}
+	return nil, why
 }
 
 // Find returns the provider that has the named cluster, asking each

@@ -2,8 +2,13 @@ package cluster
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/client-go/rest"
 
@@ -182,4 +187,84 @@ func TestFind(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "several providers (embedded, kind); say which with --provider") {
 		t.Errorf("Find(both) error = %v", err)
 	}
+}
+
+// noteList records notes.
+type noteList struct{ said []string }
+
+func (n *noteList) Note(format string, args ...any) {
+	n.said = append(n.said, fmt.Sprintf(format, args...))
+}
+
+// startingDocker fails its first two answers, as Docker Desktop does while
+// it starts, and then answers.
+const startingDocker = `n=0; [ -f "$0.count" ] && read n < "$0.count"; n=$((n+1)); echo $n > "$0.count"
+[ $n -gt 2 ] && echo 27.3.1 && exit 0
+echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2; exit 1`
+
+func TestSelectWaitsForARuntimeThatIsStarting(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		script string
+		wait   time.Duration
+		want   string
+		reason []string
+		notes  string
+	}{
+		{"starting", startingDocker, 20 * time.Second, "kind", []string{"docker 27.3.1 answered; using kind"},
+			"docker installed but not answering (docker: Cannot connect to the Docker daemon"},
+		{"never answers", daemonDown, 3 * time.Second, "embedded", []string{
+			"docker did not answer within 3s",
+			"once it does, `envctl cluster delete ml` lets the next up create the cluster on kind; using embedded",
+		}, "waiting up to 3s for it to start (cluster.runtimeWait)"},
+		{"no wait asked", daemonDown, 0, "embedded", []string{"no container runtime answered: docker: Cannot connect"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			fakeRuntime(t, dir, "docker", tc.script)
+			t.Setenv("PATH", dir)
+			t.Setenv("KIND_EXPERIMENTAL_PROVIDER", "")
+			n := &noteList{}
+			sel, err := Select(context.Background(), "auto", "ml", Options{RuntimeWait: tc.wait, Notes: n})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sel.Provider.Name() != tc.want {
+				t.Errorf("provider %s, want %s (reason %q)", sel.Provider.Name(), tc.want, sel.Reason)
+			}
+			for _, r := range tc.reason {
+				if !strings.Contains(sel.Reason, r) {
+					t.Errorf("reason %q does not say %q", sel.Reason, r)
+				}
+			}
+			got := strings.Join(n.said, "\n")
+			if tc.notes == "" && got != "" || !strings.Contains(got, tc.notes) {
+				t.Errorf("notes %q, want %q", got, tc.notes)
+			}
+		})
+	}
+}
+
+func TestLockFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x", "ml.lock")
+	held, err := LockFile(context.Background(), path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeoutCause(context.Background(), 300*time.Millisecond, errors.New("--cluster-timeout 300ms passed"))
+	defer cancel()
+	var holder int
+	_, err = LockFile(ctx, path, func(pid int) { holder = pid })
+	if errs.KindOf(err) != errs.KindTimeout || !strings.Contains(err.Error(), "held by another envctl") || !strings.Contains(err.Error(), "--cluster-timeout 300ms passed") {
+		t.Errorf("LockFile while held = %v, want a timeout naming the holder and the deadline", err)
+	}
+	if holder != os.Getpid() {
+		t.Errorf("waiting heard holder %d, want %d", holder, os.Getpid())
+	}
+	held.Unlock()
+	again, err := LockFile(context.Background(), path, nil)
+	if err != nil {
+		t.Fatalf("LockFile after Unlock: %v", err)
+	}
+	again.Unlock()
 }

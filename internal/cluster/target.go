@@ -1,8 +1,10 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -65,26 +67,59 @@ type Noter interface {
 	Note(format string, args ...any)
 }
 
+// EnsureOptions are the inputs of Ensure beside the cluster's name and spec.
+type EnsureOptions struct {
+	// Options configure the providers.
+	Options Options
+	// Progress hears each step; one that is also a Noter hears which
+	// provider was chosen and why, and what a long wait still misses.
+	Progress Progress
+	// Timeout bounds getting the cluster usable, from choosing its provider
+	// to its readiness; 0 waits as long as it takes.
+	Timeout time.Duration
+	// TimeoutFlag names the flag that set Timeout, for the timeout's message.
+	TimeoutFlag string
+	// Env is the environment that declares the cluster.
+	Env string
+	// Adopt takes back a cluster envctl created whose record is gone.
+	Adopt bool
+}
+
+// deadline bounds ctx by o.Timeout, with a cause that names the flag and
+// setting that set it.
+func (o EnsureOptions) deadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	if o.Timeout <= 0 {
+		return ctx, func() {}
+	}
+	flag := cmp.Or(o.TimeoutFlag, "--cluster-timeout")
+	return context.WithTimeoutCause(ctx, o.Timeout, fmt.Errorf("%s %v passed (setting cluster.timeout)", flag, o.Timeout))
+}
+
 // Ensure makes sure the cluster spec describes, called name, exists,
-// creating it when it does not, and writes its context into the user's
+// creating it when it does not (or starting it when its nodes are
+// stopped), within o.Timeout, and writes its context into the user's
 // kubeconfig (current when the kubeconfig has no current context, as kind
-// does). progress hears each step; one that is also a Noter hears which
-// provider was chosen and why.
-func Ensure(ctx context.Context, name string, spec config.ClusterSpec, opts Options, progress Progress) (*Target, error) {
+// does).
+func Ensure(ctx context.Context, name string, spec config.ClusterSpec, o EnsureOptions) (*Target, error) {
+	ctx, cancel := o.deadline(ctx)
+	defer cancel()
+	opts := o.Options
 	if spec.Existing != nil {
 		opts.Existing = &ExistingTarget{Name: name, ExistingSpec: *spec.Existing}
+	}
+	n, _ := o.Progress.(Noter)
+	if opts.Notes == nil {
+		opts.Notes = n
 	}
 	sel, err := Select(ctx, spec.Provider, name, opts)
 	if err != nil {
 		return nil, err
 	}
 	p := sel.Provider
-	if n, ok := progress.(Noter); ok {
-		if sel.Reason != "" {
-			n.Note("cluster %s: provider %s (%s)", name, p.Name(), sel.Reason)
-		} else {
-			n.Note("cluster %s: provider %s", name, p.Name())
-		}
+	if sel.Reason != "" {
+		opts.Note("cluster %s: provider %s (%s)", name, p.Name(), sel.Reason)
+	} else {
+		opts.Note("cluster %s: provider %s", name, p.Name())
 	}
 	t := &Target{Name: name, Provider: p}
 	existed, err := p.Exists(ctx, name)
@@ -92,9 +127,11 @@ func Ensure(ctx context.Context, name string, spec config.ClusterSpec, opts Opti
 		return nil, errs.Cluster(fmt.Errorf("cluster %s: %w", name, err))
 	}
 	t.Created = !existed
-	if _, err := p.Ensure(ctx, Spec{Name: name, Cluster: spec, Progress: progress}); err != nil {
+	info, err := p.Ensure(ctx, Spec{Name: name, Cluster: spec, Progress: o.Progress, Env: o.Env, Adopt: o.Adopt})
+	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", name, err)
 	}
+	t.Created = t.Created && !info.Adopted
 	if t.Kubeconfig, err = WriteKubeconfig(ctx, p, name, kubeconfig.WriteOptions{Current: kubeconfig.CurrentIfUnset}); err != nil {
 		return nil, fmt.Errorf("cluster %s: write kubeconfig: %w", name, err)
 	}

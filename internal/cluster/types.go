@@ -14,6 +14,28 @@ type Spec struct {
 	Cluster config.ClusterSpec
 	// Progress, when set, is told about each step of a long operation.
 	Progress Progress
+	// Env is the environment that declares the cluster, for the commands
+	// a message suggests; "" when none does.
+	Env string
+	// Adopt lets the provider take back a cluster envctl created whose
+	// record in the state directory is gone.
+	Adopt bool
+}
+
+// Note tells s.Progress a sentence, when it is a Noter.
+func (s Spec) Note(format string, args ...any) {
+	if n, ok := s.Progress.(Noter); ok {
+		n.Note(format, args...)
+	}
+}
+
+// UpCommand is the command that ensures the cluster again: up of its
+// environment, or cluster create of the bare cluster.
+func (s Spec) UpCommand() string {
+	if s.Env != "" {
+		return "envctl up " + s.Env
+	}
+	return "envctl cluster create " + s.Name
 }
 
 // Progress hears about the steps of a long operation, so that the CLI can
@@ -67,4 +89,10 @@ type Info struct {
 	Nodes int `json:"nodes,omitempty"`
 	// Created is when envctl created the cluster; zero when unknown.
 	Created time.Time `json:"created,omitzero"`
+	// Adopted says that Ensure took back a cluster envctl had created
+	// whose record was gone (see Spec.Adopt).
+	Adopted bool `json:"adopted,omitempty"`
+	// Registry is the host address of the cluster's local registry, such
+	// as localhost:5001, when it has one.
+	Registry string `json:"registry,omitempty"`
 }

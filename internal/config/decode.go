@@ -59,6 +59,7 @@ type walker struct {
 var (
 	durationType  = reflect.TypeFor[Duration]()
 	manifestsType = reflect.TypeFor[Manifests]()
+	registryType  = reflect.TypeFor[KindRegistry]()
 )
 
 func (w *walker) decode(n *yaml.Node, v reflect.Value, path string, depth int) {
@@ -77,6 +78,13 @@ func (w *walker) decode(n *yaml.Node, v reflect.Value, path string, depth int) {
 	case t == manifestsType && n.Kind == yaml.ScalarNode:
 		// manifests: DIR is short for manifests: {path: DIR}.
 		w.decode(n, v.FieldByName("Path"), join(path, "path"), depth)
+	case t == registryType && n.Kind == yaml.ScalarNode:
+		// registry: true is short for registry: {enabled: true}.
+		w.decode(n, v.FieldByName("Enabled"), join(path, "enabled"), depth)
+	case t == registryType:
+		// A registry mapping turns the registry on unless it says otherwise.
+		v.FieldByName("Enabled").SetBool(true)
+		w.structFields(n, v, path, depth)
 	case t.Kind() == reflect.Pointer:
 		elem := reflect.New(t.Elem())
 		w.decode(n, elem.Elem(), path, depth)

@@ -126,6 +126,20 @@ func Load(opts LoadOptions) (*Repo, error) {
 	return r, nil
 }
 
+// Overrides returns the settings that hold outside any repository: the
+// defaults, then ENVCTL_* variables, then the flags of opts the user set.
+func Overrides(opts LoadOptions) (Settings, error) {
+	lookup := opts.LookupEnv
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	cfg := &Config{}
+	if _, err := resolveSettings(cfg, positions{}, opts.Flags, lookup); err != nil {
+		return Settings{}, err
+	}
+	return cfg.Spec, nil
+}
+
 // FindRoot returns the repository root for dir ("" for the working
 // directory): dir or its nearest parent that holds envctl's config.yaml, as
 // Load finds it. A local source snapshots that folder.

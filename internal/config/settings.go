@@ -51,6 +51,8 @@ var settingTable = []setting{
 	{"prune.enabled", typeBool, true, "delete objects that are no longer declared"},
 	{"prune.maxFraction", typeFloat, 0.5, "refuse a prune deleting more than this fraction of the inventory"},
 	{"prune.allowNamespaces", typeBool, false, "let prune delete Namespaces"},
+	{"cluster.timeout", typeDuration, 10 * time.Minute, "how long creating the cluster (or starting its stopped nodes) and waiting until it is usable may take"},
+	{"cluster.runtimeWait", typeDuration, 30 * time.Second, "how long provider auto waits for an installed container runtime that does not answer yet"},
 }
 
 // flagName derives a setting's flag: the path in kebab case, with the dots

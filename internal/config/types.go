@@ -62,10 +62,22 @@ type Settings struct {
 	// DefaultEnvironment is used when a command is given no environment.
 	DefaultEnvironment string `json:"defaultEnvironment"`
 	// EnvironmentsDir is where environment files live, relative to the repo root.
-	EnvironmentsDir string         `json:"environmentsDir"`
-	Render          RenderSettings `json:"render"`
-	Apply           ApplySettings  `json:"apply"`
-	Prune           PruneSettings  `json:"prune"`
+	EnvironmentsDir string          `json:"environmentsDir"`
+	Render          RenderSettings  `json:"render"`
+	Apply           ApplySettings   `json:"apply"`
+	Prune           PruneSettings   `json:"prune"`
+	Cluster         ClusterSettings `json:"cluster"`
+}
+
+// ClusterSettings bound the work of getting an environment's cluster.
+type ClusterSettings struct {
+	// Timeout bounds creating the cluster (or starting its stopped nodes)
+	// and waiting until it is usable, in every command that does either.
+	Timeout Duration `json:"timeout"`
+	// RuntimeWait is how long provider auto waits for a container runtime
+	// that is installed but does not answer yet (Docker Desktop starting)
+	// before it uses the embedded cluster instead, and says so.
+	RuntimeWait Duration `json:"runtimeWait"`
 }
 
 // RenderSettings control how components are built.
@@ -194,6 +206,44 @@ type Taint struct {
 type KindSpec struct {
 	NodeImage string     `json:"nodeImage,omitempty"`
 	Nodes     []KindNode `json:"nodes,omitempty"`
+	// APIServerAddress is the host address the API server is published on
+	// (kind's networking.apiServerAddress); kind's default is 127.0.0.1.
+	APIServerAddress string `json:"apiServerAddress,omitempty"`
+	// Registry gives the cluster a local registry; `registry: true` is
+	// short for the defaults.
+	Registry *KindRegistry `json:"registry,omitempty"`
+	// Mirrors are registry mirrors the nodes' containerd pulls through.
+	Mirrors []RegistryMirror `json:"mirrors,omitempty"`
+	// HostCredentials copies the host's registry logins (docker login)
+	// into every node, for the kubelet's pulls.
+	HostCredentials bool `json:"hostCredentials,omitempty"`
+	// Requires is what the environment needs from the container runtime
+	// (cpu, memory); less is warned about before the cluster is created.
+	Requires map[string]string `json:"requires,omitempty"`
+	// Config is a raw kind cluster configuration (kind.x-k8s.io/v1alpha4),
+	// merged under envctl's own fields.
+	Config map[string]any `json:"config,omitempty"`
+}
+
+// KindRegistry is a local registry container beside a kind cluster, wired
+// into its nodes' containerd and advertised to tools (KEP-1755).
+type KindRegistry struct {
+	// Enabled is set by `registry: true`, and by a registry mapping.
+	Enabled bool `json:"enabled,omitempty"`
+	// Name of the registry container; default envctl-registry.
+	Name string `json:"name,omitempty"`
+	// Port on 127.0.0.1 the registry is published on; default 5001.
+	Port int32 `json:"port,omitempty"`
+	// Image of the registry; default registry:2.
+	Image string `json:"image,omitempty"`
+}
+
+// RegistryMirror sends the nodes' pulls from Registry to Endpoints first.
+type RegistryMirror struct {
+	// Registry is the registry host mirrored, such as docker.io.
+	Registry string `json:"registry"`
+	// Endpoints are mirror URLs, such as http://host.docker.internal:5002.
+	Endpoints []string `json:"endpoints"`
 }
 
 // KindNode is one kind node container.

@@ -64,6 +64,12 @@ func validateSettings(s *Settings, root string, loc func(name string) (string, P
 	if s.Apply.Timeout.Duration <= 0 {
 		add("apply.timeout", "must be positive, got %s", s.Apply.Timeout)
 	}
+	if s.Cluster.Timeout.Duration <= 0 {
+		add("cluster.timeout", "must be positive, got %s", s.Cluster.Timeout)
+	}
+	if s.Cluster.RuntimeWait.Duration < 0 {
+		add("cluster.runtimeWait", "must not be negative, got %s", s.Cluster.RuntimeWait)
+	}
 	if f := s.Prune.MaxFraction; !(f > 0 && f <= 1) || math.IsNaN(f) {
 		add("prune.maxFraction", "must be more than 0 and at most 1, got %s", formatValue(f))
 	}

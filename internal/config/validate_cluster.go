@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -221,6 +222,48 @@ func validateKind(s *KindSpec, at string, p *problems) {
 	}
 	if len(s.Nodes) > 0 && controlPlanes == 0 {
 		p.addf(at+".nodes", "a kind cluster needs at least one node with role %s", RoleControlPlane)
+	}
+	validateKindExtras(s, at, p)
+}
+
+// kindRequires are the resources spec.cluster.kind.requires may name.
+var kindRequires = []string{"cpu", "memory"}
+
+// validateKindExtras checks the kind fields beside the nodes: the API
+// server's address, the registry, the mirrors and the requirements.
+func validateKindExtras(s *KindSpec, at string, p *problems) {
+	if a := s.APIServerAddress; a != "" && net.ParseIP(a) == nil {
+		p.addf(at+".apiServerAddress", "apiServerAddress %q is not an IP address", a)
+	}
+	if r := s.Registry; r != nil {
+		if r.Port < 0 || r.Port > 65535 {
+			p.addf(at+".registry.port", "port must be 1 to 65535, got %d", r.Port)
+		}
+		if r.Name != "" {
+			if msgs := content.IsDNS1123Label(r.Name); len(msgs) > 0 {
+				p.addf(at+".registry.name", "registry name %q is not valid: %s", r.Name, strings.Join(msgs, "; "))
+			}
+		}
+	}
+	for i, m := range s.Mirrors {
+		mat := fmt.Sprintf("%s.mirrors[%d]", at, i)
+		if m.Registry == "" || strings.ContainsAny(m.Registry, "/ ") {
+			p.addf(mat+".registry", "registry %q: want a registry host such as docker.io or ghcr.io", m.Registry)
+		}
+		if len(m.Endpoints) == 0 {
+			p.addf(mat+".endpoints", "endpoints are missing: want at least one URL such as http://host.docker.internal:5002")
+		}
+		for j, e := range m.Endpoints {
+			if u, err := url.Parse(e); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				p.addf(fmt.Sprintf("%s.endpoints[%d]", mat, j), "endpoint %q: want an http:// or https:// URL", e)
+			}
+		}
+	}
+	q := checkResources(p, at+".requires", s.Requires)
+	for _, name := range sortedKeys(q) {
+		if !slices.Contains(kindRequires, name) {
+			p.addf(fmt.Sprintf("%s.requires[%q]", at, name), "unknown requirement %q; want %s", name, strings.Join(kindRequires, " or "))
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -42,6 +43,9 @@ func WriteClusterResult(w io.Writer, format string, r ClusterResult) error {
 	}
 	fmt.Fprintf(w, "Cluster %s is ready: %s, Kubernetes %s, %s.\n", r.Name, r.Provider, r.Version, Plural(r.Nodes, "node"))
 	fmt.Fprintf(w, "  server:  %s\n", r.Server)
+	if r.Registry != "" {
+		fmt.Fprintf(w, "  registry: %s (docker push %s/IMAGE:TAG; pods pull the same name)\n", r.Registry, r.Registry)
+	}
 	if r.Context == "" {
 		return nil
 	}
@@ -137,4 +141,23 @@ func HumanAge(d time.Duration) string {
 		return fmt.Sprintf("%dh", int(d.Hours()))
 	}
 	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
+
+// WriteLoaded says, per image, which nodes `cluster load` copied it into
+// and which had it already; or prints the same as JSON.
+func WriteLoaded(w io.Writer, format, name string, loaded []cluster.LoadedImage) error {
+	if format == "json" {
+		return WriteJSON(w, loaded)
+	}
+	for _, l := range loaded {
+		switch {
+		case len(l.Loaded) == 0:
+			fmt.Fprintf(w, "%s: already on every node of %s\n", l.Image, name)
+		case len(l.Present) == 0:
+			fmt.Fprintf(w, "%s: loaded into %s\n", l.Image, strings.Join(l.Loaded, ", "))
+		default:
+			fmt.Fprintf(w, "%s: loaded into %s (already on %s)\n", l.Image, strings.Join(l.Loaded, ", "), strings.Join(l.Present, ", "))
+		}
+	}
+	return nil
 }

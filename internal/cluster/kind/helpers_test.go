@@ -1,8 +1,10 @@
 package kind
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 
 	kindexec "sigs.k8s.io/kind/pkg/exec"
 
@@ -20,3 +22,12 @@ func configWithRole(role string) config.ClusterSpec {
 func runDocker() error {
 	return kindexec.Command("docker", "run", "x").Run()
 }
+
+func fmtSprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+// errString is an error that is its text.
+type errString string
+
+func (e errString) Error() string { return string(e) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,7 +27,7 @@ func TestKindCluster(t *testing.T) {
 	defer cancel()
 	rt, err := cluster.DetectRuntime(ctx, cluster.DetectOptions{})
 	if err != nil {
-		t.Skipf("no container runtime answers: %v", err)
+		t.Skipf("did not run: this test creates a real kind cluster and needs a container runtime whose daemon answers, and none does here (%v); the kind provider's behaviour is covered by the tests against the fake runtime", err)
 	}
 	name := fmt.Sprintf("envctl-it-%d", os.Getpid())
 	p := New(cluster.Options{StateDir: t.TempDir(), Runtime: rt})
@@ -69,13 +70,30 @@ func TestKindCluster(t *testing.T) {
 		t.Errorf("kubeconfig current-context = %q, %v", cfg.CurrentContext, err)
 	}
 
-	// A second Ensure finds the cluster and creates nothing.
+	// A second Ensure finds the cluster and creates nothing: the same
+	// containers run, none started or made again.
+	before, err := listContainers(ctx, rt, name)
+	if err != nil {
+		t.Fatal(err)
+	}
 	start := time.Now()
 	if _, err := p.Ensure(ctx, spec); err != nil {
 		t.Fatalf("second Ensure: %v", err)
 	}
 	if d := time.Since(start); d > 30*time.Second {
 		t.Errorf("second Ensure took %v; it should only check the cluster", d)
+	}
+	after, err := listContainers(ctx, rt, name)
+	if err != nil || strings.Join(names(before), ",") != strings.Join(names(after), ",") || len(stopped(after)) > 0 {
+		t.Errorf("containers before the second Ensure %v, after %v (%v); want the same, running", names(before), names(after), err)
+	}
+
+	// After a reboot the containers are stopped; Ensure starts them.
+	if _, err := run(ctx, rt, nil, append([]string{"stop"}, names(after)...)...); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Ensure(ctx, spec); err != nil {
+		t.Fatalf("Ensure of the stopped cluster: %v", err)
 	}
 
 	list, err := p.List(ctx)
@@ -87,5 +105,8 @@ func TestKindCluster(t *testing.T) {
 	}
 	if ok, _ := p.Exists(ctx, name); ok {
 		t.Errorf("cluster exists after Delete")
+	}
+	if left, err := listContainers(ctx, rt, name); err != nil || len(left) > 0 {
+		t.Errorf("containers left after Delete: %v, %v", names(left), err)
 	}
 }

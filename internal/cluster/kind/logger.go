@@ -24,6 +24,19 @@ type logger struct {
 	mu       sync.Mutex
 	progress cluster.Progress
 	done     func(error)
+	// step is kind's step under way, or the last one it began.
+	step string
+}
+
+// current is kind's step under way, for a message that says where a slow
+// create is.
+func (l *logger) current() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.step == "" {
+		return "its start"
+	}
+	return l.step
 }
 
 var _ kindlog.Logger = (*logger)(nil)
@@ -51,8 +64,9 @@ func (l *logger) status(msg string) bool {
 	defer l.mu.Unlock()
 	switch {
 	case strings.HasPrefix(msg, " • "):
+		l.step = clean(strings.TrimSuffix(strings.TrimRight(msg[len(" • "):], "\n"), "  ..."))
 		if l.progress != nil {
-			l.done = l.progress.Step(clean(strings.TrimSuffix(strings.TrimRight(msg[len(" • "):], "\n"), "  ...")))
+			l.done = l.progress.Step(l.step)
 		}
 	case strings.HasPrefix(msg, " ✓ "), strings.HasPrefix(msg, " ✗ "):
 		if l.done != nil {

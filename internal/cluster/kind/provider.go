@@ -2,10 +2,15 @@
 // with kind (sigs.k8s.io/kind), on Docker, Podman or nerdctl.
 //
 // It adds what kind's library leaves to its caller: the container runtime
-// is detected and asked whether its daemon answers before anything else;
-// creation runs under a deadline (kind's API takes no context) and a
-// half-created cluster is deleted when it passes; and envctl's own
-// readiness gate replaces kind's wait, which does not fail on timeout.
+// is detected and asked whether its daemon answers before anything else,
+// and a cluster stays on the runtime it was created on; creation runs
+// under a deadline (kind's API takes no context) and a half-created
+// cluster is deleted when it passes; envctl's own readiness gate replaces
+// kind's wait, which does not fail on timeout; a cluster whose containers
+// stopped (a reboot) is started again; one process at a time ensures a
+// cluster (a file lock); an ownership marker in the cluster lets a lost
+// record be recovered (--adopt); and a local registry, registry mirrors
+// and the host's registry logins are wired into the nodes' containerd.
 //
 // Kubeconfig: kind writes its usual kind-NAME context only to a file in
 // envctl's state directory. The user's kubeconfig gets the envctl-NAME
@@ -17,7 +22,6 @@ package kind
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -50,9 +54,17 @@ type Provider struct {
 
 	mu sync.Mutex
 	rt *cluster.Runtime // detected on first use
+
+	// creates counts kind creates still running, which may outlive a
+	// timed-out Ensure; tests wait for them.
+	creates sync.WaitGroup
 }
 
-var _ cluster.Provider = (*Provider)(nil)
+var (
+	_ cluster.Provider             = (*Provider)(nil)
+	_ cluster.InternalKubeconfiger = (*Provider)(nil)
+	_ cluster.ImageLoader          = (*Provider)(nil)
+)
 
 // New returns a kind provider. It does not look for a container runtime
 // until an operation needs one.
@@ -63,29 +75,56 @@ func New(opts cluster.Options) *Provider {
 // Name returns "kind".
 func (p *Provider) Name() string { return config.ProviderKind }
 
-// runtime returns the container runtime, detecting it on first use.
+// runtime returns the container runtime a new cluster goes on: the one
+// auto found, else the first that answers in kind's order.
 func (p *Provider) runtime(ctx context.Context) (*cluster.Runtime, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.rt != nil {
 		return p.rt, nil
 	}
-	rt, err := cluster.DetectRuntime(ctx, cluster.DetectOptions{})
+	rt, err := cluster.DetectRuntime(ctx, cluster.DetectOptions{Logger: p.opts.Log()})
 	if err != nil {
-		return nil, errs.Input(fmt.Errorf("provider kind needs a container runtime: %w; start one, or use --provider embedded", err))
+		return nil, errs.Input(fmt.Errorf("provider kind needs a container runtime: %w; start one, or use the embedded cluster (spec.cluster.provider: embedded)", err))
 	}
-	p.opts.Log().Debug("container runtime answered", "runtime", rt.Name, "version", rt.Version, "path", rt.Path)
+	p.opts.Log().Debug("container runtime answered", "runtime", rt.Client(), "version", rt.Version, "path", rt.Path)
 	p.rt = rt
 	return rt, nil
 }
 
-// kind returns kind's provider on the detected runtime. Its logger feeds
-// progress, which may be nil.
-func (p *Provider) kind(ctx context.Context, progress cluster.Progress) (*kindcluster.Provider, *logger, error) {
-	rt, err := p.runtime(ctx)
-	if err != nil {
-		return nil, nil, err
+// startHints say how to start each runtime's daemon.
+var startHints = map[string]string{
+	"docker":       "start Docker Desktop, or `sudo systemctl start docker`",
+	"podman":       "`podman machine start`",
+	"nerdctl":      "`sudo systemctl start containerd`",
+	"finch":        "`finch vm start`",
+	"nerdctl.lima": "`limactl start`",
+}
+
+// runtimeFor returns the runtime of cluster name: the one its record says
+// it was created on, which must answer (a second runtime that answers
+// meanwhile would otherwise get a second cluster, orphaning the first),
+// or for a cluster without a record the one a new cluster goes on.
+func (p *Provider) runtimeFor(ctx context.Context, name string, rec *record) (*cluster.Runtime, error) {
+	if rec == nil || rec.Runtime == "" {
+		return p.runtime(ctx)
 	}
+	p.mu.Lock()
+	rt := p.rt
+	p.mu.Unlock()
+	if rt != nil && rt.Client() == rec.Runtime {
+		return rt, nil
+	}
+	rt, err := cluster.DetectRuntime(ctx, cluster.DetectOptions{Runtimes: []string{rec.Runtime}})
+	if err != nil {
+		return nil, errs.Cluster(fmt.Errorf("kind cluster %s runs on %s, which does not answer (%v); %s, then run again", name, rec.Runtime, err, startHints[rec.Runtime]))
+	}
+	return rt, nil
+}
+
+// kind returns kind's provider on runtime rt. Its logger feeds progress,
+// which may be nil.
+func (p *Provider) kind(rt *cluster.Runtime, progress cluster.Progress) (*kindcluster.Provider, *logger, error) {
 	var opt kindcluster.ProviderOption
 	switch rt.Name {
 	case cluster.RuntimeDocker:
@@ -93,12 +132,30 @@ func (p *Provider) kind(ctx context.Context, progress cluster.Progress) (*kindcl
 	case cluster.RuntimePodman:
 		opt = kindcluster.ProviderWithPodman()
 	case cluster.RuntimeNerdctl:
-		opt = kindcluster.ProviderWithNerdctl(rt.Path)
+		opt = kindcluster.ProviderWithNerdctl(rt.Client())
 	default:
 		return nil, nil, fmt.Errorf("kind does not support container runtime %q", rt.Name)
 	}
 	l := newLogger(p.opts.Log(), progress)
 	return kindcluster.NewProvider(kindcluster.ProviderWithLogger(l), opt), l, nil
+}
+
+// reach returns kind's provider and the runtime for a cluster envctl has
+// a record of, for the operations on an existing cluster.
+func (p *Provider) reach(ctx context.Context, name string) (*kindcluster.Provider, *cluster.Runtime, *logger, error) {
+	rec, err := p.readRecord(name)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if rec == nil {
+		return nil, nil, nil, cluster.NotFound(config.ProviderKind, name)
+	}
+	rt, err := p.runtimeFor(ctx, name, rec)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	kp, log, err := p.kind(rt, nil)
+	return kp, rt, log, err
 }
 
 // Exists reports whether envctl created a kind cluster of this name. It
@@ -108,148 +165,35 @@ func (p *Provider) Exists(_ context.Context, name string) (bool, error) {
 	return r != nil, err
 }
 
-// Ensure creates the kind cluster unless it exists, then waits until it is
-// usable. See the package documentation for what happens on a deadline.
-func (p *Provider) Ensure(ctx context.Context, spec cluster.Spec) (*cluster.Info, error) {
-	if err := cluster.ValidateName(spec.Name); err != nil {
-		return nil, err
-	}
-	cfg, err := ClusterConfig(spec.Name, spec.Cluster.Kind)
-	if err != nil {
-		return nil, err
-	}
-
-	done := spec.Step("Checking container runtime")
-	kp, log, err := p.kind(ctx, spec.Progress)
-	done(err)
-	if err != nil {
-		return nil, err
-	}
-	defer log.detach()
-
-	existing, err := kp.List()
-	if err != nil {
-		return nil, errs.Cluster(fmt.Errorf("list kind clusters: %w", err))
-	}
-	rec, err := p.readRecord(spec.Name)
-	if err != nil {
-		return nil, err
-	}
-	created := false
-	switch {
-	case slices.Contains(existing, spec.Name) && rec == nil:
-		return nil, errs.Inputf("a kind cluster named %s exists that envctl did not create; choose another name, or delete it with: kind delete cluster --name %s", spec.Name, spec.Name)
-	case !slices.Contains(existing, spec.Name):
-		if rec != nil {
-			p.opts.Log().Info("kind cluster was deleted outside envctl; creating it again", "cluster", spec.Name)
-		}
-		rec = &record{Name: spec.Name, Runtime: p.rt.Name, Created: time.Now().UTC().Truncate(time.Second)}
-		if err := p.create(ctx, kp, log, *rec, cfg); err != nil {
-			return nil, err
-		}
-		created = true
-	}
-
-	done = spec.Step("Waiting for nodes Ready and the default ServiceAccount")
-	rc, err := p.restConfig(kp, spec.Name)
-	if err == nil {
-		err = cluster.WaitUsable(ctx, rc)
-	}
-	done(err)
-	if err != nil {
-		if created {
-			p.cleanup(kp, spec.Name)
-			return nil, fmt.Errorf("%w; deleted the kind cluster %s envctl had just created", err, spec.Name)
-		}
-		return nil, err
-	}
-	in := p.info(ctx, kp, *rec)
-	if !created && in.Nodes != len(cfg.Nodes) {
-		// kind cannot add or remove nodes of a running cluster.
-		p.opts.Log().Warn("kind cluster has a different number of nodes than declared; delete and create it to apply the change",
-			"cluster", spec.Name, "nodes", in.Nodes, "declared", len(cfg.Nodes))
-	}
-	return in, nil
-}
-
-// create runs kind's create under ctx's deadline. The record is written
-// first, so that a cluster whose creation envctl did not see through (a
-// killed process) can still be deleted with envctl.
-func (p *Provider) create(ctx context.Context, kp *kindcluster.Provider, log *logger, rec record, cfg *kindcfg) error {
-	if err := p.writeRecord(rec); err != nil {
-		return err
-	}
-	kubeconfigPath, err := p.kindKubeconfig(rec.Name)
-	if err != nil {
-		return err
-	}
-	result := make(chan error, 1)
-	go func() {
-		result <- kp.Create(rec.Name,
-			kindcluster.CreateWithV1Alpha4Config(cfg),
-			kindcluster.CreateWithKubeconfigPath(kubeconfigPath),
-			kindcluster.CreateWithWaitForReady(0),
-			kindcluster.CreateWithDisplayUsage(false),
-			kindcluster.CreateWithDisplaySalutation(false),
-		)
-	}()
-	select {
-	case err := <-result:
-		if err != nil {
-			// kind deletes what it created when it fails; the record goes too.
-			_ = p.removeRecord(rec.Name)
-			return errs.Cluster(fmt.Errorf("create kind cluster %s: %w", rec.Name, describe(err)))
-		}
-		return nil
-	case <-ctx.Done():
-	}
-
-	// kind cannot be cancelled. Deleting the node containers from under it
-	// makes its next step fail; wait a little for it to notice, then delete
-	// once more in case it started a container in between.
-	log.detach()
-	_ = kp.Delete(rec.Name, kubeconfigPath)
-	select {
-	case <-result:
-	case <-time.After(p.grace):
-		p.opts.Log().Warn("kind create still running after the deadline", "cluster", rec.Name)
-	}
-	p.cleanup(kp, rec.Name)
-	err = fmt.Errorf("create kind cluster %s: not done when the deadline passed; deleted the half-created cluster: %w", rec.Name, context.Cause(ctx))
-	if ctx.Err() == context.DeadlineExceeded {
-		return errs.Timeout(err)
-	}
-	return err
-}
-
-// cleanup deletes a cluster envctl created in this call and its record.
-func (p *Provider) cleanup(kp *kindcluster.Provider, name string) {
-	kubeconfigPath, _ := p.kindKubeconfig(name)
-	if err := kp.Delete(name, kubeconfigPath); err != nil {
-		p.opts.Log().Warn("could not delete half-created kind cluster; delete it with: kind delete cluster --name "+name, "err", err)
-		return
-	}
-	_ = p.removeRecord(name)
-}
-
-// Delete removes a kind cluster envctl created. A kind cluster envctl did
-// not create is refused, with the kind command that would delete it.
+// Delete removes a kind cluster envctl created, on the runtime it was
+// created on. A kind cluster envctl did not create is refused, with the
+// kind command that would delete it. The local registry is kept: other
+// clusters may use it, and its images serve the next cluster.
 func (p *Provider) Delete(ctx context.Context, name string) error {
+	unlock, err := p.lock(ctx, name, nil)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	rec, err := p.readRecord(name)
 	if err != nil {
 		return err
 	}
 	if rec == nil {
-		if kp, _, err := p.kind(ctx, nil); err == nil {
-			if names, err := kp.List(); err == nil && slices.Contains(names, name) {
+		if rt, err := p.runtime(ctx); err == nil {
+			if cs, err := listContainers(ctx, rt, name); err == nil && len(cs) > 0 {
 				return errs.Inputf("kind cluster %s was not created by envctl, which deletes only clusters it created; delete it with: kind delete cluster --name %s", name, name)
 			}
 		}
 		return cluster.NotFound(config.ProviderKind, name)
 	}
-	kp, log, err := p.kind(ctx, nil)
+	rt, err := p.runtimeFor(ctx, name, rec)
 	if err != nil {
 		return fmt.Errorf("delete kind cluster %s: %w", name, err)
+	}
+	kp, log, err := p.kind(rt, nil)
+	if err != nil {
+		return err
 	}
 	defer log.detach()
 	kubeconfigPath, err := p.kindKubeconfig(name)
@@ -262,31 +206,37 @@ func (p *Provider) Delete(ctx context.Context, name string) error {
 	return p.removeRecord(name)
 }
 
-// List returns the kind clusters envctl created. Without a container
-// runtime their status is unknown; a cluster whose containers are gone is
-// missing.
+// List returns the kind clusters envctl created, each asked on its own
+// runtime. Without that runtime their status is unknown; a cluster whose
+// containers are gone is missing; one whose containers are stopped is
+// stopped.
 func (p *Provider) List(ctx context.Context) ([]cluster.Info, error) {
 	recs, err := p.records()
 	if err != nil || len(recs) == 0 {
 		return nil, err
 	}
-	kp, log, rtErr := p.kind(ctx, nil)
-	var names []string
-	if rtErr == nil {
-		defer log.detach()
-		if names, rtErr = kp.List(); rtErr != nil {
-			rtErr = fmt.Errorf("list kind clusters: %w", describe(rtErr))
-		}
-	}
 	out := make([]cluster.Info, 0, len(recs))
 	for _, r := range recs {
+		rt, err := p.runtimeFor(ctx, r.Name, &r)
+		if err != nil {
+			out = append(out, p.base(r, cluster.StatusUnknown, err.Error()))
+			continue
+		}
+		cs, err := listContainers(ctx, rt, r.Name)
 		switch {
-		case rtErr != nil:
-			out = append(out, p.base(r, cluster.StatusUnknown, rtErr.Error()))
-		case !slices.Contains(names, r.Name):
+		case err != nil:
+			out = append(out, p.base(r, cluster.StatusUnknown, err.Error()))
+		case len(cs) == 0:
 			out = append(out, p.base(r, cluster.StatusMissing, "its containers are gone; `envctl cluster delete "+r.Name+"` forgets it"))
+		case len(stopped(cs)) > 0:
+			out = append(out, p.base(r, cluster.StatusStopped, stoppedMessage(r.Name, cs)))
 		default:
+			kp, log, err := p.kind(rt, nil)
+			if err != nil {
+				return nil, err
+			}
 			out = append(out, *p.info(ctx, kp, r))
+			log.detach()
 		}
 	}
 	return out, nil
@@ -300,6 +250,7 @@ func (p *Provider) base(r record, status, message string) cluster.Info {
 		Status:   status,
 		Message:  message,
 		Created:  r.Created,
+		Registry: r.Registry,
 	}
 }
 
@@ -319,17 +270,35 @@ func (p *Provider) info(ctx context.Context, kp *kindcluster.Provider, r record)
 	return &in
 }
 
-// RESTConfig returns an admin client configuration for the cluster.
+// RESTConfig returns an admin client configuration for the cluster. A
+// cluster whose containers are stopped is an error that says how to start
+// it.
 func (p *Provider) RESTConfig(ctx context.Context, name string) (*rest.Config, error) {
-	if err := p.mustExist(name); err != nil {
-		return nil, err
-	}
-	kp, log, err := p.kind(ctx, nil)
+	kp, rt, log, err := p.reach(ctx, name)
 	if err != nil {
 		return nil, err
 	}
 	defer log.detach()
-	return p.restConfig(kp, name)
+	rc, err := p.restConfig(kp, name)
+	if err != nil {
+		return nil, p.whyUnreachable(ctx, rt, name, err)
+	}
+	return rc, nil
+}
+
+// whyUnreachable explains a failure to read a cluster's kubeconfig: its
+// containers are stopped, or gone.
+func (p *Provider) whyUnreachable(ctx context.Context, rt *cluster.Runtime, name string, err error) error {
+	cs, lerr := listContainers(ctx, rt, name)
+	switch {
+	case lerr != nil:
+		return err
+	case len(cs) == 0:
+		return errs.Cluster(fmt.Errorf("kind cluster %s has no containers on %s (deleted outside envctl); `envctl cluster delete %s` forgets it", name, rt.Client(), name))
+	case len(stopped(cs)) > 0:
+		return errs.Cluster(fmt.Errorf("%s", stoppedMessage(name, cs)))
+	}
+	return err
 }
 
 func (p *Provider) restConfig(kp *kindcluster.Provider, name string) (*rest.Config, error) {
@@ -347,28 +316,25 @@ func (p *Provider) restConfig(kp *kindcluster.Provider, name string) (*rest.Conf
 // Kubeconfig returns a kubeconfig for the cluster whose context is named
 // kubeconfig.ContextName(name).
 func (p *Provider) Kubeconfig(ctx context.Context, name string) ([]byte, error) {
-	if err := p.mustExist(name); err != nil {
-		return nil, err
-	}
-	kp, log, err := p.kind(ctx, nil)
+	return p.kubeconfig(ctx, name, false)
+}
+
+// InternalKubeconfig returns the kubeconfig a container on kind's network
+// uses: its server is the control plane's container by name
+// (https://NAME-control-plane:6443), not a port on the host's loopback.
+func (p *Provider) InternalKubeconfig(ctx context.Context, name string) ([]byte, error) {
+	return p.kubeconfig(ctx, name, true)
+}
+
+func (p *Provider) kubeconfig(ctx context.Context, name string, internal bool) ([]byte, error) {
+	kp, rt, log, err := p.reach(ctx, name)
 	if err != nil {
 		return nil, err
 	}
 	defer log.detach()
-	data, err := kp.KubeConfig(name, false)
+	data, err := kp.KubeConfig(name, internal)
 	if err != nil {
-		return nil, errs.Cluster(fmt.Errorf("kubeconfig of kind cluster %s: %w", name, describe(err)))
+		return nil, p.whyUnreachable(ctx, rt, name, errs.Cluster(fmt.Errorf("kubeconfig of kind cluster %s: %w", name, describe(err))))
 	}
 	return kubeconfig.ForCluster([]byte(data), name)
-}
-
-func (p *Provider) mustExist(name string) error {
-	ok, err := p.Exists(context.Background(), name)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return cluster.NotFound(config.ProviderKind, name)
-	}
-	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/envctl/envctl/internal/cluster"
+	"github.com/envctl/envctl/internal/cluster/kind/kindtest"
 	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/errs"
 )
@@ -81,6 +82,7 @@ func TestEnsureDeadlineDeletesHalfCreatedCluster(t *testing.T) {
 	state := t.TempDir()
 	p := New(cluster.Options{StateDir: state})
 	p.grace = time.Second
+	t.Cleanup(p.creates.Wait)
 	progress := &steps{}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
@@ -95,7 +97,7 @@ func TestEnsureDeadlineDeletesHalfCreatedCluster(t *testing.T) {
 	if errs.KindOf(err) != errs.KindTimeout {
 		t.Errorf("kind %v, want timeout: %v", errs.KindOf(err), err)
 	}
-	if !strings.Contains(err.Error(), "create kind cluster ml: not done when the deadline passed; deleted the half-created cluster") {
+	if !strings.Contains(err.Error(), `create kind cluster ml: not done when the deadline passed, kind still at "Ensuring node image (kindest/node:v1.37.0)"; deleted the half-created cluster`) {
 		t.Errorf("error = %v", err)
 	}
 	if elapsed > 5*time.Second {
@@ -126,7 +128,7 @@ func TestEnsureWithoutRuntime(t *testing.T) {
 	}
 	for _, w := range []string{
 		"provider kind needs a container runtime: no container runtime answered: docker: Cannot connect to the Docker daemon",
-		"use --provider embedded",
+		"use the embedded cluster (spec.cluster.provider: embedded)",
 	} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error %q does not say %q", err, w)
@@ -135,9 +137,8 @@ func TestEnsureWithoutRuntime(t *testing.T) {
 }
 
 func TestEnsureRefusesKindClusterEnvctlDidNotCreate(t *testing.T) {
-	withDocker(t, fakeDocker, "ml")
-	p := New(cluster.Options{StateDir: t.TempDir()})
-	_, err := p.Ensure(context.Background(), cluster.Spec{Name: "ml"})
+	w := newWorld(t, mlNodes("running"))
+	_, err := w.provider().Ensure(context.Background(), cluster.Spec{Name: "ml"})
 	if err == nil || errs.KindOf(err) != errs.KindInput || !strings.Contains(err.Error(), "a kind cluster named ml exists that envctl did not create") {
 		t.Errorf("err = %v, want bad input saying the kind cluster is not envctl's", err)
 	}
@@ -161,9 +162,9 @@ func TestEnsureRejectsBadInputBeforeAskingDocker(t *testing.T) {
 }
 
 func TestDelete(t *testing.T) {
-	withDocker(t, fakeDocker, "theirs")
-	state := t.TempDir()
-	p := New(cluster.Options{StateDir: state})
+	theirs := kindtest.Node("theirs", "control-plane", "", "kindest/node:v1.37.0")
+	w := newWorld(t, []*kindtest.Container{theirs})
+	p := w.provider()
 	ctx := context.Background()
 
 	err := p.Delete(ctx, "theirs")
@@ -185,6 +186,20 @@ func TestDelete(t *testing.T) {
 	}
 	if ok, _ := p.Exists(ctx, "ours"); ok {
 		t.Errorf("ours still exists after Delete")
+	}
+}
+
+func TestDeleteRemovesContainers(t *testing.T) {
+	w := newWorld(t, mlNodes("running"))
+	w.record("docker")
+	if err := w.provider().Delete(context.Background(), "ml"); err != nil {
+		t.Fatal(err)
+	}
+	if left := w.rt.State().Containers; len(left) != 0 {
+		t.Errorf("containers left after Delete: %v", left)
+	}
+	if rm := w.rt.Called("docker rm -f -v"); len(rm) != 1 || !strings.Contains(rm[0], "ml-control-plane") || !strings.Contains(rm[0], "ml-worker") {
+		t.Errorf("rm calls = %v", rm)
 	}
 }
 
@@ -214,7 +229,7 @@ func TestList(t *testing.T) {
 		}
 	})
 	t.Run("containers gone", func(t *testing.T) {
-		withDocker(t, fakeDocker, "someone-elses")
+		newWorld(t, []*kindtest.Container{kindtest.Node("someone-elses", "control-plane", "", "kindest/node:v1.37.0")})
 		got, err := New(cluster.Options{StateDir: state}).List(context.Background())
 		if err != nil {
 			t.Fatal(err)
@@ -278,11 +293,16 @@ func ExampleClusterConfig() {
 	fmt.Print(string(b))
 	// Output:
 	// apiVersion: kind.x-k8s.io/v1alpha4
+	// containerdConfigPatches:
+	// - |
+	//   [plugins."io.containerd.grpc.v1.cri".registry]
+	//     config_path = "/etc/containerd/certs.d"
 	// kind: Cluster
 	// name: ml
 	// networking: {}
 	// nodes:
-	// - role: control-plane
+	// - image: kindest/node:v1.37.0@sha256:a1ed56cfb0e7b93589bdf97c8cd566405a265939e3620fc4f5de89adff580ae5
+	//   role: control-plane
 }
 
 // portTakenDocker has the node image, and fails to start node containers

@@ -1,6 +1,7 @@
 package kind
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,9 +20,17 @@ import (
 // kind cluster envctl's: envctl lists, and deletes, only the kind clusters
 // it created, never one made with the kind CLI.
 type record struct {
-	Name    string    `json:"name"`
+	Name string `json:"name"`
+	// Runtime is the client of the runtime the cluster was created on
+	// (docker, podman, nerdctl, finch, nerdctl.lima): the cluster is
+	// always reached through it.
 	Runtime string    `json:"runtime"`
 	Created time.Time `json:"created"`
+	// Adopted is when envctl took the cluster back after its record was
+	// lost; zero for a cluster it created.
+	Adopted time.Time `json:"adopted,omitzero"`
+	// Registry is the local registry's host address, when it has one.
+	Registry string `json:"registry,omitempty"`
 }
 
 const recordFile = "cluster.json"
@@ -29,6 +38,12 @@ const recordFile = "cluster.json"
 // dir is the state directory of cluster name.
 func (p *Provider) dir(name string) (string, error) {
 	return cluster.ClusterDir(p.opts.StateDir, config.ProviderKind, name)
+}
+
+// stateDir is where the record of cluster name is kept, for messages.
+func (p *Provider) stateDir(name string) string {
+	d, _ := p.dir(name)
+	return d
 }
 
 // kindKubeconfig is the file kind itself writes its kind-NAME context to.
@@ -42,6 +57,36 @@ func (p *Provider) kindKubeconfig(name string) (string, error) {
 	return filepath.Join(d, "kind-kubeconfig"), nil
 }
 
+// lockFile is the file whose flock(2) one envctl holds while it ensures or
+// deletes cluster name; it sits beside the cluster's directory, which
+// delete removes.
+func (p *Provider) lockFile(name string) (string, error) {
+	d, err := p.dir(name)
+	if err != nil {
+		return "", err
+	}
+	return d + ".lock", nil
+}
+
+// lock takes the cluster's lock; spec, when not nil, hears that another
+// envctl holds it and this one waits.
+func (p *Provider) lock(ctx context.Context, name string, spec *cluster.Spec) (func(), error) {
+	path, err := p.lockFile(name)
+	if err != nil {
+		return nil, err
+	}
+	l, err := cluster.LockFile(ctx, path, func(holder int) {
+		if spec != nil {
+			spec.Note("another envctl (pid %d) is creating or starting kind cluster %s; waiting for it", holder, name)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return l.Unlock, nil
+}
+
+// readRecord reads the record of cluster name; nil when there is none.
 func (p *Provider) readRecord(name string) (*record, error) {
 	d, err := p.dir(name)
 	if err != nil {
