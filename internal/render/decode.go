@@ -443,9 +443,9 @@ func checkObject(obj *unstructured.Unstructured) error {
 	}
 	if obj.GetName() == "" {
 		if obj.GetGenerateName() != "" {
-			return fmt.Errorf("%s with generateName %q has no name: envctl applies by name, so metadata.name is required", obj.GetKind(), obj.GetGenerateName())
+			return fmt.Errorf("%s with generateName %q has no name: envctl applies by name (server-side apply), records and prunes objects by name, so metadata.name is required", obj.GetKind(), obj.GetGenerateName())
 		}
-		return fmt.Errorf("%s has no metadata.name", obj.GetKind())
+		return fmt.Errorf("%s has no metadata.name (objects are applied by name)", obj.GetKind())
 	}
 	if _, _, err := unstructured.NestedStringMap(obj.Object, "metadata", "labels"); err != nil {
 		return fmt.Errorf("%s %q: metadata.labels must map strings to strings", obj.GetKind(), obj.GetName())
