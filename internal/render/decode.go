@@ -87,9 +87,18 @@ func splitDocumentsFrom(data []byte, source string, first int) []document {
 			data = nil
 		}
 		text := strings.TrimRight(string(line), "\r\n")
-		if isSeparator(text) {
+		if isSeparator(text) && body.Len() > 0 {
 			flush()
 			cur = document{source: cur.source, offset: cur.offset, start: lineNo + 1}
+			continue
+		}
+		if isSeparator(text) {
+			// As kubectl does, a separator that opens a document is kept in
+			// it for YAML to read: a document start, or after "---#" with
+			// no blank between, a plain scalar. With more than the marker,
+			// the document is kept for YAML to judge.
+			body.Write(line)
+			comments = comments || len(text) > 3
 			continue
 		}
 		if strings.HasPrefix(text, "---") && cur.badSeparator == 0 {
@@ -120,12 +129,14 @@ func splitDocumentsFrom(data []byte, source string, first int) []document {
 }
 
 // isSeparator reports whether a line is a YAML document separator, possibly
-// followed by a comment. A document end marker ("...") separates too.
+// followed by a comment, as kubectl splits a stream ("---#" included). A
+// document end marker ("...") separates too where YAML reads one: followed
+// by nothing, a blank, or a blank and a comment.
 func isSeparator(line string) bool {
 	rest, ok := strings.CutPrefix(line, "---")
 	if !ok {
 		rest, ok = strings.CutPrefix(line, "...")
-		if !ok {
+		if !ok || rest != "" && rest[0] != ' ' && rest[0] != '\t' {
 			return false
 		}
 	}

@@ -312,6 +312,26 @@ func TestDecodeAsKubectl(t *testing.T) {
 			err:  "test.yaml: line 1: a document separator (---) followed by more than a comment",
 		},
 		{
+			name: "a separator opening the stream with a comment and no blank is YAML content",
+			in:   "---#0\n" + cm,
+			err:  "test.yaml: line 2: ",
+		},
+		{
+			name: "a separator opening the stream alone is YAML content (found by FuzzDecodeAgainstKubectl)",
+			in:   "---#0",
+			err:  "test.yaml: document at line 1 is not a Kubernetes object",
+		},
+		{
+			name: "after a separator or a document, a separator with a comment and no blank separates",
+			in:   "---\n---#c\n" + cm + "---#c\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n",
+			want: []string{`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}}`, `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"b"}}`},
+		},
+		{
+			name: "an end marker with no blank before a comment is YAML content",
+			in:   cm + "...#c\n",
+			err:  "could not find expected ':'",
+		},
+		{
 			name: "a byte-order mark",
 			in:   "\ufeff" + cm,
 			want: []string{`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}}`},
