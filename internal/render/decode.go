@@ -95,8 +95,11 @@ func splitDocumentsFrom(data []byte, source string, first int) []document {
 		if isSeparator(text) {
 			// As kubectl does, a separator that opens a document is kept in
 			// it for YAML to read: a document start, or after "---#" with
-			// no blank between, a plain scalar. With more than the marker,
-			// the document is kept for YAML to judge.
+			// no blank between, a plain scalar. An end marker, which YAML
+			// refuses there, is kept blanked, for the lines to count.
+			if strings.HasPrefix(text, "...") {
+				line = append([]byte("   "), line[3:]...)
+			}
 			body.Write(line)
 			comments = comments || len(text) > 3
 			continue

@@ -327,6 +327,11 @@ func TestDecodeAsKubectl(t *testing.T) {
 			want: []string{`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}}`, `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"b"}}`},
 		},
 		{
+			name: "end markers opening a document",
+			in:   "...\n" + cm + "...\n... # end\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n",
+			want: []string{`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}}`, `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"b"}}`},
+		},
+		{
 			name: "an end marker with no blank before a comment is YAML content",
 			in:   cm + "...#c\n",
 			err:  "could not find expected ':'",
@@ -394,7 +399,9 @@ func TestDecodeAsKubectl(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			objs, err := decodeManifests([]byte(tt.in), "test.yaml")
-			kobjs, kerr := kubectlDecode([]byte(tt.in))
+			// "..." ends a document for envctl, on purpose; kubectl is
+			// given "---" there.
+			kobjs, kerr := kubectlDecode(endMarkersAsSeparators([]byte(tt.in)))
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Errorf("err = %v, want one saying %q", err, tt.err)
