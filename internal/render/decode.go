@@ -86,6 +86,7 @@ func splitDocumentsFrom(data []byte, source string, first int) []document {
 		} else {
 			data = nil
 		}
+		line = asKubectlReadsLine(line)
 		text := strings.TrimRight(string(line), "\r\n")
 		if isSeparator(text) && body.Len() > 0 {
 			flush()
@@ -129,6 +130,20 @@ func splitDocumentsFrom(data []byte, source string, first int) []document {
 	}
 	flush()
 	return docs
+}
+
+// asKubectlReadsLine is a line as kubectl's YAML reader passes it on: its
+// CRLF or LF ending, or none at the end of the stream, as one LF. It
+// matters to YAML in a block scalar ending the stream, and in UTF-16.
+func asKubectlReadsLine(line []byte) []byte {
+	n := len(line)
+	switch {
+	case bytes.HasSuffix(line, []byte("\r\n")):
+		return append(line[:n-2:n-2], '\n')
+	case bytes.HasSuffix(line, []byte("\n")):
+		return line
+	}
+	return append(line[:n:n], '\n')
 }
 
 // isSeparator reports whether a line is a YAML document separator, possibly

@@ -352,6 +352,16 @@ func TestDecodeAsKubectl(t *testing.T) {
 			want: []string{`{"apiVersion":"v1","data":{"k":"x\ny\n"},"kind":"ConfigMap","metadata":{"name":"a"}}`, `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"b"}}`},
 		},
 		{
+			name: "a block scalar ending a stream with no final newline ends with one, as kubectl reads it",
+			in:   cm + "data:\n  script: |\n    echo hi",
+			want: []string{`{"apiVersion":"v1","data":{"script":"echo hi\n"},"kind":"ConfigMap","metadata":{"name":"a"}}`},
+		},
+		{
+			name: "a UTF-16 byte-order mark with nothing after it (found by FuzzDecodeAgainstKubectl)",
+			in:   "\xff\xfe",
+			err:  "test.yaml: document at line 1: yaml: incomplete UTF-16 character",
+		},
+		{
 			name: "a tab indenting a key",
 			in:   "apiVersion: v1\nkind: ConfigMap\nmetadata:\n\tname: a\n",
 			err:  "test.yaml: line 4: found character that cannot start any token",
