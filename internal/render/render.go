@@ -431,7 +431,7 @@ func (r *renderer) finish(comps, others []*Component) error {
 			id := IDOf(o)
 			if prev, ok := owner[id]; ok {
 				if prev == c.Name {
-					dups = append(dups, errs.Inputf("object %s is emitted twice by component %s", id, c.Name))
+					dups = append(dups, errs.Inputf("object %s is emitted twice by component %s; declare it once: envctl applies, records and prunes each object from one declaration (kubectl would apply both, the last winning)", id, c.Name))
 				} else {
 					dups = append(dups, errs.Inputf("object %s is emitted by two components, %s and %s; each object must belong to one component", id, prev, c.Name))
 				}
