@@ -13,6 +13,7 @@ import (
 	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/kube"
+	"github.com/envctl/envctl/internal/sopskeys"
 )
 
 // clusterFlags point a command at a cluster through a kubeconfig instead of
@@ -128,7 +129,17 @@ func (f *Factory) engineConfig(charts, keys string) engine.Config {
 	if keys == "" {
 		keys = f.Global.DecryptionKeyFile
 	}
-	return engine.Config{DecryptionKeyFile: keys, ChartCacheDir: charts, Credentials: f.Credentials, Logger: f.Logger}
+	return engine.Config{DecryptionKeyFile: keys, SOPSKeyServices: f.Global.SOPSKeyServices, ChartCacheDir: charts, Credentials: f.Credentials, Logger: f.Logger}
+}
+
+// checkKeyServices checks the addresses of a key service flag.
+func checkKeyServices(flag string, addrs []string) error {
+	for _, a := range addrs {
+		if _, _, err := sopskeys.ParseAddress(a); err != nil {
+			return usageError(fmt.Errorf("%s: %v", flag, err))
+		}
+	}
+	return nil
 }
 
 // The flags of engine.Policy. Each command binds those it takes with
