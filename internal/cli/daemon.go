@@ -143,7 +143,7 @@ func (o *daemonInstallOptions) bindGitFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Files.SSHKeyFile, "ssh-key", "", "SSH private key file, stored in the daemon's Secret; its passphrase comes from "+daemon.EnvSSHKeyPassphrase)
 	fs.StringVar(&o.Files.KnownHostsFile, "known-hosts", "", "known_hosts file that vouches for the SSH server's key")
 	fs.StringVar(&o.Files.SOPSKeyFile, "sops-key-file", "", "file of age identities or OpenPGP private keys that open the environment's SOPS files, stored in the daemon's Secret")
-	fs.StringSliceVar(&o.Manifests.SOPSKeyServices, "daemon-sops-keyservice", nil, "sops key service the daemon asks for SOPS data keys (tcp://host:port or unix:///path, reachable from the daemon's pod; cloud KMS, Vault); repeatable")
+	fs.Var(keyServicesFlag{&o.Manifests.SOPSKeyServices}, "daemon-sops-keyservice", "sops key service the daemon asks for SOPS data keys (tcp://host:port or unix:///path, reachable from the daemon's pod; cloud KMS, Vault); repeatable")
 	fs.StringVar(&o.Files.CAFile, "ca-file", "", "PEM certificates the daemon trusts for the Git server over https besides the system's (a private CA), stored in the daemon's Secret")
 }
 
@@ -250,9 +250,6 @@ func runDaemonInstall(ctx context.Context, f *Factory, o *daemonInstallOptions) 
 	}
 	creds, err := daemon.ReadCredentials(o.Files, o.Manifests.Git.Username, f.Credentials, o.getenv)
 	if err != nil {
-		return err
-	}
-	if err := checkKeyServices("--daemon-sops-keyservice", o.Manifests.SOPSKeyServices); err != nil {
 		return err
 	}
 	o.Manifests.Version, o.Manifests.Credentials = version, creds

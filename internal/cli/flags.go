@@ -132,12 +132,19 @@ func (f *Factory) engineConfig(charts, keys string) engine.Config {
 	return engine.Config{DecryptionKeyFile: keys, SOPSKeyServices: f.Global.SOPSKeyServices, ChartCacheDir: charts, Credentials: f.Credentials, Logger: f.Logger}
 }
 
-// checkKeyServices checks the addresses of a key service flag.
-func checkKeyServices(flag string, addrs []string) error {
-	for _, a := range addrs {
+// keyServicesFlag is a repeatable, comma-separated flag of sops key
+// service addresses, each checked as it is parsed.
+type keyServicesFlag struct{ addrs *[]string }
+
+func (k keyServicesFlag) String() string { return strings.Join(*k.addrs, ",") }
+func (k keyServicesFlag) Type() string   { return "addresses" }
+
+func (k keyServicesFlag) Set(v string) error {
+	for _, a := range strings.Split(v, ",") {
 		if _, _, err := sopskeys.ParseAddress(a); err != nil {
-			return usageError(fmt.Errorf("%s: %v", flag, err))
+			return err
 		}
+		*k.addrs = append(*k.addrs, a)
 	}
 	return nil
 }

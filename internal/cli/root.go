@@ -113,9 +113,6 @@ waits until they are healthy and prunes what is no longer declared.`,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			useLogger(f, ui.NewLogger(f.Streams.ErrOut, f.Global.Verbosity, f.Global.LogFormat))
-			if err := checkKeyServices("--sops-keyservice", f.Global.SOPSKeyServices); err != nil {
-				return err
-			}
 			// Read once, before anything is fetched or rendered, so that a
 			// binding's mistake stops the command before any request.
 			return f.readCredentials()
@@ -135,7 +132,7 @@ waits until they are healthy and prunes what is no longer declared.`,
 	pf.StringVar(&f.Global.LogFormat, "log-format", "text", "log format: text or json")
 	pf.BoolVar(&f.Global.NoColor, "no-color", false, "disable colour and live progress")
 	pf.StringVar(&f.Global.DecryptionKeyFile, "decryption-key-file", "", "file of age identities or OpenPGP private keys for SOPS-encrypted files (besides $SOPS_AGE_KEY_FILE and $SOPS_AGE_KEY)")
-	pf.StringSliceVar(&f.Global.SOPSKeyServices, "sops-keyservice", nil, "sops key service (tcp://host:port or unix:///path, as sops --keyservice) asked for SOPS data keys no local key opens, e.g. cloud KMS or Vault; repeatable")
+	pf.Var(keyServicesFlag{&f.Global.SOPSKeyServices}, "sops-keyservice", "sops key service (tcp://host:port or unix:///path, as sops --keyservice) asked for SOPS data keys no local key opens, e.g. cloud KMS or Vault; repeatable")
 	bindCredentialFlags(pf, f.Global)
 
 	root.AddCommand(

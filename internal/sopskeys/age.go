@@ -87,6 +87,9 @@ func (l *AgeLookup) Detail() string {
 	}
 	// Locations lists the places; what sops adds is why they failed.
 	d, _, _ := strings.Cut(l.last.Error(), ". Did not find keys in location")
+	if d == "failed to load age identities" {
+		return ""
+	}
 	return d
 }
 
