@@ -35,8 +35,10 @@ func init() {
 type keyring struct {
 	age sopsage.ParsedIdentities
 	pgp openpgp.EntityList
-	// from names where the keys came from, for messages.
-	from []string
+	// from names where the keys came from, for messages; skipped says
+	// why a variable gave none.
+	from    []string
+	skipped []string
 	// sops opens age keys as sops would find them.
 	sops *sopskeys.AgeLookup
 	// services are the --sops-keyservice key services, asked in order
@@ -50,7 +52,8 @@ type keyring struct {
 
 // loadKeyring reads the keys of SOPS_AGE_KEY, SOPS_AGE_KEY_FILE and keyFile
 // (the --decryption-key-file flag). A key file may hold age identities (one
-// a line, # comments) and armored OpenPGP private key blocks.
+// a line, # comments) and armored OpenPGP private key blocks. A variable
+// that cannot be read does not stop the others, as in sops; the flag does.
 func loadKeyring(keyFile string) (*keyring, error) {
 	k := &keyring{sops: &sopskeys.AgeLookup{}}
 	if v := os.Getenv(EnvAgeKey); v != "" {
@@ -58,29 +61,33 @@ func loadKeyring(keyFile string) (*keyring, error) {
 			v = ageKeyWords(v)
 		}
 		if err := k.add([]byte(v), "$"+EnvAgeKey); err != nil {
-			return nil, err
+			k.skipped = append(k.skipped, err.Error())
 		}
 	}
-	for _, f := range []struct{ path, what string }{
-		{os.Getenv(EnvAgeKeyFile), "$" + EnvAgeKeyFile},
-		{keyFile, "--decryption-key-file"},
-	} {
-		if f.path == "" {
-			continue
+	if f := os.Getenv(EnvAgeKeyFile); f != "" {
+		if err := k.addFile(f, "$"+EnvAgeKeyFile); err != nil {
+			k.skipped = append(k.skipped, err.Error())
 		}
-		p, err := expandHome(f.path)
-		if err != nil {
-			return nil, errs.Inputf("%s %s: %v", f.what, f.path, err)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return nil, errs.Inputf("%s: %v", f.what, err)
-		}
-		if err := k.add(data, f.what+" "+f.path); err != nil {
+	}
+	if keyFile != "" {
+		if err := k.addFile(keyFile, "--decryption-key-file"); err != nil {
 			return nil, err
 		}
 	}
 	return k, nil
+}
+
+// addFile reads the keys of a file; what names its source.
+func (k *keyring) addFile(path, what string) error {
+	p, err := expandHome(path)
+	if err != nil {
+		return errs.Inputf("%s %s: %v", what, path, err)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return errs.Inputf("%s: %v", what, err)
+	}
+	return k.add(data, what+" "+path)
 }
 
 // ageKeyWords puts each identity of $SOPS_AGE_KEY on a line of its own:
@@ -142,6 +149,9 @@ func (k *keyring) describe() string {
 	msg := "no key was given (--decryption-key-file)"
 	if len(k.from) > 0 {
 		msg = "none of the keys from " + strings.Join(k.from, ", ") + " opens it"
+	}
+	if len(k.skipped) > 0 {
+		msg += " (" + strings.Join(k.skipped, "; ") + ")"
 	}
 	var sops []string
 	for _, l := range sopskeys.Locations() {

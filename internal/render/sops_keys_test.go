@@ -168,6 +168,26 @@ func TestSOPSKeysWhereSopsFindsThem(t *testing.T) {
 	}
 }
 
+// TestSOPSUnreadableVariableHidesNoKey: as with sops, a SOPS_AGE_KEY_FILE
+// that names no file does not stop the key in the default keys file, and
+// the message of a failure says what was wrong with it.
+func TestSOPSUnreadableVariableHidesNoKey(t *testing.T) {
+	home := isolateKeys(t)
+	id := newAgeKey(t)
+	writeFile(t, filepath.Join(home, ".config", "sops", "age", "keys.txt"), id.String()+"\n")
+	t.Setenv(sopskeys.EnvAgeKeyFile, filepath.Join(home, "moved.txt"))
+	mustDecrypt(t, &decrypter{}, tokenFile(t, id.Recipient().String()))
+
+	_, _, _, err := (&decrypter{}).decrypt(tokenFile(t, newAgeKey(t).Recipient().String()), "app/token.sops.yaml")
+	if err == nil || !strings.Contains(err.Error(), "$SOPS_AGE_KEY_FILE: open "+filepath.Join(home, "moved.txt")) {
+		t.Errorf("want the unreadable variable named, got %v", err)
+	}
+	// The flag is the operator's explicit choice: a missing file stops.
+	if _, _, _, err := (&decrypter{keyFile: filepath.Join(home, "missing")}).decrypt(tokenFile(t, id.Recipient().String()), "x.sops.yaml"); err == nil {
+		t.Error("a missing --decryption-key-file was ignored")
+	}
+}
+
 // TestSOPSKeyCmdRunsOncePerRecipient: a render with several files runs
 // SOPS_AGE_KEY_CMD once for a recipient, not once a file.
 func TestSOPSKeyCmdRunsOncePerRecipient(t *testing.T) {

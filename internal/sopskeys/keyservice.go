@@ -10,8 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"maps"
 	"net/url"
-	"sort"
+	"slices"
 	"strings"
 
 	"google.golang.org/grpc"
@@ -37,7 +38,7 @@ func (k Key) String() string { return k.name }
 // The key service protocol's messages are encoded by hand (sops'
 // keyservice.proto): sops' generated package comes with its server, which
 // links every cloud SDK.
-func strings2msg(fields ...string) []byte {
+func stringFields(fields ...string) []byte {
 	var b []byte
 	for i, f := range fields {
 		if f != "" {
@@ -50,25 +51,20 @@ func strings2msg(fields ...string) []byte {
 
 // AgeKey is an age recipient.
 func AgeKey(recipient string) Key {
-	return Key{field: 6, msg: strings2msg(recipient), name: "age " + recipient}
+	return Key{field: 6, msg: stringFields(recipient), name: "age " + recipient}
 }
 
 // PGPKey is an OpenPGP key by fingerprint.
 func PGPKey(fingerprint string) Key {
-	return Key{field: 2, msg: strings2msg(fingerprint), name: "pgp " + fingerprint}
+	return Key{field: 2, msg: stringFields(fingerprint), name: "pgp " + fingerprint}
 }
 
 // KMSKey is an AWS KMS key with the role, encryption context and profile
 // the file records.
 func KMSKey(arn, role string, context map[string]string, profile string) Key {
-	b := strings2msg(arn, role)
-	keys := make([]string, 0, len(context))
-	for k := range context {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		entry := strings2msg(k, context[k])
+	b := stringFields(arn, role)
+	for _, k := range slices.Sorted(maps.Keys(context)) {
+		entry := stringFields(k, context[k])
 		b = protowire.AppendTag(b, 3, protowire.BytesType)
 		b = protowire.AppendBytes(b, entry)
 	}
@@ -81,22 +77,22 @@ func KMSKey(arn, role string, context map[string]string, profile string) Key {
 
 // GCPKMSKey is a Google Cloud KMS key by resource ID.
 func GCPKMSKey(resourceID string) Key {
-	return Key{field: 3, msg: strings2msg(resourceID), name: "gcp_kms " + resourceID}
+	return Key{field: 3, msg: stringFields(resourceID), name: "gcp_kms " + resourceID}
 }
 
 // AzureKVKey is an Azure Key Vault key.
 func AzureKVKey(vaultURL, name, version string) Key {
-	return Key{field: 4, msg: strings2msg(vaultURL, name, version), name: "azure_kv " + strings.TrimSuffix(vaultURL, "/") + "/keys/" + name + "/" + version}
+	return Key{field: 4, msg: stringFields(vaultURL, name, version), name: "azure_kv " + strings.TrimSuffix(vaultURL, "/") + "/keys/" + name + "/" + version}
 }
 
 // VaultKey is a HashiCorp Vault transit key.
 func VaultKey(address, enginePath, keyName string) Key {
-	return Key{field: 5, msg: strings2msg(address, enginePath, keyName), name: "hc_vault " + strings.TrimSuffix(address, "/") + "/v1/" + enginePath + "/keys/" + keyName}
+	return Key{field: 5, msg: stringFields(address, enginePath, keyName), name: "hc_vault " + strings.TrimSuffix(address, "/") + "/v1/" + enginePath + "/keys/" + keyName}
 }
 
 // HCKMSKey is a HuaweiCloud KMS key.
 func HCKMSKey(keyID string) Key {
-	return Key{field: 7, msg: strings2msg(keyID), name: "hckms " + keyID}
+	return Key{field: 7, msg: stringFields(keyID), name: "hckms " + keyID}
 }
 
 // decryptRequest encodes DecryptRequest{key, ciphertext}.
