@@ -143,6 +143,7 @@ func (o *daemonInstallOptions) bindGitFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Files.SSHKeyFile, "ssh-key", "", "SSH private key file, stored in the daemon's Secret; its passphrase comes from "+daemon.EnvSSHKeyPassphrase)
 	fs.StringVar(&o.Files.KnownHostsFile, "known-hosts", "", "known_hosts file that vouches for the SSH server's key")
 	fs.StringVar(&o.Files.SOPSKeyFile, "sops-key-file", "", "file of age identities or OpenPGP private keys that open the environment's SOPS files, stored in the daemon's Secret")
+	fs.Var(keyServicesFlag{&o.Manifests.SOPSKeyServices}, "daemon-sops-keyservice", "sops key service the daemon asks for SOPS data keys (tcp://host:port or unix:///path, reachable from the daemon's pod; cloud KMS, Vault); repeatable")
 	fs.StringVar(&o.Files.CAFile, "ca-file", "", "PEM certificates the daemon trusts for the Git server over https besides the system's (a private CA), stored in the daemon's Secret")
 }
 
@@ -163,7 +164,11 @@ new kind: the RBAC follows the render.
 An environment with SOPS-encrypted files needs --sops-key-file: the keys
 that open them go into the Secret, and the daemon decrypts with them (the
 install's own render uses them too). Give the daemon keys of its own, for
-the environments it runs, not a person's whole keyring.
+the environments it runs, not a person's whole keyring. Files encrypted
+with cloud KMS or Vault keys need --daemon-sops-keyservice instead (or as
+well): the address of a 'sops keyservice' that holds the cloud credentials,
+which the daemon asks for each data key; the install's own render asks the
+key services of --sops-keyservice.
 
 An environment whose Helm releases name chart repository or registry
 credentials (helm.repoAuth.credential) needs them bound, as for any
@@ -194,6 +199,10 @@ const daemonInstallExample = `  # Follow the main branch of a public repository
   # An environment with SOPS-encrypted secrets: the daemon gets its own age key
   envctl daemon install staging --git https://github.com/acme/platform.git \
     --branch main --sops-key-file staging-daemon.agekey
+
+  # SOPS files encrypted with a cloud KMS key, opened by the team's sops keyservice
+  envctl daemon install staging --git https://github.com/acme/platform.git \
+    --branch main --daemon-sops-keyservice tcp://sops-keyservice.sops.svc:5000
 
   # Charts from a private repository, and Git behind a private CA
   ENVCTL_HELM_CREDENTIAL_CHARTS_USERNAME=reader ENVCTL_HELM_CREDENTIAL_CHARTS_PASSWORD=$CHARTS_TOKEN \

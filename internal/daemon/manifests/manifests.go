@@ -80,6 +80,10 @@ type Options struct {
 	// daemon reads its keys from the Secret's sops-keys even when
 	// Credentials leave them to someone else (the kustomize base).
 	DecryptsSOPS bool
+	// SOPSKeyServices are the sops key services the daemon asks for the
+	// SOPS data keys its own keys do not open (--daemon-sops-keyservice):
+	// the operator's choice, passed as the daemon's --sops-keyservice.
+	SOPSKeyServices []string
 	// Resources are what the environment renders: the daemon's RBAC lets
 	// it apply and prune exactly these (see ResourcesOf).
 	Resources []Resource

@@ -140,6 +140,9 @@ func args(o Options) []string {
 	if c.has(keySOPSKeys) || o.DecryptsSOPS {
 		a = append(a, "--decryption-key-file", credentialsDir+"/"+keySOPSKeys)
 	}
+	for _, ks := range o.SOPSKeyServices {
+		a = append(a, "--sops-keyservice", ks)
+	}
 	if c.has(keyGitCA) {
 		a = append(a, "--ca-file", credentialsDir+"/"+keyGitCA)
 	}
