@@ -147,7 +147,7 @@ func (l *Loop) correct(ctx context.Context, key object.Key, it item) {
 	l.mu.Unlock()
 	what := describe(key, v)
 	if first {
-		l.m.DriftDetected.WithLabelValues(key.Kind).Inc()
+		l.m.DriftFound(o.component, key.Kind)
 		now := time.Now().UTC()
 		l.updateStatus(func(st *statusT) {
 			st.DriftDetected++
@@ -174,7 +174,7 @@ func (l *Loop) correct(ctx context.Context, key object.Key, it item) {
 		return
 	}
 	if fight {
-		l.m.Fights.WithLabelValues(key.Kind).Inc()
+		l.m.Fight(o.component, key.Kind)
 		l.updateStatus(func(st *statusT) { st.Fights++ })
 		l.log.Warn("fighting another writer over an object; its corrections now back off", "object", key.String(), "with", v.By, "next-delay", 2*delay)
 	}
@@ -209,7 +209,7 @@ func (l *Loop) correct(ctx context.Context, key object.Key, it item) {
 		}
 	}
 	l.mu.Unlock()
-	l.m.DriftCorrected.WithLabelValues(key.Kind).Inc()
+	l.m.DriftPutBack(o.component, key.Kind)
 	l.m.DriftLatency.Observe(answered.Sub(it.first).Seconds())
 	l.updateStatus(func(st *statusT) { st.DriftCorrected++ })
 	l.log.Info("drift corrected", "object", key.String(), "reason", string(v.Reason), "by", v.By, "latency", answered.Sub(it.first).Round(time.Millisecond))

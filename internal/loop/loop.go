@@ -158,7 +158,7 @@ func New(opts Options) (*Loop, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Metrics == nil {
-		opts.Metrics = metrics.New()
+		opts.Metrics = metrics.New(opts.Environment)
 	}
 	if opts.Resync <= 0 {
 		opts.Resync = DefaultResync

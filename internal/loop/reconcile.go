@@ -123,7 +123,7 @@ func (l *Loop) reconcileSource(ctx context.Context, r *runState, rerender bool, 
 		l.log.Debug("render unchanged; nothing to apply", "revision", rev)
 		return
 	}
-	l.m.ReconcileDuration.WithLabelValues(metrics.PhaseRender).Observe(time.Since(start).Seconds())
+	l.m.ObservePhase(metrics.PhaseRender, time.Since(start).Seconds())
 	err = l.runEngine(ctx, r, d, start)
 	if !errors.Is(err, errInterrupted) {
 		l.answer(token, rev, err)
@@ -199,12 +199,12 @@ func (l *Loop) snapshot(ctx context.Context) (*source.Snapshot, error) {
 	start := time.Now()
 	snap, err := l.opts.source().Snapshot(ctx)
 	l.m.FetchDuration.Observe(time.Since(start).Seconds())
-	l.m.ReconcileDuration.WithLabelValues(metrics.PhaseFetch).Observe(time.Since(start).Seconds())
+	l.m.ObservePhase(metrics.PhaseFetch, time.Since(start).Seconds())
 	if err != nil {
-		l.m.Fetches.WithLabelValues("error").Inc()
+		l.m.Fetched("error")
 		return nil, err
 	}
-	l.m.Fetches.WithLabelValues("success").Inc()
+	l.m.Fetched("success")
 	return snap, nil
 }
 
@@ -273,7 +273,7 @@ func (l *Loop) runEngine(ctx context.Context, r *runState, d *desired, start tim
 	l.writeMu.Lock()
 	defer l.writeMu.Unlock()
 	l.log.Info("reconciling", "revision", d.revision)
-	ph := &phases{}
+	ph := &phases{m: l.m}
 	res, err := l.opts.Engine.Reconcile(ctx, engine.Request{
 		Declared: d.declared,
 		Policy:   l.opts.policy(),
@@ -285,7 +285,7 @@ func (l *Loop) runEngine(ctx context.Context, r *runState, d *desired, start tim
 			}
 		},
 	})
-	ph.report(l.m, start)
+	ph.report(start)
 	if res != nil {
 		l.adopt(ctx, d, res)
 	}
@@ -309,8 +309,8 @@ func (l *Loop) runEngine(ctx context.Context, r *runState, d *desired, start tim
 	}
 	r.lastFailed, r.failures, r.failingRev, r.pending, r.retryRender = false, 0, "", nil, false
 	r.retry.stop()
-	l.m.Reconciles.WithLabelValues(metrics.ResultSuccess).Inc()
-	l.m.SetAppliedRevision(l.env, d.revision)
+	l.m.Reconciled(metrics.ResultSuccess)
+	l.m.SetAppliedRevision(d.revision)
 	now := time.Now().UTC()
 	l.updateStatus(func(st *statusT) {
 		st.LastAppliedRevision, st.LastAppliedAt = d.revision, now
@@ -325,7 +325,7 @@ func (l *Loop) runEngine(ctx context.Context, r *runState, d *desired, start tim
 // failed records a failed attempt.
 func (l *Loop) failed(r *runState, result, rev string, err error) {
 	r.lastFailed = true
-	l.m.Reconciles.WithLabelValues(result).Inc()
+	l.m.Reconciled(result)
 	now := time.Now().UTC()
 	l.updateStatus(func(st *statusT) {
 		if rev != "" {
@@ -500,27 +500,40 @@ func (l *Loop) setObjectHealth(res *engine.Result) {
 	l.m.SetObjects(counts)
 }
 
-// phases times the engine's phases from its events.
+// phases times the engine's phases, and each component, from its events.
+// Events come one at a time (the engine serialises them).
 type phases struct {
+	m              *metrics.Metrics
 	began, applied time.Time
+	started        map[string]time.Time
 }
 
 func (p *phases) observe(e engine.Event) {
 	switch e.Type {
 	case engine.RenderDone:
 		p.began = e.Time
+	case engine.ComponentStarted:
+		if p.started == nil {
+			p.started = map[string]time.Time{}
+		}
+		p.started[e.Component] = e.Time
 	case engine.ComponentDone:
 		p.applied = e.Time
+		took := -1.0
+		if s, ok := p.started[e.Component]; ok {
+			took = e.Time.Sub(s).Seconds()
+		}
+		p.m.ObserveComponent(e.Component, string(e.State), took)
 	}
 }
 
-func (p *phases) report(m *metrics.Metrics, start time.Time) {
+func (p *phases) report(start time.Time) {
 	end := time.Now()
 	if !p.began.IsZero() && !p.applied.IsZero() {
-		m.ReconcileDuration.WithLabelValues(metrics.PhaseApply).Observe(p.applied.Sub(p.began).Seconds())
-		m.ReconcileDuration.WithLabelValues(metrics.PhasePrune).Observe(end.Sub(p.applied).Seconds())
+		p.m.ObservePhase(metrics.PhaseApply, p.applied.Sub(p.began).Seconds())
+		p.m.ObservePhase(metrics.PhasePrune, end.Sub(p.applied).Seconds())
 	}
-	m.ReconcileDuration.WithLabelValues(metrics.PhaseTotal).Observe(end.Sub(start).Seconds())
+	p.m.ObserveReconcile(end.Sub(start).Seconds())
 }
 
 // timer is a time.Timer that can be off, whose channel is then nil.
