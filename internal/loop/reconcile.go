@@ -17,6 +17,7 @@ import (
 	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/kube"
 	"github.com/envctl/envctl/internal/metrics"
+	"github.com/envctl/envctl/internal/notify"
 	"github.com/envctl/envctl/internal/object"
 	"github.com/envctl/envctl/internal/render"
 	"github.com/envctl/envctl/internal/source"
@@ -86,7 +87,11 @@ func (l *Loop) reconcileSource(ctx context.Context, r *runState, rerender bool, 
 		if ctx.Err() != nil {
 			return
 		}
-		l.failed(r, metrics.ResultFetchError, "", fmt.Errorf("fetch %s: %w", l.opts.source(), err))
+		ferr := fmt.Errorf("fetch %s: %w", l.opts.source(), err)
+		l.failed(r, metrics.ResultFetchError, "", ferr)
+		if !r.fetchFailed {
+			l.emit(notify.Event{Kind: notify.Failed, Reason: notify.ReasonFetchFailed, Message: ferr.Error()})
+		}
 		r.fetchFailed = true
 		// A failed run waiting for its retry keeps it: the retry applies
 		// the render in memory and needs no fetch.
@@ -138,6 +143,7 @@ func (l *Loop) reconcileSource(ctx context.Context, r *runState, rerender bool, 
 // applied, its drift corrected, and nothing is pruned.
 func (l *Loop) renderFailed(r *runState, rev string, err error) {
 	l.failed(r, metrics.ResultRenderError, rev, err)
+	l.emit(notify.Event{Kind: notify.Failed, Revision: rev, Reason: notify.ReasonRenderFailed, Message: err.Error()})
 	if errs.Retryable(err) {
 		r.failedRender, r.renderErr, r.retryRender = "", nil, true
 		l.log.Error("render failed; keeping the last good revision, nothing pruned; retrying with backoff", "revision", rev, "err", err)
@@ -273,6 +279,10 @@ func (l *Loop) runEngine(ctx context.Context, r *runState, d *desired, start tim
 	l.writeMu.Lock()
 	defer l.writeMu.Unlock()
 	l.log.Info("reconciling", "revision", d.revision)
+	if d.revision != r.failingRev {
+		// A retry of the same revision is still the same attempt.
+		l.emit(notify.Event{Kind: notify.Progressing, Revision: d.revision, Reason: notify.ReasonProgressing, Message: "reconciling"})
+	}
 	ph := &phases{m: l.m}
 	res, err := l.opts.Engine.Reconcile(ctx, engine.Request{
 		Declared: d.declared,
@@ -296,11 +306,13 @@ func (l *Loop) runEngine(ctx context.Context, r *runState, d *desired, start tim
 	if errors.As(err, &other) {
 		// Not a failure to retry: every attempt would be refused alike.
 		l.failed(r, metrics.ResultFailure, d.revision, err)
+		l.notifyResult(d.revision, res, err, time.Since(start))
 		l.log.Error("stopping: the environment was applied from another repository", "err", err)
 		r.fatal = err
 		return err
 	}
 	l.setObjectHealth(res)
+	l.notifyResult(d.revision, res, err, time.Since(start))
 	if err != nil {
 		l.failed(r, metrics.ResultFailure, d.revision, err)
 		l.log.Error("reconcile failed; nothing pruned, retrying with backoff", "revision", d.revision, "err", err)

@@ -159,6 +159,9 @@ func (h *Hub) Close(grace time.Duration) {
 			<-done
 		}
 		h.stop()
+		if c, ok := h.recorder.(interface{ Close(time.Duration) }); ok {
+			c.Close(grace)
+		}
 	})
 }
 

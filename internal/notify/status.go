@@ -33,7 +33,7 @@ func commitStatusWanted(e Event) bool {
 // description is the status text: at most 140 characters (GitHub's limit).
 func description(e Event) string {
 	d := e.Message
-	if e.Component != "" && !strings.Contains(d, e.Component) {
+	if e.Component != "" && !strings.Contains(d, "component "+e.Component) {
 		d = "component " + e.Component + ": " + d
 	}
 	if r := []rune(d); len(r) > 140 {
@@ -63,9 +63,9 @@ func NewGitHub(base, repo, token string) (*GitHub, error) {
 	return &GitHub{base: u, repo: repo, token: token}, nil
 }
 
-func (g *GitHub) Name() string         { return "github" }
-func (g *GitHub) Target() string       { return g.base.Host + " " + g.repo }
-func (g *GitHub) Wants(e Event) bool   { return commitStatusWanted(e) }
+func (g *GitHub) Name() string       { return "github" }
+func (g *GitHub) Target() string     { return g.base.Host + " " + g.repo }
+func (g *GitHub) Wants(e Event) bool { return commitStatusWanted(e) }
 func (g *GitHub) endpoint(sha string) *url.URL {
 	return g.base.JoinPath("repos", g.repo, "statuses", sha)
 }
