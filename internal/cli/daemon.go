@@ -16,6 +16,7 @@ import (
 	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/lease"
+	"github.com/envctl/envctl/internal/notify"
 	"github.com/envctl/envctl/internal/ui"
 )
 
@@ -97,8 +98,13 @@ func runDaemon(ctx context.Context, f *Factory, log *slog.Logger, o *daemonOptio
 	if err != nil {
 		return err
 	}
+	notifiers, err := o.Notify.Build(o.Source.git.URL, nil)
+	if err != nil {
+		return err
+	}
 	env := d.Env.Name()
 	runner, serve := o.newRunner(f, "daemon", d, client, log)
+	defer o.startNotify(runner, notifiers, client, log)()
 	// Another repository's environment of the same name: stop before the
 	// lock or the loop's record is touched.
 	if err := runner.Loop.Engine.CheckOwner(ctx, engine.Request{Declared: d}); err != nil {
@@ -121,6 +127,7 @@ type daemonInstallOptions struct {
 	Manifests manifests.Options
 	// Files are read on this machine and go into the credentials Secret.
 	Files   daemon.CredentialFiles
+	Notify  notify.Flags
 	Timeout time.Duration
 	NoWait  bool
 	Output  string
@@ -175,8 +182,10 @@ commit says. A Git server with a private CA needs --ca-file.
 
 Secrets are read from the environment or from files, never from flags:
 ` + daemon.EnvGitPassword + ` (or --git-password-file), ` + daemon.EnvSSHKeyPassphrase + ` for --ssh-key, and
-` + daemon.EnvWebhookSecret + ` for the webhook. Their values go only into the Secret; no
-output shows them.
+` + daemon.EnvWebhookSecret + ` for the webhook, and the notifiers' (--github-status,
+--gitlab-status, --notify-webhook, Slack): ` + notify.EnvGitHubToken + `, ` + notify.EnvGitLabToken + `,
+` + notify.EnvWebhookSecret + ` and ` + notify.EnvSlackWebhook + ` (or their --*-file flags).
+Their values go only into the Secret; no output shows them.
 
 The same objects, less the Secret, are in bases/envctl for kustomize.
 
@@ -225,6 +234,7 @@ func newDaemonInstallCmd(f *Factory) *cobra.Command {
 	fl.DurationVar(&o.Timeout, "timeout", 0, "time the daemon has to become healthy (default: apply.timeout)")
 	fl.BoolVar(&o.NoWait, "no-wait", false, "do not wait for the daemon to become healthy")
 	fl.StringVarP(&o.Output, "output", "o", "text", "summary format: text or json")
+	o.Notify.Bind(fl)
 	o.cluster.bind(fl)
 	return cmd
 }
@@ -240,6 +250,9 @@ func runDaemonInstall(ctx context.Context, f *Factory, o *daemonInstallOptions) 
 		return usageError(fmt.Errorf("--replicas %d: want 1 or more", o.Manifests.Replicas))
 	}
 	creds, err := daemon.ReadCredentials(o.Files, o.Manifests.Git.Username, f.Credentials, o.getenv)
+	if err == nil {
+		o.Manifests.NotifyArgs, err = daemon.ReadNotify(&creds, &o.Notify, o.Manifests.Git.URL, o.getenv)
+	}
 	if err != nil {
 		return err
 	}

@@ -74,6 +74,8 @@ type Metrics struct {
 	AppliedRevision *prometheus.GaugeVec
 	// Objects counts the declared objects by health status.
 	Objects *prometheus.GaugeVec
+	// Notifications counts notifications by notifier and result.
+	Notifications *prometheus.CounterVec
 	// Webhooks counts webhook requests by result.
 	Webhooks *prometheus.CounterVec
 	// Leader is 1 while this process holds the environment's lock.
@@ -164,6 +166,10 @@ func New(env string) *Metrics {
 			Name: "envctl_objects",
 			Help: "Declared objects by health status (kstatus: Current, InProgress, Failed, ...) after the last reconcile.",
 		}, []string{LabelEnvironment, "status"}),
+		Notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "envctl_notifications_total",
+			Help: "Notifications by notifier (github, gitlab, webhook, slack) and result: sent, failed, dropped, rate_limited.",
+		}, []string{"notifier", "result"}),
 		Webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "envctl_webhook_requests_total",
 			Help: "Webhook requests by result: accepted, bad_signature, replayed, too_large, bad_request, disabled.",
@@ -182,7 +188,7 @@ func New(env string) *Metrics {
 	reg.MustRegister(
 		m.ReconcileDuration, m.PhaseDuration, m.ComponentDuration, m.ComponentReconciles,
 		m.Reconciles, m.DriftDetected, m.DriftCorrected, m.DriftLatency, m.Fights,
-		m.FetchDuration, m.Fetches, m.AppliedRevision, m.Objects, m.Webhooks, m.Leader, m.Suspended,
+		m.FetchDuration, m.Fetches, m.AppliedRevision, m.Objects, m.Notifications, m.Webhooks, m.Leader, m.Suspended,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -220,6 +226,11 @@ func (m *Metrics) ObserveComponent(component, state string, seconds float64) {
 		m.ComponentDuration.WithLabelValues(m.env, component).Observe(seconds)
 	}
 	m.ComponentReconciles.WithLabelValues(m.env, component, state).Inc()
+}
+
+// Notified counts a notification's result.
+func (m *Metrics) Notified(notifier, result string) {
+	m.Notifications.WithLabelValues(notifier, result).Inc()
 }
 
 // Fetched counts a source fetch with result (success or error).

@@ -203,6 +203,32 @@ func RepoOf(gitURL string) (repo, host string, err error) {
 	return path, strings.ToLower(host), nil
 }
 
+// secretFlags name files of secrets: the daemon gets them from its Secret,
+// not passed through.
+var secretFlags = map[string]bool{flagGitHubToken: true, flagGitLabToken: true, flagWebhookSecret: true, flagSlackWebhook: true}
+
+// PassThrough are the flags that carry no secret and differ from their
+// defaults (set on the command line or by their variables), as arguments
+// for the daemon.
+func (f *Flags) PassThrough() []string {
+	if f.fs == nil {
+		return nil
+	}
+	var args []string
+	for _, name := range FlagNames {
+		fl := f.fs.Lookup(name)
+		if fl == nil || secretFlags[name] || fl.Value.String() == fl.DefValue {
+			continue
+		}
+		if fl.Value.Type() == "bool" {
+			args = append(args, "--"+name+"="+fl.Value.String())
+		} else {
+			args = append(args, "--"+name, fl.Value.String())
+		}
+	}
+	return args
+}
+
 // Describe lists the notifiers for a log line, without secrets.
 func Describe(ns []Notifier) []string {
 	var out []string

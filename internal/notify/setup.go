@@ -2,6 +2,7 @@ package notify
 
 import (
 	"log/slog"
+	"time"
 
 	"k8s.io/client-go/kubernetes"
 
@@ -10,35 +11,32 @@ import (
 
 // Setup is what a loop's command knows when it starts its notifications.
 type Setup struct {
-	Flags *Flags
-	// GitURL is the --git repository ("" for a local one).
-	GitURL string
+	// Notifiers are those Flags.Build returned.
+	Notifiers []Notifier
+	// Events records Kubernetes Events; Repeat is the repeat interval.
+	Events bool
+	Repeat time.Duration
 	// Client, Environment and Holder place the Kubernetes Events: on the
 	// environment's sync record, reported by Holder.
 	Client      kubernetes.Interface
 	Environment string
 	Holder      string
-	// Lookup reads the variables (os.LookupEnv when nil).
-	Lookup func(string) (string, bool)
-	Count  func(notifier, result string)
-	Logger *slog.Logger
+	Count       func(notifier, result string)
+	Logger      *slog.Logger
 }
 
-// Start builds the notifiers the flags enable and starts a Hub with them
-// and, unless --events=false, the Kubernetes Event recorder.
-func (s Setup) Start() (*Hub, error) {
-	ns, err := s.Flags.Build(s.GitURL, s.Lookup)
-	if err != nil {
-		return nil, err
-	}
+// Start starts a Hub with the notifiers and, unless --events=false, the
+// Kubernetes Event recorder.
+func (s Setup) Start() *Hub {
+	ns := s.Notifiers
 	log := s.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	o := HubOptions{Notifiers: ns, Repeat: s.Flags.Repeat, Count: s.Count, Logger: log}
-	if s.Flags.Events {
+	o := HubOptions{Notifiers: ns, Repeat: s.Repeat, Count: s.Count, Logger: log}
+	if s.Events {
 		o.Recorder = NewKubeEvents(s.Client, syncstate.Namespace, syncstate.ConfigMapName(s.Environment), s.Holder, log)
 	}
-	LogEnabled(log, ns, s.Flags.Events)
-	return NewHub(o), nil
+	LogEnabled(log, ns, s.Events)
+	return NewHub(o)
 }
