@@ -46,6 +46,9 @@ pruned and retried with backoff), with:
   - /metrics, /healthz, /readyz and POST /hooks/git on --listen (:8080). The
     webhook's secret comes from ENVCTL_WEBHOOK_SECRET; /readyz answers 200 on
     a standby and on the leader once its first reconcile and watches are done;
+  - Kubernetes Events on envctl-system/envctl-sync-ENV and, when told, commit
+    statuses and webhooks, as for sync (tokens from the Secret 'daemon
+    install' writes, or ENVCTL_GITHUB_TOKEN and the like);
   - chart repository and registry credentials only from the operator: the
     ones 'daemon install' put in its Secret (--helm-credentials-file), or
     --helm-credential; a commit may name one, never choose its value or host.

@@ -50,7 +50,11 @@ While it runs, sync:
     fight;
   - never prunes after a failed fetch, render or apply, keeps what was applied
     last, and retries with backoff (a revision that does not render waits
-    for the next commit or 'envctl reconcile').
+    for the next commit or 'envctl reconcile');
+  - records Kubernetes Events on envctl-system/envctl-sync-ENV (reconciled,
+    failed, drift corrected, fights, prune held) and, when told, sets GitHub
+    or GitLab commit statuses and posts signed JSON or Slack webhooks
+    (--github-status, --gitlab-status, --notify-webhook, ENVCTL_SLACK_WEBHOOK_URL).
 
 sync holds the environment's lock (a Lease in envctl-system) while it runs: an
 up, apply or down of the same environment waits for it, and sync waits
