@@ -208,7 +208,7 @@ func (t *target) deliver(ctx context.Context, e Event) {
 		err := t.n.Send(sctx, e)
 		cancel()
 		if err == nil {
-			t.last[stream] = sent{key: key, at: time.Now()}
+			t.remember(stream, key)
 			t.count(t.n.Name(), ResultSent)
 			t.log.Debug("notification sent", "kind", string(e.Kind), "attempt", attempt)
 			return
@@ -227,4 +227,20 @@ func (t *target) deliver(ctx context.Context, e Event) {
 		}
 		wait *= 2
 	}
+}
+
+// maxStreams bounds the states remembered per notifier; beyond, those
+// older than the repeat interval are forgotten.
+const maxStreams = 1024
+
+func (t *target) remember(stream, key string) {
+	now := time.Now()
+	if len(t.last) >= maxStreams {
+		for k, l := range t.last {
+			if now.Sub(l.at) >= t.repeat {
+				delete(t.last, k)
+			}
+		}
+	}
+	t.last[stream] = sent{key: key, at: now}
 }
