@@ -165,9 +165,53 @@ func TestEventsAndNotifications(t *testing.T) {
 	}
 	eventually(t, 10*time.Second, "the failure webhook", func() error { return recv.has(notify.Failed) })
 
+	// An overlay that renders nothing: the empty-render guard keeps "a".
+	f.write("overlays/app/kustomization.yaml", "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: []\n")
+	l.FilesChanged()
+	eventually(t, 15*time.Second, "a PruneHeld event", func() (err error) {
+		ev, err = findEvent(t, f, notify.ReasonPruneHeld)
+		return err
+	})
+	if ev.Type != corev1.EventTypeWarning || ev.Annotations[notify.AnnotationComponent] != "app" ||
+		!strings.Contains(ev.Message, "empty-render") || !strings.Contains(ev.Message, "ConfigMap "+f.ns+"/a") {
+		t.Errorf("PruneHeld event: type %s, annotations %v, message %q", ev.Type, ev.Annotations, ev.Message)
+	}
+	if _, err := f.configMapValue("a"); err != nil {
+		t.Errorf("a was pruned: %v", err)
+	}
+	eventually(t, 10*time.Second, "the prune-held webhook", func() error { return recv.has(notify.PruneHeld) })
+
 	// The Slack target failed throughout and was retried, boundedly; the
 	// loop went on all the same.
 	if n := failedTries.Load(); n < 2 {
 		t.Errorf("the failing notifier was tried %d times, want retries", n)
 	}
+}
+
+// collector is a notifier that keeps what it is sent.
+type collector struct {
+	mu     sync.Mutex
+	events []notify.Event
+}
+
+func (c *collector) Name() string            { return "collector" }
+func (c *collector) Target() string          { return "memory" }
+func (c *collector) Wants(notify.Event) bool { return true }
+func (c *collector) Send(_ context.Context, e notify.Event) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.events = append(c.events, e)
+	return nil
+}
+
+func (c *collector) find(kind notify.Kind, reason string) *notify.Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range c.events {
+		if c.events[i].Kind == kind && c.events[i].Reason == reason {
+			e := c.events[i]
+			return &e
+		}
+	}
+	return nil
 }
