@@ -182,7 +182,7 @@ func (o *loopOptions) bind(fs *pflag.FlagSet, listen string) {
 }
 
 // startNotify gives the runner's loop its notifications and metrics; the
-// returned func delivers what is queued (within the shutdown grace) and
+// returned func delivers what is queued (for two seconds at most) and
 // stops them.
 func (o *loopOptions) startNotify(runner *loop.Runner, ns []notify.Notifier, client *kube.Client, log *slog.Logger) func() {
 	m := metrics.New(runner.Loop.Environment)
@@ -192,7 +192,8 @@ func (o *loopOptions) startNotify(runner *loop.Runner, ns []notify.Notifier, cli
 		Count: m.Notified, Logger: log,
 	}.Start()
 	runner.Loop.Metrics, runner.Loop.Notify = m, hub
-	return func() { hub.Close(loop.ShutdownGrace) }
+	// Within the ten seconds a stop may take, after the loop's own grace.
+	return func() { hub.Close(2 * time.Second) }
 }
 
 func (o *loopOptions) validate() error {

@@ -136,12 +136,13 @@ func (h *Hub) Emit(e Event) {
 	}
 }
 
-// Close delivers what is queued, for at most grace, then stops the
-// workers.
+// Close delivers what is queued, for at most grace (the Kubernetes Events
+// get at least half a second more), then stops the workers.
 func (h *Hub) Close(grace time.Duration) {
 	if h == nil {
 		return
 	}
+	start := time.Now()
 	h.once.Do(func() {
 		h.mu.Lock()
 		h.closed = true
@@ -160,7 +161,7 @@ func (h *Hub) Close(grace time.Duration) {
 		}
 		h.stop()
 		if c, ok := h.recorder.(interface{ Close(time.Duration) }); ok {
-			c.Close(grace)
+			c.Close(max(grace-time.Since(start), 500*time.Millisecond))
 		}
 	})
 }
