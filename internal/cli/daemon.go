@@ -16,6 +16,7 @@ import (
 	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/lease"
+	"github.com/envctl/envctl/internal/notify"
 	"github.com/envctl/envctl/internal/ui"
 )
 
@@ -25,13 +26,7 @@ type daemonOptions struct {
 	Cluster clusterFlags
 }
 
-func newDaemonCmd(f *Factory) *cobra.Command {
-	o := &daemonOptions{}
-	cmd := &cobra.Command{
-		Annotations: map[string]string{annotationStopsOnSignal: "true"},
-		Use:         "daemon [ENV]",
-		Short:       "Keep an environment converged from inside its cluster",
-		Long: `Run the continuous reconcile loop of an environment as a long-lived service,
+const daemonLong = `Run the continuous reconcile loop of an environment as a long-lived service,
 normally inside the cluster it manages: the loop of 'envctl sync' (drift put
 back within a second, kubectl edits undone, fights backed off, failures never
 pruned and retried with backoff), with:
@@ -45,6 +40,9 @@ pruned and retried with backoff), with:
   - /metrics, /healthz, /readyz and POST /hooks/git on --listen (:8080). The
     webhook's secret comes from ENVCTL_WEBHOOK_SECRET; /readyz answers 200 on
     a standby and on the leader once its first reconcile and watches are done;
+  - Kubernetes Events on envctl-system/envctl-sync-ENV and, when told, commit
+    statuses and webhooks, as for sync (tokens from the Secret 'daemon
+    install' writes, or ENVCTL_GITHUB_TOKEN and the like);
   - chart repository and registry credentials only from the operator: the
     ones 'daemon install' put in its Secret (--helm-credentials-file), or
     --helm-credential; a commit may name one, never choose its value or host.
@@ -57,7 +55,15 @@ repository in), whose file changes are applied. A fetch, authentication or
 render failure keeps the last good revision applied and prunes nothing.
 
 SIGTERM stops it within 10 seconds: the object in flight finishes, the
-inventory is saved, the Lease released, and it exits 0.`,
+inventory is saved, the Lease released, and it exits 0.`
+
+func newDaemonCmd(f *Factory) *cobra.Command {
+	o := &daemonOptions{}
+	cmd := &cobra.Command{
+		Annotations: map[string]string{annotationStopsOnSignal: "true"},
+		Use:         "daemon [ENV]",
+		Short:       "Keep an environment converged from inside its cluster",
+		Long:        daemonLong,
 		Example: `  # In the cluster (what the Deployment runs): follow the main branch
   ENVCTL_GIT_PASSWORD=$TOKEN ENVCTL_WEBHOOK_SECRET=$HOOK_SECRET \
     envctl daemon staging --git https://github.com/acme/platform.git --branch main \
@@ -97,8 +103,13 @@ func runDaemon(ctx context.Context, f *Factory, log *slog.Logger, o *daemonOptio
 	if err != nil {
 		return err
 	}
+	notifiers, err := o.Notify.Build(o.Source.git.URL, nil)
+	if err != nil {
+		return err
+	}
 	env := d.Env.Name()
 	runner, serve := o.newRunner(f, "daemon", d, client, log)
+	defer o.startNotify(runner, notifiers, client, log)()
 	// Another repository's environment of the same name: stop before the
 	// lock or the loop's record is touched.
 	if err := runner.Loop.Engine.CheckOwner(ctx, engine.Request{Declared: d}); err != nil {
@@ -121,6 +132,7 @@ type daemonInstallOptions struct {
 	Manifests manifests.Options
 	// Files are read on this machine and go into the credentials Secret.
 	Files   daemon.CredentialFiles
+	Notify  notify.Flags
 	Timeout time.Duration
 	NoWait  bool
 	Output  string
@@ -180,8 +192,10 @@ commit says. A Git server with a private CA needs --ca-file.
 
 Secrets are read from the environment or from files, never from flags:
 ` + daemon.EnvGitPassword + ` (or --git-password-file), ` + daemon.EnvSSHKeyPassphrase + ` for --ssh-key, and
-` + daemon.EnvWebhookSecret + ` for the webhook. Their values go only into the Secret; no
-output shows them.
+` + daemon.EnvWebhookSecret + ` for the webhook, and the notifiers' (--github-status,
+--gitlab-status, --notify-webhook, Slack): ` + notify.EnvGitHubToken + `, ` + notify.EnvGitLabToken + `,
+` + notify.EnvWebhookSecret + ` and ` + notify.EnvSlackWebhook + ` (or their --*-file flags).
+Their values go only into the Secret; no output shows them.
 
 The same objects, less the Secret, are in bases/envctl for kustomize.
 
@@ -234,6 +248,7 @@ func newDaemonInstallCmd(f *Factory) *cobra.Command {
 	fl.DurationVar(&o.Timeout, "timeout", 0, "time the daemon has to become healthy (default: apply.timeout)")
 	fl.BoolVar(&o.NoWait, "no-wait", false, "do not wait for the daemon to become healthy")
 	fl.StringVarP(&o.Output, "output", "o", "text", "summary format: text or json")
+	o.Notify.Bind(fl)
 	o.cluster.bind(fl)
 	return cmd
 }
@@ -249,6 +264,9 @@ func runDaemonInstall(ctx context.Context, f *Factory, o *daemonInstallOptions) 
 		return usageError(fmt.Errorf("--replicas %d: want 1 or more", o.Manifests.Replicas))
 	}
 	creds, err := daemon.ReadCredentials(o.Files, o.Manifests.Git.Username, f.Credentials, o.getenv)
+	if err == nil {
+		o.Manifests.NotifyArgs, err = daemon.ReadNotify(&creds, &o.Notify, o.Manifests.Git.URL, o.getenv)
+	}
 	if err != nil {
 		return err
 	}

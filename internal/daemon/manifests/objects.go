@@ -149,7 +149,12 @@ func args(o Options) []string {
 	if c.has(keyHelmCredentials) {
 		a = append(a, "--helm-credentials-file", credentialsDir+"/"+keyHelmCredentials)
 	}
-	return a
+	for _, n := range notifyFiles {
+		if c.has(n.key) {
+			a = append(a, n.flag, credentialsDir+"/"+n.key)
+		}
+	}
+	return append(a, o.NotifyArgs...)
 }
 
 // env gives the daemon the secrets it reads from its environment. They
