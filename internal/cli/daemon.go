@@ -20,19 +20,7 @@ import (
 	"github.com/envctl/envctl/internal/ui"
 )
 
-// daemonOptions are the inputs of `envctl daemon`.
-type daemonOptions struct {
-	loopOptions
-	Cluster clusterFlags
-}
-
-func newDaemonCmd(f *Factory) *cobra.Command {
-	o := &daemonOptions{}
-	cmd := &cobra.Command{
-		Annotations: map[string]string{annotationStopsOnSignal: "true"},
-		Use:         "daemon [ENV]",
-		Short:       "Keep an environment converged from inside its cluster",
-		Long: `Run the continuous reconcile loop of an environment as a long-lived service,
+var daemonLong = `Run the continuous reconcile loop of an environment as a long-lived service,
 normally inside the cluster it manages: the loop of 'envctl sync' (drift put
 back within a second, kubectl edits undone, fights backed off, failures never
 pruned and retried with backoff), with:
@@ -63,7 +51,21 @@ render failure keeps the last good revision applied and prunes nothing.
 
 SIGTERM stops it, within seconds as a rule and within ` + loop.ShutdownBudget.String() + ` at most (an
 inventory save in flight is let finish): the object in flight finishes, the
-inventory is saved, the Lease released, and it exits 0.`,
+inventory is saved, the Lease released, and it exits 0.`
+
+// daemonOptions are the inputs of `envctl daemon`.
+type daemonOptions struct {
+	loopOptions
+	Cluster clusterFlags
+}
+
+func newDaemonCmd(f *Factory) *cobra.Command {
+	o := &daemonOptions{}
+	cmd := &cobra.Command{
+		Annotations: map[string]string{annotationStopsOnSignal: "true"},
+		Use:         "daemon [ENV]",
+		Short:       "Keep an environment converged from inside its cluster",
+		Long:        daemonLong,
 		Example: `  # In the cluster (what the Deployment runs): follow the main branch
   ENVCTL_GIT_PASSWORD=$TOKEN ENVCTL_WEBHOOK_SECRET=$HOOK_SECRET \
     envctl daemon staging --git https://github.com/acme/platform.git --branch main \
