@@ -247,3 +247,28 @@ func TestDaemonListensOnLoopbackOffTheCluster(t *testing.T) {
 		}
 	}
 }
+
+// Listener flags that cannot work stop the daemon with exit 2, naming the
+// flags, before it takes the environment's lock.
+func TestDaemonRefusesUnusableListenerFlags(t *testing.T) {
+	r := newRepo(t)
+	r.configMaps("a", "one")
+	missing := filepath.Join(t.TempDir(), "missing.crt")
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--webhook-addr", freeAddr(t), "--webhook-tls-cert", missing}, "--webhook-tls-cert and --webhook-tls-key go together"},
+		{[]string{"--webhook-addr", freeAddr(t), "--webhook-tls-cert", missing, "--webhook-tls-key", missing}, "--webhook-tls-cert " + missing},
+		{[]string{"--listen", freeAddr(t), "--metrics-addr", freeAddr(t)}, "not both"},
+	} {
+		args := append([]string{"daemon", r.env, "--kubeconfig", r.kubeconfig, "--log-format", "text"}, tt.args...)
+		code, _, stderr := r.run(args...)
+		if code != 2 || !strings.Contains(stderr, tt.want) {
+			t.Errorf("envctl %s: exit %d, want 2 and an error saying %q:\n%s", strings.Join(tt.args, " "), code, tt.want, stderr)
+		}
+	}
+	if l := r.lock(); l != nil && l.Holder != "" {
+		t.Errorf("a daemon refused for its flags took the lock: %+v", l)
+	}
+}
