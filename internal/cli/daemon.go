@@ -16,17 +16,12 @@ import (
 	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/lease"
+	"github.com/envctl/envctl/internal/loop"
 	"github.com/envctl/envctl/internal/notify"
 	"github.com/envctl/envctl/internal/ui"
 )
 
-// daemonOptions are the inputs of `envctl daemon`.
-type daemonOptions struct {
-	loopOptions
-	Cluster clusterFlags
-}
-
-const daemonLong = `Run the continuous reconcile loop of an environment as a long-lived service,
+var daemonLong = `Run the continuous reconcile loop of an environment as a long-lived service,
 normally inside the cluster it manages: the loop of 'envctl sync' (drift put
 back within a second, kubectl edits undone, fights backed off, failures never
 pruned and retried with backoff), with:
@@ -37,10 +32,14 @@ pruned and retried with backoff), with:
     one reconciles and the others wait; a replica that stops releases the
     Lease, so a standby takes over within seconds;
   - JSON logs (unless --log-format says otherwise);
-  - /metrics, /healthz, /readyz and POST /hooks/git on --listen (:8080). The
-    webhook's secret comes from ENVCTL_WEBHOOK_SECRET; /readyz answers 200 on
-    a standby and on the leader once its first reconcile and watches are done;
-  - Kubernetes Events on envctl-system/envctl-sync-ENV and, when told, commit
+  - three listeners, Flux's: /metrics on --metrics-addr (8080), the probes
+    /healthz and /readyz on --health-addr (9440) and POST /hooks/git on
+    --webhook-addr (9292), https with --webhook-tls-cert and --webhook-tls-key.
+    In a pod they listen on every interface; elsewhere on 127.0.0.1 unless a
+    flag says otherwise. The webhook's secret comes from ENVCTL_WEBHOOK_SECRET;
+    /readyz answers 200 on a standby and on the leader once its first
+    reconcile and watches are done;
+  - Kubernetes Events on the environment's sync record and, when told, commit
     statuses and webhooks, as for sync (tokens from the Secret 'daemon
     install' writes, or ENVCTL_GITHUB_TOKEN and the like);
   - chart repository and registry credentials only from the operator: the
@@ -54,8 +53,15 @@ applied), or from a local repository (-C, for tests and images that bake the
 repository in), whose file changes are applied. A fetch, authentication or
 render failure keeps the last good revision applied and prunes nothing.
 
-SIGTERM stops it within 10 seconds: the object in flight finishes, the
+SIGTERM stops it, within seconds as a rule and within ` + loop.ShutdownBudget.String() + ` at most (an
+inventory save in flight is let finish): the object in flight finishes, the
 inventory is saved, the Lease released, and it exits 0.`
+
+// daemonOptions are the inputs of `envctl daemon`.
+type daemonOptions struct {
+	loopOptions
+	Cluster clusterFlags
+}
 
 func newDaemonCmd(f *Factory) *cobra.Command {
 	o := &daemonOptions{}
@@ -70,7 +76,11 @@ func newDaemonCmd(f *Factory) *cobra.Command {
       --git-username envctl-bot --cache-dir /var/cache/envctl
 
   # From a laptop, against a cluster of the kubeconfig
-  envctl daemon staging --context staging-admin --listen 127.0.0.1:8080 --log-format text
+  envctl daemon staging --context staging-admin --log-format text
+
+  # The same, the webhook reachable from the network over https
+  envctl daemon staging --context staging-admin --webhook-addr :9292 \
+    --webhook-tls-cert tls.crt --webhook-tls-key tls.key
 
   # Install the daemon in the cluster, following a Git branch
   envctl daemon install staging --git https://github.com/acme/platform.git --branch main`,
@@ -86,7 +96,7 @@ func newDaemonCmd(f *Factory) *cobra.Command {
 			return runDaemon(cmd.Context(), f, loopLogger(cmd, f, "json"), o)
 		},
 	}
-	o.bind(cmd.Flags(), ":8080")
+	o.bind(cmd.Flags(), true)
 	o.Cluster.bind(cmd.Flags())
 	cmd.AddCommand(newDaemonInstallCmd(f))
 	return cmd
@@ -108,6 +118,7 @@ func runDaemon(ctx context.Context, f *Factory, log *slog.Logger, o *daemonOptio
 		return err
 	}
 	env := d.Env.Name()
+	o.Listeners.Resolve(o.Flags, loop.DefaultListeners(loop.InPod()))
 	runner, serve := o.newRunner(f, "daemon", d, client, log)
 	defer o.startNotify(runner, notifiers, client, log)()
 	// Another repository's environment of the same name: stop before the
@@ -167,9 +178,10 @@ an inventory of its own and prune of what an earlier install left.
 It applies, in namespace ` + manifests.Namespace + `: a ServiceAccount; RBAC that lets the
 daemon apply and prune exactly the kinds ENV renders here and now, plus
 leases, events and the inventories envctl keeps in ` + manifests.Namespace + `; a Deployment of
-two replicas (non-root, read-only root filesystem, probes on /healthz and
-/readyz, an emptyDir for the Git cache); a Service for metrics and the Git
-webhook on port 8080; a PodDisruptionBudget; and a Secret with the
+two replicas (non-root, read-only root filesystem, ports 8080 for metrics,
+9440 for the probes on /healthz and /readyz and 9292 for the Git webhook, an
+emptyDir for the Git cache); a Service for the Git webhook alone, on port
+9292; a PodDisruptionBudget when there are two replicas or more; and a Secret with the
 credentials, when there are any. Run it again after ENV starts declaring a
 new kind: the RBAC follows the render.
 

@@ -79,7 +79,7 @@ func TestNoEmbeddedBuild(t *testing.T) {
 		t.Errorf("daemon install --help: exit %d\n%s%s", code, out, errOut)
 	}
 	// The image runs the daemon itself, and offers install under it.
-	if code, out, errOut := run("daemon", "--help"); code != 0 || !strings.Contains(out, "--listen") || !regexp.MustCompile(`(?m)^\s+install\s`).MatchString(out) {
+	if code, out, errOut := run("daemon", "--help"); code != 0 || !strings.Contains(out, "--webhook-addr") || !regexp.MustCompile(`(?m)^\s+install\s`).MatchString(out) {
 		t.Errorf("daemon --help: exit %d\n%s%s", code, out, errOut)
 	}
 	const plain = "this build of envctl has no embedded control plane"

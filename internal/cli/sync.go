@@ -60,7 +60,9 @@ sync holds the environment's lock (a Lease in envctl-system) while it runs: an
 up, apply or down of the same environment waits for it, and sync waits
 --lock-timeout for one that holds it. It records its status in the cluster,
 so 'envctl status' shows it; 'envctl reconcile', 'suspend' and 'resume' talk to
-it. With --listen it serves /metrics, /healthz, /readyz and POST /hooks/git.
+it. With --listen it serves /metrics, /healthz, /readyz and POST /hooks/git on
+one address; --metrics-addr, --health-addr and --webhook-addr serve each on
+its own.
 
 It exits 0 when stopped by a signal, after saving the inventory and releasing
 the lock (within 10 seconds).`
@@ -100,7 +102,7 @@ func newSyncCmd(f *Factory) *cobra.Command {
 			return runSync(cmd.Context(), f, loopLogger(cmd, f, "text"), o)
 		},
 	}
-	o.bind(cmd.Flags(), "")
+	o.bind(cmd.Flags(), false)
 	config.BindFlags(cmd.Flags(), clusterSettings...)
 	cmd.Flags().DurationVar(&o.LockTimeout, "lock-timeout", 2*time.Minute, "how long to wait for another writer (up, apply, down, sync) of the environment to finish")
 	return cmd
@@ -152,7 +154,8 @@ type loopOptions struct {
 	Interval time.Duration
 	Resync   time.Duration
 	Drift    string
-	Listen   string
+	// Listeners are where the endpoints are served.
+	Listeners loop.Listeners
 	// Policy of the loop's full reconciles.
 	Policy engine.Policy
 	// Flags holds the setting override flags, passed on to config.Load.
@@ -164,15 +167,11 @@ type loopOptions struct {
 	Notify notify.Flags
 }
 
-func (o *loopOptions) bind(fs *pflag.FlagSet, listen string) {
+func (o *loopOptions) bind(fs *pflag.FlagSet, listenDefaults bool) {
 	fs.DurationVar(&o.Interval, "interval", loop.DefaultInterval, "how often to list the Git remote's refs (±10% jitter); a local directory is watched for changes instead")
 	fs.DurationVar(&o.Resync, "resync", loop.DefaultResync, "how often to check every object against the watch caches again")
 	fs.StringVar(&o.Drift, "drift", string(drift.Correct), "what to do about drift: correct, detect (report only) or off")
-	listenHelp := "address to serve /metrics, /healthz, /readyz and POST /hooks/git on"
-	if listen == "" {
-		listenHelp += " (default: none)"
-	}
-	fs.StringVar(&o.Listen, "listen", listen, listenHelp)
+	o.Listeners.Bind(fs, listenDefaults)
 	bindPolicy(fs, &o.Policy, map[string]string{
 		flagForceConflicts: "take over fields owned by other field managers on full reconciles in --drift detect or off (with correct, every apply does)",
 	}, flagTimeout, flagNoPrune, flagForceConflicts, flagForceRecreate)
@@ -214,7 +213,7 @@ func (o *loopOptions) validate() error {
 // file changes; any other source (Git) is asked for its revision every
 // --interval.
 func (o *loopOptions) newRunner(f *Factory, mode string, d *engine.Declared, client *kube.Client, log *slog.Logger) (*loop.Runner, loop.ServeOptions) {
-	serve := loop.ServeOptions{Listen: o.Listen, WebhookSecret: []byte(os.Getenv(webhook.SecretEnv))}
+	serve := loop.ServeOptions{Listeners: o.Listeners, WebhookSecret: []byte(os.Getenv(webhook.SecretEnv))}
 	interval := o.Interval
 	if dir, ok := d.Source.(source.Dir); ok {
 		interval, serve.WatchDir = 0, dir.Path // file events, not polls

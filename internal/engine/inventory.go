@@ -16,9 +16,9 @@ import (
 	"github.com/envctl/envctl/internal/render"
 )
 
-// saveTimeout bounds the inventory save, which runs even when the run's
-// context has ended.
-const saveTimeout = 30 * time.Second
+// SaveTimeout bounds the inventory save, which runs even when the run's
+// context has ended: part of a daemon's shutdown (loop.ShutdownBudget).
+const SaveTimeout = 30 * time.Second
 
 // loadInventory reads what the previous run applied. An environment never
 // applied has none, which is not an error. An inventory that is missing
@@ -81,7 +81,7 @@ func (r *run) saveInventory(ctx context.Context, prev *inventory.Inventory, prun
 	// short time of its own. A run that lost its lock does not save: the
 	// lock's fence stops the writes, and the save replaces only the
 	// version this run read or wrote.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), SaveTimeout)
 	defer cancel()
 	saved, err := r.opts.Inventory.Save(ctx, next)
 	if err != nil {
@@ -228,7 +228,7 @@ func (r *run) recordIntent(ctx context.Context, prev *inventory.Inventory, rende
 		intent.AppliedAt = time.Now().UTC()
 	}
 	intent.Sort()
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), SaveTimeout)
 	defer cancel()
 	if _, err := r.opts.Inventory.Save(sctx, intent); err != nil {
 		return fmt.Errorf("record the %s about to be applied in the inventory before applying them: %w", plural(added, "new object"), err)

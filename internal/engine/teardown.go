@@ -161,8 +161,8 @@ func (t *teardown) pruneOptions(prev *inventory.Inventory) prune.Options {
 		Previous:       prev,
 		ApplySucceeded: true,
 		// Everything goes, Namespaces included; the ownership labels,
-		// envctl.dev/prune: disabled and (unless lifted) the CRD guard are
-		// still honoured.
+		// envctl.dev/prune: disabled, helm.sh/resource-policy: keep and
+		// (unless lifted) the CRD guard are still honoured.
 		All:      true,
 		Force:    t.req.Policy.ForcePrune,
 		CRDs:     t.req.Policy.PruneCRDs,

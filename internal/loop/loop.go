@@ -48,10 +48,15 @@ const (
 	DefaultResync   = 10 * time.Minute
 	// Jitter spreads the source polls of many loops: ±10%.
 	Jitter = 0.1
-	// ShutdownGrace bounds the object in flight when the loop stops; the
-	// inventory save and the status write get as long again, so that the
-	// process exits within ten seconds of SIGTERM.
+	// ShutdownGrace bounds the drift corrections in flight when the loop
+	// stops; the inventory save and the status write get as long again.
 	ShutdownGrace = 3 * time.Second
+	// ShutdownBudget bounds a stop, from the signal to the exit, adding up
+	// its timed steps in the order they run: a full reconcile's inventory
+	// save in flight, the corrections in flight, the loop's own saves, the
+	// release of the Lease and the requests in flight on the listeners.
+	// A pod's grace period must be longer (manifests.GracePeriod).
+	ShutdownBudget = engine.SaveTimeout + 2*ShutdownGrace + releaseTimeout + shutdownTimeout
 	// workers correct drifted objects side by side.
 	workers = 4
 )

@@ -290,10 +290,15 @@ func fieldsOf(t testing.TB, cm *corev1.ConfigMap) string {
 
 // TestUnhealthyApplyIsRetriedAndPrunesNothing: a revision whose workload
 // never becomes healthy is reported, retried with backoff, and what it no
-// longer declares is not pruned.
+// longer declares is not pruned. The fixture leaves that to the one guard
+// under test (no prune after a failed or unhealthy apply): the dropped
+// object is one of four, under prune.maxFraction; its component still
+// renders objects and is still declared; it is a ConfigMap, not a CRD.
+// Without that guard, "keep" is deleted.
 func TestUnhealthyApplyIsRetriedAndPrunesNothing(t *testing.T) {
 	f := newFixture(t)
-	f.overlay(configMap("keep", "v"))
+	stay := []string{configMap("stay-1", "v"), configMap("stay-2", "v"), configMap("stay-3", "v")}
+	f.overlay(append([]string{configMap("keep", "v")}, stay...)...)
 	l := f.start(func(o *Options) { o.Policy.Timeout = 2 * time.Second })
 	good := l.Status().LastAppliedRevision
 
@@ -311,7 +316,7 @@ spec:
           image: nginx:1.27
           resources: {requests: {cpu: "500"}}
 `
-	f.overlay(unschedulable) // "keep" is no longer declared
+	f.overlay(append(stay, unschedulable)...) // "keep" is no longer declared
 	l.FilesChanged()
 	eventually(t, 20*time.Second, "the failure to be reported", func() error {
 		if st := l.Status(); !strings.Contains(st.LastError, "too-big") || st.LastErrorKind == "" {

@@ -3,6 +3,7 @@ package loop
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/envctl/envctl/internal/engine"
@@ -16,9 +17,9 @@ const shutdownTimeout = 2 * time.Second
 
 // ServeOptions say what Serve runs beside the loop.
 type ServeOptions struct {
-	// Listen is the address to serve /metrics, /healthz, /readyz and POST
-	// /hooks/git on; "" serves nothing.
-	Listen string
+	// Listeners are where /metrics, /healthz, /readyz and POST /hooks/git
+	// are served; the zero value serves nothing.
+	Listeners Listeners
 	// WebhookSecret authenticates POST /hooks/git; empty refuses every
 	// request.
 	WebhookSecret []byte
@@ -38,26 +39,16 @@ func (r *Runner) Serve(ctx context.Context, o ServeOptions) error {
 		// The endpoints serve the loop's own instruments.
 		r.Loop.Metrics = metrics.New(r.Loop.Environment)
 	}
-	if o.Listen != "" {
-		m := r.Loop.Metrics
-		hook := &webhook.Handler{
-			Secret:  o.WebhookSecret,
-			Trigger: r.Trigger,
-			Count:   func(result string) { m.Webhooks.WithLabelValues(result).Inc() },
-			Logger:  log,
-		}
-		if len(hook.Secret) == 0 {
-			log.Warn("POST /hooks/git refuses every request: " + webhook.SecretEnv + " is not set")
-		}
-		srv, err := Listen(o.Listen, Handler(r, m, hook), log)
-		if err != nil {
-			return err
-		}
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-			defer cancel()
+	servers, err := r.listen(o, log)
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		for _, srv := range servers {
 			_ = srv.Shutdown(sctx)
-		}()
+		}
+	}()
+	if err != nil {
+		return err
 	}
 	if o.WatchDir != "" {
 		changed := func() {
@@ -70,6 +61,58 @@ func (r *Runner) Serve(ctx context.Context, o ServeOptions) error {
 		}
 	}
 	return r.Run(ctx)
+}
+
+// listen starts the servers o.Listeners ask for; those it started come
+// back with an error.
+func (r *Runner) listen(o ServeOptions, log *slog.Logger) ([]*Server, error) {
+	l := o.Listeners
+	if err := l.Validate(); err != nil {
+		return nil, err
+	}
+	m := r.Loop.Metrics
+	hook := &webhook.Handler{
+		Secret:  o.WebhookSecret,
+		Trigger: r.Trigger,
+		Count:   func(result string) { m.Webhooks.WithLabelValues(result).Inc() },
+		Logger:  log,
+	}
+	if (l.Webhook != "" || l.All != "") && len(hook.Secret) == 0 {
+		log.Warn("POST /hooks/git refuses every request: " + webhook.SecretEnv + " is not set")
+	}
+	var servers []*Server
+	start := func(s *Server, err error) error {
+		if s != nil {
+			servers = append(servers, s)
+		}
+		return err
+	}
+	useTLS := l.WebhookTLSCert != ""
+	serveHook := func(flag, addr, what string, h http.Handler) error {
+		if useTLS {
+			return start(ListenTLS(flag, addr, what, h, l.WebhookTLSCert, l.WebhookTLSKey, log))
+		}
+		return start(Listen(flag, addr, what, h, log))
+	}
+	if l.All != "" {
+		return servers, serveHook("--listen", l.All, "/metrics, /healthz, /readyz and POST /hooks/git", Handler(r, m, hook))
+	}
+	if l.Metrics != "" {
+		if err := start(Listen("--metrics-addr", l.Metrics, "/metrics", MetricsHandler(m), log)); err != nil {
+			return servers, err
+		}
+	}
+	if l.Health != "" {
+		if err := start(Listen("--health-addr", l.Health, "/healthz and /readyz", HealthHandler(r), log)); err != nil {
+			return servers, err
+		}
+	}
+	if l.Webhook != "" {
+		if err := serveHook("--webhook-addr", l.Webhook, "POST /hooks/git", WebhookHandler(hook)); err != nil {
+			return servers, err
+		}
+	}
+	return servers, nil
 }
 
 // LogEvent logs the steps of a full reconcile that a person following a

@@ -26,6 +26,14 @@ import (
 // from ever being deleted by envctl.
 const DisabledValue = "disabled"
 
+// HelmResourcePolicy set to HelmKeep keeps an object through Helm's
+// uninstall and upgrades (Helm trims and lower-cases the value);
+// envctl's prune and down honour it as Helm does.
+const (
+	HelmResourcePolicy = "helm.sh/resource-policy"
+	HelmKeep           = "keep"
+)
+
 // pollInterval is how often Wait checks whether deleted objects are gone.
 const pollInterval = 200 * time.Millisecond
 
@@ -167,6 +175,9 @@ func (r *runner) deleteOne(ctx context.Context, e inventory.Entry) *target {
 	}
 	if live.GetAnnotations()[kube.PruneAnnotation] == DisabledValue {
 		return r.skip(t, fmt.Sprintf("annotated %s: %s", kube.PruneAnnotation, DisabledValue))
+	}
+	if strings.EqualFold(strings.TrimSpace(live.GetAnnotations()[HelmResourcePolicy]), HelmKeep) {
+		return r.skip(t, fmt.Sprintf("annotated %s: %s, which keeps it as Helm's uninstall does", HelmResourcePolicy, HelmKeep))
 	}
 	if e.Group == crdGroup && e.Kind == "CustomResourceDefinition" && !r.opts.Force && !r.opts.CRDs {
 		reason, err := r.unmanagedCustomResources(ctx, live)

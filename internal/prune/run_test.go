@@ -291,6 +291,51 @@ func TestPruneDisabledAnnotation(t *testing.T) {
 	}
 }
 
+// helm.sh/resource-policy: keep keeps an object through prune and down
+// (All, Force: every guard lifted), as it does through Helm's uninstall;
+// Helm trims and lower-cases the value.
+func TestHelmResourcePolicyKeep(t *testing.T) {
+	f := newFixture(t, "p-helmkeep")
+	cur := f.configMap("current", labels(f.env), nil)
+	kept := f.configMap("kept", labels(f.env), map[string]any{"helm.sh/resource-policy": " Keep"})
+	other := f.configMap("other-policy", labels(f.env), map[string]any{"helm.sh/resource-policy": "delete"})
+	gone := f.configMap("plain", labels(f.env), nil)
+
+	opts := f.options(cur)
+	opts.Settings = config.PruneSettings{MaxFraction: 1}
+	res, err := prune.Run(t.Context(), f.client, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := outcomes(res)
+	if got["kept"] != prune.Skipped || got["other-policy"] != prune.Pruned || got["plain"] != prune.Pruned {
+		t.Fatalf("prune outcomes %v: want kept skipped, other-policy and plain pruned", got)
+	}
+	for _, it := range res.Items {
+		if it.Entry.Name == "kept" && !strings.Contains(it.Reason, "helm.sh/resource-policy: keep") {
+			t.Errorf("reason %q does not name the annotation", it.Reason)
+		}
+	}
+	if !f.exists(kept) || f.exists(other) || f.exists(gone) {
+		t.Errorf("after prune: kept exists %v (want true), other-policy %v, plain %v (want false)", f.exists(kept), f.exists(other), f.exists(gone))
+	}
+
+	// What down asks: everything, every guard lifted.
+	down := f.options()
+	down.All, down.Force, down.Wait, down.Timeout = true, true, true, time.Minute
+	down.Settings = config.PruneSettings{AllowNamespaces: true, MaxFraction: 1}
+	res, err = prune.Run(t.Context(), f.client, down)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := outcomes(res); got["kept"] != prune.Skipped || got["current"] != prune.Pruned {
+		t.Fatalf("down outcomes %v: want kept skipped, current pruned", got)
+	}
+	if !f.exists(kept) || f.exists(cur) {
+		t.Errorf("after down: kept exists %v (want true), current exists %v (want false)", f.exists(kept), f.exists(cur))
+	}
+}
+
 func TestPruneWaitReportsFinalizers(t *testing.T) {
 	f := newFixture(t, "p-wait")
 	held := f.configMap("held", labels(f.env), nil)

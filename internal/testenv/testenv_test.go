@@ -14,7 +14,12 @@ import (
 	"github.com/envctl/envctl/internal/testenv"
 )
 
-func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
+func TestMain(m *testing.M) {
+	if os.Getenv(isolatedProbeEnv) == "1" {
+		os.Exit(testenv.RunIsolated(m))
+	}
+	os.Exit(testenv.Run(m))
+}
 
 func TestNamespaceIsReadyForPods(t *testing.T) {
 	env := testenv.Get(t)

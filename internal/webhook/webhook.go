@@ -4,6 +4,13 @@
 // payload is never read for a revision, so a forged or replayed request can
 // at worst cause one extra ref listing, and only a signed one gets that far.
 //
+// A replay is told by the payload, which the signature covers, never by a
+// header it does not: a delivery whose body was received before is
+// ignored, whatever its X-GitHub-Delivery or other unsigned headers now
+// say. Two pushes never share a body (it names the commits). GitLab's token
+// signs nothing: it is the secret itself, so its deliveries are only as
+// safe as the channel, which is why the webhook can serve TLS.
+//
 // Three ways to sign, all with the secret from ENVCTL_WEBHOOK_SECRET:
 //
 //   - GitHub: X-Hub-Signature-256: sha256=HMAC-SHA256(secret, body) in hex;
@@ -38,8 +45,8 @@ const (
 	HeaderGeneric = "X-Envctl-Signature"
 )
 
-// deliveryHeaders carry the sender's id of one delivery; a second request
-// with a seen id is a replay.
+// deliveryHeaders carry the sender's id of one delivery, for the log: the
+// id is not signed, so it does not decide a replay.
 var deliveryHeaders = []string{"X-GitHub-Delivery", "X-Gitlab-Event-UUID", "X-Envctl-Delivery"}
 
 // Errors of Verify.
@@ -104,10 +111,10 @@ type Handler struct {
 	Logger *slog.Logger
 
 	mu   sync.Mutex
-	seen []string // recent delivery ids, oldest first
+	seen []string // digests of recent payloads, oldest first
 }
 
-// seenMax bounds the remembered delivery ids.
+// seenMax bounds the remembered payloads.
 const seenMax = 256
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -150,9 +157,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}
-	if id := deliveryID(r.Header); id != "" && h.replayed(id) {
+	if h.replayed(payloadKey(body)) {
 		count(replayed)
-		log.Warn("webhook delivery seen before; ignored", "provider", provider, "delivery", id)
+		log.Warn("webhook payload received before; ignored", "provider", provider, "delivery", deliveryID(r.Header))
 		w.WriteHeader(http.StatusOK)
 		_, _ = io.WriteString(w, "delivery already received\n")
 		return
@@ -176,6 +183,13 @@ const (
 	badRequest     = "bad_request"
 	disabled       = "disabled"
 )
+
+// payloadKey identifies a delivery by what its signature covers: the
+// SHA-256 of its body.
+func payloadKey(body []byte) string {
+	sum := sha256.Sum256(body)
+	return hex.EncodeToString(sum[:])
+}
 
 // replayed records id and says whether it was seen already.
 func (h *Handler) replayed(id string) bool {

@@ -92,27 +92,42 @@ func TestHandler(t *testing.T) {
 	}
 }
 
-func TestHandlerReplay(t *testing.T) {
+// A replay is told by the signed payload: the same body and signature
+// under a new delivery id (an unsigned header an attacker can change) is
+// ignored; a new push (a new body) is not, whatever its delivery id.
+func TestHandlerReplayKeysOnTheSignedPayload(t *testing.T) {
 	var triggers atomic.Int32
 	var results []string
 	h := &Handler{Secret: secret, Trigger: func() { triggers.Add(1) }, Count: func(r string) { results = append(results, r) }}
-	body := `{"ref":"refs/heads/main"}`
-	send := func(delivery string) int {
+	send := func(body, header, delivery string) (int, string) {
 		req := httptest.NewRequest("POST", "/hooks/git", strings.NewReader(body))
-		req.Header.Set(HeaderGitHub, Sign([]byte(body), secret))
+		req.Header.Set(header, Sign([]byte(body), secret))
 		req.Header.Set("X-GitHub-Delivery", delivery)
+		req.Header.Set("X-Envctl-Delivery", delivery)
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
-		return rec.Code
+		return rec.Code, rec.Body.String()
 	}
-	codes := []int{send("a"), send("a"), send("b")}
-	if codes[0] != http.StatusAccepted || codes[1] != http.StatusOK || codes[2] != http.StatusAccepted {
-		t.Errorf("status codes = %v, want [202 200 202]", codes)
+	first := `{"ref":"refs/heads/main","after":"1111111111111111111111111111111111111111"}`
+	second := `{"ref":"refs/heads/main","after":"2222222222222222222222222222222222222222"}`
+	steps := []struct {
+		what, body, header, delivery string
+		want                         int
+	}{
+		{"a push", first, HeaderGitHub, "a", http.StatusAccepted},
+		{"the same payload under a new delivery id", first, HeaderGitHub, "changed", http.StatusOK},
+		{"the same payload signed the generic way", first, HeaderGeneric, "other", http.StatusOK},
+		{"a new push under a seen delivery id", second, HeaderGitHub, "a", http.StatusAccepted},
+	}
+	for _, s := range steps {
+		if code, body := send(s.body, s.header, s.delivery); code != s.want {
+			t.Errorf("%s: HTTP %d %q, want %d", s.what, code, body, s.want)
+		}
 	}
 	if triggers.Load() != 2 {
-		t.Errorf("triggers = %d, want 2 (the replay triggers nothing)", triggers.Load())
+		t.Errorf("triggers = %d, want 2 (a replay triggers nothing)", triggers.Load())
 	}
-	if strings.Join(results, ",") != "accepted,replayed,accepted" {
+	if strings.Join(results, ",") != "accepted,replayed,replayed,accepted" {
 		t.Errorf("results = %v", results)
 	}
 }

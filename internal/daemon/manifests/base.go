@@ -68,6 +68,11 @@ const kustomization = `# envctl's daemon for environment %[1]s, as a kustomize b
 # and, for SOPS files encrypted with cloud KMS or Vault keys, the address
 # of the sops keyservice that opens them (no credential goes in the args):
 #   --sops-keyservice tcp://sops-keyservice.sops.svc:5000
+# The Service exposes the webhook alone (port 9292); metrics are on the
+# pods' port http-prom (8080), probes on healthz (9440). To serve the
+# webhook over https, mount a kubernetes.io/tls Secret (cert-manager's, say)
+# and add --webhook-tls-cert and --webhook-tls-key with its tls.crt and
+# tls.key; the daemon reads them again when they are renewed.
 apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
 resources:

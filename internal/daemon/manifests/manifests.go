@@ -28,9 +28,6 @@ import (
 // keeps its inventories and where the daemon's Lease lives.
 const Namespace = inventory.Namespace
 
-// Port serves /metrics, /healthz, /readyz and the Git webhook.
-const Port = 8080
-
 // DefaultReplicas is how many daemons run: one leader and a standby that
 // takes over within seconds when the leader's node goes.
 const DefaultReplicas = 2
@@ -257,7 +254,10 @@ func Build(o Options) ([]*unstructured.Unstructured, error) {
 	if s := secret(o); s != nil {
 		typed = append(typed, s)
 	}
-	typed = append(typed, service(o), deployment(o), podDisruptionBudget(o))
+	typed = append(typed, service(o), deployment(o))
+	if o.Replicas >= 2 {
+		typed = append(typed, podDisruptionBudget(o))
+	}
 	out := make([]*unstructured.Unstructured, 0, len(typed))
 	for _, t := range typed {
 		u, err := toUnstructured(t)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
@@ -18,7 +19,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
 
+	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/errs"
+	"github.com/envctl/envctl/internal/loop"
 	"github.com/envctl/envctl/internal/render"
 )
 
@@ -139,15 +142,19 @@ func TestBuildObjects(t *testing.T) {
 		}
 	}
 	for probe, path := range map[*corev1.Probe]string{c.LivenessProbe: "/healthz", c.ReadinessProbe: "/readyz"} {
-		if probe == nil || probe.HTTPGet == nil || probe.HTTPGet.Path != path || probe.HTTPGet.Port.String() != "http" {
-			t.Errorf("probe %+v, want GET %s on port http", probe, path)
+		if probe == nil || probe.HTTPGet == nil || probe.HTTPGet.Path != path || probe.HTTPGet.Port.String() != "healthz" {
+			t.Errorf("probe %+v, want GET %s on port healthz", probe, path)
 		}
 	}
-	if len(c.Ports) != 1 || c.Ports[0].ContainerPort != 8080 || c.Ports[0].Name != "http" {
-		t.Errorf("ports %+v, want http 8080", c.Ports)
+	ports := map[string]int32{}
+	for _, p := range c.Ports {
+		ports[p.Name] = p.ContainerPort
+	}
+	if want := map[string]int32{"http-prom": 8080, "healthz": 9440, "http-webhook": 9292}; !cmp.Equal(ports, want) {
+		t.Errorf("container ports %v, want %v", ports, want)
 	}
 	wantArgs := []string{
-		"daemon", "staging", "--listen", ":8080", "--log-format", "json", "--cache-dir", "/var/cache/envctl/git",
+		"daemon", "staging", "--metrics-addr", ":8080", "--health-addr", ":9440", "--webhook-addr", ":9292", "--log-format", "json", "--cache-dir", "/var/cache/envctl/git",
 		"--git", "https://git.example.com/acme/platform.git", "--branch", "main", "--path", "deploy", "--git-username", "bot",
 		"--git-password-file", "/etc/envctl/credentials/git-password",
 		"--ssh-key", "/etc/envctl/credentials/ssh-key",
@@ -210,12 +217,45 @@ func TestBuildObjects(t *testing.T) {
 	}
 
 	svc := typed[corev1.Service](t, byKind["Service"])
-	if len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Port != 8080 || !cmp.Equal(svc.Spec.Selector, d.Spec.Selector.MatchLabels) {
-		t.Errorf("Service %+v: want port 8080 selecting the Deployment's pods", svc.Spec)
+	// The Service exposes the webhook alone: not the metrics, not the probes.
+	if len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Port != 9292 || svc.Spec.Ports[0].TargetPort.String() != "http-webhook" ||
+		!cmp.Equal(svc.Spec.Selector, d.Spec.Selector.MatchLabels) {
+		t.Errorf("Service %+v: want port 9292 to the pods' http-webhook alone, selecting the Deployment's pods", svc.Spec)
 	}
 	pdb := byKind["PodDisruptionBudget"]
 	if v, _, _ := unstructured.NestedFieldNoCopy(pdb.Object, "spec", "minAvailable"); v != int64(1) {
 		t.Errorf("PodDisruptionBudget minAvailable %v, want 1", v)
+	}
+}
+
+// A PodDisruptionBudget of minAvailable 1 over a single replica would
+// block every drain of its node: it comes with two replicas or more.
+func TestPodDisruptionBudgetOnlyWithTwoReplicasOrMore(t *testing.T) {
+	for replicas, want := range map[int32]bool{1: false, 2: true, 3: true} {
+		o := fullOptions()
+		o.Replicas = replicas
+		_, byKind := build(t, o)
+		if got := byKind["PodDisruptionBudget"] != nil; got != want {
+			t.Errorf("%d replicas: PodDisruptionBudget rendered %v, want %v", replicas, got, want)
+		}
+	}
+}
+
+// The kubelet kills the daemon terminationGracePeriodSeconds after
+// SIGTERM: that must be longer than the daemon's shutdown budget, so that
+// an inventory save in flight is never cut off.
+func TestGracePeriodOutlastsTheShutdown(t *testing.T) {
+	_, byKind := build(t, fullOptions())
+	d := typed[appsv1.Deployment](t, byKind["Deployment"])
+	grace := d.Spec.Template.Spec.TerminationGracePeriodSeconds
+	if grace == nil {
+		t.Fatal("no terminationGracePeriodSeconds")
+	}
+	if got := time.Duration(*grace) * time.Second; got < loop.ShutdownBudget+5*time.Second {
+		t.Errorf("terminationGracePeriodSeconds %d: want at least the shutdown budget %s and a margin of 5s", *grace, loop.ShutdownBudget)
+	}
+	if loop.ShutdownBudget < engine.SaveTimeout+2*loop.ShutdownGrace {
+		t.Errorf("shutdown budget %s does not cover the inventory save (%s) and the loop's stop (2 x %s)", loop.ShutdownBudget, engine.SaveTimeout, loop.ShutdownGrace)
 	}
 }
 

@@ -2,6 +2,7 @@ package manifests
 
 import (
 	"strconv"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -9,7 +10,33 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/envctl/envctl/internal/loop"
 )
+
+// The daemon's ports, Flux's, and their names (Flux's too, so that a
+// PodMonitor written for Flux's controllers fits).
+const (
+	MetricsPort = loop.DefaultMetricsPort
+	HealthPort  = loop.DefaultHealthPort
+	WebhookPort = loop.DefaultWebhookPort
+
+	portMetrics = "http-prom"
+	portHealth  = "healthz"
+	portWebhook = "http-webhook"
+)
+
+// graceMargin is how much longer than the daemon's shutdown budget the
+// kubelet waits before it kills the container: for the process to start
+// and the object in flight to finish.
+const graceMargin = 10 * time.Second
+
+// GracePeriodSeconds is the pod's terminationGracePeriodSeconds: the
+// daemon's shutdown budget (loop.ShutdownBudget) and a margin, so that a
+// stop is never cut off in the middle of its inventory save.
+func GracePeriodSeconds() int64 {
+	return int64((loop.ShutdownBudget + graceMargin + time.Second - 1) / time.Second)
+}
 
 // The daemon runs as this unprivileged user and group: the nonroot user of
 // distroless-style images, which the image's Dockerfile also uses.
@@ -73,7 +100,8 @@ func secret(o Options) *corev1.Secret {
 	}
 }
 
-// service serves the metrics and the Git webhook on one port.
+// service exposes the Git webhook alone: the metrics are scraped from the
+// pods' port http-prom (a PodMonitor), and the probes are the kubelet's.
 func service(o Options) *corev1.Service {
 	return &corev1.Service{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
@@ -82,16 +110,18 @@ func service(o Options) *corev1.Service {
 			Type:     corev1.ServiceTypeClusterIP,
 			Selector: selector(o),
 			Ports: []corev1.ServicePort{{
-				Name:       "http",
-				Port:       Port,
-				TargetPort: intstr.FromString("http"),
+				Name:       portWebhook,
+				Port:       WebhookPort,
+				TargetPort: intstr.FromString(portWebhook),
 				Protocol:   corev1.ProtocolTCP,
 			}},
 		},
 	}
 }
 
-// podDisruptionBudget keeps one daemon through node drains.
+// podDisruptionBudget keeps one daemon through node drains. Build renders
+// it only with two replicas or more: with one, minAvailable 1 would block
+// every drain of the daemon's node.
 func podDisruptionBudget(o Options) *policyv1.PodDisruptionBudget {
 	one := intstr.FromInt32(1)
 	return &policyv1.PodDisruptionBudget{
@@ -110,7 +140,9 @@ func podDisruptionBudget(o Options) *policyv1.PodDisruptionBudget {
 func args(o Options) []string {
 	a := []string{
 		"daemon", o.Environment,
-		"--listen", ":" + strconv.Itoa(Port),
+		"--" + loop.FlagMetricsAddr, ":" + strconv.Itoa(MetricsPort),
+		"--" + loop.FlagHealthAddr, ":" + strconv.Itoa(HealthPort),
+		"--" + loop.FlagWebhookAddr, ":" + strconv.Itoa(WebhookPort),
 		"--log-format", "json",
 		"--cache-dir", cacheDir + "/git",
 	}
@@ -200,7 +232,7 @@ func deployment(o Options) *appsv1.Deployment {
 	}
 	probe := func(path string, period int32) *corev1.Probe {
 		return &corev1.Probe{
-			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString("http")}},
+			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString(portHealth)}},
 			PeriodSeconds:    period,
 			TimeoutSeconds:   2,
 			FailureThreshold: 3,
@@ -225,9 +257,9 @@ func deployment(o Options) *appsv1.Deployment {
 				ObjectMeta: metav1.ObjectMeta{Labels: labels(o)},
 				Spec: corev1.PodSpec{
 					ServiceAccountName: Name(o.Environment),
-					// SIGTERM: the daemon releases its Lease and exits
-					// within 10 s.
-					TerminationGracePeriodSeconds: ptrTo[int64](15),
+					// SIGTERM: the daemon saves, releases its Lease and
+					// exits within its shutdown budget.
+					TerminationGracePeriodSeconds: ptrTo(GracePeriodSeconds()),
 					SecurityContext: &corev1.PodSecurityContext{
 						RunAsNonRoot:   ptrTo(true),
 						RunAsUser:      ptrTo[int64](nonRootID),
@@ -250,7 +282,11 @@ func deployment(o Options) *appsv1.Deployment {
 						Image: o.Image,
 						Args:  args(o),
 						Env:   env(o),
-						Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: Port, Protocol: corev1.ProtocolTCP}},
+						Ports: []corev1.ContainerPort{
+							{Name: portMetrics, ContainerPort: MetricsPort, Protocol: corev1.ProtocolTCP},
+							{Name: portHealth, ContainerPort: HealthPort, Protocol: corev1.ProtocolTCP},
+							{Name: portWebhook, ContainerPort: WebhookPort, Protocol: corev1.ProtocolTCP},
+						},
 						Resources: corev1.ResourceRequirements{
 							Requests: corev1.ResourceList{
 								corev1.ResourceCPU:    resource.MustParse("100m"),

@@ -152,23 +152,28 @@ func TestGitPushAppliedAfterWebhook(t *testing.T) {
 	took := g.applied(p, second, "two", 20*time.Second)
 	t.Logf("GitHub webhook to %s applied: %v", second, took)
 
-	// The same delivery again, after another push: refused, no listing.
+	// The same delivery again, after another push, under a new delivery id
+	// (unsigned, so it does not tell a replay): refused, no listing.
 	g.configMaps("a", "three", "b", "kept")
 	third := "main@sha1:" + g.git.Commit("third")
 	g.listings()
+	github["X-GitHub-Delivery"] = "d-1-again"
 	if code, resp := post(t, addr, body, github); code != http.StatusOK || !strings.Contains(resp, "already") {
 		t.Errorf("replayed webhook: HTTP %d %q, want 200 and already received", code, resp)
 	}
 	g.quiet("after a replayed delivery", "two")
 
-	// GitLab's token.
-	if code, resp := post(t, addr, body, map[string]string{webhook.HeaderGitLab: hookSecret, "X-Gitlab-Event-UUID": "u-1", "X-Gitlab-Event": "Push Hook"}); code != http.StatusAccepted {
+	// GitLab's token, with the payload of another push (a replay is told
+	// by the payload).
+	gitlabBody := []byte(`{"ref":"refs/heads/main","after":"3333333333333333333333333333333333333333"}`)
+	if code, resp := post(t, addr, gitlabBody, map[string]string{webhook.HeaderGitLab: hookSecret, "X-Gitlab-Event-UUID": "u-1", "X-Gitlab-Event": "Push Hook"}); code != http.StatusAccepted {
 		t.Fatalf("GitLab webhook: HTTP %d %q, want 202", code, resp)
 	}
 	g.applied(p, third, "three", 20*time.Second)
 
 	generic := func(id string) {
 		t.Helper()
+		body := fmt.Appendf(nil, `{"ref":"refs/heads/main","delivery":%q}`, id)
 		h := map[string]string{webhook.HeaderGeneric: webhook.Sign(body, []byte(hookSecret)), "X-Envctl-Delivery": id}
 		if code, resp := post(t, addr, body, h); code != http.StatusAccepted {
 			t.Fatalf("generic webhook %s: HTTP %d %q, want 202", id, code, resp)

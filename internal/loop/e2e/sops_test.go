@@ -185,14 +185,14 @@ func TestDaemonDecryptsSOPSWithTheKeysDaemonInstallGaveIt(t *testing.T) {
 	}
 
 	// The Deployment's arguments, with paths in the pod's filesystem and
-	// the listener on loopback; the cluster through a kubeconfig that acts
-	// as the daemon's ServiceAccount.
-	addr := freeAddr(t)
+	// the listeners on free loopback ports; the cluster through a
+	// kubeconfig that acts as the daemon's ServiceAccount.
 	args := slices.Clone(c.Args)
+	listeners := map[string]bool{"--metrics-addr": true, "--health-addr": true, "--webhook-addr": true}
 	for i, a := range args {
 		switch {
-		case i > 0 && args[i-1] == "--listen":
-			args[i] = addr
+		case i > 0 && listeners[args[i-1]]:
+			args[i] = freeAddr(t)
 		default:
 			args[i] = inPod(a)
 		}
