@@ -151,9 +151,13 @@ inside the environment's cluster (or the one --kubeconfig/--context name),
 through the same engine as envctl apply: server-side apply, a health wait,
 an inventory of its own and prune of what an earlier install left.
 
-It applies, in namespace ` + manifests.Namespace + `: a ServiceAccount; RBAC that lets the
-daemon apply and prune exactly the kinds ENV renders here and now, plus
-leases, events and the inventories envctl keeps in ` + manifests.Namespace + `; a Deployment of
+It makes namespace envctl-env-ENV (Pod Security "restricted"), moves ENV's
+inventory, sync record and lock there from envctl-system (where an earlier
+envctl kept them), and applies there: a ServiceAccount; RBAC that lets the
+daemon apply and prune exactly the kinds ENV renders here and now (the
+namespaced ones only in the namespaces ENV renders into), bind and escalate
+only the roles ENV declares, and touch ENV's own state and no other
+environment's; a Deployment of
 two replicas (non-root, read-only root filesystem, probes on /healthz and
 /readyz, an emptyDir for the Git cache); a Service for metrics and the Git
 webhook on port 8080; a PodDisruptionBudget; and a Secret with the
@@ -278,7 +282,7 @@ func runDaemonInstall(ctx context.Context, f *Factory, o *daemonInstallOptions) 
 	}
 	if err == nil && o.Output == "text" {
 		fmt.Fprintf(f.Streams.Out, "daemon %s/%s follows %s; it may apply and prune %d kinds of environment %s\n",
-			manifests.Namespace, manifests.Name(env), daemon.Following(o.Manifests.Git), done.Kinds, env)
+			manifests.Namespace(env), manifests.Name(env), daemon.Following(o.Manifests.Git), done.Kinds, env)
 	}
 	return err
 }

@@ -24,9 +24,10 @@ import (
 	"github.com/envctl/envctl/internal/inventory"
 )
 
-// Namespace is where the daemon runs: the namespace where envctl already
-// keeps its inventories and where the daemon's Lease lives.
-const Namespace = inventory.Namespace
+// Namespace is where the daemon of env runs: the environment's own
+// namespace, which also holds its credentials, inventory, sync record and
+// Lease, and nothing of another environment.
+func Namespace(env string) string { return inventory.EnvNamespace(env) }
 
 // Port serves /metrics, /healthz, /readyz and the Git webhook.
 const Port = 8080
@@ -81,8 +82,12 @@ type Options struct {
 	// Credentials leave them to someone else (the kustomize base).
 	DecryptsSOPS bool
 	// Resources are what the environment renders: the daemon's RBAC lets
-	// it apply and prune exactly these (see ResourcesOf).
-	Resources []Resource
+	// it apply and prune exactly these (see ScopeOf), the namespaced ones
+	// in Namespaces only, and bind and escalate exactly Roles and
+	// ClusterRoles.
+	Resources           []Resource
+	Namespaces          []string
+	Roles, ClusterRoles []string
 }
 
 // Git are the daemon's Git flags, passed through to its arguments as given.
@@ -198,6 +203,11 @@ func (o *Options) validate() error {
 	if len(o.Credentials.SSHKeyPassphrase) > 0 && len(o.Credentials.SSHKey) == 0 {
 		problems = append(problems, "ENVCTL_SSH_KEY_PASSPHRASE is set but no --ssh-key is given")
 	}
+	for _, ns := range o.Namespaces {
+		if ns == inventory.Namespace || strings.HasPrefix(ns, inventory.EnvNamespacePrefix) {
+			problems = append(problems, fmt.Sprintf("environment %s renders objects into namespace %s, which holds envctl's own state; move them to another namespace", o.Environment, ns))
+		}
+	}
 	if len(problems) > 0 {
 		return errs.Input(errors.New(strings.Join(problems, "\n")))
 	}
@@ -216,14 +226,7 @@ func Build(o Options) ([]*unstructured.Unstructured, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	typed := []runtime.Object{
-		namespace(),
-		serviceAccount(o),
-		clusterRole(o),
-		clusterRoleBinding(o),
-		role(o),
-		roleBinding(o),
-	}
+	typed := append([]runtime.Object{namespace(o), serviceAccount(o)}, rbacObjects(o)...)
 	if s := secret(o); s != nil {
 		typed = append(typed, s)
 	}
