@@ -23,6 +23,10 @@ import (
 type daemonOptions struct {
 	loopOptions
 	Cluster clusterFlags
+	// ServiceAccount (--service-account) is whom the daemon writes the
+	// environment's objects as: the operator's pin, whatever the
+	// environment file says.
+	ServiceAccount string
 }
 
 func newDaemonCmd(f *Factory) *cobra.Command {
@@ -80,10 +84,15 @@ inventory is saved, the Lease released, and it exits 0.`,
 			return runDaemon(cmd.Context(), f, loopLogger(cmd, f, "json"), o)
 		},
 	}
-	o.bind(cmd.Flags(), ":8080")
-	o.Cluster.bind(cmd.Flags())
+	o.bindFlags(cmd.Flags())
 	cmd.AddCommand(newDaemonInstallCmd(f))
 	return cmd
+}
+
+func (o *daemonOptions) bindFlags(fs *pflag.FlagSet) {
+	o.bind(fs, ":8080")
+	o.Cluster.bind(fs)
+	fs.StringVar(&o.ServiceAccount, "service-account", "", "NAMESPACE:NAME of the service account the environment's objects are applied and pruned as (impersonated); an environment file that names another is refused")
 }
 
 func runDaemon(ctx context.Context, f *Factory, log *slog.Logger, o *daemonOptions) error {
@@ -99,6 +108,10 @@ func runDaemon(ctx context.Context, f *Factory, log *slog.Logger, o *daemonOptio
 	}
 	env := d.Env.Name()
 	runner, serve := o.newRunner(f, "daemon", d, client, log)
+	// The service account is the operator's pin, never the file's.
+	c := f.engineConfig("", "")
+	c.Client, c.ServiceAccount = client, o.ServiceAccount
+	runner.Loop.Engine = engine.New(c)
 	// Another repository's environment of the same name: stop before the
 	// lock or the loop's record is touched.
 	if err := runner.Loop.Engine.CheckOwner(ctx, engine.Request{Declared: d}); err != nil {
@@ -224,6 +237,7 @@ func newDaemonInstallCmd(f *Factory) *cobra.Command {
 	}
 	fl := cmd.Flags()
 	o.bindGitFlags(fl)
+	fl.StringVar(&o.Manifests.ServiceAccount, "service-account", "", "NAMESPACE:NAME of a service account the daemon applies and prunes the environment's objects as (impersonated, as Flux's serviceAccountName); the daemon then holds no grant on the environment's kinds, only impersonate on that account")
 	fl.StringVar(&o.Manifests.Image, "image", "", "container image of the daemon (default: "+manifests.DefaultImage(version)+")")
 	fl.Int32Var(&o.Manifests.Replicas, "replicas", manifests.DefaultReplicas, "daemons to run; one leads, the others stand by")
 	fl.DurationVar(&o.Timeout, "timeout", 0, "time the daemon has to become healthy (default: apply.timeout)")

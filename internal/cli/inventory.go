@@ -81,7 +81,7 @@ func runInventoryRebuild(ctx context.Context, f *Factory, o *inventoryRebuildOpt
 		return err
 	}
 	defer lock.Release()
-	rb, err := f.engine(client, "", "").Rebuild(ctx, engine.Request{Declared: d})
+	rb, err := f.engine(client, d, "", "").Rebuild(ctx, engine.Request{Declared: d})
 	if err != nil {
 		return err
 	}

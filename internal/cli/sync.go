@@ -193,7 +193,7 @@ func (o *loopOptions) newRunner(f *Factory, mode string, d *engine.Declared, cli
 	opts := loop.Options{
 		Environment: env,
 		Load:        o.Source.loadOptions(f, d.Source, env, o.Flags, nil),
-		Engine:      f.engine(client, "", ""),
+		Engine:      f.engine(client, d, "", ""),
 		Policy:      o.Policy,
 		Mode:        mode,
 		Holder:      lease.Identity(mode),

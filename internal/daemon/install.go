@@ -83,7 +83,11 @@ func (in *Install) Run(ctx context.Context) (*Installed, error) {
 	if err := inventory.EnsureNamespace(ctx, in.Client.Clientset, inventory.Namespace); err != nil {
 		return nil, err
 	}
-	if err := prepareNamespaces(ctx, in.Client.Clientset, env, scope.Namespaces); err != nil {
+	targets := scope.Namespaces
+	if opts.ServiceAccount != "" {
+		targets = nil // the service account's own RBAC covers them
+	}
+	if err := prepareNamespaces(ctx, in.Client.Clientset, env, targets); err != nil {
 		return nil, err
 	}
 	// Counted, so that the summary shows that a second install writes nothing.
@@ -108,7 +112,7 @@ func (in *Install) Run(ctx context.Context) (*Installed, error) {
 func (in *Install) scope(ctx context.Context) (manifests.Scope, error) {
 	done := in.Progress.Step(fmt.Sprintf("Rendering environment %s for the daemon's RBAC", in.Declared.Env.Name()))
 	ec := in.Engine
-	ec.Client = in.Client
+	ec.Client, ec.ServiceAccount = in.Client, in.Manifests.ServiceAccount
 	rendered, err := engine.New(ec).Render(ctx, engine.Request{Declared: in.Declared})
 	if err == nil && len(in.Manifests.Credentials.SOPSKeys) == 0 {
 		err = needsSOPSKeys(rendered.Result)

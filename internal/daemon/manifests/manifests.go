@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/inventory"
 )
@@ -88,6 +89,11 @@ type Options struct {
 	Resources           []Resource
 	Namespaces          []string
 	Roles, ClusterRoles []string
+	// ServiceAccount, NAMESPACE:NAME, is whom the daemon writes the
+	// environment's objects as (--service-account): its own RBAC then
+	// holds none of the environment's kinds, only the impersonate verb on
+	// that one service account.
+	ServiceAccount string
 }
 
 // Git are the daemon's Git flags, passed through to its arguments as given.
@@ -202,6 +208,13 @@ func (o *Options) validate() error {
 	}
 	if len(o.Credentials.SSHKeyPassphrase) > 0 && len(o.Credentials.SSHKey) == 0 {
 		problems = append(problems, "ENVCTL_SSH_KEY_PASSPHRASE is set but no --ssh-key is given")
+	}
+	if o.ServiceAccount != "" {
+		if err := config.CheckServiceAccount(o.ServiceAccount); err != nil {
+			problems = append(problems, "--service-account: "+err.Error())
+		} else if ns, _, _ := config.ServiceAccount(o.ServiceAccount); ns == inventory.Namespace || strings.HasPrefix(ns, inventory.EnvNamespacePrefix) {
+			problems = append(problems, fmt.Sprintf("--service-account %s: the service account must not live in namespace %s, which holds envctl's own state", o.ServiceAccount, ns))
+		}
 	}
 	for _, ns := range o.Namespaces {
 		if ns == inventory.Namespace || strings.HasPrefix(ns, inventory.EnvNamespacePrefix) {

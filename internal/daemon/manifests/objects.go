@@ -132,6 +132,7 @@ func args(o Options) []string {
 		{"--commit", o.Git.Commit},
 		{"--path", o.Git.Path},
 		{"--git-username", o.Git.Username},
+		{"--service-account", o.ServiceAccount},
 	} {
 		if f.value != "" {
 			a = append(a, f.flag, f.value)

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/object"
 	"github.com/envctl/envctl/internal/render"
@@ -298,6 +299,12 @@ func NamespacedRole(env string) string { return Name(env) + "-namespaced" }
 // rbacObjects are the daemon's RBAC objects.
 func rbacObjects(o Options) []runtime.Object {
 	env := o.Environment
+	if o.ServiceAccount != "" {
+		// The environment's objects are written as the service account:
+		// the daemon holds none of their kinds, and may impersonate that
+		// account alone.
+		o.Resources, o.Namespaces, o.Roles, o.ClusterRoles = nil, nil, nil, nil
+	}
 	objs := []runtime.Object{
 		clusterRole(o, Name(env), clusterRoleRules(o)),
 		clusterRoleBinding(o),
@@ -309,6 +316,11 @@ func rbacObjects(o Options) []runtime.Object {
 	}
 	for _, ns := range o.Namespaces {
 		objs = append(objs, roleBinding(o, ns, "ClusterRole", NamespacedRole(env)))
+	}
+	if ns, name, ok := config.ServiceAccount(o.ServiceAccount); ok {
+		objs = append(objs,
+			role(o, ns, []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"serviceaccounts"}, Verbs: []string{"impersonate"}, ResourceNames: []string{name}}}),
+			roleBinding(o, ns, "Role", Name(env)))
 	}
 	return objs
 }
