@@ -42,7 +42,7 @@ pruned and retried with backoff), with:
 
   - the cluster from the pod's service account by default (--kubeconfig and
     --context run it outside); it never creates a cluster;
-  - leader election: replicas share the environment's Lease in envctl-system,
+  - leader election: replicas share the environment's Lease in envctl-env-ENV,
     one reconciles and the others wait; a replica that stops releases the
     Lease, so a standby takes over within seconds;
   - JSON logs (unless --log-format says otherwise);

@@ -50,7 +50,7 @@ While it runs, sync:
     last, and retries with backoff (a revision that does not render waits
     for the next commit or 'envctl reconcile').
 
-sync holds the environment's lock (a Lease in envctl-system) while it runs: an
+sync holds the environment's lock (a Lease next to its inventory) while it runs: an
 up, apply or down of the same environment waits for it, and sync waits
 --lock-timeout for one that holds it. It records its status in the cluster,
 so 'envctl status' shows it; 'envctl reconcile', 'suspend' and 'resume' talk to

@@ -1,12 +1,14 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"strings"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
@@ -75,28 +77,46 @@ func (r *run) checkAccess(ctx context.Context, rendered *render.Result) error {
 		}
 	}
 	reviews := r.opts.Client.Clientset.AuthorizationV1().SelfSubjectAccessReviews()
+	may := func(verb string, o *unstructured.Unstructured, mapping *meta.RESTMapping, name string) (bool, error) {
+		review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
+			ResourceAttributes: &authorizationv1.ResourceAttributes{
+				Verb: verb, Group: mapping.Resource.Group, Resource: mapping.Resource.Resource,
+				Namespace: o.GetNamespace(), Name: name,
+			},
+		}}
+		out, err := reviews.Create(ctx, review, metav1.CreateOptions{})
+		if err != nil {
+			return false, errs.Cluster(fmt.Errorf("ask whether service account %s may write %s: %w", r.opts.ServiceAccount, object.RefOf(o), err))
+		}
+		return out.Status.Allowed, nil
+	}
 	var denied []string
+	listed := map[string]bool{}
 	for _, o := range objs {
 		mapping, err := r.opts.Client.Mapper.Mapping(ctx, o.GroupVersionKind())
 		if err != nil {
 			continue // a kind not served yet (its CRD comes first): the apply reports it
 		}
 		o = apply.InScope(o, mapping)
+		// The apply lists each kind in each namespace to read the live
+		// objects.
+		if where := o.GetKind() + " in " + cmp.Or(o.GetNamespace(), "the cluster"); !listed[where] {
+			listed[where] = true
+			if ok, err := may("list", o, mapping, ""); err != nil {
+				return err
+			} else if !ok {
+				denied = append(denied, where+" (list)")
+			}
+		}
 		var refused []string
 		// Server-side apply is a patch, which creates the object when
 		// it is missing.
 		for _, verb := range []string{"patch", "create"} {
-			review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
-				ResourceAttributes: &authorizationv1.ResourceAttributes{
-					Verb: verb, Group: mapping.Resource.Group, Resource: mapping.Resource.Resource,
-					Namespace: o.GetNamespace(), Name: o.GetName(),
-				},
-			}}
-			out, err := reviews.Create(ctx, review, metav1.CreateOptions{})
+			ok, err := may(verb, o, mapping, o.GetName())
 			if err != nil {
-				return errs.Cluster(fmt.Errorf("ask whether service account %s may write %s: %w", r.opts.ServiceAccount, object.RefOf(o), err))
+				return err
 			}
-			if !out.Status.Allowed {
+			if !ok {
 				refused = append(refused, verb)
 			}
 		}

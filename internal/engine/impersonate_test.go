@@ -66,7 +66,8 @@ func TestImpersonatedApplyStaysWithinRBAC(t *testing.T) {
 	if errs.KindOf(err) != errs.KindInput {
 		t.Errorf("error kind %v, want bad input: %v", errs.KindOf(err), err)
 	}
-	for _, w := range []string{"service account " + sa, "ConfigMap " + other + "/theirs (patch, create)", "Secret " + f.ns + "/creds (patch, create)", "nothing was applied"} {
+	for _, w := range []string{"service account " + sa, "ConfigMap " + other + "/theirs (patch, create)", "Secret " + f.ns + "/creds (patch, create)",
+		"Secret in " + f.ns + " (list)", "ConfigMap in " + other + " (list)", "nothing was applied"} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error does not say %q: %v", w, err)
 		}
