@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -243,4 +245,73 @@ func TestDaemonsAreIsolated(t *testing.T) {
 	if _, err := cs.CoreV1().Pods(ns.Name).Create(ctx, pod, dry); err == nil || !strings.Contains(err.Error(), "PodSecurity") {
 		t.Errorf("a privileged pod in %s: %v, want it refused by PodSecurity", ns.Name, err)
 	}
+}
+
+// TestDaemonInstallWithServiceAccount installs a daemon that writes its
+// environment as a tenant's service account: the daemon's own
+// ServiceAccount may impersonate that account and no other, and holds
+// none of the environment's kinds; an environment file that names
+// another account is refused.
+func TestDaemonInstallWithServiceAccount(t *testing.T) {
+	te := testenv.Get(t)
+	cs := te.Clientset()
+	ctx := t.Context()
+	e := newE2E(t, "isosa")
+	e.overlay(map[string]string{
+		"namespace.yaml": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: NS\n",
+		"configmap.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: NS\ndata:\n  mode: test\n",
+	}, "")
+	t.Cleanup(func() {
+		ctx := context.Background()
+		_ = cs.CoreV1().Namespaces().Delete(ctx, manifests.Namespace(e.env), metav1.DeleteOptions{})
+		_ = cs.CoreV1().Namespaces().Delete(ctx, "isosa-tenant", metav1.DeleteOptions{})
+		for _, name := range []string{manifests.Name(e.env), manifests.NamespacedRole(e.env)} {
+			_ = cs.RbacV1().ClusterRoles().Delete(ctx, name, metav1.DeleteOptions{})
+			_ = cs.RbacV1().ClusterRoleBindings().Delete(ctx, name, metav1.DeleteOptions{})
+		}
+	})
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "isosa-tenant"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	install := []string{"daemon", "install", e.env, "--git", "https://git.example.invalid/isosa.git", "--branch", "main",
+		"--image", "registry.example/envctl:test", "--kubeconfig", e.kubeconfig, "--no-wait", "--service-account", "isosa-tenant:deployer"}
+	e.mustRun(ExitOK, install...)
+
+	d, err := cs.AppsV1().Deployments(manifests.Namespace(e.env)).Get(ctx, manifests.Name(e.env), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if args := strings.Join(d.Spec.Template.Spec.Containers[0].Args, " "); !strings.Contains(args, "--service-account isosa-tenant:deployer") {
+		t.Errorf("the daemon is not pinned to the service account: %s", args)
+	}
+	for _, r := range []access{
+		{"impersonate", "", "serviceaccounts", "isosa-tenant", "deployer"},
+		{"update", "", "configmaps", manifests.Namespace(e.env), inventory.ConfigMapName(e.env, 0)},
+	} {
+		if !allowed(t, e.env, r) {
+			t.Errorf("the daemon of %s may not %s", e.env, r)
+		}
+	}
+	for _, r := range []access{
+		{"impersonate", "", "serviceaccounts", "isosa-tenant", "admin"},
+		{"impersonate", "", "serviceaccounts", "kube-system", "deployer"},
+		{"impersonate", "", "users", "", "admin"},
+		{"patch", "", "configmaps", e.ns, "settings"},
+		{"create", "", "namespaces", "", ""},
+	} {
+		if allowed(t, e.env, r) {
+			t.Errorf("the daemon of %s, which writes as isosa-tenant:deployer, may %s", e.env, r)
+		}
+	}
+
+	// A file that names another account than the pinned one is refused,
+	// naming both.
+	file := filepath.Join(e.repo, "environments", e.env+".yaml")
+	body, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.write("environments/"+e.env+".yaml", strings.Replace(string(body), "  components:", "  serviceAccountName: kube-system:admin\n  components:", 1))
+	_, stderr := e.mustRun(ExitInput, install...)
+	mustContain(t, "install with another account in the file", stderr, "spec.serviceAccountName kube-system:admin", "isosa-tenant:deployer")
 }
