@@ -42,7 +42,7 @@ func newReconcileCmd(f *Factory) *cobra.Command {
 reconcile now: look at its source, render again (even a revision whose render
 failed before), apply, wait for health and prune. The request goes through
 the environment's record in the cluster (ConfigMap envctl-sync-ENV in
-envctl-system), so it reaches a daemon from any laptop.
+envctl-env-ENV, or envctl-system without a daemon), so it reaches a daemon from any laptop.
 
 It waits for the answer and exits as the reconcile did: 0 converged, 2 bad
 input, 3 unhealthy, 4 timeout, 5 conflict, 6 cluster error. It fails with 2
@@ -75,7 +75,7 @@ func newResumeCmd(f *Factory) *cobra.Command {
 const suspendLong = `Pause the continuous reconcile of an environment: the running envctl sync or
 daemon stops applying new revisions and correcting drift until 'envctl
 resume'. The pause is recorded in the cluster (ConfigMap envctl-sync-ENV in
-envctl-system), so it holds across restarts of the daemon, and a sync or
+envctl-env-ENV, or envctl-system without a daemon), so it holds across restarts of the daemon, and a sync or
 daemon started later starts paused. It waits until a running one has
 acknowledged it.`
 

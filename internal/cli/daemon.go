@@ -28,7 +28,7 @@ pruned and retried with backoff), with:
 
   - the cluster from the pod's service account by default (--kubeconfig and
     --context run it outside); it never creates a cluster;
-  - leader election: replicas share the environment's Lease in envctl-system,
+  - leader election: replicas share the environment's Lease in envctl-env-ENV,
     one reconciles and the others wait; a replica that stops releases the
     Lease, so a standby takes over within seconds;
   - JSON logs (unless --log-format says otherwise);
@@ -61,6 +61,10 @@ inventory is saved, the Lease released, and it exits 0.`
 type daemonOptions struct {
 	loopOptions
 	Cluster clusterFlags
+	// ServiceAccount (--service-account) is whom the daemon writes the
+	// environment's objects as: the operator's pin, whatever the
+	// environment file says.
+	ServiceAccount string
 }
 
 func newDaemonCmd(f *Factory) *cobra.Command {
@@ -96,10 +100,15 @@ func newDaemonCmd(f *Factory) *cobra.Command {
 			return runDaemon(cmd.Context(), f, loopLogger(cmd, f, "json"), o)
 		},
 	}
-	o.bind(cmd.Flags(), true)
-	o.Cluster.bind(cmd.Flags())
+	o.bindFlags(cmd.Flags())
 	cmd.AddCommand(newDaemonInstallCmd(f))
 	return cmd
+}
+
+func (o *daemonOptions) bindFlags(fs *pflag.FlagSet) {
+	o.bind(fs, true)
+	o.Cluster.bind(fs)
+	fs.StringVar(&o.ServiceAccount, "service-account", "", "NAMESPACE:NAME of the service account the environment's objects are applied and pruned as (impersonated); an environment file that names another is refused")
 }
 
 func runDaemon(ctx context.Context, f *Factory, log *slog.Logger, o *daemonOptions) error {
@@ -120,6 +129,10 @@ func runDaemon(ctx context.Context, f *Factory, log *slog.Logger, o *daemonOptio
 	env := d.Env.Name()
 	o.Listeners.Resolve(o.Flags, loop.DefaultListeners(loop.InPod()))
 	runner, serve := o.newRunner(f, "daemon", d, client, log)
+	// The service account is the operator's pin, never the file's.
+	c := f.engineConfig("", "")
+	c.Client, c.ServiceAccount = client, o.ServiceAccount
+	runner.Loop.Engine = engine.New(c)
 	defer o.startNotify(runner, notifiers, client, log)()
 	// Another repository's environment of the same name: stop before the
 	// lock or the loop's record is touched.
@@ -175,13 +188,17 @@ inside the environment's cluster (or the one --kubeconfig/--context name),
 through the same engine as envctl apply: server-side apply, a health wait,
 an inventory of its own and prune of what an earlier install left.
 
-It applies, in namespace ` + manifests.Namespace + `: a ServiceAccount; RBAC that lets the
-daemon apply and prune exactly the kinds ENV renders here and now, plus
-leases, events and the inventories envctl keeps in ` + manifests.Namespace + `; a Deployment of
-two replicas (non-root, read-only root filesystem, ports 8080 for metrics,
-9440 for the probes on /healthz and /readyz and 9292 for the Git webhook, an
-emptyDir for the Git cache); a Service for the Git webhook alone, on port
-9292; a PodDisruptionBudget when there are two replicas or more; and a Secret with the
+It makes namespace envctl-env-ENV (Pod Security "restricted"), moves ENV's
+inventory, sync record and lock there from envctl-system (where an earlier
+envctl kept them), and applies there: a ServiceAccount; RBAC that lets the
+daemon apply and prune exactly the kinds ENV renders here and now (the
+namespaced ones only in the namespaces ENV renders into), bind and escalate
+only the roles ENV declares, and touch ENV's own state and no other
+environment's; a Deployment of two replicas (non-root, read-only root
+filesystem, ports 8080 for metrics, 9440 for the probes on /healthz and
+/readyz and 9292 for the Git webhook, an emptyDir for the Git cache); a
+Service for the Git webhook alone, on port 9292; a PodDisruptionBudget when
+there are two replicas or more; and a Secret with the
 credentials, when there are any. Run it again after ENV starts declaring a
 new kind: the RBAC follows the render.
 
@@ -255,6 +272,7 @@ func newDaemonInstallCmd(f *Factory) *cobra.Command {
 	}
 	fl := cmd.Flags()
 	o.bindGitFlags(fl)
+	fl.StringVar(&o.Manifests.ServiceAccount, "service-account", "", "NAMESPACE:NAME of a service account the daemon applies and prunes the environment's objects as (impersonated, as Flux's serviceAccountName); the daemon then holds no grant on the environment's kinds, only impersonate on that account")
 	fl.StringVar(&o.Manifests.Image, "image", "", "container image of the daemon (default: "+manifests.DefaultImage(version)+")")
 	fl.Int32Var(&o.Manifests.Replicas, "replicas", manifests.DefaultReplicas, "daemons to run; one leads, the others stand by")
 	fl.DurationVar(&o.Timeout, "timeout", 0, "time the daemon has to become healthy (default: apply.timeout)")
@@ -317,7 +335,7 @@ func runDaemonInstall(ctx context.Context, f *Factory, o *daemonInstallOptions) 
 	}
 	if err == nil && o.Output == "text" {
 		fmt.Fprintf(f.Streams.Out, "daemon %s/%s follows %s; it may apply and prune %d kinds of environment %s\n",
-			manifests.Namespace, manifests.Name(env), daemon.Following(o.Manifests.Git), done.Kinds, env)
+			manifests.Namespace(env), manifests.Name(env), daemon.Following(o.Manifests.Git), done.Kinds, env)
 	}
 	return err
 }

@@ -116,6 +116,8 @@ func TestDaemonInstall(t *testing.T) {
 		// The objects outside envctl-system would outlive the test.
 		ctx := context.Background()
 		rbac := te.Clientset().RbacV1()
+		_ = te.Clientset().CoreV1().Namespaces().Delete(ctx, manifests.Namespace(e.env), metav1.DeleteOptions{})
+		_ = rbac.ClusterRoles().Delete(ctx, manifests.NamespacedRole(e.env), metav1.DeleteOptions{})
 		_ = rbac.ClusterRoles().Delete(ctx, name, metav1.DeleteOptions{})
 		_ = rbac.ClusterRoleBindings().Delete(ctx, name, metav1.DeleteOptions{})
 		crds := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
@@ -137,7 +139,7 @@ func TestDaemonInstall(t *testing.T) {
 		"--git-username", "bot", "--image", "registry.example/envctl:test", "--kubeconfig", e.kubeconfig, "--timeout", "90s",
 		"--ca-file", caFile, "--helm-credential", "charts=charts.example.invalid"}
 	stdout, stderr := e.mustRun(ExitOK, install...)
-	for _, w := range []string{"daemon envctl-system/" + name + " follows https://git.example.invalid/platform.git branch main", "kinds of environment " + e.env} {
+	for _, w := range []string{"daemon " + manifests.Namespace(e.env) + "/" + name + " follows https://git.example.invalid/platform.git branch main", "kinds of environment " + e.env} {
 		if !strings.Contains(stdout, w) {
 			t.Errorf("install does not say %q:\n%s", w, stdout)
 		}
@@ -147,14 +149,14 @@ func TestDaemonInstall(t *testing.T) {
 	}
 
 	cs := te.Clientset()
-	d, err := cs.AppsV1().Deployments(manifests.Namespace).Get(ctx, name, metav1.GetOptions{})
+	d, err := cs.AppsV1().Deployments(manifests.Namespace(e.env)).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if d.Status.ReadyReplicas != 2 || d.Spec.Template.Spec.Containers[0].Image != "registry.example/envctl:test" {
 		t.Errorf("Deployment %s: %d ready, image %s; want 2 ready replicas of registry.example/envctl:test", name, d.Status.ReadyReplicas, d.Spec.Template.Spec.Containers[0].Image)
 	}
-	sec, err := cs.CoreV1().Secrets(manifests.Namespace).Get(ctx, name+"-credentials", metav1.GetOptions{})
+	sec, err := cs.CoreV1().Secrets(manifests.Namespace(e.env)).Get(ctx, name+"-credentials", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,23 +176,23 @@ func TestDaemonInstall(t *testing.T) {
 	mustContain(t, "the daemon's args", args, "--ca-file /etc/envctl/credentials/git-ca.pem", "--helm-credentials-file /etc/envctl/credentials/helm-credentials")
 	for what, get := range map[string]func() error{
 		"Service": func() error {
-			_, err := cs.CoreV1().Services(manifests.Namespace).Get(ctx, name, metav1.GetOptions{})
+			_, err := cs.CoreV1().Services(manifests.Namespace(e.env)).Get(ctx, name, metav1.GetOptions{})
 			return err
 		},
 		"PodDisruptionBudget": func() error {
-			_, err := cs.PolicyV1().PodDisruptionBudgets(manifests.Namespace).Get(ctx, name, metav1.GetOptions{})
+			_, err := cs.PolicyV1().PodDisruptionBudgets(manifests.Namespace(e.env)).Get(ctx, name, metav1.GetOptions{})
 			return err
 		},
 		"ServiceAccount": func() error {
-			_, err := cs.CoreV1().ServiceAccounts(manifests.Namespace).Get(ctx, name, metav1.GetOptions{})
+			_, err := cs.CoreV1().ServiceAccounts(manifests.Namespace(e.env)).Get(ctx, name, metav1.GetOptions{})
 			return err
 		},
 		"Role": func() error {
-			_, err := cs.RbacV1().Roles(manifests.Namespace).Get(ctx, name, metav1.GetOptions{})
+			_, err := cs.RbacV1().Roles(manifests.Namespace(e.env)).Get(ctx, name, metav1.GetOptions{})
 			return err
 		},
 		"RoleBinding": func() error {
-			_, err := cs.RbacV1().RoleBindings(manifests.Namespace).Get(ctx, name, metav1.GetOptions{})
+			_, err := cs.RbacV1().RoleBindings(manifests.Namespace(e.env)).Get(ctx, name, metav1.GetOptions{})
 			return err
 		},
 		"ClusterRole": func() error { _, err := cs.RbacV1().ClusterRoles().Get(ctx, name, metav1.GetOptions{}); return err },
@@ -228,7 +230,7 @@ func TestDaemonInstall(t *testing.T) {
 
 	// As the daemon: apply the environment, then prune what it no longer
 	// declares.
-	asDaemon := impersonating(t, e.kubeconfig, "system:serviceaccount:"+manifests.Namespace+":"+name)
+	asDaemon := impersonating(t, e.kubeconfig, "system:serviceaccount:"+manifests.Namespace(e.env)+":"+name)
 	applyAs := func() (string, string, int) {
 		return e.run("apply", "--kubeconfig", asDaemon, "--timeout", "90s")
 	}
@@ -248,7 +250,7 @@ func TestDaemonInstall(t *testing.T) {
 	// Nothing beyond: the environment declares no Secrets, so the daemon
 	// may not read those of kube-system.
 	cfg := te.RESTConfig()
-	cfg.Impersonate.UserName = "system:serviceaccount:" + manifests.Namespace + ":" + name
+	cfg.Impersonate.UserName = "system:serviceaccount:" + manifests.Namespace(e.env) + ":" + name
 	daemon, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -256,8 +258,9 @@ func TestDaemonInstall(t *testing.T) {
 	if _, err := daemon.CoreV1().Secrets("kube-system").List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
 		t.Errorf("the daemon lists Secrets of kube-system: %v; want forbidden", err)
 	}
-	if _, err := daemon.CoreV1().Secrets(manifests.Namespace).List(ctx, metav1.ListOptions{}); err != nil {
-		t.Errorf("the daemon cannot list the Secrets of %s: %v", manifests.Namespace, err)
+	// Nor its own credentials through the API: they are mounted.
+	if _, err := daemon.CoreV1().Secrets(manifests.Namespace(e.env)).Get(ctx, name+"-credentials", metav1.GetOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("the daemon reads its credentials Secret through the API: %v; want forbidden", err)
 	}
 }
 
@@ -407,19 +410,19 @@ func TestDaemonInstallSOPS(t *testing.T) {
 		t.Errorf("install with only this machine's key does not say %q:\n%s", w, errOut)
 	}
 	cs := te.Clientset()
-	if _, err := cs.AppsV1().Deployments(manifests.Namespace).Get(t.Context(), name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+	if _, err := cs.AppsV1().Deployments(manifests.Namespace("staging")).Get(t.Context(), name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("a refused install left Deployment %s: %v", name, err)
 	}
 
 	run(ExitOK, "--sops-key-file", stagingKey)
-	sec, err := cs.CoreV1().Secrets(manifests.Namespace).Get(t.Context(), name+"-credentials", metav1.GetOptions{})
+	sec, err := cs.CoreV1().Secrets(manifests.Namespace("staging")).Get(t.Context(), name+"-credentials", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(sec.Data["sops-keys"], key) {
 		t.Errorf("Secret %s sops-keys does not hold the key file given", sec.Name)
 	}
-	d, err := cs.AppsV1().Deployments(manifests.Namespace).Get(t.Context(), name, metav1.GetOptions{})
+	d, err := cs.AppsV1().Deployments(manifests.Namespace("staging")).Get(t.Context(), name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -438,7 +441,7 @@ func TestDaemonInstallSOPS(t *testing.T) {
 	if len(srv.Requests()) == 0 {
 		t.Error("the install's render did not ask the key service")
 	}
-	d, err = cs.AppsV1().Deployments(manifests.Namespace).Get(t.Context(), name, metav1.GetOptions{})
+	d, err = cs.AppsV1().Deployments(manifests.Namespace("staging")).Get(t.Context(), name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -100,7 +100,7 @@ func runDiff(ctx context.Context, f *Factory, o *diffOptions) (int, error) {
 	if err != nil {
 		return diffExitError, err
 	}
-	p, planErr := f.engine(client, "", "").Plan(ctx, engine.Request{Declared: d, Policy: o.Policy})
+	p, planErr := f.engine(client, d, "", "").Plan(ctx, engine.Request{Declared: d, Policy: o.Policy})
 	if p == nil {
 		return diffExitError, planErr
 	}

@@ -141,7 +141,7 @@ func runDown(ctx context.Context, f *Factory, o *downOptions) error {
 func teardown(ctx context.Context, f *Factory, o *downOptions, d *engine.Declared, t *cluster.Target, client *kube.Client, lock *lease.Holding, report *ui.DownReport) error {
 	env, out := d.Env.Name(), f.Streams.ErrOut
 	deleteCluster := t.CreatedByEnvctl() && !o.KeepCluster
-	eng := f.engine(client, "", "")
+	eng := f.engine(client, d, "", "")
 	req := engine.Request{Declared: d, Policy: o.Policy, OnEvent: ui.DownEvents(out)}
 	inv, err := eng.Applied(ctx, req)
 	if err != nil {

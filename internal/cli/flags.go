@@ -117,10 +117,14 @@ func (f *Factory) ensureOptions(d *engine.Declared, progress cluster.Progress, a
 // engine is the engine of a command on client (nil: offline), with the
 // operator's decryption keys (--decryption-key-file, unless keys names
 // another file); charts is where remote charts are cached ("" for the
-// default).
-func (f *Factory) engine(client *kube.Client, charts, keys string) *engine.Engine {
+// default). An environment that names a service account
+// (spec.serviceAccountName) has its objects written as that account.
+func (f *Factory) engine(client *kube.Client, d *engine.Declared, charts, keys string) *engine.Engine {
 	c := f.engineConfig(charts, keys)
 	c.Client = client
+	if client != nil && d != nil {
+		c.ServiceAccount = d.Env.Spec.ServiceAccountName
+	}
 	return engine.New(c)
 }
 

@@ -17,7 +17,8 @@ func newInventoryCmd(f *Factory) *cobra.Command {
 		Use:   "inventory",
 		Short: "Inspect and repair the record of what envctl applied to an environment",
 		Long: `envctl records what it applied to an environment in the cluster: ConfigMaps
-envctl-inventory-ENV in namespace envctl-system. Prune and down work from it.`,
+envctl-inventory-ENV in namespace envctl-env-ENV once a daemon is installed for
+ENV, else in envctl-system. Prune and down work from it.`,
 	}
 	cmd.AddCommand(newInventoryRebuildCmd(f))
 	return cmd
@@ -81,7 +82,7 @@ func runInventoryRebuild(ctx context.Context, f *Factory, o *inventoryRebuildOpt
 		return err
 	}
 	defer lock.Release()
-	rb, err := f.engine(client, "", "").Rebuild(ctx, engine.Request{Declared: d})
+	rb, err := f.engine(client, d, "", "").Rebuild(ctx, engine.Request{Declared: d})
 	if err != nil {
 		return err
 	}

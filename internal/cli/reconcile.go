@@ -79,7 +79,7 @@ func reconcile(ctx context.Context, f *Factory, o *reconcileOptions, d *engine.D
 	if err != nil {
 		return nil, errs.Cluster(err)
 	}
-	res, err := f.engine(client, "", "").Reconcile(ctx, engine.Request{Declared: d, Policy: o.Policy, OnEvent: progress.Event})
+	res, err := f.engine(client, d, "", "").Reconcile(ctx, engine.Request{Declared: d, Policy: o.Policy, OnEvent: progress.Event})
 	progress.Close()
 	if res != nil {
 		if werr := writeSummary(f, o.Output, res, cl, counter.Snapshot()); werr != nil && err == nil {

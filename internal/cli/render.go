@@ -144,7 +144,7 @@ func runRender(ctx context.Context, f *Factory, o *renderOptions) error {
 			return err
 		}
 	}
-	r, err := f.engine(client, o.ChartCacheDir, "").Render(ctx, engine.Request{Declared: d, Policy: o.Policy})
+	r, err := f.engine(client, d, o.ChartCacheDir, "").Render(ctx, engine.Request{Declared: d, Policy: o.Policy})
 	if err != nil {
 		return err
 	}

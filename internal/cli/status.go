@@ -63,7 +63,7 @@ func runStatus(ctx context.Context, f *Factory, o *statusOptions) error {
 		return err
 	}
 	env := d.Env.Name()
-	h, err := f.engine(client, "", "").Status(ctx, engine.Request{Declared: d})
+	h, err := f.engine(client, d, "", "").Status(ctx, engine.Request{Declared: d})
 	if err != nil {
 		return err
 	}

@@ -51,12 +51,12 @@ While it runs, sync:
   - never prunes after a failed fetch, render or apply, keeps what was applied
     last, and retries with backoff (a revision that does not render waits
     for the next commit or 'envctl reconcile');
-  - records Kubernetes Events on envctl-system/envctl-sync-ENV (reconciled,
+  - records Kubernetes Events on the sync record envctl-sync-ENV (reconciled,
     failed, drift corrected, fights, prune held) and, when told, sets GitHub
     or GitLab commit statuses and posts signed JSON or Slack webhooks
     (--github-status, --gitlab-status, --notify-webhook, ENVCTL_SLACK_WEBHOOK_URL).
 
-sync holds the environment's lock (a Lease in envctl-system) while it runs: an
+sync holds the environment's lock (a Lease next to its inventory) while it runs: an
 up, apply or down of the same environment waits for it, and sync waits
 --lock-timeout for one that holds it. It records its status in the cluster,
 so 'envctl status' shows it; 'envctl reconcile', 'suspend' and 'resume' talk to
@@ -222,7 +222,7 @@ func (o *loopOptions) newRunner(f *Factory, mode string, d *engine.Declared, cli
 	opts := loop.Options{
 		Environment: env,
 		Load:        o.Source.loadOptions(f, d.Source, env, o.Flags, nil),
-		Engine:      f.engine(client, "", ""),
+		Engine:      f.engine(client, d, "", ""),
 		Policy:      o.Policy,
 		Mode:        mode,
 		Holder:      lease.Identity(mode),

@@ -73,7 +73,7 @@ func runTest(ctx context.Context, f *Factory, o *testOptions) error {
 	if report.Simulated = t.Simulated(ctx, client.Clientset); report.Simulated {
 		fmt.Fprintln(out, "Note: pods are simulated on the embedded cluster: no container runs, and a test Pod passes once it is scheduled.")
 	}
-	tests, failed := f.engine(client, "", "").Test(ctx, engine.Request{Declared: d, Policy: o.Policy, OnEvent: ui.TestEvents(out)})
+	tests, failed := f.engine(client, d, "", "").Test(ctx, engine.Request{Declared: d, Policy: o.Policy, OnEvent: ui.TestEvents(out)})
 	if tests == nil && failed != nil {
 		return failed
 	}

@@ -24,6 +24,7 @@
 package config
 
 import (
+	"strings"
 	"time"
 )
 
@@ -133,6 +134,21 @@ type Environment struct {
 type EnvironmentSpec struct {
 	Cluster    ClusterSpec `json:"cluster"`
 	Components []Component `json:"components"`
+	// ServiceAccountName, NAMESPACE:NAME as kubectl writes it, is the
+	// service account the environment's objects are applied and pruned
+	// as (impersonated), as Flux's serviceAccountName: the environment can
+	// then write no more than that account's RBAC allows. The file is in
+	// the repository, so the daemon does not take it from there: the
+	// operator pins it (daemon install --service-account), and a file
+	// that names another is refused.
+	ServiceAccountName string `json:"serviceAccountName,omitempty"`
+}
+
+// ServiceAccount splits a NAMESPACE:NAME service account reference; ok is
+// false when it is not one.
+func ServiceAccount(ref string) (namespace, name string, ok bool) {
+	namespace, name, ok = strings.Cut(ref, ":")
+	return namespace, name, ok && namespace != "" && name != "" && !strings.Contains(name, ":")
 }
 
 // ClusterSpec says which cluster an environment runs on.

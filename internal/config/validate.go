@@ -99,6 +99,27 @@ func validateEnvironment(e *Environment, root string, p *problems) {
 	}
 	validateCluster(e, p)
 	validateComponents(e, root, p)
+	if sa := e.Spec.ServiceAccountName; sa != "" {
+		if err := CheckServiceAccount(sa); err != nil {
+			p.addf("spec.serviceAccountName", "%v", err)
+		}
+	}
+}
+
+// CheckServiceAccount reports a service account reference that is not
+// NAMESPACE:NAME with both parts DNS names.
+func CheckServiceAccount(ref string) error {
+	ns, name, ok := ServiceAccount(ref)
+	if !ok {
+		return fmt.Errorf("service account %q: want NAMESPACE:NAME", ref)
+	}
+	if msgs := content.IsDNS1123Label(ns); len(msgs) > 0 {
+		return fmt.Errorf("service account %q: namespace %q is not valid: %s", ref, ns, strings.Join(msgs, "; "))
+	}
+	if msgs := content.IsDNS1123Subdomain(name); len(msgs) > 0 {
+		return fmt.Errorf("service account %q: name %q is not valid: %s", ref, name, strings.Join(msgs, "; "))
+	}
+	return nil
 }
 
 // checkName reports a name that is not a DNS-1123 label.

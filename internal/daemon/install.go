@@ -61,24 +61,33 @@ type Installed struct {
 // apply ran but failed.
 func (in *Install) Run(ctx context.Context) (*Installed, error) {
 	env := in.Declared.Env.Name()
-	resources, err := in.resources(ctx)
+	scope, err := in.scope(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("daemon install %s: %w", env, err)
 	}
+	resources := scope.Resources
 	opts := in.Manifests
 	opts.Environment, opts.Resources = env, resources
+	opts.Namespaces, opts.Roles, opts.ClusterRoles = scope.Namespaces, scope.Roles, scope.ClusterRoles
 	objs, err := manifests.Build(opts)
 	if err != nil {
 		return nil, err
 	}
-	// Namespace envctl-system is every environment's: it holds their
-	// inventories, locks and daemons. It is made if missing, never owned
-	// by one daemon's install (which would keep a second environment's
-	// daemon out of it, and take it along on a prune).
+	// The environment's own namespace holds its state as well as its
+	// daemon, and the shared one the fingerprint key: both are made (and
+	// the state moved) here, never owned by the install, whose prune
+	// would take them along.
 	objs = slices.DeleteFunc(objs, func(obj *unstructured.Unstructured) bool {
-		return obj.GetKind() == "Namespace" && obj.GetName() == inventory.Namespace
+		return obj.GetKind() == "Namespace"
 	})
 	if err := inventory.EnsureNamespace(ctx, in.Client.Clientset, inventory.Namespace); err != nil {
+		return nil, err
+	}
+	targets := scope.Namespaces
+	if opts.ServiceAccount != "" {
+		targets = nil // the service account's own RBAC covers them
+	}
+	if err := prepareNamespaces(ctx, in.Client.Clientset, env, targets); err != nil {
 		return nil, err
 	}
 	// Counted, so that the summary shows that a second install writes nothing.
@@ -98,22 +107,22 @@ func (in *Install) Run(ctx context.Context) (*Installed, error) {
 	return &Installed{Result: res, Requests: counter.Snapshot(), Kinds: len(resources)}, err
 }
 
-// resources are the kinds the environment renders here and now, with the
-// keys the daemon gets: what its RBAC lets it apply and prune.
-func (in *Install) resources(ctx context.Context) ([]manifests.Resource, error) {
+// scope is what the environment renders here and now: the kinds, the
+// namespaces and the roles its daemon's RBAC lets it apply, prune and bind.
+func (in *Install) scope(ctx context.Context) (manifests.Scope, error) {
 	done := in.Progress.Step(fmt.Sprintf("Rendering environment %s for the daemon's RBAC", in.Declared.Env.Name()))
 	ec := in.Engine
-	ec.Client = in.Client
+	ec.Client, ec.ServiceAccount = in.Client, in.Manifests.ServiceAccount
 	rendered, err := engine.New(ec).Render(ctx, engine.Request{Declared: in.Declared})
 	if err == nil && len(in.Manifests.Credentials.SOPSKeys) == 0 && len(in.Manifests.SOPSKeyServices) == 0 {
 		err = needsSOPSKeys(rendered.Result)
 	}
-	var resources []manifests.Resource
+	var scope manifests.Scope
 	if err == nil {
-		resources, err = manifests.ResourcesOf(ctx, rendered.Result, in.Client.Mapper)
+		scope, err = manifests.ScopeOf(ctx, rendered.Result, in.Client.Mapper)
 	}
 	done(err)
-	return resources, err
+	return scope, err
 }
 
 // needsSOPSKeys is an error when the environment decrypts SOPS files,

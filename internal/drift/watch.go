@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -21,6 +22,9 @@ import (
 type Kind struct {
 	Resource  schema.GroupVersionResource
 	GroupKind schema.GroupKind
+	// Namespaces, when set, are the only ones watched (one watch each);
+	// else the kind is watched cluster-wide.
+	Namespaces []string
 }
 
 // Event is a change the watch saw: Key's object was added, changed or
@@ -43,10 +47,10 @@ type Watcher struct {
 }
 
 type kindWatch struct {
-	kind     Kind
-	informer cache.SharedIndexInformer
-	cancel   context.CancelFunc
-	done     chan struct{}
+	kind      Kind
+	informers []cache.SharedIndexInformer
+	cancel    context.CancelFunc
+	done      chan struct{}
 }
 
 // NewWatcher returns a Watcher of the objects matching selector (the
@@ -70,7 +74,7 @@ func (w *Watcher) Watch(kinds []Kind) {
 		want[k.GroupKind] = k
 	}
 	for gk, kw := range w.kinds {
-		if k, ok := want[gk]; !ok || k.Resource != kw.kind.Resource {
+		if k, ok := want[gk]; !ok || k.Resource != kw.kind.Resource || !slices.Equal(k.Namespaces, kw.kind.Namespaces) {
 			kw.stop()
 			delete(w.kinds, gk)
 		}
@@ -83,7 +87,32 @@ func (w *Watcher) Watch(kinds []Kind) {
 }
 
 func (w *Watcher) start(k Kind) *kindWatch {
-	inf := metadatainformer.NewFilteredMetadataInformer(w.client, k.Resource, metav1.NamespaceAll, 0, cache.Indexers{},
+	namespaces := k.Namespaces
+	if len(namespaces) == 0 {
+		namespaces = []string{metav1.NamespaceAll}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	kw := &kindWatch{kind: k, cancel: cancel, done: make(chan struct{})}
+	var wg sync.WaitGroup
+	for _, ns := range namespaces {
+		inf := w.informer(k, ns)
+		kw.informers = append(kw.informers, inf)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			inf.RunWithContext(ctx)
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(kw.done)
+	}()
+	return kw
+}
+
+// informer is the watch of kind k in namespace ns (all when empty).
+func (w *Watcher) informer(k Kind, ns string) cache.SharedIndexInformer {
+	inf := metadatainformer.NewFilteredMetadataInformer(w.client, k.Resource, ns, 0, cache.Indexers{},
 		func(o *metav1.ListOptions) { o.LabelSelector = w.selector }).Informer()
 	report := func(obj any) {
 		if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
@@ -101,15 +130,9 @@ func (w *Watcher) start(k Kind) *kindWatch {
 		DeleteFunc: report,
 	})
 	_ = inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) {
-		w.log.Debug("watch interrupted; it restarts by itself", "kind", k.GroupKind.String(), "err", err)
+		w.log.Debug("watch interrupted; it restarts by itself", "kind", k.GroupKind.String(), "namespace", ns, "err", err)
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	kw := &kindWatch{kind: k, informer: inf, cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(kw.done)
-		inf.RunWithContext(ctx)
-	}()
-	return kw
+	return inf
 }
 
 func (kw *kindWatch) stop() {
@@ -126,7 +149,9 @@ func (w *Watcher) WaitSynced(ctx context.Context) error {
 	var synced []cache.InformerSynced
 	var names []string
 	for gk, kw := range w.kinds {
-		synced = append(synced, kw.informer.HasSynced)
+		for _, inf := range kw.informers {
+			synced = append(synced, inf.HasSynced)
+		}
 		names = append(names, gk.String())
 	}
 	w.mu.Unlock()
@@ -141,7 +166,16 @@ func (w *Watcher) Synced() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, kw := range w.kinds {
-		if !kw.informer.HasSynced() {
+		if !kw.synced() {
+			return false
+		}
+	}
+	return true
+}
+
+func (kw *kindWatch) synced() bool {
+	for _, inf := range kw.informers {
+		if !inf.HasSynced() {
 			return false
 		}
 	}
@@ -155,17 +189,19 @@ func (w *Watcher) Get(k object.Key) (obj *metav1.PartialObjectMetadata, watched 
 	w.mu.Lock()
 	kw := w.kinds[schema.GroupKind{Group: k.Group, Kind: k.Kind}]
 	w.mu.Unlock()
-	if kw == nil || !kw.informer.HasSynced() {
+	if kw == nil || !kw.synced() {
 		return nil, false
 	}
 	id := k.Name
 	if k.Namespace != "" {
 		id = k.Namespace + "/" + k.Name
 	}
-	item, ok, err := kw.informer.GetStore().GetByKey(id)
-	if err != nil || !ok {
-		return nil, true
+	for _, inf := range kw.informers {
+		item, ok, err := inf.GetStore().GetByKey(id)
+		if err == nil && ok {
+			m, _ := item.(*metav1.PartialObjectMetadata)
+			return m, true
+		}
 	}
-	m, _ := item.(*metav1.PartialObjectMetadata)
-	return m, true
+	return nil, true
 }

@@ -30,7 +30,7 @@ func (e *Engine) Test(ctx context.Context, req Request) ([]TestResult, error) {
 		return nil, errOffline
 	}
 	d := req.Declared
-	prev, err := inventory.NewStore(e.client.Clientset).Load(ctx, d.Env.Name())
+	prev, err := inventory.NewStore(e.State()).Load(ctx, d.Env.Name())
 	if errors.Is(err, inventory.ErrNotFound) {
 		return nil, errs.Inputf("environment %s is not up in this cluster: bring it up with `envctl up %s` before testing it", d.Env.Name(), d.Env.Name())
 	}

@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/envctl/envctl/internal/apply"
@@ -51,6 +52,13 @@ type Config struct {
 	// release names one with helm.repoAuth.credential.
 	Credentials credential.Set
 	Logger      *slog.Logger
+	// ServiceAccount, NAMESPACE:NAME, is the service account the
+	// environment's objects are written as: the engine's client
+	// impersonates it, while envctl's own records (inventory, Lease, sync
+	// record, fingerprint key) are read and written with Client, which the
+	// account need not reach (State). An environment that names another
+	// service account is refused.
+	ServiceAccount string
 }
 
 // Engine runs envctl's pipeline against one cluster. It is safe to use
@@ -69,11 +77,28 @@ type Engine struct {
 	lookup   *rest.Config
 	recorded *kube.SecretValues
 	key      []byte // the cluster's fingerprint key, once read
+
+	serviceAccount string
+	state          kubernetes.Interface
+	// setupErr is why the client that impersonates serviceAccount could
+	// not be made; every render reports it.
+	setupErr error
 }
 
 // New returns an Engine for cfg.
 func New(cfg Config) *Engine {
-	e := &Engine{client: cfg.Client, keyFile: cfg.DecryptionKeyFile, keySvcs: cfg.SOPSKeyServices, charts: cfg.ChartCacheDir, creds: cfg.Credentials, log: cfg.Logger}
+	e := &Engine{client: cfg.Client, keyFile: cfg.DecryptionKeyFile, keySvcs: cfg.SOPSKeyServices, charts: cfg.ChartCacheDir,
+		creds: cfg.Credentials, log: cfg.Logger, serviceAccount: cfg.ServiceAccount}
+	if cfg.Client != nil {
+		e.state = cfg.Client.Clientset
+		if cfg.ServiceAccount != "" {
+			if c, err := Impersonate(cfg.Client, cfg.ServiceAccount); err == nil {
+				e.client = c
+			} else {
+				e.setupErr = err
+			}
+		}
+	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
@@ -82,6 +107,11 @@ func New(cfg Config) *Engine {
 
 // Client is the engine's cluster client; nil for an offline engine.
 func (e *Engine) Client() *kube.Client { return e.client }
+
+// State is the client of envctl's own records (inventory, Lease, sync
+// record): Client's unless the engine writes objects as another service
+// account (Config.ServiceAccount).
+func (e *Engine) State() kubernetes.Interface { return e.state }
 
 // Request is one run of a verb: what is declared, how to go about it, and
 // who hears of the progress.
@@ -180,7 +210,7 @@ func (e *Engine) secretKey(ctx context.Context, create bool) ([]byte, error) {
 	if key != nil {
 		return key, nil
 	}
-	key, err := inventory.NewStore(e.client.Clientset).SecretKey(ctx, create)
+	key, err := inventory.NewStore(e.State()).SecretKey(ctx, create)
 	if err != nil || key == nil {
 		return key, err
 	}

@@ -27,7 +27,7 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*plan.Plan, error) {
 	d, p := req.Declared, req.Policy
 	env := d.Env.Name()
 	var notes []string
-	prev, err := inventory.NewStore(e.client.Clientset).Load(ctx, env)
+	prev, err := inventory.NewStore(e.State()).Load(ctx, env)
 	if errors.Is(err, inventory.ErrNotFound) {
 		// Lost, perhaps: the apply would rebuild it from the labels of the
 		// environment's objects, and prune from that.

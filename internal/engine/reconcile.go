@@ -34,15 +34,17 @@ func (e *Engine) Reconcile(ctx context.Context, req Request) (*Result, error) {
 	var used *Rendering
 	var warnings []string
 	res, err := reconcile(ctx, runOptions{
-		Policy:      req.Policy,
-		Environment: d.Env,
-		Settings:    d.Settings(),
-		Revision:    d.Revision(),
-		Repository:  d.Repository(),
-		Client:      e.client,
-		SecretKey:   e.secretKey,
-		OnEvent:     req.OnEvent,
-		Logger:      e.log,
+		Policy:         req.Policy,
+		Environment:    d.Env,
+		Settings:       d.Settings(),
+		Revision:       d.Revision(),
+		Repository:     d.Repository(),
+		Client:         e.client,
+		State:          e.state,
+		ServiceAccount: e.serviceAccount,
+		SecretKey:      e.secretKey,
+		OnEvent:        req.OnEvent,
+		Logger:         e.log,
 		Render: func(ctx context.Context, prev *inventory.Inventory) (*render.Result, error) {
 			r := req.Rendered
 			if r == nil || r.Declared != d || !slices.Equal(r.Components, req.Policy.Components) || !r.fresh(prev) {

@@ -123,7 +123,7 @@ func (e *Engine) CheckOwner(ctx context.Context, req Request) error {
 		return errOffline
 	}
 	d := req.Declared
-	inv, err := inventory.NewStore(e.client.Clientset).Load(ctx, d.Env.Name())
+	inv, err := inventory.NewStore(e.State()).Load(ctx, d.Env.Name())
 	if errors.Is(err, inventory.ErrNotFound) {
 		return nil
 	}
@@ -154,7 +154,7 @@ func (e *Engine) Rebuild(ctx context.Context, req Request) (*Rebuilt, error) {
 		return nil, errOffline
 	}
 	d := req.Declared
-	store := inventory.NewStore(e.client.Clientset)
+	store := inventory.NewStore(e.State())
 	env := d.Env.Name()
 	old, err := store.Load(ctx, env)
 	var version string

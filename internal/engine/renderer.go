@@ -41,7 +41,7 @@ func (e *Engine) Render(ctx context.Context, req Request) (*Rendering, error) {
 	prev := req.Applied
 	if e.client != nil && prev == nil {
 		var err error
-		prev, err = inventory.NewStore(e.client.Clientset).Load(ctx, req.Declared.Env.Name())
+		prev, err = inventory.NewStore(e.State()).Load(ctx, req.Declared.Env.Name())
 		if err != nil && !errors.Is(err, inventory.ErrNotFound) {
 			return nil, fmt.Errorf("load the inventory of environment %s: %w", req.Declared.Env.Name(), err)
 		}
@@ -52,6 +52,9 @@ func (e *Engine) Render(ctx context.Context, req Request) (*Rendering, error) {
 // render is the one place that turns the declared state into render
 // options: every verb and the loop render through it.
 func (e *Engine) render(ctx context.Context, d *Declared, components []string, prev *inventory.Inventory) (*Rendering, error) {
+	if err := e.checkServiceAccount(d); err != nil {
+		return nil, err
+	}
 	caps, err := e.capabilities(ctx, d.Env, components)
 	if err != nil {
 		return nil, err

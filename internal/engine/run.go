@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
+
 	"github.com/envctl/envctl/internal/apply"
 	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/health"
@@ -52,8 +54,13 @@ type runOptions struct {
 	RenderAll renderFunc
 	// Client reaches the cluster.
 	Client *kube.Client
-	// Inventory defaults to an *inventory.Store on Client.
+	// Inventory defaults to an *inventory.Store on State.
 	Inventory InventoryStore
+	// State reaches envctl's own records; Client's when nil.
+	State kubernetes.Interface
+	// ServiceAccount is whom Client acts as (Config.ServiceAccount): every
+	// object is checked against its RBAC before any is written.
+	ServiceAccount string
 	// SecretKey returns the cluster's fingerprint key, creating it when
 	// create is set; it defaults to the inventory store's.
 	SecretKey func(ctx context.Context, create bool) ([]byte, error)
@@ -81,6 +88,9 @@ func reconcile(ctx context.Context, opts runOptions) (*Result, error) {
 	}
 	rendered, err := r.render(ctx, prev)
 	if err != nil {
+		return r.finish(err)
+	}
+	if err := r.checkAccess(ctx, rendered); err != nil {
 		return r.finish(err)
 	}
 	if err := r.useSecretKey(ctx, rendered); err != nil {
@@ -127,8 +137,11 @@ func newRun(opts runOptions) (*run, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.State == nil {
+		opts.State = opts.Client.Clientset
+	}
 	if opts.Inventory == nil {
-		opts.Inventory = inventory.NewStore(opts.Client.Clientset)
+		opts.Inventory = inventory.NewStore(opts.State)
 	}
 	opts.ForceConflicts = opts.ForceConflicts || opts.Settings.Apply.ForceConflicts
 	env := opts.Environment.Name()

@@ -67,7 +67,7 @@ func (e *Engine) Status(ctx context.Context, req Request) (*Health, error) {
 		return nil, errOffline
 	}
 	name := req.Declared.Env.Name()
-	inv, err := inventory.NewStore(e.client.Clientset).Load(ctx, name)
+	inv, err := inventory.NewStore(e.State()).Load(ctx, name)
 	if errors.Is(err, inventory.ErrNotFound) {
 		return nil, errs.Inputf("environment %s was never applied to this cluster (no inventory ConfigMap %s/%s); apply it with `envctl up %s` or `envctl apply %s`",
 			name, inventory.Namespace, inventory.ConfigMapName(name, 0), name, name)

@@ -28,7 +28,7 @@ func (e *Engine) Applied(ctx context.Context, req Request) (*inventory.Inventory
 	}
 	d := req.Declared
 	name := d.Env.Name()
-	inv, err := inventory.NewStore(e.client.Clientset).Load(ctx, name)
+	inv, err := inventory.NewStore(e.State()).Load(ctx, name)
 	if err == nil {
 		if err := CheckRepository(inv, d.Repository(), req.Policy.Adopt); err != nil {
 			return nil, err
@@ -88,7 +88,7 @@ func (e *Engine) Teardown(ctx context.Context, req Request, inv *inventory.Inven
 		if inv != nil {
 			version = inv.Version
 		}
-		if err = inventory.NewStore(e.client.Clientset).DeleteVersion(ctx, req.Declared.Env.Name(), version); err == nil {
+		if err = inventory.NewStore(e.State()).DeleteVersion(ctx, req.Declared.Env.Name(), version); err == nil {
 			res.InventoryDeleted = true
 		}
 		return res, err
@@ -98,7 +98,7 @@ func (e *Engine) Teardown(ctx context.Context, req Request, inv *inventory.Inven
 	// run never reached.
 	left := inv.Replace(inv.Components, notDealtWith(inv, res.Items))
 	left.AppliedAt = inv.AppliedAt
-	if _, serr := inventory.NewStore(e.client.Clientset).Save(ctx, left); serr != nil {
+	if _, serr := inventory.NewStore(e.State()).Save(ctx, left); serr != nil {
 		err = errors.Join(err, serr)
 	}
 	return res, fmt.Errorf("environment %s is not fully down: %w; run `envctl down %s` again", inv.Environment, err, inv.Environment)
@@ -307,7 +307,7 @@ func (e *DeleteHooksError) Unwrap() error { return e.Err }
 func (e *Engine) hookRun(req Request) *run {
 	d := req.Declared
 	return &run{
-		opts:    runOptions{Policy: req.Policy, Environment: d.Env, Settings: d.Settings(), Client: e.client, OnEvent: req.OnEvent, Logger: e.log},
+		opts:    runOptions{Policy: req.Policy, Environment: d.Env, Settings: d.Settings(), Client: e.client, State: e.state, OnEvent: req.OnEvent, Logger: e.log},
 		env:     d.Env.Name(),
 		applier: newWriter(e.client, d.Settings(), e.log),
 		checker: health.NewChecker(e.client, e.log),

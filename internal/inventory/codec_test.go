@@ -44,7 +44,7 @@ func shardsOf(t testing.TB, s *Store, inv *Inventory) []corev1.ConfigMap {
 	parts := split(blob, s.ShardSize)
 	var cms []corev1.ConfigMap
 	for i, p := range parts {
-		cms = append(cms, *s.shard(inv.Environment, i, len(parts), digest(blob), p))
+		cms = append(cms, *s.shard(inv.Environment, Namespace, i, len(parts), digest(blob), p))
 	}
 	return cms
 }
@@ -83,7 +83,7 @@ func TestRoundTripShards(t *testing.T) {
 			for i := range cms {
 				reversed[len(cms)-1-i] = cms[i]
 			}
-			got, err := s.assemble("ci", reversed)
+			got, err := s.assemble("ci", Namespace, reversed)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -172,7 +172,7 @@ func TestAssembleCorrupt(t *testing.T) {
 			name: "not gzip",
 			mutate: func(c []corev1.ConfigMap) []corev1.ConfigMap {
 				blob := []byte("{}")
-				return []corev1.ConfigMap{*s.shard("ci", 0, 1, digest(blob), blob)}
+				return []corev1.ConfigMap{*s.shard("ci", Namespace, 0, 1, digest(blob), blob)}
 			},
 			wantCM:   "envctl-inventory-ci",
 			wantText: "decompress",
@@ -190,7 +190,7 @@ func TestAssembleCorrupt(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := s.assemble("ci", tt.mutate(good()))
+			_, err := s.assemble("ci", Namespace, tt.mutate(good()))
 			if err == nil {
 				t.Fatal("assemble succeeded on a corrupt inventory")
 			}
@@ -219,7 +219,7 @@ func TestAssembleCorrupt(t *testing.T) {
 func TestAssembleWithoutFirstShardIsNone(t *testing.T) {
 	s := &Store{ShardSize: 256}
 	cms := shardsOf(t, s, sampleInventory("ci", 40))
-	if _, err := s.assemble("ci", cms[1:]); !errors.Is(err, errNoHead) {
+	if _, err := s.assemble("ci", Namespace, cms[1:]); !errors.Is(err, errNoHead) {
 		t.Errorf("assemble without the first shard: %v, want errNoHead", err)
 	}
 }
@@ -239,7 +239,7 @@ func TestAssembleIgnoresShardsOfAnUnfinishedSave(t *testing.T) {
 			}
 		}
 	}
-	got, err := s.assemble("ci", append(stored, unfinished...))
+	got, err := s.assemble("ci", Namespace, append(stored, unfinished...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +257,7 @@ func TestAssembleIgnoresLeftoverShards(t *testing.T) {
 	}
 	// A save that shrank the inventory and stopped before removing the old
 	// shards 1..n.
-	got, err := s.assemble("ci", append(small, big[1:]...))
+	got, err := s.assemble("ci", Namespace, append(small, big[1:]...))
 	if err != nil {
 		t.Fatal(err)
 	}

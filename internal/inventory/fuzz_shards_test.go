@@ -44,7 +44,7 @@ func FuzzAssemble(f *testing.F) {
 		var cms []corev1.ConfigMap
 		for i := 0; i < int(n); i++ {
 			lo, hi := min(i*size, len(data)), min((i+1)*size, len(data))
-			cm := s.shard("ci", 0, 1, at(ss, i), data[lo:hi])
+			cm := s.shard("ci", Namespace, 0, 1, at(ss, i), data[lo:hi])
 			cm.Annotations[annotationShard] = at(ix, i)
 			cm.Annotations[annotationShards] = at(cs, i)
 			if i > 0 {
@@ -52,7 +52,7 @@ func FuzzAssemble(f *testing.F) {
 			}
 			cms = append(cms, *cm)
 		}
-		inv, err := s.assemble("ci", cms)
+		inv, err := s.assemble("ci", Namespace, cms)
 		if err != nil {
 			return
 		}
@@ -61,7 +61,7 @@ func FuzzAssemble(f *testing.F) {
 		}
 		// What was accepted is saved and read back the same.
 		again := shardsOf(t, s, inv)
-		got, err := s.assemble("ci", again)
+		got, err := s.assemble("ci", Namespace, again)
 		if err != nil {
 			t.Fatalf("re-saved inventory does not load: %v", err)
 		}

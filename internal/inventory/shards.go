@@ -50,9 +50,9 @@ func shardName(env string, i int, sum string) string {
 // there are and which digest they share; ConfigMaps with another digest are
 // leftovers of an interrupted save and are ignored. With no first shard it
 // returns errNoHead.
-func (s *Store) assemble(env string, cms []corev1.ConfigMap) (*Inventory, error) {
+func (s *Store) assemble(env, ns string, cms []corev1.ConfigMap) (*Inventory, error) {
 	corrupt := func(name, format string, args ...any) error {
-		return errs.Input(&CorruptError{Environment: env, Namespace: s.namespace(), ConfigMap: name, Reason: fmt.Sprintf(format, args...)})
+		return errs.Input(&CorruptError{Environment: env, Namespace: ns, ConfigMap: name, Reason: fmt.Sprintf(format, args...)})
 	}
 	head := headOf(env, cms)
 	if head == nil {

@@ -54,11 +54,23 @@ func NewStore(client kubernetes.Interface) *Store {
 	return &Store{Client: client}
 }
 
+// namespace is where the store keeps what is not one environment's: the
+// fingerprint key, and the inventories of environments not yet moved to
+// their own namespace.
 func (s *Store) namespace() string {
 	if s.Namespace == "" {
 		return Namespace
 	}
 	return s.Namespace
+}
+
+// where is the namespace of env's inventory: Namespace when set, else
+// where Locate finds env's state.
+func (s *Store) where(ctx context.Context, env string) (string, error) {
+	if s.Namespace != "" {
+		return s.Namespace, nil
+	}
+	return Locate(ctx, s.Client, env)
 }
 
 // ConfigMapName is the name of shard i of env's inventory. Further shards
@@ -79,17 +91,17 @@ func ConfigMapName(env string, shard int) string {
 // completed. A damaged inventory gives a *CorruptError, classified as bad
 // input (exit 2), that says how to repair it.
 func (s *Store) Load(ctx context.Context, env string) (*Inventory, error) {
-	cms, err := s.list(ctx, env)
+	ns, cms, err := s.list(ctx, env)
 	if err != nil {
 		return nil, err
 	}
 	if len(cms) == 0 {
-		return nil, fmt.Errorf("environment %q: %w (no ConfigMap %s/%s)", env, ErrNotFound, s.namespace(), ConfigMapName(env, 0))
+		return nil, fmt.Errorf("environment %q: %w (no ConfigMap %s/%s)", env, ErrNotFound, ns, ConfigMapName(env, 0))
 	}
-	inv, err := s.assemble(env, cms)
+	inv, err := s.assemble(env, ns, cms)
 	if errors.Is(err, errNoHead) {
 		return nil, fmt.Errorf("environment %q: %w (only %d shard(s) of a save that never completed, no ConfigMap %s/%s)",
-			env, ErrNotFound, len(cms), s.namespace(), ConfigMapName(env, 0))
+			env, ErrNotFound, len(cms), ns, ConfigMapName(env, 0))
 	}
 	if inv != nil {
 		inv.Version = headOf(env, cms).ResourceVersion
@@ -102,7 +114,7 @@ func (s *Store) Load(ctx context.Context, env string) (*Inventory, error) {
 // that replaces an inventory it could not load (inventory rebuild) saves
 // over this version.
 func (s *Store) Version(ctx context.Context, env string) (string, error) {
-	cms, err := s.list(ctx, env)
+	_, cms, err := s.list(ctx, env)
 	if err != nil {
 		return "", err
 	}
@@ -166,7 +178,7 @@ func (s *Store) Save(ctx context.Context, inv *Inventory) (bool, error) {
 	if env == "" {
 		return false, fmt.Errorf("save inventory: no environment name")
 	}
-	existing, err := s.list(ctx, env)
+	ns, existing, err := s.list(ctx, env)
 	if err != nil {
 		return false, err
 	}
@@ -177,10 +189,10 @@ func (s *Store) Save(ctx context.Context, inv *Inventory) (bool, error) {
 	if len(existing) > 0 {
 		// A damaged stored inventory is replaced (by a writer that read its
 		// version: inventory rebuild).
-		if old, err := s.assemble(env, existing); err == nil && sameContent(old, inv) {
+		if old, err := s.assemble(env, ns, existing); err == nil && sameContent(old, inv) {
 			return false, nil
 		}
-	} else if err := s.ensureNamespace(ctx); err != nil {
+	} else if err := EnsureNamespace(ctx, s.Client, ns); err != nil {
 		return false, err
 	}
 
@@ -203,7 +215,7 @@ func (s *Store) Save(ctx context.Context, inv *Inventory) (bool, error) {
 		if i == 0 {
 			testhook.Reached(ctx, testhook.InventorySave)
 		}
-		cm := s.shard(env, i, len(shards), sum, shards[i])
+		cm := s.shard(env, ns, i, len(shards), sum, shards[i])
 		written, err := s.write(ctx, cm, byName[cm.Name])
 		if err != nil {
 			return i > 0, err
@@ -214,9 +226,9 @@ func (s *Store) Save(ctx context.Context, inv *Inventory) (bool, error) {
 		delete(byName, cm.Name)
 	}
 	for name := range byName {
-		err := s.Client.CoreV1().ConfigMaps(s.namespace()).Delete(ctx, name, metav1.DeleteOptions{})
+		err := s.Client.CoreV1().ConfigMaps(ns).Delete(ctx, name, metav1.DeleteOptions{})
 		if err != nil && !apierrors.IsNotFound(err) {
-			return true, errs.Cluster(fmt.Errorf("delete stale inventory ConfigMap %s/%s: %w", s.namespace(), name, err))
+			return true, errs.Cluster(fmt.Errorf("delete stale inventory ConfigMap %s/%s: %w", ns, name, err))
 		}
 	}
 	return true, nil
@@ -233,7 +245,7 @@ func (s *Store) Delete(ctx context.Context, env string) error {
 // only: when another is stored, it is a *StaleError (a conflict) and nothing
 // is deleted. An empty version deletes whatever is stored.
 func (s *Store) DeleteVersion(ctx context.Context, env, version string) error {
-	cms, err := s.list(ctx, env)
+	ns, cms, err := s.list(ctx, env)
 	if err != nil {
 		return err
 	}
@@ -251,13 +263,18 @@ func (s *Store) DeleteVersion(ctx context.Context, env, version string) error {
 		if version != "" && cm.Name == ConfigMapName(env, 0) {
 			opts.Preconditions = &metav1.Preconditions{ResourceVersion: &version}
 		}
-		err := s.Client.CoreV1().ConfigMaps(s.namespace()).Delete(ctx, cm.Name, opts)
+		err := s.Client.CoreV1().ConfigMaps(ns).Delete(ctx, cm.Name, opts)
 		if apierrors.IsConflict(err) {
 			return errs.Conflict(&StaleError{Environment: env, Expected: version, Found: "a newer one"})
 		}
 		if err != nil && !apierrors.IsNotFound(err) {
-			return errs.Cluster(fmt.Errorf("delete inventory ConfigMap %s/%s: %w", s.namespace(), cm.Name, err))
+			return errs.Cluster(fmt.Errorf("delete inventory ConfigMap %s/%s: %w", ns, cm.Name, err))
 		}
+	}
+	if ns != s.namespace() {
+		// An environment's own namespace holds its daemon too: `daemon
+		// install` made it, and only the operator removes it.
+		return nil
 	}
 	others, err := s.Environments(ctx)
 	if err != nil {
@@ -266,25 +283,25 @@ func (s *Store) DeleteVersion(ctx context.Context, env, version string) error {
 	if len(others) > 0 {
 		return nil
 	}
-	ns, err := s.Client.CoreV1().Namespaces().Get(ctx, s.namespace(), metav1.GetOptions{})
+	sys, err := s.Client.CoreV1().Namespaces().Get(ctx, s.namespace(), metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
 	if err != nil {
 		return errs.Cluster(fmt.Errorf("get namespace %s: %w", s.namespace(), err))
 	}
-	if !ownership.ManagedByEnvctl(ns.Labels) || ns.DeletionTimestamp != nil {
+	if !ownership.ManagedByEnvctl(sys.Labels) || sys.DeletionTimestamp != nil {
 		// Someone else made the namespace (or it is already going): not ours to remove.
 		return nil
 	}
-	err = s.Client.CoreV1().Namespaces().Delete(ctx, ns.Name, metav1.DeleteOptions{
-		Preconditions: &metav1.Preconditions{UID: &ns.UID},
+	err = s.Client.CoreV1().Namespaces().Delete(ctx, sys.Name, metav1.DeleteOptions{
+		Preconditions: &metav1.Preconditions{UID: &sys.UID},
 	})
 	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
 		return nil
 	}
 	if err != nil {
-		return errs.Cluster(fmt.Errorf("delete namespace %s: %w", ns.Name, err))
+		return errs.Cluster(fmt.Errorf("delete namespace %s: %w", sys.Name, err))
 	}
 	// Wait until it is gone: an `envctl up` right after `envctl down` would
 	// otherwise find it terminating and be unable to save its inventory.
@@ -312,25 +329,30 @@ func (s *Store) Environments(ctx context.Context) ([]string, error) {
 	return envs, nil
 }
 
-func (s *Store) list(ctx context.Context, env string) ([]corev1.ConfigMap, error) {
-	list, err := s.Client.CoreV1().ConfigMaps(s.namespace()).List(ctx, metav1.ListOptions{
+// list returns the namespace of env's inventory and its ConfigMaps there.
+func (s *Store) list(ctx context.Context, env string) (string, []corev1.ConfigMap, error) {
+	ns, err := s.where(ctx, env)
+	if err != nil {
+		return "", nil, err
+	}
+	list, err := s.Client.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{
 		LabelSelector: LabelInventory + "=" + env,
 	})
 	if err != nil {
-		return nil, errs.Cluster(fmt.Errorf("list inventory of environment %q in namespace %s: %w", env, s.namespace(), err))
+		return "", nil, errs.Cluster(fmt.Errorf("list inventory of environment %q in namespace %s: %w", env, ns, err))
 	}
-	return list.Items, nil
+	return ns, list.Items, nil
 }
 
 func (s *Store) ensureNamespace(ctx context.Context) error {
 	return EnsureNamespace(ctx, s.Client, s.namespace())
 }
 
-func (s *Store) shard(env string, i, n int, sum string, data []byte) *corev1.ConfigMap {
+func (s *Store) shard(env, ns string, i, n int, sum string, data []byte) *corev1.ConfigMap {
 	return &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      shardName(env, i, sum),
-			Namespace: s.namespace(),
+			Namespace: ns,
 			Labels: map[string]string{
 				ownership.LabelManagedBy: ownership.ManagedByValue,
 				LabelInventory:           env,
@@ -350,7 +372,7 @@ func (s *Store) shard(env string, i, n int, sum string, data []byte) *corev1.Con
 // Save was given), so that a save over another version conflicts instead of
 // overwriting it.
 func (s *Store) write(ctx context.Context, cm, old *corev1.ConfigMap) (*corev1.ConfigMap, error) {
-	cms := s.Client.CoreV1().ConfigMaps(s.namespace())
+	cms := s.Client.CoreV1().ConfigMaps(cm.Namespace)
 	var (
 		out *corev1.ConfigMap
 		err error

@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/envctl/envctl/internal/errs"
+	"github.com/envctl/envctl/internal/inventory"
 )
 
 // Held is a lock this process holds. It renews itself in the background
@@ -305,7 +306,11 @@ func (i *Info) Held(now time.Time) bool {
 // Get reads env's lock without taking it. An environment whose lock was
 // never taken gives nil and no error.
 func Get(ctx context.Context, client kubernetes.Interface, env string) (*Info, error) {
-	l, err := client.CoordinationV1().Leases(Namespace).Get(ctx, Name(env), metav1.GetOptions{})
+	ns, err := inventory.Locate(ctx, client, env)
+	if err != nil {
+		return nil, err
+	}
+	l, err := client.CoordinationV1().Leases(ns).Get(ctx, Name(env), metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}

@@ -107,7 +107,8 @@ type Options struct {
 	// Duration is how long the Lease stays valid without renewal;
 	// DefaultDuration when zero. Whole seconds, at least one.
 	Duration time.Duration
-	// Namespace defaults to Namespace.
+	// Namespace defaults to where the environment's state lives
+	// (inventory.Locate).
 	Namespace string
 	// Logger receives debug logs of renewals and hand-overs.
 	Logger *slog.Logger
@@ -121,9 +122,6 @@ func (o *Options) defaults() error {
 		o.Duration = DefaultDuration
 	}
 	o.Duration = max(o.Duration.Truncate(time.Second), time.Second)
-	if o.Namespace == "" {
-		o.Namespace = Namespace
-	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -164,6 +162,36 @@ func Acquire(ctx context.Context, client kubernetes.Interface, env string, opts 
 	if err := opts.defaults(); err != nil {
 		return nil, err
 	}
+	if opts.Namespace != "" {
+		return acquireIn(ctx, client, env, opts)
+	}
+	// The Lease lives with the environment's state (inventory.Locate). A
+	// lock taken in Namespace while `daemon install` moved the state to the
+	// environment's own namespace is given back and taken there.
+	for {
+		ns, err := inventory.Locate(ctx, client, env)
+		if err != nil {
+			return nil, err
+		}
+		o := opts
+		o.Namespace = ns
+		held, err := acquireIn(ctx, client, env, o)
+		if err != nil || ns != Namespace {
+			return held, err
+		}
+		now, err := inventory.Relocate(ctx, client, env)
+		if err == nil && now == ns {
+			return held, nil
+		}
+		_ = held.Release(ctx)
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// acquireIn is Acquire in opts.Namespace.
+func acquireIn(ctx context.Context, client kubernetes.Interface, env string, opts Options) (*Held, error) {
 	a := &acquirer{client: client, env: env, opts: opts, name: Name(env)}
 	start := time.Now()
 	var deadline <-chan time.Time

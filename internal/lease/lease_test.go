@@ -10,9 +10,11 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/envctl/envctl/internal/errs"
+	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/testenv"
 )
 
@@ -275,4 +277,56 @@ func TestIdentityNamesCommandAndProcess(t *testing.T) {
 
 func getIn(ctx context.Context, env *testenv.Env, ns, name string) (*coordinationv1.Lease, error) {
 	return env.Clientset().CoordinationV1().Leases(ns).Get(ctx, Name(name), metav1.GetOptions{})
+}
+
+// A lock waited for in envctl-system while `daemon install` moves the
+// environment's state to its own namespace is taken there, where the
+// daemon and every later command look for it.
+func TestAcquireFollowsMovedState(t *testing.T) {
+	env := testenv.Get(t)
+	ctx := context.Background()
+	client := env.Clientset()
+	name := "lease-moved"
+	own := inventory.EnvNamespace(name)
+	t.Cleanup(func() {
+		_ = client.CoordinationV1().Leases(Namespace).Delete(ctx, Name(name), metav1.DeleteOptions{})
+		_ = client.CoreV1().Namespaces().Delete(ctx, own, metav1.DeleteOptions{})
+	})
+	old, err := Acquire(ctx, client, name, Options{Holder: "earlier envctl", Namespace: Namespace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan *Held, 1)
+	go func() {
+		held, err := Acquire(ctx, client, name, Options{Holder: "waiting", Wait: 30 * time.Second})
+		if err != nil {
+			t.Error(err)
+		}
+		got <- held
+	}()
+	time.Sleep(300 * time.Millisecond)
+	// The move: the namespace, marked, then the old lock released.
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: own, Labels: map[string]string{inventory.LabelStateOf: name}}}
+	if _, err := client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	held := <-got
+	if held == nil {
+		t.FailNow()
+	}
+	defer func() { _ = held.Release(ctx) }()
+	l, err := client.CoordinationV1().Leases(own).Get(ctx, Name(name), metav1.GetOptions{})
+	if err != nil || holderOf(l) != "waiting" {
+		t.Fatalf("Lease in %s: %v, %v; want it held by the waiting command", own, l, err)
+	}
+	if l, err := client.CoordinationV1().Leases(Namespace).Get(ctx, Name(name), metav1.GetOptions{}); err == nil && holderOf(l) != "" {
+		t.Errorf("the Lease in %s is still held by %s", Namespace, holderOf(l))
+	}
+	info, err := Get(ctx, client, name)
+	if err != nil || info == nil || info.Holder != "waiting" {
+		t.Errorf("Get = %+v, %v; want the lock in %s", info, err, own)
+	}
 }

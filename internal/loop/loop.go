@@ -182,7 +182,7 @@ func New(opts Options) (*Loop, error) {
 		owner:    apply.DefaultFieldManager,
 		log:      opts.Logger.With("environment", opts.Environment),
 		m:        opts.Metrics,
-		records:  &syncstate.Store{Client: opts.Engine.Client().Clientset},
+		records:  &syncstate.Store{Client: opts.Engine.State()},
 		queue:    newQueue(),
 		sourceCh: make(chan struct{}, 1),
 		filesCh:  make(chan struct{}, 1),
@@ -438,7 +438,7 @@ func (l *Loop) saveInventory(ctx context.Context) error {
 	l.mu.Unlock()
 	// A compare-and-swap against the version the loop's last run read or
 	// wrote (Inventory.Version).
-	_, err := inventory.NewStore(l.client.Clientset).Save(ctx, &inv)
+	_, err := inventory.NewStore(l.opts.Engine.State()).Save(ctx, &inv)
 	l.mu.Lock()
 	switch {
 	case err != nil:

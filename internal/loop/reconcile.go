@@ -404,7 +404,7 @@ func (l *Loop) adopt(ctx context.Context, d *desired, res *engine.Result) {
 	}
 	objects := map[object.Key]*declaredObject{}
 	var kinds []drift.Kind
-	seen := map[string]bool{}
+	seen := map[string]int{}
 	for _, c := range d.rendering.Result.Components {
 		for _, o := range c.Objects {
 			mapping, err := l.client.Mapper.Mapping(ctx, o.GroupVersionKind())
@@ -421,13 +421,23 @@ func (l *Loop) adopt(ctx context.Context, d *desired, res *engine.Result) {
 				ignore: o.GetAnnotations()[drift.IgnoreAnnotation] == "ignore",
 			}
 			gk := mapping.GroupVersionKind.GroupKind()
-			if !seen[gk.String()] {
-				seen[gk.String()] = true
+			i, ok := seen[gk.String()]
+			if !ok {
+				i = len(kinds)
+				seen[gk.String()] = i
 				kinds = append(kinds, drift.Kind{Resource: mapping.Resource, GroupKind: gk})
+			}
+			// A namespaced kind is watched in the namespaces declared: a
+			// daemon may read it nowhere else.
+			if ns := p.Ref.Namespace; ns != "" && !slices.Contains(kinds[i].Namespaces, ns) {
+				kinds[i].Namespaces = append(kinds[i].Namespaces, ns)
 			}
 		}
 	}
 	d.objects = objects
+	for i := range kinds {
+		slices.Sort(kinds[i].Namespaces)
+	}
 
 	if prev := l.current(); prev == nil || prev.revision != d.revision {
 		l.releaseFights("a new revision")

@@ -148,7 +148,11 @@ func (m *mailbox) take() syncstate.Requests {
 // once the watch has listed it.
 func (l *Loop) watchRecord(ctx context.Context) (<-chan syncstate.Requests, error) {
 	box := &mailbox{ch: make(chan struct{}, 1)}
-	lw := cache.NewListWatchFromClient(l.client.Clientset.CoreV1().RESTClient(), "configmaps", syncstate.Namespace,
+	ns, err := l.records.Where(ctx, l.env)
+	if err != nil {
+		return nil, err
+	}
+	lw := cache.NewListWatchFromClient(l.client.Clientset.CoreV1().RESTClient(), "configmaps", ns,
 		fields.OneTermEqualSelector("metadata.name", syncstate.ConfigMapName(l.env)))
 	inf := cache.NewSharedIndexInformer(lw, &corev1.ConfigMap{}, 0, cache.Indexers{})
 	deliver := func(obj any) {
@@ -164,7 +168,7 @@ func (l *Loop) watchRecord(ctx context.Context) (<-chan syncstate.Requests, erro
 	sctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if !cache.WaitForCacheSync(sctx.Done(), inf.HasSynced) {
-		return nil, errs.Cluster(errors.New("could not read the sync record " + syncstate.Namespace + "/" + syncstate.ConfigMapName(l.env) + " within a minute"))
+		return nil, errs.Cluster(errors.New("could not read the sync record " + ns + "/" + syncstate.ConfigMapName(l.env) + " within a minute"))
 	}
 	out := make(chan syncstate.Requests)
 	first := box.take()

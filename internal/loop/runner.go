@@ -44,7 +44,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	log := r.Loop.Logger
 	env := r.Loop.Environment
 	for {
-		held, err := lease.Acquire(ctx, r.Loop.Engine.Client().Clientset, env, opts)
+		held, err := lease.Acquire(ctx, r.Loop.Engine.State(), env, opts)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -144,7 +144,7 @@ func (r *Runner) Trigger() {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		store := &syncstate.Store{Client: r.Loop.Engine.Client().Clientset}
+		store := &syncstate.Store{Client: r.Loop.Engine.State()}
 		if err := store.RequestFetch(ctx, r.Loop.Environment); err != nil && r.Loop.Logger != nil {
 			r.Loop.Logger.Warn("could not pass the webhook on to the leader", "err", err)
 		}

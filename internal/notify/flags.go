@@ -60,7 +60,7 @@ type Flags struct {
 // Bind adds the notification flags to fs.
 func (f *Flags) Bind(fs *pflag.FlagSet) {
 	f.fs = fs
-	fs.BoolVar(&f.Events, "events", true, "record Kubernetes Events (reconciled, failed, drift corrected, fights, prune held) on the sync record envctl-system/envctl-sync-ENV")
+	fs.BoolVar(&f.Events, "events", true, "record Kubernetes Events (reconciled, failed, drift corrected, fights, prune held) on the sync record envctl-sync-ENV (in envctl-env-ENV once a daemon is installed for ENV, else envctl-system)")
 	fs.BoolVar(&f.GitHubStatus, "github-status", false, "set a commit status (context envctl/ENV) on the applied commit of the --git repository on GitHub; token from "+EnvGitHubToken+" or --"+flagGitHubToken)
 	fs.StringVar(&f.GitHubURL, "github-url", DefaultGitHubURL, "GitHub API root for --github-status (GitHub Enterprise: https://HOST/api/v3); the token is sent there only")
 	fs.StringVar(&f.GitHubTokenFile, flagGitHubToken, "", "file holding the GitHub token for --github-status")

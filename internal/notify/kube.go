@@ -38,9 +38,10 @@ const (
 )
 
 // KubeEvents records the loop's events as Kubernetes Events (core/v1)
-// about the environment's sync record, the ConfigMap
-// envctl-system/envctl-sync-ENV, so that `kubectl describe configmap -n
-// envctl-system envctl-sync-ENV` and `kubectl events` show them. It uses
+// about the environment's sync record, the ConfigMap envctl-sync-ENV where
+// the environment's state lives (envctl-env-ENV once a daemon is installed
+// for it, else envctl-system), so that `kubectl describe configmap -n NS
+// envctl-sync-ENV` and `kubectl events` show them. It uses
 // client-go's recorder, whose correlator aggregates similar events and
 // rate-limits each object's (a burst of 25, then one per 5 minutes), so a
 // loop in trouble does not flood the API server.
@@ -49,6 +50,8 @@ type KubeEvents struct {
 	namespace string
 	name      string
 	log       *slog.Logger
+	// locate finds the namespace when namespace is "".
+	locate func(context.Context) (string, error)
 
 	broadcaster record.EventBroadcaster
 	recorder    record.EventRecorder
@@ -136,8 +139,16 @@ func (k *KubeEvents) regarding() *corev1.ConfigMap {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), regardingWait)
 	defer cancel()
+	ns := k.namespace
 	for {
-		cm, err := k.client.CoreV1().ConfigMaps(k.namespace).Get(ctx, k.name, metav1.GetOptions{})
+		var err error
+		if ns == "" && k.locate != nil {
+			ns, err = k.locate(ctx)
+		}
+		var cm *corev1.ConfigMap
+		if err == nil {
+			cm, err = k.client.CoreV1().ConfigMaps(ns).Get(ctx, k.name, metav1.GetOptions{})
+		}
 		if err == nil {
 			cm.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ConfigMap"))
 			k.cached, k.fetched = cm, time.Now()
@@ -147,7 +158,7 @@ func (k *KubeEvents) regarding() *corev1.ConfigMap {
 			if k.cached != nil {
 				return k.cached
 			}
-			k.log.Warn("Kubernetes Event not recorded: cannot read the sync record", "configmap", k.namespace+"/"+k.name, "err", err)
+			k.log.Warn("Kubernetes Event not recorded: cannot read the sync record", "configmap", ns+"/"+k.name, "err", err)
 			return nil
 		}
 		select {

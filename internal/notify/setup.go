@@ -1,11 +1,13 @@
 package notify
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/syncstate"
 )
 
@@ -35,7 +37,9 @@ func (s Setup) Start() *Hub {
 	}
 	o := HubOptions{Notifiers: ns, Repeat: s.Repeat, Count: s.Count, Logger: log}
 	if s.Events {
-		o.Recorder = NewKubeEvents(s.Client, syncstate.Namespace, syncstate.ConfigMapName(s.Environment), s.Holder, log)
+		k := NewKubeEvents(s.Client, "", syncstate.ConfigMapName(s.Environment), s.Holder, log)
+		k.locate = func(ctx context.Context) (string, error) { return inventory.Locate(ctx, s.Client, s.Environment) }
+		o.Recorder = k
 	}
 	LogEnabled(log, ns, s.Events)
 	return NewHub(o)

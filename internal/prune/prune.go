@@ -259,8 +259,9 @@ func Candidates(opts Options) []inventory.Entry {
 //   - a component the environment no longer declares keeps its objects
 //     (unless named in Removed).
 //
-// One guard nothing lifts: namespace envctl-system, where the inventories,
-// locks and daemons of every environment live, is never pruned. Its item
+// One guard nothing lifts: namespace envctl-system, where the inventories
+// and locks of environments live, and each environment's own namespace
+// envctl-env-ENV (its state and daemon), are never pruned. Its item
 // is Skipped, not Held: it leaves the environment's inventory, and the
 // inventory store removes it once the last inventory is gone.
 func Holds(opts Options, candidates []inventory.Entry) (held []Item, rest []inventory.Entry) {
@@ -283,9 +284,10 @@ func Holds(opts Options, candidates []inventory.Entry) (held []Item, rest []inve
 	return held, rest
 }
 
-// isSystemNamespace says whether e is namespace envctl-system.
+// isSystemNamespace says whether e is namespace envctl-system or an
+// environment's own namespace.
 func isSystemNamespace(e inventory.Entry) bool {
-	return e.Group == "" && e.Kind == "Namespace" && e.Name == inventory.Namespace
+	return e.Group == "" && e.Kind == "Namespace" && (e.Name == inventory.Namespace || strings.HasPrefix(e.Name, inventory.EnvNamespacePrefix))
 }
 
 func holdReason(opts Options, e inventory.Entry) (Guard, string) {

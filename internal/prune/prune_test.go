@@ -347,3 +347,18 @@ func TestResultErr(t *testing.T) {
 		t.Error("a result without failures has an error")
 	}
 }
+
+// An environment's own namespace (its state and daemon) is never pruned,
+// even with every guard lifted; a namespace that only looks alike is.
+func TestEnvironmentNamespacesAreNeverPruned(t *testing.T) {
+	held, rest := Holds(Options{Force: true}, []inventory.Entry{
+		entry("app", "", "Namespace", "", "envctl-env-prod"),
+		entry("app", "", "Namespace", "", "envctl-environment"),
+	})
+	if len(held) != 1 || held[0].Entry.Name != "envctl-env-prod" || held[0].Outcome != Skipped {
+		t.Errorf("held %+v, want envctl-env-prod skipped", held)
+	}
+	if len(rest) != 1 || rest[0].Name != "envctl-environment" {
+		t.Errorf("pruned %+v, want envctl-environment", rest)
+	}
+}

@@ -4,7 +4,7 @@
 // laptop, and the requests other commands write for the loop to act on
 // (`envctl reconcile`, `suspend`, `resume`, and a webhook that reached a
 // standby replica). Both live on one ConfigMap, envctl-sync-ENV in
-// envctl-system, each side writing its own fields with server-side apply
+// envctl-system or the environment's own namespace (inventory.Locate), each side writing its own fields with server-side apply
 // under its own field manager, so neither ever overwrites the other.
 package syncstate
 
@@ -26,7 +26,8 @@ import (
 	"github.com/envctl/envctl/internal/ownership"
 )
 
-// Namespace is where the record lives.
+// Namespace is where the records of environments without a namespace of
+// their own live; see inventory.Locate.
 const Namespace = inventory.Namespace
 
 // Annotations by which other commands ask the loop for something.
@@ -168,20 +169,26 @@ func StatusOf(cm *corev1.ConfigMap) (*Status, error) {
 // Store reads and writes the records.
 type Store struct {
 	Client kubernetes.Interface
-	// Namespace defaults to Namespace.
+	// Namespace defaults to where the environment's state lives
+	// (inventory.Locate).
 	Namespace string
 }
 
-func (s *Store) namespace() string {
-	if s.Namespace == "" {
-		return Namespace
+// Where is the namespace of env's record.
+func (s *Store) Where(ctx context.Context, env string) (string, error) {
+	if s.Namespace != "" {
+		return s.Namespace, nil
 	}
-	return s.Namespace
+	return inventory.Locate(ctx, s.Client, env)
 }
 
 // Get reads env's record; nil without an error when there is none.
 func (s *Store) Get(ctx context.Context, env string) (*corev1.ConfigMap, error) {
-	cm, err := s.Client.CoreV1().ConfigMaps(s.namespace()).Get(ctx, ConfigMapName(env), metav1.GetOptions{})
+	ns, err := s.Where(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	cm, err := s.Client.CoreV1().ConfigMaps(ns).Get(ctx, ConfigMapName(env), metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}
@@ -234,14 +241,18 @@ func (s *Store) SetSuspended(ctx context.Context, env string, suspended bool) er
 // apply writes one writer's fields of env's record, creating the namespace
 // when it is missing.
 func (s *Store) apply(ctx context.Context, env, manager string, set func(*corev1ac.ConfigMapApplyConfiguration)) error {
-	cm := corev1ac.ConfigMap(ConfigMapName(env), s.namespace()).
+	ns, err := s.Where(ctx, env)
+	if err != nil {
+		return err
+	}
+	cm := corev1ac.ConfigMap(ConfigMapName(env), ns).
 		WithLabels(map[string]string{LabelEnvironment: env, ownership.LabelManagedBy: ownership.ManagedByValue})
 	set(cm)
 	opts := metav1.ApplyOptions{FieldManager: manager, Force: true}
-	cms := s.Client.CoreV1().ConfigMaps(s.namespace())
-	_, err := cms.Apply(ctx, cm, opts)
+	cms := s.Client.CoreV1().ConfigMaps(ns)
+	_, err = cms.Apply(ctx, cm, opts)
 	if apierrors.IsNotFound(err) {
-		if err := inventory.EnsureNamespace(ctx, s.Client, s.namespace()); err != nil {
+		if err := inventory.EnsureNamespace(ctx, s.Client, ns); err != nil {
 			return err
 		}
 		_, err = cms.Apply(ctx, cm, opts)

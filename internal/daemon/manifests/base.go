@@ -57,6 +57,10 @@ const kustomization = `# envctl's daemon for environment %[1]s, as a kustomize b
 # credentials the environment's releases name, each with the hosts it may
 # be sent to). The Deployment mounts it at %[5]s
 # and reads ENVCTL_WEBHOOK_SECRET and ENVCTL_SSH_KEY_PASSPHRASE from it.
+# The Namespace carries envctl.dev/state-of, which tells every envctl that
+# the environment's inventory, lock and sync record live there. For an
+# environment applied before by envctl (its state then in envctl-system),
+# run envctl daemon install %[1]s once instead, which moves the state.
 # Add the flags of the files you give to the container's args (the base
 # has --decryption-key-file when the environment has SOPS-encrypted files):
 #   --git-password-file %[5]s/git-password

@@ -50,11 +50,12 @@ func TestBase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resources, err := ResourcesOf(ctx, rendered, nil)
+	scope, err := ScopeOf(ctx, rendered, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := Options{Environment: BaseEnvironment, Git: BaseGit, Resources: resources, DecryptsSOPS: len(rendered.SOPSFiles()) > 0}
+	o := Options{Environment: BaseEnvironment, Git: BaseGit, Resources: scope.Resources, Namespaces: scope.Namespaces,
+		Roles: scope.Roles, ClusterRoles: scope.ClusterRoles, DecryptsSOPS: len(rendered.SOPSFiles()) > 0}
 	objs, err := Build(o)
 	if err != nil {
 		t.Fatal(err)

@@ -20,13 +20,15 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/inventory"
 )
 
-// Namespace is where the daemon runs: the namespace where envctl already
-// keeps its inventories and where the daemon's Lease lives.
-const Namespace = inventory.Namespace
+// Namespace is where the daemon of env runs: the environment's own
+// namespace, which also holds its credentials, inventory, sync record and
+// Lease, and nothing of another environment.
+func Namespace(env string) string { return inventory.EnvNamespace(env) }
 
 // DefaultReplicas is how many daemons run: one leader and a standby that
 // takes over within seconds when the leader's node goes.
@@ -82,8 +84,17 @@ type Options struct {
 	// the operator's choice, passed as the daemon's --sops-keyservice.
 	SOPSKeyServices []string
 	// Resources are what the environment renders: the daemon's RBAC lets
-	// it apply and prune exactly these (see ResourcesOf).
-	Resources []Resource
+	// it apply and prune exactly these (see ScopeOf), the namespaced ones
+	// in Namespaces only, and bind and escalate exactly Roles and
+	// ClusterRoles.
+	Resources           []Resource
+	Namespaces          []string
+	Roles, ClusterRoles []string
+	// ServiceAccount, NAMESPACE:NAME, is whom the daemon writes the
+	// environment's objects as (--service-account): its own RBAC then
+	// holds none of the environment's kinds, only the impersonate verb on
+	// that one service account.
+	ServiceAccount string
 	// NotifyArgs are the daemon's notification flags that carry no secret
 	// (--github-status, --notify-webhook URL, ...), passed through as
 	// given; the secrets are Credentials.
@@ -225,6 +236,18 @@ func (o *Options) validate() error {
 	if len(o.Credentials.SSHKeyPassphrase) > 0 && len(o.Credentials.SSHKey) == 0 {
 		problems = append(problems, "ENVCTL_SSH_KEY_PASSPHRASE is set but no --ssh-key is given")
 	}
+	if o.ServiceAccount != "" {
+		if err := config.CheckServiceAccount(o.ServiceAccount); err != nil {
+			problems = append(problems, "--service-account: "+err.Error())
+		} else if ns, _, _ := config.ServiceAccount(o.ServiceAccount); ns == inventory.Namespace || strings.HasPrefix(ns, inventory.EnvNamespacePrefix) {
+			problems = append(problems, fmt.Sprintf("--service-account %s: the service account must not live in namespace %s, which holds envctl's own state", o.ServiceAccount, ns))
+		}
+	}
+	for _, ns := range o.Namespaces {
+		if ns == inventory.Namespace || strings.HasPrefix(ns, inventory.EnvNamespacePrefix) {
+			problems = append(problems, fmt.Sprintf("environment %s renders objects into namespace %s, which holds envctl's own state; move them to another namespace", o.Environment, ns))
+		}
+	}
 	if len(problems) > 0 {
 		return errs.Input(errors.New(strings.Join(problems, "\n")))
 	}
@@ -243,14 +266,7 @@ func Build(o Options) ([]*unstructured.Unstructured, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	typed := []runtime.Object{
-		namespace(),
-		serviceAccount(o),
-		clusterRole(o),
-		clusterRoleBinding(o),
-		role(o),
-		roleBinding(o),
-	}
+	typed := append([]runtime.Object{namespace(o), serviceAccount(o)}, rbacObjects(o)...)
 	if s := secret(o); s != nil {
 		typed = append(typed, s)
 	}

@@ -52,7 +52,8 @@ func fullOptions() Options {
 			HelmCredentials:  []byte(helmCreds),
 			GitCA:            []byte(gitCA),
 		},
-		Resources: []Resource{{Group: "", Resource: "configmaps"}, {Group: "apps", Resource: "deployments"}},
+		Resources:  []Resource{{Group: "", Resource: "configmaps", Namespaced: true}, {Group: "apps", Resource: "deployments", Namespaced: true}},
+		Namespaces: []string{"apps"},
 	}
 }
 
@@ -65,10 +66,10 @@ func build(t *testing.T, o Options) ([]*unstructured.Unstructured, map[string]*u
 	}
 	byKind := map[string]*unstructured.Unstructured{}
 	for _, obj := range objs {
-		if _, dup := byKind[obj.GetKind()]; dup {
-			t.Fatalf("two objects of kind %s", obj.GetKind())
+		// The daemon's own RBAC objects come first of their kinds.
+		if _, dup := byKind[obj.GetKind()]; !dup {
+			byKind[obj.GetKind()] = obj
 		}
-		byKind[obj.GetKind()] = obj
 	}
 	return objs, byKind
 }
@@ -91,14 +92,20 @@ func TestBuildObjects(t *testing.T) {
 	for _, o := range objs {
 		kinds = append(kinds, o.GetKind())
 	}
-	want := []string{"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Secret", "Service", "Deployment", "PodDisruptionBudget"}
+	want := []string{"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "ClusterRole", "Role", "RoleBinding", "Role", "RoleBinding",
+		"RoleBinding", "Secret", "Service", "Deployment", "PodDisruptionBudget"}
 	if diff := cmp.Diff(want, kinds); diff != "" {
 		t.Errorf("kinds (-want +got):\n%s", diff)
 	}
-	for _, o := range objs {
-		ns := Namespace
-		if o.GetKind() == "Namespace" || strings.HasPrefix(o.GetKind(), "Cluster") {
+	for i, o := range objs {
+		ns := Namespace("staging")
+		switch {
+		case o.GetKind() == "Namespace" || strings.HasPrefix(o.GetKind(), "Cluster"):
 			ns = ""
+		case i == 7 || i == 8:
+			ns = "envctl-system" // the fingerprint key's Role and its binding
+		case i == 9:
+			ns = "apps" // the binding of the namespaced ClusterRole
 		}
 		if o.GetNamespace() != ns {
 			t.Errorf("%s %s in namespace %q, want %q", o.GetKind(), o.GetName(), o.GetNamespace(), ns)
@@ -326,7 +333,7 @@ type fakeMapper struct{}
 
 func (fakeMapper) Mapping(_ context.Context, gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
 	if gvk.Group == "example.com" && gvk.Kind == "Octopus" {
-		return &meta.RESTMapping{Resource: schema.GroupVersionResource{Group: "example.com", Version: "v1", Resource: "octopodes"}}, nil
+		return &meta.RESTMapping{Resource: schema.GroupVersionResource{Group: "example.com", Version: "v1", Resource: "octopodes"}, Scope: meta.RESTScopeNamespace}, nil
 	}
 	return nil, &meta.NoKindMatchError{GroupKind: gvk.GroupKind()}
 }
@@ -340,43 +347,57 @@ func obj(t *testing.T, doc string) *unstructured.Unstructured {
 	return u
 }
 
-func TestResourcesOf(t *testing.T) {
+func TestScopeOf(t *testing.T) {
 	res := &render.Result{Components: []*render.Component{
 		{Name: "a", Objects: []*unstructured.Unstructured{
 			obj(t, "{apiVersion: v1, kind: ConfigMap, metadata: {name: a, namespace: x}}"),
-			obj(t, "{apiVersion: v1, kind: ConfigMap, metadata: {name: b, namespace: x}}"),
+			obj(t, "{apiVersion: v1, kind: ConfigMap, metadata: {name: b, namespace: z}}"),
 			obj(t, "{apiVersion: networking.k8s.io/v1, kind: NetworkPolicy, metadata: {name: a, namespace: x}}"),
 			obj(t, "{apiVersion: v1, kind: Endpoints, metadata: {name: a, namespace: x}}"),
 			obj(t, "{apiVersion: scheduling.k8s.io/v1, kind: PriorityClass, metadata: {name: a}}"),
-			obj(t, "{apiVersion: apiextensions.k8s.io/v1, kind: CustomResourceDefinition, metadata: {name: mice.example.com}, spec: {group: example.com, names: {kind: Mouse, plural: mice}}}"),
+			obj(t, "{apiVersion: apiextensions.k8s.io/v1, kind: CustomResourceDefinition, metadata: {name: mice.example.com}, spec: {group: example.com, scope: Namespaced, names: {kind: Mouse, plural: mice}}}"),
 			obj(t, "{apiVersion: example.com/v1, kind: Mouse, metadata: {name: m, namespace: x}}"),
-			obj(t, "{apiVersion: example.com/v1, kind: Octopus, metadata: {name: o, namespace: x}}"),
+			obj(t, "{apiVersion: example.com/v1, kind: Octopus, metadata: {name: o}}"),
+			obj(t, "{apiVersion: rbac.authorization.k8s.io/v1, kind: ClusterRole, metadata: {name: reader}}"),
+			obj(t, "{apiVersion: rbac.authorization.k8s.io/v1, kind: Role, metadata: {name: writer, namespace: x}}"),
 		}},
 		{Name: "b", Hooks: []*render.Hook{{Object: obj(t, "{apiVersion: batch/v1, kind: Job, metadata: {name: migrate, namespace: x}}")}}},
 	}}
-	got, err := ResourcesOf(context.Background(), res, fakeMapper{})
+	got, err := ScopeOf(context.Background(), res, fakeMapper{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Resource{
-		{"", "configmaps"}, {"", "endpoints"},
-		{"apiextensions.k8s.io", "customresourcedefinitions"},
-		{"batch", "jobs"},
-		{"example.com", "mice"}, {"example.com", "octopodes"},
-		{"networking.k8s.io", "networkpolicies"},
-		{"scheduling.k8s.io", "priorityclasses"},
+	want := Scope{
+		Resources: []Resource{
+			{Resource: "configmaps", Namespaced: true}, {Resource: "endpoints", Namespaced: true},
+			{Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions"},
+			{Group: "batch", Resource: "jobs", Namespaced: true},
+			{Group: "example.com", Resource: "mice", Namespaced: true, CustomResource: true},
+			{Group: "example.com", Resource: "octopodes", Namespaced: true},
+			{Group: "networking.k8s.io", Resource: "networkpolicies", Namespaced: true},
+			{Group: rbacGroup, Resource: "clusterroles"},
+			{Group: rbacGroup, Resource: "roles", Namespaced: true},
+			{Group: "scheduling.k8s.io", Resource: "priorityclasses"},
+		},
+		// The Octopus, namespaced by the cluster but given none, goes in
+		// default, as kubectl puts it.
+		Namespaces:   []string{"default", "x", "z"},
+		Roles:        []string{"writer"},
+		ClusterRoles: []string{"reader"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("resources (-want +got):\n%s", diff)
+		t.Errorf("scope (-want +got):\n%s", diff)
 	}
 }
 
 func TestClusterRoleRules(t *testing.T) {
-	o := Options{Environment: "e", Resources: []Resource{{"", "configmaps"}, {"apps", "deployments"}, {"apps", "statefulsets"}}}
+	o := Options{Environment: "e", Resources: []Resource{
+		{Resource: "configmaps", Namespaced: true}, {Group: "apps", Resource: "deployments", Namespaced: true},
+		{Group: "apps", Resource: "statefulsets", Namespaced: true}, {Resource: "namespaces"},
+	}}
 	rules := clusterRoleRules(o)
 	want := []rbacv1.PolicyRule{
-		{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: manageVerbs},
-		{APIGroups: []string{"apps"}, Resources: []string{"deployments", "statefulsets"}, Verbs: manageVerbs},
+		{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: manageVerbs},
 		{APIGroups: []string{""}, Resources: []string{"events", "namespaces", "pods"}, Verbs: readVerbs},
 		{APIGroups: []string{"apps"}, Resources: []string{"replicasets"}, Verbs: readVerbs},
 		{APIGroups: []string{"apiextensions.k8s.io"}, Resources: []string{"customresourcedefinitions"}, Verbs: readVerbs},
@@ -385,23 +406,37 @@ func TestClusterRoleRules(t *testing.T) {
 		{APIGroups: []string{"events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
 	}
 	if diff := cmp.Diff(want, rules); diff != "" {
-		t.Errorf("rules (-want +got):\n%s", diff)
+		t.Errorf("cluster-wide rules (-want +got):\n%s", diff)
 	}
-	// An environment that declares RBAC needs a daemon that may grant
-	// and bind what it declares.
-	o.Resources = append(o.Resources, Resource{rbacGroup, "rolebindings"}, Resource{rbacGroup, "roles"})
-	rules = clusterRoleRules(o)
-	if !slices.ContainsFunc(rules, func(r rbacv1.PolicyRule) bool {
-		return slices.Equal(r.Verbs, []string{"bind", "escalate"}) && slices.Equal(r.APIGroups, []string{rbacGroup})
-	}) {
-		t.Errorf("no bind and escalate with roles declared: %+v", rules)
+	wantNS := []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: manageVerbs},
+		{APIGroups: []string{"apps"}, Resources: []string{"deployments", "statefulsets"}, Verbs: manageVerbs},
+	}
+	if diff := cmp.Diff(wantNS, namespacedRules(o)); diff != "" {
+		t.Errorf("namespaced rules (-want +got):\n%s", diff)
+	}
+	// An environment that declares RBAC may bind and escalate the roles it
+	// declares, by name, and no other.
+	o.Resources = append(o.Resources, Resource{Group: rbacGroup, Resource: "rolebindings", Namespaced: true},
+		Resource{Group: rbacGroup, Resource: "roles", Namespaced: true}, Resource{Group: rbacGroup, Resource: "clusterroles"})
+	o.Roles, o.ClusterRoles = []string{"writer"}, []string{"reader"}
+	bindRule := func(rules []rbacv1.PolicyRule) []rbacv1.PolicyRule {
+		return slices.DeleteFunc(slices.Clone(rules), func(r rbacv1.PolicyRule) bool { return !slices.Contains(r.Verbs, "bind") })
+	}
+	if diff := cmp.Diff([]rbacv1.PolicyRule{{APIGroups: []string{rbacGroup}, Resources: []string{"clusterroles"}, Verbs: []string{"bind", "escalate"}, ResourceNames: []string{"reader"}}},
+		bindRule(clusterRoleRules(o))); diff != "" {
+		t.Errorf("cluster-wide bind and escalate (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]rbacv1.PolicyRule{{APIGroups: []string{rbacGroup}, Resources: []string{"roles"}, Verbs: []string{"bind", "escalate"}, ResourceNames: []string{"writer"}}},
+		bindRule(namespacedRules(o))); diff != "" {
+		t.Errorf("namespaced bind and escalate (-want +got):\n%s", diff)
 	}
 }
 
 // TestSOPSKeyServiceArgs: the operator's key services become the daemon's
 // --sops-keyservice arguments, in order, and go nowhere else.
 func TestSOPSKeyServiceArgs(t *testing.T) {
-	o := Options{Environment: "e", Git: Git{URL: "https://git.example.com/acme/platform.git"}, Resources: []Resource{{"", "configmaps"}},
+	o := Options{Environment: "e", Git: Git{URL: "https://git.example.com/acme/platform.git"}, Resources: []Resource{{Group: "", Resource: "configmaps", Namespaced: true}},
 		SOPSKeyServices: []string{"tcp://sops-keyservice.sops.svc:5000", "unix:///run/sops/keyservice.sock"}}
 	_, byKind := build(t, o)
 	d := typed[appsv1.Deployment](t, byKind["Deployment"])

@@ -11,7 +11,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/loop"
+	"github.com/envctl/envctl/internal/ownership"
 )
 
 // The daemon's ports, Flux's, and their names (Flux's too, so that a
@@ -59,23 +61,30 @@ func selector(o Options) map[string]string {
 }
 
 func objectMeta(o Options, name string) metav1.ObjectMeta {
-	return metav1.ObjectMeta{Name: name, Namespace: Namespace, Labels: labels(o)}
+	return metav1.ObjectMeta{Name: name, Namespace: Namespace(o.Environment), Labels: labels(o)}
 }
 
 func secretName(o Options) string { return Name(o.Environment) + "-credentials" }
 
-// namespace enforces the restricted Pod Security Standard, which the
-// daemon's pods meet, so nothing less hardened runs next to them.
-func namespace() *corev1.Namespace {
+// NamespaceLabels are the labels of the daemon's namespace: the
+// restricted Pod Security Standard, enforced (the daemon's pods meet it, so
+// nothing less hardened runs next to them), audited and warned of, and the
+// mark that the environment's state lives there (inventory.LabelStateOf).
+func NamespaceLabels(env string) map[string]string {
+	return map[string]string{
+		"pod-security.kubernetes.io/enforce":         "restricted",
+		"pod-security.kubernetes.io/enforce-version": "latest",
+		"pod-security.kubernetes.io/audit":           "restricted",
+		"pod-security.kubernetes.io/warn":            "restricted",
+		ownership.LabelManagedBy:                     ownership.ManagedByValue,
+		inventory.LabelStateOf:                       env,
+	}
+}
+
+func namespace(o Options) *corev1.Namespace {
 	return &corev1.Namespace{
-		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name: Namespace,
-			Labels: map[string]string{
-				"pod-security.kubernetes.io/enforce": "restricted",
-				"pod-security.kubernetes.io/warn":    "restricted",
-			},
-		},
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
+		ObjectMeta: metav1.ObjectMeta{Name: Namespace(o.Environment), Labels: NamespaceLabels(o.Environment)},
 	}
 }
 
@@ -154,6 +163,7 @@ func args(o Options) []string {
 		{"--commit", o.Git.Commit},
 		{"--path", o.Git.Path},
 		{"--git-username", o.Git.Username},
+		{"--service-account", o.ServiceAccount},
 	} {
 		if f.value != "" {
 			a = append(a, f.flag, f.value)

@@ -122,14 +122,14 @@ func TestDaemonDecryptsSOPSWithTheKeysDaemonInstallGaveIt(t *testing.T) {
 	ctx := context.Background()
 	cs := g.te.Clientset()
 	name := manifests.Name(g.env)
-	t.Cleanup(func() { removeDaemon(t, g.repo, name) })
+	t.Cleanup(func() { removeDaemon(t, g.repo, g.env) })
 
 	code, stdout, stderr := gs.run("daemon", "install", g.env, "--sops-key-file", key, "--git", g.url, "--branch", "main",
 		"--kubeconfig", g.kubeconfig, "--image", "registry.example/envctl:e2e", "--no-wait")
 	if code != 0 {
 		t.Fatalf("daemon install: exit %d\n%s%s", code, stdout, stderr)
 	}
-	dep, err := cs.AppsV1().Deployments(manifests.Namespace).Get(ctx, name, metav1.GetOptions{})
+	dep, err := cs.AppsV1().Deployments(manifests.Namespace(g.env)).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestDaemonDecryptsSOPSWithTheKeysDaemonInstallGaveIt(t *testing.T) {
 		if v.Secret == nil {
 			continue
 		}
-		sec, err := cs.CoreV1().Secrets(manifests.Namespace).Get(ctx, v.Secret.SecretName, metav1.GetOptions{})
+		sec, err := cs.CoreV1().Secrets(manifests.Namespace(g.env)).Get(ctx, v.Secret.SecretName, metav1.GetOptions{})
 		if err != nil {
 			t.Fatalf("volume %s: %v", m.Name, err)
 		}
@@ -197,7 +197,7 @@ func TestDaemonDecryptsSOPSWithTheKeysDaemonInstallGaveIt(t *testing.T) {
 			args[i] = inPod(a)
 		}
 	}
-	args = append(args, "--kubeconfig", impersonating(t, g.kubeconfig, "system:serviceaccount:"+manifests.Namespace+":"+name))
+	args = append(args, "--kubeconfig", impersonating(t, g.kubeconfig, "system:serviceaccount:"+manifests.Namespace(g.env)+":"+name))
 	var vars []string
 	for _, e := range c.Env {
 		switch {
@@ -205,7 +205,7 @@ func TestDaemonDecryptsSOPSWithTheKeysDaemonInstallGaveIt(t *testing.T) {
 			vars = append(vars, e.Name+"="+inPod(e.Value))
 		case e.ValueFrom.SecretKeyRef != nil:
 			ref := e.ValueFrom.SecretKeyRef
-			sec, err := cs.CoreV1().Secrets(manifests.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+			sec, err := cs.CoreV1().Secrets(manifests.Namespace(g.env)).Get(ctx, ref.Name, metav1.GetOptions{})
 			if err == nil && sec.Data[ref.Key] != nil {
 				vars = append(vars, e.Name+"="+string(sec.Data[ref.Key]))
 			}
@@ -247,26 +247,23 @@ func impersonating(t testing.TB, kubeconfig, user string) string {
 	return path
 }
 
-// removeDaemon deletes what `daemon install` made for the daemon name,
-// which lives outside the test's namespace: its objects in envctl-system
-// (the Deployment's pods go with it), its cluster-wide RBAC and its
-// installation's inventory.
-func removeDaemon(t testing.TB, r *repo, name string) {
+// removeDaemon deletes what `daemon install` made for the daemon of env,
+// which lives outside the test's namespace: its namespace (with the
+// daemon, its credentials and the environment's state), its RBAC in
+// envctl-system and cluster-wide, and its installation's inventory.
+func removeDaemon(t testing.TB, r *repo, env string) {
 	ctx := context.Background()
 	cs := r.te.Clientset()
-	ns := manifests.Namespace
+	name, sys := manifests.Name(env), inventory.Namespace
 	del := metav1.DeleteOptions{}
 	for what, err := range map[string]error{
-		"Deployment":          cs.AppsV1().Deployments(ns).Delete(ctx, name, del),
-		"Service":             cs.CoreV1().Services(ns).Delete(ctx, name, del),
-		"PodDisruptionBudget": cs.PolicyV1().PodDisruptionBudgets(ns).Delete(ctx, name, del),
-		"Secret":              cs.CoreV1().Secrets(ns).Delete(ctx, name+"-credentials", del),
-		"ServiceAccount":      cs.CoreV1().ServiceAccounts(ns).Delete(ctx, name, del),
-		"Role":                cs.RbacV1().Roles(ns).Delete(ctx, name, del),
-		"RoleBinding":         cs.RbacV1().RoleBindings(ns).Delete(ctx, name, del),
-		"ClusterRole":         cs.RbacV1().ClusterRoles().Delete(ctx, name, del),
-		"ClusterRoleBinding":  cs.RbacV1().ClusterRoleBindings().Delete(ctx, name, del),
-		"inventory":           cs.CoreV1().ConfigMaps(ns).Delete(ctx, inventory.ConfigMapName(name, 0), del),
+		"namespace":              cs.CoreV1().Namespaces().Delete(ctx, manifests.Namespace(env), del),
+		"Role":                   cs.RbacV1().Roles(sys).Delete(ctx, name, del),
+		"RoleBinding":            cs.RbacV1().RoleBindings(sys).Delete(ctx, name, del),
+		"ClusterRole":            cs.RbacV1().ClusterRoles().Delete(ctx, name, del),
+		"namespaced ClusterRole": cs.RbacV1().ClusterRoles().Delete(ctx, manifests.NamespacedRole(env), del),
+		"ClusterRoleBinding":     cs.RbacV1().ClusterRoleBindings().Delete(ctx, name, del),
+		"inventory":              cs.CoreV1().ConfigMaps(sys).Delete(ctx, inventory.ConfigMapName(name, 0), del),
 	} {
 		if err != nil && !apierrors.IsNotFound(err) {
 			t.Errorf("remove the daemon's %s: %v", what, err)
