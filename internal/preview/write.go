@@ -189,20 +189,19 @@ func writeEnvMarkdown(sb *strings.Builder, r *Report, e Environment, budget, cut
 			unchanged++
 			continue
 		}
-		fmt.Fprintf(sb, "\n<details>\n<summary><b>%s</b>: %s</summary>\n\n", html.EscapeString(c.Name), countsText(c.Counts))
-		var body strings.Builder
+		fmt.Fprintf(sb, "\n<details>\n<summary><b>%s</b>: %s</summary>\n", html.EscapeString(c.Name), countsText(c.Counts))
 		for _, ch := range c.Changes {
-			fmt.Fprintf(&body, "%s %s %s\n", sigils[ch.Action], ch.Action, ch.Ref)
+			fmt.Fprintf(sb, "\n**%s** `%s`\n", ch.Action, ch.Ref)
 			if len(ch.Diff) > *budget {
 				*cut++
-				body.WriteString("(diff left out: the comment would be too long)\n")
+				sb.WriteString("\n_(diff left out: the comment would be too long)_\n")
 				continue
 			}
 			*budget -= len(ch.Diff)
-			body.WriteString(ch.Diff)
+			fence := fenceFor(ch.Diff)
+			fmt.Fprintf(sb, "\n%sdiff\n%s%s\n", fence, ch.Diff, fence)
 		}
-		fence := fenceFor(body.String())
-		fmt.Fprintf(sb, "%sdiff\n%s%s\n\n</details>\n", fence, body.String(), fence)
+		sb.WriteString("\n</details>\n")
 	}
 	if unchanged > 0 {
 		fmt.Fprintf(sb, "\n%d unchanged component(s).\n", unchanged)
