@@ -138,10 +138,34 @@ const MaxComment = 60_000
 
 // Markdown is the report as a pull-request comment: the marker, a one-line
 // summary, the two revisions, and per environment a collapsible section
-// per changed component with its diffs. Diffs that would take it over max
-// characters are left out, their objects still listed.
+// per changed component with its diffs. It stays within limit characters:
+// diffs that do not fit are left out (their objects still listed), and
+// past that the objects that do not fit are counted instead of listed.
 func Markdown(r *Report, limit int) string {
-	var sb strings.Builder
+	// The listing without diffs says what the diffs can have.
+	bare := (&mdWriter{limit: limit}).report(r)
+	return (&mdWriter{limit: limit, diffs: limit - len(bare) - mdReserve}).report(r)
+}
+
+// mdReserve is kept free for what closes the comment: the end of the
+// sections and the note on what was left out.
+const mdReserve = 600
+
+// maxErrorText is the most of a render error a comment quotes.
+const maxErrorText = 4000
+
+// mdWriter writes one Markdown comment.
+type mdWriter struct {
+	sb    strings.Builder
+	limit int
+	// diffs is what the diffs may still take.
+	diffs int
+	// noDiff and unlisted count the diffs left out and the objects not
+	// listed.
+	noDiff, unlisted int
+}
+
+func (w *mdWriter) report(r *Report) string {
 	var total Counts
 	failed := 0
 	for _, e := range r.Environments {
@@ -150,7 +174,7 @@ func Markdown(r *Report, limit int) string {
 			failed++
 		}
 	}
-	fmt.Fprintln(&sb, r.Marker())
+	fmt.Fprintln(&w.sb, r.Marker())
 	title := "envctl diff"
 	if len(r.Environments) == 1 && !r.All {
 		title += " `" + r.Environments[0].Name + "`"
@@ -161,26 +185,28 @@ func Markdown(r *Report, limit int) string {
 	if failed > 0 {
 		summary += fmt.Sprintf(", %d failed to render", failed)
 	}
-	fmt.Fprintf(&sb, "### %s: %s\n\n", title, summary)
-	fmt.Fprintf(&sb, "`%s` (`%s`) → `%s` (`%s`)\n", r.Base.Ref, r.Base.Revision, r.Head.Ref, r.Head.Revision)
-	budget := limit - sb.Len() - 2000 // headers and sections to come
-	cut := 0
+	fmt.Fprintf(&w.sb, "### %s: %s\n\n", title, summary)
+	fmt.Fprintf(&w.sb, "`%s` (`%s`) → `%s` (`%s`)\n", r.Base.Ref, r.Base.Revision, r.Head.Ref, r.Head.Revision)
 	for _, e := range r.Environments {
-		writeEnvMarkdown(&sb, r, e, &budget, &cut)
+		w.environment(r, e)
 	}
-	if cut > 0 {
-		fmt.Fprintf(&sb, "\n_%d diffs were left out to keep this comment within GitHub's size limit; `envctl diff --base` shows them all._\n", cut)
+	if w.noDiff > 0 || w.unlisted > 0 {
+		fmt.Fprintf(&w.sb, "\n_To stay within GitHub's size limit, %d diffs were left out and %d objects not listed; `envctl diff --base` shows them all._\n", w.noDiff, w.unlisted)
 	}
-	return sb.String()
+	return w.sb.String()
 }
 
-func writeEnvMarkdown(sb *strings.Builder, r *Report, e Environment, budget, cut *int) {
+func (w *mdWriter) environment(r *Report, e Environment) {
 	if len(r.Environments) > 1 || r.All {
-		fmt.Fprintf(sb, "\n#### `%s`: %s\n", e.Name, envStatus(e))
+		fmt.Fprintf(&w.sb, "\n#### `%s`: %s\n", e.Name, envStatus(e))
 	}
 	if e.Error != "" {
-		fence := fenceFor(e.Error)
-		fmt.Fprintf(sb, "\n**Failed to render:**\n\n%s\n%s\n%s\n", fence, e.Error, fence)
+		msg := e.Error
+		if len(msg) > maxErrorText {
+			msg = msg[:maxErrorText] + "…"
+		}
+		fence := fenceFor(msg)
+		fmt.Fprintf(&w.sb, "\n**Failed to render:**\n\n%s\n%s\n%s\n", fence, msg, fence)
 		return
 	}
 	unchanged := 0
@@ -189,23 +215,34 @@ func writeEnvMarkdown(sb *strings.Builder, r *Report, e Environment, budget, cut
 			unchanged++
 			continue
 		}
-		fmt.Fprintf(sb, "\n<details>\n<summary><b>%s</b>: %s</summary>\n", html.EscapeString(c.Name), countsText(c.Counts))
-		for _, ch := range c.Changes {
-			fmt.Fprintf(sb, "\n**%s** `%s`\n", ch.Action, ch.Ref)
-			if len(ch.Diff) > *budget {
-				*cut++
-				sb.WriteString("\n_(diff left out: the comment would be too long)_\n")
-				continue
+		fmt.Fprintf(&w.sb, "\n<details>\n<summary><b>%s</b>: %s</summary>\n", html.EscapeString(c.Name), countsText(c.Counts))
+		for i, ch := range c.Changes {
+			if w.sb.Len() > w.limit-mdReserve {
+				w.unlisted += len(c.Changes) - i
+				fmt.Fprintf(&w.sb, "\n_…and %d more objects._\n", len(c.Changes)-i)
+				break
 			}
-			*budget -= len(ch.Diff)
-			fence := fenceFor(ch.Diff)
-			fmt.Fprintf(sb, "\n%sdiff\n%s%s\n", fence, ch.Diff, fence)
+			w.change(ch)
 		}
-		sb.WriteString("\n</details>\n")
+		w.sb.WriteString("\n</details>\n")
 	}
 	if unchanged > 0 {
-		fmt.Fprintf(sb, "\n%d unchanged component(s).\n", unchanged)
+		fmt.Fprintf(&w.sb, "\n%d unchanged component(s).\n", unchanged)
 	}
+}
+
+// change lists one object, with its diff while the diffs' share lasts.
+func (w *mdWriter) change(ch Change) {
+	fmt.Fprintf(&w.sb, "\n**%s** `%s`\n", ch.Action, ch.Ref)
+	fence := fenceFor(ch.Diff)
+	cost := len(ch.Diff) + 2*len(fence)
+	if cost > w.diffs {
+		w.noDiff++
+		w.sb.WriteString("\n_(diff left out)_\n")
+		return
+	}
+	w.diffs -= cost
+	fmt.Fprintf(&w.sb, "\n%sdiff\n%s%s\n", fence, ch.Diff, fence)
 }
 
 // envStatus is an environment's summary in its heading.
