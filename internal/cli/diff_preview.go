@@ -91,7 +91,13 @@ func runPreview(ctx context.Context, f *Factory, o *diffOptions) (int, error) {
 // that revision, or the --git repository at that ref. headRef names head.
 func (o *diffOptions) baseSource(f *Factory, head source.Source) (source.Source, string, error) {
 	if dir, ok := head.(source.Dir); ok {
-		return &git.Revision{Dir: dir.Path, Rev: o.Base}, "work tree", nil
+		// Base snapshots are kept beside the Git source's (by content, a
+		// few): a second preview at the same base writes nothing.
+		cache := o.Source.git.CacheDir
+		if cache == "" {
+			cache, _ = git.DefaultCacheDir()
+		}
+		return &git.Revision{Dir: dir.Path, Rev: o.Base, CacheDir: cache}, "work tree", nil
 	}
 	s := o.Source
 	s.fs = nil // the variables are applied; the flags were checked

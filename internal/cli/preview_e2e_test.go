@@ -212,6 +212,11 @@ func TestDiffPreview(t *testing.T) {
 	if stdout != "" || !strings.Contains(stderr, ": no changes, 4 unchanged.") {
 		t.Errorf("a preview without changes printed:\n%s\n%s", stdout, stderr)
 	}
+	// Every base was one of the two commits' trees, written once each and
+	// reused after.
+	if trees, err := os.ReadDir(filepath.Join(r.home, "cache", "envctl", "git", "trees")); err != nil || len(trees) != 2 {
+		t.Errorf("cached base snapshots: %v, %v; want the two commits' trees", trees, err)
+	}
 	// An uncommitted edit counts: the work tree is the head.
 	r.write("app/deployment.yaml", previewDeployment("1.28", 3))
 	stdout, _ = r.mustRun(diffExitChanges, "diff", "dev", "--base", "HEAD")
@@ -222,7 +227,7 @@ func TestDiffPreview(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"diff", "dev", "--base", "no-such-branch"}, `--base "no-such-branch": no such commit`},
+		{[]string{"diff", "dev", "--base", "no-such-branch"}, "--base no-such-branch: no such commit in the repository of"},
 		{[]string{"diff", "dev", "--base", "HEAD", "--kubeconfig", "/tmp/k"}, "--kubeconfig is for a diff against a cluster"},
 		{[]string{"diff", "dev", "-o", "markdown"}, "-o markdown is for a preview"},
 		{[]string{"diff", "--all-environments"}, "--all-environments is for a preview"},

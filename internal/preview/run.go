@@ -106,7 +106,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		side := []*Side{&rep.Base, &rep.Head}[i]
 		snap, err := side.src.Snapshot(ctx)
 		if err != nil {
-			return fmt.Errorf("%s: %w", side.Ref, err)
+			return fmt.Errorf("%s %s: %w", []string{"--base", "head"}[i], side.Ref, err)
 		}
 		snaps[i], side.Revision = snap, snap.Revision
 		return nil

@@ -6,11 +6,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/source"
@@ -18,9 +22,10 @@ import (
 
 // Revision is the Source of a local folder as one commit of its Git
 // repository holds it: what a pull-request preview renders as its base.
-// The commit's tree is written, with the checks and limits of a fetched
-// snapshot, into a temporary directory that Close removes. Nothing is
-// fetched: the commit must be in the local repository.
+// The folder's tree at the commit is written with the checks and limits of
+// a fetched snapshot, into the cache (CacheDir) or a temporary directory
+// that Close removes. Nothing is fetched: the commit must be in the local
+// repository.
 type Revision struct {
 	// Dir is the folder that holds config.yaml, inside a Git work tree.
 	Dir string
@@ -29,6 +34,11 @@ type Revision struct {
 	Rev string
 	// Limits bound the snapshot; DefaultLimits() when zero.
 	Limits Limits
+	// CacheDir, when set, keeps the snapshot under CacheDir/trees, named
+	// by the folder's tree hash, for the next preview at a base with the
+	// same content; the newest KeepTrees are kept. Without it the snapshot
+	// is temporary and Close removes it.
+	CacheDir string
 
 	mu   sync.Mutex
 	tmp  string
@@ -53,11 +63,11 @@ func (r *Revision) Snapshot(ctx context.Context) (*source.Snapshot, error) {
 	}
 	hash, err := repo.ResolveRevision(plumbing.Revision(r.Rev))
 	if err != nil {
-		return nil, errs.Inputf("--base %q: no such commit in the repository of %s (%v); fetch it first, as in git fetch origin %s", r.Rev, r.Dir, err, r.Rev)
+		return nil, errs.Inputf("no such commit in the repository of %s (%v); a shallow clone may lack it: fetch it, as in git fetch origin %s", r.Dir, err, r.Rev)
 	}
 	commit, err := repo.CommitObject(*hash)
 	if err != nil {
-		return nil, errs.Inputf("--base %q: read commit %s: %v", r.Rev, hash, err)
+		return nil, errs.Inputf("read commit %s: %v", hash, err)
 	}
 	tree, err := commit.Tree()
 	if err != nil {
@@ -65,28 +75,98 @@ func (r *Revision) Snapshot(ctx context.Context) (*source.Snapshot, error) {
 	}
 	if prefix != "" {
 		if tree, err = tree.Tree(prefix); err != nil {
-			return nil, errs.Inputf("--base %q: commit %s has no folder %s", r.Rev, shortHash(hash.String()), prefix)
+			return nil, errs.Inputf("commit %s has no folder %s", shortHash(hash.String()), prefix)
 		}
 	}
-	limits := r.Limits
-	if limits == (Limits{}) {
-		limits = DefaultLimits()
-	}
-	if r.tmp, err = os.MkdirTemp("", "envctl-base-"); err != nil {
-		return nil, err
-	}
-	// The folder keeps its name, which names the repository where no
-	// config.yaml does.
-	root := filepath.Join(r.tmp, filepath.Base(r.Dir))
-	if _, err := writeSnapshot(ctx, repo.Storer, tree, prefix, root, limits, nil, nil); err != nil {
-		return nil, fmt.Errorf("--base %q: %w", r.Rev, err)
-	}
-	if root, err = filepath.EvalSymlinks(root); err != nil {
+	root, err := r.write(ctx, repo.Storer, tree, prefix)
+	if err != nil {
 		return nil, err
 	}
 	r.snap = &source.Snapshot{Root: root, Revision: revisionOf(r.Rev, hash.String())}
 	snap := *r.snap
 	return &snap, nil
+}
+
+// KeepTrees is how many cached snapshots Revision keeps.
+const KeepTrees = 5
+
+// write writes tree into the cache, or into a temporary directory, unless
+// the cache holds it already, and returns the snapshot's root. The root
+// keeps the folder's name, which names the repository where config.yaml
+// does not.
+func (r *Revision) write(ctx context.Context, st storer.EncodedObjectStorer, tree *object.Tree, prefix string) (string, error) {
+	limits := r.Limits
+	if limits == (Limits{}) {
+		limits = DefaultLimits()
+	}
+	name := filepath.Base(r.Dir)
+	var final string
+	parent := os.TempDir()
+	if r.CacheDir != "" {
+		parent = filepath.Join(r.CacheDir, "trees")
+		final = filepath.Join(parent, tree.Hash.String())
+		if _, err := os.Stat(filepath.Join(final, name)); err == nil {
+			now := time.Now()
+			_ = os.Chtimes(final, now, now) // the newest are kept
+			return filepath.EvalSymlinks(filepath.Join(final, name))
+		}
+		if err := os.MkdirAll(parent, 0o700); err != nil {
+			return "", fmt.Errorf("create the snapshot cache: %w", err)
+		}
+	}
+	tmp, err := os.MkdirTemp(parent, "tmp-")
+	if err != nil {
+		return "", err
+	}
+	if _, err := writeSnapshot(ctx, st, tree, prefix, filepath.Join(tmp, name), limits, nil, nil); err != nil {
+		_ = os.RemoveAll(tmp)
+		return "", err
+	}
+	if final == "" {
+		r.tmp = tmp
+		return filepath.EvalSymlinks(filepath.Join(tmp, name))
+	}
+	// Another process may have written the same tree meanwhile: either
+	// copy is the same.
+	if err := os.Rename(tmp, final); err != nil {
+		_ = os.RemoveAll(tmp)
+	}
+	pruneTrees(parent, final)
+	return filepath.EvalSymlinks(filepath.Join(final, name))
+}
+
+// pruneTrees deletes all but the newest KeepTrees snapshots in dir (and
+// temporary ones an interrupted run left a day ago); keep is never deleted.
+func pruneTrees(dir, keep string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	type tree struct {
+		path string
+		mod  time.Time
+	}
+	var trees []tree
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil || !e.IsDir() {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		if strings.HasPrefix(e.Name(), "tmp-") {
+			if time.Since(info.ModTime()) > 24*time.Hour {
+				_ = os.RemoveAll(p)
+			}
+			continue
+		}
+		trees = append(trees, tree{p, info.ModTime()})
+	}
+	sort.Slice(trees, func(i, j int) bool { return trees[i].mod.After(trees[j].mod) })
+	for i, t := range trees {
+		if i >= KeepTrees && t.path != keep {
+			_ = os.RemoveAll(t.path)
+		}
+	}
 }
 
 // Close removes the written snapshot.
