@@ -101,22 +101,10 @@ func (o *diffOptions) baseSource(f *Factory, head source.Source) (source.Source,
 	}
 	s := o.Source
 	s.fs = nil // the variables are applied; the flags were checked
-	s.git.Ref = gitRef(o.Base)
+	s.git.Ref = git.RefOf(o.Base)
 	base, err := s.open(f)
 	if err != nil {
 		return nil, "", fmt.Errorf("--base %s: %w", o.Base, err)
 	}
 	return base, o.Source.git.Ref.String(), nil
-}
-
-// gitRef reads --base for a --git source: a full commit hash, tags/NAME
-// (or refs/tags/NAME), or a branch (NAME or refs/heads/NAME).
-func gitRef(rev string) git.Ref {
-	switch {
-	case len(rev) == 40 && strings.Trim(strings.ToLower(rev), "0123456789abcdef") == "":
-		return git.Ref{Commit: rev}
-	case strings.HasPrefix(rev, "refs/tags/"), strings.HasPrefix(rev, "tags/"):
-		return git.Ref{Tag: rev[strings.Index(rev, "tags/")+len("tags/"):]}
-	}
-	return git.Ref{Branch: strings.TrimPrefix(rev, "refs/heads/")}
 }

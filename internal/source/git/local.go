@@ -224,3 +224,15 @@ func revisionOf(rev, hash string) string {
 	}
 	return rev + "@sha1:" + hash
 }
+
+// RefOf reads a revision named for a remote: a full commit hash, tags/NAME
+// (or refs/tags/NAME), or a branch (NAME or refs/heads/NAME).
+func RefOf(rev string) Ref {
+	switch {
+	case isFullHash(rev):
+		return Ref{Commit: rev}
+	case strings.HasPrefix(rev, "refs/tags/"), strings.HasPrefix(rev, "tags/"):
+		return Ref{Tag: rev[strings.Index(rev, "tags/")+len("tags/"):]}
+	}
+	return Ref{Branch: strings.TrimPrefix(rev, "refs/heads/")}
+}
