@@ -207,6 +207,10 @@ func TestDiffPreview(t *testing.T) {
 		t.Errorf("-o json: base %+v, head %+v, environment %s %+v", rep.Base, rep.Head, env.Name, env.Counts)
 	}
 
+	// --component limits both sides.
+	_, stderr = r.mustRun(diffExitChanges, "diff", "dev", "--base", "HEAD~1", "--component", "app")
+	containsAll(t, "the summary of one component", stderr, ": 1 added, 1 removed, 2 changed, 1 unchanged.")
+
 	// No change: exit 0 and nothing on stdout.
 	stdout, stderr = r.mustRun(diffExitNoChanges, "diff", "dev", "--base", "HEAD")
 	if stdout != "" || !strings.Contains(stderr, ": no changes, 4 unchanged.") {
@@ -232,6 +236,7 @@ func TestDiffPreview(t *testing.T) {
 		{[]string{"diff", "dev", "-o", "markdown"}, "-o markdown is for a preview"},
 		{[]string{"diff", "--all-environments"}, "--all-environments is for a preview"},
 		{[]string{"diff", "nosuch", "--base", "HEAD"}, `environment "nosuch" exists neither at HEAD nor at work tree`},
+		{[]string{"diff", "dev", "--base", "HEAD", "--component", "app,nosuch"}, `--component: unknown component "nosuch" at HEAD and at work tree; known components: app`},
 	} {
 		_, stderr, code := r.run(tt.args...)
 		if code != diffExitError || !strings.Contains(stderr, tt.want) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/envctl/envctl/internal/config"
@@ -49,6 +50,8 @@ type Report struct {
 	// All is set for a preview of every environment.
 	All          bool          `json:"allEnvironments"`
 	Environments []Environment `json:"environments"`
+
+	components []string
 }
 
 // Changed says whether any environment differs.
@@ -100,7 +103,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if opts.Engine.Client() != nil {
 		return nil, errors.New("preview: the engine must be offline")
 	}
-	rep := &Report{Base: Side{Ref: opts.BaseRef, src: opts.Base}, Head: Side{Ref: opts.HeadRef, src: opts.Head}, All: opts.All}
+	rep := &Report{Base: Side{Ref: opts.BaseRef, src: opts.Base}, Head: Side{Ref: opts.HeadRef, src: opts.Head}, All: opts.All, components: opts.Components}
 	snaps := make([]*source.Snapshot, 2)
 	err := parallel(2, 2, func(i int) error {
 		side := []*Side{&rep.Base, &rep.Head}[i]
@@ -153,6 +156,8 @@ type rendered struct {
 	absent bool
 	// err is why the side did not load or render.
 	err error
+	// comps are the environment's components on this side.
+	comps []string
 }
 
 // renderSide loads and renders environment env from snap.
@@ -167,16 +172,20 @@ func renderSide(ctx context.Context, opts Options, side *Side, snap *source.Snap
 	if err != nil {
 		return rendered{err: fmt.Errorf("at %s: %w", side.Ref, err)}
 	}
-	comps := slices.DeleteFunc(slices.Clone(opts.Components), func(c string) bool { return d.Env.Component(c) == nil })
+	var all []string
+	for _, c := range d.Env.Spec.Components {
+		all = append(all, c.Name)
+	}
+	comps := slices.DeleteFunc(slices.Clone(opts.Components), func(c string) bool { return !slices.Contains(all, c) })
 	if len(opts.Components) > 0 && len(comps) == 0 {
 		// None of them on this side: it declares nothing of them.
-		return rendered{res: &render.Result{Environment: d.Env.Name()}}
+		return rendered{res: &render.Result{Environment: d.Env.Name()}, comps: all}
 	}
 	r, err := opts.Engine.Render(ctx, engine.Request{Declared: d, Policy: engine.Policy{Components: comps}})
 	if err != nil {
 		return rendered{err: fmt.Errorf("at %s: %w", side.Ref, err)}
 	}
-	return rendered{res: r.Result}
+	return rendered{res: r.Result, comps: all}
 }
 
 // environments lists the environments of either snapshot, sorted.
@@ -216,6 +225,9 @@ func compareEnv(name string, base, head rendered, rep *Report) Environment {
 		err = errs.Inputf("environment %q exists neither at %s nor at %s", name, rep.Base.Ref, rep.Head.Ref)
 	}
 	if err == nil {
+		err = checkComponents(rep, base, head)
+	}
+	if err == nil {
 		e.Components, e.Counts, err = Compare(base.res, head.res, rep.Base.Ref, rep.Head.Ref)
 	}
 	if err != nil {
@@ -223,6 +235,19 @@ func compareEnv(name string, base, head rendered, rep *Report) Environment {
 		e.Error = e.err.Error()
 	}
 	return e
+}
+
+// checkComponents reports a component asked for (--component) that
+// neither side of an environment has.
+func checkComponents(rep *Report, base, head rendered) error {
+	for _, c := range rep.components {
+		if !slices.Contains(base.comps, c) && !slices.Contains(head.comps, c) {
+			known := slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(base.comps), head.comps...))))
+			return errs.Inputf("--component: unknown component %q at %s and at %s; known components: %s",
+				c, rep.Base.Ref, rep.Head.Ref, strings.Join(known, ", "))
+		}
+	}
+	return nil
 }
 
 // parallel runs job(0..n-1), at most limit at once, and returns the first
