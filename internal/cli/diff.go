@@ -26,6 +26,11 @@ type diffOptions struct {
 	Policy engine.Policy
 	// Flags holds the setting overrides, passed on to config.Load.
 	Flags *pflag.FlagSet
+	// Base, when set, makes diff a preview: the environment rendered at
+	// this Git revision against the work tree (or the --git ref), offline.
+	Base string
+	// AllEnvironments previews every environment (with Base).
+	AllEnvironments bool
 }
 
 const diffLong = `Show what applying the environment would change. Every rendered object is
@@ -36,8 +41,19 @@ YAML, without the fields the server manages), and objects that are no longer
 declared and would be pruned. Secret values are never shown: a changed key
 reads "(sensitive value changed)".
 
+With --base REF, diff needs no cluster: it renders the environment at the
+Git revision REF and in the work tree (with --git: at REF and at the ref the
+other flags name), both at once and offline as 'envctl render' does, and
+prints per component the objects added, removed and changed, with unified
+diffs and Secret values masked. -o markdown writes a pull-request comment
+(a one-line summary, a collapsible section per component, and a marker line
+"<!-- envctl-diff: ENV -->" that a CI job finds its earlier comment by);
+-o json is for scripts and names both revisions. --all-environments
+previews every environment of either side in one report.
+
 Exit status: 0 when nothing would change, 1 when something would, 2 on an
-error (bad input, an object the server rejects, an unreachable cluster).`
+error (bad input, an object the server rejects, an unreachable cluster, an
+environment that does not render).`
 
 const diffExample = `  # What would change in the default environment
   envctl diff
@@ -52,7 +68,16 @@ const diffExample = `  # What would change in the default environment
   envctl diff staging --component monitoring --component serving --context prod-eu
 
   # As a merge gate: what the pull request's commit would change in staging
-  envctl diff staging --git https://github.com/acme/platform.git --commit "$GITHUB_SHA"`
+  envctl diff staging --git https://github.com/acme/platform.git --commit "$GITHUB_SHA"
+
+  # Without a cluster: what the work tree changes against main, per component
+  envctl diff staging --base main
+
+  # A pull-request comment covering every environment
+  envctl diff --all-environments --base origin/main -o markdown > preview.md
+
+  # Two refs of a remote repository, for a script
+  envctl diff ci --git https://github.com/acme/platform.git --branch feature --base main -o json`
 
 func newDiffCmd(f *Factory) *cobra.Command {
 	o := &diffOptions{}
@@ -64,10 +89,17 @@ func newDiffCmd(f *Factory) *cobra.Command {
 		Args:    argsValidator(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Flags = cmd.Flags()
-			if err := o.args(args); err != nil {
-				return err
+			run := runDiff
+			err := o.args(args)
+			if err == nil && o.Base != "" {
+				run, err = runPreview, o.checkPreview(cmd.Flags())
+			} else if err == nil {
+				err = o.checkLive()
 			}
-			code, err := runDiff(cmd.Context(), f, o)
+			code := diffExitError
+			if err == nil {
+				code, err = run(cmd.Context(), f, o)
+			}
 			if err != nil {
 				// diff's exit status is its result, so every error is 2,
 				// whatever its class; the message still goes out once.
@@ -89,7 +121,9 @@ func newDiffCmd(f *Factory) *cobra.Command {
 		flagPruneCRDs:      "plan the apply as lifting the CRD guard",
 		flagAdopt:          "plan the apply as taking over objects labelled for another environment",
 	}, flagComponent, flagForceConflicts, flagForcePrune, flagPruneRemoved, flagPruneEmpty, flagPruneCRDs, flagAdopt)
-	o.bind(fl, "text", "json")
+	o.bind(fl, "text", "json", "markdown")
+	fl.StringVar(&o.Base, "base", "", "preview offline: render at this Git revision (branch, tag, commit, origin/main, HEAD~1) and compare with the work tree or the --git ref; no cluster")
+	fl.BoolVar(&o.AllEnvironments, "all-environments", false, "with --base: preview every environment of either side")
 	config.BindFlags(fl, "apply.fieldManager", "apply.forceConflicts", "prune.enabled", "prune.maxFraction", "prune.allowNamespaces")
 	return cmd
 }

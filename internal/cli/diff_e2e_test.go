@@ -82,6 +82,10 @@ func TestDiffExitCodes(t *testing.T) {
 		if it.Action != plan.Create || it.Diff == "" {
 			t.Errorf("%s: action %s, diff %q; want a create with a diff", it.Ref, it.Action, it.Diff)
 		}
+		// The repository is outside Git: its revision is its content's hash.
+		if !strings.HasPrefix(it.Revision, "sha256:") {
+			t.Errorf("%s: revision %q, want the source's sha256: revision", it.Ref, it.Revision)
+		}
 	}
 
 	e.mustRun(ExitOK, "apply")

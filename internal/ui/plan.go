@@ -9,7 +9,8 @@ import (
 	"github.com/envctl/envctl/internal/plan"
 )
 
-// DiffItem is one entry of `envctl diff -o json`.
+// DiffItem is one entry of `envctl diff -o json`. Revision is the source
+// revision the plan was computed from, the same in every entry.
 type DiffItem struct {
 	Ref       object.Ref  `json:"ref"`
 	Component string      `json:"component,omitempty"`
@@ -17,6 +18,7 @@ type DiffItem struct {
 	Diff      string      `json:"diff,omitempty"`
 	Note      string      `json:"note,omitempty"`
 	Error     string      `json:"error,omitempty"`
+	Revision  string      `json:"revision,omitempty"`
 }
 
 // WritePlan prints the plan to out (format text or json, the text in
@@ -29,7 +31,7 @@ func WritePlan(out, errOut io.Writer, p *plan.Plan, format string, color bool) e
 	if format == "json" {
 		items := make([]DiffItem, 0, len(p.Items))
 		for _, it := range p.Items {
-			items = append(items, DiffItem{Ref: it.Ref, Component: it.Component, Action: it.Action, Diff: it.Diff, Note: it.Note, Error: it.Error})
+			items = append(items, DiffItem{Ref: it.Ref, Component: it.Component, Action: it.Action, Diff: it.Diff, Note: it.Note, Error: it.Error, Revision: p.Revision})
 		}
 		return WriteJSON(out, items)
 	}
