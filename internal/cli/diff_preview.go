@@ -70,7 +70,7 @@ func runPreview(ctx context.Context, f *Factory, o *diffOptions) (int, error) {
 		Base: base, Head: head, BaseRef: o.Base, HeadRef: headRef,
 		Environment: o.Env, All: o.AllEnvironments, Components: o.Policy.Components,
 		Load:   o.Source.loadOptions(f, head, o.Env, o.Flags, nil),
-		Engine: f.engine(nil, "", ""),
+		Engine: f.engine(nil, nil, "", ""),
 	})
 	if err != nil {
 		return diffExitError, err
