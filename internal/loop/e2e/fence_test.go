@@ -35,7 +35,8 @@ spec:
 // cluster through a recording proxy: the sync has corrected a drift (so
 // its inventory is to be saved at shutdown) when, while the proxy holds
 // everything it sends and receives, another holder takes the Lease and
-// stores an inventory of its own. Let go, the sync exits 6, and the proxy
+// stores an inventory of its own; once the sync says it lost the lock, a
+// drift it would have corrected. Let go, the sync exits 6, and the proxy
 // passes on no write of it after the Lease changed hands (no inventory
 // save, no status record, no correction; its lock's renewal, a
 // compare-and-swap on the Lease that the new holder's update makes fail,
@@ -89,12 +90,22 @@ func TestSyncWhoseLockIsTakenWritesNothingMore(t *testing.T) {
 		proxy.Thaw()
 		t.Fatal(err)
 	}
+	proxy.Thaw()
+	// The Lease's watch tells the sync of the loss. A drift made before
+	// it knows would race that event on another watch: no envctl takes a
+	// Lease before it expired, by when the holder has stopped writing for
+	// a third of the duration (Held.Writable), so only a thief overwriting
+	// a live Lease, as this test does, can make that race.
+	eventually(t, 15*time.Second, "the sync to say it lost its lock", func() error {
+		if !strings.Contains(p.err.String(), "lock lost") {
+			return fmt.Errorf("not yet")
+		}
+		return nil
+	})
 	// A drift the old holder would correct, were it still writing.
 	if _, err := cms.Patch(ctx, "b", types.MergePatchType, []byte(`{"data":{"value":"the new holder's"}}`), metav1.PatchOptions{FieldManager: "kubectl-edit"}); err != nil {
-		proxy.Thaw()
 		t.Fatal(err)
 	}
-	proxy.Thaw()
 
 	select {
 	case <-p.done:
