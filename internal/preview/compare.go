@@ -34,7 +34,8 @@ type Change struct {
 	Action Action     `json:"action"`
 	// Diff is the unified diff of the object's YAML, base against head;
 	// Secret values read "(sensitive value)", or "(sensitive value
-	// changed)" on the head side when they differ.
+	// changed)" on the head side when they differ; a value decrypted
+	// from a SOPS file reads "<redacted>" wherever else it shows.
 	Diff string `json:"diff"`
 }
 
@@ -88,6 +89,11 @@ func Compare(base, head *render.Result, baseName, headName string) ([]Component,
 		c, err := compareComponent(name, baseComps[name], headComps[name], baseName, headName)
 		if err != nil {
 			return nil, Counts{}, err
+		}
+		// A value decrypted from a SOPS file may sit in any object (a
+		// ConfigMap built from one), not only in a masked Secret.
+		for i := range c.Changes {
+			c.Changes[i].Diff = base.Redact(head.Redact(c.Changes[i].Diff))
 		}
 		total.add(c.Counts)
 		out = append(out, c)

@@ -212,7 +212,8 @@ func (r *renderer) render(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Environment: r.env.Metadata.Name, Revision: r.src.Revision, Components: ordered, Capabilities: r.caps}, nil
+	return &Result{Environment: r.env.Metadata.Name, Revision: r.src.Revision, Components: ordered, Capabilities: r.caps,
+		sensitive: r.sensitive()}, nil
 }
 
 // job is one component's render.

@@ -20,6 +20,17 @@ func Scrub(err error, values []string) error {
 	if err == nil {
 		return nil
 	}
+	msg := err.Error()
+	scrubbed := redact(msg, values)
+	if scrubbed == msg {
+		return err
+	}
+	return &scrubbedError{msg: scrubbed, err: err}
+}
+
+// redact replaces every one of values in text by Redacted, in the forms
+// Scrub lists.
+func redact(text string, values []string) string {
 	var forms []string
 	for _, v := range values {
 		if len(v) < minSecretLen {
@@ -37,20 +48,23 @@ func Scrub(err error, values []string) error {
 			}
 		}
 	}
-	if len(forms) == 0 {
-		return err
-	}
 	// Longest first, so that a value holding another is replaced whole.
 	slices.SortFunc(forms, func(a, b string) int { return len(b) - len(a) })
-	msg := err.Error()
-	scrubbed := msg
 	for _, f := range forms {
-		scrubbed = strings.ReplaceAll(scrubbed, f, Redacted)
+		text = strings.ReplaceAll(text, f, Redacted)
 	}
-	if scrubbed == msg {
-		return err
+	return text
+}
+
+// Redact returns text with every value this render decrypted, and every
+// credential's password, replaced by Redacted: for output that shows
+// rendered objects other than Secrets (a ConfigMap built from a SOPS
+// file), such as a pull request's preview. A nil result redacts nothing.
+func (r *Result) Redact(text string) string {
+	if r == nil {
+		return text
 	}
-	return &scrubbedError{msg: scrubbed, err: err}
+	return redact(text, r.sensitive)
 }
 
 // scrubbedError is an error whose text had secret values taken out.

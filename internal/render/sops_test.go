@@ -154,6 +154,9 @@ func TestSOPSDecryption(t *testing.T) {
 			if strings.Contains(maskedOut.String(), canary) || strings.Contains(maskedOut.String(), base64.StdEncoding.EncodeToString([]byte(canary+"-json"))) {
 				t.Errorf("masked output shows a decrypted value:\n%s", maskedOut.String())
 			}
+			if red := res.Redact(plainOut.String()); strings.Contains(red, canary) || !strings.Contains(red, Redacted) {
+				t.Errorf("Redact leaves a decrypted value, or redacts none:\n%s", red)
+			}
 			if n := strings.Count(maskedOut.String(), MaskedValue); n < 6 {
 				t.Errorf("%d masked values, want every key of the 5 decrypted Secrets", n)
 			}

@@ -13,6 +13,8 @@ type Result struct {
 	Components []*Component
 	// Capabilities are what the charts were rendered for.
 	Capabilities *Capabilities
+	// sensitive are the values Redact takes out.
+	sensitive []string
 }
 
 // SOPSFiles are the SOPS-encrypted files the render decrypted, in
