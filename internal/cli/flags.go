@@ -48,6 +48,7 @@ func (e *envFlags) bind(fs *pflag.FlagSet, formats ...string) {
 	fs.StringVarP(&e.Output, "output", "o", formats[0], "output format: "+strings.Join(formats, " or "))
 	e.Cluster.bind(fs)
 	e.Source.bind(fs)
+	e.Source.bindInstance(fs)
 }
 
 // args takes ENV from the command's arguments and checks -o.

@@ -40,6 +40,7 @@ func (o *reconcileOptions) bind(fs *pflag.FlagSet) {
 	bindLockTimeout(fs, &o.LockTimeout)
 	config.BindFlags(fs, "apply.concurrency", "prune.maxFraction")
 	o.Source.bind(fs)
+	o.Source.bindInstance(fs)
 }
 
 // load checks the flags, takes the source's snapshot (a Git fetch shown as

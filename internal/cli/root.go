@@ -162,6 +162,11 @@ func useLogger(f *Factory, logger *slog.Logger) {
 	log.SetOutput(ui.LogWriter(logger))
 }
 
+// warn prints a warning, such as a deprecation, on the error stream.
+func (f *Factory) warn(msg string) {
+	fmt.Fprintf(f.Streams.ErrOut, "Warning: %s\n", msg)
+}
+
 // usageError marks a flag or argument error as bad input.
 func usageError(err error) error {
 	return errs.Input(err)

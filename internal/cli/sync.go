@@ -95,6 +95,7 @@ func newSyncCmd(f *Factory) *cobra.Command {
 		},
 	}
 	o.bind(cmd.Flags(), "")
+	o.Source.bindInstance(cmd.Flags())
 	config.BindFlags(cmd.Flags(), clusterSettings...)
 	cmd.Flags().DurationVar(&o.LockTimeout, "lock-timeout", 2*time.Minute, "how long to wait for another writer (up, apply, down, sync) of the environment to finish")
 	return cmd
