@@ -72,8 +72,8 @@ checks that the cluster answers and reports its version.`,
 	_ = fl.MarkHidden("wait")
 	fl.BoolVar(&o.create.Adopt, "adopt", false, "take back a kind cluster envctl created whose record in the state directory is lost")
 	fl.BoolVar(&o.Registry, "registry", false, "give a kind cluster a local registry on localhost:5001 (as spec.cluster.kind.registry: true)")
-	fl.StringVar(&o.create.Kubeconfig, "kubeconfig", "", "kubeconfig file to write the context to (default: the first file in $KUBECONFIG, else ~/.kube/config)")
-	bindSetContext(fl, &o.create.Current, "make the new context the current one (default: only when the kubeconfig has no current context)")
+	fl.StringVar(&o.create.Kubeconfig, "kubeconfig", "", kubeconfigWriteUsage)
+	bindSetContext(fl, &o.create.Current, "make the new context the current one; --set-context=false keeps the current one (default: a cluster created becomes current, as with kind create cluster)")
 	fl.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
 	return cmd
 }

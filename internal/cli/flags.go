@@ -15,6 +15,10 @@ import (
 	"github.com/envctl/envctl/internal/kube"
 )
 
+// kubeconfigWriteUsage is the help of --kubeconfig where envctl writes a
+// context.
+const kubeconfigWriteUsage = "kubeconfig file to write the context to (default: kubectl's: $KUBECONFIG, a list of files too, else ~/.kube/config)"
+
 // clusterFlags point a command at a cluster through a kubeconfig instead of
 // the environment's own cluster.
 type clusterFlags struct {
@@ -23,7 +27,7 @@ type clusterFlags struct {
 }
 
 func (c *clusterFlags) bind(fs *pflag.FlagSet) {
-	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "use the cluster of this kubeconfig file instead of the environment's own cluster")
+	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "use the cluster of this kubeconfig file instead of the environment's own cluster (default file: $KUBECONFIG, a list of files too, else ~/.kube/config)")
 	fs.StringVar(&c.Context, "context", "", "kubeconfig context to use (with or without --kubeconfig)")
 }
 
