@@ -46,6 +46,7 @@ removes it when it deletes the cluster.`,
 		newClusterKubeconfigCmd(f),
 		newClusterLoadCmd(f),
 		newClusterServeCmd(f),
+		newClusterPruneCmd(f),
 	)
 	return cmd
 }
@@ -126,7 +127,8 @@ func newClusterDeleteCmd(f *Factory) *cobra.Command {
 		Use:   "delete NAME",
 		Short: "Delete a cluster envctl created",
 		Long: `Delete a cluster envctl created, everything envctl kept for it, and its
-envctl-NAME context in your kubeconfig.
+context in your kubeconfig (kind-NAME for kind, envctl-NAME for embedded),
+unsetting current-context when it named that context.
 
 envctl deletes only clusters it created: not an existing cluster, and not a
 kind cluster made with the kind CLI. The provider that has NAME is found

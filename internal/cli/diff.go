@@ -89,7 +89,7 @@ func newDiffCmd(f *Factory) *cobra.Command {
 		flagPruneCRDs:      "plan the apply as lifting the CRD guard",
 		flagAdopt:          "plan the apply as taking over objects labelled for another environment",
 	}, flagComponent, flagForceConflicts, flagForcePrune, flagPruneRemoved, flagPruneEmpty, flagPruneCRDs, flagAdopt)
-	o.bind(fl, "text", "json")
+	o.bind(fl, outputs("text")...)
 	config.BindFlags(fl, "apply.fieldManager", "apply.forceConflicts", "prune.enabled", "prune.maxFraction", "prune.allowNamespaces")
 	return cmd
 }

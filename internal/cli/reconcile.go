@@ -36,7 +36,7 @@ type reconcileOptions struct {
 
 func (o *reconcileOptions) bind(fs *pflag.FlagSet) {
 	bindPolicy(fs, &o.Policy, nil, reconcileFlags...)
-	fs.StringVarP(&o.Output, "output", "o", "text", "summary format: text or json")
+	fs.StringVarP(&o.Output, "output", "o", "text", "summary format: text, json or yaml")
 	bindLockTimeout(fs, &o.LockTimeout)
 	config.BindFlags(fs, "apply.concurrency", "prune.maxFraction")
 	o.Source.bind(fs)
@@ -47,7 +47,7 @@ func (o *reconcileOptions) bind(fs *pflag.FlagSet) {
 // a step of progress) and loads the environment: the start that up and
 // apply share.
 func (o *reconcileOptions) load(ctx context.Context, f *Factory, progress cluster.Progress) (*engine.Declared, error) {
-	if err := checkOutput(o.Output, "text", "json"); err != nil {
+	if err := checkOutput(o.Output, outputs("text")...); err != nil {
 		return nil, err
 	}
 	if err := o.Policy.Validate(); err != nil {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log"
 	"log/slog"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -110,6 +111,7 @@ waits until they are healthy and prunes what is no longer declared.`,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			useLogger(f, ui.NewLogger(f.Streams.ErrOut, f.Global.Verbosity, f.Global.LogFormat))
+			f.Global.NoColor = f.Global.NoColor || f.env("NO_COLOR") != ""
 			// Read once, before anything is fetched or rendered, so that a
 			// binding's mistake stops the command before any request.
 			return f.readCredentials()
@@ -127,7 +129,7 @@ waits until they are healthy and prunes what is no longer declared.`,
 	pf.StringVarP(&f.Global.Repo, "repo", "C", "", "repository root, or a directory inside it (default: search upwards from the working directory for config.yaml)")
 	pf.CountVarP(&f.Global.Verbosity, "verbose", "v", "log more; repeat for more detail (-vv)")
 	pf.StringVar(&f.Global.LogFormat, "log-format", "text", "log format: text or json")
-	pf.BoolVar(&f.Global.NoColor, "no-color", false, "disable colour and live progress")
+	pf.BoolVar(&f.Global.NoColor, "no-color", false, "disable colour and live progress (also: NO_COLOR set and not empty)")
 	pf.StringVar(&f.Global.DecryptionKeyFile, "decryption-key-file", "", "file of age identities or OpenPGP private keys for SOPS-encrypted files (besides $SOPS_AGE_KEY_FILE and $SOPS_AGE_KEY)")
 	bindCredentialFlags(pf, f.Global)
 
@@ -160,6 +162,16 @@ func useLogger(f *Factory, logger *slog.Logger) {
 	klog.SetSlogLogger(slog.New(ui.KlogHandler(logger.Handler())))
 	log.SetFlags(0)
 	log.SetOutput(ui.LogWriter(logger))
+}
+
+// env reads a variable of the process (through lookupEnv in tests).
+func (f *Factory) env(name string) string {
+	lookup := f.lookupEnv
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	v, _ := lookup(name)
+	return v
 }
 
 // warn prints a warning, such as a deprecation, on the error stream.
@@ -195,12 +207,12 @@ func newVersionCmd(f *Factory) *cobra.Command {
 			if output == "" {
 				output = "text"
 			}
-			if err := checkOutput(output, "text", "json"); err != nil {
+			if err := checkOutput(output, outputs("text")...); err != nil {
 				return err
 			}
 			return ui.WriteVersion(f.Streams.Out, output, ui.NewVersionInfo(version))
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or yaml")
 	return cmd
 }

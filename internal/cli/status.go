@@ -49,7 +49,7 @@ the environment was never applied (no cluster or no inventory).`,
 			return runStatus(cmd.Context(), f, o)
 		},
 	}
-	o.bind(cmd.Flags(), "table", "json")
+	o.bind(cmd.Flags(), outputs("table")...)
 	return cmd
 }
 
