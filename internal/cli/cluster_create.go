@@ -82,7 +82,7 @@ func runClusterCreate(ctx context.Context, f *Factory, o *clusterCreateOptions, 
 	if err := checkOutput(o.Output, outputs("text")...); err != nil {
 		return err
 	}
-	d, err := cluster.LoadDeclaredWith(config.LoadOptions{Dir: f.Global.Repo, Flags: cmd.Flags()}, o.Env, f.Logger)
+	d, err := cluster.LoadDeclaredWith(config.LoadOptions{Dir: f.Global.Repo, Flags: cmd.Flags(), Warn: f.warn}, o.Env, f.Logger)
 	if err != nil {
 		return err
 	}

@@ -317,7 +317,7 @@ spec:
 		{"missing SOPS keys", append([]string{"daemon", "install", "dev", "--sops-key-file", filepath.Join(repo, "missing")}, git...), nil, []string{"--sops-key-file: open " + filepath.Join(repo, "missing")}},
 		{"empty SOPS keys", append([]string{"daemon", "install", "dev", "--sops-key-file", filepath.Join(repo, "empty.agekey")}, git...), nil, []string{"--sops-key-file " + filepath.Join(repo, "empty.agekey") + " is empty"}},
 		{"two refs", append([]string{"daemon", "install", "dev", "--branch", "main", "--commit", "abc"}, git...), nil, []string{"--branch and --commit: give one reference"}},
-		{"output", append([]string{"daemon", "install", "dev", "-o", "yaml"}, git...), nil, []string{`unknown output format "yaml"`}},
+		{"output", append([]string{"daemon", "install", "dev", "-o", "xml"}, git...), nil, []string{`unknown output format "xml"`}},
 		{"no replicas", append([]string{"daemon", "install", "dev", "--replicas", "0"}, git...), nil, []string{"--replicas 0: want 1 or more"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

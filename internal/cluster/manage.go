@@ -188,8 +188,13 @@ func Delete(ctx context.Context, p Provider, name, file string, progress Progres
 // kubeconfig, as a step of progress, saying when it was the current one.
 func removeContext(ctx context.Context, provider, name, file string, progress Progress) error {
 	ctxName := kubeconfig.ContextFor(provider, name)
+	names := []string{ctxName}
+	if provider == config.ProviderKind {
+		// Earlier releases named a kind cluster's context envctl-NAME.
+		names = append(names, kubeconfig.ContextName(name))
+	}
 	done := progress.Step(fmt.Sprintf("Removing context %s from %s", ctxName, kubeconfigWhere(file)))
-	r, err := kubeconfig.Remove(ctx, file, ctxName)
+	r, err := kubeconfig.Remove(ctx, file, names...)
 	done(err)
 	if n, ok := progress.(Noter); ok && r.WasCurrent {
 		n.Note("Context %s was the current context; none is current now (choose one with: kubectl config use-context NAME)", ctxName)

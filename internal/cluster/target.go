@@ -165,11 +165,13 @@ func (k Kubeconfig) Set() bool { return k.Path != "" || k.Context != "" }
 // decide whether that is an error.
 type MissingError struct {
 	Environment, Cluster string
-	Err                  error
+	// Up is the command that brings the environment up.
+	Up  string
+	Err error
 }
 
 func (e *MissingError) Error() string {
-	return fmt.Sprintf("environment %s: its cluster %s does not exist (bring it up with `envctl up %s`): %v", e.Environment, e.Cluster, e.Environment, e.Err)
+	return fmt.Sprintf("environment %s: its cluster %s does not exist (bring it up with `%s`): %v", e.Environment, e.Cluster, e.Up, e.Err)
 }
 
 func (e *MissingError) Unwrap() error { return e.Err }
@@ -198,7 +200,7 @@ func Connect(ctx context.Context, env *config.Environment, kc Kubeconfig, opts O
 	t.Provider = sel.Provider
 	cfg, err := sel.Provider.RESTConfig(ctx, t.Name)
 	if IsNotFound(err) {
-		return t, &MissingError{Environment: env.Name(), Cluster: t.Name, Err: err}
+		return t, &MissingError{Environment: env.Name(), Cluster: t.Name, Up: env.UpCommand(), Err: err}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("environment %s: cluster %s: %w", env.Name(), t.Name, err)

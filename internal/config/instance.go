@@ -59,3 +59,12 @@ func isClusterName(name string) string {
 	}
 	return ""
 }
+
+// UpCommand is the command that brings the environment (this instance of
+// it) up, for messages.
+func (e *Environment) UpCommand() string {
+	if e.Instance != "" {
+		return "envctl up " + e.Name() + " --instance " + e.Instance
+	}
+	return "envctl up " + e.Name()
+}

@@ -268,22 +268,25 @@ type Removed struct {
 	WasCurrent bool
 }
 
-// Remove deletes a context's entries (context, and the cluster and user of
-// the same name) from the file at path (empty means the files kubectl
-// uses) and unsets current-context if it named the context.
-func Remove(ctx context.Context, path, contextName string) (Removed, error) {
+// Remove deletes the entries of the named contexts (each context, and
+// the cluster and user of the same name) from the file at path (empty
+// means the files kubectl uses) and unsets current-context if it named
+// one of them.
+func Remove(ctx context.Context, path string, contexts ...string) (Removed, error) {
 	var r Removed
 	_, err := update(ctx, access(path), func(cfg *clientcmdapi.Config) {
-		_, c := cfg.Clusters[contextName]
-		_, u := cfg.AuthInfos[contextName]
-		_, x := cfg.Contexts[contextName]
-		r.Found = c || u || x
-		delete(cfg.Clusters, contextName)
-		delete(cfg.AuthInfos, contextName)
-		delete(cfg.Contexts, contextName)
-		if cfg.CurrentContext == contextName {
-			cfg.CurrentContext = ""
-			r.WasCurrent = true
+		for _, name := range contexts {
+			_, c := cfg.Clusters[name]
+			_, u := cfg.AuthInfos[name]
+			_, x := cfg.Contexts[name]
+			r.Found = r.Found || c || u || x
+			delete(cfg.Clusters, name)
+			delete(cfg.AuthInfos, name)
+			delete(cfg.Contexts, name)
+			if cfg.CurrentContext == name {
+				cfg.CurrentContext = ""
+				r.WasCurrent = true
+			}
 		}
 	})
 	return r, err
