@@ -16,6 +16,7 @@ import (
 	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/lease"
+	"github.com/envctl/envctl/internal/notify"
 	"github.com/envctl/envctl/internal/ui"
 )
 
@@ -25,13 +26,7 @@ type daemonOptions struct {
 	Cluster clusterFlags
 }
 
-func newDaemonCmd(f *Factory) *cobra.Command {
-	o := &daemonOptions{}
-	cmd := &cobra.Command{
-		Annotations: map[string]string{annotationStopsOnSignal: "true"},
-		Use:         "daemon [ENV]",
-		Short:       "Keep an environment converged from inside its cluster",
-		Long: `Run the continuous reconcile loop of an environment as a long-lived service,
+const daemonLong = `Run the continuous reconcile loop of an environment as a long-lived service,
 normally inside the cluster it manages: the loop of 'envctl sync' (drift put
 back within a second, kubectl edits undone, fights backed off, failures never
 pruned and retried with backoff), with:
@@ -45,6 +40,9 @@ pruned and retried with backoff), with:
   - /metrics, /healthz, /readyz and POST /hooks/git on --listen (:8080). The
     webhook's secret comes from ENVCTL_WEBHOOK_SECRET; /readyz answers 200 on
     a standby and on the leader once its first reconcile and watches are done;
+  - Kubernetes Events on envctl-system/envctl-sync-ENV and, when told, commit
+    statuses and webhooks, as for sync (tokens from the Secret 'daemon
+    install' writes, or ENVCTL_GITHUB_TOKEN and the like);
   - chart repository and registry credentials only from the operator: the
     ones 'daemon install' put in its Secret (--helm-credentials-file), or
     --helm-credential; a commit may name one, never choose its value or host.
@@ -57,7 +55,15 @@ repository in), whose file changes are applied. A fetch, authentication or
 render failure keeps the last good revision applied and prunes nothing.
 
 SIGTERM stops it within 10 seconds: the object in flight finishes, the
-inventory is saved, the Lease released, and it exits 0.`,
+inventory is saved, the Lease released, and it exits 0.`
+
+func newDaemonCmd(f *Factory) *cobra.Command {
+	o := &daemonOptions{}
+	cmd := &cobra.Command{
+		Annotations: map[string]string{annotationStopsOnSignal: "true"},
+		Use:         "daemon [ENV]",
+		Short:       "Keep an environment converged from inside its cluster",
+		Long:        daemonLong,
 		Example: `  # In the cluster (what the Deployment runs): follow the main branch
   ENVCTL_GIT_PASSWORD=$TOKEN ENVCTL_WEBHOOK_SECRET=$HOOK_SECRET \
     envctl daemon staging --git https://github.com/acme/platform.git --branch main \
@@ -97,8 +103,13 @@ func runDaemon(ctx context.Context, f *Factory, log *slog.Logger, o *daemonOptio
 	if err != nil {
 		return err
 	}
+	notifiers, err := o.Notify.Build(o.Source.git.URL, nil)
+	if err != nil {
+		return err
+	}
 	env := d.Env.Name()
 	runner, serve := o.newRunner(f, "daemon", d, client, log)
+	defer o.startNotify(runner, notifiers, client, log)()
 	// Another repository's environment of the same name: stop before the
 	// lock or the loop's record is touched.
 	if err := runner.Loop.Engine.CheckOwner(ctx, engine.Request{Declared: d}); err != nil {
@@ -121,6 +132,7 @@ type daemonInstallOptions struct {
 	Manifests manifests.Options
 	// Files are read on this machine and go into the credentials Secret.
 	Files   daemon.CredentialFiles
+	Notify  notify.Flags
 	Timeout time.Duration
 	NoWait  bool
 	Output  string
@@ -143,6 +155,7 @@ func (o *daemonInstallOptions) bindGitFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Files.SSHKeyFile, "ssh-key", "", "SSH private key file, stored in the daemon's Secret; its passphrase comes from "+daemon.EnvSSHKeyPassphrase)
 	fs.StringVar(&o.Files.KnownHostsFile, "known-hosts", "", "known_hosts file that vouches for the SSH server's key")
 	fs.StringVar(&o.Files.SOPSKeyFile, "sops-key-file", "", "file of age identities or OpenPGP private keys that open the environment's SOPS files, stored in the daemon's Secret")
+	fs.Var(keyServicesFlag{&o.Manifests.SOPSKeyServices}, "daemon-sops-keyservice", "sops key service the daemon asks for SOPS data keys (tcp://host:port or unix:///path, reachable from the daemon's pod; cloud KMS, Vault); repeatable")
 	fs.StringVar(&o.Files.CAFile, "ca-file", "", "PEM certificates the daemon trusts for the Git server over https besides the system's (a private CA), stored in the daemon's Secret")
 }
 
@@ -163,7 +176,11 @@ new kind: the RBAC follows the render.
 An environment with SOPS-encrypted files needs --sops-key-file: the keys
 that open them go into the Secret, and the daemon decrypts with them (the
 install's own render uses them too). Give the daemon keys of its own, for
-the environments it runs, not a person's whole keyring.
+the environments it runs, not a person's whole keyring. Files encrypted
+with cloud KMS or Vault keys need --daemon-sops-keyservice instead (or as
+well): the address of a 'sops keyservice' that holds the cloud credentials,
+which the daemon asks for each data key; the install's own render asks the
+key services of --sops-keyservice.
 
 An environment whose Helm releases name chart repository or registry
 credentials (helm.repoAuth.credential) needs them bound, as for any
@@ -175,8 +192,10 @@ commit says. A Git server with a private CA needs --ca-file.
 
 Secrets are read from the environment or from files, never from flags:
 ` + daemon.EnvGitPassword + ` (or --git-password-file), ` + daemon.EnvSSHKeyPassphrase + ` for --ssh-key, and
-` + daemon.EnvWebhookSecret + ` for the webhook. Their values go only into the Secret; no
-output shows them.
+` + daemon.EnvWebhookSecret + ` for the webhook, and the notifiers' (--github-status,
+--gitlab-status, --notify-webhook, Slack): ` + notify.EnvGitHubToken + `, ` + notify.EnvGitLabToken + `,
+` + notify.EnvWebhookSecret + ` and ` + notify.EnvSlackWebhook + ` (or their --*-file flags).
+Their values go only into the Secret; no output shows them.
 
 The same objects, less the Secret, are in bases/envctl for kustomize.
 
@@ -194,6 +213,10 @@ const daemonInstallExample = `  # Follow the main branch of a public repository
   # An environment with SOPS-encrypted secrets: the daemon gets its own age key
   envctl daemon install staging --git https://github.com/acme/platform.git \
     --branch main --sops-key-file staging-daemon.agekey
+
+  # SOPS files encrypted with a cloud KMS key, opened by the team's sops keyservice
+  envctl daemon install staging --git https://github.com/acme/platform.git \
+    --branch main --daemon-sops-keyservice tcp://sops-keyservice.sops.svc:5000
 
   # Charts from a private repository, and Git behind a private CA
   ENVCTL_HELM_CREDENTIAL_CHARTS_USERNAME=reader ENVCTL_HELM_CREDENTIAL_CHARTS_PASSWORD=$CHARTS_TOKEN \
@@ -225,6 +248,7 @@ func newDaemonInstallCmd(f *Factory) *cobra.Command {
 	fl.DurationVar(&o.Timeout, "timeout", 0, "time the daemon has to become healthy (default: apply.timeout)")
 	fl.BoolVar(&o.NoWait, "no-wait", false, "do not wait for the daemon to become healthy")
 	fl.StringVarP(&o.Output, "output", "o", "text", "summary format: text, json or yaml")
+	o.Notify.Bind(fl)
 	o.cluster.bind(fl)
 	return cmd
 }
@@ -240,6 +264,9 @@ func runDaemonInstall(ctx context.Context, f *Factory, o *daemonInstallOptions) 
 		return usageError(fmt.Errorf("--replicas %d: want 1 or more", o.Manifests.Replicas))
 	}
 	creds, err := daemon.ReadCredentials(o.Files, o.Manifests.Git.Username, f.Credentials, o.getenv)
+	if err == nil {
+		o.Manifests.NotifyArgs, err = daemon.ReadNotify(&creds, &o.Notify, o.Manifests.Git.URL, o.getenv)
+	}
 	if err != nil {
 		return err
 	}

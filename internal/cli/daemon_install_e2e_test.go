@@ -23,6 +23,7 @@ import (
 	"github.com/envctl/envctl/internal/credential"
 	"github.com/envctl/envctl/internal/daemon"
 	"github.com/envctl/envctl/internal/daemon/manifests"
+	"github.com/envctl/envctl/internal/sopskeys/sopskeystest"
 	"github.com/envctl/envctl/internal/testenv"
 	"github.com/envctl/envctl/internal/ui"
 )
@@ -316,6 +317,7 @@ spec:
 		{"not a key", append([]string{"daemon", "install", "dev", "--ssh-key", filepath.Join(repo, "not-a-key")}, git...), nil, []string{"--ssh-key " + filepath.Join(repo, "not-a-key") + " is not a PEM or OpenSSH private key"}},
 		{"missing SOPS keys", append([]string{"daemon", "install", "dev", "--sops-key-file", filepath.Join(repo, "missing")}, git...), nil, []string{"--sops-key-file: open " + filepath.Join(repo, "missing")}},
 		{"empty SOPS keys", append([]string{"daemon", "install", "dev", "--sops-key-file", filepath.Join(repo, "empty.agekey")}, git...), nil, []string{"--sops-key-file " + filepath.Join(repo, "empty.agekey") + " is empty"}},
+		{"bad key service", append([]string{"daemon", "install", "dev", "--daemon-sops-keyservice", "keys.example:5000"}, git...), nil, []string{`for "--daemon-sops-keyservice" flag: key service "keys.example:5000": want tcp://host:port or unix:///path`}},
 		{"two refs", append([]string{"daemon", "install", "dev", "--branch", "main", "--commit", "abc"}, git...), nil, []string{"--branch and --commit: give one reference"}},
 		{"output", append([]string{"daemon", "install", "dev", "-o", "xml"}, git...), nil, []string{`unknown output format "xml"`}},
 		{"no replicas", append([]string{"daemon", "install", "dev", "--replicas", "0"}, git...), nil, []string{"--replicas 0: want 1 or more"}},
@@ -423,5 +425,25 @@ func TestDaemonInstallSOPS(t *testing.T) {
 	}
 	if args := strings.Join(d.Spec.Template.Spec.Containers[0].Args, " "); !strings.Contains(args, "--decryption-key-file /etc/envctl/credentials/sops-keys") {
 		t.Errorf("the daemon is not told to decrypt with the Secret's keys: %s", args)
+	}
+
+	// A sops key service instead of keys: the install's render asks the
+	// operator's (--sops-keyservice), and the daemon gets its own address.
+	srv := &sopskeystest.Server{}
+	if err := srv.Identities.Import(identity); err != nil {
+		t.Fatal(err)
+	}
+	addr := sopskeystest.Serve(t, srv, "tcp")
+	run(ExitOK, "--sops-keyservice", addr, "--daemon-sops-keyservice", "tcp://sops-keyservice.sops.svc:5000")
+	if len(srv.Requests()) == 0 {
+		t.Error("the install's render did not ask the key service")
+	}
+	d, err = cs.AppsV1().Deployments(manifests.Namespace).Get(t.Context(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := strings.Join(d.Spec.Template.Spec.Containers[0].Args, " ")
+	if !strings.Contains(args, "--sops-keyservice tcp://sops-keyservice.sops.svc:5000") || strings.Contains(args, addr) || strings.Contains(args, "--decryption-key-file") {
+		t.Errorf("the daemon's args %s: want its own key service, not the installer's, and no key file", args)
 	}
 }

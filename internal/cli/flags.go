@@ -14,6 +14,7 @@ import (
 	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/kube"
+	"github.com/envctl/envctl/internal/sopskeys"
 )
 
 // kubeconfigWriteUsage is the help of --kubeconfig where envctl writes a
@@ -134,7 +135,24 @@ func (f *Factory) engineConfig(charts, keys string) engine.Config {
 	if keys == "" {
 		keys = f.Global.DecryptionKeyFile
 	}
-	return engine.Config{DecryptionKeyFile: keys, ChartCacheDir: charts, Credentials: f.Credentials, Logger: f.Logger}
+	return engine.Config{DecryptionKeyFile: keys, SOPSKeyServices: f.Global.SOPSKeyServices, ChartCacheDir: charts, Credentials: f.Credentials, Logger: f.Logger}
+}
+
+// keyServicesFlag is a repeatable, comma-separated flag of sops key
+// service addresses, each checked as it is parsed.
+type keyServicesFlag struct{ addrs *[]string }
+
+func (k keyServicesFlag) String() string { return strings.Join(*k.addrs, ",") }
+func (k keyServicesFlag) Type() string   { return "addresses" }
+
+func (k keyServicesFlag) Set(v string) error {
+	for _, a := range strings.Split(v, ",") {
+		if _, _, err := sopskeys.ParseAddress(a); err != nil {
+			return err
+		}
+		*k.addrs = append(*k.addrs, a)
+	}
+	return nil
 }
 
 // The flags of engine.Policy. Each command binds those it takes with

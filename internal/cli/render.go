@@ -71,7 +71,9 @@ treat it as you treat the repository. Errors and logs never show it. Secrets
 decrypted from SOPS files (components with decryption: {provider: sops})
 are the exception: their data is masked unless --show-secrets is given.
 SOPS files are decrypted in memory with the age identities or OpenPGP keys
-of $SOPS_AGE_KEY_FILE, $SOPS_AGE_KEY and --decryption-key-file.`
+of --decryption-key-file, $SOPS_AGE_KEY_FILE and $SOPS_AGE_KEY, then with
+the age keys sops itself finds ($SOPS_AGE_KEY_CMD, ~/.config/sops/age/keys.txt,
+SSH keys), then through the sops key services of --sops-keyservice.`
 
 const renderExample = `  # Everything the default environment declares, as YAML
   envctl render

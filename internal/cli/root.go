@@ -48,6 +48,9 @@ type GlobalOptions struct {
 	// DecryptionKeyFile holds keys for the SOPS files of components that
 	// decrypt, besides SOPS_AGE_KEY and SOPS_AGE_KEY_FILE.
 	DecryptionKeyFile string
+	// SOPSKeyServices are sops key services (--sops-keyservice) asked for
+	// the SOPS data keys no local key opens: cloud KMS, Vault.
+	SOPSKeyServices []string
 	// HelmCredentials bind credential names to hosts (NAME=HOST); the
 	// values come from ENVCTL_HELM_CREDENTIAL_<NAME>_* variables.
 	HelmCredentials []string
@@ -130,7 +133,8 @@ waits until they are healthy and prunes what is no longer declared.`,
 	pf.CountVarP(&f.Global.Verbosity, "verbose", "v", "log more; repeat for more detail (-vv)")
 	pf.StringVar(&f.Global.LogFormat, "log-format", "text", "log format: text or json")
 	pf.BoolVar(&f.Global.NoColor, "no-color", false, "disable colour and live progress (also: NO_COLOR set and not empty)")
-	pf.StringVar(&f.Global.DecryptionKeyFile, "decryption-key-file", "", "file of age identities or OpenPGP private keys for SOPS-encrypted files (besides $SOPS_AGE_KEY_FILE and $SOPS_AGE_KEY)")
+	pf.StringVar(&f.Global.DecryptionKeyFile, "decryption-key-file", "", "file of age identities or OpenPGP private keys for SOPS-encrypted files, tried before the keys sops itself finds ($SOPS_AGE_KEY_FILE, $SOPS_AGE_KEY, $SOPS_AGE_KEY_CMD, ~/.config/sops/age/keys.txt, SSH keys)")
+	pf.Var(keyServicesFlag{&f.Global.SOPSKeyServices}, "sops-keyservice", "sops key service (tcp://host:port or unix:///path, as sops --keyservice) asked for SOPS data keys no local key opens, e.g. cloud KMS or Vault; repeatable")
 	bindCredentialFlags(pf, f.Global)
 
 	root.AddCommand(

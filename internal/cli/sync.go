@@ -19,6 +19,8 @@ import (
 	"github.com/envctl/envctl/internal/kube"
 	"github.com/envctl/envctl/internal/lease"
 	"github.com/envctl/envctl/internal/loop"
+	"github.com/envctl/envctl/internal/metrics"
+	"github.com/envctl/envctl/internal/notify"
 	"github.com/envctl/envctl/internal/source"
 	"github.com/envctl/envctl/internal/ui"
 	"github.com/envctl/envctl/internal/webhook"
@@ -51,7 +53,11 @@ While it runs, sync:
     fight;
   - never prunes after a failed fetch, render or apply, keeps what was applied
     last, and retries with backoff (a revision that does not render waits
-    for the next commit or 'envctl reconcile').
+    for the next commit or 'envctl reconcile');
+  - records Kubernetes Events on envctl-system/envctl-sync-ENV (reconciled,
+    failed, drift corrected, fights, prune held) and, when told, sets GitHub
+    or GitLab commit statuses and posts signed JSON or Slack webhooks
+    (--github-status, --gitlab-status, --notify-webhook, ENVCTL_SLACK_WEBHOOK_URL).
 
 sync holds the environment's lock (a Lease in envctl-system) while it runs: an
 up, apply or down of the same environment waits for it, and sync waits
@@ -127,6 +133,11 @@ func runSync(ctx context.Context, f *Factory, log *slog.Logger, o *syncOptions) 
 		return err
 	}
 	env := d.Env.Name()
+	notifiers, err := o.Notify.Build(o.Source.git.URL, nil)
+	if err != nil {
+		progress.Close()
+		return err
+	}
 	t, err := syncTarget(ctx, f, o, d, progress)
 	progress.Close()
 	if err != nil {
@@ -137,6 +148,7 @@ func runSync(ctx context.Context, f *Factory, log *slog.Logger, o *syncOptions) 
 		return errs.Cluster(err)
 	}
 	runner, serve := o.newRunner(f, "sync", d, client, log)
+	defer o.startNotify(runner, notifiers, client, log)()
 	// Another repository's environment of the same name: stop before the
 	// lock or the loop's record is touched.
 	if err := runner.Loop.Engine.CheckOwner(ctx, engine.Request{Declared: d}); err != nil {
@@ -167,6 +179,8 @@ type loopOptions struct {
 	// Source says where the declared state comes from: the local
 	// repository, watched for file changes, or --git, polled.
 	Source sourceFlags
+	// Notify are the Kubernetes Events and notifiers of the loop.
+	Notify notify.Flags
 }
 
 func (o *loopOptions) bind(fs *pflag.FlagSet, listen string) {
@@ -183,6 +197,22 @@ func (o *loopOptions) bind(fs *pflag.FlagSet, listen string) {
 	}, flagTimeout, flagNoPrune, flagForceConflicts, flagForceRecreate)
 	config.BindFlags(fs, "apply.concurrency")
 	o.Source.bind(fs)
+	o.Notify.Bind(fs)
+}
+
+// startNotify gives the runner's loop its notifications and metrics; the
+// returned func delivers what is queued (for two seconds at most) and
+// stops them.
+func (o *loopOptions) startNotify(runner *loop.Runner, ns []notify.Notifier, client *kube.Client, log *slog.Logger) func() {
+	m := metrics.New(runner.Loop.Environment)
+	hub := notify.Setup{
+		Notifiers: ns, Events: o.Notify.Events, Repeat: o.Notify.Repeat,
+		Client: client.Clientset, Environment: runner.Loop.Environment, Holder: runner.Loop.Holder,
+		Count: m.Notified, Logger: log,
+	}.Start()
+	runner.Loop.Metrics, runner.Loop.Notify = m, hub
+	// Within the ten seconds a stop may take, after the loop's own grace.
+	return func() { hub.Close(2 * time.Second) }
 }
 
 func (o *loopOptions) validate() error {

@@ -11,6 +11,7 @@ import (
 	"github.com/envctl/envctl/internal/credential"
 	"github.com/envctl/envctl/internal/daemon/manifests"
 	"github.com/envctl/envctl/internal/errs"
+	"github.com/envctl/envctl/internal/notify"
 	"github.com/envctl/envctl/internal/webhook"
 )
 
@@ -122,4 +123,38 @@ func readSecretFile(flag, path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %w", flag, err)
 	}
 	return data, nil
+}
+
+// ReadNotify reads the notifiers' secrets (from their variables, read with
+// getenv, or the files f names) into c and returns the daemon's
+// notification flags that carry no secret. It checks the settings as the
+// daemon will (a token for each commit status, a repository --git names,
+// a signing secret for the webhook), so that a mistake shows at install.
+func ReadNotify(c *manifests.Credentials, f *notify.Flags, gitURL string, getenv func(string) string) ([]string, error) {
+	lookup := func(k string) (string, bool) { v := getenv(k); return v, v != "" }
+	if _, err := f.Build(gitURL, lookup); err != nil {
+		return nil, err
+	}
+	var problems []error
+	read := func(dst *[]byte, env, file, flag string) {
+		v, err := notify.Secret(lookup, env, file, flag)
+		if err != nil {
+			problems = append(problems, err)
+		}
+		*dst = v
+	}
+	if f.GitHubStatus {
+		read(&c.GitHubToken, notify.EnvGitHubToken, f.GitHubTokenFile, "github-token-file")
+	}
+	if f.GitLabStatus {
+		read(&c.GitLabToken, notify.EnvGitLabToken, f.GitLabTokenFile, "gitlab-token-file")
+	}
+	if f.Webhook != "" {
+		read(&c.NotifyWebhookSecret, notify.EnvWebhookSecret, f.WebhookSecretFile, "notify-webhook-secret-file")
+	}
+	read(&c.Slack, notify.EnvSlackWebhook, f.SlackFile, "slack-webhook-url-file")
+	if len(problems) > 0 {
+		return nil, errs.Input(errors.Join(problems...))
+	}
+	return f.PassThrough(), nil
 }

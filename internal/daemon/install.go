@@ -105,7 +105,7 @@ func (in *Install) resources(ctx context.Context) ([]manifests.Resource, error) 
 	ec := in.Engine
 	ec.Client = in.Client
 	rendered, err := engine.New(ec).Render(ctx, engine.Request{Declared: in.Declared})
-	if err == nil && len(in.Manifests.Credentials.SOPSKeys) == 0 {
+	if err == nil && len(in.Manifests.Credentials.SOPSKeys) == 0 && len(in.Manifests.SOPSKeyServices) == 0 {
 		err = needsSOPSKeys(rendered.Result)
 	}
 	var resources []manifests.Resource
@@ -124,7 +124,7 @@ func needsSOPSKeys(rendered *render.Result) error {
 	if len(files) == 0 {
 		return nil
 	}
-	return errs.Inputf("environment %s decrypts SOPS files (%s): give the daemon the keys that open them with --sops-key-file",
+	return errs.Inputf("environment %s decrypts SOPS files (%s): give the daemon the keys that open them with --sops-key-file, or a sops key service with --daemon-sops-keyservice",
 		rendered.Environment, strings.Join(files, ", "))
 }
 

@@ -40,6 +40,9 @@ type Config struct {
 	// DecryptionKeyFile holds age identities or OpenPGP keys for SOPS
 	// files, besides those of SOPS_AGE_KEY and SOPS_AGE_KEY_FILE.
 	DecryptionKeyFile string
+	// SOPSKeyServices are the operator's sops key services, asked for the
+	// SOPS data keys no local key opens.
+	SOPSKeyServices []string
 	// ChartCacheDir holds charts pulled from repositories and registries;
 	// "" is render.DefaultChartCacheDir.
 	ChartCacheDir string
@@ -56,6 +59,7 @@ type Config struct {
 type Engine struct {
 	client  *kube.Client
 	keyFile string
+	keySvcs []string
 	charts  string
 	creds   credential.Set
 	log     *slog.Logger
@@ -69,7 +73,7 @@ type Engine struct {
 
 // New returns an Engine for cfg.
 func New(cfg Config) *Engine {
-	e := &Engine{client: cfg.Client, keyFile: cfg.DecryptionKeyFile, charts: cfg.ChartCacheDir, creds: cfg.Credentials, log: cfg.Logger}
+	e := &Engine{client: cfg.Client, keyFile: cfg.DecryptionKeyFile, keySvcs: cfg.SOPSKeyServices, charts: cfg.ChartCacheDir, creds: cfg.Credentials, log: cfg.Logger}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}

@@ -260,12 +260,9 @@ func TestPopularChartsNullMetadata(t *testing.T) {
 	tests := []struct {
 		name    string
 		release popularRelease
-		// refused: envctl's decoding refuses a null metadata.annotations
-		// (issue 19); the case runs in full once it does not.
-		refused bool
 	}{
 		{name: "pod template annotations", release: popularRelease{"dns", "dns-minimal.yaml"}},
-		{name: "object annotations", release: popularRelease{"edge", "edge-null-annotations.yaml"}, refused: true},
+		{name: "object annotations", release: popularRelease{"edge", "edge-null-annotations.yaml"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -277,9 +274,6 @@ func TestPopularChartsNullMetadata(t *testing.T) {
 			defer cancel()
 			req := Request{Declared: d, Policy: Policy{Timeout: 90 * time.Second}}
 			res, err := eng.Reconcile(ctx, req)
-			if tt.refused && err != nil && strings.Contains(err.Error(), "metadata.annotations must map strings to strings") {
-				t.Skipf("issue 19: envctl refuses a chart whose template leaves metadata.annotations null: %v", err)
-			}
 			if err != nil {
 				t.Fatalf("first reconcile: %v", err)
 			}

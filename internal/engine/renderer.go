@@ -65,6 +65,7 @@ func (e *Engine) render(ctx context.Context, d *Declared, components []string, p
 		Logger:            e.log,
 		ChartCacheDir:     e.charts,
 		DecryptionKeyFile: e.keyFile,
+		SOPSKeyServices:   e.keySvcs,
 		Credentials:       e.creds,
 		Capabilities:      caps,
 		Installed:         func(c string) bool { return installed[c] },

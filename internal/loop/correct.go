@@ -16,6 +16,7 @@ import (
 	"github.com/envctl/envctl/internal/apply"
 	"github.com/envctl/envctl/internal/drift"
 	"github.com/envctl/envctl/internal/kube"
+	"github.com/envctl/envctl/internal/notify"
 	"github.com/envctl/envctl/internal/object"
 )
 
@@ -147,7 +148,7 @@ func (l *Loop) correct(ctx context.Context, key object.Key, it item) {
 	l.mu.Unlock()
 	what := describe(key, v)
 	if first {
-		l.m.DriftDetected.WithLabelValues(key.Kind).Inc()
+		l.m.DriftFound(o.component, key.Kind)
 		now := time.Now().UTC()
 		l.updateStatus(func(st *statusT) {
 			st.DriftDetected++
@@ -174,9 +175,11 @@ func (l *Loop) correct(ctx context.Context, key object.Key, it item) {
 		return
 	}
 	if fight {
-		l.m.Fights.WithLabelValues(key.Kind).Inc()
+		l.m.Fight(o.component, key.Kind)
 		l.updateStatus(func(st *statusT) { st.Fights++ })
 		l.log.Warn("fighting another writer over an object; its corrections now back off", "object", key.String(), "with", v.By, "next-delay", 2*delay)
+		l.notifyDrift(notify.Fight, notify.ReasonFight, o, fmt.Sprintf("%s: another writer (%s) keeps undoing its corrections; they now back off (next in %s)",
+			describe(key, v), orNone(v.By), 2*delay))
 	}
 
 	out, err := l.reapply(ctx, o, live, v)
@@ -209,12 +212,13 @@ func (l *Loop) correct(ctx context.Context, key object.Key, it item) {
 		}
 	}
 	l.mu.Unlock()
-	l.m.DriftCorrected.WithLabelValues(key.Kind).Inc()
+	l.m.DriftPutBack(o.component, key.Kind)
 	l.m.DriftLatency.Observe(answered.Sub(it.first).Seconds())
 	l.updateStatus(func(st *statusT) { st.DriftCorrected++ })
 	l.log.Info("drift corrected", "object", key.String(), "reason", string(v.Reason), "by", v.By, "latency", answered.Sub(it.first).Round(time.Millisecond))
+	l.notifyDrift(notify.DriftCorrected, notify.ReasonDriftCorrected, o, describe(key, v)+"; put back")
 	if last {
-		l.leftAlone(key, v.By)
+		l.leftAlone(o, v.By)
 	}
 }
 
@@ -222,7 +226,8 @@ func (l *Loop) correct(ctx context.Context, key object.Key, it item) {
 // corrected drift.GiveUpAfter times in a row (backing off each time), and
 // is not corrected again until a new revision is applied or a reconcile is
 // requested.
-func (l *Loop) leftAlone(key object.Key, by string) {
+func (l *Loop) leftAlone(o *declaredObject, by string) {
+	key := o.key
 	with := "another writer"
 	if by != "" {
 		with = by
@@ -231,6 +236,7 @@ func (l *Loop) leftAlone(key object.Key, by string) {
 	l.updateStatus(func(st *statusT) {
 		st.LeftAlone = append(st.LeftAlone, what)
 	})
+	l.notifyDrift(notify.Fight, notify.ReasonFightGivenUp, o, what)
 	l.log.Warn("giving up a fight: the object is no longer corrected until a new revision or envctl reconcile",
 		"object", key.String(), "with", with, "corrections", l.backoff.GiveUpAfter)
 }

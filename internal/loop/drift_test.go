@@ -19,6 +19,7 @@ import (
 
 	"github.com/envctl/envctl/internal/drift"
 	"github.com/envctl/envctl/internal/metrics"
+	"github.com/envctl/envctl/internal/notify"
 	"github.com/envctl/envctl/internal/syncstate"
 )
 
@@ -307,7 +308,10 @@ data: {mode: declared}
 func TestFightBacksOffAndIsCounted(t *testing.T) {
 	f := newFixture(t)
 	f.overlay(configMapYAML)
-	f.start(nil)
+	seen := &collector{}
+	hub := notify.NewHub(notify.HubOptions{Notifiers: []notify.Notifier{seen}})
+	defer hub.Close(time.Second)
+	f.start(func(o *Options) { o.Notify = hub })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cms := f.te.Clientset().CoreV1().ConfigMaps(f.ns)
@@ -352,6 +356,14 @@ func TestFightBacksOffAndIsCounted(t *testing.T) {
 	}
 	if st := f.loop.Status(); st.Fights != 1 {
 		t.Errorf("status fights = %d, want 1", st.Fights)
+	}
+	hub.Close(time.Second)
+	if e := seen.find(notify.Fight, notify.ReasonFight); e == nil || e.Component != "app" || e.Object != "ConfigMap "+f.ns+"/settings" ||
+		!strings.Contains(e.Message, "fighter") {
+		t.Errorf("fight notification = %+v", e)
+	}
+	if e := seen.find(notify.DriftCorrected, notify.ReasonDriftCorrected); e == nil || e.Object != "ConfigMap "+f.ns+"/settings" {
+		t.Errorf("drift corrected notification = %+v", e)
 	}
 }
 

@@ -49,7 +49,7 @@ func newFixture(t testing.TB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, te: te, repo: t.TempDir(), env: "env-" + ns, ns: ns, client: client, counter: counter, metrics: metrics.New()}
+	f := &fixture{t: t, te: te, repo: t.TempDir(), env: "env-" + ns, ns: ns, client: client, counter: counter, metrics: metrics.New("env-" + ns)}
 	f.write("config.yaml", `apiVersion: envctl.dev/v1alpha1
 kind: Config
 metadata: {name: loop-test}

@@ -35,6 +35,7 @@ import (
 	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/kube"
 	"github.com/envctl/envctl/internal/metrics"
+	"github.com/envctl/envctl/internal/notify"
 	"github.com/envctl/envctl/internal/object"
 	"github.com/envctl/envctl/internal/ownership"
 	"github.com/envctl/envctl/internal/source"
@@ -88,6 +89,9 @@ type Options struct {
 
 	// Metrics receive the loop's instruments; nil makes a private set.
 	Metrics *metrics.Metrics
+	// Notify, when set, hears what the loop did (Kubernetes Events and the
+	// operator's notifiers); it outlives the loop, its owner closes it.
+	Notify *notify.Hub
 	// OnEvent receives the progress of full reconciles.
 	OnEvent func(engine.Event)
 	Logger  *slog.Logger
@@ -158,7 +162,7 @@ func New(opts Options) (*Loop, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Metrics == nil {
-		opts.Metrics = metrics.New()
+		opts.Metrics = metrics.New(opts.Environment)
 	}
 	if opts.Resync <= 0 {
 		opts.Resync = DefaultResync

@@ -17,6 +17,7 @@ import (
 	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/kube"
 	"github.com/envctl/envctl/internal/metrics"
+	"github.com/envctl/envctl/internal/notify"
 	"github.com/envctl/envctl/internal/object"
 	"github.com/envctl/envctl/internal/render"
 	"github.com/envctl/envctl/internal/source"
@@ -86,7 +87,11 @@ func (l *Loop) reconcileSource(ctx context.Context, r *runState, rerender bool, 
 		if ctx.Err() != nil {
 			return
 		}
-		l.failed(r, metrics.ResultFetchError, "", fmt.Errorf("fetch %s: %w", l.opts.source(), err))
+		ferr := fmt.Errorf("fetch %s: %w", l.opts.source(), err)
+		l.failed(r, metrics.ResultFetchError, "", ferr)
+		if !r.fetchFailed {
+			l.emit(notify.Event{Kind: notify.Failed, Reason: notify.ReasonFetchFailed, Message: ferr.Error()})
+		}
 		r.fetchFailed = true
 		// A failed run waiting for its retry keeps it: the retry applies
 		// the render in memory and needs no fetch.
@@ -123,7 +128,7 @@ func (l *Loop) reconcileSource(ctx context.Context, r *runState, rerender bool, 
 		l.log.Debug("render unchanged; nothing to apply", "revision", rev)
 		return
 	}
-	l.m.ReconcileDuration.WithLabelValues(metrics.PhaseRender).Observe(time.Since(start).Seconds())
+	l.m.ObservePhase(metrics.PhaseRender, time.Since(start).Seconds())
 	err = l.runEngine(ctx, r, d, start)
 	if !errors.Is(err, errInterrupted) {
 		l.answer(token, rev, err)
@@ -138,6 +143,7 @@ func (l *Loop) reconcileSource(ctx context.Context, r *runState, rerender bool, 
 // applied, its drift corrected, and nothing is pruned.
 func (l *Loop) renderFailed(r *runState, rev string, err error) {
 	l.failed(r, metrics.ResultRenderError, rev, err)
+	l.emit(notify.Event{Kind: notify.Failed, Revision: rev, Reason: notify.ReasonRenderFailed, Message: err.Error()})
 	if errs.Retryable(err) {
 		r.failedRender, r.renderErr, r.retryRender = "", nil, true
 		l.log.Error("render failed; keeping the last good revision, nothing pruned; retrying with backoff", "revision", rev, "err", err)
@@ -199,12 +205,12 @@ func (l *Loop) snapshot(ctx context.Context) (*source.Snapshot, error) {
 	start := time.Now()
 	snap, err := l.opts.source().Snapshot(ctx)
 	l.m.FetchDuration.Observe(time.Since(start).Seconds())
-	l.m.ReconcileDuration.WithLabelValues(metrics.PhaseFetch).Observe(time.Since(start).Seconds())
+	l.m.ObservePhase(metrics.PhaseFetch, time.Since(start).Seconds())
 	if err != nil {
-		l.m.Fetches.WithLabelValues("error").Inc()
+		l.m.Fetched("error")
 		return nil, err
 	}
-	l.m.Fetches.WithLabelValues("success").Inc()
+	l.m.Fetched("success")
 	return snap, nil
 }
 
@@ -273,7 +279,11 @@ func (l *Loop) runEngine(ctx context.Context, r *runState, d *desired, start tim
 	l.writeMu.Lock()
 	defer l.writeMu.Unlock()
 	l.log.Info("reconciling", "revision", d.revision)
-	ph := &phases{}
+	if d.revision != r.failingRev {
+		// A retry of the same revision is still the same attempt.
+		l.emit(notify.Event{Kind: notify.Progressing, Revision: d.revision, Reason: notify.ReasonProgressing, Message: "reconciling"})
+	}
+	ph := &phases{m: l.m}
 	res, err := l.opts.Engine.Reconcile(ctx, engine.Request{
 		Declared: d.declared,
 		Policy:   l.opts.policy(),
@@ -285,7 +295,7 @@ func (l *Loop) runEngine(ctx context.Context, r *runState, d *desired, start tim
 			}
 		},
 	})
-	ph.report(l.m, start)
+	ph.report(start)
 	if res != nil {
 		l.adopt(ctx, d, res)
 	}
@@ -296,11 +306,13 @@ func (l *Loop) runEngine(ctx context.Context, r *runState, d *desired, start tim
 	if errors.As(err, &other) {
 		// Not a failure to retry: every attempt would be refused alike.
 		l.failed(r, metrics.ResultFailure, d.revision, err)
+		l.notifyResult(d.revision, res, err, time.Since(start))
 		l.log.Error("stopping: the environment was applied from another repository", "err", err)
 		r.fatal = err
 		return err
 	}
 	l.setObjectHealth(res)
+	l.notifyResult(d.revision, res, err, time.Since(start))
 	if err != nil {
 		l.failed(r, metrics.ResultFailure, d.revision, err)
 		l.log.Error("reconcile failed; nothing pruned, retrying with backoff", "revision", d.revision, "err", err)
@@ -309,8 +321,8 @@ func (l *Loop) runEngine(ctx context.Context, r *runState, d *desired, start tim
 	}
 	r.lastFailed, r.failures, r.failingRev, r.pending, r.retryRender = false, 0, "", nil, false
 	r.retry.stop()
-	l.m.Reconciles.WithLabelValues(metrics.ResultSuccess).Inc()
-	l.m.SetAppliedRevision(l.env, d.revision)
+	l.m.Reconciled(metrics.ResultSuccess)
+	l.m.SetAppliedRevision(d.revision)
 	now := time.Now().UTC()
 	l.updateStatus(func(st *statusT) {
 		st.LastAppliedRevision, st.LastAppliedAt = d.revision, now
@@ -325,7 +337,7 @@ func (l *Loop) runEngine(ctx context.Context, r *runState, d *desired, start tim
 // failed records a failed attempt.
 func (l *Loop) failed(r *runState, result, rev string, err error) {
 	r.lastFailed = true
-	l.m.Reconciles.WithLabelValues(result).Inc()
+	l.m.Reconciled(result)
 	now := time.Now().UTC()
 	l.updateStatus(func(st *statusT) {
 		if rev != "" {
@@ -500,27 +512,40 @@ func (l *Loop) setObjectHealth(res *engine.Result) {
 	l.m.SetObjects(counts)
 }
 
-// phases times the engine's phases from its events.
+// phases times the engine's phases, and each component, from its events.
+// Events come one at a time (the engine serialises them).
 type phases struct {
+	m              *metrics.Metrics
 	began, applied time.Time
+	started        map[string]time.Time
 }
 
 func (p *phases) observe(e engine.Event) {
 	switch e.Type {
 	case engine.RenderDone:
 		p.began = e.Time
+	case engine.ComponentStarted:
+		if p.started == nil {
+			p.started = map[string]time.Time{}
+		}
+		p.started[e.Component] = e.Time
 	case engine.ComponentDone:
 		p.applied = e.Time
+		took := -1.0
+		if s, ok := p.started[e.Component]; ok {
+			took = e.Time.Sub(s).Seconds()
+		}
+		p.m.ObserveComponent(e.Component, string(e.State), took)
 	}
 }
 
-func (p *phases) report(m *metrics.Metrics, start time.Time) {
+func (p *phases) report(start time.Time) {
 	end := time.Now()
 	if !p.began.IsZero() && !p.applied.IsZero() {
-		m.ReconcileDuration.WithLabelValues(metrics.PhaseApply).Observe(p.applied.Sub(p.began).Seconds())
-		m.ReconcileDuration.WithLabelValues(metrics.PhasePrune).Observe(end.Sub(p.applied).Seconds())
+		p.m.ObservePhase(metrics.PhaseApply, p.applied.Sub(p.began).Seconds())
+		p.m.ObservePhase(metrics.PhasePrune, end.Sub(p.applied).Seconds())
 	}
-	m.ReconcileDuration.WithLabelValues(metrics.PhaseTotal).Observe(end.Sub(start).Seconds())
+	p.m.ObserveReconcile(end.Sub(start).Seconds())
 }
 
 // timer is a time.Timer that can be off, whose channel is then nil.

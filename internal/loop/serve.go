@@ -36,7 +36,7 @@ func (r *Runner) Serve(ctx context.Context, o ServeOptions) error {
 	}
 	if r.Loop.Metrics == nil {
 		// The endpoints serve the loop's own instruments.
-		r.Loop.Metrics = metrics.New()
+		r.Loop.Metrics = metrics.New(r.Loop.Environment)
 	}
 	if o.Listen != "" {
 		m := r.Loop.Metrics

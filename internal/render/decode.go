@@ -86,10 +86,23 @@ func splitDocumentsFrom(data []byte, source string, first int) []document {
 		} else {
 			data = nil
 		}
+		line = asKubectlReadsLine(line)
 		text := strings.TrimRight(string(line), "\r\n")
-		if isSeparator(text) {
+		if isSeparator(text) && body.Len() > 0 {
 			flush()
 			cur = document{source: cur.source, offset: cur.offset, start: lineNo + 1}
+			continue
+		}
+		if isSeparator(text) {
+			// As kubectl does, a separator that opens a document is kept in
+			// it for YAML to read: a document start, or after "---#" with
+			// no blank between, a plain scalar. An end marker, which YAML
+			// refuses there, is kept blanked, for the lines to count.
+			if strings.HasPrefix(text, "...") {
+				line = append([]byte("   "), line[3:]...)
+			}
+			body.Write(line)
+			comments = comments || len(text) > 3
 			continue
 		}
 		if strings.HasPrefix(text, "---") && cur.badSeparator == 0 {
@@ -119,13 +132,29 @@ func splitDocumentsFrom(data []byte, source string, first int) []document {
 	return docs
 }
 
+// asKubectlReadsLine is a line as kubectl's YAML reader passes it on: its
+// CRLF or LF ending, or none at the end of the stream, as one LF. It
+// matters to YAML in a block scalar ending the stream, and in UTF-16.
+func asKubectlReadsLine(line []byte) []byte {
+	n := len(line)
+	switch {
+	case bytes.HasSuffix(line, []byte("\r\n")):
+		return append(line[:n-2:n-2], '\n')
+	case bytes.HasSuffix(line, []byte("\n")):
+		return line
+	}
+	return append(line[:n:n], '\n')
+}
+
 // isSeparator reports whether a line is a YAML document separator, possibly
-// followed by a comment. A document end marker ("...") separates too.
+// followed by a comment, as kubectl splits a stream ("---#" included). A
+// document end marker ("...") separates too where YAML reads one: followed
+// by nothing, a blank, or a blank and a comment.
 func isSeparator(line string) bool {
 	rest, ok := strings.CutPrefix(line, "---")
 	if !ok {
 		rest, ok = strings.CutPrefix(line, "...")
-		if !ok {
+		if !ok || rest != "" && rest[0] != ' ' && rest[0] != '\t' {
 			return false
 		}
 	}
@@ -443,9 +472,9 @@ func checkObject(obj *unstructured.Unstructured) error {
 	}
 	if obj.GetName() == "" {
 		if obj.GetGenerateName() != "" {
-			return fmt.Errorf("%s with generateName %q has no name: envctl applies by name, so metadata.name is required", obj.GetKind(), obj.GetGenerateName())
+			return fmt.Errorf("%s with generateName %q has no name: envctl applies by name (server-side apply), records and prunes objects by name, so metadata.name is required", obj.GetKind(), obj.GetGenerateName())
 		}
-		return fmt.Errorf("%s has no metadata.name", obj.GetKind())
+		return fmt.Errorf("%s has no metadata.name (objects are applied by name)", obj.GetKind())
 	}
 	if _, _, err := unstructured.NestedStringMap(obj.Object, "metadata", "labels"); err != nil {
 		return fmt.Errorf("%s %q: metadata.labels must map strings to strings", obj.GetKind(), obj.GetName())

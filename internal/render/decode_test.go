@@ -1,6 +1,7 @@
 package render
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -250,4 +251,202 @@ func FuzzDecodeManifests(f *testing.F) {
 			_ = o.DeepCopy()
 		}
 	})
+}
+
+// TestDecodeAsKubectl checks, for each kind of input that templates and
+// editors produce, the objects envctl reads (or its error), and that they
+// are the objects kubectl reads from the same stream, less the metadata
+// envctl holds as the server stores it.
+func TestDecodeAsKubectl(t *testing.T) {
+	const cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n"
+	tests := []struct {
+		name string
+		in   string
+		// want is the JSON of each object read; err a substring of the
+		// error when the stream is refused, as kubectl refuses it.
+		want []string
+		err  string
+	}{
+		{
+			name: "null metadata maps and lists",
+			in:   cm + "  labels:\n  annotations: ~\n  finalizers:\n  ownerReferences:\ndata:\n",
+			want: []string{`{"apiVersion":"v1","data":null,"kind":"ConfigMap","metadata":{"finalizers":null,"name":"a","ownerReferences":null}}`},
+		},
+		{
+			name: "empty metadata maps are kept",
+			in:   cm + "  labels: {}\n  annotations: {}\n",
+			want: []string{`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"annotations":{},"labels":{},"name":"a"}}`},
+		},
+		{
+			name: "null label and annotation values are the server's empty string",
+			in:   cm + "  labels:\n    tier:\n  annotations:\n    note: ~\n",
+			want: []string{`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"annotations":{"note":""},"labels":{"tier":""},"name":"a"}}`},
+		},
+		{
+			name: "a JSON stream with a duplicate key: the last wins",
+			in:   `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x","name":"a"}}` + "\n" + `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"b"}}` + "\n",
+			want: []string{`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}}`, `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"b"}}`},
+		},
+		{
+			name: "a JSON List",
+			in:   `{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}}]}`,
+			want: []string{`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}}`},
+		},
+		{
+			name: "an empty List",
+			in:   "apiVersion: v1\nkind: List\nitems: []\n",
+		},
+		{
+			name: "a kind-specific List of a custom resource",
+			in:   "apiVersion: example.com/v1\nkind: WidgetList\nitems:\n- metadata: {name: a}\n  spec: {size: 3}\n",
+			want: []string{`{"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"a"},"spec":{"size":3}}`},
+		},
+		{
+			name: "a List item without apiVersion in a v1 List",
+			in:   "apiVersion: v1\nkind: List\nitems:\n- kind: ConfigMap\n  metadata: {name: a}\n",
+			err:  "list item 0: ConfigMap \"a\" has no apiVersion",
+		},
+		{
+			name: "a separator followed by content on the first line",
+			in:   "--- apiVersion: v1\nkind: ConfigMap\n",
+			err:  "test.yaml: line 1: a document separator (---) followed by more than a comment",
+		},
+		{
+			name: "a separator opening the stream with a comment and no blank is YAML content",
+			in:   "---#0\n" + cm,
+			err:  "test.yaml: line 2: ",
+		},
+		{
+			name: "a separator opening the stream alone is YAML content (found by FuzzDecodeAgainstKubectl)",
+			in:   "---#0",
+			err:  "test.yaml: document at line 1 is not a Kubernetes object",
+		},
+		{
+			name: "after a separator or a document, a separator with a comment and no blank separates",
+			in:   "---\n---#c\n" + cm + "---#c\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n",
+			want: []string{`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}}`, `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"b"}}`},
+		},
+		{
+			name: "end markers opening a document",
+			in:   "...\n" + cm + "...\n... # end\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n",
+			want: []string{`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}}`, `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"b"}}`},
+		},
+		{
+			name: "an end marker with no blank before a comment is YAML content",
+			in:   cm + "...#c\n",
+			err:  "could not find expected ':'",
+		},
+		{
+			name: "a byte-order mark",
+			in:   "\ufeff" + cm,
+			want: []string{`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}}`},
+		},
+		{
+			name: "a byte-order mark on the second document",
+			in:   cm + "---\n\ufeffapiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n",
+			want: []string{`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}}`, `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"b"}}`},
+		},
+		{
+			name: "CRLF line endings, in a block scalar too",
+			in:   strings.ReplaceAll(cm+"data:\n  k: |\n    x\n    y\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n", "\n", "\r\n"),
+			want: []string{`{"apiVersion":"v1","data":{"k":"x\ny\n"},"kind":"ConfigMap","metadata":{"name":"a"}}`, `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"b"}}`},
+		},
+		{
+			name: "a block scalar ending a stream with no final newline ends with one, as kubectl reads it",
+			in:   cm + "data:\n  script: |\n    echo hi",
+			want: []string{`{"apiVersion":"v1","data":{"script":"echo hi\n"},"kind":"ConfigMap","metadata":{"name":"a"}}`},
+		},
+		{
+			name: "a UTF-16 byte-order mark with nothing after it (found by FuzzDecodeAgainstKubectl)",
+			in:   "\xff\xfe",
+			err:  "test.yaml: document at line 1: yaml: incomplete UTF-16 character",
+		},
+		{
+			name: "a tab indenting a key",
+			in:   "apiVersion: v1\nkind: ConfigMap\nmetadata:\n\tname: a\n",
+			err:  "test.yaml: line 4: found character that cannot start any token",
+		},
+		{
+			name: "a tab after a colon and at the end of a line",
+			in:   "apiVersion: v1\nkind: ConfigMap\t\nmetadata:\n  name:\ta\n",
+			want: []string{`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}}`},
+		},
+		{
+			name: "a document holding only a tab",
+			in:   cm + "---\n\t\n",
+			err:  "test.yaml: document at line 6: yaml: found character that cannot start any token",
+		},
+		{
+			name: "timestamps stay the strings written",
+			in:   cm + "  annotations:\n    day: 2001-12-14\ndata:\n  at: 2001-12-14 21:59:43.10 -5\n",
+			want: []string{`{"apiVersion":"v1","data":{"at":"2001-12-14 21:59:43.10 -5"},"kind":"ConfigMap","metadata":{"annotations":{"day":"2001-12-14"},"name":"a"}}`},
+		},
+		{
+			name: "duplicate keys: the last wins",
+			in:   cm + "  name: b\n  labels:\n    tier: first\n    tier: second\n",
+			want: []string{`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"labels":{"tier":"second"},"name":"b"}}`},
+		},
+		{
+			name: "anchors, aliases and merge keys",
+			in:   cm + "  labels: &l\n    tier: web\n  annotations:\n    <<: *l\n    note: x\ndata: *l\n",
+			want: []string{`{"apiVersion":"v1","data":{"tier":"web"},"kind":"ConfigMap","metadata":{"annotations":{"note":"x","tier":"web"},"labels":{"tier":"web"},"name":"a"}}`},
+		},
+		{
+			name: "comment-only documents hold no object",
+			in:   "# generated\n---\n" + cm + "---\n  # the end\n",
+			want: []string{`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"}}`},
+		},
+		{
+			name: "a stream of comments only",
+			in:   "# nothing here\n---\n# nor here\n",
+		},
+		{
+			name: "a YAML 1.1 boolean as a label value",
+			in:   cm + "  labels:\n    enabled: on\n",
+			err:  "metadata.labels cannot hold a bool (it takes string)",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			objs, err := decodeManifests([]byte(tt.in), "test.yaml")
+			// "..." ends a document for envctl, on purpose; kubectl is
+			// given "---" there.
+			kobjs, kerr := kubectlDecode(endMarkersAsSeparators([]byte(tt.in)))
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Errorf("err = %v, want one saying %q", err, tt.err)
+				}
+				if kerr == nil && len(kobjs) > 0 && applicable(kobjs[0]) {
+					t.Errorf("kubectl reads the stream; envctl should too")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, o := range objs {
+				b, err := json.Marshal(o.Object)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, string(b))
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("objects (-want +got):\n%s", diff)
+			}
+			if kerr != nil {
+				t.Fatalf("kubectl refuses what envctl reads: %v", kerr)
+			}
+			var want []string
+			for _, o := range kobjs {
+				normalizeMetadata(o)
+				b, _ := json.Marshal(o.Object)
+				want = append(want, string(b))
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("objects differ from kubectl's (-kubectl +envctl):\n%s", diff)
+			}
+		})
+	}
 }

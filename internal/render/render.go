@@ -66,6 +66,10 @@ type Options struct {
 	// the SOPS files of components that decrypt, besides those of
 	// SOPS_AGE_KEY and SOPS_AGE_KEY_FILE.
 	DecryptionKeyFile string
+	// SOPSKeyServices are sops key services (tcp://host:port or
+	// unix:///path) asked for the data keys that no local key opens: the
+	// operator's, never the repository's.
+	SOPSKeyServices []string
 	// Credentials are the operator's, by name. A release's
 	// helm.repoAuth.credential picks one, which is sent over https to the
 	// hosts it is bound to and nowhere else.
@@ -108,6 +112,7 @@ func Render(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, Scrub(err, opts.Credentials.Secrets())
 	}
+	defer r.dec.close()
 	res, err := r.render(ctx)
 	if err != nil {
 		return nil, Scrub(err, r.sensitive())
@@ -272,7 +277,7 @@ func newRenderer(ctx context.Context, opts Options) (*renderer, error) {
 		log:       log,
 		charts:    newChartCache(cacheDir, log),
 		installed: opts.Installed,
-		dec:       &decrypter{keyFile: opts.DecryptionKeyFile},
+		dec:       &decrypter{ctx: ctx, keyFile: opts.DecryptionKeyFile, keyServices: opts.SOPSKeyServices},
 	}
 	caps := opts.Capabilities
 	if caps == nil {
@@ -431,7 +436,7 @@ func (r *renderer) finish(comps, others []*Component) error {
 			id := IDOf(o)
 			if prev, ok := owner[id]; ok {
 				if prev == c.Name {
-					dups = append(dups, errs.Inputf("object %s is emitted twice by component %s", id, c.Name))
+					dups = append(dups, errs.Inputf("object %s is emitted twice by component %s; declare it once: envctl applies, records and prunes each object from one declaration (kubectl would apply both, the last winning)", id, c.Name))
 				} else {
 					dups = append(dups, errs.Inputf("object %s is emitted by two components, %s and %s; each object must belong to one component", id, prev, c.Name))
 				}

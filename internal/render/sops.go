@@ -2,6 +2,7 @@ package render
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"github.com/getsops/sops/v3/logging"
 
 	"github.com/envctl/envctl/internal/errs"
+	"github.com/envctl/envctl/internal/sopskeys"
 )
 
 // Where SOPS keys come from, as the sops tool reads them.
@@ -33,40 +35,73 @@ func init() {
 type keyring struct {
 	age sopsage.ParsedIdentities
 	pgp openpgp.EntityList
-	// from names where the keys came from, for messages.
-	from []string
+	// from names where the keys came from, for messages; skipped says
+	// why a variable gave none.
+	from    []string
+	skipped []string
+	// sops opens age keys as sops would find them.
+	sops *sopskeys.AgeLookup
+	// services are the --sops-keyservice key services, asked in order
+	// for every key of a group that nothing local opens; serviceErr
+	// keeps the last error of each, for messages.
+	services   []*sopskeys.KeyService
+	ctx        context.Context
+	mu         sync.Mutex
+	serviceErr map[string]error
 }
 
 // loadKeyring reads the keys of SOPS_AGE_KEY, SOPS_AGE_KEY_FILE and keyFile
 // (the --decryption-key-file flag). A key file may hold age identities (one
-// a line, # comments) and armored OpenPGP private key blocks.
+// a line, # comments) and armored OpenPGP private key blocks. A variable
+// that cannot be read does not stop the others, as in sops; the flag does.
 func loadKeyring(keyFile string) (*keyring, error) {
-	k := &keyring{}
+	k := &keyring{sops: &sopskeys.AgeLookup{}}
 	if v := os.Getenv(EnvAgeKey); v != "" {
+		if !strings.Contains(v, pgpBegin) {
+			v = ageKeyWords(v)
+		}
 		if err := k.add([]byte(v), "$"+EnvAgeKey); err != nil {
-			return nil, err
+			k.skipped = append(k.skipped, err.Error())
 		}
 	}
-	for _, f := range []struct{ path, what string }{
-		{os.Getenv(EnvAgeKeyFile), "$" + EnvAgeKeyFile},
-		{keyFile, "--decryption-key-file"},
-	} {
-		if f.path == "" {
-			continue
+	if f := os.Getenv(EnvAgeKeyFile); f != "" {
+		if err := k.addFile(f, "$"+EnvAgeKeyFile); err != nil {
+			k.skipped = append(k.skipped, err.Error())
 		}
-		p, err := expandHome(f.path)
-		if err != nil {
-			return nil, errs.Inputf("%s %s: %v", f.what, f.path, err)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return nil, errs.Inputf("%s: %v", f.what, err)
-		}
-		if err := k.add(data, f.what+" "+f.path); err != nil {
+	}
+	if keyFile != "" {
+		if err := k.addFile(keyFile, "--decryption-key-file"); err != nil {
 			return nil, err
 		}
 	}
 	return k, nil
+}
+
+// addFile reads the keys of a file; what names its source.
+func (k *keyring) addFile(path, what string) error {
+	p, err := expandHome(path)
+	if err != nil {
+		return errs.Inputf("%s %s: %v", what, path, err)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return errs.Inputf("%s: %v", what, err)
+	}
+	return k.add(data, what+" "+path)
+}
+
+// ageKeyWords puts each identity of $SOPS_AGE_KEY on a line of its own:
+// sops takes several on a line there, as words, besides # comment lines.
+func ageKeyWords(v string) string {
+	var lines []string
+	for _, l := range strings.Split(v, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "#") {
+			lines = append(lines, l)
+			continue
+		}
+		lines = append(lines, strings.Fields(l)...)
+	}
+	return strings.Join(lines, "\n")
 }
 
 const pgpBegin = "-----BEGIN PGP PRIVATE KEY BLOCK-----"
@@ -107,12 +142,39 @@ func (k *keyring) add(data []byte, what string) error {
 	return nil
 }
 
-// describe says where keys were looked for, for a missing-key message.
+// describe says where keys were looked for, in order, for a missing-key
+// message: the keys envctl was given, the places sops' age lookup reads
+// (with what sops said about them) and the key services asked.
 func (k *keyring) describe() string {
-	if len(k.from) == 0 {
-		return "no key was given: set " + EnvAgeKeyFile + " or " + EnvAgeKey + ", or pass --decryption-key-file"
+	msg := "no key was given (--decryption-key-file)"
+	if len(k.from) > 0 {
+		msg = "none of the keys from " + strings.Join(k.from, ", ") + " opens it"
 	}
-	return "none of the keys from " + strings.Join(k.from, ", ") + " opens it"
+	if len(k.skipped) > 0 {
+		msg += " (" + strings.Join(k.skipped, "; ") + ")"
+	}
+	var sops []string
+	for _, l := range sopskeys.Locations() {
+		sops = append(sops, l.String())
+	}
+	msg += "; then envctl looked where sops looks: " + strings.Join(sops, ", ")
+	if d := k.sops.Detail(); d != "" {
+		msg += " (sops: " + d + ")"
+	}
+	if len(k.services) == 0 {
+		return msg + "; no key service was asked (--sops-keyservice)"
+	}
+	for _, s := range k.services {
+		k.mu.Lock()
+		err := k.serviceErr[s.Addr]
+		k.mu.Unlock()
+		if err != nil {
+			msg += "; then " + err.Error()
+		} else {
+			msg += "; then key service " + s.Addr + " (not asked)"
+		}
+	}
+	return msg
 }
 
 // looksEncrypted is a cheap test before parsing: every SOPS file names its
@@ -124,7 +186,9 @@ func looksEncrypted(data []byte) bool {
 // decrypter decrypts the SOPS files of one render, loading the keys once,
 // on the first encrypted file.
 type decrypter struct {
-	keyFile string
+	ctx         context.Context
+	keyFile     string
+	keyServices []string
 
 	once sync.Once
 	keys *keyring
@@ -151,7 +215,7 @@ func (d *decrypter) decrypt(data []byte, name string) (plain []byte, secrets []s
 	if doc.meta.UnencryptedCommentRegex != "" || doc.meta.EncryptedCommentRegex != "" {
 		return nil, nil, false, errs.Inputf("%s: not a valid SOPS file for envctl: it uses unencrypted_comment_regex or encrypted_comment_regex, which envctl does not read", name)
 	}
-	d.once.Do(func() { d.keys, d.err = loadKeyring(d.keyFile) })
+	d.once.Do(d.load)
 	if d.err != nil {
 		return nil, nil, false, d.err
 	}
@@ -175,6 +239,35 @@ func (d *decrypter) decrypt(data []byte, name string) (plain []byte, secrets []s
 		return nil, nil, false, errs.Inputf("%s: cannot write the decrypted document: %s", name, firstLine(err.Error()))
 	}
 	return plain, secrets, true, nil
+}
+
+// load reads the keyring and connects the key services.
+func (d *decrypter) load() {
+	d.keys, d.err = loadKeyring(d.keyFile)
+	if d.err != nil {
+		return
+	}
+	d.keys.ctx = d.ctx
+	if d.keys.ctx == nil {
+		d.keys.ctx = context.Background()
+	}
+	for _, addr := range d.keyServices {
+		s, err := sopskeys.Dial(addr)
+		if err != nil {
+			d.err = errs.Inputf("--sops-keyservice: %v", err)
+			return
+		}
+		d.keys.services = append(d.keys.services, s)
+	}
+}
+
+// close closes the connections to the key services.
+func (d *decrypter) close() {
+	if d.keys != nil {
+		for _, s := range d.keys.services {
+			_ = s.Close()
+		}
+	}
 }
 
 // recipients names the keys a file is encrypted for, without secrets.

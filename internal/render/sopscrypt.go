@@ -2,6 +2,7 @@ package render
 
 import (
 	"bytes"
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/sha512"
@@ -323,9 +324,10 @@ func macBytes(v any) ([]byte, error) {
 }
 
 // dataKey opens the file's data key: in each key group, with the first
-// age identity or OpenPGP key of the keyring that opens its share, never
-// asking an agent, a program or the network; with several groups, the
-// shares are combined (Shamir's secret sharing).
+// age identity or OpenPGP key of the keyring that opens its share, else an
+// age identity where sops finds one, else the first key service that opens
+// one of the group's keys; with several groups, the shares are combined
+// (Shamir's secret sharing).
 func (k *keyring) dataKey(m *sopsMetadata) ([]byte, error) {
 	groups := m.groups()
 	var parts [][]byte
@@ -371,6 +373,36 @@ func (k *keyring) openGroup(g sopsKeyGroup) ([]byte, error) {
 		}
 		if key, err := io.ReadAll(md.UnverifiedBody); err == nil {
 			return key, nil
+		}
+	}
+	for _, a := range g.Age {
+		if key, err := k.sops.Decrypt(a.Recipient, a.Enc); err == nil {
+			return key, nil
+		}
+	}
+	return k.askServices(g)
+}
+
+// keyServiceTimeout bounds one request to a key service.
+const keyServiceTimeout = 30 * time.Second
+
+// askServices asks each key service about each key of the group, key by
+// key as sops does, until one opens its share.
+func (k *keyring) askServices(g sopsKeyGroup) ([]byte, error) {
+	for _, mk := range g.serviceKeys() {
+		for _, s := range k.services {
+			ctx, cancel := context.WithTimeout(k.ctx, keyServiceTimeout)
+			key, err := s.Decrypt(ctx, mk.key, []byte(mk.enc))
+			cancel()
+			if err == nil {
+				return key, nil
+			}
+			k.mu.Lock()
+			if k.serviceErr == nil {
+				k.serviceErr = map[string]error{}
+			}
+			k.serviceErr[s.Addr] = fmt.Errorf("%v (asked about %s)", err, mk.key)
+			k.mu.Unlock()
 		}
 	}
 	return nil, errors.New("no key of the group opens it")

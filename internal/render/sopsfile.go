@@ -12,10 +12,13 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/envctl/envctl/internal/sopskeys"
 )
 
 // SOPS files are read here without the sops library, whose stores bring
-// every cloud KMS client with them: envctl only decrypts, with local keys.
+// every cloud KMS client with them: envctl only decrypts, with local keys
+// or through sops key services.
 // Every format is read into yaml.v3 nodes, which keep key order, lists and
 // scalar types, and written back in the file's own format.
 
@@ -64,8 +67,8 @@ type sopsMetadata struct {
 }
 
 // sopsKeyGroup lists the master keys one share of the data key is
-// encrypted for. envctl opens age and PGP keys; the others are named in
-// messages only.
+// encrypted for. envctl opens age and PGP keys itself; key services open
+// every kind.
 type sopsKeyGroup struct {
 	Age []struct {
 		Recipient string `yaml:"recipient"`
@@ -76,24 +79,66 @@ type sopsKeyGroup struct {
 		Enc         string `yaml:"enc"`
 	} `yaml:"pgp"`
 	KMS []struct {
-		Arn string `yaml:"arn"`
+		Arn     string            `yaml:"arn"`
+		Role    string            `yaml:"role"`
+		Context map[string]string `yaml:"context"`
+		Profile string            `yaml:"aws_profile"`
+		Enc     string            `yaml:"enc"`
 	} `yaml:"kms"`
 	GCPKMS []struct {
 		ResourceID string `yaml:"resource_id"`
+		Enc        string `yaml:"enc"`
 	} `yaml:"gcp_kms"`
 	AzureKV []struct {
 		VaultURL string `yaml:"vault_url"`
 		Name     string `yaml:"name"`
 		Version  string `yaml:"version"`
+		Enc      string `yaml:"enc"`
 	} `yaml:"azure_kv"`
 	Vault []struct {
 		Address string `yaml:"vault_address"`
 		Engine  string `yaml:"engine_path"`
 		Key     string `yaml:"key_name"`
+		Enc     string `yaml:"enc"`
 	} `yaml:"hc_vault"`
 	HCKMS []struct {
 		KeyID string `yaml:"key_id"`
+		Enc   string `yaml:"enc"`
 	} `yaml:"hckms"`
+}
+
+// serviceKey is a master key of a group as a key service is asked about
+// it, with its encrypted share.
+type serviceKey struct {
+	key sopskeys.Key
+	enc string
+}
+
+// serviceKeys are the group's master keys, every kind, for key services.
+func (g sopsKeyGroup) serviceKeys() []serviceKey {
+	var out []serviceKey
+	for _, k := range g.Age {
+		out = append(out, serviceKey{sopskeys.AgeKey(k.Recipient), k.Enc})
+	}
+	for _, k := range g.PGP {
+		out = append(out, serviceKey{sopskeys.PGPKey(k.Fingerprint), k.Enc})
+	}
+	for _, k := range g.KMS {
+		out = append(out, serviceKey{sopskeys.KMSKey(k.Arn, k.Role, k.Context, k.Profile), k.Enc})
+	}
+	for _, k := range g.GCPKMS {
+		out = append(out, serviceKey{sopskeys.GCPKMSKey(k.ResourceID), k.Enc})
+	}
+	for _, k := range g.AzureKV {
+		out = append(out, serviceKey{sopskeys.AzureKVKey(k.VaultURL, k.Name, k.Version), k.Enc})
+	}
+	for _, k := range g.Vault {
+		out = append(out, serviceKey{sopskeys.VaultKey(k.Address, k.Engine, k.Key), k.Enc})
+	}
+	for _, k := range g.HCKMS {
+		out = append(out, serviceKey{sopskeys.HCKMSKey(k.KeyID), k.Enc})
+	}
+	return out
 }
 
 // groups returns the key groups: key_groups, or the top-level keys as one

@@ -53,18 +53,24 @@ type inspected struct {
 	}
 }
 
-// listContainers returns the containers of cluster name, stopped ones
-// included (kind lists those too), sorted by name.
-func listContainers(ctx context.Context, rt *cluster.Runtime, name string) ([]container, error) {
+// containerNames lists the names of cluster name's node containers,
+// running or stopped.
+func containerNames(ctx context.Context, rt *cluster.Runtime, name string) ([]string, error) {
 	out, err := run(ctx, rt, nil, "ps", "-a", "--filter", "label="+clusterLabel+"="+name, "--format", "{{.Names}}")
 	if err != nil {
 		return nil, err
 	}
-	names := lines(out)
-	if len(names) == 0 {
-		return nil, nil
+	return lines(out), nil
+}
+
+// listContainers returns the containers of cluster name, stopped ones
+// included (kind lists those too), sorted by name.
+func listContainers(ctx context.Context, rt *cluster.Runtime, name string) ([]container, error) {
+	names, err := containerNames(ctx, rt, name)
+	if err != nil || len(names) == 0 {
+		return nil, err
 	}
-	out, err = run(ctx, rt, nil, append([]string{"inspect"}, names...)...)
+	out, err := run(ctx, rt, nil, append([]string{"inspect"}, names...)...)
 	if err != nil {
 		return nil, err
 	}

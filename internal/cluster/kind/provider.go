@@ -181,7 +181,7 @@ func (p *Provider) Delete(ctx context.Context, name string) error {
 	}
 	if rec == nil {
 		if rt, err := p.runtime(ctx); err == nil {
-			if cs, err := listContainers(ctx, rt, name); err == nil && len(cs) > 0 {
+			if names, err := containerNames(ctx, rt, name); err == nil && len(names) > 0 {
 				return errs.Inputf("kind cluster %s was not created by envctl, which deletes only clusters it created; delete it with: kind delete cluster --name %s", name, name)
 			}
 		}

@@ -65,6 +65,9 @@ const kustomization = `# envctl's daemon for environment %[1]s, as a kustomize b
 #   --ca-file %[5]s/git-ca.pem
 #   --decryption-key-file %[5]s/sops-keys
 #   --helm-credentials-file %[5]s/helm-credentials
+# and, for SOPS files encrypted with cloud KMS or Vault keys, the address
+# of the sops keyservice that opens them (no credential goes in the args):
+#   --sops-keyservice tcp://sops-keyservice.sops.svc:5000
 apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
 resources:

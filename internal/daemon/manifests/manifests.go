@@ -80,9 +80,17 @@ type Options struct {
 	// daemon reads its keys from the Secret's sops-keys even when
 	// Credentials leave them to someone else (the kustomize base).
 	DecryptsSOPS bool
+	// SOPSKeyServices are the sops key services the daemon asks for the
+	// SOPS data keys its own keys do not open (--daemon-sops-keyservice):
+	// the operator's choice, passed as the daemon's --sops-keyservice.
+	SOPSKeyServices []string
 	// Resources are what the environment renders: the daemon's RBAC lets
 	// it apply and prune exactly these (see ResourcesOf).
 	Resources []Resource
+	// NotifyArgs are the daemon's notification flags that carry no secret
+	// (--github-status, --notify-webhook URL, ...), passed through as
+	// given; the secrets are Credentials.
+	NotifyArgs []string
 }
 
 // Git are the daemon's Git flags, passed through to its arguments as given.
@@ -122,6 +130,11 @@ type Credentials struct {
 	// GitCA is the --ca-file the daemon trusts for its Git server: not
 	// secret, but it belongs with the credentials it protects.
 	GitCA []byte
+	// The notifiers' secrets: the GitHub and GitLab tokens of commit
+	// statuses, the generic webhook's signing secret and the Slack
+	// incoming webhook URL.
+	GitHubToken, GitLabToken   []byte
+	NotifyWebhookSecret, Slack []byte
 }
 
 // Keys of the credentials Secret; the Deployment mounts it as files under
@@ -136,7 +149,20 @@ const (
 	keySOPSKeys         = "sops-keys"
 	keyHelmCredentials  = "helm-credentials"
 	keyGitCA            = "git-ca.pem"
+	keyGitHubToken      = "github-token"
+	keyGitLabToken      = "gitlab-token"
+	keyNotifySecret     = "notify-webhook-secret"
+	keySlack            = "slack-webhook-url"
 )
+
+// notifyFiles pair the notifiers' Secret keys with the daemon flags that
+// read them.
+var notifyFiles = []struct{ key, flag string }{
+	{keyGitHubToken, "--github-token-file"},
+	{keyGitLabToken, "--gitlab-token-file"},
+	{keyNotifySecret, "--notify-webhook-secret-file"},
+	{keySlack, "--slack-webhook-url-file"},
+}
 
 // data is the Secret's data, only the keys that are set.
 func (c Credentials) data() map[string][]byte {
@@ -150,6 +176,10 @@ func (c Credentials) data() map[string][]byte {
 		keySOPSKeys:         c.SOPSKeys,
 		keyHelmCredentials:  c.HelmCredentials,
 		keyGitCA:            c.GitCA,
+		keyGitHubToken:      c.GitHubToken,
+		keyGitLabToken:      c.GitLabToken,
+		keyNotifySecret:     c.NotifyWebhookSecret,
+		keySlack:            c.Slack,
 	} {
 		if len(v) > 0 {
 			d[k] = v

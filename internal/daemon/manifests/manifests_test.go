@@ -357,3 +357,24 @@ func TestClusterRoleRules(t *testing.T) {
 		t.Errorf("no bind and escalate with roles declared: %+v", rules)
 	}
 }
+
+// TestSOPSKeyServiceArgs: the operator's key services become the daemon's
+// --sops-keyservice arguments, in order, and go nowhere else.
+func TestSOPSKeyServiceArgs(t *testing.T) {
+	o := Options{Environment: "e", Git: Git{URL: "https://git.example.com/acme/platform.git"}, Resources: []Resource{{"", "configmaps"}},
+		SOPSKeyServices: []string{"tcp://sops-keyservice.sops.svc:5000", "unix:///run/sops/keyservice.sock"}}
+	_, byKind := build(t, o)
+	d := typed[appsv1.Deployment](t, byKind["Deployment"])
+	args := strings.Join(d.Spec.Template.Spec.Containers[0].Args, " ")
+	if !strings.Contains(args, "--sops-keyservice tcp://sops-keyservice.sops.svc:5000 --sops-keyservice unix:///run/sops/keyservice.sock") {
+		t.Errorf("args %s: want both key services in order", args)
+	}
+	if _, secret := byKind["Secret"]; secret {
+		t.Error("a key service address alone made a credentials Secret")
+	}
+	o.SOPSKeyServices = nil
+	_, byKind = build(t, o)
+	if args := strings.Join(typed[appsv1.Deployment](t, byKind["Deployment"]).Spec.Template.Spec.Containers[0].Args, " "); strings.Contains(args, "sops-keyservice") {
+		t.Errorf("args %s name a key service none was given", args)
+	}
+}

@@ -140,13 +140,21 @@ func args(o Options) []string {
 	if c.has(keySOPSKeys) || o.DecryptsSOPS {
 		a = append(a, "--decryption-key-file", credentialsDir+"/"+keySOPSKeys)
 	}
+	for _, ks := range o.SOPSKeyServices {
+		a = append(a, "--sops-keyservice", ks)
+	}
 	if c.has(keyGitCA) {
 		a = append(a, "--ca-file", credentialsDir+"/"+keyGitCA)
 	}
 	if c.has(keyHelmCredentials) {
 		a = append(a, "--helm-credentials-file", credentialsDir+"/"+keyHelmCredentials)
 	}
-	return a
+	for _, n := range notifyFiles {
+		if c.has(n.key) {
+			a = append(a, n.flag, credentialsDir+"/"+n.key)
+		}
+	}
+	return append(a, o.NotifyArgs...)
 }
 
 // env gives the daemon the secrets it reads from its environment. They

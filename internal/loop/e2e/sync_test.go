@@ -221,12 +221,13 @@ func TestTwoDaemonsElectOneLeaderAndHandOverOnSIGTERM(t *testing.T) {
 		}
 	}
 	_, metrics, err := get(standbyAddr, "/metrics")
-	if err != nil || !strings.Contains(metrics, "envctl_leader 0") {
-		t.Errorf("standby's metrics do not say envctl_leader 0 (%v)", err)
+	leaderSample := func(v string) string { return `envctl_leader{environment="` + r.env + `"} ` + v }
+	if err != nil || !strings.Contains(metrics, leaderSample("0")) {
+		t.Errorf("standby's metrics do not say %s (%v)", leaderSample("0"), err)
 	}
 	_, metrics, err = get(leaderAddr, "/metrics")
-	if err != nil || !strings.Contains(metrics, "envctl_leader 1") {
-		t.Errorf("leader's metrics do not say envctl_leader 1 (%v)", err)
+	if err != nil || !strings.Contains(metrics, leaderSample("1")) {
+		t.Errorf("leader's metrics do not say %s (%v)", leaderSample("1"), err)
 	}
 
 	code, took := leader.stop(syscall.SIGTERM, 10*time.Second)

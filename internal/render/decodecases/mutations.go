@@ -189,6 +189,7 @@ func Mutations() []Mutation {
 	all = append(all, structure()...)
 	all = append(all, streams()...)
 	all = append(all, sizes()...)
+	all = append(all, helmHooks()...)
 	return all
 }
 
@@ -416,6 +417,23 @@ func sizes() []Mutation {
 		{Name: "U+2028 in a quoted annotation", Apply: meta("  annotations:", "    note: \"a\u2028b\""), Bases: streamBases},
 		{Name: "non-ASCII data key", Apply: edit("  key: value\n", "  clé: value\n")},
 		{Name: "emoji data value", Apply: edit("  key: value\n", "  key: 🙂\n")},
+	}
+}
+
+// helmHooks: objects that Helm reads as hooks (their helm.sh/hook
+// annotation), which Helm splits from the release's manifest and envctl
+// decodes one hook at a time; through the other ways in they are plain
+// annotations.
+func helmHooks() []Mutation {
+	return []Mutation{
+		{Name: "Helm hook", Apply: meta("  annotations:", "    helm.sh/hook: pre-install"), Bases: streamBases},
+		{Name: "Helm hook, weight and delete policy", Apply: meta("  annotations:", "    helm.sh/hook: pre-install,post-install",
+			`    helm.sh/hook-weight: "-5"`, "    helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded"), Bases: streamBases},
+		{Name: "Helm hook, null annotation values", Apply: meta("  annotations:", "    helm.sh/hook: pre-install", "    helm.sh/hook-weight:"), Bases: streamBases},
+		{Name: "Helm hook List", Apply: text(func(b Base) string {
+			return "apiVersion: v1\nkind: List\nmetadata:\n  annotations:\n    helm.sh/hook: pre-install\nitems:\n" +
+				indent(b.Doc, "- ", "  ") + indent(renamed(b), "- ", "  ")
+		}), Bases: streamBases},
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/release"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -238,8 +239,9 @@ func kustomizeBuild(dir string) ([]byte, error) {
 	return m.AsYaml()
 }
 
-// helmTemplate is `helm template c dir/c -n default`, what `helm install`
-// sends.
+// helmTemplate is `helm template c dir/c -n default --skip-tests`, what
+// `helm install` sends: the release's manifest, then its hooks as Helm read
+// them from it (envctl runs test hooks only with `envctl test`).
 func helmTemplate(ctx context.Context, dir string) ([]byte, error) {
 	chrt, err := loader.Load(filepath.Join(dir, "c"))
 	if err != nil {
@@ -252,7 +254,13 @@ func helmTemplate(ctx context.Context, dir string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []byte(rel.Manifest), nil
+	out := rel.Manifest
+	for _, hk := range rel.Hooks {
+		if !slices.Contains(hk.Events, release.HookTest) {
+			out += "\n---\n# Source: " + hk.Path + "\n" + hk.Manifest + "\n"
+		}
+	}
+	return []byte(out), nil
 }
 
 // row is one case through one way in.

@@ -10,6 +10,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/envctl/envctl/internal/apply"
 	"github.com/envctl/envctl/internal/config"
@@ -179,6 +180,10 @@ func TestNullsApplyOnce(t *testing.T) {
 		}
 	}
 
+	// The Deployment's controllers write its status for a while after it
+	// is created; an apply racing them would see a new resourceVersion
+	// that is not its own doing.
+	settle(ctx, t, env, ns, "nulls-web")
 	third, err := mgr.Apply(ctx, objs, opts(nil))
 	if err != nil {
 		t.Fatalf("apply without a record: %v", err)
@@ -190,5 +195,30 @@ func TestNullsApplyOnce(t *testing.T) {
 	}
 	if len(third.Changes) != len(objs) {
 		t.Errorf("apply without a record: %d changes for %d objects", len(third.Changes), len(objs))
+	}
+}
+
+// settle waits until Deployment name is available with every replica and
+// its resourceVersion has stayed the same for a second.
+func settle(ctx context.Context, t *testing.T, env *testenv.Env, ns, name string) {
+	t.Helper()
+	last, stableSince := "", time.Now()
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		d, err := env.Clientset().AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		if d.ResourceVersion != last {
+			last, stableSince = d.ResourceVersion, time.Now()
+		}
+		st, want := d.Status, int32(1)
+		if d.Spec.Replicas != nil {
+			want = *d.Spec.Replicas
+		}
+		done := st.ObservedGeneration == d.Generation && st.Replicas == want && st.UpdatedReplicas == want && st.AvailableReplicas == want
+		return done && time.Since(stableSince) >= time.Second, nil
+	})
+	if err != nil {
+		t.Fatalf("Deployment %s did not settle: %v", name, err)
 	}
 }

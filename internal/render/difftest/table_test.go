@@ -46,6 +46,8 @@ var deliberateDifferences = []deliberate{
 	{mutation: "label value (null)", why: "sent as \"\", the value the server stores; envctl reads labels itself"},
 	{mutation: "annotation value (null)", paths: []decodecases.Path{decodecases.Manifests, decodecases.Helm},
 		why: "sent as \"\", the value the server stores; envctl reads annotations itself (kustomize already writes \"\")"},
+	{mutation: "Helm hook, null annotation values", paths: []decodecases.Path{decodecases.Manifests, decodecases.Helm},
+		why: "sent as \"\", the value the server stores; envctl reads annotations itself, a hook's weight among them"},
 	{mutation: "document end marker, then a document", paths: []decodecases.Path{decodecases.Manifests, decodecases.Helm},
 		why: "envctl reads the document after \"...\"; kubectl and helm install drop it without a word"},
 	{mutation: "the same object twice", paths: []decodecases.Path{decodecases.Manifests, decodecases.Helm},
