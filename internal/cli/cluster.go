@@ -46,6 +46,7 @@ removes it when it deletes the cluster.`,
 		newClusterKubeconfigCmd(f),
 		newClusterLoadCmd(f),
 		newClusterServeCmd(f),
+		newClusterPruneCmd(f),
 	)
 	return cmd
 }
@@ -126,7 +127,8 @@ func newClusterDeleteCmd(f *Factory) *cobra.Command {
 		Use:   "delete NAME",
 		Short: "Delete a cluster envctl created",
 		Long: `Delete a cluster envctl created, everything envctl kept for it, and its
-envctl-NAME context in your kubeconfig.
+context in your kubeconfig (kind-NAME for kind, envctl-NAME for embedded),
+unsetting current-context when it named that context.
 
 envctl deletes only clusters it created: not an existing cluster, and not a
 kind cluster made with the kind CLI. The provider that has NAME is found
@@ -146,7 +148,7 @@ unless --provider says which.`,
 	}
 	fl := cmd.Flags()
 	o.namedCluster.bind(fl)
-	fl.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig file to remove the context from (default: the first file in $KUBECONFIG, else ~/.kube/config)")
+	fl.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig file to remove the context from (default: kubectl's: the files of $KUBECONFIG, else ~/.kube/config)")
 	return cmd
 }
 
@@ -180,9 +182,10 @@ func newClusterKubeconfigCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "kubeconfig NAME",
 		Short: "Write a cluster's context into your kubeconfig, or print it",
-		Long: `Write the cluster's envctl-NAME context into your kubeconfig (--write, the
-default), for instance after the file was replaced, or print a kubeconfig
-holding only that context (--print).
+		Long: `Write the cluster's context (kind-NAME for a kind cluster, envctl-NAME for an
+embedded one) into your kubeconfig (--write, the default), for instance after
+the file was replaced, or print a kubeconfig holding only that context
+(--print).
 
 The printed kubeconfig holds the cluster's credentials: envctl prints it only
 when asked with --print.`,
@@ -210,7 +213,7 @@ when asked with --print.`,
 	fl.BoolVar(&o.Write, "write", false, "merge the context into the kubeconfig file (the default)")
 	fl.BoolVar(&o.Print, "print", false, "print a kubeconfig with only this cluster's context, credentials included")
 	fl.BoolVar(&o.Internal, "internal", false, "print the kubeconfig containers on the kind network use (server https://NAME-control-plane:6443)")
-	fl.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig file to write to (default: the first file in $KUBECONFIG, else ~/.kube/config)")
+	fl.StringVar(&o.Kubeconfig, "kubeconfig", "", kubeconfigWriteUsage)
 	bindSetContext(fl, &o.SetContext, "make the context the current one (default: only when the kubeconfig has no current context)")
 	return cmd
 }
@@ -234,11 +237,7 @@ func runClusterKubeconfig(ctx context.Context, f *Factory, o *clusterKubeconfigO
 	if p.Name() == config.ProviderExisting {
 		return usageError(fmt.Errorf("cluster %s is an existing cluster: its context is already in your kubeconfig; use --print for a file of its own", o.Name))
 	}
-	path, err := kubeconfig.PathOr(o.Kubeconfig)
-	if err != nil {
-		return err
-	}
-	w, err := cluster.WriteKubeconfig(ctx, p, o.Name, kubeconfig.WriteOptions{Path: path, Current: o.SetContext})
+	w, err := cluster.WriteKubeconfig(ctx, p, o.Name, kubeconfig.WriteOptions{Path: o.Kubeconfig, Current: o.SetContext})
 	if err != nil {
 		return err
 	}

@@ -72,17 +72,17 @@ checks that the cluster answers and reports its version.`,
 	_ = fl.MarkHidden("wait")
 	fl.BoolVar(&o.create.Adopt, "adopt", false, "take back a kind cluster envctl created whose record in the state directory is lost")
 	fl.BoolVar(&o.Registry, "registry", false, "give a kind cluster a local registry on localhost:5001 (as spec.cluster.kind.registry: true)")
-	fl.StringVar(&o.create.Kubeconfig, "kubeconfig", "", "kubeconfig file to write the context to (default: the first file in $KUBECONFIG, else ~/.kube/config)")
-	bindSetContext(fl, &o.create.Current, "make the new context the current one (default: only when the kubeconfig has no current context)")
-	fl.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
+	fl.StringVar(&o.create.Kubeconfig, "kubeconfig", "", kubeconfigWriteUsage)
+	bindSetContext(fl, &o.create.Current, "make the new context the current one; --set-context=false keeps the current one (default: a cluster created becomes current, as with kind create cluster)")
+	fl.StringVarP(&o.Output, "output", "o", "text", "output format: text, json or yaml")
 	return cmd
 }
 
 func runClusterCreate(ctx context.Context, f *Factory, o *clusterCreateOptions, cmd *cobra.Command) error {
-	if err := checkOutput(o.Output, "text", "json"); err != nil {
+	if err := checkOutput(o.Output, outputs("text")...); err != nil {
 		return err
 	}
-	d, err := cluster.LoadDeclaredWith(config.LoadOptions{Dir: f.Global.Repo, Flags: cmd.Flags()}, o.Env, f.Logger)
+	d, err := cluster.LoadDeclaredWith(config.LoadOptions{Dir: f.Global.Repo, Flags: cmd.Flags(), Warn: f.warn}, o.Env, f.Logger)
 	if err != nil {
 		return err
 	}

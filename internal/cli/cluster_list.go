@@ -43,12 +43,12 @@ could not be asked, for instance because the container runtime is down);
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&o.Env, "env", "e", "", "environment whose existing cluster to include (default: the repository's default environment, if any)")
-	fl.StringVarP(&o.Output, "output", "o", "table", "output format: table or json")
+	fl.StringVarP(&o.Output, "output", "o", "table", "output format: table, json or yaml")
 	return cmd
 }
 
 func runClusterList(ctx context.Context, f *Factory, o *clusterListOptions) error {
-	if err := checkOutput(o.Output, "table", "json"); err != nil {
+	if err := checkOutput(o.Output, outputs("table")...); err != nil {
 		return err
 	}
 	d, err := cluster.LoadDeclared(f.Global.Repo, o.Env, f.Logger)

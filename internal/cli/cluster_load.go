@@ -45,12 +45,12 @@ local registry (spec.cluster.kind.registry: true).`,
 	fl := cmd.Flags()
 	fl.StringVar(&o.Name, "name", "", "cluster name (default: the environment's cluster)")
 	fl.StringVarP(&o.Env, "env", "e", "", "environment whose cluster to load into (default: the repository's default environment, if any)")
-	fl.StringVarP(&o.Output, "output", "o", "text", "output format: text or json")
+	fl.StringVarP(&o.Output, "output", "o", "text", "output format: text, json or yaml")
 	return cmd
 }
 
 func runClusterLoad(ctx context.Context, f *Factory, o *clusterLoadOptions, images []string) error {
-	if err := checkOutput(o.Output, "text", "json"); err != nil {
+	if err := checkOutput(o.Output, outputs("text")...); err != nil {
 		return err
 	}
 	d, err := cluster.LoadDeclared(f.Global.Repo, o.Env, f.Logger)

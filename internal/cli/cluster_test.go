@@ -98,7 +98,7 @@ func TestClusterCommandsRejectBadInput(t *testing.T) {
 		{[]string{"cluster", "create", strings.Repeat("x", 41)}, []string{"41 characters, at most 40"}, false},
 		{[]string{"cluster", "create", "a", "--name", "b"}, []string{`the cluster is named twice: "a" as the argument and "b" with --name`}, false},
 		{[]string{"cluster", "create", "a", "b"}, []string{"accepts at most 1 arg(s)", "envctl cluster create --help"}, false},
-		{[]string{"cluster", "create", "-o", "yaml"}, []string{`unknown output format "yaml"`}, false},
+		{[]string{"cluster", "create", "-o", "xml"}, []string{`unknown output format "xml"`}, false},
 		{[]string{"cluster", "create", "--wait", "-1s"}, []string{"--wait -1s"}, false},
 		{[]string{"cluster", "create", "--cluster-timeout", "-1s"}, []string{"--cluster-timeout -1s"}, false},
 		{[]string{"cluster", "load"}, []string{"requires at least 1 arg(s)"}, false},
@@ -118,7 +118,7 @@ func TestClusterCommandsRejectBadInput(t *testing.T) {
 		{[]string{"cluster", "kubeconfig"}, []string{"name the cluster"}, false},
 		{[]string{"cluster", "kubeconfig", "x", "--print", "--write"}, []string{"--write excludes --print and --internal"}, false},
 		{[]string{"cluster", "kubeconfig", "nope"}, []string{`cluster "nope" not found`}, false},
-		{[]string{"cluster", "list", "-o", "yaml"}, []string{`unknown output format "yaml"`}, false},
+		{[]string{"cluster", "list", "-o", "xml"}, []string{`unknown output format "xml"`}, false},
 		{[]string{"cluster", "list", "extra"}, []string{`unknown command "extra"`}, false},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -347,16 +347,20 @@ func TestClusterListAndDeleteKindRecords(t *testing.T) {
 		t.Errorf("list -o json = %+v; want envctl-local and scratch, missing, created %v", list, created)
 	}
 
-	// Deleting a cluster removes its envctl context and nothing else.
+	// Deleting a cluster removes its kind-NAME context (and the
+	// envctl-NAME of earlier releases) and nothing else.
 	writeClusterFiles(t, filepath.Dir(c.kubeconfig), map[string]string{filepath.Base(c.kubeconfig): `apiVersion: v1
 kind: Config
-current-context: envctl-scratch
+current-context: kind-scratch
 clusters:
+- {name: kind-scratch, cluster: {server: "https://127.0.0.1:1"}}
 - {name: envctl-scratch, cluster: {server: "https://127.0.0.1:1"}}
 - {name: mine, cluster: {server: "https://example.com"}}
 users:
+- {name: kind-scratch, user: {}}
 - {name: envctl-scratch, user: {}}
 contexts:
+- {name: kind-scratch, context: {cluster: kind-scratch, user: kind-scratch}}
 - {name: envctl-scratch, context: {cluster: envctl-scratch, user: envctl-scratch}}
 - {name: mine, context: {cluster: mine, user: ""}}
 `})
@@ -367,7 +371,7 @@ contexts:
 	if out != "Deleted cluster scratch (kind).\n" {
 		t.Errorf("delete stdout = %q", out)
 	}
-	for _, w := range []string{"✓ Deleting kind cluster scratch", "✓ Removing context envctl-scratch from " + c.kubeconfig} {
+	for _, w := range []string{"✓ Deleting kind cluster scratch", "✓ Removing context kind-scratch from " + c.kubeconfig, "Context kind-scratch was the current context; none is current now"} {
 		if !strings.Contains(errOut, w) {
 			t.Errorf("delete stderr does not say %q:\n%s", w, errOut)
 		}
@@ -376,7 +380,7 @@ contexts:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := cfg.Contexts["envctl-scratch"]; ok || cfg.Contexts["mine"] == nil || cfg.CurrentContext != "" {
+	if len(cfg.Contexts) != 1 || cfg.Contexts["mine"] == nil || len(cfg.Clusters) != 1 || len(cfg.AuthInfos) != 0 || cfg.CurrentContext != "" {
 		t.Errorf("after delete: contexts %v, current %q; want only mine, none current", slices.Sorted(maps.Keys(cfg.Contexts)), cfg.CurrentContext)
 	}
 	code, _, errOut = c.run("cluster", "delete", "scratch")
@@ -435,12 +439,12 @@ func TestClusterDeleteKeepsAnotherCurrentContext(t *testing.T) {
 kind: Config
 current-context: mine
 clusters:
-- {name: envctl-scratch, cluster: {server: "https://127.0.0.1:1"}}
+- {name: kind-scratch, cluster: {server: "https://127.0.0.1:1"}}
 - {name: mine, cluster: {server: "https://example.com"}}
 users:
-- {name: envctl-scratch, user: {}}
+- {name: kind-scratch, user: {}}
 contexts:
-- {name: envctl-scratch, context: {cluster: envctl-scratch, user: envctl-scratch}}
+- {name: kind-scratch, context: {cluster: kind-scratch, user: kind-scratch}}
 - {name: mine, context: {cluster: mine, user: ""}}
 `})
 	if code, _, errOut := c.run("cluster", "delete", "scratch"); code != 0 {
@@ -450,7 +454,7 @@ contexts:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := cfg.Contexts["envctl-scratch"]; ok || cfg.CurrentContext != "mine" {
-		t.Errorf("after delete: contexts %v, current %q; want envctl-scratch gone and mine still current", slices.Sorted(maps.Keys(cfg.Contexts)), cfg.CurrentContext)
+	if _, ok := cfg.Contexts["kind-scratch"]; ok || cfg.CurrentContext != "mine" {
+		t.Errorf("after delete: contexts %v, current %q; want kind-scratch gone and mine still current", slices.Sorted(maps.Keys(cfg.Contexts)), cfg.CurrentContext)
 	}
 }

@@ -86,7 +86,7 @@ func runConfigView(f *Factory, o *configViewOptions) error {
 	if o.ShowOrigin && o.Output == "json" {
 		return usageError(fmt.Errorf("--show-origin applies to YAML output only"))
 	}
-	repo, err := config.Load(config.LoadOptions{Dir: f.Global.Repo, Flags: o.Flags})
+	repo, err := config.Load(config.LoadOptions{Dir: f.Global.Repo, Flags: o.Flags, Warn: f.warn})
 	if err != nil {
 		return err
 	}

@@ -70,7 +70,7 @@ func TestConfigView(t *testing.T) {
 			name: "overrides with origins",
 			args: []string{"config", "view", "--show-origin", "--apply-concurrency", "2", "--render-allow-remote-bases"},
 			env: map[string]string{
-				"ENVCTL_APPLY_CONCURRENCY": "3", "ENVCTL_PRUNE_MAXFRACTION": "0.2",
+				"ENVCTL_APPLY_CONCURRENCY": "3", "ENVCTL_PRUNE_MAX_FRACTION": "0.2",
 				// Not envctl's: must never be printed.
 				"SECRET_TOKEN": "hunter2", "ENVCTL_TOKEN": "hunter3",
 			},

@@ -20,7 +20,7 @@ type controlOptions struct {
 
 func (o *controlOptions) bind(cmd *cobra.Command, timeout time.Duration) {
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", timeout, "how long to wait for the running sync or daemon to answer")
-	o.envFlags.bind(cmd.Flags(), "text", "json")
+	o.envFlags.bind(cmd.Flags(), outputs("text")...)
 }
 
 func (o *controlOptions) args(args []string) error {

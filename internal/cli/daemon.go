@@ -277,14 +277,14 @@ func newDaemonInstallCmd(f *Factory) *cobra.Command {
 	fl.Int32Var(&o.Manifests.Replicas, "replicas", manifests.DefaultReplicas, "daemons to run; one leads, the others stand by")
 	fl.DurationVar(&o.Timeout, "timeout", 0, "time the daemon has to become healthy (default: apply.timeout)")
 	fl.BoolVar(&o.NoWait, "no-wait", false, "do not wait for the daemon to become healthy")
-	fl.StringVarP(&o.Output, "output", "o", "text", "summary format: text or json")
+	fl.StringVarP(&o.Output, "output", "o", "text", "summary format: text, json or yaml")
 	o.Notify.Bind(fl)
 	o.cluster.bind(fl)
 	return cmd
 }
 
 func runDaemonInstall(ctx context.Context, f *Factory, o *daemonInstallOptions) error {
-	if err := checkOutput(o.Output, "text", "json"); err != nil {
+	if err := checkOutput(o.Output, outputs("text")...); err != nil {
 		return err
 	}
 	if o.Timeout < 0 {

@@ -322,7 +322,7 @@ spec:
 		{"empty SOPS keys", append([]string{"daemon", "install", "dev", "--sops-key-file", filepath.Join(repo, "empty.agekey")}, git...), nil, []string{"--sops-key-file " + filepath.Join(repo, "empty.agekey") + " is empty"}},
 		{"bad key service", append([]string{"daemon", "install", "dev", "--daemon-sops-keyservice", "keys.example:5000"}, git...), nil, []string{`for "--daemon-sops-keyservice" flag: key service "keys.example:5000": want tcp://host:port or unix:///path`}},
 		{"two refs", append([]string{"daemon", "install", "dev", "--branch", "main", "--commit", "abc"}, git...), nil, []string{"--branch and --commit: give one reference"}},
-		{"output", append([]string{"daemon", "install", "dev", "-o", "yaml"}, git...), nil, []string{`unknown output format "yaml"`}},
+		{"output", append([]string{"daemon", "install", "dev", "-o", "xml"}, git...), nil, []string{`unknown output format "xml"`}},
 		{"no replicas", append([]string{"daemon", "install", "dev", "--replicas", "0"}, git...), nil, []string{"--replicas 0: want 1 or more"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -121,7 +121,7 @@ func newDiffCmd(f *Factory) *cobra.Command {
 		flagPruneCRDs:      "plan the apply as lifting the CRD guard",
 		flagAdopt:          "plan the apply as taking over objects labelled for another environment",
 	}, flagComponent, flagForceConflicts, flagForcePrune, flagPruneRemoved, flagPruneEmpty, flagPruneCRDs, flagAdopt)
-	o.bind(fl, "text", "json", "markdown")
+	o.bind(fl, append(outputs("text"), "markdown")...)
 	fl.StringVar(&o.Base, "base", "", "preview offline: render at this Git revision (branch, tag, commit, origin/main, HEAD~1) and compare with the work tree or the --git ref; no cluster")
 	fl.BoolVar(&o.AllEnvironments, "all-environments", false, "with --base: preview every environment of either side")
 	config.BindFlags(fl, "apply.fieldManager", "apply.forceConflicts", "prune.enabled", "prune.maxFraction", "prune.allowNamespaces")

@@ -26,7 +26,7 @@ func TestDiffFlagErrorsExit2(t *testing.T) {
 		args []string
 		want string
 	}{
-		{args: []string{"diff", "-o", "yaml"}, want: `unknown output format "yaml"`},
+		{args: []string{"diff", "-o", "xml"}, want: `unknown output format "xml"`},
 		{args: []string{"diff", "a", "b"}, want: "accepts at most 1 arg"},
 		{args: []string{"diff", "--no-such-flag"}, want: "unknown flag"},
 		{args: []string{"status", "-o", "wide"}, want: `unknown output format "wide"`},

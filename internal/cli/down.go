@@ -94,7 +94,7 @@ func newDownCmd(f *Factory) *cobra.Command {
 		flagForcePrune: "lift every guard: also delete CustomResourceDefinitions whose custom resources envctl does not manage, and those resources with them",
 		flagPruneCRDs:  "also delete CustomResourceDefinitions whose custom resources envctl does not manage, and those resources with them",
 	}, flagTimeout, flagForcePrune, flagPruneCRDs)
-	o.bind(fl, "text", "json")
+	o.bind(fl, outputs("text")...)
 	fl.BoolVar(&o.NoHooks, "no-hooks", false, "do not run the charts' pre-delete and post-delete hooks")
 	fl.BoolVarP(&o.Yes, "yes", "y", false, "delete without asking (required without a terminal)")
 	fl.BoolVar(&o.DryRun, "dry-run", false, "print what would be deleted and delete nothing")

@@ -16,6 +16,10 @@ import (
 	"github.com/envctl/envctl/internal/sopskeys"
 )
 
+// kubeconfigWriteUsage is the help of --kubeconfig where envctl writes a
+// context.
+const kubeconfigWriteUsage = "kubeconfig file to write the context to (default: kubectl's: $KUBECONFIG, a list of files too, else ~/.kube/config)"
+
 // clusterFlags point a command at a cluster through a kubeconfig instead of
 // the environment's own cluster.
 type clusterFlags struct {
@@ -24,7 +28,7 @@ type clusterFlags struct {
 }
 
 func (c *clusterFlags) bind(fs *pflag.FlagSet) {
-	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "use the cluster of this kubeconfig file instead of the environment's own cluster")
+	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "use the cluster of this kubeconfig file instead of the environment's own cluster (default file: $KUBECONFIG, a list of files too, else ~/.kube/config)")
 	fs.StringVar(&c.Context, "context", "", "kubeconfig context to use (with or without --kubeconfig)")
 }
 
@@ -46,9 +50,10 @@ type envFlags struct {
 // and source flags.
 func (e *envFlags) bind(fs *pflag.FlagSet, formats ...string) {
 	e.formats = formats
-	fs.StringVarP(&e.Output, "output", "o", formats[0], "output format: "+strings.Join(formats, " or "))
+	fs.StringVarP(&e.Output, "output", "o", formats[0], "output format: "+strings.Join(formats[:len(formats)-1], ", ")+" or "+formats[len(formats)-1])
 	e.Cluster.bind(fs)
 	e.Source.bind(fs)
+	e.Source.bindInstance(fs)
 }
 
 // args takes ENV from the command's arguments and checks -o.
@@ -199,7 +204,7 @@ func bindPolicy(fs *pflag.FlagSet, p *engine.Policy, usage map[string]string, na
 		}
 		switch name {
 		case flagComponent:
-			fs.StringSliceVar(&p.Components, name, p.Components, help)
+			config.BindList(fs, &p.Components, name, help)
 		case flagTimeout:
 			fs.DurationVar(&p.Timeout, name, p.Timeout, help)
 		case flagForceConflicts:
@@ -209,7 +214,7 @@ func bindPolicy(fs *pflag.FlagSet, p *engine.Policy, usage map[string]string, na
 		case flagForcePrune:
 			fs.BoolVar(&p.ForcePrune, name, p.ForcePrune, help)
 		case flagPruneRemoved:
-			fs.StringSliceVar(&p.PruneRemoved, name, p.PruneRemoved, help)
+			config.BindList(fs, &p.PruneRemoved, name, help)
 		case flagPruneEmpty:
 			fs.BoolVar(&p.PruneEmpty, name, p.PruneEmpty, help)
 		case flagPruneCRDs:

@@ -62,7 +62,7 @@ daemon or apply writing the environment is waited for (--lock-timeout).`,
 			return runInventoryRebuild(cmd.Context(), f, o)
 		},
 	}
-	o.bind(cmd.Flags(), "text", "json")
+	o.bind(cmd.Flags(), outputs("text")...)
 	bindLockTimeout(cmd.Flags(), &o.LockTimeout)
 	return cmd
 }

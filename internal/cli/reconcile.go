@@ -36,17 +36,18 @@ type reconcileOptions struct {
 
 func (o *reconcileOptions) bind(fs *pflag.FlagSet) {
 	bindPolicy(fs, &o.Policy, nil, reconcileFlags...)
-	fs.StringVarP(&o.Output, "output", "o", "text", "summary format: text or json")
+	fs.StringVarP(&o.Output, "output", "o", "text", "summary format: text, json or yaml")
 	bindLockTimeout(fs, &o.LockTimeout)
 	config.BindFlags(fs, "apply.concurrency", "prune.maxFraction")
 	o.Source.bind(fs)
+	o.Source.bindInstance(fs)
 }
 
 // load checks the flags, takes the source's snapshot (a Git fetch shown as
 // a step of progress) and loads the environment: the start that up and
 // apply share.
 func (o *reconcileOptions) load(ctx context.Context, f *Factory, progress cluster.Progress) (*engine.Declared, error) {
-	if err := checkOutput(o.Output, "text", "json"); err != nil {
+	if err := checkOutput(o.Output, outputs("text")...); err != nil {
 		return nil, err
 	}
 	if err := o.Policy.Validate(); err != nil {
@@ -128,6 +129,9 @@ func lockEnvironment(ctx context.Context, f *Factory, client kubernetes.Interfac
 // upOptions are the inputs of `envctl up`.
 type upOptions struct {
 	reconcileOptions
+	// cluster: --kubeconfig is where the cluster's context is written;
+	// --context applies to that context's cluster instead, creating none.
+	cluster clusterFlags
 }
 
 func newUpCmd(f *Factory) *cobra.Command {
@@ -164,7 +168,13 @@ Exit codes: 0 converged, 2 bad input, 3 unhealthy, 4 timeout, 5 conflict,
   envctl up staging --force-conflicts --force-recreate
 
   # In CI: the environment of the commit under test, from the Git server
-  ENVCTL_GIT_PASSWORD=$TOKEN envctl up ci --git https://git.example.com/platform.git --commit "$SHA"`,
+  ENVCTL_GIT_PASSWORD=$TOKEN envctl up ci --git https://git.example.com/platform.git --commit "$SHA"
+
+  # Two CI jobs on one runner: a cluster, context and inventory each
+  envctl up ci --instance "$CI_JOB_ID" && envctl down ci --instance "$CI_JOB_ID" --yes
+
+  # Write the new cluster's context to a file of its own
+  envctl up ci --kubeconfig "$RUNNER_TEMP/kubeconfig"`,
 		Args: argsValidator(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -176,6 +186,9 @@ Exit codes: 0 converged, 2 bad input, 3 unhealthy, 4 timeout, 5 conflict,
 	}
 	o.command = "up"
 	o.bind(cmd.Flags())
+	o.cluster.bind(cmd.Flags())
+	cmd.Flags().Lookup("kubeconfig").Usage = kubeconfigWriteUsage + "; with --context, the file the context is read from"
+	cmd.Flags().Lookup("context").Usage = "apply to the cluster of this existing kubeconfig context instead of the environment's own, creating none (as envctl apply does)"
 	config.BindFlags(cmd.Flags(), clusterSettings...)
 	return cmd
 }
@@ -187,7 +200,12 @@ func runUp(ctx context.Context, f *Factory, o *upOptions) error {
 	if err != nil {
 		return err
 	}
-	t, err := cluster.Ensure(ctx, d.Env.ClusterName(), d.Env.Spec.Cluster, f.ensureOptions(d, progress, o.Policy.Adopt))
+	if o.cluster.Context != "" {
+		return applyTo(ctx, f, &o.reconcileOptions, o.cluster, d, progress)
+	}
+	eo := f.ensureOptions(d, progress, o.Policy.Adopt)
+	eo.Kubeconfig = o.cluster.Kubeconfig
+	t, err := cluster.Ensure(ctx, d.Env.ClusterName(), d.Env.Spec.Cluster, eo)
 	if err != nil {
 		return err
 	}
@@ -255,11 +273,17 @@ func runApply(ctx context.Context, f *Factory, o *applyOptions) error {
 	if err != nil {
 		return err
 	}
-	t, err := cluster.Connect(ctx, d.Env, cluster.Kubeconfig{Path: o.cluster.Kubeconfig, Context: o.cluster.Context}, f.clusterOptions())
+	return applyTo(ctx, f, &o.reconcileOptions, o.cluster, d, progress)
+}
+
+// applyTo reconciles d on the environment's existing cluster, or the one
+// flags name.
+func applyTo(ctx context.Context, f *Factory, o *reconcileOptions, flags clusterFlags, d *engine.Declared, progress *ui.Progress) error {
+	t, err := cluster.Connect(ctx, d.Env, cluster.Kubeconfig{Path: flags.Kubeconfig, Context: flags.Context}, f.clusterOptions())
 	if err = missingAs(err, errs.Cluster); err != nil {
 		return err
 	}
-	cl := ui.ClusterInfo{Name: t.Name, Provider: t.ProviderName(), Context: o.cluster.Context}
-	_, err = reconcile(ctx, f, &o.reconcileOptions, d, t, cl, progress)
+	cl := ui.ClusterInfo{Name: t.Name, Provider: t.ProviderName(), Context: flags.Context}
+	_, err = reconcile(ctx, f, o, d, t, cl, progress)
 	return err
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log"
 	"log/slog"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -113,6 +114,7 @@ waits until they are healthy and prunes what is no longer declared.`,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			useLogger(f, ui.NewLogger(f.Streams.ErrOut, f.Global.Verbosity, f.Global.LogFormat))
+			f.Global.NoColor = f.Global.NoColor || f.env("NO_COLOR") != ""
 			// Read once, before anything is fetched or rendered, so that a
 			// binding's mistake stops the command before any request.
 			return f.readCredentials()
@@ -130,7 +132,7 @@ waits until they are healthy and prunes what is no longer declared.`,
 	pf.StringVarP(&f.Global.Repo, "repo", "C", "", "repository root, or a directory inside it (default: search upwards from the working directory for config.yaml)")
 	pf.CountVarP(&f.Global.Verbosity, "verbose", "v", "log more; repeat for more detail (-vv)")
 	pf.StringVar(&f.Global.LogFormat, "log-format", "text", "log format: text or json")
-	pf.BoolVar(&f.Global.NoColor, "no-color", false, "disable colour and live progress")
+	pf.BoolVar(&f.Global.NoColor, "no-color", false, "disable colour and live progress (also: NO_COLOR set and not empty)")
 	pf.StringVar(&f.Global.DecryptionKeyFile, "decryption-key-file", "", "file of age identities or OpenPGP private keys for SOPS-encrypted files, tried before the keys sops itself finds ($SOPS_AGE_KEY_FILE, $SOPS_AGE_KEY, $SOPS_AGE_KEY_CMD, ~/.config/sops/age/keys.txt, SSH keys)")
 	pf.Var(keyServicesFlag{&f.Global.SOPSKeyServices}, "sops-keyservice", "sops key service (tcp://host:port or unix:///path, as sops --keyservice) asked for SOPS data keys no local key opens, e.g. cloud KMS or Vault; repeatable")
 	bindCredentialFlags(pf, f.Global)
@@ -166,6 +168,21 @@ func useLogger(f *Factory, logger *slog.Logger) {
 	log.SetOutput(ui.LogWriter(logger))
 }
 
+// env reads a variable of the process (through lookupEnv in tests).
+func (f *Factory) env(name string) string {
+	lookup := f.lookupEnv
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	v, _ := lookup(name)
+	return v
+}
+
+// warn prints a warning, such as a deprecation, on the error stream.
+func (f *Factory) warn(msg string) {
+	fmt.Fprintf(f.Streams.ErrOut, "Warning: %s\n", msg)
+}
+
 // usageError marks a flag or argument error as bad input.
 func usageError(err error) error {
 	return errs.Input(err)
@@ -194,12 +211,12 @@ func newVersionCmd(f *Factory) *cobra.Command {
 			if output == "" {
 				output = "text"
 			}
-			if err := checkOutput(output, "text", "json"); err != nil {
+			if err := checkOutput(output, outputs("text")...); err != nil {
 				return err
 			}
 			return ui.WriteVersion(f.Streams.Out, output, ui.NewVersionInfo(version))
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or yaml")
 	return cmd
 }

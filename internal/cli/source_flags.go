@@ -34,6 +34,10 @@ type sourceFlags struct {
 	PasswordFile, VerifySignatures string
 	MaxSize, MaxFileSize           string
 
+	// Instance is --instance: the environment's instance, a cluster of
+	// its own (see config.Environment.SetInstance).
+	Instance string
+
 	// refuseFile makes open refuse file:// URLs, which only the command
 	// line reads: the in-cluster daemon sets it (a path of its pod's
 	// filesystem is no repository a user means).
@@ -78,12 +82,28 @@ func (s *sourceFlags) bind(fs *pflag.FlagSet) {
 	}
 }
 
+// flagInstance is the flag of sourceFlags.Instance.
+const flagInstance = "instance"
+
+// bindInstance adds --instance, for the commands that reach the
+// environment's own cluster; bind must have been called with fs.
+func (s *sourceFlags) bindInstance(fs *pflag.FlagSet) {
+	fs.StringVar(&s.Instance, flagInstance, "", "an instance of the environment with a cluster, context and inventory of its own (cluster name suffixed with -ID), so that parallel CI jobs on one machine never meet (env "+config.FlagEnv(flagInstance)+")")
+}
+
 // applyEnv sets each flag the command line did not from its variable.
 func (s *sourceFlags) applyEnv() error {
 	if s.fs == nil {
 		return nil
 	}
-	return config.FlagsFromEnv(s.fs, sourceFlagNames, s.lookupEnv)
+	return config.FlagsFromEnv(s.fs, append(sourceFlagNames, flagInstance), s.lookupEnv)
+}
+
+// gitFromEnv says whether --git came from ENVCTL_GIT rather than the
+// command line.
+func (s *sourceFlags) gitFromEnv() bool {
+	f := s.fs.Lookup("git")
+	return s.git.URL != "" && f != nil && !f.Changed
 }
 
 func (s *sourceFlags) env(name string) string {
@@ -127,6 +147,10 @@ func (s *sourceFlags) open(f *Factory) (source.Source, error) {
 		}
 		return source.Dir{Path: root}, nil
 	}
+	if s.gitFromEnv() {
+		// An exported variable turns every command remote: say so first.
+		fmt.Fprintf(f.Streams.ErrOut, "Source: %s from %s (not a flag); unset it to use the local repository\n", s.git.URL, config.FlagEnv("git"))
+	}
 	if f.Global.Repo != "" {
 		return nil, usageError(errors.New("--repo/-C names a local repository and --git a remote one; give one of them"))
 	}
@@ -162,8 +186,9 @@ func (s *sourceFlags) loadOptions(f *Factory, src source.Source, env string, set
 	return engine.LoadOptions{
 		Source:      src,
 		Environment: env,
-		Config:      config.LoadOptions{Flags: settings, LookupEnv: s.lookupEnv},
+		Config:      config.LoadOptions{Flags: settings, LookupEnv: s.lookupEnv, Warn: f.warn},
 		Components:  components,
+		Instance:    s.Instance,
 		Logger:      f.Logger,
 	}
 }

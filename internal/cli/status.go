@@ -49,7 +49,7 @@ the environment was never applied (no cluster or no inventory).`,
 			return runStatus(cmd.Context(), f, o)
 		},
 	}
-	o.bind(cmd.Flags(), "table", "json")
+	o.bind(cmd.Flags(), outputs("table")...)
 	return cmd
 }
 
@@ -57,7 +57,7 @@ func runStatus(ctx context.Context, f *Factory, o *statusOptions) error {
 	d, t, client, err := o.open(ctx, f, nil, nil)
 	var missing *cluster.MissingError
 	if errors.As(err, &missing) {
-		return errs.Inputf("environment %[1]s was never applied: its cluster %[2]s does not exist; bring it up with `envctl up %[1]s`", d.Env.Name(), t.Name)
+		return errs.Inputf("environment %s was never applied: its cluster %s does not exist; bring it up with `%s`", d.Env.Name(), t.Name, d.Env.UpCommand())
 	}
 	if err != nil {
 		return err

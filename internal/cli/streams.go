@@ -43,6 +43,10 @@ func isTerminal(f *os.File) bool {
 	return term.IsTerminal(int(f.Fd())) && os.Getenv("TERM") != "dumb"
 }
 
+// outputs are the -o values of a command whose format for people is
+// human: it, then json and yaml, the same document for scripts.
+func outputs(human string) []string { return []string{human, "json", "yaml"} }
+
 // checkOutput reports an -o value outside formats ("text", "json") as a
 // usage error, so that every command words it alike and exits 2.
 func checkOutput(output string, formats ...string) error {

@@ -30,6 +30,9 @@ import (
 type syncOptions struct {
 	loopOptions
 	LockTimeout time.Duration
+	// cluster as up takes it: --kubeconfig where the context is written,
+	// --context an existing cluster to keep converged instead.
+	cluster clusterFlags
 }
 
 const syncLong = `Keep an environment converged in the foreground, on a laptop or in CI: make
@@ -103,9 +106,25 @@ func newSyncCmd(f *Factory) *cobra.Command {
 		},
 	}
 	o.bind(cmd.Flags(), false)
+	o.Source.bindInstance(cmd.Flags())
+	o.cluster.bind(cmd.Flags())
+	cmd.Flags().Lookup("kubeconfig").Usage = kubeconfigWriteUsage + "; with --context, the file the context is read from"
+	cmd.Flags().Lookup("context").Usage = "keep the cluster of this existing kubeconfig context converged instead of the environment's own, creating none"
 	config.BindFlags(cmd.Flags(), clusterSettings...)
 	cmd.Flags().DurationVar(&o.LockTimeout, "lock-timeout", 2*time.Minute, "how long to wait for another writer (up, apply, down, sync) of the environment to finish")
 	return cmd
+}
+
+// syncTarget is the cluster sync keeps converged: the environment's own,
+// created when missing, or the one --context names.
+func syncTarget(ctx context.Context, f *Factory, o *syncOptions, d *engine.Declared, progress cluster.Progress) (*cluster.Target, error) {
+	if o.cluster.Context != "" {
+		t, err := cluster.Connect(ctx, d.Env, cluster.Kubeconfig{Path: o.cluster.Kubeconfig, Context: o.cluster.Context}, f.clusterOptions())
+		return t, missingAs(err, errs.Cluster)
+	}
+	eo := f.ensureOptions(d, progress, false)
+	eo.Kubeconfig = o.cluster.Kubeconfig
+	return cluster.Ensure(ctx, d.Env.ClusterName(), d.Env.Spec.Cluster, eo)
 }
 
 func runSync(ctx context.Context, f *Factory, log *slog.Logger, o *syncOptions) error {
@@ -121,7 +140,7 @@ func runSync(ctx context.Context, f *Factory, log *slog.Logger, o *syncOptions) 
 		progress.Close()
 		return err
 	}
-	t, err := cluster.Ensure(ctx, d.Env.ClusterName(), d.Env.Spec.Cluster, f.ensureOptions(d, progress, false))
+	t, err := syncTarget(ctx, f, o, d, progress)
 	progress.Close()
 	if err != nil {
 		return err

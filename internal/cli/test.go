@@ -59,7 +59,7 @@ failed, 4 a test timed out, 6 cluster error.`,
 		flagComponent: "run only these components' tests (repeat or comma-separate)",
 		flagTimeout:   "time each test has to finish",
 	}, flagComponent, flagTimeout)
-	o.bind(fl, "text", "json")
+	o.bind(fl, outputs("text")...)
 	return cmd
 }
 

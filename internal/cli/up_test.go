@@ -64,7 +64,7 @@ func TestReconcileCommandsBadInput(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{"unknown output", []string{"up", "--repo", repo, "-o", "yaml"}, []string{`unknown output format "yaml"`}},
+		{"unknown output", []string{"up", "--repo", repo, "-o", "xml"}, []string{`unknown output format "xml"`}},
 		{"negative timeout", []string{"apply", "--repo", repo, "--timeout", "-1s"}, []string{"--timeout must not be negative"}},
 		{"contradicting prune flags", []string{"up", "--repo", repo, "--force-prune", "--no-prune"}, []string{"--force-prune and --no-prune"}},
 		{"two environments", []string{"apply", "--repo", repo, "dev", "ci"}, []string{"accepts at most 1 arg", "envctl apply --help"}},

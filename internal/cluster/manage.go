@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -65,9 +64,11 @@ type CreateOptions struct {
 	TimeoutFlag string
 	// Adopt takes back a cluster envctl created whose record is gone.
 	Adopt bool
-	// Kubeconfig is the file the context is written to; "" is the default.
+	// Kubeconfig is the file the context is written to; "" means
+	// kubectl's ($KUBECONFIG or ~/.kube/config).
 	Kubeconfig string
-	// Current says when the new context becomes current.
+	// Current says when the new context becomes current; CurrentIfUnset
+	// (the zero value) makes a cluster it creates current, as kind does.
 	Current kubeconfig.Current
 	// Progress hears each step; one that is also a Noter hears which
 	// environment declares the cluster and why auto chose its provider.
@@ -112,6 +113,10 @@ func Create(ctx context.Context, o CreateOptions) (*Created, error) {
 		opts.Note("Provider auto: %s", sel.Reason)
 	}
 	p := sel.Provider
+	existed, err := p.Exists(ctx, d.Name)
+	if err != nil {
+		return nil, errs.Cluster(fmt.Errorf("cluster %s: %w", d.Name, err))
+	}
 	info, err := p.Ensure(ctx, Spec{Name: d.Name, Cluster: d.Spec, Progress: o.Progress, Env: d.Env, Adopt: o.Adopt})
 	if err != nil {
 		return nil, err // providers name the cluster in their errors
@@ -120,21 +125,49 @@ func Create(ctx context.Context, o CreateOptions) (*Created, error) {
 	if p.Name() == config.ProviderExisting {
 		return c, nil
 	}
-	path, err := kubeconfig.PathOr(o.Kubeconfig)
-	if err != nil {
-		return nil, err
+	current := o.Current
+	if current == kubeconfig.CurrentIfUnset && !existed && !info.Adopted {
+		current = kubeconfig.CurrentAlways // as kind create does
 	}
-	done := o.Progress.Step(fmt.Sprintf("Writing context %s to %s", kubeconfig.ContextName(d.Name), path))
-	c.Written, err = WriteKubeconfig(ctx, p, d.Name, kubeconfig.WriteOptions{Path: path, Current: o.Current})
+	done := o.Progress.Step(fmt.Sprintf("Writing context %s to %s", kubeconfig.ContextFor(p.Name(), d.Name), kubeconfigWhere(o.Kubeconfig)))
+	c.Written, err = WriteKubeconfig(ctx, p, d.Name, kubeconfig.WriteOptions{Path: o.Kubeconfig, Current: current})
 	done(err)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: write kubeconfig: %w", d.Name, err)
 	}
+	noteWritten(opts, c.Written)
 	return c, nil
 }
 
+// kubeconfigWhere names the kubeconfig file ("" for kubectl's) in
+// progress.
+func kubeconfigWhere(file string) string {
+	if file != "" {
+		return file
+	}
+	if p, err := kubeconfig.DefaultPath(); err == nil {
+		return p
+	}
+	return "the kubeconfig"
+}
+
+// noteWritten says what a kubeconfig write did to the user's contexts
+// beyond adding one: a rename, a switch of the current context.
+func noteWritten(o Options, w kubeconfig.Written) {
+	if w.Renamed != "" {
+		o.Note("Renamed context %s to %s (kind's name for a kind cluster)", w.Renamed, w.Context)
+	}
+	if w.Switched {
+		if w.Previous != "" {
+			o.Note("Switched the current context to %s (it was %s; back with: kubectl config use-context %s)", w.Context, w.Previous, w.Previous)
+		} else {
+			o.Note("Switched the current context to %s", w.Context)
+		}
+	}
+}
+
 // Delete deletes cluster name of provider p and then its context from
-// the kubeconfig file ("" for the default), each as a step of progress.
+// the kubeconfig file ("" for kubectl's files), each as a step of progress.
 func Delete(ctx context.Context, p Provider, name, file string, progress Progress) error {
 	done := progress.Step(fmt.Sprintf("Deleting %s cluster %s", p.Name(), name))
 	err := p.Delete(ctx, name)
@@ -145,22 +178,33 @@ func Delete(ctx context.Context, p Provider, name, file string, progress Progres
 	if p.Name() == config.ProviderExisting {
 		return nil
 	}
-	path, err := kubeconfig.PathOr(file)
-	if err != nil {
-		return err
-	}
-	done = progress.Step(fmt.Sprintf("Removing context %s from %s", kubeconfig.ContextName(name), path))
-	_, err = kubeconfig.Remove(ctx, path, name)
-	done(err)
-	if err != nil {
+	if err := removeContext(ctx, p.Name(), name, file, progress); err != nil {
 		return fmt.Errorf("cluster %s is deleted, but its context is not: %w", name, err)
 	}
 	return nil
 }
 
+// removeContext removes the context of cluster name of provider from the
+// kubeconfig, as a step of progress, saying when it was the current one.
+func removeContext(ctx context.Context, provider, name, file string, progress Progress) error {
+	ctxName := kubeconfig.ContextFor(provider, name)
+	names := []string{ctxName}
+	if provider == config.ProviderKind {
+		// Earlier releases named a kind cluster's context envctl-NAME.
+		names = append(names, kubeconfig.ContextName(name))
+	}
+	done := progress.Step(fmt.Sprintf("Removing context %s from %s", ctxName, kubeconfigWhere(file)))
+	r, err := kubeconfig.Remove(ctx, file, names...)
+	done(err)
+	if n, ok := progress.(Noter); ok && r.WasCurrent {
+		n.Note("Context %s was the current context; none is current now (choose one with: kubectl config use-context NAME)", ctxName)
+	}
+	return err
+}
+
 // Delete deletes the cluster envctl created for an environment (see
 // CreatedByEnvctl), and the context Ensure wrote for it into the user's
-// kubeconfig.
+// kubeconfig ($KUBECONFIG or ~/.kube/config).
 func (t *Target) Delete(ctx context.Context, progress Progress) error {
 	done := progress.Step(fmt.Sprintf("Deleting %s cluster %s", t.ProviderName(), t.Name))
 	err := t.Provider.Delete(ctx, t.Name)
@@ -168,12 +212,8 @@ func (t *Target) Delete(ctx context.Context, progress Progress) error {
 	if err != nil {
 		return fmt.Errorf("delete cluster %s: %w", t.Name, err)
 	}
-	path, err := kubeconfig.DefaultPath()
-	if _, statErr := os.Stat(path); err == nil && statErr == nil {
-		_, err = kubeconfig.Remove(ctx, path, t.Name)
-	}
-	if err != nil {
-		return fmt.Errorf("cluster %s is deleted, but its kubeconfig context %s is not: %w", t.Name, kubeconfig.ContextName(t.Name), err)
+	if err := removeContext(ctx, t.ProviderName(), t.Name, t.KubeconfigPath, progress); err != nil {
+		return fmt.Errorf("cluster %s is deleted, but its kubeconfig context %s is not: %w", t.Name, kubeconfig.ContextFor(t.ProviderName(), t.Name), err)
 	}
 	return nil
 }

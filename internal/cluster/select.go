@@ -168,6 +168,11 @@ func WriteKubeconfig(ctx context.Context, p Provider, name string, opts kubeconf
 		c, err := kubeconfigContext(data)
 		return kubeconfig.Written{Context: c}, err
 	}
+	opts.Context = kubeconfig.ContextFor(p.Name(), name)
+	if p.Name() == config.ProviderKind {
+		// Earlier releases named a kind cluster's context envctl-NAME.
+		opts.Replaces = []string{kubeconfig.ContextName(name)}
+	}
 	return kubeconfig.Merge(ctx, opts, name, data)
 }
 

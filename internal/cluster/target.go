@@ -28,6 +28,9 @@ type Target struct {
 	Created bool
 	// Kubeconfig is what Ensure wrote into the user's kubeconfig.
 	Kubeconfig kubeconfig.Written
+	// KubeconfigPath is the kubeconfig file the context is in; "" for
+	// kubectl's files ($KUBECONFIG or ~/.kube/config).
+	KubeconfigPath string
 }
 
 // ProviderName is the name of the target's provider; "" when a kubeconfig
@@ -83,6 +86,9 @@ type EnsureOptions struct {
 	Env string
 	// Adopt takes back a cluster envctl created whose record is gone.
 	Adopt bool
+	// Kubeconfig is the file the cluster's context is written to; ""
+	// means kubectl's ($KUBECONFIG or ~/.kube/config).
+	Kubeconfig string
 }
 
 // deadline bounds ctx by o.Timeout, with a cause that names the flag and
@@ -98,8 +104,8 @@ func (o EnsureOptions) deadline(ctx context.Context) (context.Context, context.C
 // Ensure makes sure the cluster spec describes, called name, exists,
 // creating it when it does not (or starting it when its nodes are
 // stopped), within o.Timeout, and writes its context into the user's
-// kubeconfig (current when the kubeconfig has no current context, as kind
-// does).
+// kubeconfig: made current when Ensure created the cluster, as kind does,
+// or when the kubeconfig has no current context.
 func Ensure(ctx context.Context, name string, spec config.ClusterSpec, o EnsureOptions) (*Target, error) {
 	ctx, cancel := o.deadline(ctx)
 	defer cancel()
@@ -121,7 +127,7 @@ func Ensure(ctx context.Context, name string, spec config.ClusterSpec, o EnsureO
 	} else {
 		opts.Note("cluster %s: provider %s", name, p.Name())
 	}
-	t := &Target{Name: name, Provider: p}
+	t := &Target{Name: name, Provider: p, KubeconfigPath: o.Kubeconfig}
 	existed, err := p.Exists(ctx, name)
 	if err != nil {
 		return nil, errs.Cluster(fmt.Errorf("cluster %s: %w", name, err))
@@ -132,9 +138,14 @@ func Ensure(ctx context.Context, name string, spec config.ClusterSpec, o EnsureO
 		return nil, fmt.Errorf("cluster %s: %w", name, err)
 	}
 	t.Created = t.Created && !info.Adopted
-	if t.Kubeconfig, err = WriteKubeconfig(ctx, p, name, kubeconfig.WriteOptions{Current: kubeconfig.CurrentIfUnset}); err != nil {
+	current := kubeconfig.CurrentIfUnset
+	if t.Created {
+		current = kubeconfig.CurrentAlways
+	}
+	if t.Kubeconfig, err = WriteKubeconfig(ctx, p, name, kubeconfig.WriteOptions{Path: o.Kubeconfig, Current: current}); err != nil {
 		return nil, fmt.Errorf("cluster %s: write kubeconfig: %w", name, err)
 	}
+	noteWritten(opts, t.Kubeconfig)
 	if t.Config, err = p.RESTConfig(ctx, name); err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", name, err)
 	}
@@ -154,11 +165,13 @@ func (k Kubeconfig) Set() bool { return k.Path != "" || k.Context != "" }
 // decide whether that is an error.
 type MissingError struct {
 	Environment, Cluster string
-	Err                  error
+	// Up is the command that brings the environment up.
+	Up  string
+	Err error
 }
 
 func (e *MissingError) Error() string {
-	return fmt.Sprintf("environment %s: its cluster %s does not exist (bring it up with `envctl up %s`): %v", e.Environment, e.Cluster, e.Environment, e.Err)
+	return fmt.Sprintf("environment %s: its cluster %s does not exist (bring it up with `%s`): %v", e.Environment, e.Cluster, e.Up, e.Err)
 }
 
 func (e *MissingError) Unwrap() error { return e.Err }
@@ -187,7 +200,7 @@ func Connect(ctx context.Context, env *config.Environment, kc Kubeconfig, opts O
 	t.Provider = sel.Provider
 	cfg, err := sel.Provider.RESTConfig(ctx, t.Name)
 	if IsNotFound(err) {
-		return t, &MissingError{Environment: env.Name(), Cluster: t.Name, Err: err}
+		return t, &MissingError{Environment: env.Name(), Cluster: t.Name, Up: env.UpCommand(), Err: err}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("environment %s: cluster %s: %w", env.Name(), t.Name, err)

@@ -11,8 +11,18 @@ import (
 // Name is the environment's name.
 func (e *Environment) Name() string { return e.Metadata.Name }
 
-// ClusterName is the cluster's name: spec.cluster.name, or envctl-ENV.
+// ClusterName is the cluster's name: spec.cluster.name, or envctl-ENV,
+// suffixed with -ID for an instance (see SetInstance).
 func (e *Environment) ClusterName() string {
+	name := e.baseClusterName()
+	if name != "" && e.Instance != "" {
+		name += "-" + e.Instance
+	}
+	return name
+}
+
+// baseClusterName is the cluster's name without the instance suffix.
+func (e *Environment) baseClusterName() string {
 	if e.Spec.Cluster.Name != "" {
 		return e.Spec.Cluster.Name
 	}
@@ -78,7 +88,7 @@ func (e *Environment) ApplyDefaults(s Settings) {
 	if cl.Provider == "" {
 		cl.Provider = ProviderAuto
 	}
-	cl.Name = e.ClusterName()
+	cl.Name = e.baseClusterName()
 	if cl.Embedded != nil {
 		for i := range cl.Embedded.Nodes {
 			pool := &cl.Embedded.Nodes[i]

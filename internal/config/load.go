@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path"
 	"path/filepath"
@@ -38,6 +39,18 @@ type LoadOptions struct {
 	// LookupEnv reads ENVCTL_* variables; it defaults to os.LookupEnv and is
 	// injected by tests so they need not touch the process environment.
 	LookupEnv func(string) (string, bool)
+	// Warn hears a deprecation (a variable under its old name); nil
+	// logs it with slog's default logger.
+	Warn func(msg string)
+}
+
+// warn tells opts.Warn, or the default logger, msg.
+func (o LoadOptions) warn(msg string) {
+	if o.Warn != nil {
+		o.Warn(msg)
+		return
+	}
+	slog.Warn(msg)
 }
 
 // Repo is a loaded repository: where it is and its effective settings. It is
@@ -111,7 +124,7 @@ func Load(opts LoadOptions) (*Repo, error) {
 	if err != nil {
 		return nil, err
 	}
-	origins, err := resolveSettings(cfg, pos, opts.Flags, lookup)
+	origins, err := resolveSettings(cfg, pos, opts.Flags, lookup, opts.warn)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +147,7 @@ func Overrides(opts LoadOptions) (Settings, error) {
 		lookup = os.LookupEnv
 	}
 	cfg := &Config{}
-	if _, err := resolveSettings(cfg, positions{}, opts.Flags, lookup); err != nil {
+	if _, err := resolveSettings(cfg, positions{}, opts.Flags, lookup, opts.warn); err != nil {
 		return Settings{}, err
 	}
 	return cfg.Spec, nil
@@ -250,7 +263,7 @@ func decodeDocument(file string, data []byte, doc document, kind string) (positi
 // rather than through AutomaticEnv: viper reads os.Getenv directly, and
 // LookupEnv must be injectable. Their values are parsed here so that a bad
 // one is reported with the variable's name.
-func resolveSettings(cfg *Config, pos positions, fs *pflag.FlagSet, lookup func(string) (string, bool)) (map[string]origin, error) {
+func resolveSettings(cfg *Config, pos positions, fs *pflag.FlagSet, lookup func(string) (string, bool), warn func(string)) (map[string]origin, error) {
 	v := viper.New()
 	fileLayer := map[string]any{}
 	envLayer := map[string]any{}
@@ -265,14 +278,14 @@ func resolveSettings(cfg *Config, pos positions, fs *pflag.FlagSet, lookup func(
 				o = origin{what: "file", file: FileName, pos: pos[p]}
 			}
 		}
-		if raw, ok := lookup(s.envName()); ok && raw != "" {
+		if name, raw := s.lookupEnv(lookup, warn); name != "" {
 			val, err := s.parseEnv(raw)
 			if err != nil {
-				bad = append(bad, &FieldError{File: "environment variable " + s.envName(), Msg: err.Error()})
+				bad = append(bad, &FieldError{File: "environment variable " + name, Msg: err.Error()})
 				continue
 			}
 			setNested(envLayer, s.name, val)
-			o = origin{what: "env", file: "environment variable " + s.envName()}
+			o = origin{what: "env", file: "environment variable " + name}
 		}
 		if fs != nil {
 			if f := fs.Lookup(s.flagName()); f != nil {
@@ -299,6 +312,29 @@ func resolveSettings(cfg *Config, pos positions, fs *pflag.FlagSet, lookup func(
 		s.setValue(&cfg.Spec, s.read(v))
 	}
 	return origins, nil
+}
+
+// lookupEnv reads the setting's variable, or its deprecated squashed
+// name (warning that it is), and returns the variable read and its value;
+// "" when neither is set. The new name wins when both are.
+func (s setting) lookupEnv(lookup func(string) (string, bool), warn func(string)) (name, value string) {
+	if v, ok := lookup(s.envName()); ok && v != "" {
+		if old := s.legacyEnvName(); old != "" {
+			if _, set := lookup(old); set {
+				warn(fmt.Sprintf("environment variable %s is deprecated and ignored: %s is set too, and wins", old, s.envName()))
+			}
+		}
+		return s.envName(), v
+	}
+	old := s.legacyEnvName()
+	if old == "" {
+		return "", ""
+	}
+	if v, ok := lookup(old); ok && v != "" {
+		warn(fmt.Sprintf("environment variable %s is deprecated; use %s (named as the flag --%s)", old, s.envName(), s.flagName()))
+		return old, v
+	}
+	return "", ""
 }
 
 // UnknownEnvironmentError is returned for an environment that has no file.

@@ -92,8 +92,8 @@ func TestLoadPrecedence(t *testing.T) {
 			file: fileSpec,
 			env: map[string]string{
 				"ENVCTL_APPLY_CONCURRENCY": "3", "ENVCTL_APPLY_TIMEOUT": "90s", "ENVCTL_PRUNE_ENABLED": "true",
-				"ENVCTL_PRUNE_MAXFRACTION": "0.9", "ENVCTL_DEFAULTENVIRONMENT": "dev",
-				"ENVCTL_APPLY_FIELDMANAGER": "ci-bot",
+				"ENVCTL_PRUNE_MAX_FRACTION": "0.9", "ENVCTL_DEFAULT_ENVIRONMENT": "dev",
+				"ENVCTL_APPLY_FIELD_MANAGER": "ci-bot",
 				// An empty variable counts as unset.
 				"ENVCTL_RENDER_CONCURRENCY": "",
 			},
@@ -190,10 +190,10 @@ func TestBindFlagsSubset(t *testing.T) {
 
 func TestKeysNaming(t *testing.T) {
 	want := map[string][2]string{
-		"defaultEnvironment": {"default-environment", "ENVCTL_DEFAULTENVIRONMENT"},
+		"defaultEnvironment": {"default-environment", "ENVCTL_DEFAULT_ENVIRONMENT"},
 		"apply.concurrency":  {"apply-concurrency", "ENVCTL_APPLY_CONCURRENCY"},
-		"prune.maxFraction":  {"prune-max-fraction", "ENVCTL_PRUNE_MAXFRACTION"},
-		"apply.fieldManager": {"apply-field-manager", "ENVCTL_APPLY_FIELDMANAGER"},
+		"prune.maxFraction":  {"prune-max-fraction", "ENVCTL_PRUNE_MAX_FRACTION"},
+		"apply.fieldManager": {"apply-field-manager", "ENVCTL_APPLY_FIELD_MANAGER"},
 	}
 	found := 0
 	for _, k := range Keys() {
@@ -206,6 +206,58 @@ func TestKeysNaming(t *testing.T) {
 	}
 	if found != len(want) {
 		t.Errorf("found %d of %d expected keys", found, len(want))
+	}
+}
+
+// The squashed names of earlier releases still work, each with a warning
+// naming its replacement; the new name wins when both are set.
+func TestLoadLegacyEnvNames(t *testing.T) {
+	root := writeRepo(t, map[string]string{"config.yaml": configHeader})
+	tests := []struct {
+		name     string
+		env      map[string]string
+		want     string
+		origin   string
+		warnings []string
+	}{
+		{
+			name:     "old name alone",
+			env:      map[string]string{"ENVCTL_DEFAULTENVIRONMENT": "dev"},
+			want:     "dev",
+			origin:   "environment variable ENVCTL_DEFAULTENVIRONMENT",
+			warnings: []string{"environment variable ENVCTL_DEFAULTENVIRONMENT is deprecated; use ENVCTL_DEFAULT_ENVIRONMENT (named as the flag --default-environment)"},
+		},
+		{
+			name:     "both names",
+			env:      map[string]string{"ENVCTL_DEFAULTENVIRONMENT": "dev", "ENVCTL_DEFAULT_ENVIRONMENT": "qa"},
+			want:     "qa",
+			origin:   "environment variable ENVCTL_DEFAULT_ENVIRONMENT",
+			warnings: []string{"environment variable ENVCTL_DEFAULTENVIRONMENT is deprecated and ignored: ENVCTL_DEFAULT_ENVIRONMENT is set too, and wins"},
+		},
+		{
+			name:   "new name alone",
+			env:    map[string]string{"ENVCTL_DEFAULT_ENVIRONMENT": "qa"},
+			want:   "qa",
+			origin: "environment variable ENVCTL_DEFAULT_ENVIRONMENT",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var warnings []string
+			r, err := Load(LoadOptions{Dir: root, LookupEnv: envMap(tt.env), Warn: func(m string) { warnings = append(warnings, m) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := r.Config.Spec.DefaultEnvironment; got != tt.want {
+				t.Errorf("defaultEnvironment = %q, want %q", got, tt.want)
+			}
+			if got := r.Origin("defaultEnvironment"); got != tt.origin {
+				t.Errorf("origin = %q, want %q", got, tt.origin)
+			}
+			if diff := cmp.Diff(tt.warnings, warnings); diff != "" {
+				t.Errorf("warnings (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 

@@ -73,10 +73,23 @@ func (s setting) flagName() string {
 	return b.String()
 }
 
-// envName derives a setting's variable: ENVCTL_ and the path upper-cased
-// with the dots as underscores (apply.fieldManager -> ENVCTL_APPLY_FIELDMANAGER).
+// envName derives a setting's variable from its flag, as every flag's
+// variable is derived (FlagEnv): apply.fieldManager is
+// --apply-field-manager and ENVCTL_APPLY_FIELD_MANAGER.
 func (s setting) envName() string {
-	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(s.name, ".", "_"))
+	return FlagEnv(s.flagName())
+}
+
+// legacyEnvName is the variable earlier releases read: the path upper-cased
+// with the dots as underscores and camelCase squashed
+// (ENVCTL_APPLY_FIELDMANAGER). It is still read, with a deprecation
+// warning; "" when it is the same as envName.
+func (s setting) legacyEnvName() string {
+	old := EnvPrefix + strings.ToUpper(strings.ReplaceAll(s.name, ".", "_"))
+	if old == s.envName() {
+		return ""
+	}
+	return old
 }
 
 func (s setting) defaultString() string {

@@ -13,11 +13,13 @@
 // from the setting's path under spec:
 //
 //	setting             apply.fieldManager
-//	environment         ENVCTL_APPLY_FIELDMANAGER   (ENVCTL_, path upper-cased, "." -> "_")
-//	flag                --apply-field-manager       (path in kebab case, "." -> "-")
+//	flag                --apply-field-manager        (path in kebab case, "." -> "-")
+//	environment         ENVCTL_APPLY_FIELD_MANAGER   (ENVCTL_, the flag upper-cased, "-" -> "_")
 //
-// so defaultEnvironment is ENVCTL_DEFAULTENVIRONMENT and --default-environment.
-// An empty variable counts as unset. Only this package imports viper.
+// so defaultEnvironment is --default-environment and ENVCTL_DEFAULT_ENVIRONMENT.
+// The squashed names of earlier releases (ENVCTL_APPLY_FIELDMANAGER) are
+// still read, with a deprecation warning. An empty variable counts as
+// unset. Only this package imports viper.
 //
 // View shows the effective configuration, defaults filled in, as YAML or
 // JSON (`envctl config view`).
@@ -128,6 +130,9 @@ type Environment struct {
 
 	// File is the path the environment was loaded from, relative to the repo root.
 	File string `json:"-"`
+	// Instance is the instance ID a command was given (SetInstance); ""
+	// for the environment itself.
+	Instance string `json:"-"`
 }
 
 // EnvironmentSpec declares a cluster and what to put in it.

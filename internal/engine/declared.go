@@ -58,6 +58,9 @@ type LoadOptions struct {
 	Config config.LoadOptions
 	// Components must name components of the environment.
 	Components []string
+	// Instance, when set, makes the environment that instance of itself
+	// (config.Environment.SetInstance): a cluster of its own.
+	Instance string
 	// OnFetch, when set, is told that a remote source is being fetched and
 	// returns what to call with the outcome (a step of progress).
 	OnFetch func(what string) func(error)
@@ -112,6 +115,9 @@ func LoadSnapshot(snap *source.Snapshot, opts LoadOptions) (*Declared, error) {
 		d.Repo.DirName = g.DirName()
 	}
 	if d.Env, err = d.Repo.Environment(opts.Environment); err != nil {
+		return nil, err
+	}
+	if err := d.Env.SetInstance(opts.Instance); err != nil {
 		return nil, err
 	}
 	if err := checkComponents(d.Env, opts.Components); err != nil {

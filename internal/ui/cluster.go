@@ -38,8 +38,8 @@ func NewClusterResult(c *cluster.Created) ClusterResult {
 // WriteClusterResult prints r as JSON, or tells the user what they have
 // and how to reach it.
 func WriteClusterResult(w io.Writer, format string, r ClusterResult) error {
-	if format == "json" {
-		return WriteJSON(w, r)
+	if IsData(format) {
+		return WriteData(w, format, r)
 	}
 	fmt.Fprintf(w, "Cluster %s is ready: %s, Kubernetes %s, %s.\n", r.Name, r.Provider, r.Version, Plural(r.Nodes, "node"))
 	fmt.Fprintf(w, "  server:  %s\n", r.Server)
@@ -102,8 +102,8 @@ func UseContextHint(w kubeconfig.Written) string {
 // WriteClusters prints the clusters as a JSON list, or as a table on out
 // with ages counted to now (with none, it says so on errOut).
 func WriteClusters(out, errOut io.Writer, format string, all []cluster.Info, now time.Time) error {
-	if format == "json" {
-		return WriteJSON(out, all)
+	if IsData(format) {
+		return WriteData(out, format, all)
 	}
 	if len(all) == 0 {
 		fmt.Fprintln(errOut, "No clusters.")
@@ -146,8 +146,8 @@ func HumanAge(d time.Duration) string {
 // WriteLoaded says, per image, which nodes `cluster load` copied it into
 // and which had it already; or prints the same as JSON.
 func WriteLoaded(w io.Writer, format, name string, loaded []cluster.LoadedImage) error {
-	if format == "json" {
-		return WriteJSON(w, loaded)
+	if IsData(format) {
+		return WriteData(w, format, loaded)
 	}
 	for _, l := range loaded {
 		switch {
@@ -158,6 +158,32 @@ func WriteLoaded(w io.Writer, format, name string, loaded []cluster.LoadedImage)
 		default:
 			fmt.Fprintf(w, "%s: loaded into %s (already on %s)\n", l.Image, strings.Join(l.Loaded, ", "), strings.Join(l.Present, ", "))
 		}
+	}
+	return nil
+}
+
+// WritePrune prints what `envctl cluster prune` removed (or, in a dry
+// run, would remove) and what it kept.
+func WritePrune(w io.Writer, format string, r *cluster.PruneResult) error {
+	if IsData(format) {
+		return WriteData(w, format, r)
+	}
+	verb := "Deleted"
+	if r.DryRun {
+		verb = "Would delete"
+	}
+	for _, e := range r.Removed {
+		if e.Error != "" {
+			fmt.Fprintf(w, "Could not delete %s cluster %s (%s): %s\n", e.Provider, e.Name, e.Reason, e.Error)
+			continue
+		}
+		fmt.Fprintf(w, "%s %s cluster %s: %s.\n", verb, e.Provider, e.Name, e.Reason)
+	}
+	if len(r.Removed) == 0 {
+		fmt.Fprintln(w, "No cluster to prune.")
+	}
+	if len(r.Kept) > 0 {
+		fmt.Fprintf(w, "Kept %s.\n", Plural(len(r.Kept), "cluster"))
 	}
 	return nil
 }

@@ -10,8 +10,8 @@ import (
 // WriteReconciled prints the answer to `envctl reconcile`: as JSON, or a
 // line when the reconcile succeeded (a failure is the command's error).
 func WriteReconciled(w io.Writer, format, env string, a *syncstate.Answer) error {
-	if format == "json" {
-		return WriteJSON(w, a)
+	if IsData(format) {
+		return WriteData(w, format, a)
 	}
 	if a.Succeeded {
 		fmt.Fprintf(w, "environment %s reconciled at revision %s\n", env, a.Revision)
@@ -22,12 +22,12 @@ func WriteReconciled(w io.Writer, format, env string, a *syncstate.Answer) error
 // WriteSuspended prints what `envctl suspend` (suspend) or `resume` did:
 // as JSON, or a line; st is the loop that acknowledged, nil when none runs.
 func WriteSuspended(w io.Writer, format, env string, suspend bool, st *syncstate.Status) error {
-	if format == "json" {
+	if IsData(format) {
 		report := map[string]any{"environment": env, "suspended": suspend, "acknowledged": st != nil}
 		if st != nil {
 			report["holder"] = st.Holder
 		}
-		return WriteJSON(w, report)
+		return WriteData(w, format, report)
 	}
 	verb := "resumed"
 	if suspend {

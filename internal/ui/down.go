@@ -45,8 +45,8 @@ func (r *DownReport) Record(res *engine.TeardownResult) {
 // WriteDown prints the report: as JSON, or one line of what was deleted
 // and kept; incomplete says that the teardown failed part-way.
 func WriteDown(w io.Writer, format string, r *DownReport, incomplete bool) error {
-	if format == "json" {
-		return WriteJSON(w, r)
+	if IsData(format) {
+		return WriteData(w, format, r)
 	}
 	deleted, kept := 0, 0
 	for _, ob := range r.Objects {
@@ -193,8 +193,8 @@ func (p *DownPlan) Write(w io.Writer) {
 
 // WriteDownPlan is --dry-run's output: the plan, as JSON or for a person.
 func WriteDownPlan(w io.Writer, format string, p *DownPlan) error {
-	if format == "json" {
-		return WriteJSON(w, p)
+	if IsData(format) {
+		return WriteData(w, format, p)
 	}
 	p.Write(w)
 	return nil

@@ -33,8 +33,8 @@ func NewRebuildReport(env string, rb *engine.Rebuilt) *RebuildReport {
 // WriteRebuild prints the report: as JSON, or the objects found per
 // component.
 func WriteRebuild(w io.Writer, format string, r *RebuildReport) error {
-	if format == "json" {
-		return WriteJSON(w, r)
+	if IsData(format) {
+		return WriteData(w, format, r)
 	}
 	total := 0
 	for _, n := range r.Objects {

@@ -28,12 +28,12 @@ func WritePlan(out, errOut io.Writer, p *plan.Plan, format string, color bool) e
 	for _, w := range p.Warnings {
 		fmt.Fprintf(errOut, "Warning: %s\n", w)
 	}
-	if format == "json" {
+	if IsData(format) {
 		items := make([]DiffItem, 0, len(p.Items))
 		for _, it := range p.Items {
 			items = append(items, DiffItem{Ref: it.Ref, Component: it.Component, Action: it.Action, Diff: it.Diff, Note: it.Note, Error: it.Error, Revision: p.Revision})
 		}
-		return WriteJSON(out, items)
+		return WriteData(out, format, items)
 	}
 	for _, it := range p.Items {
 		writePlanItem(out, it, color)

@@ -26,8 +26,8 @@ type StatusReport struct {
 // revision and when it was applied, the sync, then a table of every
 // object's health.
 func WriteStatus(w io.Writer, format string, r *StatusReport) error {
-	if format == "json" {
-		return WriteJSON(w, r)
+	if IsData(format) {
+		return WriteData(w, format, r)
 	}
 	where := ""
 	if r.Cluster != "" {

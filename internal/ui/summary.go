@@ -139,8 +139,8 @@ func (s *Summary) summarizePrune(r *prune.Result) {
 // did and the warnings; format is text or json.
 func WriteSummary(w io.Writer, format string, res *engine.Result, cl ClusterInfo, reqs RequestCounts) error {
 	s := Summarize(res, cl, reqs)
-	if format == "json" {
-		return WriteJSON(w, s)
+	if IsData(format) {
+		return WriteData(w, format, s)
 	}
 	if err := s.writeTable(w); err != nil {
 		return err

@@ -33,8 +33,8 @@ func TestEvents(out io.Writer) func(engine.Event) {
 
 // WriteTests prints the report: as JSON, or how many tests passed.
 func WriteTests(w io.Writer, format string, r *TestReport) error {
-	if format == "json" {
-		return WriteJSON(w, r)
+	if IsData(format) {
+		return WriteData(w, format, r)
 	}
 	passed := 0
 	for _, t := range r.Tests {

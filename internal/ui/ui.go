@@ -13,8 +13,32 @@ import (
 	"strings"
 	"time"
 
+	"sigs.k8s.io/yaml"
+
 	"github.com/envctl/envctl/internal/engine"
 )
+
+// IsData says whether format is one of the data formats every command
+// with -o json offers: json, and yaml, the same document.
+func IsData(format string) bool { return format == "json" || format == "yaml" }
+
+// WriteData writes v as format, json or yaml.
+func WriteData(w io.Writer, format string, v any) error {
+	if format == "yaml" {
+		return WriteYAML(w, v)
+	}
+	return WriteJSON(w, v)
+}
+
+// WriteYAML writes v as YAML with the field names of its JSON form.
+func WriteYAML(w io.Writer, v any) error {
+	data, err := yaml.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(data)
+	return err
+}
 
 // WriteJSON writes v as the indented JSON that `-o json` prints for scripts.
 func WriteJSON(w io.Writer, v any) error {

@@ -34,8 +34,8 @@ func NewVersionInfo(version string) VersionInfo {
 
 // WriteVersion prints v as JSON, or as one line for a person.
 func WriteVersion(w io.Writer, format string, v VersionInfo) error {
-	if format == "json" {
-		return WriteJSON(w, v)
+	if IsData(format) {
+		return WriteData(w, format, v)
 	}
 	fmt.Fprintf(w, "envctl %s (%s, %s)\n", v.Version, v.GoVersion, v.Platform)
 	return nil

@@ -422,7 +422,7 @@ func TestInternalKubeconfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(b), "server: https://ml-control-plane:6443") || !strings.Contains(string(b), "current-context: envctl-ml") {
+	if !strings.Contains(string(b), "server: https://ml-control-plane:6443") || !strings.Contains(string(b), "current-context: kind-ml") {
 		t.Errorf("internal kubeconfig:\n%s", b)
 	}
 }

@@ -66,7 +66,7 @@ func TestKindCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg, err := clientcmd.Load(kc)
-	if err != nil || cfg.CurrentContext != kubeconfig.ContextName(name) {
+	if err != nil || cfg.CurrentContext != kubeconfig.KindContextName(name) {
 		t.Errorf("kubeconfig current-context = %q, %v", cfg.CurrentContext, err)
 	}
 

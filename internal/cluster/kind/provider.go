@@ -13,8 +13,8 @@
 // and the host's registry logins are wired into the nodes' containerd.
 //
 // Kubeconfig: kind writes its usual kind-NAME context only to a file in
-// envctl's state directory. The user's kubeconfig gets the envctl-NAME
-// context (kubeconfig.ContextName), written by the caller from Kubeconfig,
+// envctl's state directory. The user's kubeconfig gets the same kind-NAME
+// context (kubeconfig.KindContextName), written by the caller from Kubeconfig,
 // so that every provider's clusters are named alike and deleting a cluster
 // removes the one context envctl wrote.
 package kind
@@ -246,7 +246,7 @@ func (p *Provider) base(r record, status, message string) cluster.Info {
 	return cluster.Info{
 		Name:     r.Name,
 		Provider: config.ProviderKind,
-		Context:  kubeconfig.ContextName(r.Name),
+		Context:  kubeconfig.KindContextName(r.Name),
 		Status:   status,
 		Message:  message,
 		Created:  r.Created,
@@ -314,7 +314,7 @@ func (p *Provider) restConfig(kp *kindcluster.Provider, name string) (*rest.Conf
 }
 
 // Kubeconfig returns a kubeconfig for the cluster whose context is named
-// kubeconfig.ContextName(name).
+// kubeconfig.KindContextName(name), as kind names it.
 func (p *Provider) Kubeconfig(ctx context.Context, name string) ([]byte, error) {
 	return p.kubeconfig(ctx, name, false)
 }
@@ -336,5 +336,5 @@ func (p *Provider) kubeconfig(ctx context.Context, name string, internal bool) (
 	if err != nil {
 		return nil, p.whyUnreachable(ctx, rt, name, errs.Cluster(fmt.Errorf("kubeconfig of kind cluster %s: %w", name, describe(err))))
 	}
-	return kubeconfig.ForCluster([]byte(data), name)
+	return kubeconfig.Named([]byte(data), kubeconfig.KindContextName(name))
 }

@@ -223,7 +223,7 @@ func TestList(t *testing.T) {
 			t.Fatalf("List = %+v, want a and b", got)
 		}
 		for _, in := range got {
-			if in.Status != cluster.StatusUnknown || !strings.Contains(in.Message, "Cannot connect to the Docker daemon") || !in.Created.Equal(created) || in.Context != "envctl-"+in.Name {
+			if in.Status != cluster.StatusUnknown || !strings.Contains(in.Message, "Cannot connect to the Docker daemon") || !in.Created.Equal(created) || in.Context != "kind-"+in.Name {
 				t.Errorf("%+v: want status unknown saying why, with created time and context", in)
 			}
 		}

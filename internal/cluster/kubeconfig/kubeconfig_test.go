@@ -124,10 +124,18 @@ func TestContextName(t *testing.T) {
 func TestDefaultPath(t *testing.T) {
 	home := t.TempDir()
 	t.Setenv("HOME", home)
+	dir := t.TempDir()
+	exists := filepath.Join(dir, "exists")
+	writeFile(t, exists, "apiVersion: v1\nkind: Config\n", 0o600)
+	sep := string(os.PathListSeparator)
+	// client-go's rules, which kubectl follows: the only file; else the
+	// first that exists; else the last.
 	for _, tc := range []struct{ env, want string }{
 		{"", filepath.Join(home, ".kube", "config")},
-		{"/a/first" + string(os.PathListSeparator) + "/b/second", "/a/first"},
-		{string(os.PathListSeparator) + "/b/second", "/b/second"},
+		{"/a/only", "/a/only"},
+		{"/a/first" + sep + exists + sep + "/b/third", exists},
+		{"/a/first" + sep + "/b/second", "/b/second"},
+		{sep + "/b/second", "/b/second"},
 	} {
 		t.Setenv("KUBECONFIG", tc.env)
 		got, err := DefaultPath()
@@ -197,6 +205,7 @@ func TestMergeCurrentContextRules(t *testing.T) {
 		other, before string
 		current       Current
 		wantFile      string // current-context in our file afterwards
+		wantBefore    string // current-context in the file before ours
 		wantCurrent   bool
 		wantPrevious  string
 	}{
@@ -208,7 +217,9 @@ func TestMergeCurrentContextRules(t *testing.T) {
 		{name: "set in a later KUBECONFIG file", file: noCurrent, other: current, current: CurrentIfUnset, wantFile: "", wantPrevious: "mine"},
 		{name: "set in an earlier KUBECONFIG file", file: noCurrent, before: current, current: CurrentIfUnset, wantFile: "", wantPrevious: "mine"},
 		{name: "always, over the user's", file: current, current: CurrentAlways, wantFile: "envctl-ml", wantCurrent: true, wantPrevious: "mine"},
-		{name: "always, behind an earlier KUBECONFIG file", file: noCurrent, before: current, current: CurrentAlways, wantFile: "envctl-ml", wantPrevious: "mine"},
+		// As kubectl config use-context: the first file that sets one is
+		// where current-context is changed.
+		{name: "always, behind an earlier KUBECONFIG file", file: noCurrent, before: current, current: CurrentAlways, wantFile: "", wantBefore: "envctl-ml", wantCurrent: true, wantPrevious: "mine"},
 		{name: "never, none set", file: noCurrent, current: CurrentNever, wantFile: ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -229,12 +240,21 @@ func TestMergeCurrentContextRules(t *testing.T) {
 				list = append(list, p)
 			}
 			t.Setenv("KUBECONFIG", strings.Join(list, string(os.PathListSeparator)))
-			got, err := Merge(context.Background(), WriteOptions{Path: path, Current: tc.current}, "ml", clusterKubeconfig("ml", "https://127.0.0.1:1"))
+			got, err := Merge(context.Background(), WriteOptions{Current: tc.current}, "ml", clusterKubeconfig("ml", "https://127.0.0.1:1"))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if cur := load(t, path).CurrentContext; cur != tc.wantFile {
 				t.Errorf("current-context in the file = %q, want %q", cur, tc.wantFile)
+			}
+			if tc.before != "" {
+				want := "mine"
+				if tc.wantBefore != "" {
+					want = tc.wantBefore
+				}
+				if cur := load(t, filepath.Join(dir, "before")).CurrentContext; cur != want {
+					t.Errorf("current-context in the earlier file = %q, want %q", cur, want)
+				}
 			}
 			if got.Current != tc.wantCurrent || got.Previous != tc.wantPrevious {
 				t.Errorf("Written = %+v, want Current %v, Previous %q", got, tc.wantCurrent, tc.wantPrevious)
@@ -332,9 +352,9 @@ func TestRemove(t *testing.T) {
 	if _, err := Merge(ctx, WriteOptions{Path: path, Current: CurrentAlways}, "ml", clusterKubeconfig("ml", "https://127.0.0.1:1")); err != nil {
 		t.Fatal(err)
 	}
-	found, err := Remove(ctx, path, "ml")
-	if err != nil || !found {
-		t.Fatalf("Remove = %v, %v; want true, nil", found, err)
+	r, err := Remove(ctx, path, "envctl-ml")
+	if err != nil || !r.Found || !r.WasCurrent {
+		t.Fatalf("Remove = %+v, %v; want found and current, nil", r, err)
 	}
 	after := load(t, path)
 	if diff := cmp.Diff(before, after, ignoreOrigin, cmpopts.IgnoreFields(clientcmdapi.Config{}, "CurrentContext")); diff != "" {
@@ -343,9 +363,9 @@ func TestRemove(t *testing.T) {
 	if after.CurrentContext != "" {
 		t.Errorf("current-context = %q, want it unset since it named the removed context", after.CurrentContext)
 	}
-	found, err = Remove(ctx, path, "ml")
-	if err != nil || found {
-		t.Errorf("second Remove = %v, %v; want false, nil", found, err)
+	r, err = Remove(ctx, path, "envctl-ml")
+	if err != nil || r.Found {
+		t.Errorf("second Remove = %+v, %v; want not found, nil", r, err)
 	}
 	assertNoLockLeft(t, path)
 }
@@ -357,7 +377,7 @@ func TestRemoveKeepsCurrentContextOfOthers(t *testing.T) {
 	if _, err := Merge(ctx, WriteOptions{Path: path}, "ml", clusterKubeconfig("ml", "https://127.0.0.1:1")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Remove(ctx, path, "ml"); err != nil {
+	if _, err := Remove(ctx, path, "envctl-ml"); err != nil {
 		t.Fatal(err)
 	}
 	if got := load(t, path).CurrentContext; got != "prod" {

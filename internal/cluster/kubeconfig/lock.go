@@ -4,91 +4,118 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
 
-// fileLock is an exclusive flock(2) on a sibling "<kubeconfig>.lock" file.
-//
-// flock rather than client-go's O_EXCL lock file: a lock held with flock
-// dies with its process, so a crashed envctl never leaves a lock behind that
-// blocks every later write. The file has the same name client-go and kind
-// use, so while envctl holds it, `kubectl config ...` and kind fail fast
-// instead of racing with envctl's read-modify-write. The file is removed
-// before it is unlocked, so it does not linger to confuse those tools.
-type fileLock struct {
-	f *os.File
+// staleAfter is how old a lock file with no live holder to name must be
+// before it counts as left behind by a writer that died.
+const staleAfter = time.Minute
+
+// fileLocks are the lock files client-go takes before it modifies a
+// kubeconfig (clientcmd.ModifyConfig, and so every `kubectl config`
+// command): "<file>.lock" created exclusively, for every file of the
+// loading precedence, in sorted order. Taking the same files the same way
+// is what keeps kubectl and envctl from writing over each other.
+type fileLocks struct {
+	names []string
 }
 
-// lockPath is the lock file guarding the kubeconfig at path.
-func lockPath(path string) string { return path + ".lock" }
+// lockName is the lock file guarding the kubeconfig at path, as client-go
+// names it.
+func lockName(path string) string { return path + ".lock" }
 
-// acquire blocks until it holds the lock on path, or ctx ends. It polls
-// with a non-blocking flock because a blocking flock cannot be cancelled.
-func acquire(ctx context.Context, path string) (*fileLock, error) {
-	name := lockPath(path)
-	wait := 5 * time.Millisecond
-	for {
-		l, err := tryAcquire(name)
-		if err != nil {
+// lockAll takes the lock of every file, in client-go's order, waiting
+// while another writer holds one until ctx ends. Where kubectl gives up at
+// once, envctl waits: its writes come at the end of minutes of work.
+func lockAll(ctx context.Context, files []string) (*fileLocks, error) {
+	sorted := slices.Clone(files)
+	slices.Sort(sorted)
+	l := &fileLocks{}
+	for _, f := range slices.Compact(sorted) {
+		if err := os.MkdirAll(filepath.Dir(f), 0o700); err != nil {
+			l.release()
+			return nil, fmt.Errorf("kubeconfig %s: %w", f, err)
+		}
+		if err := acquire(ctx, lockName(f)); err != nil {
+			l.release()
 			return nil, err
 		}
-		if l != nil {
-			return l, nil
+		l.names = append(l.names, lockName(f))
+	}
+	return l, nil
+}
+
+// acquire creates name exclusively, writing this process's id into it so
+// that a waiter can tell a lock left by a killed envctl; it retries while
+// the file exists, removing it once it is stale (see stale).
+func acquire(ctx context.Context, name string) error {
+	wait := 5 * time.Millisecond
+	for {
+		f, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err == nil {
+			_, werr := f.WriteString(strconv.Itoa(os.Getpid()))
+			if cerr := f.Close(); werr == nil {
+				werr = cerr
+			}
+			if werr != nil {
+				_ = os.Remove(name)
+				return fmt.Errorf("lock %s: %w", name, werr)
+			}
+			return nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("lock %s: %w", name, err)
+		}
+		if st, ok := stale(name); ok {
+			removeIfSame(name, st)
+			continue
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("wait for lock %s: %w", name, context.Cause(ctx))
+			return fmt.Errorf("kubeconfig is locked: %s exists (kubectl or another envctl is writing the kubeconfig; if none is, remove the file): %w", name, context.Cause(ctx))
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, 100*time.Millisecond)
 	}
 }
 
-// tryAcquire returns nil, nil when another process holds the lock.
-func tryAcquire(name string) (*fileLock, error) {
-	f, err := os.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o600)
+// stale says whether the lock file name was left behind: it names a
+// process that no longer exists, or it names none (kubectl writes no pid)
+// and is older than staleAfter, longer than any write takes.
+func stale(name string) (os.FileInfo, bool) {
+	st, err := os.Stat(name)
 	if err != nil {
-		return nil, fmt.Errorf("open lock %s: %w", name, err)
+		return nil, false
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) || errors.Is(err, syscall.EINTR) {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("lock %s: %w", name, err)
-	}
-	// The previous holder removes the file before unlocking. If it did so
-	// between our open and our flock, we hold a lock on a file nobody else
-	// will ever see: start over with the file now at that name.
-	held, err := f.Stat()
+	data, err := os.ReadFile(name)
 	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("stat lock %s: %w", name, err)
+		return nil, false
 	}
-	current, err := os.Stat(name)
-	if err != nil || !os.SameFile(held, current) {
-		f.Close()
-		return nil, nil
+	if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && pid > 0 {
+		return st, errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
 	}
-	return &fileLock{f: f}, nil
+	return st, time.Since(st.ModTime()) > staleAfter
 }
 
-// release removes the lock file, then unlocks it. Releasing twice is a
-// no-op, so callers can defer it and still check the error on the way out.
-func (l *fileLock) release() error {
-	if l.f == nil {
-		return nil
+// removeIfSame removes name if it is still the file st describes, so that
+// a lock another waiter took in the meantime is not removed.
+func removeIfSame(name string, st os.FileInfo) {
+	if now, err := os.Stat(name); err == nil && os.SameFile(now, st) {
+		_ = os.Remove(name)
 	}
-	defer func() { l.f = nil }()
-	rmErr := os.Remove(l.f.Name())
-	if errors.Is(rmErr, os.ErrNotExist) {
-		rmErr = nil
+}
+
+// release removes the lock files; releasing twice does nothing.
+func (l *fileLocks) release() {
+	for _, n := range l.names {
+		_ = os.Remove(n)
 	}
-	closeErr := l.f.Close() // closing the descriptor drops the flock
-	if err := errors.Join(rmErr, closeErr); err != nil {
-		return fmt.Errorf("release lock %s: %w", l.f.Name(), err)
-	}
-	return nil
+	l.names = nil
 }

@@ -111,9 +111,16 @@ func (s *sandbox) command(ctx context.Context, args ...string) *exec.Cmd {
 // run runs envctl args and returns what it did.
 func (s *sandbox) run(args ...string) result {
 	s.t.Helper()
+	return s.runEnv(nil, args...)
+}
+
+// runEnv runs envctl args with more environment variables.
+func (s *sandbox) runEnv(env []string, args ...string) result {
+	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
 	cmd := s.command(ctx, args...)
+	cmd.Env = append(cmd.Env, env...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()

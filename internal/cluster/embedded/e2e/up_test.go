@@ -63,8 +63,9 @@ spec:
 `,
 	})
 
-	// The user's kubeconfig has a current context of their own, which up
-	// and down leave alone.
+	// The user's kubeconfig has a current context of their own: up of a
+	// cluster it creates switches to the new one, as kind does, and says
+	// so; down unsets it again, keeping the user's context.
 	writeFiles(t, filepath.Dir(s.kubeconfig), map[string]string{filepath.Base(s.kubeconfig): `apiVersion: v1
 kind: Config
 current-context: mine
@@ -83,11 +84,11 @@ contexts:
 	if !strings.Contains(r.stdout, "kubectl --context envctl-updown") {
 		t.Errorf("up does not say how to reach the cluster:\n%v", r)
 	}
-	if !strings.Contains(r.stdout, "the current context is still mine; switch with: kubectl config use-context envctl-updown") {
-		t.Errorf("up does not say how to switch to the new context:\n%v", r)
+	if !strings.Contains(r.stderr, "Switched the current context to envctl-updown (it was mine; back with: kubectl config use-context mine)") {
+		t.Errorf("up does not say it switched the current context:\n%v", r)
 	}
-	if got := s.loadKubeconfig().CurrentContext; got != "mine" {
-		t.Errorf("current context after up: %q, want the user's mine", got)
+	if got := s.loadKubeconfig().CurrentContext; got != "envctl-updown" {
+		t.Errorf("current context after up: %q, want the new envctl-updown", got)
 	}
 	pid := s.pid("updown")
 	if !alive(pid) {
@@ -126,8 +127,11 @@ contexts:
 	if _, ok := kc.Contexts["envctl-updown"]; ok {
 		t.Error("context envctl-updown still in the kubeconfig after down")
 	}
-	if kc.CurrentContext != "mine" || kc.Contexts["mine"] == nil {
-		t.Errorf("after down: current context %q, contexts %d; want the user's mine kept", kc.CurrentContext, len(kc.Contexts))
+	if kc.CurrentContext != "" || kc.Contexts["mine"] == nil {
+		t.Errorf("after down: current context %q, contexts %d; want it unset and the user's mine kept", kc.CurrentContext, len(kc.Contexts))
+	}
+	if !strings.Contains(r.stderr, "Context envctl-updown was the current context; none is current now") {
+		t.Errorf("down does not say it unset the current context:\n%v", r)
 	}
 }
 
