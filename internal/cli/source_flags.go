@@ -102,6 +102,9 @@ func (s *sourceFlags) applyEnv() error {
 // gitFromEnv says whether --git came from ENVCTL_GIT rather than the
 // command line.
 func (s *sourceFlags) gitFromEnv() bool {
+	if s.fs == nil {
+		return false // a copy whose flags were already applied
+	}
 	f := s.fs.Lookup("git")
 	return s.git.URL != "" && f != nil && !f.Changed
 }
