@@ -342,7 +342,9 @@ func TestEnsureTimeoutSaysWhatIsMissing(t *testing.T) {
 	w.record("docker")
 	w.api.SetNodeCondition(corev1.ConditionFalse, "KubeletNotReady", "container runtime network not ready: cni plugin not initialized", corev1.NodeDiskPressure)
 	progress := &notes{}
-	ctx, cancel := context.WithTimeoutCause(context.Background(), 1500*time.Millisecond, errs.Timeout(errString("--cluster-timeout 1.5s passed (setting cluster.timeout)")))
+	// Long enough for the fake runtime's answers on a loaded machine to
+	// leave the wait several reports (every 300 ms) before the deadline.
+	ctx, cancel := context.WithTimeoutCause(context.Background(), 4*time.Second, errs.Timeout(errString("--cluster-timeout 4s passed (setting cluster.timeout)")))
 	defer cancel()
 	_, err := w.provider().Ensure(ctx, twoNodeSpec(progress))
 	if errs.KindOf(err) != errs.KindTimeout {
@@ -350,7 +352,7 @@ func TestEnsureTimeoutSaysWhatIsMissing(t *testing.T) {
 	}
 	for _, want := range []string{
 		"node ml-control-plane not Ready (KubeletNotReady: container runtime network not ready: cni plugin not initialized; DiskPressure)",
-		"--cluster-timeout 1.5s passed (setting cluster.timeout)",
+		"--cluster-timeout 4s passed (setting cluster.timeout)",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not say %q:\n%v", want, err)
