@@ -113,7 +113,7 @@ func (o *daemonOptions) bindFlags(fs *pflag.FlagSet) {
 
 func runDaemon(ctx context.Context, f *Factory, log *slog.Logger, o *daemonOptions) error {
 	// file:// is for a person's own machine; a daemon follows a remote.
-	o.Source.refuseFile = true
+	o.Source.RefuseFile = true
 	d, err := o.Source.load(ctx, f, o.Env, o.Flags, nil, nil)
 	if err != nil {
 		return err
@@ -122,7 +122,7 @@ func runDaemon(ctx context.Context, f *Factory, log *slog.Logger, o *daemonOptio
 	if err != nil {
 		return err
 	}
-	notifiers, err := o.Notify.Build(o.Source.git.URL, nil)
+	notifiers, err := o.Notify.Build(o.Source.Git.URL, nil)
 	if err != nil {
 		return err
 	}

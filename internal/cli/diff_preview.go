@@ -9,8 +9,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/envctl/envctl/internal/preview"
-	"github.com/envctl/envctl/internal/source"
-	"github.com/envctl/envctl/internal/source/git"
 )
 
 // livePlanOnly says whether a flag of diff means nothing to an offline
@@ -59,7 +57,7 @@ func runPreview(ctx context.Context, f *Factory, o *diffOptions) (int, error) {
 	if err != nil {
 		return diffExitError, err
 	}
-	base, headRef, err := o.baseSource(f, head)
+	base, headRef, err := o.Source.Base(head, o.Base, f.Global.Repo, f.Streams.ErrOut, f.Logger)
 	if err != nil {
 		return diffExitError, err
 	}
@@ -85,26 +83,4 @@ func runPreview(ctx context.Context, f *Factory, o *diffOptions) (int, error) {
 		return diffExitChanges, nil
 	}
 	return diffExitNoChanges, nil
-}
-
-// baseSource is the source of --base beside head: the local repository at
-// that revision, or the --git repository at that ref. headRef names head.
-func (o *diffOptions) baseSource(f *Factory, head source.Source) (source.Source, string, error) {
-	if dir, ok := head.(source.Dir); ok {
-		// Base snapshots are kept beside the Git source's (by content, a
-		// few): a second preview at the same base writes nothing.
-		cache := o.Source.git.CacheDir
-		if cache == "" {
-			cache, _ = git.DefaultCacheDir()
-		}
-		return &git.Revision{Dir: dir.Path, Rev: o.Base, CacheDir: cache}, "work tree", nil
-	}
-	s := o.Source
-	s.fs = nil // the variables are applied; the flags were checked
-	s.git.Ref = git.RefOf(o.Base)
-	base, err := s.open(f)
-	if err != nil {
-		return nil, "", fmt.Errorf("--base %s: %w", o.Base, err)
-	}
-	return base, o.Source.git.Ref.String(), nil
 }

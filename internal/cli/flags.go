@@ -52,8 +52,8 @@ func (e *envFlags) bind(fs *pflag.FlagSet, formats ...string) {
 	e.formats = formats
 	fs.StringVarP(&e.Output, "output", "o", formats[0], "output format: "+strings.Join(formats[:len(formats)-1], ", ")+" or "+formats[len(formats)-1])
 	e.Cluster.bind(fs)
-	e.Source.bind(fs)
-	e.Source.bindInstance(fs)
+	e.Source.Bind(fs)
+	e.Source.BindInstance(fs)
 }
 
 // args takes ENV from the command's arguments and checks -o.

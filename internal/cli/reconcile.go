@@ -39,8 +39,8 @@ func (o *reconcileOptions) bind(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.Output, "output", "o", "text", "summary format: text, json or yaml")
 	bindLockTimeout(fs, &o.LockTimeout)
 	config.BindFlags(fs, "apply.concurrency", "prune.maxFraction")
-	o.Source.bind(fs)
-	o.Source.bindInstance(fs)
+	o.Source.Bind(fs)
+	o.Source.BindInstance(fs)
 }
 
 // load checks the flags, takes the source's snapshot (a Git fetch shown as

@@ -106,7 +106,7 @@ func newSyncCmd(f *Factory) *cobra.Command {
 		},
 	}
 	o.bind(cmd.Flags(), false)
-	o.Source.bindInstance(cmd.Flags())
+	o.Source.BindInstance(cmd.Flags())
 	o.cluster.bind(cmd.Flags())
 	cmd.Flags().Lookup("kubeconfig").Usage = kubeconfigWriteUsage + "; with --context, the file the context is read from"
 	cmd.Flags().Lookup("context").Usage = "keep the cluster of this existing kubeconfig context converged instead of the environment's own, creating none"
@@ -135,7 +135,7 @@ func runSync(ctx context.Context, f *Factory, log *slog.Logger, o *syncOptions) 
 		return err
 	}
 	env := d.Env.Name()
-	notifiers, err := o.Notify.Build(o.Source.git.URL, nil)
+	notifiers, err := o.Notify.Build(o.Source.Git.URL, nil)
 	if err != nil {
 		progress.Close()
 		return err
@@ -195,7 +195,7 @@ func (o *loopOptions) bind(fs *pflag.FlagSet, listenDefaults bool) {
 		flagForceConflicts: "take over fields owned by other field managers on full reconciles in --drift detect or off (with correct, every apply does)",
 	}, flagTimeout, flagNoPrune, flagForceConflicts, flagForceRecreate)
 	config.BindFlags(fs, "apply.concurrency")
-	o.Source.bind(fs)
+	o.Source.Bind(fs)
 	o.Notify.Bind(fs)
 }
 
