@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/preview"
 )
 
@@ -16,7 +17,7 @@ import (
 // policy flags but --component, and the apply and prune settings.
 func livePlanOnly(name string) bool {
 	switch name {
-	case "kubeconfig", "context", flagForceConflicts, flagForcePrune, flagAdopt:
+	case "kubeconfig", "context", engine.FlagForceConflicts, engine.FlagForcePrune, engine.FlagAdopt:
 		return true
 	}
 	return strings.HasPrefix(name, "apply-") || strings.HasPrefix(name, "prune-")

@@ -89,11 +89,11 @@ func newDownCmd(f *Factory) *cobra.Command {
 	fl := cmd.Flags()
 	fl.BoolVar(&o.KeepCluster, "keep-cluster", false, "keep the cluster even when envctl created it")
 	o.Policy.Timeout = 5 * time.Minute
-	bindPolicy(fl, &o.Policy, map[string]string{
-		flagTimeout:    "how long to wait for the objects to be deleted",
-		flagForcePrune: "lift every guard: also delete CustomResourceDefinitions whose custom resources envctl does not manage, and those resources with them",
-		flagPruneCRDs:  "also delete CustomResourceDefinitions whose custom resources envctl does not manage, and those resources with them",
-	}, flagTimeout, flagForcePrune, flagPruneCRDs)
+	o.Policy.Bind(fl, map[string]string{
+		engine.FlagTimeout:    "how long to wait for the objects to be deleted",
+		engine.FlagForcePrune: "lift every guard: also delete CustomResourceDefinitions whose custom resources envctl does not manage, and those resources with them",
+		engine.FlagPruneCRDs:  "also delete CustomResourceDefinitions whose custom resources envctl does not manage, and those resources with them",
+	}, engine.FlagTimeout, engine.FlagForcePrune, engine.FlagPruneCRDs)
 	o.bind(fl, outputs("text")...)
 	fl.BoolVar(&o.NoHooks, "no-hooks", false, "do not run the charts' pre-delete and post-delete hooks")
 	fl.BoolVarP(&o.Yes, "yes", "y", false, "delete without asking (required without a terminal)")

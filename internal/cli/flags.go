@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -156,77 +155,4 @@ func (k keyServicesFlag) Set(v string) error {
 		*k.addrs = append(*k.addrs, a)
 	}
 	return nil
-}
-
-// The flags of engine.Policy. Each command binds those it takes with
-// bindPolicy, so that a flag has one name, one parsing and one meaning
-// wherever it appears.
-const (
-	flagComponent      = "component"
-	flagTimeout        = "timeout"
-	flagForceConflicts = "force-conflicts"
-	flagForceRecreate  = "force-recreate"
-	flagForcePrune     = "force-prune"
-	flagNoPrune        = "no-prune"
-	flagNoWait         = "no-wait"
-	flagAdopt          = "adopt"
-	flagPruneRemoved   = "prune-removed"
-	flagPruneEmpty     = "prune-empty"
-	flagPruneCRDs      = "prune-crds"
-)
-
-// reconcileFlags are the policy flags of the commands that reconcile.
-var reconcileFlags = []string{flagComponent, flagTimeout, flagForceConflicts, flagForceRecreate, flagForcePrune,
-	flagPruneRemoved, flagPruneEmpty, flagPruneCRDs, flagNoPrune, flagNoWait, flagAdopt}
-
-var policyUsage = map[string]string{
-	flagComponent:      "only these components (repeat or comma-separate); prune is limited to them too",
-	flagTimeout:        "time each component has to become healthy (default: the component's timeout, then apply.timeout)",
-	flagForceConflicts: "take over fields owned by other field managers",
-	flagForceRecreate:  "delete and recreate objects whose change touches an immutable field",
-	flagForcePrune:     "lift every prune guard at once: delete the objects of removed and of empty components, what an empty render or more than prune.maxFraction of the inventory would delete, and CRDs whose custom resources envctl does not manage, with those resources",
-	flagPruneRemoved:   "confirm the removal of these components from the environment (repeat or comma-separate): their objects are pruned; every other guard keeps holding",
-	flagPruneEmpty:     "prune what a component, or the whole run, that renders nothing applied before (prune.maxFraction still holds)",
-	flagPruneCRDs:      "prune CustomResourceDefinitions even while custom resources of them exist that envctl does not manage, which are deleted with them",
-	flagNoPrune:        "do not delete objects that are no longer declared",
-	flagNoWait:         "do not wait for components to become healthy (hooks are still waited for); prune then runs once every apply succeeded, without a health check",
-	flagAdopt:          "take over objects labelled for another environment, an environment applied from another repository, and a kind cluster envctl created whose record is lost",
-}
-
-// bindPolicy binds the named flags of p to fs, each defaulting to p's
-// current value. usage replaces the usual help of a flag whose meaning the
-// command narrows (what --timeout bounds, say).
-func bindPolicy(fs *pflag.FlagSet, p *engine.Policy, usage map[string]string, names ...string) {
-	for _, name := range names {
-		help := policyUsage[name]
-		if u, ok := usage[name]; ok {
-			help = u
-		}
-		switch name {
-		case flagComponent:
-			config.BindList(fs, &p.Components, name, help)
-		case flagTimeout:
-			fs.DurationVar(&p.Timeout, name, p.Timeout, help)
-		case flagForceConflicts:
-			fs.BoolVar(&p.ForceConflicts, name, p.ForceConflicts, help)
-		case flagForceRecreate:
-			fs.BoolVar(&p.ForceRecreate, name, p.ForceRecreate, help)
-		case flagForcePrune:
-			fs.BoolVar(&p.ForcePrune, name, p.ForcePrune, help)
-		case flagPruneRemoved:
-			config.BindList(fs, &p.PruneRemoved, name, help)
-		case flagPruneEmpty:
-			fs.BoolVar(&p.PruneEmpty, name, p.PruneEmpty, help)
-		case flagPruneCRDs:
-			fs.BoolVar(&p.PruneCRDs, name, p.PruneCRDs, help)
-		case flagNoPrune:
-			fs.BoolVar(&p.NoPrune, name, p.NoPrune, help)
-		case flagNoWait:
-			fs.BoolVar(&p.NoWait, name, p.NoWait, help)
-		case flagAdopt:
-			fs.BoolVar(&p.Adopt, name, p.Adopt, help)
-		default:
-			panic(fmt.Sprintf("bindPolicy: no policy flag %q", name))
-		}
-	}
 }

@@ -35,7 +35,7 @@ type reconcileOptions struct {
 }
 
 func (o *reconcileOptions) bind(fs *pflag.FlagSet) {
-	bindPolicy(fs, &o.Policy, nil, reconcileFlags...)
+	o.Policy.Bind(fs, nil, engine.ReconcileFlags...)
 	fs.StringVarP(&o.Output, "output", "o", "text", "summary format: text, json or yaml")
 	bindLockTimeout(fs, &o.LockTimeout)
 	config.BindFlags(fs, "apply.concurrency", "prune.maxFraction")

@@ -191,9 +191,9 @@ func (o *loopOptions) bind(fs *pflag.FlagSet, listenDefaults bool) {
 	fs.DurationVar(&o.Resync, "resync", loop.DefaultResync, "how often to check every object against the watch caches again")
 	fs.StringVar(&o.Drift, "drift", string(drift.Correct), "what to do about drift: correct, detect (report only) or off")
 	o.Listeners.Bind(fs, listenDefaults)
-	bindPolicy(fs, &o.Policy, map[string]string{
-		flagForceConflicts: "take over fields owned by other field managers on full reconciles in --drift detect or off (with correct, every apply does)",
-	}, flagTimeout, flagNoPrune, flagForceConflicts, flagForceRecreate)
+	o.Policy.Bind(fs, map[string]string{
+		engine.FlagForceConflicts: "take over fields owned by other field managers on full reconciles in --drift detect or off (with correct, every apply does)",
+	}, engine.FlagTimeout, engine.FlagNoPrune, engine.FlagForceConflicts, engine.FlagForceRecreate)
 	config.BindFlags(fs, "apply.concurrency")
 	o.Source.Bind(fs)
 	o.Notify.Bind(fs)
