@@ -98,12 +98,12 @@ func newDownCmd(f *Factory) *cobra.Command {
 	fl.BoolVar(&o.NoHooks, "no-hooks", false, "do not run the charts' pre-delete and post-delete hooks")
 	fl.BoolVarP(&o.Yes, "yes", "y", false, "delete without asking (required without a terminal)")
 	fl.BoolVar(&o.DryRun, "dry-run", false, "print what would be deleted and delete nothing")
-	bindLockTimeout(fl, &o.LockTimeout)
+	lease.BindLockTimeout(fl, &o.LockTimeout)
 	return cmd
 }
 
 func runDown(ctx context.Context, f *Factory, o *downOptions) error {
-	if err := checkLockTimeout(o.LockTimeout); err != nil {
+	if err := lease.CheckLockTimeout(o.LockTimeout); err != nil {
 		return err
 	}
 	d, t, client, err := o.open(ctx, f, nil, nil)
@@ -127,7 +127,7 @@ func runDown(ctx context.Context, f *Factory, o *downOptions) error {
 	if !o.DryRun {
 		// One writer per environment: an up or apply running now would
 		// re-create what down deletes.
-		if ctx, lock, err = lockEnvironment(ctx, f, client.Clientset, env, "down", o.LockTimeout); err != nil {
+		if ctx, lock, err = lease.HoldCommand(ctx, client.Clientset, env, "down", o.LockTimeout, f.Logger, f.Streams.ErrOut); err != nil {
 			return err
 		}
 		defer lock.Release()
