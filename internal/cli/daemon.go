@@ -127,13 +127,13 @@ func runDaemon(ctx context.Context, f *Factory, log *slog.Logger, o *daemonOptio
 		return err
 	}
 	env := d.Env.Name()
-	o.Listeners.Resolve(o.Flags, loop.DefaultListeners(loop.InPod()))
+	o.Loop.Listeners.Resolve(o.Flags, loop.DefaultListeners(loop.InPod()))
 	runner, serve := o.newRunner(f, "daemon", d, client, log)
 	// The service account is the operator's pin, never the file's.
 	c := f.engineConfig("", "")
 	c.Client, c.ServiceAccount = client, o.ServiceAccount
 	runner.Loop.Engine = engine.New(c)
-	defer o.startNotify(runner, notifiers, client, log)()
+	defer runner.StartNotify(notifiers, &o.Notify, client, log)()
 	// Another repository's environment of the same name: stop before the
 	// lock or the loop's record is touched.
 	if err := runner.Loop.Engine.CheckOwner(ctx, engine.Request{Declared: d}); err != nil {
