@@ -165,24 +165,6 @@ type daemonInstallOptions struct {
 	getenv func(string) string
 }
 
-// bindGitFlags binds the daemon's Git flags. They are plain strings here,
-// passed through to the daemon's arguments as given.
-func (o *daemonInstallOptions) bindGitFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.Manifests.Git.URL, "git", "", "URL of the Git repository the daemon follows (https://, ssh:// or user@host:path)")
-	fs.StringVar(&o.Manifests.Git.Branch, "branch", "", "branch to follow")
-	fs.StringVar(&o.Manifests.Git.Tag, "tag", "", "tag to follow")
-	fs.StringVar(&o.Manifests.Git.SemVer, "semver", "", "follow the highest tag within this semver range")
-	fs.StringVar(&o.Manifests.Git.Commit, "commit", "", "stay at this commit")
-	fs.StringVar(&o.Manifests.Git.Path, "path", "", "directory of the repository that holds config.yaml")
-	fs.StringVar(&o.Manifests.Git.Username, "git-username", "", "user name for HTTPS; the password comes from "+daemon.EnvGitPassword+" or --git-password-file")
-	fs.StringVar(&o.Files.PasswordFile, "git-password-file", "", "file holding the HTTPS password or token, stored in the daemon's Secret")
-	fs.StringVar(&o.Files.SSHKeyFile, "ssh-key", "", "SSH private key file, stored in the daemon's Secret; its passphrase comes from "+daemon.EnvSSHKeyPassphrase)
-	fs.StringVar(&o.Files.KnownHostsFile, "known-hosts", "", "known_hosts file that vouches for the SSH server's key")
-	fs.StringVar(&o.Files.SOPSKeyFile, "sops-key-file", "", "file of age identities or OpenPGP private keys that open the environment's SOPS files, stored in the daemon's Secret")
-	fs.Var(keyServicesFlag{&o.Manifests.SOPSKeyServices}, "daemon-sops-keyservice", "sops key service the daemon asks for SOPS data keys (tcp://host:port or unix:///path, reachable from the daemon's pod; cloud KMS, Vault); repeatable")
-	fs.StringVar(&o.Files.CAFile, "ca-file", "", "PEM certificates the daemon trusts for the Git server over https besides the system's (a private CA), stored in the daemon's Secret")
-}
-
 const daemonInstallLong = `Install the daemon that keeps environment ENV converged from a Git branch,
 inside the environment's cluster (or the one --kubeconfig/--context name),
 through the same engine as envctl apply: server-side apply, a health wait,
@@ -271,7 +253,7 @@ func newDaemonInstallCmd(f *Factory) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	o.bindGitFlags(fl)
+	daemon.BindInstallGitFlags(fl, &o.Manifests, &o.Files)
 	fl.StringVar(&o.Manifests.ServiceAccount, "service-account", "", "NAMESPACE:NAME of a service account the daemon applies and prunes the environment's objects as (impersonated, as Flux's serviceAccountName); the daemon then holds no grant on the environment's kinds, only impersonate on that account")
 	fl.StringVar(&o.Manifests.Image, "image", "", "container image of the daemon (default: "+manifests.DefaultImage(version)+")")
 	fl.Int32Var(&o.Manifests.Replicas, "replicas", manifests.DefaultReplicas, "daemons to run; one leads, the others stand by")

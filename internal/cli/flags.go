@@ -12,7 +12,6 @@ import (
 	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/kube"
-	"github.com/envctl/envctl/internal/sopskeys"
 )
 
 // kubeconfigWriteUsage is the help of --kubeconfig where envctl writes a
@@ -138,21 +137,4 @@ func (f *Factory) engineConfig(charts, keys string) engine.Config {
 		keys = f.Global.DecryptionKeyFile
 	}
 	return engine.Config{DecryptionKeyFile: keys, SOPSKeyServices: f.Global.SOPSKeyServices, ChartCacheDir: charts, Credentials: f.Credentials, Logger: f.Logger}
-}
-
-// keyServicesFlag is a repeatable, comma-separated flag of sops key
-// service addresses, each checked as it is parsed.
-type keyServicesFlag struct{ addrs *[]string }
-
-func (k keyServicesFlag) String() string { return strings.Join(*k.addrs, ",") }
-func (k keyServicesFlag) Type() string   { return "addresses" }
-
-func (k keyServicesFlag) Set(v string) error {
-	for _, a := range strings.Split(v, ",") {
-		if _, _, err := sopskeys.ParseAddress(a); err != nil {
-			return err
-		}
-		*k.addrs = append(*k.addrs, a)
-	}
-	return nil
 }
