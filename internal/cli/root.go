@@ -136,7 +136,7 @@ waits until they are healthy and prunes what is no longer declared.`,
 	pf.BoolVar(&f.Global.NoColor, "no-color", false, "disable colour and live progress (also: NO_COLOR set and not empty)")
 	pf.StringVar(&f.Global.DecryptionKeyFile, "decryption-key-file", "", "file of age identities or OpenPGP private keys for SOPS-encrypted files, tried before the keys sops itself finds ($SOPS_AGE_KEY_FILE, $SOPS_AGE_KEY, $SOPS_AGE_KEY_CMD, ~/.config/sops/age/keys.txt, SSH keys)")
 	pf.Var(sopskeys.AddressesFlag{Addrs: &f.Global.SOPSKeyServices}, "sops-keyservice", "sops key service (tcp://host:port or unix:///path, as sops --keyservice) asked for SOPS data keys no local key opens, e.g. cloud KMS or Vault; repeatable")
-	bindCredentialFlags(pf, f.Global)
+	credential.BindFlags(pf, &f.Global.HelmCredentials, &f.Global.HelmCredentialsFile)
 
 	root.AddCommand(
 		newVersionCmd(f),
