@@ -15,7 +15,6 @@ import (
 	"github.com/envctl/envctl/internal/daemon/manifests"
 	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/errs"
-	"github.com/envctl/envctl/internal/lease"
 	"github.com/envctl/envctl/internal/loop"
 	"github.com/envctl/envctl/internal/notify"
 	"github.com/envctl/envctl/internal/ui"
@@ -140,12 +139,7 @@ func runDaemon(ctx context.Context, f *Factory, log *slog.Logger, o *daemonOptio
 		return err
 	}
 	runner.Standby = true
-	runner.Lease = lease.Options{
-		Wait: lease.Forever,
-		OnWait: func(holder string, since time.Time) {
-			log.Info("standby: another replica leads", "environment", env, "leader", holder, "since", since)
-		},
-	}
+	runner.Lease = daemon.StandbyLease(env, log)
 	return runner.Serve(ctx, serve)
 }
 
@@ -269,20 +263,9 @@ func runDaemonInstall(ctx context.Context, f *Factory, o *daemonInstallOptions) 
 	if err := checkOutput(o.Output, outputs("text")...); err != nil {
 		return err
 	}
-	if o.Timeout < 0 {
-		return usageError(fmt.Errorf("--timeout must not be negative, got %s", o.Timeout))
-	}
-	if o.Manifests.Replicas < 1 {
-		return usageError(fmt.Errorf("--replicas %d: want 1 or more", o.Manifests.Replicas))
-	}
-	creds, err := daemon.ReadCredentials(o.Files, o.Manifests.Git.Username, f.Credentials, o.getenv)
-	if err == nil {
-		o.Manifests.NotifyArgs, err = daemon.ReadNotify(&creds, &o.Notify, o.Manifests.Git.URL, o.getenv)
-	}
-	if err != nil {
+	if err := daemon.PrepareManifests(&o.Manifests, o.Timeout, o.Files, &o.Notify, f.Credentials, o.getenv, version); err != nil {
 		return err
 	}
-	o.Manifests.Version, o.Manifests.Credentials = version, creds
 	var src sourceFlags
 	d, err := src.load(ctx, f, o.Env, nil, nil, nil)
 	if err != nil {
@@ -290,7 +273,7 @@ func runDaemonInstall(ctx context.Context, f *Factory, o *daemonInstallOptions) 
 	}
 	env := d.Env.Name()
 	// Check the flags before reaching for the cluster.
-	if _, err := manifests.Build(manifests.Options{Environment: env, Git: o.Manifests.Git, Replicas: o.Manifests.Replicas, Credentials: creds}); err != nil {
+	if err := daemon.CheckManifests(env, o.Manifests); err != nil {
 		return err
 	}
 	t, client, err := connect(ctx, f, d.Env, o.cluster)
