@@ -1,11 +1,9 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,7 +11,6 @@ import (
 	"github.com/envctl/envctl/internal/cluster"
 	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/engine"
-	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/kube"
 	"github.com/envctl/envctl/internal/lease"
 	"github.com/envctl/envctl/internal/ui"
@@ -154,7 +151,7 @@ func teardown(ctx context.Context, f *Factory, o *downOptions, d *engine.Declare
 	if o.DryRun {
 		return ui.WriteDownPlan(f.Streams.Out, o.Output, report.Plan)
 	}
-	if err := confirmDown(f, o, report.Plan); err != nil {
+	if err := report.Plan.Confirm(f.Streams.In, out, f.Streams.InTTY && f.Streams.ErrTTY, o.Yes); err != nil {
 		return err
 	}
 	res, downErr := eng.Teardown(ctx, req, inv, !o.NoHooks)
@@ -183,24 +180,4 @@ func teardown(ctx context.Context, f *Factory, o *downOptions, d *engine.Declare
 		return err
 	}
 	return downErr
-}
-
-// confirmDown shows the plan and asks on a terminal; without one, it
-// requires --yes. Nothing to delete needs no answer.
-func confirmDown(f *Factory, o *downOptions, p *ui.DownPlan) error {
-	if p.Empty() || o.Yes {
-		return nil
-	}
-	out := f.Streams.ErrOut
-	p.Write(out)
-	if !f.Streams.InTTY || !f.Streams.ErrTTY {
-		return errs.Inputf("envctl down deletes %s and asks first; with no terminal to ask on, pass --yes (or --dry-run to see the list only)", p.What())
-	}
-	fmt.Fprint(out, "Delete them? [y/N] ")
-	answer, _ := bufio.NewReader(f.Streams.In).ReadString('\n')
-	switch strings.ToLower(strings.TrimSpace(answer)) {
-	case "y", "yes":
-		return nil
-	}
-	return errs.Inputf("envctl down %s: not confirmed; nothing was deleted", p.Environment)
 }
