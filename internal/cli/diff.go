@@ -9,6 +9,7 @@ import (
 
 	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/engine"
+	"github.com/envctl/envctl/internal/preview"
 	"github.com/envctl/envctl/internal/ui"
 )
 
@@ -92,9 +93,9 @@ func newDiffCmd(f *Factory) *cobra.Command {
 			run := runDiff
 			err := o.args(args)
 			if err == nil && o.Base != "" {
-				run, err = runPreview, o.checkPreview(cmd.Flags())
+				run, err = runPreview, preview.CheckFlags(cmd.Flags(), o.AllEnvironments, o.Env)
 			} else if err == nil {
-				err = o.checkLive()
+				err = preview.CheckLiveFlags(o.AllEnvironments, o.Output)
 			}
 			code := diffExitError
 			if err == nil {
