@@ -111,10 +111,7 @@ var clusterSettings = []string{"cluster.timeout", "cluster.runtimeWait"}
 
 // ensureOptions are the options of cluster.Ensure for d's environment.
 func (f *Factory) ensureOptions(d *engine.Declared, progress cluster.Progress, adopt bool) cluster.EnsureOptions {
-	s := d.Settings().Cluster
-	opts := f.clusterOptions()
-	opts.RuntimeWait = s.RuntimeWait.Duration
-	return cluster.EnsureOptions{Options: opts, Progress: progress, Timeout: s.Timeout.Duration, Env: d.Env.Name(), Adopt: adopt}
+	return cluster.EnsureOptionsFor(d.Settings().Cluster, d.Env.Name(), f.clusterOptions(), progress, adopt)
 }
 
 // engine is the engine of a command on client (nil: offline), with the

@@ -2,7 +2,9 @@ package cluster
 
 import (
 	"cmp"
+	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/errs"
@@ -49,4 +51,25 @@ func (c CreateOptions) WithFlags(d *Declared, fl CreateFlags) (CreateOptions, er
 	c.Declared = *d
 	c.Options.RuntimeWait = d.Settings.Cluster.RuntimeWait.Duration
 	return c, nil
+}
+
+// FindForEnv loads the cluster environment env declares, in the
+// repository at or above repo (see LoadDeclared), and finds the provider
+// (provider, "" for whichever) that has cluster name ("" for the declared
+// cluster's, else DefaultName). It returns the cluster's name too.
+func FindForEnv(ctx context.Context, repo, env, provider, name string, opts Options, log *slog.Logger) (Provider, string, error) {
+	d, err := LoadDeclared(repo, env, log)
+	if err != nil {
+		return nil, "", err
+	}
+	name = cmp.Or(name, d.Name, DefaultName)
+	p, err := FindProvider(ctx, provider, name, d.Options(opts))
+	return p, name, err
+}
+
+// EnsureOptionsFor are the options of Ensure for environment env under
+// the cluster settings s (cluster.timeout, cluster.runtimeWait).
+func EnsureOptionsFor(s config.ClusterSettings, env string, opts Options, progress Progress, adopt bool) EnsureOptions {
+	opts.RuntimeWait = s.RuntimeWait.Duration
+	return EnsureOptions{Options: opts, Progress: progress, Timeout: s.Timeout.Duration, Env: env, Adopt: adopt}
 }
