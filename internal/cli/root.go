@@ -8,14 +8,12 @@ package cli
 
 import (
 	"fmt"
-	"log"
 	"log/slog"
 	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"k8s.io/klog/v2"
 
 	"github.com/envctl/envctl/internal/credential"
 	"github.com/envctl/envctl/internal/errs"
@@ -159,14 +157,11 @@ waits until they are healthy and prunes what is no longer declared.`,
 	return root
 }
 
-// useLogger makes logger f's, and routes klog and the standard library's
-// log package (through which Helm and kustomize warn) into it, so that
-// they obey -v.
+// useLogger makes logger f's, with klog and the standard logger routed
+// into it (ui.RouteLogs).
 func useLogger(f *Factory, logger *slog.Logger) {
 	f.Logger = logger
-	klog.SetSlogLogger(slog.New(ui.KlogHandler(logger.Handler())))
-	log.SetFlags(0)
-	log.SetOutput(ui.LogWriter(logger))
+	ui.RouteLogs(logger)
 }
 
 // env reads a variable of the process (through lookupEnv in tests).
