@@ -84,11 +84,8 @@ func (n *namedCluster) setName(cmd *cobra.Command, args []string, missing string
 // provider returns the provider that has the cluster (see
 // cluster.FindProvider).
 func (n *namedCluster) provider(ctx context.Context, f *Factory) (cluster.Provider, error) {
-	d, err := cluster.LoadDeclared(f.Global.Repo, n.Env, f.Logger)
-	if err != nil {
-		return nil, err
-	}
-	return cluster.FindProvider(ctx, n.Provider, n.Name, d.Options(f.clusterOptions()))
+	p, _, err := cluster.FindForEnv(ctx, f.Global.Repo, n.Env, n.Provider, n.Name, f.clusterOptions(), f.Logger)
+	return p, err
 }
 
 // clusterNameArg reads a cluster name given as the positional NAME or as

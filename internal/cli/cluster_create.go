@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"cmp"
 	"context"
-	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -87,28 +85,15 @@ func runClusterCreate(ctx context.Context, f *Factory, o *clusterCreateOptions, 
 		return err
 	}
 	c := o.create
-	if !cmd.Flags().Changed("wait") {
-		c.Timeout, c.TimeoutFlag = d.Settings.Cluster.Timeout.Duration, "--cluster-timeout"
-	} else {
-		c.TimeoutFlag = "--wait"
-	}
-	if c.Timeout < 0 {
-		return usageError(fmt.Errorf("%s %v: want a positive duration, or 0 for no limit", c.TimeoutFlag, c.Timeout))
-	}
-	if o.Registry {
-		d.Spec.Kind = cmp.Or(d.Spec.Kind, &config.KindSpec{})
-		d.Spec.Kind.Registry = &config.KindRegistry{Enabled: true}
-	}
-	if o.Name != "" {
-		d.Name = o.Name
-	}
-	if cmd.Flags().Changed("provider") {
-		d.Spec.Provider = o.Provider
+	c.Options = f.clusterOptions()
+	c, err = c.WithFlags(d, cluster.CreateFlags{Name: o.Name, Provider: o.Provider, ProviderSet: cmd.Flags().Changed("provider"),
+		WaitSet: cmd.Flags().Changed("wait"), Registry: o.Registry})
+	if err != nil {
+		return err
 	}
 	progress := newProgress(f)
 	defer progress.Close()
-	c.Declared, c.Options, c.Progress = *d, f.clusterOptions(), progress
-	c.Options.RuntimeWait = d.Settings.Cluster.RuntimeWait.Duration
+	c.Progress = progress
 	created, err := cluster.Create(ctx, c)
 	if err != nil {
 		return err

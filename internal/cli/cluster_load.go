@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 
@@ -53,15 +52,7 @@ func runClusterLoad(ctx context.Context, f *Factory, o *clusterLoadOptions, imag
 	if err := checkOutput(o.Output, outputs("text")...); err != nil {
 		return err
 	}
-	d, err := cluster.LoadDeclared(f.Global.Repo, o.Env, f.Logger)
-	if err != nil {
-		return err
-	}
-	name := o.Name
-	if name == "" {
-		name = cmp.Or(d.Name, cluster.DefaultName)
-	}
-	p, err := cluster.FindProvider(ctx, "", name, d.Options(f.clusterOptions()))
+	p, name, err := cluster.FindForEnv(ctx, f.Global.Repo, o.Env, "", o.Name, f.clusterOptions(), f.Logger)
 	if err != nil {
 		return err
 	}

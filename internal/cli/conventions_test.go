@@ -9,6 +9,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"sigs.k8s.io/yaml"
+
+	"github.com/envctl/envctl/internal/source/sourceflags"
 )
 
 // subcommand finds the command at path (such as "cluster prune") in a
@@ -190,3 +192,9 @@ func TestLegacySettingVariableWarns(t *testing.T) {
 		t.Errorf("no deprecation warning:\n%s", stderr)
 	}
 }
+
+// The variables of the Git secrets, as the tests set them.
+const (
+	envGitPassword      = sourceflags.EnvGitPassword
+	envSSHKeyPassphrase = sourceflags.EnvSSHKeyPassphrase
+)

@@ -15,7 +15,6 @@ import (
 	"github.com/envctl/envctl/internal/daemon/manifests"
 	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/errs"
-	"github.com/envctl/envctl/internal/lease"
 	"github.com/envctl/envctl/internal/loop"
 	"github.com/envctl/envctl/internal/notify"
 	"github.com/envctl/envctl/internal/ui"
@@ -113,7 +112,7 @@ func (o *daemonOptions) bindFlags(fs *pflag.FlagSet) {
 
 func runDaemon(ctx context.Context, f *Factory, log *slog.Logger, o *daemonOptions) error {
 	// file:// is for a person's own machine; a daemon follows a remote.
-	o.Source.refuseFile = true
+	o.Source.RefuseFile = true
 	d, err := o.Source.load(ctx, f, o.Env, o.Flags, nil, nil)
 	if err != nil {
 		return err
@@ -122,30 +121,25 @@ func runDaemon(ctx context.Context, f *Factory, log *slog.Logger, o *daemonOptio
 	if err != nil {
 		return err
 	}
-	notifiers, err := o.Notify.Build(o.Source.git.URL, nil)
+	notifiers, err := o.Notify.Build(o.Source.Git.URL, nil)
 	if err != nil {
 		return err
 	}
 	env := d.Env.Name()
-	o.Listeners.Resolve(o.Flags, loop.DefaultListeners(loop.InPod()))
+	o.Loop.Listeners.Resolve(o.Flags, loop.DefaultListeners(loop.InPod()))
 	runner, serve := o.newRunner(f, "daemon", d, client, log)
 	// The service account is the operator's pin, never the file's.
 	c := f.engineConfig("", "")
 	c.Client, c.ServiceAccount = client, o.ServiceAccount
 	runner.Loop.Engine = engine.New(c)
-	defer o.startNotify(runner, notifiers, client, log)()
+	defer runner.StartNotify(notifiers, &o.Notify, client, log)()
 	// Another repository's environment of the same name: stop before the
 	// lock or the loop's record is touched.
 	if err := runner.Loop.Engine.CheckOwner(ctx, engine.Request{Declared: d}); err != nil {
 		return err
 	}
 	runner.Standby = true
-	runner.Lease = lease.Options{
-		Wait: lease.Forever,
-		OnWait: func(holder string, since time.Time) {
-			log.Info("standby: another replica leads", "environment", env, "leader", holder, "since", since)
-		},
-	}
+	runner.Lease = daemon.StandbyLease(env, log)
 	return runner.Serve(ctx, serve)
 }
 
@@ -163,24 +157,6 @@ type daemonInstallOptions struct {
 	cluster clusterFlags
 	// getenv reads the secret variables; os.Getenv unless a test says.
 	getenv func(string) string
-}
-
-// bindGitFlags binds the daemon's Git flags. They are plain strings here,
-// passed through to the daemon's arguments as given.
-func (o *daemonInstallOptions) bindGitFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.Manifests.Git.URL, "git", "", "URL of the Git repository the daemon follows (https://, ssh:// or user@host:path)")
-	fs.StringVar(&o.Manifests.Git.Branch, "branch", "", "branch to follow")
-	fs.StringVar(&o.Manifests.Git.Tag, "tag", "", "tag to follow")
-	fs.StringVar(&o.Manifests.Git.SemVer, "semver", "", "follow the highest tag within this semver range")
-	fs.StringVar(&o.Manifests.Git.Commit, "commit", "", "stay at this commit")
-	fs.StringVar(&o.Manifests.Git.Path, "path", "", "directory of the repository that holds config.yaml")
-	fs.StringVar(&o.Manifests.Git.Username, "git-username", "", "user name for HTTPS; the password comes from "+daemon.EnvGitPassword+" or --git-password-file")
-	fs.StringVar(&o.Files.PasswordFile, "git-password-file", "", "file holding the HTTPS password or token, stored in the daemon's Secret")
-	fs.StringVar(&o.Files.SSHKeyFile, "ssh-key", "", "SSH private key file, stored in the daemon's Secret; its passphrase comes from "+daemon.EnvSSHKeyPassphrase)
-	fs.StringVar(&o.Files.KnownHostsFile, "known-hosts", "", "known_hosts file that vouches for the SSH server's key")
-	fs.StringVar(&o.Files.SOPSKeyFile, "sops-key-file", "", "file of age identities or OpenPGP private keys that open the environment's SOPS files, stored in the daemon's Secret")
-	fs.Var(keyServicesFlag{&o.Manifests.SOPSKeyServices}, "daemon-sops-keyservice", "sops key service the daemon asks for SOPS data keys (tcp://host:port or unix:///path, reachable from the daemon's pod; cloud KMS, Vault); repeatable")
-	fs.StringVar(&o.Files.CAFile, "ca-file", "", "PEM certificates the daemon trusts for the Git server over https besides the system's (a private CA), stored in the daemon's Secret")
 }
 
 const daemonInstallLong = `Install the daemon that keeps environment ENV converged from a Git branch,
@@ -271,7 +247,7 @@ func newDaemonInstallCmd(f *Factory) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	o.bindGitFlags(fl)
+	daemon.BindInstallGitFlags(fl, &o.Manifests, &o.Files)
 	fl.StringVar(&o.Manifests.ServiceAccount, "service-account", "", "NAMESPACE:NAME of a service account the daemon applies and prunes the environment's objects as (impersonated, as Flux's serviceAccountName); the daemon then holds no grant on the environment's kinds, only impersonate on that account")
 	fl.StringVar(&o.Manifests.Image, "image", "", "container image of the daemon (default: "+manifests.DefaultImage(version)+")")
 	fl.Int32Var(&o.Manifests.Replicas, "replicas", manifests.DefaultReplicas, "daemons to run; one leads, the others stand by")
@@ -287,20 +263,9 @@ func runDaemonInstall(ctx context.Context, f *Factory, o *daemonInstallOptions) 
 	if err := checkOutput(o.Output, outputs("text")...); err != nil {
 		return err
 	}
-	if o.Timeout < 0 {
-		return usageError(fmt.Errorf("--timeout must not be negative, got %s", o.Timeout))
-	}
-	if o.Manifests.Replicas < 1 {
-		return usageError(fmt.Errorf("--replicas %d: want 1 or more", o.Manifests.Replicas))
-	}
-	creds, err := daemon.ReadCredentials(o.Files, o.Manifests.Git.Username, f.Credentials, o.getenv)
-	if err == nil {
-		o.Manifests.NotifyArgs, err = daemon.ReadNotify(&creds, &o.Notify, o.Manifests.Git.URL, o.getenv)
-	}
-	if err != nil {
+	if err := daemon.PrepareManifests(&o.Manifests, o.Timeout, o.Files, &o.Notify, f.Credentials, o.getenv, version); err != nil {
 		return err
 	}
-	o.Manifests.Version, o.Manifests.Credentials = version, creds
 	var src sourceFlags
 	d, err := src.load(ctx, f, o.Env, nil, nil, nil)
 	if err != nil {
@@ -308,7 +273,7 @@ func runDaemonInstall(ctx context.Context, f *Factory, o *daemonInstallOptions) 
 	}
 	env := d.Env.Name()
 	// Check the flags before reaching for the cluster.
-	if _, err := manifests.Build(manifests.Options{Environment: env, Git: o.Manifests.Git, Replicas: o.Manifests.Replicas, Credentials: creds}); err != nil {
+	if err := daemon.CheckManifests(env, o.Manifests); err != nil {
 		return err
 	}
 	t, client, err := connect(ctx, f, d.Env, o.cluster)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/engine"
+	"github.com/envctl/envctl/internal/preview"
 	"github.com/envctl/envctl/internal/ui"
 )
 
@@ -92,9 +93,9 @@ func newDiffCmd(f *Factory) *cobra.Command {
 			run := runDiff
 			err := o.args(args)
 			if err == nil && o.Base != "" {
-				run, err = runPreview, o.checkPreview(cmd.Flags())
+				run, err = runPreview, preview.CheckFlags(cmd.Flags(), o.AllEnvironments, o.Env)
 			} else if err == nil {
-				err = o.checkLive()
+				err = preview.CheckLiveFlags(o.AllEnvironments, o.Output)
 			}
 			code := diffExitError
 			if err == nil {
@@ -113,14 +114,14 @@ func newDiffCmd(f *Factory) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	bindPolicy(fl, &o.Policy, map[string]string{
-		flagForceConflicts: "plan the apply as taking over fields owned by other managers",
-		flagForcePrune:     "plan the apply as lifting every prune guard",
-		flagPruneRemoved:   "plan the apply as confirming the removal of these components",
-		flagPruneEmpty:     "plan the apply as lifting the empty-render guards",
-		flagPruneCRDs:      "plan the apply as lifting the CRD guard",
-		flagAdopt:          "plan the apply as taking over objects labelled for another environment",
-	}, flagComponent, flagForceConflicts, flagForcePrune, flagPruneRemoved, flagPruneEmpty, flagPruneCRDs, flagAdopt)
+	o.Policy.Bind(fl, map[string]string{
+		engine.FlagForceConflicts: "plan the apply as taking over fields owned by other managers",
+		engine.FlagForcePrune:     "plan the apply as lifting every prune guard",
+		engine.FlagPruneRemoved:   "plan the apply as confirming the removal of these components",
+		engine.FlagPruneEmpty:     "plan the apply as lifting the empty-render guards",
+		engine.FlagPruneCRDs:      "plan the apply as lifting the CRD guard",
+		engine.FlagAdopt:          "plan the apply as taking over objects labelled for another environment",
+	}, engine.FlagComponent, engine.FlagForceConflicts, engine.FlagForcePrune, engine.FlagPruneRemoved, engine.FlagPruneEmpty, engine.FlagPruneCRDs, engine.FlagAdopt)
 	o.bind(fl, append(outputs("text"), "markdown")...)
 	fl.StringVar(&o.Base, "base", "", "preview offline: render at this Git revision (branch, tag, commit, origin/main, HEAD~1) and compare with the work tree or the --git ref; no cluster")
 	fl.BoolVar(&o.AllEnvironments, "all-environments", false, "with --base: preview every environment of either side")

@@ -2,55 +2,9 @@ package cli
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"strings"
-
-	"github.com/spf13/pflag"
 
 	"github.com/envctl/envctl/internal/preview"
-	"github.com/envctl/envctl/internal/source"
-	"github.com/envctl/envctl/internal/source/git"
 )
-
-// livePlanOnly says whether a flag of diff means nothing to an offline
-// preview, which reaches no cluster and plans no apply: the cluster, the
-// policy flags but --component, and the apply and prune settings.
-func livePlanOnly(name string) bool {
-	switch name {
-	case "kubeconfig", "context", flagForceConflicts, flagForcePrune, flagAdopt:
-		return true
-	}
-	return strings.HasPrefix(name, "apply-") || strings.HasPrefix(name, "prune-")
-}
-
-// checkPreview checks the flags of diff --base.
-func (o *diffOptions) checkPreview(fs *pflag.FlagSet) error {
-	var err error
-	fs.Visit(func(f *pflag.Flag) {
-		if err == nil && livePlanOnly(f.Name) {
-			err = usageError(fmt.Errorf("--%s is for a diff against a cluster; --base previews offline, without one", f.Name))
-		}
-	})
-	if err != nil {
-		return err
-	}
-	if o.AllEnvironments && o.Env != "" {
-		return usageError(errors.New("--all-environments previews every environment; give no ENV with it"))
-	}
-	return nil
-}
-
-// checkLive checks the flags of a diff against the cluster.
-func (o *diffOptions) checkLive() error {
-	switch {
-	case o.AllEnvironments:
-		return usageError(errors.New("--all-environments is for a preview: give --base REF too"))
-	case o.Output == preview.FormatMarkdown:
-		return usageError(errors.New("-o markdown is for a preview: give --base REF too"))
-	}
-	return nil
-}
 
 // runPreview renders both sides offline, prints the comparison and
 // returns diff's exit code.
@@ -59,7 +13,7 @@ func runPreview(ctx context.Context, f *Factory, o *diffOptions) (int, error) {
 	if err != nil {
 		return diffExitError, err
 	}
-	base, headRef, err := o.baseSource(f, head)
+	base, headRef, err := o.Source.Base(head, o.Base, f.Global.Repo, f.Streams.ErrOut, f.Logger)
 	if err != nil {
 		return diffExitError, err
 	}
@@ -85,26 +39,4 @@ func runPreview(ctx context.Context, f *Factory, o *diffOptions) (int, error) {
 		return diffExitChanges, nil
 	}
 	return diffExitNoChanges, nil
-}
-
-// baseSource is the source of --base beside head: the local repository at
-// that revision, or the --git repository at that ref. headRef names head.
-func (o *diffOptions) baseSource(f *Factory, head source.Source) (source.Source, string, error) {
-	if dir, ok := head.(source.Dir); ok {
-		// Base snapshots are kept beside the Git source's (by content, a
-		// few): a second preview at the same base writes nothing.
-		cache := o.Source.git.CacheDir
-		if cache == "" {
-			cache, _ = git.DefaultCacheDir()
-		}
-		return &git.Revision{Dir: dir.Path, Rev: o.Base, CacheDir: cache}, "work tree", nil
-	}
-	s := o.Source
-	s.fs = nil // the variables are applied; the flags were checked
-	s.git.Ref = git.RefOf(o.Base)
-	base, err := s.open(f)
-	if err != nil {
-		return nil, "", fmt.Errorf("--base %s: %w", o.Base, err)
-	}
-	return base, o.Source.git.Ref.String(), nil
 }

@@ -1,11 +1,9 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,7 +11,6 @@ import (
 	"github.com/envctl/envctl/internal/cluster"
 	"github.com/envctl/envctl/internal/config"
 	"github.com/envctl/envctl/internal/engine"
-	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/kube"
 	"github.com/envctl/envctl/internal/lease"
 	"github.com/envctl/envctl/internal/ui"
@@ -89,21 +86,21 @@ func newDownCmd(f *Factory) *cobra.Command {
 	fl := cmd.Flags()
 	fl.BoolVar(&o.KeepCluster, "keep-cluster", false, "keep the cluster even when envctl created it")
 	o.Policy.Timeout = 5 * time.Minute
-	bindPolicy(fl, &o.Policy, map[string]string{
-		flagTimeout:    "how long to wait for the objects to be deleted",
-		flagForcePrune: "lift every guard: also delete CustomResourceDefinitions whose custom resources envctl does not manage, and those resources with them",
-		flagPruneCRDs:  "also delete CustomResourceDefinitions whose custom resources envctl does not manage, and those resources with them",
-	}, flagTimeout, flagForcePrune, flagPruneCRDs)
+	o.Policy.Bind(fl, map[string]string{
+		engine.FlagTimeout:    "how long to wait for the objects to be deleted",
+		engine.FlagForcePrune: "lift every guard: also delete CustomResourceDefinitions whose custom resources envctl does not manage, and those resources with them",
+		engine.FlagPruneCRDs:  "also delete CustomResourceDefinitions whose custom resources envctl does not manage, and those resources with them",
+	}, engine.FlagTimeout, engine.FlagForcePrune, engine.FlagPruneCRDs)
 	o.bind(fl, outputs("text")...)
 	fl.BoolVar(&o.NoHooks, "no-hooks", false, "do not run the charts' pre-delete and post-delete hooks")
 	fl.BoolVarP(&o.Yes, "yes", "y", false, "delete without asking (required without a terminal)")
 	fl.BoolVar(&o.DryRun, "dry-run", false, "print what would be deleted and delete nothing")
-	bindLockTimeout(fl, &o.LockTimeout)
+	lease.BindLockTimeout(fl, &o.LockTimeout)
 	return cmd
 }
 
 func runDown(ctx context.Context, f *Factory, o *downOptions) error {
-	if err := checkLockTimeout(o.LockTimeout); err != nil {
+	if err := lease.CheckLockTimeout(o.LockTimeout); err != nil {
 		return err
 	}
 	d, t, client, err := o.open(ctx, f, nil, nil)
@@ -127,7 +124,7 @@ func runDown(ctx context.Context, f *Factory, o *downOptions) error {
 	if !o.DryRun {
 		// One writer per environment: an up or apply running now would
 		// re-create what down deletes.
-		if ctx, lock, err = lockEnvironment(ctx, f, client.Clientset, env, "down", o.LockTimeout); err != nil {
+		if ctx, lock, err = lease.HoldCommand(ctx, client.Clientset, env, "down", o.LockTimeout, f.Logger, f.Streams.ErrOut); err != nil {
 			return err
 		}
 		defer lock.Release()
@@ -154,7 +151,7 @@ func teardown(ctx context.Context, f *Factory, o *downOptions, d *engine.Declare
 	if o.DryRun {
 		return ui.WriteDownPlan(f.Streams.Out, o.Output, report.Plan)
 	}
-	if err := confirmDown(f, o, report.Plan); err != nil {
+	if err := report.Plan.Confirm(f.Streams.In, out, f.Streams.InTTY && f.Streams.ErrTTY, o.Yes); err != nil {
 		return err
 	}
 	res, downErr := eng.Teardown(ctx, req, inv, !o.NoHooks)
@@ -183,24 +180,4 @@ func teardown(ctx context.Context, f *Factory, o *downOptions, d *engine.Declare
 		return err
 	}
 	return downErr
-}
-
-// confirmDown shows the plan and asks on a terminal; without one, it
-// requires --yes. Nothing to delete needs no answer.
-func confirmDown(f *Factory, o *downOptions, p *ui.DownPlan) error {
-	if p.Empty() || o.Yes {
-		return nil
-	}
-	out := f.Streams.ErrOut
-	p.Write(out)
-	if !f.Streams.InTTY || !f.Streams.ErrTTY {
-		return errs.Inputf("envctl down deletes %s and asks first; with no terminal to ask on, pass --yes (or --dry-run to see the list only)", p.What())
-	}
-	fmt.Fprint(out, "Delete them? [y/N] ")
-	answer, _ := bufio.NewReader(f.Streams.In).ReadString('\n')
-	switch strings.ToLower(strings.TrimSpace(answer)) {
-	case "y", "yes":
-		return nil
-	}
-	return errs.Inputf("envctl down %s: not confirmed; nothing was deleted", p.Environment)
 }

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -13,7 +12,6 @@ import (
 	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/kube"
-	"github.com/envctl/envctl/internal/sopskeys"
 )
 
 // kubeconfigWriteUsage is the help of --kubeconfig where envctl writes a
@@ -52,8 +50,8 @@ func (e *envFlags) bind(fs *pflag.FlagSet, formats ...string) {
 	e.formats = formats
 	fs.StringVarP(&e.Output, "output", "o", formats[0], "output format: "+strings.Join(formats[:len(formats)-1], ", ")+" or "+formats[len(formats)-1])
 	e.Cluster.bind(fs)
-	e.Source.bind(fs)
-	e.Source.bindInstance(fs)
+	e.Source.Bind(fs)
+	e.Source.BindInstance(fs)
 }
 
 // args takes ENV from the command's arguments and checks -o.
@@ -113,10 +111,7 @@ var clusterSettings = []string{"cluster.timeout", "cluster.runtimeWait"}
 
 // ensureOptions are the options of cluster.Ensure for d's environment.
 func (f *Factory) ensureOptions(d *engine.Declared, progress cluster.Progress, adopt bool) cluster.EnsureOptions {
-	s := d.Settings().Cluster
-	opts := f.clusterOptions()
-	opts.RuntimeWait = s.RuntimeWait.Duration
-	return cluster.EnsureOptions{Options: opts, Progress: progress, Timeout: s.Timeout.Duration, Env: d.Env.Name(), Adopt: adopt}
+	return cluster.EnsureOptionsFor(d.Settings().Cluster, d.Env.Name(), f.clusterOptions(), progress, adopt)
 }
 
 // engine is the engine of a command on client (nil: offline), with the
@@ -139,94 +134,4 @@ func (f *Factory) engineConfig(charts, keys string) engine.Config {
 		keys = f.Global.DecryptionKeyFile
 	}
 	return engine.Config{DecryptionKeyFile: keys, SOPSKeyServices: f.Global.SOPSKeyServices, ChartCacheDir: charts, Credentials: f.Credentials, Logger: f.Logger}
-}
-
-// keyServicesFlag is a repeatable, comma-separated flag of sops key
-// service addresses, each checked as it is parsed.
-type keyServicesFlag struct{ addrs *[]string }
-
-func (k keyServicesFlag) String() string { return strings.Join(*k.addrs, ",") }
-func (k keyServicesFlag) Type() string   { return "addresses" }
-
-func (k keyServicesFlag) Set(v string) error {
-	for _, a := range strings.Split(v, ",") {
-		if _, _, err := sopskeys.ParseAddress(a); err != nil {
-			return err
-		}
-		*k.addrs = append(*k.addrs, a)
-	}
-	return nil
-}
-
-// The flags of engine.Policy. Each command binds those it takes with
-// bindPolicy, so that a flag has one name, one parsing and one meaning
-// wherever it appears.
-const (
-	flagComponent      = "component"
-	flagTimeout        = "timeout"
-	flagForceConflicts = "force-conflicts"
-	flagForceRecreate  = "force-recreate"
-	flagForcePrune     = "force-prune"
-	flagNoPrune        = "no-prune"
-	flagNoWait         = "no-wait"
-	flagAdopt          = "adopt"
-	flagPruneRemoved   = "prune-removed"
-	flagPruneEmpty     = "prune-empty"
-	flagPruneCRDs      = "prune-crds"
-)
-
-// reconcileFlags are the policy flags of the commands that reconcile.
-var reconcileFlags = []string{flagComponent, flagTimeout, flagForceConflicts, flagForceRecreate, flagForcePrune,
-	flagPruneRemoved, flagPruneEmpty, flagPruneCRDs, flagNoPrune, flagNoWait, flagAdopt}
-
-var policyUsage = map[string]string{
-	flagComponent:      "only these components (repeat or comma-separate); prune is limited to them too",
-	flagTimeout:        "time each component has to become healthy (default: the component's timeout, then apply.timeout)",
-	flagForceConflicts: "take over fields owned by other field managers",
-	flagForceRecreate:  "delete and recreate objects whose change touches an immutable field",
-	flagForcePrune:     "lift every prune guard at once: delete the objects of removed and of empty components, what an empty render or more than prune.maxFraction of the inventory would delete, and CRDs whose custom resources envctl does not manage, with those resources",
-	flagPruneRemoved:   "confirm the removal of these components from the environment (repeat or comma-separate): their objects are pruned; every other guard keeps holding",
-	flagPruneEmpty:     "prune what a component, or the whole run, that renders nothing applied before (prune.maxFraction still holds)",
-	flagPruneCRDs:      "prune CustomResourceDefinitions even while custom resources of them exist that envctl does not manage, which are deleted with them",
-	flagNoPrune:        "do not delete objects that are no longer declared",
-	flagNoWait:         "do not wait for components to become healthy (hooks are still waited for); prune then runs once every apply succeeded, without a health check",
-	flagAdopt:          "take over objects labelled for another environment, an environment applied from another repository, and a kind cluster envctl created whose record is lost",
-}
-
-// bindPolicy binds the named flags of p to fs, each defaulting to p's
-// current value. usage replaces the usual help of a flag whose meaning the
-// command narrows (what --timeout bounds, say).
-func bindPolicy(fs *pflag.FlagSet, p *engine.Policy, usage map[string]string, names ...string) {
-	for _, name := range names {
-		help := policyUsage[name]
-		if u, ok := usage[name]; ok {
-			help = u
-		}
-		switch name {
-		case flagComponent:
-			config.BindList(fs, &p.Components, name, help)
-		case flagTimeout:
-			fs.DurationVar(&p.Timeout, name, p.Timeout, help)
-		case flagForceConflicts:
-			fs.BoolVar(&p.ForceConflicts, name, p.ForceConflicts, help)
-		case flagForceRecreate:
-			fs.BoolVar(&p.ForceRecreate, name, p.ForceRecreate, help)
-		case flagForcePrune:
-			fs.BoolVar(&p.ForcePrune, name, p.ForcePrune, help)
-		case flagPruneRemoved:
-			config.BindList(fs, &p.PruneRemoved, name, help)
-		case flagPruneEmpty:
-			fs.BoolVar(&p.PruneEmpty, name, p.PruneEmpty, help)
-		case flagPruneCRDs:
-			fs.BoolVar(&p.PruneCRDs, name, p.PruneCRDs, help)
-		case flagNoPrune:
-			fs.BoolVar(&p.NoPrune, name, p.NoPrune, help)
-		case flagNoWait:
-			fs.BoolVar(&p.NoWait, name, p.NoWait, help)
-		case flagAdopt:
-			fs.BoolVar(&p.Adopt, name, p.Adopt, help)
-		default:
-			panic(fmt.Sprintf("bindPolicy: no policy flag %q", name))
-		}
-	}
 }

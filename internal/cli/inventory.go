@@ -9,6 +9,7 @@ import (
 
 	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/errs"
+	"github.com/envctl/envctl/internal/lease"
 	"github.com/envctl/envctl/internal/ui"
 )
 
@@ -63,12 +64,12 @@ daemon or apply writing the environment is waited for (--lock-timeout).`,
 		},
 	}
 	o.bind(cmd.Flags(), outputs("text")...)
-	bindLockTimeout(cmd.Flags(), &o.LockTimeout)
+	lease.BindLockTimeout(cmd.Flags(), &o.LockTimeout)
 	return cmd
 }
 
 func runInventoryRebuild(ctx context.Context, f *Factory, o *inventoryRebuildOptions) error {
-	if err := checkLockTimeout(o.LockTimeout); err != nil {
+	if err := lease.CheckLockTimeout(o.LockTimeout); err != nil {
 		return err
 	}
 	d, _, client, err := o.open(ctx, f, nil, nil)
@@ -77,7 +78,7 @@ func runInventoryRebuild(ctx context.Context, f *Factory, o *inventoryRebuildOpt
 	}
 	// One writer per environment: a loop that saves the inventory while it
 	// is rebuilt would lose one of the two.
-	ctx, lock, err := lockEnvironment(ctx, f, client.Clientset, d.Env.Name(), "inventory rebuild", o.LockTimeout)
+	ctx, lock, err := lease.HoldCommand(ctx, client.Clientset, d.Env.Name(), "inventory rebuild", o.LockTimeout, f.Logger, f.Streams.ErrOut)
 	if err != nil {
 		return err
 	}

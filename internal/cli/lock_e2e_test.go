@@ -94,7 +94,7 @@ func TestLostLockIsAClusterError(t *testing.T) {
 	env := "lostlock-" + strings.ToLower(strconv.FormatInt(time.Now().UnixNano()%1_000_000, 36))
 	var errOut strings.Builder
 	f := &Factory{Streams: IOStreams{Out: &strings.Builder{}, ErrOut: &errOut}, Global: &GlobalOptions{}, Logger: slog.New(slog.DiscardHandler)}
-	runCtx, lock, err := lockEnvironment(t.Context(), f, client, env, "apply", 0)
+	runCtx, lock, err := lease.HoldCommand(t.Context(), client, env, "apply", 0, f.Logger, f.Streams.ErrOut)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,12 +2,10 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/envctl/envctl/internal/cluster"
 	"github.com/envctl/envctl/internal/config"
@@ -15,7 +13,6 @@ import (
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/kube"
 	"github.com/envctl/envctl/internal/lease"
-	"github.com/envctl/envctl/internal/testhook"
 	"github.com/envctl/envctl/internal/ui"
 )
 
@@ -35,12 +32,12 @@ type reconcileOptions struct {
 }
 
 func (o *reconcileOptions) bind(fs *pflag.FlagSet) {
-	bindPolicy(fs, &o.Policy, nil, reconcileFlags...)
+	o.Policy.Bind(fs, nil, engine.ReconcileFlags...)
 	fs.StringVarP(&o.Output, "output", "o", "text", "summary format: text, json or yaml")
-	bindLockTimeout(fs, &o.LockTimeout)
+	lease.BindLockTimeout(fs, &o.LockTimeout)
 	config.BindFlags(fs, "apply.concurrency", "prune.maxFraction")
-	o.Source.bind(fs)
-	o.Source.bindInstance(fs)
+	o.Source.Bind(fs)
+	o.Source.BindInstance(fs)
 }
 
 // load checks the flags, takes the source's snapshot (a Git fetch shown as
@@ -53,7 +50,7 @@ func (o *reconcileOptions) load(ctx context.Context, f *Factory, progress cluste
 	if err := o.Policy.Validate(); err != nil {
 		return nil, err
 	}
-	if err := checkLockTimeout(o.LockTimeout); err != nil {
+	if err := lease.CheckLockTimeout(o.LockTimeout); err != nil {
 		return nil, err
 	}
 	return o.Source.load(ctx, f, o.Env, o.Flags, o.Policy.Components, progress)
@@ -68,7 +65,7 @@ func reconcile(ctx context.Context, f *Factory, o *reconcileOptions, d *engine.D
 	if err != nil {
 		return nil, errs.Cluster(err)
 	}
-	ctx, lock, err := lockEnvironment(ctx, f, lockClient.Clientset, d.Env.Name(), o.command, o.LockTimeout)
+	ctx, lock, err := lease.HoldCommand(ctx, lockClient.Clientset, d.Env.Name(), o.command, o.LockTimeout, f.Logger, f.Streams.ErrOut)
 	if err != nil {
 		return nil, err
 	}
@@ -93,37 +90,6 @@ func reconcile(ctx context.Context, f *Factory, o *reconcileOptions, d *engine.D
 // writeSummary prints the summary of a run that made reqs.
 func writeSummary(f *Factory, format string, res *engine.Result, cl ui.ClusterInfo, reqs kube.Snapshot) error {
 	return ui.WriteSummary(f.Streams.Out, format, res, cl, ui.RequestCounts{Total: reqs.Requests, Writes: reqs.Writes})
-}
-
-// defaultLockTimeout is how long a command waits, by default, for another
-// envctl that is writing the same environment.
-const defaultLockTimeout = 2 * time.Minute
-
-// bindLockTimeout adds --lock-timeout, shared by the commands that write an
-// environment.
-func bindLockTimeout(fs *pflag.FlagSet, p *time.Duration) {
-	fs.DurationVar(p, "lock-timeout", defaultLockTimeout,
-		"how long to wait for another envctl writing this environment to finish (0: do not wait)")
-}
-
-func checkLockTimeout(d time.Duration) error {
-	if d < 0 {
-		return usageError(fmt.Errorf("--lock-timeout must not be negative, got %s", d))
-	}
-	return nil
-}
-
-// lockEnvironment takes env's lock for command, waiting up to timeout,
-// with its messages on the error stream (see lease.Hold). The lock of a
-// process that is killed expires after lease.DefaultDuration.
-func lockEnvironment(ctx context.Context, f *Factory, client kubernetes.Interface, env, command string, timeout time.Duration) (context.Context, *lease.Holding, error) {
-	return lease.Hold(ctx, client, env, lease.Options{
-		Holder: lease.Identity(command),
-		Wait:   timeout,
-		Logger: f.Logger,
-		// lease.DefaultDuration, but in envctl's own tests.
-		Duration: testhook.LeaseDuration(),
-	}, f.Streams.ErrOut)
 }
 
 // upOptions are the inputs of `envctl up`.

@@ -113,7 +113,7 @@ func newRenderCmd(f *Factory) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	bindPolicy(fl, &o.Policy, map[string]string{flagComponent: "render only these components (repeat or comma-separate)"}, flagComponent)
+	o.Policy.Bind(fl, map[string]string{engine.FlagComponent: "render only these components (repeat or comma-separate)"}, engine.FlagComponent)
 	o.bind(fl, "yaml", "json")
 	fl.StringVar(&o.OutputDir, "output-dir", "", "write one YAML file per object under this directory (which must be empty or absent) instead of printing")
 	fl.BoolVar(&o.ShowSecrets, "show-secrets", false, "print the data of Secrets decrypted from SOPS files instead of masking it")

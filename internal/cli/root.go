@@ -8,18 +8,17 @@ package cli
 
 import (
 	"fmt"
-	"log"
 	"log/slog"
 	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"k8s.io/klog/v2"
 
 	"github.com/envctl/envctl/internal/credential"
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/interrupt"
+	"github.com/envctl/envctl/internal/sopskeys"
 	"github.com/envctl/envctl/internal/ui"
 )
 
@@ -134,8 +133,8 @@ waits until they are healthy and prunes what is no longer declared.`,
 	pf.StringVar(&f.Global.LogFormat, "log-format", "text", "log format: text or json")
 	pf.BoolVar(&f.Global.NoColor, "no-color", false, "disable colour and live progress (also: NO_COLOR set and not empty)")
 	pf.StringVar(&f.Global.DecryptionKeyFile, "decryption-key-file", "", "file of age identities or OpenPGP private keys for SOPS-encrypted files, tried before the keys sops itself finds ($SOPS_AGE_KEY_FILE, $SOPS_AGE_KEY, $SOPS_AGE_KEY_CMD, ~/.config/sops/age/keys.txt, SSH keys)")
-	pf.Var(keyServicesFlag{&f.Global.SOPSKeyServices}, "sops-keyservice", "sops key service (tcp://host:port or unix:///path, as sops --keyservice) asked for SOPS data keys no local key opens, e.g. cloud KMS or Vault; repeatable")
-	bindCredentialFlags(pf, f.Global)
+	pf.Var(sopskeys.AddressesFlag{Addrs: &f.Global.SOPSKeyServices}, "sops-keyservice", "sops key service (tcp://host:port or unix:///path, as sops --keyservice) asked for SOPS data keys no local key opens, e.g. cloud KMS or Vault; repeatable")
+	credential.BindFlags(pf, &f.Global.HelmCredentials, &f.Global.HelmCredentialsFile)
 
 	root.AddCommand(
 		newVersionCmd(f),
@@ -158,14 +157,11 @@ waits until they are healthy and prunes what is no longer declared.`,
 	return root
 }
 
-// useLogger makes logger f's, and routes klog and the standard library's
-// log package (through which Helm and kustomize warn) into it, so that
-// they obey -v.
+// useLogger makes logger f's, with klog and the standard logger routed
+// into it (ui.RouteLogs).
 func useLogger(f *Factory, logger *slog.Logger) {
 	f.Logger = logger
-	klog.SetSlogLogger(slog.New(ui.KlogHandler(logger.Handler())))
-	log.SetFlags(0)
-	log.SetOutput(ui.LogWriter(logger))
+	ui.RouteLogs(logger)
 }
 
 // env reads a variable of the process (through lookupEnv in tests).

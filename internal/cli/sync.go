@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
-	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,17 +11,13 @@ import (
 
 	"github.com/envctl/envctl/internal/cluster"
 	"github.com/envctl/envctl/internal/config"
-	"github.com/envctl/envctl/internal/drift"
 	"github.com/envctl/envctl/internal/engine"
 	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/kube"
 	"github.com/envctl/envctl/internal/lease"
 	"github.com/envctl/envctl/internal/loop"
-	"github.com/envctl/envctl/internal/metrics"
 	"github.com/envctl/envctl/internal/notify"
-	"github.com/envctl/envctl/internal/source"
 	"github.com/envctl/envctl/internal/ui"
-	"github.com/envctl/envctl/internal/webhook"
 )
 
 // syncOptions are the inputs of `envctl sync`.
@@ -106,7 +100,7 @@ func newSyncCmd(f *Factory) *cobra.Command {
 		},
 	}
 	o.bind(cmd.Flags(), false)
-	o.Source.bindInstance(cmd.Flags())
+	o.Source.BindInstance(cmd.Flags())
 	o.cluster.bind(cmd.Flags())
 	cmd.Flags().Lookup("kubeconfig").Usage = kubeconfigWriteUsage + "; with --context, the file the context is read from"
 	cmd.Flags().Lookup("context").Usage = "keep the cluster of this existing kubeconfig context converged instead of the environment's own, creating none"
@@ -135,7 +129,7 @@ func runSync(ctx context.Context, f *Factory, log *slog.Logger, o *syncOptions) 
 		return err
 	}
 	env := d.Env.Name()
-	notifiers, err := o.Notify.Build(o.Source.git.URL, nil)
+	notifiers, err := o.Notify.Build(o.Source.Git.URL, nil)
 	if err != nil {
 		progress.Close()
 		return err
@@ -150,7 +144,7 @@ func runSync(ctx context.Context, f *Factory, log *slog.Logger, o *syncOptions) 
 		return errs.Cluster(err)
 	}
 	runner, serve := o.newRunner(f, "sync", d, client, log)
-	defer o.startNotify(runner, notifiers, client, log)()
+	defer runner.StartNotify(notifiers, &o.Notify, client, log)()
 	// Another repository's environment of the same name: stop before the
 	// lock or the loop's record is touched.
 	if err := runner.Loop.Engine.CheckOwner(ctx, engine.Request{Declared: d}); err != nil {
@@ -169,12 +163,9 @@ func runSync(ctx context.Context, f *Factory, log *slog.Logger, o *syncOptions) 
 
 // loopOptions are the flags `envctl sync` and `envctl daemon` share.
 type loopOptions struct {
-	Env      string
-	Interval time.Duration
-	Resync   time.Duration
-	Drift    string
-	// Listeners are where the endpoints are served.
-	Listeners loop.Listeners
+	Env string
+	// Loop are the loop's own flags.
+	Loop loop.Flags
 	// Policy of the loop's full reconciles.
 	Policy engine.Policy
 	// Flags holds the setting override flags, passed on to config.Load.
@@ -187,71 +178,28 @@ type loopOptions struct {
 }
 
 func (o *loopOptions) bind(fs *pflag.FlagSet, listenDefaults bool) {
-	fs.DurationVar(&o.Interval, "interval", loop.DefaultInterval, "how often to list the Git remote's refs (±10% jitter); a local directory is watched for changes instead")
-	fs.DurationVar(&o.Resync, "resync", loop.DefaultResync, "how often to check every object against the watch caches again")
-	fs.StringVar(&o.Drift, "drift", string(drift.Correct), "what to do about drift: correct, detect (report only) or off")
-	o.Listeners.Bind(fs, listenDefaults)
-	bindPolicy(fs, &o.Policy, map[string]string{
-		flagForceConflicts: "take over fields owned by other field managers on full reconciles in --drift detect or off (with correct, every apply does)",
-	}, flagTimeout, flagNoPrune, flagForceConflicts, flagForceRecreate)
+	o.Loop.Bind(fs, listenDefaults)
+	o.Policy.Bind(fs, map[string]string{
+		engine.FlagForceConflicts: "take over fields owned by other field managers on full reconciles in --drift detect or off (with correct, every apply does)",
+	}, engine.FlagTimeout, engine.FlagNoPrune, engine.FlagForceConflicts, engine.FlagForceRecreate)
 	config.BindFlags(fs, "apply.concurrency")
-	o.Source.bind(fs)
+	o.Source.Bind(fs)
 	o.Notify.Bind(fs)
 }
 
-// startNotify gives the runner's loop its notifications and metrics; the
-// returned func delivers what is queued (for two seconds at most) and
-// stops them.
-func (o *loopOptions) startNotify(runner *loop.Runner, ns []notify.Notifier, client *kube.Client, log *slog.Logger) func() {
-	m := metrics.New(runner.Loop.Environment)
-	hub := notify.Setup{
-		Notifiers: ns, Events: o.Notify.Events, Repeat: o.Notify.Repeat,
-		Client: client.Clientset, Environment: runner.Loop.Environment, Holder: runner.Loop.Holder,
-		Count: m.Notified, Logger: log,
-	}.Start()
-	runner.Loop.Metrics, runner.Loop.Notify = m, hub
-	// Within the ten seconds a stop may take, after the loop's own grace.
-	return func() { hub.Close(2 * time.Second) }
-}
-
 func (o *loopOptions) validate() error {
-	if !slices.Contains(drift.Modes, drift.Mode(o.Drift)) {
-		return usageError(fmt.Errorf("--drift %q: want correct, detect or off", o.Drift))
-	}
-	if o.Interval < time.Second {
-		return usageError(fmt.Errorf("--interval must be at least 1s, got %s", o.Interval))
-	}
-	if o.Resync < time.Second {
-		return usageError(fmt.Errorf("--resync must be at least 1s, got %s", o.Resync))
+	if err := o.Loop.Validate(); err != nil {
+		return err
 	}
 	return o.Policy.Validate()
 }
 
-// newRunner assembles the loop of d's environment on client from the
-// flags, and what to serve beside it. A local directory is watched for
-// file changes; any other source (Git) is asked for its revision every
-// --interval.
+// newRunner assembles the loop of d's environment on client (see
+// loop.Flags.NewRunner).
 func (o *loopOptions) newRunner(f *Factory, mode string, d *engine.Declared, client *kube.Client, log *slog.Logger) (*loop.Runner, loop.ServeOptions) {
-	serve := loop.ServeOptions{Listeners: o.Listeners, WebhookSecret: []byte(os.Getenv(webhook.SecretEnv))}
-	interval := o.Interval
-	if dir, ok := d.Source.(source.Dir); ok {
-		interval, serve.WatchDir = 0, dir.Path // file events, not polls
-	}
 	env := d.Env.Name()
-	opts := loop.Options{
-		Environment: env,
-		Load:        o.Source.loadOptions(f, d.Source, env, o.Flags, nil),
-		Engine:      f.engine(client, d, "", ""),
-		Policy:      o.Policy,
-		Mode:        mode,
-		Holder:      lease.Identity(mode),
-		Interval:    interval,
-		Resync:      o.Resync,
-		Drift:       drift.Mode(o.Drift),
-		OnEvent:     loop.LogEvent(log),
-		Logger:      log,
-	}
-	return &loop.Runner{Loop: opts}, serve
+	load := o.Source.loadOptions(f, d.Source, env, o.Flags, nil)
+	return o.Loop.NewRunner(mode, env, d.Source, load, f.engine(client, d, "", ""), o.Policy, log)
 }
 
 // loopLogger is the logger of a long-running loop: the global flags'

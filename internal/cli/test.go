@@ -55,10 +55,10 @@ failed, 4 a test timed out, 6 cluster error.`,
 	}
 	fl := cmd.Flags()
 	o.Policy.Timeout = 5 * time.Minute
-	bindPolicy(fl, &o.Policy, map[string]string{
-		flagComponent: "run only these components' tests (repeat or comma-separate)",
-		flagTimeout:   "time each test has to finish",
-	}, flagComponent, flagTimeout)
+	o.Policy.Bind(fl, map[string]string{
+		engine.FlagComponent: "run only these components' tests (repeat or comma-separate)",
+		engine.FlagTimeout:   "time each test has to finish",
+	}, engine.FlagComponent, engine.FlagTimeout)
 	o.bind(fl, outputs("text")...)
 	return cmd
 }

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"slices"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/envctl/envctl/internal/cluster"
 	"github.com/envctl/envctl/internal/engine"
+	"github.com/envctl/envctl/internal/errs"
 	"github.com/envctl/envctl/internal/inventory"
 	"github.com/envctl/envctl/internal/object"
 	"github.com/envctl/envctl/internal/prune"
@@ -198,4 +200,24 @@ func WriteDownPlan(w io.Writer, format string, p *DownPlan) error {
 	}
 	p.Write(w)
 	return nil
+}
+
+// Confirm shows the plan on out and asks on a terminal (tty: both in and
+// out are one); without one, it requires yes (--yes). Nothing to delete
+// needs no answer, nor does yes.
+func (p *DownPlan) Confirm(in io.Reader, out io.Writer, tty, yes bool) error {
+	if p.Empty() || yes {
+		return nil
+	}
+	p.Write(out)
+	if !tty {
+		return errs.Inputf("envctl down deletes %s and asks first; with no terminal to ask on, pass --yes (or --dry-run to see the list only)", p.What())
+	}
+	fmt.Fprint(out, "Delete them? [y/N] ")
+	answer, _ := bufio.NewReader(in).ReadString('\n')
+	switch strings.ToLower(strings.TrimSpace(answer)) {
+	case "y", "yes":
+		return nil
+	}
+	return errs.Inputf("envctl down %s: not confirmed; nothing was deleted", p.Environment)
 }

@@ -3,8 +3,11 @@ package ui
 import (
 	"context"
 	"io"
+	"log"
 	"log/slog"
 	"strings"
+
+	"k8s.io/klog/v2"
 )
 
 // NewLogger is a command's logger on w: warnings and errors by default,
@@ -75,4 +78,12 @@ type logWriter struct{ l *slog.Logger }
 func (w logWriter) Write(p []byte) (int, error) {
 	w.l.Debug(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// RouteLogs routes klog and the standard library's log package (through
+// which Helm and kustomize warn) into logger, so that they obey -v.
+func RouteLogs(logger *slog.Logger) {
+	klog.SetSlogLogger(slog.New(KlogHandler(logger.Handler())))
+	log.SetFlags(0)
+	log.SetOutput(LogWriter(logger))
 }
