@@ -341,7 +341,15 @@ func TestEnsureReportsRuntimeFailure(t *testing.T) {
 	if ok, _ := p.Exists(context.Background(), "ml"); ok {
 		t.Errorf("the record of a cluster that failed to create is left behind")
 	}
-	log, _ := os.ReadFile(calls)
+	// kind runs the nodes' containers side by side and returns at the
+	// first failure, so the control plane's run may be logged after it.
+	var log []byte
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		log, _ = os.ReadFile(calls)
+		if strings.Contains(string(log), "--publish=127.0.0.1:8080:30080/TCP") || time.Now().After(deadline) {
+			break
+		}
+	}
 	if !strings.Contains(string(log), "--publish=127.0.0.1:8080:30080/TCP") {
 		t.Errorf("the port mapping did not reach docker run; calls:\n%s", log)
 	}
