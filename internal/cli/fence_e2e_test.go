@@ -87,20 +87,7 @@ func TestLockTakenAwayMidRunStopsEveryWrite(t *testing.T) {
 	mustContain(t, "the apply whose lock was taken", holder.errOut.String(), "lost the lock of environment "+e.env, "taken by "+thief)
 
 	lockPath := "/apis/coordination.k8s.io/v1/namespaces/" + lease.Namespace + "/leases/" + lease.Name(e.env)
-	var before, after []string
-	for _, r := range proxy.Requests() {
-		if !r.Write() {
-			continue
-		}
-		switch {
-		case r.At.Before(lost):
-			before = append(before, r.String())
-		case r.Path == lockPath && r.Status == 409:
-			// A renewal the new holder's update made fail: it changed nothing.
-		default:
-			after = append(after, r.String())
-		}
-	}
+	before, after := proxy.WritesAround(lost, lockPath)
 	if len(before) == 0 {
 		t.Error("the proxy passed on no write before the lock was taken: the apply did not go through it")
 	}

@@ -116,6 +116,26 @@ func (p *Proxy) Requests() []ProxiedRequest {
 	return append([]ProxiedRequest(nil), p.reqs...)
 }
 
+// WritesAround splits the write requests the proxy passed on at the
+// moment lost: those before it, and those after it, less the refused
+// renewals of the Lease at lockPath (a renewal the new holder's update
+// made fail changed nothing).
+func (p *Proxy) WritesAround(lost time.Time, lockPath string) (before, after []string) {
+	for _, r := range p.Requests() {
+		if !r.Write() {
+			continue
+		}
+		switch {
+		case r.At.Before(lost):
+			before = append(before, r.String())
+		case r.Path == lockPath && r.Status == http.StatusConflict:
+		default:
+			after = append(after, r.String())
+		}
+	}
+	return before, after
+}
+
 // Freeze holds new requests and the answers in flight until Thaw.
 func (p *Proxy) Freeze() {
 	p.mu.Lock()

@@ -120,20 +120,7 @@ func TestSyncWhoseLockIsTakenWritesNothingMore(t *testing.T) {
 	}
 
 	lockPath := "/apis/coordination.k8s.io/v1/namespaces/" + lease.Namespace + "/leases/" + lease.Name(r.env)
-	var before, after []string
-	for _, req := range proxy.Requests() {
-		if !req.Write() {
-			continue
-		}
-		switch {
-		case req.At.Before(lost):
-			before = append(before, req.String())
-		case req.Path == lockPath && req.Status == 409:
-			// A renewal the new holder's update made fail: it changed nothing.
-		default:
-			after = append(after, req.String())
-		}
-	}
+	before, after := proxy.WritesAround(lost, lockPath)
 	if len(before) == 0 {
 		t.Error("the proxy passed on no write before the lock was taken: the sync did not go through it")
 	}
