@@ -37,20 +37,7 @@ func TestSOPSCanaryNeverShown(t *testing.T) {
 	canary := sopsCanary
 
 	e := newE2E(t, "sopscanary")
-	e.write("environments/sopscanary.yaml", `apiVersion: envctl.dev/v1alpha1
-kind: Environment
-metadata:
-  name: sopscanary
-spec:
-  cluster:
-    provider: existing
-    existing:
-      kubeconfig: `+e.kubeconfig+`
-  components:
-    - name: app
-      kustomize: overlays/app
-      decryption: {provider: sops}
-`)
+	e.writeSOPSEnvironment()
 	res := baseResources()
 	res["token.sops.yaml"] = "placeholder"
 	e.overlay(res, "namespace: NS\n")
@@ -102,20 +89,7 @@ func TestRenderErrorNeverQuotesADecryptedValue(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := newE2E(t, "sopsscrub")
-	e.write("environments/sopsscrub.yaml", `apiVersion: envctl.dev/v1alpha1
-kind: Environment
-metadata:
-  name: sopsscrub
-spec:
-  cluster:
-    provider: existing
-    existing:
-      kubeconfig: `+e.kubeconfig+`
-  components:
-    - name: app
-      kustomize: overlays/app
-      decryption: {provider: sops}
-`)
+	e.writeSOPSEnvironment()
 	e.overlay(map[string]string{"namespace.yaml": nsYAML, "token.sops.yaml": "placeholder"}, `namespace: NS
 replacements:
   - source: {kind: Namespace, fieldPath: metadata.name}

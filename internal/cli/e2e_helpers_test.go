@@ -182,3 +182,22 @@ func ourObjects(t *testing.T, env string) []string {
 	}
 	return found
 }
+
+// writeSOPSEnvironment declares e's environment on the test cluster with
+// one component, app (overlays/app), whose SOPS files are decrypted.
+func (e *e2e) writeSOPSEnvironment() {
+	e.write("environments/"+e.env+".yaml", `apiVersion: envctl.dev/v1alpha1
+kind: Environment
+metadata:
+  name: `+e.env+`
+spec:
+  cluster:
+    provider: existing
+    existing:
+      kubeconfig: `+e.kubeconfig+`
+  components:
+    - name: app
+      kustomize: overlays/app
+      decryption: {provider: sops}
+`)
+}

@@ -31,20 +31,7 @@ func TestSOPSKeysFoundWhereSopsFindsThem(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := newE2E(t, "sopskeys")
-	e.write("environments/sopskeys.yaml", `apiVersion: envctl.dev/v1alpha1
-kind: Environment
-metadata:
-  name: sopskeys
-spec:
-  cluster:
-    provider: existing
-    existing:
-      kubeconfig: `+e.kubeconfig+`
-  components:
-    - name: app
-      kustomize: overlays/app
-      decryption: {provider: sops}
-`)
+	e.writeSOPSEnvironment()
 	e.overlay(map[string]string{"namespace.yaml": nsYAML, "token.sops.yaml": "placeholder"}, "namespace: NS\n")
 	e.write("overlays/app/token.sops.yaml", string(tokenFor(t, id.Recipient().String())))
 	e.processEnv()
