@@ -194,7 +194,7 @@ func TestDaemonListenersEachServeTheirOwnPaths(t *testing.T) {
 
 // TestDaemonListensOnLoopbackOffTheCluster runs `envctl daemon` outside a
 // pod without a listener flag: the probes, metrics and webhook answer on
-// 127.0.0.1 at Flux's ports, and not on this machine's other addresses.
+// 127.0.0.1 at Flux's ports, and not on every interface.
 // It uses the fixed default ports, so it fails if another process holds
 // one of them.
 func TestDaemonListensOnLoopbackOffTheCluster(t *testing.T) {
@@ -217,29 +217,14 @@ func TestDaemonListensOnLoopbackOffTheCluster(t *testing.T) {
 	if code, _, err := get("127.0.0.1:9292", "/hooks/git"); err != nil || code != http.StatusMethodNotAllowed {
 		t.Errorf("GET /hooks/git on 127.0.0.1:9292: %d %v, want 405 (POST only)", code, err)
 	}
-	var others []string
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range addrs {
-		ip, ok := a.(*net.IPNet)
-		if !ok || ip.IP.IsLoopback() || ip.IP.IsLinkLocalUnicast() {
-			continue
+	// A listener on every interface answers on 127.0.0.2 too; one on
+	// 127.0.0.1 does not. The dial stays on loopback, as tests must.
+	for _, port := range []string{"8080", "9440", "9292"} {
+		addr := net.JoinHostPort("127.0.0.2", port)
+		if c, err := net.DialTimeout("tcp", addr, 2*time.Second); err == nil {
+			c.Close()
+			t.Errorf("the daemon answers on %s: off the cluster it must listen on 127.0.0.1 only", addr)
 		}
-		others = append(others, ip.IP.String())
-		for _, port := range []string{"8080", "9440", "9292"} {
-			addr := net.JoinHostPort(ip.IP.String(), port)
-			if c, err := net.DialTimeout("tcp", addr, 2*time.Second); err == nil {
-				c.Close()
-				t.Errorf("the daemon answers on %s: off the cluster it must listen on loopback only", addr)
-			}
-		}
-	}
-	if len(others) == 0 {
-		// Only loopback: binding every interface cannot be told from
-		// binding 127.0.0.1 by a dial, so the log says what was bound.
-		t.Log("this machine has no address but loopback; checking the daemon's log")
 	}
 	for _, want := range []string{"127.0.0.1:8080", "127.0.0.1:9440", "127.0.0.1:9292"} {
 		if !strings.Contains(p.err.String(), "address="+want) {
