@@ -27,12 +27,14 @@ type previewRepo struct {
 	// canaries are the Secret's two values: no output may hold either.
 	canaries []string
 	home     string
+	// tmp is envctl's TMPDIR.
+	tmp string
 }
 
 func newPreviewRepo(t *testing.T) *previewRepo {
 	t.Helper()
 	gittest.NeedGit(t)
-	r := &previewRepo{t: t, dir: t.TempDir(), home: t.TempDir()}
+	r := &previewRepo{t: t, dir: t.TempDir(), home: t.TempDir(), tmp: t.TempDir()}
 	r.canaries = []string{"canary-" + randomHex(t) + "-one", "canary-" + randomHex(t) + "-two"}
 	gittest.Git(t, r.dir, "init", "-q", "-b", "main")
 	r.write("config.yaml", "apiVersion: envctl.dev/v1alpha1\nkind: Config\nmetadata:\n  name: previews\nspec:\n  defaultEnvironment: dev\n")
@@ -124,12 +126,12 @@ func (r *previewRepo) run(args ...string) (stdout, stderr string, code int) {
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Dir = r.dir
 	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); !strings.HasPrefix(k, "ENVCTL_") && k != "HOME" && k != "KUBECONFIG" && k != "XDG_CACHE_HOME" {
+		if k, _, _ := strings.Cut(kv, "="); !strings.HasPrefix(k, "ENVCTL_") && k != "HOME" && k != "KUBECONFIG" && k != "XDG_CACHE_HOME" && k != "TMPDIR" {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
 	cmd.Env = append(cmd.Env, asCLIEnv+"=1", "HOME="+r.home, "KUBECONFIG="+filepath.Join(r.home, "no-such-kubeconfig"),
-		"XDG_CACHE_HOME="+filepath.Join(r.home, "cache"))
+		"XDG_CACHE_HOME="+filepath.Join(r.home, "cache"), "TMPDIR="+r.tmp)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
@@ -216,10 +218,9 @@ func TestDiffPreview(t *testing.T) {
 	if stdout != "" || !strings.Contains(stderr, ": no changes, 4 unchanged.") {
 		t.Errorf("a preview without changes printed:\n%s\n%s", stdout, stderr)
 	}
-	// Every base was one of the two commits' trees, written once each and
-	// reused after.
-	if trees, err := os.ReadDir(filepath.Join(r.home, "cache", "envctl", "git", "trees")); err != nil || len(trees) != 2 {
-		t.Errorf("cached base snapshots: %v, %v; want the two commits' trees", trees, err)
+	// The base snapshots were temporary: none is left behind.
+	if left, _ := filepath.Glob(filepath.Join(r.tmp, "envctl-base-*")); len(left) > 0 {
+		t.Errorf("base snapshots left behind: %v", left)
 	}
 	// An uncommitted edit counts: the work tree is the head.
 	r.write("app/deployment.yaml", previewDeployment("1.28", 3))

@@ -195,6 +195,13 @@ func (c *confinedFS) Exists(p string) bool {
 
 // Glob implements filesys.FileSystem. Matches outside the root are dropped.
 func (c *confinedFS) Glob(pattern string) ([]string, error) {
+	// The pattern's fixed directory is resolved first, which writes it
+	// when the root is a snapshot written on demand.
+	if abs, err := filepath.Abs(fixedDir(pattern)); err == nil {
+		if rel, err := filepath.Rel(c.root, abs); err == nil && filepath.IsLocal(rel) {
+			_, _ = source.Confine(c.root, filepath.ToSlash(rel))
+		}
+	}
 	matches, err := c.disk.Glob(pattern)
 	if err != nil {
 		return nil, err
@@ -244,6 +251,16 @@ func (c *confinedFS) Walk(p string, walkFn filepath.WalkFunc) error {
 		}
 		return walkFn(path, info, err)
 	})
+}
+
+// fixedDir is the directory a glob pattern's leading elements without
+// wildcards name.
+func fixedDir(pattern string) string {
+	i := strings.IndexAny(pattern, "*?[\\")
+	if i < 0 {
+		return filepath.Dir(pattern)
+	}
+	return filepath.Dir(pattern[:i])
 }
 
 func relOrDot(base, p string) string {

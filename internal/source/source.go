@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/envctl/envctl/internal/errs"
 )
@@ -90,6 +91,11 @@ func Confine(root, rel string) (string, error) {
 	if !within(root, joined) {
 		return "", errs.Input(&EscapeError{Path: rel})
 	}
+	if reach, ok := onDemand.Load(root); ok {
+		if err := reach.(func(string) error)(filepath.ToSlash(rel)); err != nil {
+			return "", fmt.Errorf("path %q: %w", rel, err)
+		}
+	}
 	real, err := evalExisting(joined)
 	if err != nil {
 		return "", errs.Input(fmt.Errorf("path %q: %w", rel, err))
@@ -98,6 +104,21 @@ func Confine(root, rel string) (string, error) {
 		return "", errs.Input(&EscapeError{Path: rel, Target: real})
 	}
 	return real, nil
+}
+
+// onDemand maps the root of each snapshot whose files are written when
+// first reached to the function that writes them.
+var onDemand sync.Map
+
+// OnDemand registers root as a snapshot written as it is read: before
+// Confine resolves a path under root it calls reach with the path, which
+// writes what the path reaches (its subtree when it is a directory, and
+// what symlinks on the way lead to). Everything that reads a snapshot goes
+// through Confine (Resolve), apart from the files directly in its root,
+// which reach must have written beforehand. The returned func ends it.
+func OnDemand(root string, reach func(rel string) error) (end func()) {
+	onDemand.Store(root, reach)
+	return func() { onDemand.Delete(root) }
 }
 
 // CheckTree walks dir (already confined) and reports the first symlink in it

@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -22,9 +20,11 @@ import (
 
 // Revision is the Source of a local folder as one commit of its Git
 // repository holds it: what a pull-request preview renders as its base.
-// The folder's tree at the commit is written with the checks and limits of
-// a fetched snapshot, into the cache (CacheDir) or a temporary directory
-// that Close removes. Nothing is fetched: the commit must be in the local
+// The folder's tree at the commit is checked as a fetched snapshot is
+// (names, limits, symlinks) and written into a temporary directory as the
+// render reaches for its files (source.OnDemand): a render reads the
+// folders its environment names, not the rest of the repository. Close
+// removes it. Nothing is fetched: the commit must be in the local
 // repository.
 type Revision struct {
 	// Dir is the folder that holds config.yaml, inside a Git work tree.
@@ -34,14 +34,10 @@ type Revision struct {
 	Rev string
 	// Limits bound the snapshot; DefaultLimits() when zero.
 	Limits Limits
-	// CacheDir, when set, keeps the snapshot under CacheDir/trees, named
-	// by the folder's tree hash, for the next preview at a base with the
-	// same content; the newest KeepTrees are kept. Without it the snapshot
-	// is temporary and Close removes it.
-	CacheDir string
 
 	mu   sync.Mutex
 	tmp  string
+	end  func()
 	snap *source.Snapshot
 }
 
@@ -87,97 +83,37 @@ func (r *Revision) Snapshot(ctx context.Context) (*source.Snapshot, error) {
 	return &snap, nil
 }
 
-// KeepTrees is how many cached snapshots Revision keeps.
-const KeepTrees = 5
-
-// write writes tree into the cache, or into a temporary directory, unless
-// the cache holds it already, and returns the snapshot's root. The root
-// keeps the folder's name, which names the repository where config.yaml
-// does not.
+// write indexes tree into a temporary directory, to be written on demand,
+// and returns the snapshot's root. The root keeps the folder's name, which
+// names the repository where config.yaml does not.
 func (r *Revision) write(ctx context.Context, st storer.EncodedObjectStorer, tree *object.Tree, prefix string) (string, error) {
 	limits := r.Limits
 	if limits == (Limits{}) {
 		limits = DefaultLimits()
 	}
-	name := filepath.Base(r.Dir)
-	var final string
-	parent := os.TempDir()
-	if r.CacheDir != "" {
-		parent = filepath.Join(r.CacheDir, "trees")
-		final = filepath.Join(parent, tree.Hash.String())
-		if _, err := os.Stat(filepath.Join(final, name)); err == nil {
-			now := time.Now()
-			_ = os.Chtimes(final, now, now) // the newest are kept
-			return filepath.EvalSymlinks(filepath.Join(final, name))
-		}
-		if err := os.MkdirAll(parent, 0o700); err != nil {
-			return "", fmt.Errorf("create the snapshot cache: %w", err)
-		}
-	}
-	tmp, err := os.MkdirTemp(parent, "tmp-")
+	tmp, err := os.MkdirTemp("", "envctl-base-")
 	if err != nil {
 		return "", err
 	}
-	if _, err := writeSnapshot(ctx, st, tree, prefix, filepath.Join(tmp, name), limits, nil, nil); err != nil {
+	t, err := indexSnapshot(ctx, st, tree, prefix, filepath.Join(tmp, filepath.Base(r.Dir)), limits)
+	if err != nil {
 		_ = os.RemoveAll(tmp)
 		return "", err
 	}
-	if final == "" {
-		r.tmp = tmp
-		return filepath.EvalSymlinks(filepath.Join(tmp, name))
-	}
-	// Another process may have written the same tree meanwhile: either
-	// copy is the same.
-	if err := os.Rename(tmp, final); err != nil {
-		_ = os.RemoveAll(tmp)
-	}
-	pruneTrees(parent, final)
-	return filepath.EvalSymlinks(filepath.Join(final, name))
+	r.tmp, r.end = tmp, source.OnDemand(t.root, t.reach)
+	return t.root, nil
 }
 
-// pruneTrees deletes all but the newest KeepTrees snapshots in dir (and
-// temporary ones an interrupted run left a day ago); keep is never deleted.
-func pruneTrees(dir, keep string) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	type tree struct {
-		path string
-		mod  time.Time
-	}
-	var trees []tree
-	for _, e := range entries {
-		info, err := e.Info()
-		if err != nil || !e.IsDir() {
-			continue
-		}
-		p := filepath.Join(dir, e.Name())
-		if strings.HasPrefix(e.Name(), "tmp-") {
-			if time.Since(info.ModTime()) > 24*time.Hour {
-				_ = os.RemoveAll(p)
-			}
-			continue
-		}
-		trees = append(trees, tree{p, info.ModTime()})
-	}
-	sort.Slice(trees, func(i, j int) bool { return trees[i].mod.After(trees[j].mod) })
-	for i, t := range trees {
-		if i >= KeepTrees && t.path != keep {
-			_ = os.RemoveAll(t.path)
-		}
-	}
-}
-
-// Close removes the written snapshot.
+// Close removes the snapshot.
 func (r *Revision) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.tmp == "" {
 		return nil
 	}
+	r.end()
 	err := os.RemoveAll(r.tmp)
-	r.tmp, r.snap = "", nil
+	r.tmp, r.end, r.snap = "", nil, nil
 	return err
 }
 

@@ -11,7 +11,7 @@ import (
 )
 
 // TestRevisionOfASubfolder snapshots the folder deploy/ of a repository at
-// an older commit, by name and by hash, into a cache reused by tree.
+// an older commit, by name and by hash.
 func TestRevisionOfASubfolder(t *testing.T) {
 	gittest.NeedGit(t)
 	work := t.TempDir()
@@ -39,13 +39,12 @@ func TestRevisionOfASubfolder(t *testing.T) {
 	write("app/main.go", "package main // changed\n")
 	commit()
 
-	cache := t.TempDir()
 	deploy := filepath.Join(work, "deploy")
 	for _, tt := range []struct{ rev, revision string }{
 		{"HEAD~2", "HEAD~2@sha1:" + first},
 		{first[:10], "sha1:" + first},
 	} {
-		r := &Revision{Dir: deploy, Rev: tt.rev, CacheDir: cache}
+		r := &Revision{Dir: deploy, Rev: tt.rev}
 		snap, err := r.Snapshot(context.Background())
 		if err != nil {
 			t.Fatal(err)
@@ -64,17 +63,7 @@ func TestRevisionOfASubfolder(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Both names are one tree: one snapshot in the cache, and nothing
-	// else of the repository in it.
-	trees, _ := os.ReadDir(filepath.Join(cache, "trees"))
-	if len(trees) != 1 {
-		t.Errorf("%d cached trees, want 1", len(trees))
-	}
-	if _, err := os.Stat(filepath.Join(cache, "trees", trees[0].Name(), "deploy", "config.yaml")); err != nil {
-		t.Error(err)
-	}
-
-	// Without a cache the snapshot is temporary.
+	// The snapshot is temporary.
 	r := &Revision{Dir: deploy, Rev: "main"}
 	snap, err := r.Snapshot(context.Background())
 	if err != nil {

@@ -178,6 +178,9 @@ type writer struct {
 	// prev is the root of the previous snapshot, whose tree is passed
 	// along to tree; "" for none.
 	prev string
+	// index, when set, takes the directories and files instead of the
+	// disk: the tree is checked whole and written on demand.
+	index *onDemandTree
 
 	jobs    chan fileJob
 	workers sync.WaitGroup
@@ -217,22 +220,35 @@ type previous struct {
 // (which must not exist) and returns what it holds. On error dir may hold
 // part of the tree; the caller removes it.
 func writeSnapshot(ctx context.Context, st storer.EncodedObjectStorer, tree *object.Tree, base, dir string, limits Limits, subs submoduleFunc, prev *previous) (stats, error) {
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		return stats{}, err
-	}
-	root, err := filepath.EvalSymlinks(dir)
+	w, err := newWriter(dir, limits)
 	if err != nil {
 		return stats{}, err
 	}
-	w := &writer{limits: limits, root: root, buf: make([]byte, 64<<10), jobs: make(chan fileJob, 64)}
 	var prevTree *object.Tree
 	if prev != nil {
 		w.prev, prevTree = prev.dir, prev.tree
 	}
+	return w.run(ctx, st, tree, prevTree, base, subs)
+}
+
+// newWriter creates dir, which must not exist, for a writer.
+func newWriter(dir string, limits Limits) (*writer, error) {
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return nil, err
+	}
+	root, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &writer{limits: limits, root: root, buf: make([]byte, 64<<10), jobs: make(chan fileJob, 64)}, nil
+}
+
+// run writes (or indexes) tree and makes its symlinks.
+func (w *writer) run(ctx context.Context, st storer.EncodedObjectStorer, tree, prevTree *object.Tree, base string, subs submoduleFunc) (stats, error) {
 	for range writers {
 		w.workers.Go(w.work)
 	}
-	err = w.tree(ctx, st, tree, prevTree, "", base, subs, 0)
+	err := w.tree(ctx, st, tree, prevTree, "", base, subs, 0)
 	close(w.jobs)
 	w.workers.Wait()
 	if err == nil {
@@ -351,7 +367,9 @@ func (w *writer) tree(ctx context.Context, st storer.EncodedObjectStorer, t, pre
 			if err != nil {
 				return fmt.Errorf("read tree %q: %w", p, err)
 			}
-			if err := os.Mkdir(dst, 0o755); err != nil {
+			if w.index != nil {
+				w.index.add(p, e, "")
+			} else if err := os.Mkdir(dst, 0o755); err != nil {
 				return fmt.Errorf("write %q: %w", p, err)
 			}
 			var prevSub *object.Tree
@@ -362,6 +380,12 @@ func (w *writer) tree(ctx context.Context, st storer.EncodedObjectStorer, t, pre
 				return err
 			}
 		case filemode.Regular, filemode.Deprecated, filemode.Executable:
+			if w.index != nil {
+				if err := w.indexFile(e, p); err != nil {
+					return err
+				}
+				continue
+			}
 			if old, ok := before[e.Name]; ok && old.Hash == e.Hash && old.Mode == e.Mode {
 				if err := w.reuse(st, e, p, dst); err != nil {
 					return err
@@ -487,6 +511,27 @@ func (w *writer) file(st storer.EncodedObjectStorer, e object.TreeEntry, p, dst 
 // reuse hard-links a file the previous snapshot has, unchanged, at the
 // same path; only its size is read from the store, for the limits.
 func (w *writer) reuse(st storer.EncodedObjectStorer, e object.TreeEntry, p, dst string) error {
+	if err := w.countBlob(st, e, p); err != nil {
+		return err
+	}
+	w.jobs <- fileJob{dst: dst, rel: p, from: filepath.Join(w.prev, filepath.FromSlash(p))}
+	return nil
+}
+
+// indexFile counts a file and records it to be written when reached; its
+// bytes are counted then, against the limits (reading every blob's size
+// now would cost as much as the files a render never reads).
+func (w *writer) indexFile(e object.TreeEntry, p string) error {
+	if err := w.count(p, 0); err != nil {
+		return err
+	}
+	w.index.add(p, e, "")
+	return nil
+}
+
+// countBlob counts a file by its size alone, read from the store without
+// the content where the store can.
+func (w *writer) countBlob(st storer.EncodedObjectStorer, e object.TreeEntry, p string) error {
 	var size int64
 	if sizer, ok := st.(interface {
 		EncodedObjectSize(plumbing.Hash) (int64, error)
@@ -503,11 +548,7 @@ func (w *writer) reuse(st storer.EncodedObjectStorer, e object.TreeEntry, p, dst
 		}
 		size = obj.Size()
 	}
-	if err := w.count(p, size); err != nil {
-		return err
-	}
-	w.jobs <- fileJob{dst: dst, rel: p, from: filepath.Join(w.prev, filepath.FromSlash(p))}
-	return nil
+	return w.count(p, size)
 }
 
 // maxLinkTarget bounds a symlink's target, as PATH_MAX does.
@@ -541,6 +582,9 @@ func (w *writer) symlink(st storer.EncodedObjectStorer, e object.TreeEntry, p st
 		return &PathError{Path: p, Reason: fmt.Sprintf("a symlink to the absolute path %q, outside the snapshot", t)}
 	}
 	w.links = append(w.links, link{rel: p, target: t})
+	if w.index != nil {
+		w.index.add(p, e, t)
+	}
 	return nil
 }
 
@@ -551,6 +595,12 @@ func (w *writer) makeLinks() error {
 	sort.Slice(w.links, func(i, j int) bool { return w.links[i].rel < w.links[j].rel })
 	for _, l := range w.links {
 		dst := filepath.Join(w.root, filepath.FromSlash(l.rel))
+		if w.index != nil {
+			// Directories are written on demand; a link's are made now.
+			if err := w.index.mkdirAll(path.Dir(l.rel)); err != nil {
+				return fmt.Errorf("write %q: %w", l.rel, err)
+			}
+		}
 		if err := os.Symlink(l.target, dst); err != nil {
 			return fmt.Errorf("write %q: %w", l.rel, err)
 		}

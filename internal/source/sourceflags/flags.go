@@ -177,13 +177,7 @@ func (s *Flags) Open(repo string, errOut io.Writer, logger *slog.Logger) (source
 // at that ref. headRef names head.
 func (s *Flags) Base(head source.Source, rev, repo string, errOut io.Writer, logger *slog.Logger) (base source.Source, headRef string, err error) {
 	if dir, ok := head.(source.Dir); ok {
-		// Base snapshots are kept beside the Git source's (by content, a
-		// few): a second preview at the same base writes nothing.
-		cache := s.Git.CacheDir
-		if cache == "" {
-			cache, _ = git.DefaultCacheDir()
-		}
-		return &git.Revision{Dir: dir.Path, Rev: rev, CacheDir: cache}, "work tree", nil
+		return &git.Revision{Dir: dir.Path, Rev: rev}, "work tree", nil
 	}
 	c := *s
 	c.fs = nil // the variables are applied; the flags were checked
