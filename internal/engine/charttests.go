@@ -40,7 +40,7 @@ func (e *Engine) Test(ctx context.Context, req Request) ([]TestResult, error) {
 	if err := CheckRepository(prev, d.Repository(), req.Policy.Adopt); err != nil {
 		return nil, err
 	}
-	r, err := e.render(ctx, d, req.Policy.Components, prev)
+	r, err := e.render(ctx, d, req.Policy.Components, prev, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -130,6 +130,9 @@ type Request struct {
 	Applied *inventory.Inventory
 	// OnEvent receives progress, one call at a time.
 	OnEvent func(Event)
+	// Shared, when set, lets Render share the work of components whose
+	// inputs are the same with other renders given it (a preview's sides).
+	Shared *render.Shared
 }
 
 // Policy is how a run goes about its work: the choices a person makes with

@@ -47,7 +47,7 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*plan.Plan, error) {
 	if err := CheckRepository(prev, d.Repository(), p.Adopt); err != nil {
 		return nil, err
 	}
-	r, err := e.render(ctx, d, p.Components, prev)
+	r, err := e.render(ctx, d, p.Components, prev, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +56,7 @@ func (e *Engine) Plan(ctx context.Context, req Request) (*plan.Plan, error) {
 	var elsewhere map[object.Key]string
 	elsewhereUnknown := false
 	if len(p.Components) > 0 {
-		if all, err := e.render(ctx, d, nil, prev); err == nil {
+		if all, err := e.render(ctx, d, nil, prev, nil); err == nil {
 			elsewhere = declaredOutside(all.Result, func(name string) bool { return slices.Contains(p.Components, name) })
 		} else {
 			elsewhereUnknown = true

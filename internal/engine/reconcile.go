@@ -49,7 +49,7 @@ func (e *Engine) Reconcile(ctx context.Context, req Request) (*Result, error) {
 			r := req.Rendered
 			if r == nil || r.Declared != d || !slices.Equal(r.Components, req.Policy.Components) || !r.fresh(prev) {
 				var err error
-				if r, err = e.render(ctx, d, req.Policy.Components, prev); err != nil {
+				if r, err = e.render(ctx, d, req.Policy.Components, prev, nil); err != nil {
 					return nil, err
 				}
 			}
@@ -58,7 +58,7 @@ func (e *Engine) Reconcile(ctx context.Context, req Request) (*Result, error) {
 			return r.Result, nil
 		},
 		RenderAll: func(ctx context.Context, prev *inventory.Inventory) (*render.Result, error) {
-			r, err := e.render(ctx, d, nil, prev)
+			r, err := e.render(ctx, d, nil, prev, nil)
 			if err != nil {
 				return nil, err
 			}

@@ -46,12 +46,13 @@ func (e *Engine) Render(ctx context.Context, req Request) (*Rendering, error) {
 			return nil, fmt.Errorf("load the inventory of environment %s: %w", req.Declared.Env.Name(), err)
 		}
 	}
-	return e.render(ctx, req.Declared, req.Policy.Components, prev)
+	return e.render(ctx, req.Declared, req.Policy.Components, prev, req.Shared)
 }
 
 // render is the one place that turns the declared state into render
-// options: every verb and the loop render through it.
-func (e *Engine) render(ctx context.Context, d *Declared, components []string, prev *inventory.Inventory) (*Rendering, error) {
+// options: every verb and the loop render through it. shared, when set, is
+// shared with the other renders of a preview.
+func (e *Engine) render(ctx context.Context, d *Declared, components []string, prev *inventory.Inventory, shared *render.Shared) (*Rendering, error) {
 	if err := e.checkServiceAccount(d); err != nil {
 		return nil, err
 	}
@@ -72,6 +73,7 @@ func (e *Engine) render(ctx context.Context, d *Declared, components []string, p
 		Credentials:       e.creds,
 		Capabilities:      caps,
 		Installed:         func(c string) bool { return installed[c] },
+		Shared:            shared,
 	}
 	if e.client != nil {
 		// Lookups are served only with render.allowChartLookup; the Secret

@@ -202,7 +202,7 @@ func (t *teardown) components(ctx context.Context) ([]*render.Component, error) 
 	if len(names) == 0 {
 		return nil, nil
 	}
-	r, err := t.e.render(ctx, t.req.Declared, names, t.inv)
+	r, err := t.e.render(ctx, t.req.Declared, names, t.inv, nil)
 	if err != nil {
 		return nil, fmt.Errorf("render the delete hooks of environment %s: %w (run down with --no-hooks to delete without them)", env.Name(), err)
 	}

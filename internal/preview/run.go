@@ -133,11 +133,13 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	rep.Environments = make([]Environment, len(names))
 	results := make([][2]rendered, len(names))
+	// A component whose inputs are the same on both sides renders once.
+	shared := render.NewShared()
 	// Every render is a job of its own: base and head of one environment
 	// run side by side, as do environments while cores are free.
 	_ = parallel(2*len(names), max(2, runtime.GOMAXPROCS(0)), func(i int) error {
 		env, side := i/2, i%2
-		results[env][side] = renderSide(ctx, opts, []*Side{&rep.Base, &rep.Head}[side], snaps[side], names[env])
+		results[env][side] = renderSide(ctx, opts, []*Side{&rep.Base, &rep.Head}[side], snaps[side], names[env], shared)
 		return nil
 	})
 	if err := ctx.Err(); err != nil {
@@ -161,7 +163,7 @@ type rendered struct {
 }
 
 // renderSide loads and renders environment env from snap.
-func renderSide(ctx context.Context, opts Options, side *Side, snap *source.Snapshot, env string) rendered {
+func renderSide(ctx context.Context, opts Options, side *Side, snap *source.Snapshot, env string, shared *render.Shared) rendered {
 	lo := opts.Load
 	lo.Source, lo.Environment, lo.Components = side.src, env, nil
 	d, err := engine.LoadSnapshot(snap, lo)
@@ -181,7 +183,7 @@ func renderSide(ctx context.Context, opts Options, side *Side, snap *source.Snap
 		// None of them on this side: it declares nothing of them.
 		return rendered{res: &render.Result{Environment: d.Env.Name()}, comps: all}
 	}
-	r, err := opts.Engine.Render(ctx, engine.Request{Declared: d, Policy: engine.Policy{Components: comps}})
+	r, err := opts.Engine.Render(ctx, engine.Request{Declared: d, Policy: engine.Policy{Components: comps}, Shared: shared})
 	if err != nil {
 		return rendered{err: fmt.Errorf("at %s: %w", side.Ref, err)}
 	}

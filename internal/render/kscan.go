@@ -27,6 +27,8 @@ type kscan struct {
 	seen        map[string]bool
 	// openAPI is set when any kustomization in the tree sets `openapi:`.
 	openAPI bool
+	// remote is set when the tree names a remote base or resource.
+	remote bool
 	// manifests are the repo-relative YAML files the tree reads as objects
 	// or patches, in the order met.
 	manifests []string
@@ -184,6 +186,7 @@ func (s *kscan) entry(dir, file string, data []byte, e kustEntry) error {
 	at := func() string { return fmt.Sprintf("%s:%d", file, lineOf(data, e.value)) }
 	if isRemote(e.value) {
 		if s.allowRemote {
+			s.remote = true
 			return nil
 		}
 		return errs.Inputf("%s: %s entry %q is remote; rendering is offline, so remote bases and resources are refused (set render.allowRemoteBases: true in config.yaml to allow them)",

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -29,21 +31,25 @@ var openAPIMu sync.RWMutex
 // leaving the repository, missing files), so that those errors name the
 // kustomization file, line and entry rather than surfacing from deep inside
 // kustomize.
-func (r *renderer) buildKustomize(ctx context.Context, c config.Component) ([]*unstructured.Unstructured, error) {
+//
+// read are the directories of the kustomizations the build read, each
+// with what kustomize may read under it (its load restrictions confine a
+// kustomization's files to its directory); nil when a base is remote.
+func (r *renderer) buildKustomize(ctx context.Context, c config.Component) (objs []*unstructured.Unstructured, read []string, err error) {
 	dir := c.Kustomize
 	abs, err := r.src.Resolve(dir)
 	if err != nil {
-		return nil, fmt.Errorf("kustomization %s: %w", dir, err)
+		return nil, nil, fmt.Errorf("kustomization %s: %w", dir, err)
 	}
 	if st, err := os.Stat(abs); err != nil || !st.IsDir() {
-		return nil, errs.Inputf("kustomization directory %q does not exist", dir)
+		return nil, nil, errs.Inputf("kustomization directory %q does not exist", dir)
 	}
 	sc := &kscan{root: r.src.Root, allowRemote: r.settings.AllowRemoteBases, seen: map[string]bool{}}
 	if err := sc.dir(path.Clean(dir), ""); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	if sc.openAPI {
@@ -65,25 +71,28 @@ func (r *renderer) buildKustomize(ctx context.Context, c config.Component) ([]*u
 	resMap, err := k.Run(cfs, abs)
 	if err != nil {
 		if esc := cfs.escape(); esc != nil {
-			return nil, errs.Input(fmt.Errorf("kustomize build %s: %w", dir, esc))
+			return nil, nil, errs.Input(fmt.Errorf("kustomize build %s: %w", dir, esc))
 		}
 		if bad := sc.malformed(); bad != nil {
-			return nil, fmt.Errorf("kustomize build %s: %w", dir, bad)
+			return nil, nil, fmt.Errorf("kustomize build %s: %w", dir, bad)
 		}
-		return nil, errs.Inputf("kustomize build %s: %s", dir, r.relativize(err.Error()))
+		return nil, nil, errs.Inputf("kustomize build %s: %s", dir, r.relativize(err.Error()))
 	}
-	objs := make([]*unstructured.Unstructured, 0, resMap.Size())
+	objs = make([]*unstructured.Unstructured, 0, resMap.Size())
 	for _, res := range resMap.Resources() {
 		obj, err := resourceObject(res.RNode.Map)
 		if err != nil {
-			return nil, fmt.Errorf("kustomize build %s: %s: %w", dir, res.CurId(), err)
+			return nil, nil, fmt.Errorf("kustomize build %s: %s: %w", dir, res.CurId(), err)
 		}
 		if err := prepareObject(obj); err != nil {
-			return nil, errs.Inputf("kustomize build %s: %v", dir, err)
+			return nil, nil, errs.Inputf("kustomize build %s: %v", dir, err)
 		}
 		objs = append(objs, obj)
 	}
-	return objs, nil
+	if sc.remote {
+		return objs, nil, nil
+	}
+	return objs, slices.Sorted(maps.Keys(sc.seen)), nil
 }
 
 // resourceObject turns a kustomize resource into an unstructured object by

@@ -74,6 +74,10 @@ type Options struct {
 	// helm.repoAuth.credential picks one, which is sent over https to the
 	// hosts it is bound to and nowhere else.
 	Credentials credential.Set
+	// Shared, when set, is shared with other renders (a preview's two
+	// sides), which then do the work of a component whose inputs are the
+	// same once.
+	Shared *Shared
 }
 
 // renderer holds what the components of one render share.
@@ -136,7 +140,12 @@ func (r *renderer) render(ctx context.Context) (*Result, error) {
 
 	// Everything but the chart templates: kustomize builds, manifest
 	// directories, and the charts and values of Helm releases.
-	r.each(ctx, jobs, func(j *job) error { return r.prepare(ctx, j) })
+	r.each(ctx, jobs, func(j *job) error {
+		if j.comp.Helm != nil {
+			return r.prepare(ctx, j) // the template is what is shared
+		}
+		return r.share(ctx, j, "build", nil, func() error { return r.prepare(ctx, j) })
+	})
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("render %s: %w", r.env.Metadata.Name, err)
 	}
@@ -151,7 +160,7 @@ func (r *renderer) render(ctx context.Context) (*Result, error) {
 		}
 	}
 	charts := slices.DeleteFunc(slices.Clone(jobs), func(j *job) bool { return j.helm == nil || j.err != nil })
-	r.each(ctx, charts, func(j *job) error { return r.template(ctx, j, crds) })
+	r.each(ctx, charts, func(j *job) error { return r.shareTemplate(ctx, j, crds) })
 
 	// A chart's templates may define CRDs themselves; a chart that asks
 	// for API versions renders again if they add any.
@@ -168,7 +177,7 @@ func (r *renderer) render(ctx context.Context) (*Result, error) {
 	if len(more) > 0 {
 		crds = append(crds, more...)
 		again := slices.DeleteFunc(slices.Clone(charts), func(j *job) bool { return j.err != nil || !usesAPIVersions(j.helm.chart) })
-		r.each(ctx, again, func(j *job) error { return r.template(ctx, j, crds) })
+		r.each(ctx, again, func(j *job) error { return r.shareTemplate(ctx, j, crds) })
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("render %s: %w", r.env.Metadata.Name, err)
@@ -225,6 +234,10 @@ type job struct {
 	out     *Component
 	helm    *preparedChart
 	err     error
+	// inputs are the repository paths the component read, when shareable
+	// (Shared): files, or directories whole.
+	inputs    []string
+	shareable bool
 }
 
 // each runs fn for every job, at most Settings.Concurrency at once, and
@@ -364,14 +377,14 @@ func (r *renderer) prepare(ctx context.Context, j *job) error {
 		if err != nil {
 			return err
 		}
-		j.out.Objects = objs
+		j.out.Objects, j.inputs, j.shareable = objs, []string{c.Manifests.Path}, true
 	case c.Kustomize != "":
 		log.Debug("building kustomization", "dir", c.Kustomize)
-		objs, err := r.buildKustomize(ctx, c)
+		objs, read, err := r.buildKustomize(ctx, c)
 		if err != nil {
 			return err
 		}
-		j.out.Objects = objs
+		j.out.Objects, j.inputs, j.shareable = objs, read, read != nil
 	case c.Helm != nil:
 		ns := c.Helm.Namespace
 		if ns == "" {
@@ -384,6 +397,7 @@ func (r *renderer) prepare(ctx context.Context, j *job) error {
 			return err
 		}
 		j.helm = p
+		j.inputs, j.shareable = helmInputs(c, p)
 	default:
 		return errs.Inputf("declares none of kustomize, helm and manifests")
 	}
@@ -406,6 +420,14 @@ func (r *renderer) template(ctx context.Context, j *job, crds []string) error {
 	}
 	j.out.Objects, j.out.Hooks, j.out.Tests = h.objects, h.hooks, h.tests
 	return nil
+}
+
+// shareTemplate is template, shared (Shared) with a render whose chart,
+// values and capabilities are the same.
+func (r *renderer) shareTemplate(ctx context.Context, j *job, crds []string) error {
+	installed := r.installed != nil && r.installed(j.comp.Name)
+	extra := []any{r.caps.KubeVersion, r.caps.APIVersions, slices.Sorted(slices.Values(crds)), installed, j.out.Namespace}
+	return r.share(ctx, j, "template", extra, func() error { return r.template(ctx, j, crds) })
 }
 
 // finish completes the rendered components together, since namespace
