@@ -23,7 +23,9 @@ import (
 // recorded is one request a fake API or webhook endpoint received.
 type recorded struct {
 	path, auth, signature string
-	body                  []byte
+	// escaped is the path as sent; token is GitLab's PRIVATE-TOKEN.
+	escaped, token string
+	body           []byte
 }
 
 type endpoint struct {
@@ -37,7 +39,8 @@ func newEndpoint(t *testing.T) *endpoint {
 	e.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		e.mu.Lock()
-		e.reqs = append(e.reqs, recorded{path: r.URL.Path, auth: r.Header.Get("Authorization"), signature: r.Header.Get(notify.HeaderSignature), body: b})
+		e.reqs = append(e.reqs, recorded{path: r.URL.Path, auth: r.Header.Get("Authorization"), signature: r.Header.Get(notify.HeaderSignature),
+			escaped: r.URL.EscapedPath(), token: r.Header.Get("PRIVATE-TOKEN"), body: b})
 		e.mu.Unlock()
 		w.WriteHeader(http.StatusCreated)
 	}))
@@ -51,12 +54,12 @@ func (e *endpoint) requests() []recorded {
 	return append([]recorded(nil), e.reqs...)
 }
 
-// TestSyncNotifies follows a GitHub-like repository (acme/platform) with
-// `envctl sync --git --github-status --notify-webhook`: the applied commit
-// gets a pending then a success status on the fake GitHub API, with the
-// operator's token; the webhook gets signed events; the sync record gets
-// a Reconciled Event reported by envctl; neither secret shows in the
-// output.
+// TestSyncNotifies follows a repository (acme/platform) with `envctl sync
+// --git --github-status --gitlab-status --notify-webhook`: the applied
+// commit gets a pending then a success status on the fake GitHub API and a
+// running then a success one on the fake GitLab API, each with the
+// operator's token; the webhook gets signed events; the sync record gets a
+// Reconciled Event reported by envctl; no secret shows in the output.
 func TestSyncNotifies(t *testing.T) {
 	gittest.NeedGit(t)
 	r := newRepo(t)
@@ -68,11 +71,12 @@ func TestSyncNotifies(t *testing.T) {
 	g.configMaps("a", "one")
 	sha := g.git.Commit("first")
 
-	api, hook := newEndpoint(t), newEndpoint(t)
-	const token, secret = "ghp-e2e-token-value", "whsec-e2e-value"
-	g.repo = g.with(notify.EnvGitHubToken+"="+token, notify.EnvWebhookSecret+"="+secret)
+	api, lab, hook := newEndpoint(t), newEndpoint(t), newEndpoint(t)
+	const token, labToken, secret = "ghp-e2e-token-value", "glpat-e2e-token-value", "whsec-e2e-value"
+	g.repo = g.with(notify.EnvGitHubToken+"="+token, notify.EnvGitLabToken+"="+labToken, notify.EnvWebhookSecret+"="+secret)
 	p := g.startGit("sync", g.env, "--interval", "1h",
-		"--github-status", "--github-url", api.URL+"/api/v3", "--notify-webhook", hook.URL+"/envctl")
+		"--github-status", "--github-url", api.URL+"/api/v3", "--gitlab-status", "--gitlab-url", lab.URL,
+		"--notify-webhook", hook.URL+"/envctl")
 	g.applied(p, "main@sha1:"+sha, "one", 90*time.Second)
 
 	eventually(t, 15*time.Second, "a pending and a success status", func() error {
@@ -92,6 +96,26 @@ func TestSyncNotifies(t *testing.T) {
 		}
 		if got := strings.Join(states, " "); got != "pending success" {
 			return fmt.Errorf("states %q, want pending success", got)
+		}
+		return nil
+	})
+	eventually(t, 15*time.Second, "a running and a success GitLab status", func() error {
+		var states []string
+		for _, req := range lab.requests() {
+			if req.escaped != "/api/v4/projects/acme%2Fplatform/statuses/"+sha || req.token != labToken || req.auth != "" {
+				return fmt.Errorf("status request to %s with PRIVATE-TOKEN %q, Authorization %q", req.escaped, req.token, req.auth)
+			}
+			var body map[string]string
+			if err := json.Unmarshal(req.body, &body); err != nil {
+				return err
+			}
+			if body["name"] != "envctl/"+g.env {
+				return fmt.Errorf("name %q", body["name"])
+			}
+			states = append(states, body["state"])
+		}
+		if got := strings.Join(states, " "); got != "running success" {
+			return fmt.Errorf("states %q, want running success", got)
 		}
 		return nil
 	})
@@ -133,7 +157,7 @@ func TestSyncNotifies(t *testing.T) {
 		t.Errorf("exit %d after SIGTERM, want 0", code)
 	}
 	for _, out := range []string{p.out.String(), p.err.String()} {
-		if strings.Contains(out, token) || strings.Contains(out, secret) {
+		if strings.Contains(out, token) || strings.Contains(out, labToken) || strings.Contains(out, secret) {
 			t.Errorf("a notifier's secret is in the output:\n%s", out)
 		}
 	}
