@@ -15,6 +15,7 @@ import (
 	"github.com/envctl/envctl/internal/cluster/embedded/nodesim"
 	kubecfg "github.com/envctl/envctl/internal/cluster/kubeconfig"
 	"github.com/envctl/envctl/internal/config"
+	"github.com/envctl/envctl/internal/errs"
 )
 
 // Ensure makes sure the cluster's serve process runs and returns once the
@@ -28,6 +29,8 @@ import (
 //   - A cluster whose serve process is gone (or whose pid now belongs to
 //     another program): it is restarted from its state, on its old port
 //     if free. A failed restart stops the process and keeps the state.
+//     A serve process that was killed a moment ago, or that exits while
+//     Ensure waits for it, is waited for until it is gone, then restarted.
 //
 // The state directory's lock makes concurrent Ensures and Deletes of one
 // cluster take turns, so that a cluster never gets two serve processes.
@@ -58,7 +61,7 @@ func (p *Provider) Ensure(ctx context.Context, spec cluster.Spec) (*cluster.Info
 	// Asked first, whatever the state says: a serve process may be up
 	// whose creator was killed before it saw the process serve.
 	pr, ok := p.server(dir, root, name)
-	if ok {
+	if ok && pr.running() {
 		st, err := readState(dir, name)
 		if errors.Is(err, os.ErrNotExist) {
 			err = damaged(name, filepath.Join(dir, stateFile), fmt.Sprintf("is missing, though its serve process %d runs", pr.PID))
@@ -66,7 +69,18 @@ func (p *Provider) Ensure(ctx context.Context, spec cluster.Spec) (*cluster.Info
 		if err != nil {
 			return nil, err
 		}
-		return p.alreadyRunning(ctx, spec, dir, st, pr)
+		info, err := p.alreadyRunning(ctx, spec, dir, st, pr)
+		if !errors.Is(err, errServeExited) {
+			return info, err
+		}
+		spec.Note("Serve process %d of embedded cluster %s stopped while envctl waited for its API server", pr.PID, name)
+	}
+	// A serve process killed a moment ago still holds the cluster's files,
+	// port and serve lock until its last thread is gone.
+	if pr.alive() {
+		if err := awaitExit(ctx, spec, pr); err != nil {
+			return nil, err
+		}
 	}
 	st, fresh, err := p.prepareState(dir, name, pools)
 	if err != nil {
@@ -121,13 +135,30 @@ func (p *Provider) prepareState(dir, name string, pools []config.NodePool) (*clu
 	return st, true, nil
 }
 
+// errServeExited is why alreadyRunning gave up: the serve process it
+// waited for exited meanwhile, and Ensure restarts the cluster instead.
+var errServeExited = errors.New("serve process exited")
+
+// exitWait bounds the wait for a serve process that has begun to exit to
+// be gone, as terminate bounds it after SIGKILL.
+const exitWait = 10 * time.Second
+
 // alreadyRunning is Ensure of a running cluster: a check that it is
-// usable, and its description.
+// usable, and its description. It says every cluster.ReportEvery what is
+// still missing, and gives up with errServeExited if the serve process
+// stops running while it waits.
 func (p *Provider) alreadyRunning(ctx context.Context, spec cluster.Spec, dir string, st *clusterState, pr proc) (*cluster.Info, error) {
 	done := spec.Step(fmt.Sprintf("Embedded cluster %s is already running (serve process %d); nothing to start", spec.Name, pr.PID))
+	wctx, stop := whileRunning(ctx, pr)
 	rc, err := p.restConfig(dir, spec.Name)
 	if err == nil {
-		err = cluster.WaitUsable(ctx, rc)
+		err = cluster.WaitUsableReporting(wctx, rc, func(waited time.Duration, missing string) {
+			spec.Note("still waiting for embedded cluster %s (serve process %d) to be usable after %v: %s", spec.Name, pr.PID, waited, missing)
+		})
+	}
+	stop()
+	if cause := context.Cause(wctx); errors.Is(cause, errServeExited) {
+		err = cause
 	}
 	done(err)
 	if err != nil {
@@ -142,6 +173,48 @@ func (p *Provider) alreadyRunning(ctx context.Context, spec cluster.Spec, dir st
 		}
 	}
 	return p.info(ctx, dir, spec.Name), nil
+}
+
+// whileRunning returns ctx, ended with cause errServeExited once pr stops
+// running, so that a wait on its API server does not outlive it.
+func whileRunning(ctx context.Context, pr proc) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	go func() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if !pr.running() {
+					cancel(errServeExited)
+					return
+				}
+			}
+		}
+	}()
+	return ctx, func() { cancel(context.Canceled) }
+}
+
+// awaitExit waits, at most exitWait, until pr, which has begun to exit,
+// is gone, saying so.
+func awaitExit(ctx context.Context, spec cluster.Spec, pr proc) error {
+	done := spec.Step(fmt.Sprintf("Waiting for the exiting serve process %d of embedded cluster %s to be gone", pr.PID, spec.Name))
+	wctx, cancel := context.WithTimeoutCause(ctx, exitWait, fmt.Errorf("it was still exiting after %v", exitWait))
+	defer cancel()
+	var err error
+	if !waitGone(wctx, pr) {
+		err = fmt.Errorf("embedded cluster %s: serve process %d has exited but still holds the cluster's files: %w", spec.Name, pr.PID, context.Cause(wctx))
+		switch {
+		case ctx.Err() == nil:
+			err = errs.Cluster(err)
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
+			err = errs.Timeout(err)
+		}
+	}
+	done(err)
+	return err
 }
 
 // webhookSwitchTimeout bounds the wait for a running serve process to take

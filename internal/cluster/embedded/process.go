@@ -75,35 +75,59 @@ func statFields(pid int) ([]string, error) {
 	return fields, nil
 }
 
-// alive reports whether p is still the process it was: its pid exists, is
-// not a zombie, and started when p's token says.
-func (p proc) alive() bool {
+// procStatus is where a process is in its life, as far as a serve process
+// of envctl's is concerned.
+type procStatus int
+
+const (
+	// procGone: no such process, a reused pid, or a zombie with no thread
+	// left; nothing of it holds the cluster's files or port.
+	procGone procStatus = iota
+	// procExiting: killed, or exited, and its main thread is a zombie, but
+	// other threads are still being torn down and hold its files, its
+	// listening sockets and locks included. It serves nothing any more.
+	procExiting
+	// procRunning: the process runs.
+	procRunning
+)
+
+// status reports where p is: running, exiting, or gone. A process counts
+// as p only while its start time matches p's token.
+func (p proc) status() procStatus {
 	if p.PID <= 0 {
-		return false
+		return procGone
 	}
 	if p.Token == "" {
-		err := syscall.Kill(p.PID, 0)
-		return err == nil || errors.Is(err, syscall.EPERM)
+		if err := syscall.Kill(p.PID, 0); err == nil || errors.Is(err, syscall.EPERM) {
+			return procRunning
+		}
+		return procGone
 	}
 	fields, err := statFields(p.PID)
-	if err != nil || exited(fields) {
-		return false
+	if err != nil {
+		return procGone
 	}
-	token, err := startToken(p.PID)
-	return err == nil && token == p.Token
+	if token, err := startToken(p.PID); err != nil || token != p.Token {
+		return procGone
+	}
+	if fields[0] != "Z" && fields[0] != "X" {
+		return procRunning
+	}
+	// num_threads, field 20: a zombie leader whose other threads are still
+	// exiting has not let go of its files yet.
+	if threads, err := strconv.Atoi(fields[17]); err == nil && threads > 1 {
+		return procExiting
+	}
+	return procGone
 }
 
-// exited reports whether the stat fields are those of a process that has
-// exited and awaits its parent. A zombie thread-group leader whose other
-// threads are still exiting (num_threads, field 20, above one) has not:
-// those threads still hold its files, its listening sockets included.
-func exited(fields []string) bool {
-	if fields[0] != "Z" && fields[0] != "X" {
-		return false
-	}
-	threads, err := strconv.Atoi(fields[17])
-	return err != nil || threads <= 1
-}
+// alive reports whether p still holds what it held: it runs, or it is
+// exiting. Waits for a process to be gone use it.
+func (p proc) alive() bool { return p.status() != procGone }
+
+// running reports whether p runs and has not begun to exit: whether it
+// may still serve.
+func (p proc) running() bool { return p.status() == procRunning }
 
 // readPID reads a pid file: "PID TOKEN\n". A missing file gives
 // fs.ErrNotExist; a malformed one an error naming it.

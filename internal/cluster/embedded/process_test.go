@@ -151,12 +151,17 @@ func TestReadPID(t *testing.T) {
 	}
 }
 
-// fakeProc makes a proc filesystem with the given processes (pid: command
-// line and state) and points procRoot at it for the test.
-func fakeProc(t *testing.T, procs map[int]struct {
+// fakeProcess is a process of a fake proc filesystem: its command line,
+// its state (field 3 of stat) and its number of threads (field 20).
+type fakeProcess struct {
 	cmdline []string
 	state   string
-}) {
+	threads int
+}
+
+// fakeProc makes a proc filesystem with the given processes and points
+// procRoot at it for the test.
+func fakeProc(t *testing.T, procs map[int]fakeProcess) {
 	t.Helper()
 	root := t.TempDir()
 	writeTestFile(t, filepath.Join(root, "sys/kernel/random/boot_id"), "boot-1\n")
@@ -170,6 +175,7 @@ func fakeProc(t *testing.T, procs map[int]struct {
 		for i := 4; i <= 21; i++ {
 			fields = append(fields, "0")
 		}
+		fields[20-3] = strconv.Itoa(p.threads)
 		fields = append(fields, strconv.Itoa(1000+pid), "0")
 		writeTestFile(t, filepath.Join(dir, "stat"), strconv.Itoa(pid)+" (envctl x) y) "+strings.Join(fields, " "))
 	}
@@ -179,23 +185,66 @@ func fakeProc(t *testing.T, procs map[int]struct {
 }
 
 func TestFindServers(t *testing.T) {
-	type p = struct {
-		cmdline []string
-		state   string
-	}
+	type p = fakeProcess
 	root := "/state/envctl"
 	serve := append([]string{"/usr/local/bin/envctl"}, serveArgs(root, "demo")...)
 	fakeProc(t, map[int]p{
-		100: {append(serve, "--ready-fd", "3"), "S"},
-		101: {append([]string{"/usr/local/bin/envctl"}, serveArgs(root, "other")...), "S"},
-		102: {serve, "Z"},
-		103: {append([]string{"/usr/local/bin/envctl"}, serveArgs("/elsewhere", "demo")...), "S"},
-		104: {[]string{"/usr/local/bin/envctl", "cluster", "create", "demo"}, "R"},
-		105: {serve, "R"},
+		100: {append(serve, "--ready-fd", "3"), "S", 12},
+		101: {append([]string{"/usr/local/bin/envctl"}, serveArgs(root, "other")...), "S", 12},
+		102: {serve, "Z", 1},
+		103: {append([]string{"/usr/local/bin/envctl"}, serveArgs("/elsewhere", "demo")...), "S", 12},
+		104: {[]string{"/usr/local/bin/envctl", "cluster", "create", "demo"}, "R", 12},
+		105: {serve, "R", 12},
 	})
 	got := findServers(root, "demo")
 	want := []proc{{PID: 100, Token: "boot-1:1100"}, {PID: 105, Token: "boot-1:1105"}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("findServers (-want +got):\n%s", diff)
+	}
+}
+
+// A killed process whose main thread is a zombie while its other threads
+// are still torn down is alive (it holds its files) but not running (it
+// serves nothing): Ensure must neither call it running nor start another
+// serve process beside it.
+func TestProcStatus(t *testing.T) {
+	fakeProc(t, map[int]fakeProcess{
+		100: {state: "S", threads: 12},
+		101: {state: "R", threads: 1},
+		102: {state: "Z", threads: 3},
+		103: {state: "Z", threads: 1},
+		104: {state: "Z", threads: 0},
+		105: {state: "X", threads: 2},
+	})
+	tests := []struct {
+		name    string
+		p       proc
+		want    procStatus
+		alive   bool
+		running bool
+	}{
+		{"sleeping", proc{PID: 100, Token: "boot-1:1100"}, procRunning, true, true},
+		{"running", proc{PID: 101, Token: "boot-1:1101"}, procRunning, true, true},
+		{"zombie leader, threads exiting", proc{PID: 102, Token: "boot-1:1102"}, procExiting, true, false},
+		{"zombie, last thread gone", proc{PID: 103, Token: "boot-1:1103"}, procGone, false, false},
+		{"zombie, no thread", proc{PID: 104, Token: "boot-1:1104"}, procGone, false, false},
+		{"dead, threads exiting", proc{PID: 105, Token: "boot-1:1105"}, procExiting, true, false},
+		{"reused pid", proc{PID: 100, Token: "boot-1:999"}, procGone, false, false},
+		{"reused pid of an exiting process", proc{PID: 102, Token: "boot-0:1102"}, procGone, false, false},
+		{"no such process", proc{PID: 106, Token: "boot-1:1106"}, procGone, false, false},
+		{"no pid", proc{}, procGone, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.p.status(); got != tt.want {
+				t.Errorf("status = %d, want %d", got, tt.want)
+			}
+			if got := tt.p.alive(); got != tt.alive {
+				t.Errorf("alive = %v, want %v", got, tt.alive)
+			}
+			if got := tt.p.running(); got != tt.running {
+				t.Errorf("running = %v, want %v", got, tt.running)
+			}
+		})
 	}
 }

@@ -254,7 +254,7 @@ func (p *Provider) status(ctx context.Context, dir, name string) cluster.Info {
 		return in
 	}
 	pr, ok := p.server(dir, root, name)
-	if !ok {
+	if !ok || !pr.running() {
 		in.Status = cluster.StatusStopped
 		in.Message = fmt.Sprintf("its serve process is not running; `envctl cluster create %s --provider embedded` restarts it", name)
 		return in

@@ -32,6 +32,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(asCLIEnv) == "1" {
 		os.Exit(cli.Main(os.Args[1:], cli.StdStreams()))
 	}
+	if os.Getenv(exitingLeaderEnv) == "1" {
+		exitingLeader()
+	}
 	os.Exit(m.Run())
 }
 
