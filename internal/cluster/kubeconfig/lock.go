@@ -18,6 +18,12 @@ import (
 // before it counts as left behind by a writer that died.
 const staleAfter = time.Minute
 
+// maxLockWait bounds the wait for a lock a live process holds: a kubeconfig
+// write takes milliseconds, so a lock held this long is stuck, and the
+// caller's deadline (minutes, for a cluster's creation) is too long to sit
+// silent.
+var maxLockWait = 30 * time.Second
+
 // fileLocks are the lock files client-go takes before it modifies a
 // kubeconfig (clientcmd.ModifyConfig, and so every `kubectl config`
 // command): "<file>.lock" created exclusively, for every file of the
@@ -56,6 +62,8 @@ func lockAll(ctx context.Context, files []string) (*fileLocks, error) {
 // that a waiter can tell a lock left by a killed envctl; it retries while
 // the file exists, removing it once it is stale (see stale).
 func acquire(ctx context.Context, name string) error {
+	ctx, cancel := context.WithTimeoutCause(ctx, maxLockWait, fmt.Errorf("held for %s, longer than any write takes", maxLockWait))
+	defer cancel()
 	wait := 5 * time.Millisecond
 	for {
 		f, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
@@ -99,9 +107,25 @@ func stale(name string) (os.FileInfo, bool) {
 		return nil, false
 	}
 	if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && pid > 0 {
-		return st, errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+		return st, errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) || exited(pid)
 	}
 	return st, time.Since(st.ModTime()) > staleAfter
+}
+
+// exited says whether pid has exited and awaits its parent (a zombie): it
+// writes nothing more, and a parent that never reaps it would otherwise
+// hold the lock for good.
+func exited(pid int) bool {
+	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(data), ')')
+	if i < 0 {
+		return false
+	}
+	f := strings.Fields(string(data[i+1:]))
+	return len(f) > 0 && (f[0] == "Z" || f[0] == "X")
 }
 
 // removeIfSame removes name if it is still the file st describes, so that

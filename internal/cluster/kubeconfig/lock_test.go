@@ -64,12 +64,48 @@ func TestMergeLockTimeout(t *testing.T) {
 	}
 }
 
+// A lock a live process holds past any write's length is reported without
+// waiting for the caller's (long) deadline.
+func TestMergeLockHeldTooLong(t *testing.T) {
+	defer func(d time.Duration) { maxLockWait = d }(maxLockWait)
+	maxLockWait = 200 * time.Millisecond
+	path := filepath.Join(t.TempDir(), "config")
+	writeFile(t, path+".lock", strconv.Itoa(os.Getpid()), 0o600)
+	_, err := Merge(context.Background(), WriteOptions{Path: path}, "ml", clusterKubeconfig("ml", "https://127.0.0.1:1"))
+	if err == nil || !strings.Contains(err.Error(), path+".lock exists") || !strings.Contains(err.Error(), "held for 200ms") {
+		t.Fatalf("err = %v, want one naming %s.lock and how long it was held", err, path)
+	}
+}
+
 // The lock of an envctl that was killed names a process that is gone: the
 // next writer removes it rather than wait forever.
 func TestMergeRemovesLockOfDeadProcess(t *testing.T) {
 	cmd := exec.Command("true")
 	if err := cmd.Run(); err != nil {
 		t.Skip("no true(1):", err)
+	}
+	path := filepath.Join(t.TempDir(), "config")
+	writeFile(t, path+".lock", strconv.Itoa(cmd.Process.Pid), 0o600)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := Merge(ctx, WriteOptions{Path: path}, "ml", clusterKubeconfig("ml", "https://127.0.0.1:1")); err != nil {
+		t.Fatal(err)
+	}
+	assertNoLockLeft(t, path)
+}
+
+// The lock of an envctl killed and not yet reaped (a zombie, whose pid
+// still exists) is left behind too.
+func TestMergeRemovesLockOfZombie(t *testing.T) {
+	cmd := exec.Command("true")
+	if err := cmd.Start(); err != nil {
+		t.Skip("no true(1):", err)
+	}
+	defer cmd.Wait()
+	for deadline := time.Now().Add(5 * time.Second); !exited(cmd.Process.Pid); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("true(1) did not exit")
+		}
 	}
 	path := filepath.Join(t.TempDir(), "config")
 	writeFile(t, path+".lock", strconv.Itoa(cmd.Process.Pid), 0o600)
