@@ -57,7 +57,7 @@ func WriteClusterResult(w io.Writer, format string, r ClusterResult) error {
 		}
 	}
 	fmt.Fprintf(w, "  context: %s%s\n", r.Context, where)
-	fmt.Fprintf(w, "Try: kubectl --context %s get nodes\n", r.Context)
+	fmt.Fprintf(w, "Try: %s --context %s get nodes\n", kubectl(r.Written), r.Context)
 	if hint := UseContextHint(r.Written); hint != "" {
 		fmt.Fprintln(w, Sentence(hint))
 	}
@@ -80,7 +80,7 @@ func WriteContextWritten(w io.Writer, written kubeconfig.Written) {
 // WriteReach says, after up's summary, how to reach the cluster through
 // the context it wrote.
 func WriteReach(w io.Writer, written kubeconfig.Written) {
-	fmt.Fprintf(w, "reach the cluster with: kubectl --context %s get pods -A\n", written.Context)
+	fmt.Fprintf(w, "reach the cluster with: %s --context %s get pods -A\n", kubectl(written), written.Context)
 	if hint := UseContextHint(written); hint != "" {
 		fmt.Fprintln(w, hint)
 	}
@@ -94,9 +94,23 @@ func UseContextHint(w kubeconfig.Written) string {
 		return ""
 	}
 	if w.Previous != "" {
-		return fmt.Sprintf("the current context is still %s; switch with: kubectl config use-context %s", w.Previous, w.Context)
+		return fmt.Sprintf("the current context is still %s; switch with: %s config use-context %s", w.Previous, kubectl(w), w.Context)
 	}
-	return fmt.Sprintf("switch to it with: kubectl config use-context %s", w.Context)
+	return fmt.Sprintf("switch to it with: %s config use-context %s", kubectl(w), w.Context)
+}
+
+// kubectl is the command that reaches the context written: with
+// --kubeconfig when it went to a file the user named, which kubectl does
+// not read unless told.
+func kubectl(w kubeconfig.Written) string {
+	if !w.Named || w.Path == "" {
+		return "kubectl"
+	}
+	p := w.Path
+	if strings.ContainsAny(p, " \t\n'\"$`\\;&|<>()*?[]#~") {
+		p = "'" + strings.ReplaceAll(p, "'", `'\''`) + "'"
+	}
+	return "kubectl --kubeconfig " + p
 }
 
 // WriteClusters prints the clusters as a JSON list, or as a table on out

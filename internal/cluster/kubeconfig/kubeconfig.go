@@ -154,6 +154,9 @@ type Written struct {
 	Context string
 	// Path is the file that holds the context.
 	Path string
+	// Named says that the caller named Path (--kubeconfig): kubectl reaches
+	// the context only when told the file.
+	Named bool
 	// Current says whether Context is kubectl's current context afterwards.
 	Current bool
 	// Previous is the current context the kubeconfig had before, when it
@@ -206,6 +209,7 @@ func Merge(ctx context.Context, opts WriteOptions, cluster string, kubeconfig []
 	w.Current = current(after) == name
 	w.Switched = w.Switched && w.Current
 	w.Path = cmp.Or(after.Contexts[name].LocationOfOrigin, po.GetDefaultFilename())
+	w.Named = opts.Path != ""
 	return w, nil
 }
 
