@@ -33,7 +33,7 @@ Providers:
 
 envctl writes one kubeconfig context per cluster it creates, named
 envctl-NAME (a NAME already starting with envctl- is used as is), and
-removes it when it deletes the cluster.`,
+removes it from each file it wrote it to when it deletes the cluster.`,
 		Args: argsValidator(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return cmd.Help()
@@ -124,8 +124,8 @@ func newClusterDeleteCmd(f *Factory) *cobra.Command {
 		Use:   "delete NAME",
 		Short: "Delete a cluster envctl created",
 		Long: `Delete a cluster envctl created, everything envctl kept for it, and its
-context in your kubeconfig (kind-NAME for kind, envctl-NAME for embedded),
-unsetting current-context when it named that context.
+context (kind-NAME for kind, envctl-NAME for embedded) in the kubeconfig
+files envctl wrote it to, unsetting current-context when it named it.
 
 envctl deletes only clusters it created: not an existing cluster, and not a
 kind cluster made with the kind CLI. The provider that has NAME is found
@@ -145,7 +145,7 @@ unless --provider says which.`,
 	}
 	fl := cmd.Flags()
 	o.namedCluster.bind(fl)
-	fl.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig file to remove the context from (default: kubectl's: the files of $KUBECONFIG, else ~/.kube/config)")
+	fl.StringVar(&o.Kubeconfig, "kubeconfig", "", "also remove the context from this kubeconfig file (default: only from the files envctl wrote it to; for a cluster without that record, kubectl's: the files of $KUBECONFIG, else ~/.kube/config)")
 	return cmd
 }
 

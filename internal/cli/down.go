@@ -36,17 +36,18 @@ type downOptions struct {
 const downLong = `Delete every object in the environment's inventory, in the reverse of the
 order they were applied (workloads before their configuration, Namespaces and
 CRDs last), waiting until each is gone; then the inventory itself; then the
-cluster, when envctl created it (provider embedded or kind). Helm charts'
-pre-delete hooks run before anything is deleted and their post-delete hooks
-after, as with 'helm uninstall' (--no-hooks skips them).
+cluster, when envctl created it (provider embedded or kind), and its context
+from the kubeconfig files envctl wrote it to. Helm charts' pre-delete hooks
+run before anything is deleted and their post-delete hooks after, as with
+'helm uninstall' (--no-hooks skips them).
 
-A cluster reached through the existing provider or --kubeconfig/--context is
-never deleted. Objects whose labels no longer say that envctl manages them for
-this environment, and objects annotated envctl.dev/prune: disabled, are left
-in place and listed. A CustomResourceDefinition that still has custom
-resources envctl does not manage is kept (they would be deleted with it)
-unless --force-prune. Running down again, or on an environment that is not
-up, does nothing and succeeds.
+A cluster reached through provider existing, or a --kubeconfig/--context
+context envctl did not write, is never deleted. Objects whose labels no longer
+say that envctl manages them for this environment, and objects annotated
+envctl.dev/prune: disabled, are left in place and listed. A
+CustomResourceDefinition that still has custom resources envctl does not
+manage is kept (they would be deleted with it) unless --force-prune. Running
+down again, or on an environment that is not up, does nothing and succeeds.
 
 down first lists what it will delete (objects per kind, their namespaces,
 the cluster) and asks on a terminal; without a terminal it needs --yes.
@@ -117,7 +118,7 @@ func runDown(ctx context.Context, f *Factory, o *downOptions) error {
 	if err != nil {
 		return err
 	}
-	if !o.Cluster.set() {
+	if t.Provider != nil {
 		report.Cluster = t.Name
 	}
 	var lock *lease.Holding

@@ -31,6 +31,9 @@ type e2e struct {
 	// home is the home directory of the envctl processes the test starts
 	// (e.start), made on first use.
 	home string
+	// ownCluster says that the environment declares a cluster of its own
+	// (embedded), so that commands are not pointed at the test cluster.
+	ownCluster bool
 }
 
 // newE2E writes a repository for environment env, whose single component
@@ -115,15 +118,24 @@ func (e *e2e) staleFiles(resources map[string]string) []string {
 	return out
 }
 
-// run runs envctl with args (plus --repo and, for cluster commands,
-// --kubeconfig) and returns its output and exit code.
-func (e *e2e) run(args ...string) (stdout, stderr string, code int) {
-	e.t.Helper()
+// args are the arguments of envctl args: --repo first and, for the
+// commands that reach a cluster, the test cluster's --kubeconfig, unless
+// the environment has a cluster of its own.
+func (e *e2e) args(args []string) []string {
 	full := append([]string{"--repo", e.repo}, args...)
 	switch args[0] {
 	case "apply", "diff", "status", "down":
-		full = append(full, "--kubeconfig", e.kubeconfig)
+		if !e.ownCluster {
+			full = append(full, "--kubeconfig", e.kubeconfig)
+		}
 	}
+	return full
+}
+
+// run runs envctl with e.args(args) and returns its output and exit code.
+func (e *e2e) run(args ...string) (stdout, stderr string, code int) {
+	e.t.Helper()
+	full := e.args(args)
 	var out, errOut bytes.Buffer
 	code = Main(full, IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
 	fmt.Fprintf(&e.transcript, "$ envctl %s (exit %d)\n%s%s", strings.Join(args, " "), code, out.String(), errOut.String())

@@ -55,16 +55,11 @@ func (e *e2e) processEnv() []string {
 		"XDG_STATE_HOME="+filepath.Join(e.home, ".local", "state"))
 }
 
-// start starts envctl args (with --repo and, for commands that take one,
-// --kubeconfig, as e.run adds them). pause, when set, is the phase
+// start starts envctl e.args(args). pause, when set, is the phase
 // (testhook) to pause at; extra are more environment variables.
 func (e *e2e) start(pause string, extra []string, args ...string) *proc {
 	e.t.Helper()
-	full := append([]string{"--repo", e.repo}, args...)
-	switch args[0] {
-	case "apply", "diff", "status", "down":
-		full = append(full, "--kubeconfig", e.kubeconfig)
-	}
+	full := e.args(args)
 	p := &proc{t: e.t, e: e, args: args, dir: e.t.TempDir(), done: make(chan struct{})}
 	env := append(e.processEnv(), extra...)
 	if pause != "" {

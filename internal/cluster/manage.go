@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -166,9 +167,11 @@ func noteWritten(o Options, w kubeconfig.Written) {
 	}
 }
 
-// Delete deletes cluster name of provider p and then its context from
-// the kubeconfig file ("" for kubectl's files), each as a step of progress.
+// Delete deletes cluster name of provider p and then its context from the
+// kubeconfig files envctl wrote it to and from file, when set (see
+// contextFiles), each as a step of progress.
 func Delete(ctx context.Context, p Provider, name, file string, progress Progress) error {
+	files := contextFiles(p, name, file)
 	done := progress.Step(fmt.Sprintf("Deleting %s cluster %s", p.Name(), name))
 	err := p.Delete(ctx, name)
 	done(err)
@@ -178,41 +181,56 @@ func Delete(ctx context.Context, p Provider, name, file string, progress Progres
 	if p.Name() == config.ProviderExisting {
 		return nil
 	}
-	if err := removeContext(ctx, p.Name(), name, file, progress); err != nil {
+	if err := removeContexts(ctx, p.Name(), name, files, progress); err != nil {
 		return fmt.Errorf("cluster %s is deleted, but its context is not: %w", name, err)
 	}
 	return nil
 }
 
-// removeContext removes the context of cluster name of provider from the
-// kubeconfig, as a step of progress, saying when it was the current one.
-func removeContext(ctx context.Context, provider, name, file string, progress Progress) error {
+// removeContexts removes the context of cluster name of provider from each
+// kubeconfig file ("" for kubectl's files) as a step of progress, saying
+// when it was the current one. A file that is gone is skipped.
+func removeContexts(ctx context.Context, provider, name string, files []string, progress Progress) error {
 	ctxName := kubeconfig.ContextFor(provider, name)
 	names := []string{ctxName}
 	if provider == config.ProviderKind {
 		// Earlier releases named a kind cluster's context envctl-NAME.
 		names = append(names, kubeconfig.ContextName(name))
 	}
-	done := progress.Step(fmt.Sprintf("Removing context %s from %s", ctxName, kubeconfigWhere(file)))
-	r, err := kubeconfig.Remove(ctx, file, names...)
-	done(err)
-	if n, ok := progress.(Noter); ok && r.WasCurrent {
-		n.Note("Context %s was the current context; none is current now (choose one with: kubectl config use-context NAME)", ctxName)
+	n, _ := progress.(Noter)
+	var failed []error
+	for _, file := range files {
+		if _, err := os.Stat(file); file != "" && errors.Is(err, os.ErrNotExist) {
+			if n != nil {
+				n.Note("Kubeconfig %s is gone; no context %s to remove from it", file, ctxName)
+			}
+			continue
+		}
+		done := progress.Step(fmt.Sprintf("Removing context %s from %s", ctxName, kubeconfigWhere(file)))
+		r, err := kubeconfig.Remove(ctx, file, names...)
+		done(err)
+		if err != nil {
+			failed = append(failed, err)
+		}
+		if n != nil && r.WasCurrent {
+			n.Note("Context %s was the current context; none is current now (choose one with: kubectl config use-context NAME)", ctxName)
+		}
 	}
-	return err
+	return errors.Join(failed...)
 }
 
 // Delete deletes the cluster envctl created for an environment (see
-// CreatedByEnvctl), and the context Ensure wrote for it into the user's
-// kubeconfig ($KUBECONFIG or ~/.kube/config).
+// CreatedByEnvctl), and its context from the kubeconfig files envctl wrote
+// it to and from t.KubeconfigPath (see contextFiles).
 func (t *Target) Delete(ctx context.Context, progress Progress) error {
+	files := contextFiles(t.Provider, t.Name, t.KubeconfigPath)
 	done := progress.Step(fmt.Sprintf("Deleting %s cluster %s", t.ProviderName(), t.Name))
 	err := t.Provider.Delete(ctx, t.Name)
 	done(err)
 	if err != nil {
 		return fmt.Errorf("delete cluster %s: %w", t.Name, err)
 	}
-	if err := removeContext(ctx, t.ProviderName(), t.Name, t.KubeconfigPath, progress); err != nil {
+	if err := removeContexts(ctx, t.ProviderName(), t.Name, files, progress); err != nil {
 		return fmt.Errorf("cluster %s is deleted, but its kubeconfig context %s is not: %w", t.Name, kubeconfig.ContextFor(t.ProviderName(), t.Name), err)
 	}
 	return nil

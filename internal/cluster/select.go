@@ -156,9 +156,10 @@ func Find(ctx context.Context, name string, opts Options) (Provider, error) {
 }
 
 // WriteKubeconfig merges the cluster's context into the user's kubeconfig
-// (see kubeconfig.Merge for the current-context rules) and says what it
-// wrote. For an existing cluster it writes nothing: the user's kubeconfig
-// already has its context, which is returned with no Path.
+// (see kubeconfig.Merge for the current-context rules), records in the
+// cluster's state which file that was, for Delete, and says what it wrote.
+// For an existing cluster it writes nothing: the user's kubeconfig already
+// has its context, which is returned with no Path.
 func WriteKubeconfig(ctx context.Context, p Provider, name string, opts kubeconfig.WriteOptions) (kubeconfig.Written, error) {
 	data, err := p.Kubeconfig(ctx, name)
 	if err != nil {
@@ -173,7 +174,11 @@ func WriteKubeconfig(ctx context.Context, p Provider, name string, opts kubeconf
 		// Earlier releases named a kind cluster's context envctl-NAME.
 		opts.Replaces = []string{kubeconfig.ContextName(name)}
 	}
-	return kubeconfig.Merge(ctx, opts, name, data)
+	w, err := kubeconfig.Merge(ctx, opts, name, data)
+	if err != nil {
+		return w, err
+	}
+	return w, recordContext(p, name, w.Path)
 }
 
 // kubeconfigContext is the current context of a kubeconfig.

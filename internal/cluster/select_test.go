@@ -31,9 +31,15 @@ func (f *fakeProvider) List(context.Context) ([]Info, error) { panic("not used b
 func (f *fakeProvider) Kubeconfig(context.Context, string) ([]byte, error) {
 	panic("not used by selection")
 }
-func (f *fakeProvider) RESTConfig(context.Context, string) (*rest.Config, error) {
-	panic("not used by selection")
+func (f *fakeProvider) RESTConfig(_ context.Context, name string) (*rest.Config, error) {
+	if !f.clusters[name] {
+		return nil, NotFound(f.name, name)
+	}
+	return &rest.Config{Host: fakeServer(f.name, name)}, nil
 }
+
+// fakeServer is the API server of a fake provider's cluster.
+func fakeServer(provider, name string) string { return "https://" + name + "." + provider + ".test" }
 func (f *fakeProvider) Exists(_ context.Context, name string) (bool, error) {
 	return f.clusters[name], nil
 }

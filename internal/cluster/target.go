@@ -20,7 +20,8 @@ type Target struct {
 	// Name is the environment's cluster name.
 	Name string
 	// Provider has the cluster; nil when a kubeconfig the user named
-	// reaches it, and envctl must then never delete it.
+	// reaches a cluster other than the environment's own (see claim), and
+	// envctl must then never delete it.
 	Provider Provider
 	// Config reaches the cluster's API server.
 	Config *rest.Config
@@ -28,8 +29,9 @@ type Target struct {
 	Created bool
 	// Kubeconfig is what Ensure wrote into the user's kubeconfig.
 	Kubeconfig kubeconfig.Written
-	// KubeconfigPath is the kubeconfig file the context is in; "" for
-	// kubectl's files ($KUBECONFIG or ~/.kube/config).
+	// KubeconfigPath is a kubeconfig file the user named as holding the
+	// cluster's context; "" when none was named (Delete then finds the
+	// files envctl wrote it to).
 	KubeconfigPath string
 }
 
@@ -176,17 +178,21 @@ func (e *MissingError) Error() string {
 
 func (e *MissingError) Unwrap() error { return e.Err }
 
-// Connect reaches the cluster of env, or the one kc names. It never
-// creates a cluster: one that does not exist is a *MissingError, returned
-// with the target (which names the cluster and its provider).
+// Connect reaches the cluster of env, or the one kc names (env's own when
+// kc names the context envctl wrote for it). It never creates a cluster:
+// one that does not exist is a *MissingError, returned with the target
+// (which names the cluster and its provider).
 func Connect(ctx context.Context, env *config.Environment, kc Kubeconfig, opts Options) (*Target, error) {
 	t := &Target{Name: env.ClusterName()}
 	if kc.Set() {
-		cfg, err := kubeconfig.RESTConfig(kc.Path, kc.Context)
+		sel, err := kubeconfig.Load(kc.Path, kc.Context)
 		if err != nil {
 			return nil, err
 		}
-		t.Config = cfg
+		if t.Config, err = sel.RESTConfig(); err != nil {
+			return nil, err
+		}
+		t.claim(ctx, env.Spec.Cluster, sel, opts)
 		return t, nil
 	}
 	spec := env.Spec.Cluster
@@ -207,4 +213,26 @@ func Connect(ctx context.Context, env *config.Environment, kc Kubeconfig, opts O
 	}
 	t.Config = cfg
 	return t, nil
+}
+
+// claim makes t, reached through the kubeconfig context sel, the
+// environment's own cluster when sel is the context envctl wrote for that
+// cluster (as up --kubeconfig FILE writes it) and still reaches it: envctl
+// created the cluster, so down may delete it, and its context is in sel's
+// file. Any other context reaches a cluster envctl leaves alone.
+func (t *Target) claim(ctx context.Context, spec config.ClusterSpec, sel *kubeconfig.Selected, opts Options) {
+	if spec.Existing != nil || spec.Provider == config.ProviderExisting {
+		return
+	}
+	if sel.Context != kubeconfig.ContextName(t.Name) && sel.Context != kubeconfig.KindContextName(t.Name) {
+		return // not envctl's name for it: no need to ask the providers
+	}
+	s, err := Select(ctx, spec.Provider, t.Name, opts)
+	if err != nil || sel.Context != kubeconfig.ContextFor(s.Provider.Name(), t.Name) {
+		return
+	}
+	if cfg, err := s.Provider.RESTConfig(ctx, t.Name); err != nil || cfg.Host != t.Config.Host {
+		return
+	}
+	t.Provider, t.KubeconfigPath = s.Provider, sel.File()
 }

@@ -88,6 +88,10 @@ func (p *Provider) dir(name string) (string, error) {
 	return cluster.ClusterDir(root, config.ProviderEmbedded, name)
 }
 
+// ClusterDir is the state directory of cluster name, where package cluster
+// records the kubeconfig files the cluster's context was written to.
+func (p *Provider) ClusterDir(name string) (string, error) { return p.dir(name) }
+
 // Exists reports whether cluster name has a state directory, whatever its
 // condition: a damaged one exists, so that Delete can be found for it.
 func (p *Provider) Exists(_ context.Context, name string) (bool, error) {

@@ -40,6 +40,10 @@ func (p *Provider) dir(name string) (string, error) {
 	return cluster.ClusterDir(p.opts.StateDir, config.ProviderKind, name)
 }
 
+// ClusterDir is the state directory of cluster name, where package cluster
+// records the kubeconfig files the cluster's context was written to.
+func (p *Provider) ClusterDir(name string) (string, error) { return p.dir(name) }
+
 // stateDir is where the record of cluster name is kept, for messages.
 func (p *Provider) stateDir(name string) string {
 	d, _ := p.dir(name)

@@ -99,6 +99,14 @@ func (s *Selected) Server() string {
 	return ""
 }
 
+// File is the file that defines the selected context.
+func (s *Selected) File() string {
+	if c, ok := s.raw.Contexts[s.Context]; ok {
+		return c.LocationOfOrigin
+	}
+	return ""
+}
+
 // Minified returns a self-contained kubeconfig with only the selected
 // context, certificate files inlined, so it works on its own wherever it is
 // written.

@@ -63,6 +63,9 @@ func TestLoadFromKUBECONFIG(t *testing.T) {
 	if s.Server() != "https://staging.example.com" {
 		t.Errorf("Server() = %q", s.Server())
 	}
+	if s.File() != first {
+		t.Errorf("File() = %q, want %q, the file of $KUBECONFIG that defines the context", s.File(), first)
+	}
 	cfg, err := s.RESTConfig()
 	if err != nil {
 		t.Fatal(err)
