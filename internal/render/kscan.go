@@ -22,7 +22,9 @@ import (
 
 // kscan walks a kustomization and the local kustomizations it refers to.
 type kscan struct {
-	root        string
+	root string
+	// abs is the top kustomization's directory, resolved.
+	abs         string
 	allowRemote bool
 	seen        map[string]bool
 	// openAPI is set when any kustomization in the tree sets `openapi:`.

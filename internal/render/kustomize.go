@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"math"
 	"os"
 	"path"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -26,30 +24,32 @@ import (
 // the duration of the build, so it runs alone; the others share.
 var openAPIMu sync.RWMutex
 
-// buildKustomize renders the kustomization in the repo-relative directory
-// dir. The kustomization tree is checked first (remote references, paths
-// leaving the repository, missing files), so that those errors name the
-// kustomization file, line and entry rather than surfacing from deep inside
-// kustomize.
-//
-// read are the directories of the kustomizations the build read, each
-// with what kustomize may read under it (its load restrictions confine a
-// kustomization's files to its directory); nil when a base is remote.
-func (r *renderer) buildKustomize(ctx context.Context, c config.Component) (objs []*unstructured.Unstructured, read []string, err error) {
+// scanKustomize checks the kustomization tree of component c before it is
+// built (remote references, paths leaving the repository, missing files),
+// so that those errors name the kustomization file, line and entry rather
+// than surfacing from deep inside kustomize.
+func (r *renderer) scanKustomize(c config.Component) (*kscan, error) {
 	dir := c.Kustomize
 	abs, err := r.src.Resolve(dir)
 	if err != nil {
-		return nil, nil, fmt.Errorf("kustomization %s: %w", dir, err)
+		return nil, fmt.Errorf("kustomization %s: %w", dir, err)
 	}
 	if st, err := os.Stat(abs); err != nil || !st.IsDir() {
-		return nil, nil, errs.Inputf("kustomization directory %q does not exist", dir)
+		return nil, errs.Inputf("kustomization directory %q does not exist", dir)
 	}
-	sc := &kscan{root: r.src.Root, allowRemote: r.settings.AllowRemoteBases, seen: map[string]bool{}}
+	sc := &kscan{root: r.src.Root, abs: abs, allowRemote: r.settings.AllowRemoteBases, seen: map[string]bool{}}
 	if err := sc.dir(path.Clean(dir), ""); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
+	return sc, nil
+}
+
+// buildKustomize renders the kustomization of component c, which sc has
+// scanned.
+func (r *renderer) buildKustomize(ctx context.Context, c config.Component, sc *kscan) ([]*unstructured.Unstructured, error) {
+	dir, abs := c.Kustomize, sc.abs
 	if err := ctx.Err(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 
 	if sc.openAPI {
@@ -71,28 +71,25 @@ func (r *renderer) buildKustomize(ctx context.Context, c config.Component) (objs
 	resMap, err := k.Run(cfs, abs)
 	if err != nil {
 		if esc := cfs.escape(); esc != nil {
-			return nil, nil, errs.Input(fmt.Errorf("kustomize build %s: %w", dir, esc))
+			return nil, errs.Input(fmt.Errorf("kustomize build %s: %w", dir, esc))
 		}
 		if bad := sc.malformed(); bad != nil {
-			return nil, nil, fmt.Errorf("kustomize build %s: %w", dir, bad)
+			return nil, fmt.Errorf("kustomize build %s: %w", dir, bad)
 		}
-		return nil, nil, errs.Inputf("kustomize build %s: %s", dir, r.relativize(err.Error()))
+		return nil, errs.Inputf("kustomize build %s: %s", dir, r.relativize(err.Error()))
 	}
-	objs = make([]*unstructured.Unstructured, 0, resMap.Size())
+	objs := make([]*unstructured.Unstructured, 0, resMap.Size())
 	for _, res := range resMap.Resources() {
 		obj, err := resourceObject(res.RNode.Map)
 		if err != nil {
-			return nil, nil, fmt.Errorf("kustomize build %s: %s: %w", dir, res.CurId(), err)
+			return nil, fmt.Errorf("kustomize build %s: %s: %w", dir, res.CurId(), err)
 		}
 		if err := prepareObject(obj); err != nil {
-			return nil, nil, errs.Inputf("kustomize build %s: %v", dir, err)
+			return nil, errs.Inputf("kustomize build %s: %v", dir, err)
 		}
 		objs = append(objs, obj)
 	}
-	if sc.remote {
-		return objs, nil, nil
-	}
-	return objs, slices.Sorted(maps.Keys(sc.seen)), nil
+	return objs, nil
 }
 
 // resourceObject turns a kustomize resource into an unstructured object by

@@ -140,12 +140,7 @@ func (r *renderer) render(ctx context.Context) (*Result, error) {
 
 	// Everything but the chart templates: kustomize builds, manifest
 	// directories, and the charts and values of Helm releases.
-	r.each(ctx, jobs, func(j *job) error {
-		if j.comp.Helm != nil {
-			return r.prepare(ctx, j) // the template is what is shared
-		}
-		return r.share(ctx, j, "build", nil, func() error { return r.prepare(ctx, j) })
-	})
+	r.each(ctx, jobs, func(j *job) error { return r.sharePrepare(ctx, j) })
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("render %s: %w", r.env.Metadata.Name, err)
 	}
@@ -234,10 +229,8 @@ type job struct {
 	out     *Component
 	helm    *preparedChart
 	err     error
-	// inputs are the repository paths the component read, when shareable
-	// (Shared): files, or directories whole.
-	inputs    []string
-	shareable bool
+	// scan is a kustomization's, once scanned.
+	scan *kscan
 }
 
 // each runs fn for every job, at most Settings.Concurrency at once, and
@@ -377,14 +370,21 @@ func (r *renderer) prepare(ctx context.Context, j *job) error {
 		if err != nil {
 			return err
 		}
-		j.out.Objects, j.inputs, j.shareable = objs, []string{c.Manifests.Path}, true
+		j.out.Objects = objs
 	case c.Kustomize != "":
 		log.Debug("building kustomization", "dir", c.Kustomize)
-		objs, read, err := r.buildKustomize(ctx, c)
+		if j.scan == nil {
+			sc, err := r.scanKustomize(c)
+			if err != nil {
+				return err
+			}
+			j.scan = sc
+		}
+		objs, err := r.buildKustomize(ctx, c, j.scan)
 		if err != nil {
 			return err
 		}
-		j.out.Objects, j.inputs, j.shareable = objs, read, read != nil
+		j.out.Objects = objs
 	case c.Helm != nil:
 		ns := c.Helm.Namespace
 		if ns == "" {
@@ -397,7 +397,6 @@ func (r *renderer) prepare(ctx context.Context, j *job) error {
 			return err
 		}
 		j.helm = p
-		j.inputs, j.shareable = helmInputs(c, p)
 	default:
 		return errs.Inputf("declares none of kustomize, helm and manifests")
 	}
@@ -420,14 +419,6 @@ func (r *renderer) template(ctx context.Context, j *job, crds []string) error {
 	}
 	j.out.Objects, j.out.Hooks, j.out.Tests = h.objects, h.hooks, h.tests
 	return nil
-}
-
-// shareTemplate is template, shared (Shared) with a render whose chart,
-// values and capabilities are the same.
-func (r *renderer) shareTemplate(ctx context.Context, j *job, crds []string) error {
-	installed := r.installed != nil && r.installed(j.comp.Name)
-	extra := []any{r.caps.KubeVersion, r.caps.APIVersions, slices.Sorted(slices.Values(crds)), installed, j.out.Namespace}
-	return r.share(ctx, j, "template", extra, func() error { return r.template(ctx, j, crds) })
 }
 
 // finish completes the rendered components together, since namespace

@@ -1,11 +1,15 @@
 package render
 
 import (
-	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,12 +24,14 @@ import (
 
 // Shared lets renders share the work of a component whose inputs are the
 // same: the two sides of a pull-request preview, where most components did
-// not change. The first render to reach a component's kustomize build,
-// manifests or chart template does it and keeps its output and the paths
-// it read; another render of a component with the same declaration takes a
-// copy when those paths hold the same files under its own root, and does
-// the work itself otherwise. A component that decrypts is never shared
-// (each render must know the values it decrypted, to mask them).
+// not change. Before a kustomize build, a manifests directory's decoding or
+// a chart's templating, a render hashes what the component reads under its
+// root (its kustomizations' directories, its manifests directory, its chart
+// directory with file:// dependencies, values files and CA file); renders
+// whose component has the same declaration and inputs of the same digest do
+// the work once, the others taking a copy. A component that decrypts is
+// never shared (each render must know the values it decrypted, to mask
+// them), nor one whose inputs cannot all be named.
 type Shared struct {
 	mu      sync.Mutex
 	entries map[string]*sharedEntry
@@ -37,11 +43,8 @@ func NewShared() *Shared { return &Shared{entries: map[string]*sharedEntry{}} }
 // sharedEntry is one component phase as its first render did it.
 type sharedEntry struct {
 	done chan struct{}
-	// root and inputs say what was read: repository paths (files, or
-	// directories whole) under root. No out: nothing to share.
-	root   string
-	inputs []string
-	out    *Component
+	// out is nil when the first render failed.
+	out *Component
 }
 
 // claim returns the entry of key, and whether the caller is the first and
@@ -57,15 +60,19 @@ func (s *Shared) claim(key string) (*sharedEntry, bool) {
 	return e, true
 }
 
-// share runs phase, which renders part of job j, unless another render
-// sharing r.opts.Shared did it for the same key on inputs that hold the
-// same files here: then j takes a copy of its output.
-func (r *renderer) share(ctx context.Context, j *job, phase string, extra any, run func() error) error {
+// share runs phase, which renders part of job j reading inputs, unless a
+// render sharing r.opts.Shared did or does it for the same declaration and
+// inputs: then j takes a copy of its output.
+func (r *renderer) share(ctx context.Context, j *job, phase string, extra any, inputs []string, run func() error) error {
 	s := r.opts.Shared
 	if s == nil || j.comp.Decrypts() {
 		return run()
 	}
-	key, err := json.Marshal([]any{phase, j.comp, r.settings, extra})
+	digest, ok := digestInputs(r.src.Root, inputs)
+	if !ok {
+		return run()
+	}
+	key, err := json.Marshal([]any{phase, j.comp, r.settings, extra, inputs, digest})
 	if err != nil {
 		return run()
 	}
@@ -73,8 +80,8 @@ func (r *renderer) share(ctx context.Context, j *job, phase string, extra any, r
 	if first {
 		defer close(e.done)
 		err := run()
-		if err == nil && j.shareable {
-			e.root, e.inputs, e.out = r.src.Root, slices.Clone(j.inputs), copyOutput(j.out)
+		if err == nil {
+			e.out = copyOutput(j.out)
 		}
 		return err
 	}
@@ -83,14 +90,54 @@ func (r *renderer) share(ctx context.Context, j *job, phase string, extra any, r
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	if e.out == nil || !sameInputs(e.root, r.src.Root, e.inputs) {
+	if e.out == nil {
 		return run()
 	}
 	out := copyOutput(e.out)
 	j.out.Objects, j.out.Hooks, j.out.Tests = out.Objects, out.Hooks, out.Tests
-	j.inputs, j.shareable = slices.Clone(e.inputs), true
 	r.log.Debug("component's inputs unchanged; its output is shared", "component", j.comp.Name, "phase", phase)
 	return nil
+}
+
+// sharePrepare is prepare, shared (Shared) for a kustomize or manifests
+// component; a Helm release shares its template (shareTemplate).
+func (r *renderer) sharePrepare(ctx context.Context, j *job) error {
+	c := j.comp
+	if r.opts.Shared == nil || len(c.SourceKinds()) != 1 {
+		return r.prepare(ctx, j)
+	}
+	var inputs []string
+	switch {
+	case c.Manifests != nil:
+		inputs = []string{c.Manifests.Path}
+	case c.Kustomize != "":
+		sc, err := r.scanKustomize(c)
+		if err != nil {
+			return err
+		}
+		j.scan = sc
+		if sc.remote {
+			return r.prepare(ctx, j)
+		}
+		// kustomize's root-only load restriction keeps what a
+		// kustomization reads under its directory.
+		inputs = slices.Sorted(maps.Keys(sc.seen))
+	default:
+		return r.prepare(ctx, j)
+	}
+	return r.share(ctx, j, "build", nil, inputs, func() error { return r.prepare(ctx, j) })
+}
+
+// shareTemplate is template, shared (Shared) with a render whose chart,
+// values and capabilities are the same.
+func (r *renderer) shareTemplate(ctx context.Context, j *job, crds []string) error {
+	inputs, ok := helmInputs(j.comp, j.helm)
+	if !ok {
+		return r.template(ctx, j, crds)
+	}
+	installed := r.installed != nil && r.installed(j.comp.Name)
+	extra := []any{r.caps.KubeVersion, r.caps.APIVersions, slices.Sorted(slices.Values(crds)), installed, j.out.Namespace}
+	return r.share(ctx, j, "template", extra, inputs, func() error { return r.template(ctx, j, crds) })
 }
 
 // copyOutput copies what a phase renders of a component.
@@ -111,69 +158,70 @@ func copyOutput(c *Component) *Component {
 	return out
 }
 
-// sameInputs reports whether every path of inputs holds the same under
-// root a as under root b: the same kind, a file the same bytes, a
-// directory the same entries, each the same. Symlinks are followed, as a
-// render reads through them.
-func sameInputs(a, b string, inputs []string) bool {
+// digestInputs hashes what each path of inputs holds under root: its kind,
+// a file's executable bit and bytes, a directory's entries (names, symlink
+// targets) and each of them, following symlinks as a render reads through
+// them; a missing path hashes as missing. ok is false when a path cannot
+// be read (it is then not shared).
+func digestInputs(root string, inputs []string) (digest string, ok bool) {
+	h := sha256.New()
 	for _, rel := range inputs {
-		pa, err := source.Confine(a, rel)
+		p, err := source.Confine(root, rel)
+		if err != nil {
+			return "", false
+		}
+		fmt.Fprintf(h, "input %q\n", rel)
+		if !hashTree(h, p, 0) {
+			return "", false
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), true
+}
+
+// maxHashDepth bounds hashTree through symlinked directories, which may
+// loop.
+const maxHashDepth = 64
+
+func hashTree(h io.Writer, p string, depth int) bool {
+	st, err := os.Stat(p)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		fmt.Fprint(h, "missing\n")
+		return true
+	case err != nil || depth > maxHashDepth:
+		return false
+	case !st.IsDir():
+		f, err := os.Open(p)
 		if err != nil {
 			return false
 		}
-		pb, err := source.Confine(b, rel)
-		if err != nil || !sameTree(pa, pb, 0) {
+		defer f.Close()
+		fmt.Fprintf(h, "file %d %t\n", st.Size(), st.Mode().Perm()&0o111 != 0)
+		n, err := io.Copy(h, f)
+		return err == nil && n == st.Size()
+	}
+	entries, err := os.ReadDir(p)
+	if err != nil {
+		return false
+	}
+	fmt.Fprintf(h, "dir %d\n", len(entries))
+	for _, e := range entries {
+		child := filepath.Join(p, e.Name())
+		fmt.Fprintf(h, "entry %q\n", e.Name())
+		if e.Type()&fs.ModeSymlink != 0 {
+			// A render that confines paths may refuse one target and not
+			// another, whatever they hold.
+			target, err := os.Readlink(child)
+			if err != nil {
+				return false
+			}
+			fmt.Fprintf(h, "link %q\n", target)
+		}
+		if !hashTree(h, child, depth+1) {
 			return false
 		}
 	}
 	return true
-}
-
-// maxCompareDepth bounds sameTree through symlinked directories, which may
-// loop; deeper is taken as different.
-const maxCompareDepth = 64
-
-func sameTree(a, b string, depth int) bool {
-	sa, errA := os.Stat(a)
-	sb, errB := os.Stat(b)
-	switch {
-	case errors.Is(errA, fs.ErrNotExist) && errors.Is(errB, fs.ErrNotExist):
-		return true
-	case errA != nil || errB != nil || sa.IsDir() != sb.IsDir() || depth > maxCompareDepth:
-		return false
-	case !sa.IsDir():
-		if sa.Size() != sb.Size() || sa.Mode().Perm()&0o111 != sb.Mode().Perm()&0o111 {
-			return false
-		}
-		da, errA := os.ReadFile(a)
-		db, errB := os.ReadFile(b)
-		return errA == nil && errB == nil && bytes.Equal(da, db)
-	}
-	ea, errA := os.ReadDir(a)
-	eb, errB := os.ReadDir(b)
-	if errA != nil || errB != nil || len(ea) != len(eb) {
-		return false
-	}
-	for i := range ea {
-		if ea[i].Name() != eb[i].Name() || ea[i].Type()&fs.ModeSymlink != eb[i].Type()&fs.ModeSymlink {
-			return false
-		}
-		if ea[i].Type()&fs.ModeSymlink != 0 && !sameLink(filepath.Join(a, ea[i].Name()), filepath.Join(b, eb[i].Name())) {
-			return false
-		}
-		if !sameTree(filepath.Join(a, ea[i].Name()), filepath.Join(b, eb[i].Name()), depth+1) {
-			return false
-		}
-	}
-	return true
-}
-
-// sameLink compares two symlinks' targets: a render that confines paths
-// may refuse one and not the other.
-func sameLink(a, b string) bool {
-	ta, errA := os.Readlink(a)
-	tb, errB := os.Readlink(b)
-	return errA == nil && errB == nil && ta == tb
 }
 
 // helmInputs are the repository paths a Helm release reads: its chart
