@@ -44,6 +44,10 @@ type onDemandTree struct {
 	made map[string]bool
 	// bytes are the files' written so far, against limits.TotalBytes.
 	bytes int64
+	// pending are the files a reach will write, by a few goroutines.
+	pending []fileJob
+	// failed is the first write that failed: the snapshot is then broken.
+	failed error
 }
 
 type treeEntry struct {
@@ -99,7 +103,42 @@ func (t *onDemandTree) add(p string, e object.TreeEntry, target string) {
 func (t *onDemandTree) reach(rel string) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.reachLocked(rel, 0)
+	if t.failed != nil {
+		return t.failed
+	}
+	err := t.reachLocked(rel, 0)
+	if ferr := t.flush(); err == nil {
+		err = ferr
+	}
+	if err != nil {
+		t.failed = err
+	}
+	return err
+}
+
+// flush writes the pending files, a few at once: creating files is bound
+// by the filesystem's latency, not by the CPU.
+func (t *onDemandTree) flush() error {
+	jobs := t.pending
+	t.pending = nil
+	errList := make([]error, len(jobs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(writers, len(jobs)) {
+		wg.Go(func() {
+			for i := range next {
+				if err := writeFile(jobs[i].dst, jobs[i].data, jobs[i].mode); err != nil {
+					errList[i] = fmt.Errorf("write %q: %w", jobs[i].rel, err)
+				}
+			}
+		})
+	}
+	for i := range jobs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return errors.Join(errList...)
 }
 
 func (t *onDemandTree) reachLocked(rel string, hops int) error {
@@ -134,7 +173,7 @@ func (t *onDemandTree) reachLocked(rel string, hops int) error {
 		case i < len(parts)-1:
 			return nil // a file in the middle of the path
 		default:
-			return t.writeFile(p, e)
+			return t.queueFile(p, e)
 		}
 		cur = p
 	}
@@ -157,7 +196,7 @@ func (t *onDemandTree) subtree(dir string, hops int) error {
 		case e.mode == filemode.Symlink:
 			err = t.reachLocked(path.Join(dir, e.target), hops+1)
 		default:
-			err = t.writeFile(p, e)
+			err = t.queueFile(p, e)
 		}
 		if err != nil {
 			return err
@@ -198,8 +237,9 @@ func (t *onDemandTree) mkdirAll(p string) error {
 	return t.mkdir(p)
 }
 
-// writeFile writes file p from the store, once.
-func (t *onDemandTree) writeFile(p string, e treeEntry) error {
+// queueFile reads file p from the store, once, and queues it to be
+// written (flush); a file too large to hold is written at once.
+func (t *onDemandTree) queueFile(p string, e treeEntry) error {
 	if t.made[p] {
 		return nil
 	}
@@ -215,6 +255,7 @@ func (t *onDemandTree) writeFile(p string, e treeEntry) error {
 		return &LimitError{Path: p, What: fmt.Sprintf("brings the files written to %d bytes, over the limit of %d (--git-max-size)", t.bytes+size, l.TotalBytes)}
 	}
 	t.bytes += size
+	t.made[p], t.done[p] = true, true
 	r, err := obj.Reader()
 	if err != nil {
 		return fmt.Errorf("read %q: %w", p, err)
@@ -224,7 +265,20 @@ func (t *onDemandTree) writeFile(p string, e treeEntry) error {
 	if e.mode == filemode.Executable {
 		mode = 0o555
 	}
-	f, err := os.OpenFile(filepath.Join(t.root, filepath.FromSlash(p)), os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, mode)
+	dst := filepath.Join(t.root, filepath.FromSlash(p))
+	if size <= inMemory {
+		data := make([]byte, size+1)
+		n, err := io.ReadFull(r, data)
+		if err != io.ErrUnexpectedEOF && err != nil {
+			return fmt.Errorf("read %q: %w", p, err)
+		}
+		if int64(n) != size {
+			return fmt.Errorf("read %q: the object holds %d bytes or more, not the %d it declares", p, n, size)
+		}
+		t.pending = append(t.pending, fileJob{dst: dst, rel: p, data: data[:n], mode: mode})
+		return nil
+	}
+	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, mode)
 	if err != nil {
 		return fmt.Errorf("write %q: %w", p, err)
 	}
@@ -238,6 +292,5 @@ func (t *onDemandTree) writeFile(p string, e treeEntry) error {
 	case n != size:
 		return fmt.Errorf("write %q: the object holds %d bytes, not the %d it declares", p, n, size)
 	}
-	t.made[p], t.done[p] = true, true
 	return nil
 }
