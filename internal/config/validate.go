@@ -6,9 +6,7 @@ import (
 	"io/fs"
 	"math"
 	"net/url"
-	"os"
 	"path"
-	"path/filepath"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/validate/content"
@@ -199,11 +197,10 @@ func checkKustomize(p *problems, root, at, label, dir string) {
 	if root == "" {
 		return
 	}
-	abs, ok := confined(p, root, at, label, dir)
+	st, ok, err := stat(p, root, at, label, dir)
 	if !ok {
 		return
 	}
-	st, err := os.Stat(abs)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		p.addf(at, "%s: kustomize directory %q does not exist", label, dir)
@@ -216,26 +213,27 @@ func checkKustomize(p *problems, root, at, label, dir string) {
 		return
 	}
 	for _, name := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
-		if _, err := os.Stat(filepath.Join(abs, name)); err == nil {
+		if _, err := source.Stat(root, path.Join(dir, name)); err == nil {
 			return
 		}
 	}
 	p.addf(at, "%s: directory %q has no kustomization.yaml", label, dir)
 }
 
-// confined resolves a path written in the file within root, reporting a
-// path that escapes it.
-func confined(p *problems, root, at, label, rel string) (string, bool) {
+// stat describes a path written in the file, within root (source.Stat,
+// which reads a snapshot's index rather than write it), reporting a path
+// that escapes it: ok is false then. err is the stat's.
+func stat(p *problems, root, at, label, rel string) (st fs.FileInfo, ok bool, err error) {
 	if rel == "" {
 		p.addf(at, "%s: path is empty", label)
-		return "", false
+		return nil, false, nil
 	}
-	abs, err := source.Confine(root, rel)
-	if err != nil {
+	if err := source.Check(root, rel); err != nil {
 		p.addf(at, "%s: %v", label, err)
-		return "", false
+		return nil, false, nil
 	}
-	return abs, true
+	st, err = source.Stat(root, rel)
+	return st, true, err
 }
 
 // ChartKind is where a Helm chart comes from.
@@ -322,11 +320,10 @@ func validateHelm(p *problems, root, at, label string, c Component) {
 			}
 			continue
 		}
-		abs, ok := confined(p, root, vat, label, vf)
+		st, ok, err := stat(p, root, vat, label, vf)
 		if !ok {
 			continue
 		}
-		st, err := os.Stat(abs)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			p.addf(vat, "%s: values file %q does not exist", label, vf)
@@ -358,18 +355,17 @@ func checkLocalChart(p *problems, root, at, label, chart string) {
 	if root == "" {
 		return
 	}
-	abs, ok := confined(p, root, at, label, chart)
+	st, ok, err := stat(p, root, at, label, chart)
 	if !ok {
 		return
 	}
-	st, err := os.Stat(abs)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		p.addf(at, "%s: chart %q does not exist in the repository (for a chart from a repository set helm.repo; for a registry use oci://)", label, chart)
 	case err != nil:
 		p.addf(at, "%s: chart %q: %v", label, chart, err)
 	case st.IsDir():
-		if _, err := os.Stat(filepath.Join(abs, "Chart.yaml")); err != nil {
+		if _, err := source.Stat(root, path.Join(chart, "Chart.yaml")); err != nil {
 			p.addf(at, "%s: chart directory %q has no Chart.yaml", label, chart)
 		}
 	case path.Ext(chart) != ".tgz":

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"strings"
@@ -54,11 +53,10 @@ func validateManifests(p *problems, root, at, label string, m *Manifests) {
 	if root == "" {
 		return
 	}
-	abs, ok := confined(p, root, at+".path", label, m.Path)
+	st, ok, err := stat(p, root, at+".path", label, m.Path)
 	if !ok {
 		return
 	}
-	st, err := os.Stat(abs)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		p.addf(at+".path", "%s: manifests directory %q does not exist", label, m.Path)
@@ -158,10 +156,8 @@ func validateRepoAuth(p *problems, root, at, label string, h *HelmRelease) {
 		if filepath.IsAbs(f) || strings.HasPrefix(f, "~") {
 			p.addf(at+".caFile", "%s: caFile %q is outside the repository: a repository may not choose the operator's files; commit the CA and give its path in the repository", label, f)
 		} else if root != "" {
-			if abs, ok := confined(p, root, at+".caFile", label, f); ok {
-				if _, err := os.Stat(abs); err != nil {
-					p.addf(at+".caFile", "%s: caFile %q does not exist in the repository", label, f)
-				}
+			if _, ok, err := stat(p, root, at+".caFile", label, f); ok && err != nil {
+				p.addf(at+".caFile", "%s: caFile %q does not exist in the repository", label, f)
 			}
 		}
 	}

@@ -158,19 +158,24 @@ func copyOutput(c *Component) *Component {
 	return out
 }
 
-// digestInputs hashes what each path of inputs holds under root: its kind,
-// a file's executable bit and bytes, a directory's entries (names, symlink
-// targets) and each of them, following symlinks as a render reads through
-// them; a missing path hashes as missing. ok is false when a path cannot
-// be read (it is then not shared).
+// digestInputs names what each path of inputs holds under root: as Git
+// names it (source.TreeHash), which a preview's base answers from its
+// index without writing the files, or where a symlink is in the way, by a
+// hash of its kinds, names, symlink targets, executable bits and bytes,
+// symlinks followed as a render reads through them. ok is false when a
+// path cannot be read (it is then not shared).
 func digestInputs(root string, inputs []string) (digest string, ok bool) {
 	h := sha256.New()
 	for _, rel := range inputs {
+		fmt.Fprintf(h, "input %q\n", rel)
+		if name, ok := source.TreeHash(root, rel); ok {
+			fmt.Fprintf(h, "git %s\n", name)
+			continue
+		}
 		p, err := source.Confine(root, rel)
 		if err != nil {
 			return "", false
 		}
-		fmt.Fprintf(h, "input %q\n", rel)
 		if !hashTree(h, p, 0) {
 			return "", false
 		}

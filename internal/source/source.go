@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -81,6 +82,12 @@ func (s *Snapshot) Resolve(rel string) (string, error) {
 // Confine is Resolve for an arbitrary root, which must be absolute and free
 // of symlinks.
 func Confine(root, rel string) (string, error) {
+	return confine(root, rel, true)
+}
+
+// confine is Confine; reach says whether a snapshot written on demand
+// writes what rel reaches first.
+func confine(root, rel string, reach bool) (string, error) {
 	if rel == "" {
 		return "", errs.Inputf("empty path")
 	}
@@ -91,8 +98,8 @@ func Confine(root, rel string) (string, error) {
 	if !within(root, joined) {
 		return "", errs.Input(&EscapeError{Path: rel})
 	}
-	if reach, ok := onDemand.Load(root); ok {
-		if err := reach.(func(string) error)(filepath.ToSlash(rel)); err != nil {
+	if l, ok := onDemand.Load(root); ok && reach {
+		if err := l.(Lazy).Reach(filepath.ToSlash(rel)); err != nil {
 			return "", fmt.Errorf("path %q: %w", rel, err)
 		}
 	}
@@ -107,18 +114,71 @@ func Confine(root, rel string) (string, error) {
 }
 
 // onDemand maps the root of each snapshot whose files are written when
-// first reached to the function that writes them.
+// first reached to its Lazy.
 var onDemand sync.Map
 
+// Lazy is a snapshot whose files are written as they are read.
+type Lazy interface {
+	// Reach writes what rel reaches: its subtree when it is a directory,
+	// and what symlinks on the way lead to.
+	Reach(rel string) error
+	// Stat describes what rel reaches, symlinks followed, from the
+	// snapshot's index, writing nothing; fs.ErrNotExist when it holds none.
+	Stat(rel string) (fs.FileInfo, error)
+	// TreeHash is TreeHash of rel, from the index, writing nothing.
+	TreeHash(rel string) (string, bool)
+}
+
 // OnDemand registers root as a snapshot written as it is read: before
-// Confine resolves a path under root it calls reach with the path, which
-// writes what the path reaches (its subtree when it is a directory, and
-// what symlinks on the way lead to). Everything that reads a snapshot goes
-// through Confine (Resolve), apart from the files directly in its root,
-// which reach must have written beforehand. The returned func ends it.
-func OnDemand(root string, reach func(rel string) error) (end func()) {
-	onDemand.Store(root, reach)
+// Confine resolves a path under root, l writes what the path reaches.
+// Everything that reads a snapshot goes through Confine (Resolve), apart
+// from the files directly in its root, which l must have written
+// beforehand; what only asks whether a path exists asks Stat, and what
+// only compares contents asks TreeHash, which write nothing. The returned
+// func ends it.
+func OnDemand(root string, l Lazy) (end func()) {
+	onDemand.Store(root, l)
 	return func() { onDemand.Delete(root) }
+}
+
+// Check makes Confine's checks of rel under root, writing nothing of a
+// snapshot written on demand.
+func Check(root, rel string) error {
+	_, err := confine(root, rel, false)
+	return err
+}
+
+// Stat is os.Stat of rel under root after Confine's checks. A snapshot
+// written on demand answers from its index and writes nothing.
+func Stat(root, rel string) (fs.FileInfo, error) {
+	abs, err := confine(root, rel, false)
+	if err != nil {
+		return nil, err
+	}
+	if l, ok := onDemand.Load(root); ok {
+		return l.(Lazy).Stat(filepath.ToSlash(rel))
+	}
+	return os.Stat(abs)
+}
+
+// TreeHash names what rel holds under root as Git names objects, without
+// reading a snapshot written on demand: "blob MODE HASH" for a file,
+// "tree HASH" for a directory (git write-tree's name for it: empty
+// directories left out), "missing" when there is nothing. ok is false
+// when Confine refuses rel, or a symlink is on the way or inside: the name
+// would not cover what it leads to.
+func TreeHash(root, rel string) (name string, ok bool) {
+	abs, err := confine(root, rel, false)
+	if err != nil {
+		return "", false
+	}
+	if l, found := onDemand.Load(root); found {
+		return l.(Lazy).TreeHash(filepath.ToSlash(rel))
+	}
+	if abs != filepath.Join(root, filepath.FromSlash(rel)) {
+		return "", false // a symlink on the way
+	}
+	return diskHash(abs)
 }
 
 // CheckTree walks dir (already confined) and reports the first symlink in it

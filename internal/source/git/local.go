@@ -100,7 +100,7 @@ func (r *Revision) write(ctx context.Context, st storer.EncodedObjectStorer, tre
 		_ = os.RemoveAll(tmp)
 		return "", err
 	}
-	r.tmp, r.end = tmp, source.OnDemand(t.root, t.reach)
+	r.tmp, r.end = tmp, source.OnDemand(t.root, t)
 	return t.root, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
@@ -42,6 +43,9 @@ type onDemandTree struct {
 	done map[string]bool
 	// made are the directories and files created.
 	made map[string]bool
+	// links says, of each directory asked about, whether a symlink is in
+	// its subtree.
+	links map[string]bool
 	// bytes are the files' written so far, against limits.TotalBytes.
 	bytes int64
 	// pending are the files a reach will write, by a few goroutines.
@@ -71,14 +75,14 @@ func indexSnapshot(ctx context.Context, st storer.EncodedObjectStorer, tree *obj
 		return nil, err
 	}
 	t := &onDemandTree{st: st, root: w.root, limits: limits, entries: map[string]treeEntry{}, children: map[string][]string{},
-		done: map[string]bool{}, made: map[string]bool{"": true}}
+		done: map[string]bool{}, made: map[string]bool{"": true}, links: map[string]bool{}}
 	w.index = t
 	if _, err := w.run(ctx, st, tree, nil, base, nil); err != nil {
 		return nil, err
 	}
 	for _, p := range t.children[""] {
 		if e := t.entries[p]; e.mode.IsFile() && e.mode != filemode.Symlink {
-			if err := t.reach(p); err != nil {
+			if err := t.Reach(p); err != nil {
 				return nil, err
 			}
 		}
@@ -96,11 +100,11 @@ func (t *onDemandTree) add(p string, e object.TreeEntry, target string) {
 	t.children[parent] = append(t.children[parent], p)
 }
 
-// reach writes what rel, a slash-separated path from the root, reaches:
+// Reach writes what rel, a slash-separated path from the root, reaches:
 // the directories on its way, the file or the whole directory it names,
 // and what symlinks on the way lead to. A path the tree does not hold
 // writes nothing: resolving it finds nothing, as in a written snapshot.
-func (t *onDemandTree) reach(rel string) error {
+func (t *onDemandTree) Reach(rel string) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.failed != nil {
@@ -294,3 +298,113 @@ func (t *onDemandTree) queueFile(p string, e treeEntry) error {
 	}
 	return nil
 }
+
+// lookup finds the entry rel names, symlinks in the tree followed; found
+// is false when the tree holds none. p is its path.
+func (t *onDemandTree) lookup(rel string, hops int) (p string, e treeEntry, found bool) {
+	rel = path.Clean(rel)
+	if rel == "." {
+		return "", treeEntry{mode: filemode.Dir}, true
+	}
+	if hops > maxHops || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", treeEntry{}, false
+	}
+	parts := strings.Split(rel, "/")
+	cur := ""
+	for i, name := range parts {
+		p := path.Join(cur, name)
+		e, ok := t.entries[p]
+		switch {
+		case !ok:
+			return "", treeEntry{}, false
+		case e.mode == filemode.Symlink:
+			return t.lookup(path.Join(append([]string{cur, e.target}, parts[i+1:]...)...), hops+1)
+		case e.mode != filemode.Dir && i < len(parts)-1:
+			return "", treeEntry{}, false
+		}
+		cur = p
+	}
+	return cur, t.entries[cur], true
+}
+
+// Stat describes what rel reaches from the index; a file's size is not
+// read (it reads 0).
+func (t *onDemandTree) Stat(rel string) (fs.FileInfo, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p, e, ok := t.lookup(rel, 0)
+	if !ok {
+		return nil, &fs.PathError{Op: "stat", Path: filepath.Join(t.root, filepath.FromSlash(rel)), Err: fs.ErrNotExist}
+	}
+	info := indexInfo{name: path.Base(p), mode: 0o444}
+	switch e.mode {
+	case filemode.Dir:
+		info.mode = fs.ModeDir | 0o755
+	case filemode.Executable:
+		info.mode = 0o555
+	}
+	return info, nil
+}
+
+// TreeHash names what rel holds as source.TreeHash does, from the index.
+func (t *onDemandTree) TreeHash(rel string) (string, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	rel = path.Clean(rel)
+	if rel == "." || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", false
+	}
+	cur := ""
+	for _, name := range strings.Split(rel, "/") {
+		p := path.Join(cur, name)
+		e, ok := t.entries[p]
+		switch {
+		case !ok:
+			return "missing", true
+		case e.mode == filemode.Symlink:
+			return "", false
+		}
+		cur = p
+	}
+	switch e := t.entries[cur]; e.mode {
+	case filemode.Regular:
+		return "blob 100644 " + e.hash.String(), true
+	case filemode.Executable:
+		return "blob 100755 " + e.hash.String(), true
+	case filemode.Dir:
+		if t.hasLink(cur) {
+			return "", false
+		}
+		return "tree " + e.hash.String(), true
+	}
+	return "", false
+}
+
+// hasLink says whether directory dir's subtree holds a symlink.
+func (t *onDemandTree) hasLink(dir string) bool {
+	if v, ok := t.links[dir]; ok {
+		return v
+	}
+	found := false
+	for _, p := range t.children[dir] {
+		if m := t.entries[p].mode; m == filemode.Symlink || m == filemode.Dir && t.hasLink(p) {
+			found = true
+			break
+		}
+	}
+	t.links[dir] = found
+	return found
+}
+
+// indexInfo is what Stat knows of an entry of the index.
+type indexInfo struct {
+	name string
+	mode fs.FileMode
+}
+
+func (i indexInfo) Name() string       { return i.name }
+func (i indexInfo) Size() int64        { return 0 }
+func (i indexInfo) Mode() fs.FileMode  { return i.mode }
+func (i indexInfo) ModTime() time.Time { return time.Time{} }
+func (i indexInfo) IsDir() bool        { return i.mode.IsDir() }
+func (i indexInfo) Sys() any           { return nil }

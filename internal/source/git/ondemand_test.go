@@ -3,8 +3,10 @@ package git
 import (
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -168,5 +170,87 @@ func TestRevisionChecksTheWholeTree(t *testing.T) {
 				t.Errorf("got %v, want an error saying %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestIndexAnswersWithoutWriting: Stat and TreeHash of a base written on
+// demand answer from its index and write nothing; TreeHash names what the
+// work tree holds as the index names the commit's, so that a render can
+// tell an unchanged folder without reading the base's files.
+func TestIndexAnswersWithoutWriting(t *testing.T) {
+	deploy := onDemandRepo(t, map[string]string{
+		"config.yaml":            "c\n",
+		"apps/web/k.yaml":        "k\n",
+		"apps/web/deep/x.yaml":   "x\n",
+		"apps/api/k.yaml":        "api\n",
+		"apps/linked/k.yaml":     "->../web/k.yaml",
+		"alias":                  "->apps/web",
+		"tools/run.sh":           "#!/bin/sh\n",
+		"tools/z.yaml":           "z\n",
+		"tools/a-b/c.yaml":       "c\n",
+		"tools/a/c.yaml":         "c\n",
+		"values/prod.yaml":       "replicas: 3\n",
+		"values/nested/one.yaml": "1\n",
+	})
+	if err := os.Chmod(filepath.Join(deploy, "tools", "run.sh"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	gittest.Git(t, deploy, "add", "-A")
+	gittest.Git(t, deploy, "commit", "-q", "-m", "exec")
+	// Untracked beside tracked: an empty directory (Git has no name for it).
+	if err := os.MkdirAll(filepath.Join(deploy, "apps", "web", "empty"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := &Revision{Dir: deploy, Rev: "main"}
+	snap, err := r.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	head := deploy
+
+	for _, rel := range []string{"apps/web", "apps/api", "tools", "tools/run.sh", "values", "values/prod.yaml", "nothing/here"} {
+		b, okB := source.TreeHash(snap.Root, rel)
+		h, okH := source.TreeHash(head, rel)
+		if !okB || !okH || b != h {
+			t.Errorf("%s: base %q (%v), work tree %q (%v); want the same name", rel, b, okB, h, okH)
+		}
+	}
+	for _, rel := range []string{"apps", "apps/linked", "alias", "alias/k.yaml"} {
+		if name, ok := source.TreeHash(snap.Root, rel); ok {
+			t.Errorf("%s: base named %q through or around a symlink", rel, name)
+		}
+		if name, ok := source.TreeHash(head, rel); ok {
+			t.Errorf("%s: work tree named %q through or around a symlink", rel, name)
+		}
+	}
+	for rel, dir := range map[string]bool{"apps/web": true, "alias/deep/x.yaml": false, "tools/run.sh": false} {
+		st, err := source.Stat(snap.Root, rel)
+		if err != nil || st.IsDir() != dir {
+			t.Errorf("Stat %s: %v, %v; want a directory: %v", rel, st, err, dir)
+		}
+	}
+	if _, err := source.Stat(snap.Root, "apps/none"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Stat of a missing path: %v", err)
+	}
+	if _, err := source.Stat(snap.Root, "../x"); err == nil {
+		t.Error("Stat of a path out of the root: no error")
+	}
+	if got := present(snap.Root, "apps/web/k.yaml", "apps/api/k.yaml", "tools/run.sh", "values/prod.yaml"); slices.Contains(slices.Collect(maps.Values(got)), true) {
+		t.Errorf("the index's answers wrote files: %v", got)
+	}
+
+	// A change in the work tree changes the name.
+	if err := os.WriteFile(filepath.Join(head, "values", "nested", "one.yaml"), []byte("2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(head, "tools", "run.sh"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, rel := range []string{"values", "tools"} {
+		b, _ := source.TreeHash(snap.Root, rel)
+		if h, _ := source.TreeHash(head, rel); b == h {
+			t.Errorf("%s: the same name %q after a change in the work tree", rel, h)
+		}
 	}
 }
