@@ -54,6 +54,30 @@ func (e *endpoint) requests() []recorded {
 	return append([]recorded(nil), e.reqs...)
 }
 
+// statuses checks the commit statuses a fake API received: each request
+// as sent says (to the commit's endpoint, with the operator's token), each
+// names the status nameField: name, and their states read want in order.
+func statuses(reqs []recorded, nameField, name, want string, sent func(recorded) bool) error {
+	var states []string
+	for _, req := range reqs {
+		if !sent(req) {
+			return fmt.Errorf("status request to %s not to the commit's endpoint with the operator's token (and no other)", req.escaped)
+		}
+		var body map[string]string
+		if err := json.Unmarshal(req.body, &body); err != nil {
+			return err
+		}
+		if body[nameField] != name {
+			return fmt.Errorf("%s %q, want %q", nameField, body[nameField], name)
+		}
+		states = append(states, body["state"])
+	}
+	if got := strings.Join(states, " "); got != want {
+		return fmt.Errorf("states %q, want %s", got, want)
+	}
+	return nil
+}
+
 // TestSyncNotifies follows a repository (acme/platform) with `envctl sync
 // --git --github-status --gitlab-status --notify-webhook`: the applied
 // commit gets a pending then a success status on the fake GitHub API and a
@@ -80,44 +104,14 @@ func TestSyncNotifies(t *testing.T) {
 	g.applied(p, "main@sha1:"+sha, "one", 90*time.Second)
 
 	eventually(t, 15*time.Second, "a pending and a success status", func() error {
-		var states []string
-		for _, req := range api.requests() {
-			if req.path != "/api/v3/repos/acme/platform/statuses/"+sha || req.auth != "Bearer "+token {
-				return fmt.Errorf("status request to %s with %q", req.path, req.auth)
-			}
-			var body map[string]string
-			if err := json.Unmarshal(req.body, &body); err != nil {
-				return err
-			}
-			if body["context"] != "envctl/"+g.env {
-				return fmt.Errorf("context %q", body["context"])
-			}
-			states = append(states, body["state"])
-		}
-		if got := strings.Join(states, " "); got != "pending success" {
-			return fmt.Errorf("states %q, want pending success", got)
-		}
-		return nil
+		return statuses(api.requests(), "context", "envctl/"+g.env, "pending success", func(req recorded) bool {
+			return req.path == "/api/v3/repos/acme/platform/statuses/"+sha && req.auth == "Bearer "+token
+		})
 	})
 	eventually(t, 15*time.Second, "a running and a success GitLab status", func() error {
-		var states []string
-		for _, req := range lab.requests() {
-			if req.escaped != "/api/v4/projects/acme%2Fplatform/statuses/"+sha || req.token != labToken || req.auth != "" {
-				return fmt.Errorf("status request to %s with PRIVATE-TOKEN %q, Authorization %q", req.escaped, req.token, req.auth)
-			}
-			var body map[string]string
-			if err := json.Unmarshal(req.body, &body); err != nil {
-				return err
-			}
-			if body["name"] != "envctl/"+g.env {
-				return fmt.Errorf("name %q", body["name"])
-			}
-			states = append(states, body["state"])
-		}
-		if got := strings.Join(states, " "); got != "running success" {
-			return fmt.Errorf("states %q, want running success", got)
-		}
-		return nil
+		return statuses(lab.requests(), "name", "envctl/"+g.env, "running success", func(req recorded) bool {
+			return req.escaped == "/api/v4/projects/acme%2Fplatform/statuses/"+sha && req.token == labToken && req.auth == ""
+		})
 	})
 	eventually(t, 15*time.Second, "a signed reconciled webhook", func() error {
 		for _, req := range hook.requests() {
