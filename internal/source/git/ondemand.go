@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -260,43 +258,11 @@ func (t *onDemandTree) queueFile(p string, e treeEntry) error {
 	}
 	t.bytes += size
 	t.made[p], t.done[p] = true, true
-	r, err := obj.Reader()
-	if err != nil {
-		return fmt.Errorf("read %q: %w", p, err)
+	job, err := blobFile(obj, e.mode, p, filepath.Join(t.root, filepath.FromSlash(p)), nil)
+	if err == nil && job != nil {
+		t.pending = append(t.pending, *job)
 	}
-	defer r.Close()
-	mode := os.FileMode(0o444)
-	if e.mode == filemode.Executable {
-		mode = 0o555
-	}
-	dst := filepath.Join(t.root, filepath.FromSlash(p))
-	if size <= inMemory {
-		data := make([]byte, size+1)
-		n, err := io.ReadFull(r, data)
-		if err != io.ErrUnexpectedEOF && err != nil {
-			return fmt.Errorf("read %q: %w", p, err)
-		}
-		if int64(n) != size {
-			return fmt.Errorf("read %q: the object holds %d bytes or more, not the %d it declares", p, n, size)
-		}
-		t.pending = append(t.pending, fileJob{dst: dst, rel: p, data: data[:n], mode: mode})
-		return nil
-	}
-	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, mode)
-	if err != nil {
-		return fmt.Errorf("write %q: %w", p, err)
-	}
-	n, err := io.Copy(f, io.LimitReader(r, size+1))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	switch {
-	case err != nil:
-		return fmt.Errorf("write %q: %w", p, err)
-	case n != size:
-		return fmt.Errorf("write %q: the object holds %d bytes, not the %d it declares", p, n, size)
-	}
-	return nil
+	return err
 }
 
 // lookup finds the entry rel names, symlinks in the tree followed; found

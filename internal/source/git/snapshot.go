@@ -470,42 +470,54 @@ func (w *writer) file(st storer.EncodedObjectStorer, e object.TreeEntry, p, dst 
 	if err := w.count(p, size); err != nil {
 		return err
 	}
+	job, err := blobFile(obj, e.Mode, p, dst, w.buf)
+	if err == nil && job != nil {
+		w.jobs <- *job
+	}
+	return err
+}
+
+// blobFile reads the blob obj, file p of the tree (mode its tree mode), to
+// be written into dst, which must not exist: a blob of up to inMemory
+// bytes is returned as a job for a writer goroutine; a larger one is
+// streamed into dst now (and no job is returned).
+func blobFile(obj plumbing.EncodedObject, m filemode.FileMode, p, dst string, buf []byte) (*fileJob, error) {
+	size := obj.Size()
 	mode := os.FileMode(0o444)
-	if e.Mode == filemode.Executable {
+	if m == filemode.Executable {
 		mode = 0o555
 	}
 	r, err := obj.Reader()
 	if err != nil {
-		return fmt.Errorf("read %q: %w", p, err)
+		return nil, fmt.Errorf("read %q: %w", p, err)
 	}
 	defer r.Close()
 	if size <= inMemory {
 		data := make([]byte, size+1)
 		n, err := io.ReadFull(r, data)
 		if err != io.ErrUnexpectedEOF && err != nil {
-			return fmt.Errorf("read %q: %w", p, err)
+			return nil, fmt.Errorf("read %q: %w", p, err)
 		}
 		if int64(n) != size {
-			return fmt.Errorf("read %q: the object holds %d bytes or more, not the %d it declares", p, n, size)
+			return nil, fmt.Errorf("read %q: the object holds %d bytes or more, not the %d it declares", p, n, size)
 		}
-		w.jobs <- fileJob{dst: dst, rel: p, data: data[:n], mode: mode}
-		return nil
+		return &fileJob{dst: dst, rel: p, data: data[:n], mode: mode}, nil
 	}
 	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, mode)
 	if err != nil {
-		return fmt.Errorf("write %q: %w", p, err)
+		return nil, fmt.Errorf("write %q: %w", p, err)
 	}
-	n, err := io.CopyBuffer(f, io.LimitReader(r, size+1), w.buf)
+	n, err := io.CopyBuffer(f, io.LimitReader(r, size+1), buf)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("write %q: %w", p, err)
+		return nil, fmt.Errorf("write %q: %w", p, err)
 	}
 	if n != size {
-		return fmt.Errorf("write %q: the object holds %d bytes, not the %d it declares", p, n, size)
+		return nil, fmt.Errorf("write %q: the object holds %d bytes, not the %d it declares", p, n, size)
 	}
-	return nil
+	return nil, nil
 }
 
 // reuse hard-links a file the previous snapshot has, unchanged, at the
